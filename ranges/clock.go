@@ -1,0 +1,55 @@
+package ranges
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+)
+
+// lowWaterKey persists the timestamp cache low water of the store's last start. Writes can be
+// pushed up to it (and no further ahead of the physical clock), so it bounds every timestamp
+// the store has written at.
+var lowWaterKey = []byte("\x01slow")
+
+// startClock makes the clock read above every timestamp written before a restart, and returns
+// the new low water for timestamp caches. Writes before the restart were at most at the
+// previous low water or at the physical time of the previous run; waiting until the physical
+// clock passes the previous low water (at most the maximum clock offset, and only right after
+// a quick restart) keeps acknowledged writes visible to the reads that follow.
+func startClock(ctx context.Context, db *pebble.DB, clock *hlc.Clock) (hlc.Timestamp, error) {
+	v, ok, err := mvcc.GetUnversioned(db, lowWaterKey)
+	if err != nil {
+		return hlc.Timestamp{}, err
+	}
+	if ok {
+		prev, err := decodeTimestamp(v)
+		if err != nil {
+			return hlc.Timestamp{}, fmt.Errorf("store low water: %w", err)
+		}
+		if wait := time.Duration(prev.WallTime - clock.PhysicalNow()); wait >= 0 {
+			t := time.NewTimer(wait + time.Microsecond)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return hlc.Timestamp{}, ctx.Err()
+			}
+		}
+		if _, err := clock.Update(prev); err != nil {
+			return hlc.Timestamp{}, err
+		}
+	}
+	lowWater := clock.Now().Add(int64(clock.MaxOffset()))
+	if err := mvcc.PutUnversioned(db, lowWaterKey, encodeTimestamp(lowWater)); err != nil {
+		return hlc.Timestamp{}, err
+	}
+	if err := db.LogData(nil, pebble.Sync); err != nil {
+		return hlc.Timestamp{}, err
+	}
+	return lowWater, nil
+}

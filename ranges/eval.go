@@ -1,0 +1,415 @@
+package ranges
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+)
+
+// evalContext is the state of one batch evaluation.
+type evalContext struct {
+	r     *Replica
+	ba    *kvpb.BatchRequest
+	rw    mvcc.ReadWriter
+	txn   *kvpb.Transaction // mutable copy; nil for non-transactional batches
+	meta  *mvcc.TxnMeta     // the meta written into intents; nil when writing committed values
+	write hlc.Timestamp     // where this batch writes
+}
+
+func (r *Replica) readOptions(ba *kvpb.BatchRequest) mvcc.ReadOptions {
+	opts := mvcc.ReadOptions{Uncertainty: r.uncertaintyLimit(ba)}
+	if ba.Txn != nil {
+		opts.Txn = &ba.Txn.TxnMeta
+	}
+	return opts
+}
+
+func txnIDOf(ba *kvpb.BatchRequest) mvcc.TxnID {
+	if ba.Txn == nil {
+		return mvcc.TxnID{}
+	}
+	return ba.Txn.ID
+}
+
+// evaluateRead serves a read-only batch from Pebble directly: the latches guarantee that every
+// conflicting write has been applied, so no Raft round trip is needed.
+func (r *Replica) evaluateRead(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	br := &kvpb.BatchResponse{Txn: ba.Txn.Clone(), Timestamp: ba.Timestamp}
+	opts := r.readOptions(ba)
+	snap := r.store.db.NewSnapshot()
+	defer snap.Close()
+	for _, req := range ba.Requests {
+		resp, err := r.evalRead(snap, ba, req, opts)
+		if err != nil {
+			return nil, err
+		}
+		br.Responses = append(br.Responses, resp)
+	}
+	r.recordReads(ba, br)
+	return br, nil
+}
+
+func (r *Replica) evalRead(rd pebble.Reader, ba *kvpb.BatchRequest, req kvpb.Request, opts mvcc.ReadOptions) (kvpb.Response, error) {
+	switch t := req.(type) {
+	case *kvpb.GetRequest:
+		kv, err := mvcc.Get(rd, t.Key, ba.Timestamp, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &kvpb.GetResponse{Value: kv}, nil
+	case *kvpb.ScanRequest:
+		res, err := mvcc.Scan(rd, t.Key, t.EndKey, ba.Timestamp, mvcc.ScanOptions{ReadOptions: opts, MaxKeys: t.MaxKeys, Reverse: t.Reverse})
+		if err != nil {
+			return nil, err
+		}
+		return &kvpb.ScanResponse{KVs: res.KVs, ResumeKey: res.ResumeKey}, nil
+	case *kvpb.QueryTxnRequest:
+		rec, err := readTxnRecord(rd, t.Txn.Key, t.Txn.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &kvpb.QueryTxnResponse{Txn: rec, Found: rec != nil}, nil
+	case *kvpb.RefreshRequest:
+		if ba.Txn == nil {
+			return nil, errors.New("refresh outside a transaction")
+		}
+		if err := mvcc.CheckNoNewerWrites(rd, t.Key, t.EndKey, t.From, ba.Timestamp, ba.Txn.ID); err != nil {
+			var rce *mvcc.RefreshConflictError
+			if errors.As(err, &rce) {
+				return nil, &kvpb.TransactionRetryError{Reason: kvpb.RetrySerializable,
+					Message: fmt.Sprintf("a read of key %q is no longer valid at %s: it was overwritten at %s", rce.Key, ba.Timestamp, rce.Timestamp)}
+			}
+			return nil, err
+		}
+		return &kvpb.RefreshResponse{}, nil
+	}
+	return nil, fmt.Errorf("unexpected read request %T", req)
+}
+
+// recordReads remembers served reads in the timestamp cache so no later write lands below them.
+func (r *Replica) recordReads(ba *kvpb.BatchRequest, br *kvpb.BatchResponse) {
+	id := txnIDOf(ba)
+	for i, req := range ba.Requests {
+		switch t := req.(type) {
+		case *kvpb.GetRequest:
+			r.tsc.add(kvpb.Span{Key: t.Key}, ba.Timestamp, id)
+		case *kvpb.ScanRequest:
+			sp := t.Span
+			// A limited scan only read up to where it stopped.
+			if sr, ok := br.Responses[i].(*kvpb.ScanResponse); ok && sr.ResumeKey != nil {
+				if t.Reverse {
+					sp.Key = sr.ResumeKey
+				} else {
+					sp.EndKey = sr.ResumeKey
+				}
+			}
+			r.tsc.add(sp, ba.Timestamp, id)
+		case *kvpb.RefreshRequest:
+			r.tsc.add(t.Span, ba.Timestamp, id)
+		}
+	}
+}
+
+// maxEvalAttempts bounds re-evaluation after WriteTooOld pushes within one batch.
+const maxEvalAttempts = 10
+
+// evaluateWrite evaluates a batch that writes, proposing its effects through Raft.
+func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	onePC := r.canOnePhaseCommit(ba)
+	writeTS := ba.Timestamp
+	if ba.Txn != nil {
+		writeTS = ba.Txn.WriteTimestamp
+	}
+	// No write may land at or below a timestamp another transaction has read at.
+	id := txnIDOf(ba)
+	for _, req := range ba.Requests {
+		if isDataWrite(req) {
+			if max := r.tsc.maxRead(req.Header().Key, id); !max.Less(writeTS) {
+				writeTS = max.Next()
+			}
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		br, batch, err := r.evalWriteAt(ba, writeTS, onePC)
+		var wto *mvcc.WriteTooOldError
+		if errors.As(err, &wto) && attempt < maxEvalAttempts {
+			batch.Close()
+			writeTS = writeTS.Forward(wto.ActualTimestamp)
+			continue
+		}
+		if err != nil {
+			batch.Close()
+			return nil, err
+		}
+		defer batch.Close()
+		if onePC && writeTS != ba.Txn.ReadTimestamp {
+			// The reads the transaction made are only valid at its read timestamp; the
+			// coordinator must refresh them before committing higher.
+			return nil, &kvpb.TxnPushedError{PushedTo: writeTS}
+		}
+		if !batch.Empty() {
+			if err := r.propose(ctx, batch.Repr()); err != nil {
+				return nil, err
+			}
+		}
+		r.recordReads(ba, br)
+		return br, nil
+	}
+}
+
+func isDataWrite(req kvpb.Request) bool {
+	switch req.(type) {
+	case *kvpb.PutRequest, *kvpb.ConditionalPutRequest, *kvpb.DeleteRequest, *kvpb.DeleteRangeRequest:
+		return true
+	}
+	return false
+}
+
+// canOnePhaseCommit reports whether the batch holds every write of its transaction together
+// with the commit, all on this range: then the writes can be applied as committed values in
+// one Raft round, with no intents and no transaction record.
+func (r *Replica) canOnePhaseCommit(ba *kvpb.BatchRequest) bool {
+	if ba.Txn == nil || len(ba.Requests) == 0 {
+		return false
+	}
+	et, ok := ba.Requests[len(ba.Requests)-1].(*kvpb.EndTxnRequest)
+	if !ok || !et.Commit || ba.Txn.Epoch != 0 {
+		return false
+	}
+	// Every lock span must be written by this very batch (no earlier intents exist).
+	for _, sp := range et.LockSpans {
+		found := false
+		for _, req := range ba.Requests[:len(ba.Requests)-1] {
+			if isDataWrite(req) && spanEqual(req.Header(), sp) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func spanEqual(a, b kvpb.Span) bool {
+	return string(a.Key) == string(b.Key) && string(a.EndKey) == string(b.EndKey)
+}
+
+func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS hlc.Timestamp, onePC bool) (*kvpb.BatchResponse, *pebble.Batch, error) {
+	batch := r.store.db.NewIndexedBatch()
+	ec := &evalContext{r: r, ba: ba, rw: batch, write: writeTS}
+	if ba.Txn != nil {
+		ec.txn = ba.Txn.Clone()
+		ec.txn.WriteTimestamp = writeTS
+		if !onePC {
+			ec.meta = &ec.txn.TxnMeta
+		}
+	}
+	br := &kvpb.BatchResponse{Timestamp: writeTS}
+	opts := r.readOptions(ba)
+	for _, req := range ba.Requests {
+		var resp kvpb.Response
+		var err error
+		if !req.IsWrite() {
+			resp, err = r.evalRead(batch, ba, req, opts)
+		} else {
+			resp, err = ec.evalWrite(req, onePC)
+		}
+		if err != nil {
+			return nil, batch, err
+		}
+		br.Responses = append(br.Responses, resp)
+	}
+	br.Txn = ec.txn
+	return br, batch, nil
+}
+
+func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, error) {
+	switch t := req.(type) {
+	case *kvpb.PutRequest:
+		return &kvpb.PutResponse{}, mvcc.Put(ec.rw, t.Key, ec.write, t.Value, ec.meta)
+	case *kvpb.ConditionalPutRequest:
+		err := mvcc.ConditionalPut(ec.rw, t.Key, ec.write, t.Value, ec.meta, t.ExpectAbsent)
+		return &kvpb.ConditionalPutResponse{}, err
+	case *kvpb.DeleteRequest:
+		return &kvpb.DeleteResponse{}, mvcc.Delete(ec.rw, t.Key, ec.write, ec.meta)
+	case *kvpb.DeleteRangeRequest:
+		res, err := mvcc.Scan(ec.rw, t.Key, t.EndKey, ec.ba.Timestamp, mvcc.ScanOptions{ReadOptions: ec.r.readOptions(ec.ba)})
+		if err != nil {
+			return nil, err
+		}
+		resp := &kvpb.DeleteRangeResponse{}
+		for _, kv := range res.KVs {
+			if err := mvcc.Delete(ec.rw, kv.Key, ec.write, ec.meta); err != nil {
+				return nil, err
+			}
+			resp.Keys = append(resp.Keys, kv.Key)
+		}
+		return resp, nil
+	case *kvpb.EndTxnRequest:
+		if onePC {
+			return &kvpb.EndTxnResponse{OnePhaseCommit: true}, nil
+		}
+		return ec.endTxn(t)
+	case *kvpb.HeartbeatTxnRequest:
+		return ec.heartbeatTxn(t)
+	case *kvpb.PushTxnRequest:
+		return ec.pushTxn(t)
+	case *kvpb.ResolveIntentRequest:
+		n, err := resolveSpan(ec.rw, t.Span, t.Txn.ID, t.Status, t.CommitTS)
+		return &kvpb.ResolveIntentResponse{Resolved: n}, err
+	case *kvpb.GCRequest:
+		return ec.gc(t)
+	}
+	return nil, fmt.Errorf("unexpected write request %T", req)
+}
+
+func resolveSpan(rw mvcc.ReadWriter, sp kvpb.Span, id mvcc.TxnID, status kvpb.TxnStatus, commitTS hlc.Timestamp) (int, error) {
+	if status == kvpb.Pending {
+		if len(sp.EndKey) > 0 {
+			return 0, fmt.Errorf("pushing intents over a span is not supported")
+		}
+		ok, err := mvcc.PushIntent(rw, sp.Key, id, commitTS)
+		if ok {
+			return 1, err
+		}
+		return 0, err
+	}
+	commit := status == kvpb.Committed
+	if len(sp.EndKey) == 0 {
+		ok, err := mvcc.ResolveIntent(rw, sp.Key, id, commit, commitTS)
+		if ok {
+			return 1, err
+		}
+		return 0, err
+	}
+	return mvcc.ResolveIntentRange(rw, sp.Key, sp.EndKey, id, commit, commitTS)
+}
+
+// endTxn finalizes the transaction record. Intents on this range are resolved in the same
+// batch; if that covers every intent, no record needs to stay behind.
+func (ec *evalContext) endTxn(t *kvpb.EndTxnRequest) (kvpb.Response, error) {
+	txn := ec.txn
+	key := TxnRecordKey(txn.Key, txn.ID)
+	rec, err := readTxnRecord(ec.rw, txn.Key, txn.ID)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil {
+		switch rec.Status {
+		case kvpb.Aborted:
+			if !t.Commit {
+				break
+			}
+			return nil, &kvpb.TransactionRetryError{Reason: kvpb.RetryAborted, Aborted: true,
+				Message: "the transaction was aborted by a conflicting transaction"}
+		case kvpb.Committed:
+			if t.Commit {
+				return &kvpb.EndTxnResponse{}, nil // a retried commit that already happened
+			}
+			return nil, fmt.Errorf("cannot abort committed transaction %x", txn.ID)
+		}
+	}
+	status := kvpb.Aborted
+	if t.Commit {
+		if rec != nil && rec.Status == kvpb.Pending && ec.txn.WriteTimestamp.Less(rec.WriteTimestamp) {
+			// A reader pushed the transaction: it must commit above that read.
+			return nil, &kvpb.TxnPushedError{PushedTo: rec.WriteTimestamp}
+		}
+		if ec.txn.ReadTimestamp.Less(ec.txn.WriteTimestamp) {
+			return nil, &kvpb.TxnPushedError{PushedTo: ec.txn.WriteTimestamp}
+		}
+		status = kvpb.Committed
+	}
+	desc := ec.r.Desc()
+	var remote []kvpb.Span
+	for _, sp := range t.LockSpans {
+		if desc.ContainsKey(sp.Key) && (len(sp.EndKey) == 0 || string(sp.EndKey) <= string(desc.EndKey)) {
+			if _, err := resolveSpan(ec.rw, sp, txn.ID, status, txn.WriteTimestamp); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		remote = append(remote, sp)
+	}
+	if len(remote) == 0 {
+		return &kvpb.EndTxnResponse{}, mvcc.DeleteUnversioned(ec.rw, key)
+	}
+	txn.Status = status
+	txn.LockSpans = remote
+	return &kvpb.EndTxnResponse{}, writeTxnRecord(ec.rw, txn)
+}
+
+func (ec *evalContext) heartbeatTxn(t *kvpb.HeartbeatTxnRequest) (kvpb.Response, error) {
+	rec, err := readTxnRecord(ec.rw, ec.txn.Key, ec.txn.ID)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		rec = ec.txn.Clone()
+		rec.Status = kvpb.Pending
+	}
+	if rec.Status == kvpb.Pending {
+		rec.LastHeartbeat = rec.LastHeartbeat.Forward(t.Now)
+		if err := writeTxnRecord(ec.rw, rec); err != nil {
+			return nil, err
+		}
+	}
+	return &kvpb.HeartbeatTxnResponse{Txn: rec}, nil
+}
+
+// pushTxn aborts a pending transaction that is abandoned (no heartbeat since ExpireBefore) or
+// that the pusher may abort outright (Force).
+func (ec *evalContext) pushTxn(t *kvpb.PushTxnRequest) (kvpb.Response, error) {
+	rec, err := readTxnRecord(ec.rw, t.Pushee.Key, t.Pushee.ID)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		// No record yet: the intent's write timestamp is the latest sign of life (a restarted
+		// transaction keeps its old MinTimestamp, so that would look abandoned).
+		rec = &kvpb.Transaction{TxnMeta: t.Pushee, Status: kvpb.Pending, LastHeartbeat: t.Pushee.WriteTimestamp.Forward(t.Pushee.MinTimestamp)}
+	}
+	if rec.Status.Finalized() {
+		return &kvpb.PushTxnResponse{Pushee: rec}, nil
+	}
+	switch {
+	case t.Force || rec.LastHeartbeat.Forward(rec.MinTimestamp).Less(t.ExpireBefore):
+		rec.Status = kvpb.Aborted
+	case !t.PushTo.IsEmpty() && rec.WriteTimestamp.Less(t.PushTo):
+		rec.WriteTimestamp = t.PushTo
+	default:
+		return &kvpb.PushTxnResponse{Pushee: rec}, nil
+	}
+	if err := writeTxnRecord(ec.rw, rec); err != nil {
+		return nil, err
+	}
+	return &kvpb.PushTxnResponse{Pushee: rec}, nil
+}
+
+// gc removes versions no read above the threshold can see, and raises the range's GC
+// threshold in the same batch so that no read below it is served afterwards.
+func (ec *evalContext) gc(t *kvpb.GCRequest) (kvpb.Response, error) {
+	th, err := ec.r.gcThreshold()
+	if err != nil {
+		return nil, err
+	}
+	if t.Threshold.LessEq(th) {
+		return &kvpb.GCResponse{}, nil
+	}
+	// Readers at or below the new threshold are refused from now on (the batch is applied
+	// under this request's latches before any later read evaluates).
+	ec.r.gcThresholdWall.Store(t.Threshold.WallTime)
+	if err := mvcc.PutUnversioned(ec.rw, gcThresholdKey(ec.r.rangeID), encodeTimestamp(t.Threshold)); err != nil {
+		return nil, err
+	}
+	st, err := mvcc.GC(ec.rw, t.Key, t.EndKey, t.Threshold)
+	return &kvpb.GCResponse{Removed: int(st.VersionsRemoved)}, err
+}

@@ -1,0 +1,269 @@
+package kvpb
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+)
+
+// Span is a key span [Key, EndKey); an empty EndKey means the single key Key.
+type Span struct {
+	Key, EndKey []byte
+}
+
+// Contains reports whether key lies in s.
+func (s Span) Contains(key []byte) bool {
+	if len(s.EndKey) == 0 {
+		return bytes.Equal(s.Key, key)
+	}
+	return bytes.Compare(s.Key, key) <= 0 && bytes.Compare(key, s.EndKey) < 0
+}
+
+// Overlaps reports whether s and o share a key.
+func (s Span) Overlaps(o Span) bool {
+	sEnd, oEnd := s.end(), o.end()
+	return bytes.Compare(s.Key, oEnd) < 0 && bytes.Compare(o.Key, sEnd) < 0
+}
+
+// end is the exclusive end of s, treating a point span as [Key, Key\x00).
+func (s Span) end() []byte {
+	if len(s.EndKey) == 0 {
+		return append(append([]byte(nil), s.Key...), 0)
+	}
+	return s.EndKey
+}
+
+func (s Span) String() string {
+	if len(s.EndKey) == 0 {
+		return fmt.Sprintf("%q", s.Key)
+	}
+	return fmt.Sprintf("[%q,%q)", s.Key, s.EndKey)
+}
+
+// TxnStatus is the state of a transaction record.
+type TxnStatus uint8
+
+// Transaction states. STAGING belongs to parallel commits and is not produced yet.
+const (
+	Pending TxnStatus = iota
+	Staging
+	Committed
+	Aborted
+)
+
+func (s TxnStatus) String() string {
+	switch s {
+	case Pending:
+		return "PENDING"
+	case Staging:
+		return "STAGING"
+	case Committed:
+		return "COMMITTED"
+	case Aborted:
+		return "ABORTED"
+	}
+	return fmt.Sprintf("TxnStatus(%d)", s)
+}
+
+// Finalized reports whether the status can no longer change.
+func (s TxnStatus) Finalized() bool { return s == Committed || s == Aborted }
+
+// Transaction is the state of a transaction that travels with each of its batches and is
+// persisted (in part) as its transaction record.
+type Transaction struct {
+	mvcc.TxnMeta
+	Status TxnStatus
+	// ReadTimestamp is where the transaction reads; WriteTimestamp (in TxnMeta) can be pushed
+	// above it, in which case the reads must be refreshed before the transaction may commit.
+	ReadTimestamp hlc.Timestamp
+	// GlobalUncertaintyLimit is ReadTimestamp plus the maximum clock offset at the start.
+	GlobalUncertaintyLimit hlc.Timestamp
+	// LastHeartbeat is when the coordinator last proved the transaction alive.
+	LastHeartbeat hlc.Timestamp
+	// LockSpans are the spans holding the transaction's intents (kept in the record at commit).
+	LockSpans []Span
+}
+
+// Clone returns a deep-enough copy for the transaction layer to mutate independently.
+func (t *Transaction) Clone() *Transaction {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	c.LockSpans = append([]Span(nil), t.LockSpans...)
+	return &c
+}
+
+// Request is one operation in a batch.
+type Request interface {
+	// Header is the span the request touches.
+	Header() Span
+	// IsWrite reports whether evaluation may write (and so needs replication).
+	IsWrite() bool
+}
+
+// Response is the result of one Request, in the same position of the batch.
+type Response interface{}
+
+// GetRequest reads one key.
+type GetRequest struct{ Key []byte }
+
+// ScanRequest reads the keys of a span in order.
+type ScanRequest struct {
+	Span
+	MaxKeys int64 // 0 = no limit
+	Reverse bool
+}
+
+// PutRequest writes a value (an intent when transactional).
+type PutRequest struct {
+	Key, Value []byte
+}
+
+// ConditionalPutRequest writes a value only if no live value exists (ExpectAbsent), which is how
+// INSERT detects a duplicate primary key.
+type ConditionalPutRequest struct {
+	Key, Value   []byte
+	ExpectAbsent bool
+}
+
+// DeleteRequest writes a tombstone.
+type DeleteRequest struct{ Key []byte }
+
+// DeleteRangeRequest writes tombstones over every live key of a span.
+type DeleteRangeRequest struct{ Span }
+
+// EndTxnRequest commits or aborts the batch's transaction by writing its record, which lives on
+// the range of the transaction's anchor key.
+type EndTxnRequest struct {
+	Commit bool
+	// LockSpans are every span the transaction wrote; they are resolved after the commit.
+	LockSpans []Span
+}
+
+// HeartbeatTxnRequest creates or refreshes a PENDING transaction record.
+type HeartbeatTxnRequest struct{ Now hlc.Timestamp }
+
+// QueryTxnRequest reads the record of another transaction.
+type QueryTxnRequest struct{ Txn mvcc.TxnMeta }
+
+// PushTxnRequest aborts another transaction if it is PENDING and either expired or Force is
+// set. The pushee's record ends ABORTED (or is found finalized).
+type PushTxnRequest struct {
+	Pushee mvcc.TxnMeta
+	Now    hlc.Timestamp
+	// ExpireBefore: a pending transaction whose last heartbeat is before this is abandoned.
+	ExpireBefore hlc.Timestamp
+	Force        bool
+	// PushTo, when set, asks to move a live pushee's timestamp up to PushTo instead of
+	// aborting it: a reader's push, after which the reader can read below the pushee's
+	// intents. The pushee then commits at PushTo or later, refreshing its own reads.
+	PushTo hlc.Timestamp
+}
+
+// ResolveIntentRequest finalizes the intents of a transaction in a span.
+type ResolveIntentRequest struct {
+	Span
+	Txn mvcc.TxnMeta
+	// Status is Committed or Aborted, or Pending to move live intents up to CommitTS after
+	// their transaction was pushed.
+	Status   TxnStatus
+	CommitTS hlc.Timestamp
+}
+
+// RefreshRequest checks that nothing was written in a span between From and the batch
+// timestamp, so that a transaction's reads stay valid at its new timestamp.
+type RefreshRequest struct {
+	Span
+	From hlc.Timestamp
+}
+
+// GCRequest removes MVCC versions of a span that no read at or above Threshold can see.
+type GCRequest struct {
+	Span
+	Threshold hlc.Timestamp
+}
+
+// Responses.
+type (
+	GetResponse  struct{ Value *mvcc.KeyValue }
+	ScanResponse struct {
+		KVs       []mvcc.KeyValue
+		ResumeKey []byte
+	}
+	PutResponse            struct{}
+	ConditionalPutResponse struct{}
+	DeleteResponse         struct{}
+	DeleteRangeResponse    struct{ Keys [][]byte }
+	EndTxnResponse         struct{ OnePhaseCommit bool }
+	HeartbeatTxnResponse   struct{ Txn *Transaction }
+	QueryTxnResponse       struct {
+		Txn   *Transaction // nil when there is no record
+		Found bool
+	}
+	PushTxnResponse       struct{ Pushee *Transaction }
+	ResolveIntentResponse struct{ Resolved int }
+	RefreshResponse       struct{}
+	GCResponse            struct{ Removed int }
+)
+
+func (r *GetRequest) Header() Span            { return Span{Key: r.Key} }
+func (r *ScanRequest) Header() Span           { return r.Span }
+func (r *PutRequest) Header() Span            { return Span{Key: r.Key} }
+func (r *ConditionalPutRequest) Header() Span { return Span{Key: r.Key} }
+func (r *DeleteRequest) Header() Span         { return Span{Key: r.Key} }
+func (r *DeleteRangeRequest) Header() Span    { return r.Span }
+func (r *EndTxnRequest) Header() Span         { return Span{} }
+func (r *HeartbeatTxnRequest) Header() Span   { return Span{} }
+func (r *QueryTxnRequest) Header() Span       { return Span{Key: r.Txn.Key} }
+func (r *PushTxnRequest) Header() Span        { return Span{Key: r.Pushee.Key} }
+func (r *ResolveIntentRequest) Header() Span  { return r.Span }
+func (r *RefreshRequest) Header() Span        { return r.Span }
+func (r *GCRequest) Header() Span             { return r.Span }
+
+func (*GetRequest) IsWrite() bool            { return false }
+func (*ScanRequest) IsWrite() bool           { return false }
+func (*PutRequest) IsWrite() bool            { return true }
+func (*ConditionalPutRequest) IsWrite() bool { return true }
+func (*DeleteRequest) IsWrite() bool         { return true }
+func (*DeleteRangeRequest) IsWrite() bool    { return true }
+func (*EndTxnRequest) IsWrite() bool         { return true }
+func (*HeartbeatTxnRequest) IsWrite() bool   { return true }
+func (*QueryTxnRequest) IsWrite() bool       { return false }
+func (*PushTxnRequest) IsWrite() bool        { return true }
+func (*ResolveIntentRequest) IsWrite() bool  { return true }
+func (*RefreshRequest) IsWrite() bool        { return false }
+func (*GCRequest) IsWrite() bool             { return true }
+
+// BatchRequest is a group of requests a range evaluates atomically.
+type BatchRequest struct {
+	// Timestamp is where non-transactional requests read and write; for transactional batches
+	// it is the transaction's read timestamp.
+	Timestamp hlc.Timestamp
+	// Txn is the transaction, or nil for non-transactional requests.
+	Txn *Transaction
+	// RangeID is the range the batch was addressed to (0: let the store route it).
+	RangeID  uint64
+	Requests []Request
+}
+
+// IsWrite reports whether any request of the batch writes.
+func (b *BatchRequest) IsWrite() bool {
+	for _, r := range b.Requests {
+		if r.IsWrite() {
+			return true
+		}
+	}
+	return false
+}
+
+// BatchResponse holds one response per request, and the transaction as the range left it
+// (its write timestamp may have been pushed).
+type BatchResponse struct {
+	Responses []Response
+	Txn       *Transaction
+	// Timestamp is the timestamp the batch was evaluated at.
+	Timestamp hlc.Timestamp
+}

@@ -1,0 +1,65 @@
+package kvpb
+
+import (
+	"fmt"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+)
+
+// RetryReason says why a transaction must restart.
+type RetryReason string
+
+// Reasons a transaction restarts.
+const (
+	RetryWriteTooOld    RetryReason = "RETRY_WRITE_TOO_OLD"
+	RetrySerializable   RetryReason = "RETRY_SERIALIZABLE"
+	RetryAborted        RetryReason = "ABORT_REASON_ABORTED"
+	RetryUncertainty    RetryReason = "RETRY_UNCERTAINTY"
+	RetryConflict       RetryReason = "RETRY_CONFLICT"
+	RetryCommitDeadline RetryReason = "RETRY_COMMIT_DEADLINE"
+)
+
+// TransactionRetryError says the transaction must restart (with a higher timestamp, or from
+// scratch after an abort). It reaches SQL clients as SQLSTATE 40001.
+type TransactionRetryError struct {
+	Reason  RetryReason
+	Message string
+	// Aborted means the transaction's record is gone or aborted: the retry needs a new txn.
+	Aborted bool
+	// Timestamp is a timestamp the retry should start at or above.
+	Timestamp hlc.Timestamp
+}
+
+func (e *TransactionRetryError) Error() string {
+	return fmt.Sprintf("restart transaction: %s: %s", e.Reason, e.Message)
+}
+
+// TxnPushedError tells the coordinator that the transaction's record was pushed to a later
+// timestamp than the commit proposed: refresh to PushedTo and commit again.
+type TxnPushedError struct {
+	PushedTo hlc.Timestamp
+}
+
+func (e *TxnPushedError) Error() string {
+	return fmt.Sprintf("transaction record pushed to %s", e.PushedTo)
+}
+
+// ConflictError reports intents of other transactions that block a request. The store has
+// already tried to clear them; the caller decides whether to wait or restart.
+type ConflictError struct {
+	Intents []mvcc.Intent
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("conflicting intents on %d key(s), first %q", len(e.Intents), e.Intents[0].Key)
+}
+
+// RangeNotFoundError says no range on this store holds a key.
+type RangeNotFoundError struct {
+	Key []byte
+}
+
+func (e *RangeNotFoundError) Error() string {
+	return fmt.Sprintf("no range found for key %q", e.Key)
+}

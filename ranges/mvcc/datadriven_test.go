@@ -1,0 +1,316 @@
+package mvcc
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+	"github.com/cockroachdb/pebble"
+
+	"github.com/meridiandb/meridian/hlc"
+)
+
+// TestDataDriven runs the scripts in testdata/. Commands:
+//
+//	txn name=A ts=20 [epoch=1]                                  define or update a transaction
+//	put|del|cput k=a ts=10 [v=x] [txn=A] [absent]               write (cput: absent = expectAbsent)
+//	get k=a ts=15 [txn=A] [unc=20] [inconsistent]
+//	scan k=a end=z ts=15 [max=2] [reverse] [txn=A] [unc=20] [inconsistent]
+//	resolve k=a txn=A commit|abort [ts=25]
+//	resolve-range k=a end=z txn=A commit|abort [ts=25]
+//	refresh k=a [end=z] from=10 to=20 txn=A
+//	gc k=a end=z ts=25
+//	dump                                                        every engine key, decoded
+//	flush                                                       flush memtables to sstables
+//
+// Keys and values accept Go escapes (k=a\x00). Timestamps are wall[.logical].
+func TestDataDriven(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		db := openMem(t)
+		txns := map[string]*TxnMeta{}
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			e := &ddEnv{t: t, d: d, txns: txns}
+			return e.run(db)
+		})
+	})
+}
+
+type ddEnv struct {
+	t    *testing.T
+	d    *datadriven.TestData
+	txns map[string]*TxnMeta
+}
+
+func (e *ddEnv) arg(name string) (string, bool) {
+	for _, a := range e.d.CmdArgs {
+		if a.Key == name {
+			if len(a.Vals) == 0 {
+				return "", true
+			}
+			return a.Vals[0], true
+		}
+	}
+	return "", false
+}
+
+func (e *ddEnv) bytes(name string) []byte {
+	v, ok := e.arg(name)
+	if !ok {
+		return nil
+	}
+	s, err := strconv.Unquote(`"` + v + `"`)
+	if err != nil {
+		e.t.Fatalf("%s: bad %s=%s: %v", e.d.Pos, name, v, err)
+	}
+	return []byte(s)
+}
+
+func (e *ddEnv) mustBytes(name string) []byte {
+	if _, ok := e.arg(name); !ok {
+		e.t.Fatalf("%s: missing %s", e.d.Pos, name)
+	}
+	b := e.bytes(name)
+	if b == nil {
+		b = []byte{}
+	}
+	return b
+}
+
+func parseTS(t *testing.T, s string) hlc.Timestamp {
+	wall, logical, _ := strings.Cut(s, ".")
+	w, err := strconv.ParseInt(wall, 10, 64)
+	if err != nil {
+		t.Fatalf("bad timestamp %q", s)
+	}
+	var l int64
+	if logical != "" {
+		if l, err = strconv.ParseInt(logical, 10, 32); err != nil {
+			t.Fatalf("bad timestamp %q", s)
+		}
+	}
+	return hlc.Timestamp{WallTime: w, Logical: int32(l)}
+}
+
+func fmtTS(ts hlc.Timestamp) string {
+	if ts.Logical == 0 {
+		return strconv.FormatInt(ts.WallTime, 10)
+	}
+	return fmt.Sprintf("%d.%d", ts.WallTime, ts.Logical)
+}
+
+func (e *ddEnv) ts(name string) hlc.Timestamp {
+	v, ok := e.arg(name)
+	if !ok {
+		return hlc.Timestamp{}
+	}
+	return parseTS(e.t, v)
+}
+
+func (e *ddEnv) txn() *TxnMeta {
+	name, ok := e.arg("txn")
+	if !ok {
+		return nil
+	}
+	txn, ok := e.txns[name]
+	if !ok {
+		e.t.Fatalf("%s: unknown txn %s", e.d.Pos, name)
+	}
+	return txn
+}
+
+func (e *ddEnv) txnName(id TxnID) string {
+	for name, txn := range e.txns {
+		if txn.ID == id {
+			return name
+		}
+	}
+	return id.String()
+}
+
+func (e *ddEnv) readOptions() ReadOptions {
+	_, inconsistent := e.arg("inconsistent")
+	return ReadOptions{Txn: e.txn(), Uncertainty: e.ts("unc"), Inconsistent: inconsistent}
+}
+
+// fmtErr prints the package's errors compactly, with txn names instead of IDs.
+func (e *ddEnv) fmtErr(err error) string {
+	var (
+		wie *WriteIntentError
+		wto *WriteTooOldError
+		cfe *ConditionFailedError
+		rwu *ReadWithinUncertaintyIntervalError
+		rce *RefreshConflictError
+	)
+	switch {
+	case errors.As(err, &wie):
+		var b strings.Builder
+		b.WriteString("error: WriteIntentError:")
+		for _, in := range wie.Intents {
+			fmt.Fprintf(&b, " %q(txn=%s ts=%s epoch=%d)", in.Key, e.txnName(in.Txn.ID), fmtTS(in.Txn.WriteTimestamp), in.Txn.Epoch)
+		}
+		return b.String()
+	case errors.As(err, &wto):
+		return fmt.Sprintf("error: WriteTooOldError: ts=%s actual=%s", fmtTS(wto.Timestamp), fmtTS(wto.ActualTimestamp))
+	case errors.As(err, &cfe):
+		return fmt.Sprintf("error: ConditionFailedError: actual=%q", cfe.ActualValue)
+	case errors.As(err, &rwu):
+		return fmt.Sprintf("error: ReadWithinUncertaintyIntervalError: read=%s existing=%s", fmtTS(rwu.ReadTimestamp), fmtTS(rwu.ExistingTimestamp))
+	case errors.As(err, &rce):
+		return fmt.Sprintf("error: RefreshConflictError: key=%q ts=%s", rce.Key, fmtTS(rce.Timestamp))
+	}
+	return "error: " + err.Error()
+}
+
+// batch runs f in an indexed batch, committing it only if f succeeds.
+func (e *ddEnv) batch(db *pebble.DB, f func(b *pebble.Batch) (string, error)) string {
+	b := db.NewIndexedBatch()
+	defer b.Close()
+	out, err := f(b)
+	if err != nil {
+		return e.fmtErr(err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		e.t.Fatal(err)
+	}
+	if out == "" {
+		out = "ok"
+	}
+	return out
+}
+
+func (e *ddEnv) run(db *pebble.DB) string {
+	d := e.d
+	switch d.Cmd {
+	case "txn":
+		name, _ := e.arg("name")
+		txn, ok := e.txns[name]
+		if !ok {
+			txn = &TxnMeta{Key: []byte("anchor-" + name)}
+			txn.ID[0] = byte(len(e.txns) + 1)
+			txn.MinTimestamp = e.ts("ts")
+			e.txns[name] = txn
+		}
+		txn.WriteTimestamp = e.ts("ts")
+		if v, ok := e.arg("epoch"); ok {
+			ep, _ := strconv.Atoi(v)
+			txn.Epoch = int32(ep)
+		}
+		return fmt.Sprintf("txn %s: ts=%s epoch=%d", name, fmtTS(txn.WriteTimestamp), txn.Epoch)
+
+	case "put", "del", "cput":
+		return e.batch(db, func(b *pebble.Batch) (string, error) {
+			key, ts, txn := e.mustBytes("k"), e.ts("ts"), e.txn()
+			switch d.Cmd {
+			case "put":
+				return "", Put(b, key, ts, e.mustBytes("v"), txn)
+			case "del":
+				return "", Delete(b, key, ts, txn)
+			}
+			_, absent := e.arg("absent")
+			return "", ConditionalPut(b, key, ts, e.mustBytes("v"), txn, absent)
+		})
+
+	case "get":
+		kv, err := Get(db, e.mustBytes("k"), e.ts("ts"), e.readOptions())
+		if err != nil {
+			return e.fmtErr(err)
+		}
+		if kv == nil {
+			return "<absent>"
+		}
+		return fmt.Sprintf("%q@%s -> %q", kv.Key, fmtTS(kv.Timestamp), kv.Value)
+
+	case "scan":
+		_, reverse := e.arg("reverse")
+		var maxKeys int64
+		if v, ok := e.arg("max"); ok {
+			maxKeys, _ = strconv.ParseInt(v, 10, 64)
+		}
+		res, err := Scan(db, e.mustBytes("k"), e.mustBytes("end"), e.ts("ts"),
+			ScanOptions{ReadOptions: e.readOptions(), MaxKeys: maxKeys, Reverse: reverse})
+		if err != nil {
+			return e.fmtErr(err)
+		}
+		var b strings.Builder
+		for _, kv := range res.KVs {
+			fmt.Fprintf(&b, "%q@%s -> %q\n", kv.Key, fmtTS(kv.Timestamp), kv.Value)
+		}
+		if res.ResumeKey != nil {
+			fmt.Fprintf(&b, "resume: %q\n", res.ResumeKey)
+		}
+		if b.Len() == 0 {
+			return "<empty>"
+		}
+		return b.String()
+
+	case "resolve", "resolve-range":
+		_, commit := e.arg("commit")
+		txn := e.txn()
+		return e.batch(db, func(b *pebble.Batch) (string, error) {
+			if d.Cmd == "resolve" {
+				found, err := ResolveIntent(b, e.mustBytes("k"), txn.ID, commit, e.ts("ts"))
+				return fmt.Sprintf("found=%t", found), err
+			}
+			n, err := ResolveIntentRange(b, e.mustBytes("k"), e.mustBytes("end"), txn.ID, commit, e.ts("ts"))
+			return fmt.Sprintf("resolved=%d", n), err
+		})
+
+	case "refresh":
+		var id TxnID
+		if txn := e.txn(); txn != nil {
+			id = txn.ID
+		}
+		if err := CheckNoNewerWrites(db, e.mustBytes("k"), e.bytes("end"), e.ts("from"), e.ts("to"), id); err != nil {
+			return e.fmtErr(err)
+		}
+		return "ok"
+
+	case "gc":
+		return e.batch(db, func(b *pebble.Batch) (string, error) {
+			st, err := GC(b, e.mustBytes("k"), e.mustBytes("end"), e.ts("ts"))
+			return fmt.Sprintf("removed=%d", st.VersionsRemoved), err
+		})
+
+	case "flush":
+		if err := db.Flush(); err != nil {
+			e.t.Fatal(err)
+		}
+		return "ok"
+
+	case "dump":
+		it, err := db.NewIter(nil)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		defer it.Close()
+		var b strings.Builder
+		for ok := it.First(); ok; ok = it.Next() {
+			k, ts, err := DecodeKey(it.Key())
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if ts.IsEmpty() {
+				m, err := decodeMeta(it.Value())
+				if err != nil {
+					e.t.Fatal(err)
+				}
+				fmt.Fprintf(&b, "%q meta: txn=%s ts=%s epoch=%d\n", k, e.txnName(m.ID), fmtTS(m.WriteTimestamp), m.Epoch)
+				continue
+			}
+			if len(it.Value()) == 0 {
+				fmt.Fprintf(&b, "%q@%s -> <tombstone>\n", k, fmtTS(ts))
+			} else {
+				fmt.Fprintf(&b, "%q@%s -> %q\n", k, fmtTS(ts), it.Value())
+			}
+		}
+		if b.Len() == 0 {
+			return "<empty>"
+		}
+		return b.String()
+	}
+	e.t.Fatalf("%s: unknown command %s", d.Pos, d.Cmd)
+	return ""
+}

@@ -1,0 +1,16 @@
+// Package mvcc stores multi-version values in Pebble. Every user key has versions at hybrid
+// logical clock timestamps (a reader at timestamp ts sees the newest version at or below ts),
+// deletion tombstones (versions with an empty value), and at most one intent: the provisional
+// write of an unfinished transaction, stored as an ordinary version at the transaction's write
+// timestamp plus a meta record, in the key's meta slot, that names the transaction (a compact
+// binary TxnMeta, version byte first) and so tells resolution and readers where the
+// provisional value lives. Readers and writers that meet another transaction's intent get a
+// WriteIntentError so the layer above can push or wait for that transaction; the transaction's
+// own reads see its intent. Engine keys are escape(userKey) 0x00 0x01 [^wall(8) ^logical(4)]:
+// escaping (0x00 becomes 0x00 0xff) and the 0x00 0x01 terminator keep user keys in order and
+// make the encoding prefix-free, so bytewise order puts each key's meta slot (no suffix) first,
+// its versions newest first (the timestamp is inverted), and all of them before the next user
+// key; EncodeKey(k, zero) is thus an inclusive lower bound and an exclusive upper bound for
+// user spans. Open installs Comparer, which is Pebble's bytewise comparer plus a Split at the
+// terminator so that bloom filters cover user keys and point reads can skip sstables.
+package mvcc

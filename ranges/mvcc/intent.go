@@ -1,0 +1,189 @@
+package mvcc
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/meridiandb/meridian/hlc"
+)
+
+// ResolveIntent finishes transaction id's intent on key: committing turns the provisional value
+// into a version at commitTS (a zero commitTS keeps the intent's timestamp); aborting removes
+// it. It reports whether there was such an intent; another transaction's intent is left alone.
+func ResolveIntent(rw ReadWriter, key []byte, id TxnID, commit bool, commitTS hlc.Timestamp) (bool, error) {
+	meta, prefix, err := intentOf(rw, key, id)
+	if meta == nil || err != nil {
+		return false, err
+	}
+	if err := rw.Delete(prefix, nil); err != nil {
+		return false, err
+	}
+	if !commit {
+		return true, rw.Delete(appendTimestamp(prefix[:len(prefix):len(prefix)], meta.WriteTimestamp), nil)
+	}
+	if commitTS.IsEmpty() || commitTS == meta.WriteTimestamp {
+		// The provisional value already is the committed version; dropping the meta suffices.
+		return true, nil
+	}
+	return true, moveProvisional(rw, key, prefix, meta.WriteTimestamp, commitTS)
+}
+
+// PushIntent moves transaction id's intent on key up to timestamp to, when it is below it:
+// the transaction was pushed there by a reader, which may then read the key below the intent.
+// It reports whether the intent moved.
+func PushIntent(rw ReadWriter, key []byte, id TxnID, to hlc.Timestamp) (bool, error) {
+	meta, prefix, err := intentOf(rw, key, id)
+	if meta == nil || err != nil || to.LessEq(meta.WriteTimestamp) {
+		return false, err
+	}
+	if err := moveProvisional(rw, key, prefix, meta.WriteTimestamp, to); err != nil {
+		return false, err
+	}
+	meta.WriteTimestamp = to
+	return true, rw.Set(prefix, encodeMeta(meta), nil)
+}
+
+// intentOf returns the meta of transaction id's intent on key (nil if key has no intent of
+// id) and the key's engine prefix.
+func intentOf(r pebble.Reader, key []byte, id TxnID) (*TxnMeta, []byte, error) {
+	prefix := keyPrefix(key)
+	v, closer, err := r.Get(prefix)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, prefix, nil
+	}
+	if err != nil {
+		return nil, prefix, err
+	}
+	meta, err := decodeMeta(v)
+	closer.Close()
+	if err != nil {
+		return nil, prefix, fmt.Errorf("key %q: %w", key, err)
+	}
+	if meta.ID != id {
+		return nil, prefix, nil
+	}
+	return &meta, prefix, nil
+}
+
+// moveProvisional moves an intent's provisional value from one timestamp to another.
+func moveProvisional(rw ReadWriter, key, prefix []byte, from, to hlc.Timestamp) error {
+	provisional := appendTimestamp(prefix[:len(prefix):len(prefix)], from)
+	val, closer, err := rw.Get(provisional)
+	if err != nil {
+		return fmt.Errorf("key %q: intent without provisional value at %s: %w", key, from, err)
+	}
+	val = append([]byte(nil), val...)
+	closer.Close()
+	if err := rw.Delete(provisional, nil); err != nil {
+		return err
+	}
+	return rw.Set(appendTimestamp(prefix[:len(prefix):len(prefix)], to), val, nil)
+}
+
+// ResolveIntentRange resolves transaction id's intents in [start, end) and returns how many
+// it resolved.
+func ResolveIntentRange(rw ReadWriter, start, end []byte, id TxnID, commit bool, commitTS hlc.Timestamp) (int, error) {
+	// Collect first: the batch is written while resolving, and an iterator over it need not
+	// see those writes consistently.
+	keys, err := intentKeys(rw, start, end, id)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, k := range keys {
+		ok, err := ResolveIntent(rw, k, id, commit, commitTS)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// intentKeys lists the user keys in [start, end) holding intents of id. It visits only each
+// key's first engine key, where the meta slot sorts.
+func intentKeys(r pebble.Reader, start, end []byte, id TxnID) ([][]byte, error) {
+	it, err := newIter(r, EncodeKey(start, hlc.Timestamp{}), EncodeKey(end, hlc.Timestamp{}))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var keys [][]byte
+	var next []byte
+	for ok := it.First(); ok; ok = it.SeekGE(next) {
+		n, err := keyPrefixLen(it.Key())
+		if err != nil {
+			return nil, err
+		}
+		if len(it.Key()) == n {
+			m, err := decodeMeta(it.Value())
+			if err != nil {
+				return nil, err
+			}
+			if m.ID == id {
+				keys = append(keys, appendUnescaped(nil, it.Key()))
+			}
+		}
+		next = append(next[:0], it.Key()[:n]...)
+		next[n-1]++
+	}
+	return keys, it.Error()
+}
+
+// CheckNoNewerWrites verifies that a read of [start, end) (the single key start when end is
+// nil) at from is still valid at to: nothing was committed in (from, to], and no other
+// transaction holds an intent at or below to. The transaction's own intents are its writes,
+// which cannot invalidate its reads.
+func CheckNoNewerWrites(r pebble.Reader, start, end []byte, from, to hlc.Timestamp, txnID TxnID) error {
+	if end == nil {
+		end = append(append([]byte(nil), start...), 0)
+	}
+	it, err := newIter(r, EncodeKey(start, hlc.Timestamp{}), EncodeKey(end, hlc.Timestamp{}))
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var prefix, buf []byte
+	for ok := it.First(); ok; {
+		n, err := keyPrefixLen(it.Key())
+		if err != nil {
+			return err
+		}
+		prefix = append(prefix[:0], it.Key()[:n]...)
+		var skip hlc.Timestamp // the provisional value of an intent, judged by its meta
+		hasMeta := false
+		if len(it.Key()) == n {
+			m, err := decodeMeta(it.Value())
+			if err != nil {
+				return fmt.Errorf("key %x: %w", prefix, err)
+			}
+			if m.ID != txnID && m.WriteTimestamp.LessEq(to) {
+				return &RefreshConflictError{Key: appendUnescaped(nil, prefix), Timestamp: m.WriteTimestamp}
+			}
+			hasMeta, skip = true, m.WriteTimestamp
+		}
+		// The newest versions at or below to decide: seek past everything newer.
+		buf = appendTimestamp(append(buf[:0], prefix...), to)
+		for ok = it.SeekGE(buf); ok; ok = it.Next() {
+			v, isVersion, err := versionTS(it.Key(), prefix)
+			if err != nil {
+				return err
+			}
+			if !isVersion || !from.Less(v) {
+				break
+			}
+			if hasMeta && v == skip {
+				continue
+			}
+			return &RefreshConflictError{Key: appendUnescaped(nil, prefix), Timestamp: v}
+		}
+		buf = append(buf[:0], prefix...)
+		buf[n-1]++
+		ok = it.SeekGE(buf)
+	}
+	return it.Error()
+}

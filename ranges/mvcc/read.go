@@ -1,0 +1,317 @@
+package mvcc
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/meridiandb/meridian/hlc"
+)
+
+// KeyValue is a value read at a version.
+type KeyValue struct {
+	Key       []byte
+	Value     []byte
+	Timestamp hlc.Timestamp
+}
+
+// ReadOptions shape what a read sees.
+type ReadOptions struct {
+	// Txn is the reading transaction: it sees its own intents of its current epoch.
+	Txn *TxnMeta
+	// Uncertainty, when above the read timestamp, makes committed values in (ts, Uncertainty]
+	// fail the read, and intents at or below it conflict: the reader's clock may lag the
+	// writer's, so it cannot tell whether they happened before it started.
+	Uncertainty hlc.Timestamp
+	// Inconsistent reads ignore other transactions' intents instead of failing.
+	Inconsistent bool
+}
+
+// ScanOptions shape a scan.
+type ScanOptions struct {
+	ReadOptions
+	// MaxKeys bounds the keys returned; 0 means no bound.
+	MaxKeys int64
+	Reverse bool
+}
+
+// ScanResult is what a scan found.
+type ScanResult struct {
+	KVs []KeyValue
+	// ResumeKey is set when MaxKeys stopped the scan: scanning forward, the key to continue
+	// from; in reverse, the exclusive end to continue below.
+	ResumeKey []byte
+}
+
+// ReadWriter reads and writes: an indexed Pebble batch, whose reads see its own writes.
+type ReadWriter interface {
+	pebble.Reader
+	pebble.Writer
+}
+
+// maxIntentsPerError bounds the intents a scan collects before failing, so a scan over a
+// large uncommitted write does not build an unbounded error.
+const maxIntentsPerError = 100
+
+// nextsBeforeSeek is how many versions a reader steps over before it seeks: stepping is
+// cheaper than seeking when the wanted version is near, and seeking bounds the cost when a key
+// has many versions above the read timestamp.
+const nextsBeforeSeek = 4
+
+// keyPrefix is the escaped, terminated user key every engine key of that user key starts with.
+func keyPrefix(userKey []byte) []byte { return appendEscaped(nil, userKey) }
+
+// keySpace returns, in one allocation, the user key's prefix, the prefix's upper bound (the
+// smallest engine key after all of the user key's), and room for one version key: a one-key
+// operation needs all three.
+func keySpace(userKey []byte) (prefix, upper, version []byte) {
+	n := len(userKey) + 2
+	for _, c := range userKey {
+		if c == 0 {
+			n++
+		}
+	}
+	buf := make([]byte, 0, 3*n+tsLen)
+	prefix = appendEscaped(buf, userKey)
+	upper = append(buf[n:n], prefix...)
+	upper[n-1]++ // the terminator 0x00 0x01 becomes 0x00 0x02
+	version = append(buf[2*n:2*n], prefix...)
+	return prefix[:n:n], upper[:n:n], version
+}
+
+func newIter(r pebble.Reader, lower, upper []byte) (*pebble.Iterator, error) {
+	return r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+}
+
+// versionTS returns the timestamp of engine key k if it is a version of the user key with this
+// prefix; ok is false when k is the meta slot or belongs to another user key.
+func versionTS(k, prefix []byte) (hlc.Timestamp, bool, error) {
+	if !bytes.HasPrefix(k, prefix) || len(k) == len(prefix) {
+		return hlc.Timestamp{}, false, nil
+	}
+	ts, err := decodeSuffix(k[len(prefix):])
+	return ts, err == nil, err
+}
+
+// reader evaluates what a reader at ts sees of individual user keys with one iterator.
+type reader struct {
+	it *pebble.Iterator
+	// prefixSeek makes seeks SeekPrefixGE so bloom filters can skip sstables; only for an
+	// iterator that reads a single user key.
+	prefixSeek bool
+	ts         hlc.Timestamp
+	// limit is ts forwarded to the uncertainty limit: the newest version that matters.
+	limit hlc.Timestamp
+	opts  ReadOptions
+	buf   []byte
+}
+
+func newReader(it *pebble.Iterator, ts hlc.Timestamp, opts ReadOptions) *reader {
+	return &reader{it: it, ts: ts, limit: ts.Forward(opts.Uncertainty), opts: opts}
+}
+
+func (r *reader) seek(k []byte) bool {
+	if r.prefixSeek {
+		return r.it.SeekPrefixGE(k)
+	}
+	return r.it.SeekGE(k)
+}
+
+func (r *reader) seekVersion(prefix []byte, ts hlc.Timestamp) bool {
+	r.buf = appendTimestamp(append(r.buf[:0], prefix...), ts)
+	return r.seek(r.buf)
+}
+
+// readKey resolves what the reader sees of the user key with this prefix. If positioned, the
+// iterator is already on the key's first engine key (as in a forward scan); otherwise readKey
+// seeks. It returns the visible version's value (valid until the iterator moves) and
+// timestamp, found=false when there is none or it is a tombstone, or a conflicting intent.
+func (r *reader) readKey(prefix []byte, positioned bool) (value []byte, vts hlc.Timestamp, found bool, intent *TxnMeta, err error) {
+	it := r.it
+	if !positioned && !r.seek(prefix) {
+		return nil, vts, false, nil, it.Error()
+	}
+	var skip hlc.Timestamp // a provisional value this reader must not see
+	hasMeta := false
+	if it.Valid() && bytes.Equal(it.Key(), prefix) {
+		meta, err := decodeMeta(it.Value())
+		if err != nil {
+			return nil, vts, false, nil, fmt.Errorf("key %x: %w", prefix, err)
+		}
+		own := r.opts.Txn != nil && r.opts.Txn.ID == meta.ID
+		switch {
+		case own && meta.Epoch == r.opts.Txn.Epoch:
+			// The transaction reads its own write, whatever its timestamp.
+			if !r.seekVersion(prefix, meta.WriteTimestamp) || !bytes.Equal(it.Key(), r.buf) {
+				if err := it.Error(); err != nil {
+					return nil, vts, false, nil, err
+				}
+				return nil, vts, false, nil, fmt.Errorf("key %x: intent without provisional value at %s", prefix, meta.WriteTimestamp)
+			}
+			return it.Value(), meta.WriteTimestamp, len(it.Value()) > 0, nil, nil
+		case !own && !r.opts.Inconsistent && meta.WriteTimestamp.LessEq(r.limit):
+			return nil, vts, false, &meta, nil
+		}
+		// An older epoch of the reader, an intent above the limit, or an inconsistent read:
+		// the provisional value is invisible and the committed versions below it count.
+		hasMeta, skip = true, meta.WriteTimestamp
+		it.Next()
+	}
+	seeked := false
+	for n := 0; it.Valid(); n++ {
+		v, ok, err := versionTS(it.Key(), prefix)
+		if err != nil || !ok {
+			return nil, vts, false, nil, err
+		}
+		if r.limit.Less(v) {
+			if n >= nextsBeforeSeek && !seeked {
+				seeked = true
+				r.seekVersion(prefix, r.limit)
+			} else {
+				it.Next()
+			}
+			continue
+		}
+		if hasMeta && v == skip {
+			it.Next()
+			continue
+		}
+		if r.ts.Less(v) {
+			return nil, vts, false, nil, &ReadWithinUncertaintyIntervalError{ReadTimestamp: r.ts, ExistingTimestamp: v}
+		}
+		return it.Value(), v, len(it.Value()) > 0, nil, nil
+	}
+	return nil, vts, false, nil, it.Error()
+}
+
+// Get reads key as of ts. It returns nil when the key has no value at ts.
+func Get(r pebble.Reader, key []byte, ts hlc.Timestamp, opts ReadOptions) (*KeyValue, error) {
+	prefix, upper, buf := keySpace(key)
+	it, err := newIter(r, prefix, upper)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	rd := newReader(it, ts, opts)
+	rd.prefixSeek, rd.buf = true, buf
+	value, vts, found, intent, err := rd.readKey(prefix, false)
+	switch {
+	case err != nil:
+		return nil, err
+	case intent != nil:
+		return nil, &WriteIntentError{Intents: []Intent{{Key: append([]byte(nil), key...), Txn: *intent}}}
+	case !found:
+		return nil, nil
+	}
+	// One allocation holds both the key and the value.
+	b := make([]byte, 0, len(key)+len(value))
+	b = append(append(b, key...), value...)
+	return &KeyValue{Key: b[:len(key):len(key)], Value: b[len(key):], Timestamp: vts}, nil
+}
+
+// Scan reads the keys of [start, end) as of ts, in order (or reverse order), omitting deleted
+// keys. Other transactions' intents it meets fail the scan with a WriteIntentError listing
+// them all (up to maxIntentsPerError), so the caller can resolve them in one round.
+func Scan(r pebble.Reader, start, end []byte, ts hlc.Timestamp, opts ScanOptions) (ScanResult, error) {
+	var res ScanResult
+	it, err := newIter(r, EncodeKey(start, hlc.Timestamp{}), EncodeKey(end, hlc.Timestamp{}))
+	if err != nil {
+		return res, err
+	}
+	defer it.Close()
+	rd := newReader(it, ts, opts.ReadOptions)
+	var intents []Intent
+	// arena holds the keys and values returned; subslices stay valid when it grows.
+	var arena, prefix []byte
+	ok := it.First()
+	if opts.Reverse {
+		ok = it.Last()
+	}
+	for ok {
+		n, err := keyPrefixLen(it.Key())
+		if err != nil {
+			return ScanResult{}, err
+		}
+		prefix = append(prefix[:0], it.Key()[:n]...)
+		if opts.MaxKeys > 0 && int64(len(res.KVs)) == opts.MaxKeys && len(intents) == 0 {
+			userKey, _, err := DecodeKey(prefix)
+			if err != nil {
+				return ScanResult{}, err
+			}
+			if opts.Reverse {
+				// The immediate successor of userKey: an exclusive end that keeps userKey.
+				res.ResumeKey = append(userKey, 0)
+			} else {
+				res.ResumeKey = userKey
+			}
+			break
+		}
+		value, vts, found, intent, err := rd.readKey(prefix, !opts.Reverse)
+		if err != nil {
+			return ScanResult{}, err
+		}
+		switch {
+		case intent != nil:
+			userKey, _, err := DecodeKey(prefix)
+			if err != nil {
+				return ScanResult{}, err
+			}
+			intents = append(intents, Intent{Key: userKey, Txn: *intent})
+		case found && len(intents) == 0:
+			// Once the scan has failed only intents matter; skip copying values.
+			k0 := len(arena)
+			arena = appendUnescaped(arena, prefix)
+			v0 := len(arena)
+			arena = append(arena, value...)
+			res.KVs = append(res.KVs, KeyValue{Key: arena[k0:v0:v0], Value: arena[v0:len(arena):len(arena)], Timestamp: vts})
+		}
+		if len(intents) == maxIntentsPerError {
+			break
+		}
+		if opts.Reverse {
+			ok = prevKey(it, prefix)
+		} else {
+			ok = nextKey(it, prefix, rd)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return ScanResult{}, err
+	}
+	if len(intents) > 0 {
+		return ScanResult{}, &WriteIntentError{Intents: intents}
+	}
+	return res, nil
+}
+
+// nextKey moves a forward iterator to the first engine key of the next user key, stepping over
+// the remaining versions of the current one when they are few and seeking when they are not.
+func nextKey(it *pebble.Iterator, prefix []byte, rd *reader) bool {
+	ok := it.Valid()
+	for i := 0; ok && bytes.HasPrefix(it.Key(), prefix); i++ {
+		if i == nextsBeforeSeek {
+			rd.buf = append(rd.buf[:0], prefix...)
+			rd.buf[len(rd.buf)-1]++
+			return it.SeekGE(rd.buf)
+		}
+		ok = it.Next()
+	}
+	return ok
+}
+
+// prevKey moves a reverse scan's iterator from somewhere in the user key with this prefix to
+// the last engine key of the previous user key: readKey leaves it on one of the key's newest
+// entries, so a few steps back usually beat a seek.
+func prevKey(it *pebble.Iterator, prefix []byte) bool {
+	if !it.Valid() || !bytes.HasPrefix(it.Key(), prefix) {
+		return it.SeekLT(prefix)
+	}
+	for i := 0; ; i++ {
+		if i == nextsBeforeSeek {
+			return it.SeekLT(prefix)
+		}
+		if !it.Prev() || !bytes.HasPrefix(it.Key(), prefix) {
+			return it.Valid()
+		}
+	}
+}

@@ -1,0 +1,293 @@
+package ranges
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+)
+
+var zeroTS hlc.Timestamp
+
+// StoreConfig configures a store.
+type StoreConfig struct {
+	// Dir holds the Pebble database and the Raft logs of every replica.
+	Dir     string
+	NodeID  uint64
+	StoreID uint64
+	Clock   *hlc.Clock
+	Logger  *slog.Logger
+	// TxnLivenessThreshold is how long a transaction may go without a heartbeat before
+	// others may abort it.
+	TxnLivenessThreshold time.Duration
+	// RaftSnapshotThreshold is the number of log entries after which Raft snapshots a range
+	// and truncates its log (bounding replay on restart).
+	RaftSnapshotThreshold uint64
+	// GCTTL is how long overwritten and deleted versions stay readable; older ones are
+	// collected, and reads below the collected horizon are refused. Default DefaultGCTTL.
+	GCTTL time.Duration
+	// GCInterval is how often the store collects garbage. Default DefaultGCInterval.
+	GCInterval time.Duration
+}
+
+// Store is the set of replicas on one disk.
+type Store struct {
+	cfg StoreConfig
+	db  *pebble.DB
+	log *slog.Logger
+
+	mu       sync.RWMutex
+	replicas map[uint64]*Replica
+	// byStart lists replicas by start key for routing.
+	byStart []*Replica
+
+	// lowWater is where new replicas' timestamp caches start: no write lands at or below it.
+	lowWater hlc.Timestamp
+
+	// wg tracks background work (async intent resolution) stopped by Close.
+	wg       sync.WaitGroup
+	stopper  chan struct{}
+	stopOnce sync.Once
+}
+
+// OpenStore opens (or creates) the store in cfg.Dir and starts the replicas it holds. A new
+// store is bootstrapped with a single range covering the whole key space.
+func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
+	if cfg.Clock == nil {
+		return nil, errors.New("store: a clock is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.NodeID == 0 {
+		cfg.NodeID = 1
+	}
+	if cfg.StoreID == 0 {
+		cfg.StoreID = 1
+	}
+	if cfg.TxnLivenessThreshold == 0 {
+		cfg.TxnLivenessThreshold = 5 * time.Second
+	}
+	if cfg.GCTTL == 0 {
+		cfg.GCTTL = DefaultGCTTL
+	}
+	if cfg.GCInterval == 0 {
+		cfg.GCInterval = DefaultGCInterval
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, "raft"), 0o755); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, err := mvcc.Open(filepath.Join(cfg.Dir, "data"), nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening pebble: %w", err)
+	}
+	s := &Store{cfg: cfg, db: db, log: cfg.Logger, replicas: make(map[uint64]*Replica), stopper: make(chan struct{})}
+	if s.lowWater, err = startClock(ctx, db, cfg.Clock); err != nil {
+		db.Close()
+		return nil, err
+	}
+	descs, err := s.loadDescriptors()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(descs) == 0 {
+		d := &RangeDescriptor{
+			RangeID: 1, StartKey: KeyMin, EndKey: KeyMax,
+			Replicas: []ReplicaDescriptor{{NodeID: cfg.NodeID, StoreID: cfg.StoreID, ReplicaID: 1}},
+		}
+		if err := mvcc.PutUnversioned(db, descriptorKey(d.RangeID), encodeDescriptor(d)); err != nil {
+			db.Close()
+			return nil, err
+		}
+		if err := db.LogData(nil, pebble.Sync); err != nil {
+			db.Close()
+			return nil, err
+		}
+		descs = append(descs, d)
+	}
+	for _, d := range descs {
+		r, err := newReplica(ctx, s, d)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.addReplicaLocked(r)
+	}
+	for _, r := range s.replicas {
+		if err := r.waitLeader(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	s.wg.Add(1)
+	go s.gcLoop()
+	return s, nil
+}
+
+func (s *Store) loadDescriptors() ([]*RangeDescriptor, error) {
+	start := mvcc.EncodeKey(rangeIDPrefix, zeroTS)
+	end := mvcc.EncodeKey(prefixEnd(rangeIDPrefix), zeroTS)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []*RangeDescriptor
+	for ok := it.First(); ok; ok = it.Next() {
+		k, _, err := mvcc.DecodeKey(it.Key())
+		if err != nil {
+			return nil, err
+		}
+		if len(k) != len(rangeIDPrefix)+8+4 || string(k[len(k)-4:]) != "desc" {
+			continue
+		}
+		v, _, err := mvcc.GetUnversioned(s.db, k)
+		if err != nil {
+			return nil, err
+		}
+		d, err := decodeDescriptor(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, it.Error()
+}
+
+func (s *Store) addReplicaLocked(r *Replica) {
+	s.replicas[r.rangeID] = r
+	s.byStart = append(s.byStart, r)
+	sort.Slice(s.byStart, func(i, j int) bool {
+		return string(s.byStart[i].Desc().StartKey) < string(s.byStart[j].Desc().StartKey)
+	})
+}
+
+// DB is the store's Pebble database (for introspection and tests).
+func (s *Store) DB() *pebble.DB { return s.db }
+
+// Clock is the store's clock.
+func (s *Store) Clock() *hlc.Clock { return s.cfg.Clock }
+
+// LookupReplica returns the replica whose range holds key.
+func (s *Store) LookupReplica(key []byte) (*Replica, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a := addressKey(key)
+	i := sort.Search(len(s.byStart), func(i int) bool {
+		return string(s.byStart[i].Desc().StartKey) > string(a)
+	})
+	if i > 0 {
+		if r := s.byStart[i-1]; r.Desc().ContainsKey(key) {
+			return r, nil
+		}
+	}
+	return nil, &kvpb.RangeNotFoundError{Key: key}
+}
+
+// Descriptors returns the descriptors of every range on the store, in key order.
+func (s *Store) Descriptors() []RangeDescriptor {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]RangeDescriptor, 0, len(s.byStart))
+	for _, r := range s.byStart {
+		out = append(out, *r.Desc())
+	}
+	return out
+}
+
+// Send evaluates a batch on the range that holds its keys. Every key of the batch must lie in
+// one range; the transaction layer splits batches by range before sending.
+func (s *Store) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	var r *Replica
+	var err error
+	if ba.RangeID != 0 {
+		s.mu.RLock()
+		r = s.replicas[ba.RangeID]
+		s.mu.RUnlock()
+		if r == nil {
+			return nil, fmt.Errorf("r%d is not on store s%d", ba.RangeID, s.cfg.StoreID)
+		}
+	} else {
+		key := batchAnchor(ba)
+		if r, err = s.LookupReplica(key); err != nil {
+			return nil, err
+		}
+	}
+	return r.Send(ctx, ba)
+}
+
+// batchAnchor is a key that decides which range a batch is for.
+func batchAnchor(ba *kvpb.BatchRequest) []byte {
+	for _, req := range ba.Requests {
+		if h := req.Header(); h.Key != nil {
+			return h.Key
+		}
+	}
+	if ba.Txn != nil {
+		return ba.Txn.Key
+	}
+	return KeyMin
+}
+
+// RangeForKey returns the descriptor of the range holding key.
+func (s *Store) RangeForKey(key []byte) (RangeDescriptor, error) {
+	r, err := s.LookupReplica(key)
+	if err != nil {
+		return RangeDescriptor{}, err
+	}
+	return *r.Desc(), nil
+}
+
+// async runs f in the background, tracked so Close waits for it.
+func (s *Store) async(f func(ctx context.Context)) {
+	select {
+	case <-s.stopper:
+		return
+	default:
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-s.stopper:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		f(ctx)
+	}()
+}
+
+// Close stops background work and every replica, then closes the database.
+func (s *Store) Close() error {
+	s.stopOnce.Do(func() { close(s.stopper) })
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, r := range s.replicas {
+		errs = append(errs, r.close())
+	}
+	s.replicas = map[uint64]*Replica{}
+	s.byStart = nil
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+		s.db = nil
+	}
+	return errors.Join(errs...)
+}

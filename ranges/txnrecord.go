@@ -1,0 +1,31 @@
+package ranges
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+)
+
+func readTxnRecord(r pebble.Reader, anchor []byte, id mvcc.TxnID) (*kvpb.Transaction, error) {
+	v, ok, err := mvcc.GetUnversioned(r, TxnRecordKey(anchor, id))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var t kvpb.Transaction
+	if err := json.Unmarshal(v, &t); err != nil {
+		return nil, fmt.Errorf("decoding transaction record %x: %w", id, err)
+	}
+	return &t, nil
+}
+
+func writeTxnRecord(w pebble.Writer, t *kvpb.Transaction) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encoding transaction record: %w", err)
+	}
+	return mvcc.PutUnversioned(w, TxnRecordKey(t.Key, t.ID), b)
+}

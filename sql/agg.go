@@ -1,0 +1,156 @@
+package sql
+
+import (
+	"github.com/cockroachdb/apd/v3"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/types"
+)
+
+// aggregate is one aggregate function call of a query.
+type aggregate struct {
+	name     string
+	arg      *scalar // nil for count(*)
+	distinct bool
+	typ      types.T
+}
+
+// aggState accumulates one aggregate over a group.
+type aggState struct {
+	agg   *aggregate
+	count int64
+	acc   types.Datum
+	seen  map[string]bool
+}
+
+func (c *compiler) aggregate(n *ast.AggregateFuncExpr) (*scalar, error) {
+	if c.aggs == nil {
+		return nil, pgerror.New(pgerror.CodeGroupingError, "aggregate functions are not allowed here")
+	}
+	name := n.F
+	a := &aggregate{name: name, distinct: n.Distinct}
+	inner := &compiler{scope: c.scope, params: c.params, session: c.session, excludedOffset: -1}
+	// tidb spells count(*) as count(1), which counts every row as well.
+	if !(name == "count" && len(n.Args) == 0) {
+		if len(n.Args) != 1 {
+			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s with %d arguments does not exist", name, len(n.Args))
+		}
+		arg, err := inner.compile(n.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		if arg.untyped {
+			arg, _ = coerce(arg, types.String)
+		}
+		a.arg = arg
+	}
+	switch name {
+	case "count":
+		a.typ = types.Int8
+	case "sum":
+		switch a.arg.typ.Family {
+		case types.IntFamily:
+			if a.arg.typ.Width == 64 {
+				a.typ = types.Numeric
+			} else {
+				a.typ = types.Int8
+			}
+		case types.FloatFamily:
+			a.typ = types.Float8
+		case types.DecimalFamily:
+			a.typ = types.Numeric
+		default:
+			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function sum(%s) does not exist", a.arg.typ.String())
+		}
+	case "avg":
+		switch a.arg.typ.Family {
+		case types.IntFamily, types.DecimalFamily:
+			a.typ = types.Numeric
+		case types.FloatFamily:
+			a.typ = types.Float8
+		default:
+			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function avg(%s) does not exist", a.arg.typ.String())
+		}
+	case "min", "max":
+		a.typ = a.arg.typ
+	default:
+		return nil, pgerror.Unsupported("aggregate function " + name)
+	}
+	slot := len(*c.aggs)
+	*c.aggs = append(*c.aggs, a)
+	return &scalar{typ: a.typ, colOrd: -1, eval: func(_ *evalCtx, row []types.Datum) (types.Datum, error) {
+		return row[slot], nil
+	}}, nil
+}
+
+func newAggState(a *aggregate) *aggState {
+	s := &aggState{agg: a}
+	if a.distinct {
+		s.seen = map[string]bool{}
+	}
+	return s
+}
+
+func (s *aggState) add(ec *evalCtx, row []types.Datum) error {
+	a := s.agg
+	if a.arg == nil {
+		s.count++
+		return nil
+	}
+	v, err := a.arg.eval(ec, row)
+	if err != nil || v == nil {
+		return err
+	}
+	if s.seen != nil {
+		k := string(types.AppendText(nil, a.arg.typ, v))
+		if s.seen[k] {
+			return nil
+		}
+		s.seen[k] = true
+	}
+	s.count++
+	switch a.name {
+	case "count":
+		return nil
+	case "min", "max":
+		if s.acc == nil {
+			s.acc = v
+			return nil
+		}
+		c := types.Compare(a.arg.typ, v, s.acc)
+		if a.name == "min" && c < 0 || a.name == "max" && c > 0 {
+			s.acc = v
+		}
+		return nil
+	}
+	// sum and avg accumulate in the result type (numeric or float8 or int8).
+	sumT := a.typ
+	cv, err := types.Cast(v, a.arg.typ, sumT)
+	if err != nil {
+		return err
+	}
+	if s.acc == nil {
+		s.acc = cv
+		return nil
+	}
+	_, s.acc, err = types.BinaryOp("+", sumT, s.acc, sumT, cv)
+	return err
+}
+
+func (s *aggState) result() (types.Datum, error) {
+	switch s.agg.name {
+	case "count":
+		return s.count, nil
+	case "avg":
+		if s.count == 0 {
+			return nil, nil
+		}
+		if s.agg.typ.Family == types.FloatFamily {
+			return s.acc.(float64) / float64(s.count), nil
+		}
+		_, out, err := types.BinaryOp("/", types.Numeric, s.acc, types.Numeric, apd.New(s.count, 0))
+		return out, err
+	}
+	return s.acc, nil
+}

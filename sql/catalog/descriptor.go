@@ -1,0 +1,125 @@
+package catalog
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/meridiandb/meridian/sql/types"
+)
+
+// Column is one column of a table.
+type Column struct {
+	ID       uint32
+	Name     string
+	Type     types.T
+	Nullable bool
+	// Default is the DEFAULT expression as normalized SQL text, "" for none (NULL).
+	Default string
+	// Hidden columns (the implicit rowid) are not part of SELECT * or INSERT without a list.
+	Hidden bool
+}
+
+// Table describes a table: its columns and primary key.
+type Table struct {
+	ID         uint32
+	DatabaseID uint32
+	Name       string
+	Columns    []Column
+	// PrimaryKey lists the primary key's column IDs in key order; PrimaryKeyDesc says which
+	// are stored descending.
+	PrimaryKey     []uint32
+	PrimaryKeyDesc []bool
+	NextColumnID   uint32
+	Version        uint64
+}
+
+// Database describes a database.
+type Database struct {
+	ID   uint32
+	Name string
+}
+
+// descriptor is the stored form: exactly one field is set.
+type descriptor struct {
+	Database *Database `json:",omitempty"`
+	Table    *Table    `json:",omitempty"`
+}
+
+// ColumnByName returns the column named name (case-sensitive, as stored) and its ordinal.
+func (t *Table) ColumnByName(name string) (*Column, int, bool) {
+	for i := range t.Columns {
+		if t.Columns[i].Name == name {
+			return &t.Columns[i], i, true
+		}
+	}
+	return nil, -1, false
+}
+
+// ColumnOrdinal returns the position of the column with the given ID.
+func (t *Table) ColumnOrdinal(id uint32) int {
+	for i := range t.Columns {
+		if t.Columns[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// PrimaryKeyOrdinals returns the positions of the primary key columns.
+func (t *Table) PrimaryKeyOrdinals() []int {
+	out := make([]int, len(t.PrimaryKey))
+	for i, id := range t.PrimaryKey {
+		out[i] = t.ColumnOrdinal(id)
+	}
+	return out
+}
+
+// IsPrimaryKeyColumn reports whether the column with this ID is part of the primary key.
+func (t *Table) IsPrimaryKeyColumn(id uint32) bool {
+	for _, pk := range t.PrimaryKey {
+		if pk == id {
+			return true
+		}
+	}
+	return false
+}
+
+// PrimaryKeyName is the primary key constraint's name, as PostgreSQL would name it.
+func (t *Table) PrimaryKeyName() string { return t.Name + "_pkey" }
+
+// PrimaryKeyColumnNames lists the primary key columns' names.
+func (t *Table) PrimaryKeyColumnNames() []string {
+	var names []string
+	for _, o := range t.PrimaryKeyOrdinals() {
+		names = append(names, t.Columns[o].Name)
+	}
+	return names
+}
+
+// Validate checks a table descriptor's internal consistency.
+func (t *Table) Validate() error {
+	seen := map[string]bool{}
+	for _, c := range t.Columns {
+		if seen[c.Name] {
+			return fmt.Errorf("column %q specified more than once", c.Name)
+		}
+		seen[c.Name] = true
+	}
+	if len(t.PrimaryKey) == 0 {
+		return fmt.Errorf("table %q has no primary key", t.Name)
+	}
+	for _, id := range t.PrimaryKey {
+		if t.ColumnOrdinal(id) < 0 {
+			return fmt.Errorf("primary key column %d of %q does not exist", id, t.Name)
+		}
+	}
+	return nil
+}
+
+func (t *Table) String() string {
+	var cols []string
+	for _, c := range t.Columns {
+		cols = append(cols, c.Name+" "+c.Type.String())
+	}
+	return fmt.Sprintf("%s(%s)", t.Name, strings.Join(cols, ", "))
+}

@@ -1,0 +1,304 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/meridiandb/meridian/sql/catalog"
+	"github.com/meridiandb/meridian/sql/parser"
+	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/rowenc"
+	"github.com/meridiandb/meridian/sql/types"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// schemaChange is embedded by plans that change descriptors.
+type schemaChange struct{}
+
+func (schemaChange) changesSchema() bool     { return true }
+func (schemaChange) columns() []resultColumn { return nil }
+
+type createDatabasePlan struct {
+	schemaChange
+	name        string
+	ifNotExists bool
+}
+
+func (p *createDatabasePlan) run(ctx context.Context, x *execCtx) (*result, error) {
+	err := x.session.srv.cat.CreateDatabase(ctx, x.txn, p.name)
+	if err != nil && !(p.ifNotExists && pgerror.Code(err) == pgerror.CodeDuplicateDatabase) {
+		return nil, err
+	}
+	var notices []notice
+	if err != nil {
+		notices = append(notices, notice{Code: pgerror.CodeDuplicateDatabase, Message: fmt.Sprintf("database %q already exists, skipping", p.name)})
+	}
+	if err := x.finishRead(ctx); err != nil {
+		return nil, err
+	}
+	return &result{tag: "CREATE DATABASE", notices: notices}, nil
+}
+
+type dropDatabasePlan struct {
+	schemaChange
+	name     string
+	ifExists bool
+}
+
+func (p *dropDatabasePlan) run(ctx context.Context, x *execCtx) (*result, error) {
+	s := x.session
+	if p.name == s.database {
+		return nil, pgerror.New(pgerror.CodeObjectInUse, "cannot drop the currently open database")
+	}
+	d, err := s.srv.cat.LookupDatabase(ctx, x.txn, p.name, false)
+	if err != nil {
+		if p.ifExists && pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
+			if err := x.finishRead(ctx); err != nil {
+				return nil, err
+			}
+			return &result{tag: "DROP DATABASE", notices: []notice{{Code: pgerror.CodeInvalidCatalogName, Message: fmt.Sprintf("database %q does not exist, skipping", p.name)}}}, nil
+		}
+		return nil, err
+	}
+	names, err := s.srv.cat.ListTables(ctx, x.txn, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		tbl, err := s.srv.cat.LookupTable(ctx, x.txn, d.ID, name, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := dropTable(ctx, x.txn, s.srv.cat, tbl); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.srv.cat.DropDatabase(ctx, x.txn, d); err != nil {
+		return nil, err
+	}
+	if err := x.finishRead(ctx); err != nil {
+		return nil, err
+	}
+	return &result{tag: "DROP DATABASE"}, nil
+}
+
+// dropTable removes a table's descriptor and its rows in t.
+func dropTable(ctx context.Context, t *txn.Txn, cat *catalog.Catalog, tbl *catalog.Table) error {
+	if err := cat.DropTable(ctx, t, tbl); err != nil {
+		return err
+	}
+	start, end := rowenc.TableSpan(tbl.ID)
+	b := &txn.Batch{}
+	b.DelRange(start, end)
+	return t.Run(ctx, b)
+}
+
+type createTablePlan struct {
+	schemaChange
+	dbName      string
+	table       *catalog.Table
+	ifNotExists bool
+}
+
+// columnType recovers the PostgreSQL type the dialect carried through tidb's grammar as
+// enum('<type>').
+func columnType(def *ast.ColumnDef) (types.T, error) {
+	elems := def.Tp.GetElems()
+	if len(elems) != 1 {
+		return types.T{}, pgerror.New(pgerror.CodeSyntaxError, "invalid type for column %q", def.Name.Name.O)
+	}
+	return types.ParseTypeName(elems[0])
+}
+
+func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.CreateTableStmt) (plan, error) {
+	switch {
+	case n.Select != nil:
+		return nil, pgerror.Unsupported("CREATE TABLE AS")
+	case n.ReferTable != nil:
+		return nil, pgerror.Unsupported("CREATE TABLE LIKE")
+	case n.Partition != nil:
+		return nil, pgerror.Unsupported("partitioned tables")
+	case n.TemporaryKeyword != ast.TemporaryNone:
+		return nil, pgerror.Unsupported("temporary tables")
+	}
+	dbName := s.database
+	if schema := n.Table.Schema.O; schema != "" && schema != "public" {
+		dbName = schema
+	}
+	tbl := &catalog.Table{Name: n.Table.Name.O, NextColumnID: 1}
+	var pk []string
+	var pkDesc []bool
+	setPK := func(cols []string, desc []bool) error {
+		if pk != nil {
+			return pgerror.New(pgerror.CodeInvalidTableDefinition, "multiple primary keys for table %q are not allowed", tbl.Name)
+		}
+		pk, pkDesc = cols, desc
+		return nil
+	}
+	for _, def := range n.Cols {
+		typ, err := columnType(def)
+		if err != nil {
+			return nil, err
+		}
+		col := catalog.Column{ID: tbl.NextColumnID, Name: def.Name.Name.O, Type: typ, Nullable: true}
+		tbl.NextColumnID++
+		for _, opt := range def.Options {
+			switch opt.Tp {
+			case ast.ColumnOptionNotNull:
+				col.Nullable = false
+			case ast.ColumnOptionNull:
+				col.Nullable = true
+			case ast.ColumnOptionPrimaryKey:
+				if err := setPK([]string{col.Name}, []bool{false}); err != nil {
+					return nil, err
+				}
+			case ast.ColumnOptionDefaultValue:
+				if v, ok := opt.Expr.(*parser.Value); ok && v.Val == nil {
+					continue // DEFAULT NULL is no default
+				}
+				col.Default = parser.RestoreSQL(opt.Expr)
+				if _, err := compileDefault(s, &col); err != nil {
+					return nil, err
+				}
+			case ast.ColumnOptionUniqKey:
+				return nil, pgerror.Unsupported("UNIQUE constraints")
+			case ast.ColumnOptionCheck:
+				return nil, pgerror.Unsupported("CHECK constraints")
+			case ast.ColumnOptionReference:
+				return nil, pgerror.Unsupported("foreign keys")
+			case ast.ColumnOptionCollate:
+				return nil, pgerror.Unsupported("COLLATE")
+			case ast.ColumnOptionGenerated:
+				return nil, pgerror.Unsupported("generated columns")
+			default:
+				return nil, pgerror.Unsupported("this column option")
+			}
+		}
+		tbl.Columns = append(tbl.Columns, col)
+	}
+	for _, c := range n.Constraints {
+		switch c.Tp {
+		case ast.ConstraintPrimaryKey:
+			var cols []string
+			var desc []bool
+			for _, k := range c.Keys {
+				if k.Expr != nil || k.Column == nil {
+					return nil, pgerror.Unsupported("expressions in a primary key")
+				}
+				cols = append(cols, k.Column.Name.O)
+				desc = append(desc, k.Desc)
+			}
+			if err := setPK(cols, desc); err != nil {
+				return nil, err
+			}
+		case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex:
+			return nil, pgerror.Unsupported("UNIQUE constraints")
+		case ast.ConstraintForeignKey:
+			return nil, pgerror.Unsupported("foreign keys")
+		case ast.ConstraintCheck:
+			return nil, pgerror.Unsupported("CHECK constraints")
+		default:
+			return nil, pgerror.Unsupported("indexes in CREATE TABLE")
+		}
+	}
+	if pk == nil {
+		// Without a primary key, rows are keyed by a hidden, unique row ID.
+		name := "rowid"
+		for _, c := range tbl.Columns {
+			if c.Name == name {
+				name = "rowid_1"
+			}
+		}
+		tbl.Columns = append(tbl.Columns, catalog.Column{ID: tbl.NextColumnID, Name: name, Type: types.Int8, Default: "unique_rowid()", Hidden: true})
+		tbl.NextColumnID++
+		pk, pkDesc = []string{name}, []bool{false}
+	}
+	for i, name := range pk {
+		col, _, ok := tbl.ColumnByName(name)
+		if !ok {
+			return nil, pgerror.New(pgerror.CodeUndefinedColumn, "column %q named in key does not exist", name)
+		}
+		for _, id := range tbl.PrimaryKey {
+			if id == col.ID {
+				return nil, pgerror.New(pgerror.CodeDuplicateColumn, "column %q appears twice in primary key constraint", name)
+			}
+		}
+		col.Nullable = false // primary key columns are NOT NULL
+		tbl.PrimaryKey = append(tbl.PrimaryKey, col.ID)
+		tbl.PrimaryKeyDesc = append(tbl.PrimaryKeyDesc, pkDesc[i])
+	}
+	if err := tbl.Validate(); err != nil {
+		if strings.Contains(err.Error(), "more than once") {
+			return nil, pgerror.New(pgerror.CodeDuplicateColumn, "%v", err)
+		}
+		return nil, pgerror.New(pgerror.CodeInvalidTableDefinition, "%v", err)
+	}
+	return &createTablePlan{dbName: dbName, table: tbl, ifNotExists: n.IfNotExists}, nil
+}
+
+func (p *createTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
+	s := x.session
+	d, err := s.srv.cat.LookupDatabase(ctx, x.txn, p.dbName, false)
+	if err != nil {
+		if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
+			return nil, pgerror.New(pgerror.CodeInvalidSchemaName, "schema %q does not exist", p.dbName)
+		}
+		return nil, err
+	}
+	tbl := *p.table // a fresh copy each execution: CreateTable assigns the ID
+	tbl.Columns = append([]catalog.Column(nil), p.table.Columns...)
+	tbl.DatabaseID = d.ID
+	var notices []notice
+	if err := s.srv.cat.CreateTable(ctx, x.txn, &tbl); err != nil {
+		if !(p.ifNotExists && pgerror.Code(err) == pgerror.CodeDuplicateTable) {
+			return nil, err
+		}
+		notices = append(notices, notice{Code: pgerror.CodeDuplicateTable, Message: fmt.Sprintf("relation %q already exists, skipping", tbl.Name)})
+	}
+	if err := x.finishRead(ctx); err != nil {
+		return nil, err
+	}
+	return &result{tag: "CREATE TABLE", notices: notices}, nil
+}
+
+type dropTablePlan struct {
+	schemaChange
+	tables   []*ast.TableName
+	ifExists bool
+}
+
+func (s *Session) planDropTable(n *ast.DropTableStmt) (plan, error) {
+	if n.IsView {
+		return nil, pgerror.Unsupported("views")
+	}
+	return &dropTablePlan{tables: n.Tables, ifExists: n.IfExists}, nil
+}
+
+func (p *dropTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
+	s := x.session
+	var notices []notice
+	for _, tn := range p.tables {
+		tbl, err := s.resolveTable(ctx, x.txn, tn)
+		if err != nil {
+			if p.ifExists && pgerror.Code(err) == pgerror.CodeUndefinedTable {
+				notices = append(notices, notice{Code: pgerror.CodeUndefinedTable, Message: fmt.Sprintf("table %q does not exist, skipping", tn.Name.O)})
+				continue
+			}
+			return nil, err
+		}
+		// Read the descriptor transactionally: the cache may be stale.
+		if tbl, err = s.srv.cat.LookupTable(ctx, x.txn, tbl.DatabaseID, tbl.Name, false); err != nil {
+			return nil, err
+		}
+		if err := dropTable(ctx, x.txn, s.srv.cat, tbl); err != nil {
+			return nil, err
+		}
+	}
+	if err := x.finishRead(ctx); err != nil {
+		return nil, err
+	}
+	return &result{tag: "DROP TABLE", notices: notices}, nil
+}

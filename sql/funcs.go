@@ -1,0 +1,325 @@
+package sql
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/meridiandb/meridian/sql/parser"
+	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/types"
+)
+
+// Version is what version() reports.
+const Version = "PostgreSQL 16.0 (Meridian 0.1)"
+
+func (c *compiler) args(n *ast.FuncCallExpr, want types.T) ([]*scalar, error) {
+	out := make([]*scalar, len(n.Args))
+	for i, a := range n.Args {
+		s, err := c.compileWant(a, want)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func wantArgs(name string, args []*scalar, n int) error {
+	if len(args) != n {
+		return pgerror.New(pgerror.CodeUndefinedFunction, "function %s with %d argument(s) does not exist", name, len(args))
+	}
+	return nil
+}
+
+func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) {
+	name := n.FnName.L
+	switch name {
+	case "meridian_cast":
+		return c.castCall(n)
+	case "meridian_ilike":
+		return c.like(&ast.PatternLikeOrIlikeExpr{Expr: n.Args[0], Pattern: n.Args[1], IsLike: false, Escape: '\\'})
+	case "now", "current_timestamp", "localtimestamp", "transaction_timestamp", "statement_timestamp":
+		return &scalar{typ: types.TimestampTZ, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
+			return ec.txnTime, nil
+		}}, nil
+	case "clock_timestamp":
+		return &scalar{typ: types.TimestampTZ, colOrd: -1, eval: func(*evalCtx, []types.Datum) (types.Datum, error) {
+			return time.Now().UTC().Truncate(time.Microsecond), nil
+		}}, nil
+	case "current_date":
+		return &scalar{typ: types.Date, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
+			y, m, d := ec.txnTime.Date()
+			return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+		}}, nil
+	case "version":
+		return constScalar(types.String, Version), nil
+	case "current_database", "database":
+		return &scalar{typ: types.String, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
+			return ec.session.database, nil
+		}}, nil
+	case "current_user", "session_user", "user", "current_role":
+		return &scalar{typ: types.String, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
+			return ec.session.user, nil
+		}}, nil
+	case "gen_random_uuid", "uuid_generate_v4":
+		return &scalar{typ: types.UUIDType, colOrd: -1, eval: func(*evalCtx, []types.Datum) (types.Datum, error) {
+			return newUUID(), nil
+		}}, nil
+	case "unique_rowid":
+		return &scalar{typ: types.Int8, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
+			return ec.session.srv.uniqueRowID(), nil
+		}}, nil
+	case "coalesce", "ifnull", "nullif", "greatest", "least":
+		return c.variadicSameType(n, name)
+	case "pg_sleep":
+		args, err := c.args(n, types.Float8)
+		if err != nil {
+			return nil, err
+		}
+		if err := wantArgs(name, args, 1); err != nil {
+			return nil, err
+		}
+		arg := args[0]
+		return &scalar{typ: types.String, colOrd: -1, eval: func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
+			v, err := arg.eval(ec, row)
+			if err != nil || v == nil {
+				return "", err
+			}
+			secs, err := types.Cast(v, arg.typ, types.Float8)
+			if err != nil {
+				return nil, err
+			}
+			t := time.NewTimer(time.Duration(secs.(float64) * float64(time.Second)))
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return "", nil
+			case <-ec.ctx.Done():
+				return nil, ec.ctx.Err()
+			}
+		}}, nil
+	case "meridian_force_panic":
+		// Tests use it to check that a panicking session cannot take the node down.
+		return &scalar{typ: types.Bool, colOrd: -1, eval: func(*evalCtx, []types.Datum) (types.Datum, error) {
+			panic("meridian_force_panic() called")
+		}}, nil
+	case ast.Concat:
+		args, err := c.args(n, types.String)
+		if err != nil {
+			return nil, err
+		}
+		ts := argTypes(args)
+		return c.derived(types.String, args, func(v []types.Datum) (types.Datum, error) {
+			var sb strings.Builder
+			for i, d := range v {
+				if d == nil {
+					if len(v) == 2 { // the || operator: NULL in, NULL out
+						return nil, nil
+					}
+					continue
+				}
+				sb.Write(types.AppendText(nil, ts[i], d))
+			}
+			return sb.String(), nil
+		}, false), nil
+	}
+	args, err := c.args(n, types.Unknown)
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range args {
+		if a.untyped {
+			args[i], _ = coerce(a, types.String)
+		}
+	}
+	switch name {
+	case "lower", "upper":
+		if err := wantArgs(name, args, 1); err != nil {
+			return nil, err
+		}
+		f := strings.ToLower
+		if name == "upper" {
+			f = strings.ToUpper
+		}
+		return c.derived(types.String, args, func(v []types.Datum) (types.Datum, error) {
+			s, ok := v[0].(string)
+			if !ok {
+				return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s(%s) does not exist", name, args[0].typ.String())
+			}
+			return f(s), nil
+		}, true), nil
+	case "length", "char_length", "character_length", "octet_length":
+		if err := wantArgs(name, args, 1); err != nil {
+			return nil, err
+		}
+		return c.derived(types.Int4, args, func(v []types.Datum) (types.Datum, error) {
+			switch s := v[0].(type) {
+			case string:
+				if name == "octet_length" {
+					return int64(len(s)), nil
+				}
+				return int64(utf8.RuneCountInString(s)), nil
+			case []byte:
+				return int64(len(s)), nil
+			}
+			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s(%s) does not exist", name, args[0].typ.String())
+		}, true), nil
+	case "abs":
+		if err := wantArgs(name, args, 1); err != nil {
+			return nil, err
+		}
+		t := args[0].typ
+		return c.derived(t, args, func(v []types.Datum) (types.Datum, error) {
+			switch x := v[0].(type) {
+			case int64:
+				if x == math.MinInt64 {
+					return nil, pgerror.New(pgerror.CodeNumericValueOutOfRange, "bigint out of range")
+				}
+				if x < 0 {
+					return -x, nil
+				}
+				return x, nil
+			case float64:
+				return math.Abs(x), nil
+			case *apd.Decimal:
+				return new(apd.Decimal).Abs(x), nil
+			}
+			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function abs(%s) does not exist", t.String())
+		}, true), nil
+	case "pg_typeof":
+		if err := wantArgs(name, args, 1); err != nil {
+			return nil, err
+		}
+		return constScalar(types.String, args[0].typ.String()), nil
+	}
+	return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s(%s) does not exist", name, strings.Join(typeNames(args), ", ")).
+		WithHint("No function matches the given name and argument types.")
+}
+
+func argTypes(args []*scalar) []types.T {
+	out := make([]types.T, len(args))
+	for i, a := range args {
+		out[i] = a.typ
+	}
+	return out
+}
+
+func typeNames(args []*scalar) []string {
+	var out []string
+	for _, a := range args {
+		out = append(out, a.typ.String())
+	}
+	return out
+}
+
+// variadicSameType compiles COALESCE, NULLIF, GREATEST and LEAST, whose arguments share
+// one type.
+func (c *compiler) variadicSameType(n *ast.FuncCallExpr, name string) (*scalar, error) {
+	args, err := c.args(n, types.Unknown)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) == 0 || name == "nullif" && len(args) != 2 || name == "ifnull" && len(args) != 2 {
+		return nil, pgerror.New(pgerror.CodeUndefinedFunction, "wrong number of arguments to %s", name)
+	}
+	t := types.Unknown
+	for _, a := range args {
+		if !a.untyped {
+			t = a.typ
+			break
+		}
+	}
+	if t.Family == types.UnknownFamily {
+		t = types.String
+	}
+	for i, a := range args {
+		if args[i], err = c.toType(a, t); err != nil {
+			return nil, err
+		}
+	}
+	out := &scalar{typ: t, colOrd: -1}
+	out.eval = func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
+		switch name {
+		case "coalesce", "ifnull":
+			for _, a := range args {
+				v, err := a.eval(ec, row)
+				if err != nil || v != nil {
+					return v, err
+				}
+			}
+			return nil, nil
+		case "nullif":
+			a, err := args[0].eval(ec, row)
+			if err != nil || a == nil {
+				return a, err
+			}
+			b, err := args[1].eval(ec, row)
+			if err != nil || b == nil {
+				return a, err
+			}
+			if types.Compare(t, a, b) == 0 {
+				return nil, nil
+			}
+			return a, nil
+		}
+		var best types.Datum
+		for _, a := range args {
+			v, err := a.eval(ec, row)
+			if err != nil {
+				return nil, err
+			}
+			if v == nil {
+				continue
+			}
+			if best == nil || (name == "greatest") == (types.Compare(t, v, best) > 0) && types.Compare(t, v, best) != 0 {
+				best = v
+			}
+		}
+		return best, nil
+	}
+	return out, nil
+}
+
+// castCall compiles meridian_cast(expr, 'type'), the dialect's spelling of expr::type.
+func (c *compiler) castCall(n *ast.FuncCallExpr) (*scalar, error) {
+	if len(n.Args) != 2 {
+		return nil, fmt.Errorf("meridian_cast takes 2 arguments")
+	}
+	tv, ok := n.Args[1].(*parser.Value)
+	if !ok {
+		return nil, fmt.Errorf("meridian_cast: type must be a literal")
+	}
+	name, _ := tv.Val.(string)
+	t, err := types.ParseTypeName(name)
+	if err != nil {
+		return nil, err
+	}
+	arg, err := c.compileWant(n.Args[0], types.Unknown)
+	if err != nil {
+		return nil, err
+	}
+	if arg.untyped {
+		if arg.param != 0 {
+			c.params.infer(arg.param, t)
+			return coerce(arg, t)
+		}
+		if arg.constant && arg.val == nil {
+			return constScalar(t, nil), nil
+		}
+		// A literal cast parses the text as the target type, as in PostgreSQL.
+		arg, err = coerce(arg, t)
+		if err != nil {
+			return nil, err
+		}
+		if arg.typ == t {
+			return arg, nil
+		}
+	}
+	return castScalar(arg, t), nil
+}

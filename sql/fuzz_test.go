@@ -1,0 +1,63 @@
+package sql_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// FuzzSQL sends arbitrary query strings through a real node's SQL entry point (the simple
+// protocol, so statements are split, normalized, parsed, planned and run). Every input must
+// end in a result or a classified error: never a panic (XX000 and a closed session), never a
+// broken connection.
+func FuzzSQL(f *testing.F) {
+	for _, s := range []string{
+		"SELECT 1", "CREATE TABLE t (k INT PRIMARY KEY, v TEXT)", "INSERT INTO t VALUES (1, 'a') ON CONFLICT (k) DO UPDATE SET v = excluded.v RETURNING *",
+		"SELECT k, count(*) FROM t WHERE k > $1 GROUP BY k", "UPDATE t SET v = v || 'x' WHERE k IN (1, 2)", "DELETE FROM t WHERE k BETWEEN 1 AND 3",
+		"BEGIN; SELECT * FROM t; COMMIT", "SELECT '1'::numeric / 0", "SELECT CASE WHEN true THEN 1 ELSE 'x' END", "DROP TABLE t",
+		"SELECT * FROM t ORDER BY 1 DESC LIMIT 1 OFFSET 1", "SHOW TABLES", "SET application_name = 'f'", "EXPLAIN SELECT * FROM t WHERE k = 1",
+	} {
+		f.Add(s)
+	}
+	n := startNode(f)
+	ctx := context.Background()
+	var conn *pgconn.PgConn
+	f.Cleanup(func() {
+		if conn != nil {
+			conn.Close(ctx)
+		}
+	})
+	f.Fuzz(func(t *testing.T, sql string) {
+		if strings.IndexByte(sql, 0) >= 0 {
+			t.Skip("a query string cannot hold NUL in the protocol")
+		}
+		// Each input gets a healthy session: a failure is charged to the input that caused it.
+		if conn == nil || conn.IsClosed() {
+			var err error
+			if conn, err = pgconn.Connect(ctx, n.SQLURL("root")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := conn.Exec(qctx, sql).ReadAll()
+		var pe *pgconn.PgError
+		switch {
+		case err == nil:
+		case errors.As(err, &pe):
+			if pe.Code == "XX000" || pe.Severity == "FATAL" {
+				t.Fatalf("%q: %s %s: %s", sql, pe.Severity, pe.Code, pe.Message)
+			}
+		default:
+			t.Fatalf("%q: connection broke: %v", sql, err)
+		}
+		// Leave no transaction open for the next input.
+		if conn.TxStatus() != 'I' {
+			_, _ = conn.Exec(ctx, "ROLLBACK").ReadAll()
+		}
+	})
+}

@@ -1,0 +1,59 @@
+package pgdialect
+
+import (
+	"testing"
+
+	"github.com/meridiandb/meridian/sql/parser"
+	"github.com/meridiandb/meridian/sql/pgerror"
+)
+
+// FuzzNormalize feeds arbitrary text to Normalize and, when it is accepted, the output to the
+// tidb parser: neither may panic, and every error must carry a SQLSTATE.
+func FuzzNormalize(f *testing.F) {
+	f.Add("SELECT 1")
+	f.Fuzz(func(t *testing.T, sql string) {
+		st, err := Normalize(sql)
+		if err != nil {
+			if pgerror.Code(err) == pgerror.CodeInternalError {
+				t.Fatalf("unclassified error for %q: %v", sql, err)
+			}
+			return
+		}
+		parseOutput(st)
+	})
+}
+
+// FuzzSplit is FuzzNormalize for whole query strings.
+func FuzzSplit(f *testing.F) {
+	f.Add("SELECT 1; SELECT 2")
+	f.Fuzz(func(t *testing.T, sql string) {
+		stmts, err := Split(sql)
+		if err != nil {
+			if pgerror.Code(err) == pgerror.CodeInternalError {
+				t.Fatalf("unclassified error for %q: %v", sql, err)
+			}
+			return
+		}
+		for _, st := range stmts {
+			parseOutput(st)
+		}
+	})
+}
+
+func parseOutput(st Statement) {
+	if st.SQL != "" {
+		_, _ = parser.ParseOne(st.SQL, st.Original)
+	}
+	if st.Returning != "" {
+		_, _ = parser.ParseOne("SELECT "+st.Returning, st.Original)
+	}
+}
+
+func BenchmarkNormalizePointSelect(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Normalize("SELECT v FROM kv WHERE k = $1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,349 @@
+package pgdialect
+
+import (
+	"strings"
+
+	"github.com/meridiandb/meridian/sql/pgerror"
+)
+
+// Statement is one normalized statement.
+type Statement struct {
+	// SQL is the text for the tidb parser; "" for an empty statement.
+	SQL string
+	// Original is the client's text of the statement (trimmed), for error messages.
+	Original string
+	// NumParams is the highest $n used.
+	NumParams int
+	// ParamOrder[k] is n when the k-th ? of SQL stands for $n.
+	ParamOrder []int
+	// Returning is the normalized RETURNING list ("" if none), cut out of SQL.
+	Returning string
+	// ReturningParamOrder is ParamOrder for the ?s of Returning.
+	ReturningParamOrder []int
+	// OnConflict is set for INSERT ... ON CONFLICT.
+	OnConflict *OnConflict
+}
+
+// OnConflict describes an INSERT's ON CONFLICT clause.
+type OnConflict struct {
+	Columns    []string // conflict target columns (normalized), empty if none given
+	Constraint string   // ON CONFLICT ON CONSTRAINT name
+	DoNothing  bool
+}
+
+// Normalize rewrites exactly one statement (a trailing semicolon is allowed).
+func Normalize(sql string) (Statement, error) {
+	stmts, err := Split(sql)
+	if err != nil {
+		return Statement{}, err
+	}
+	switch len(stmts) {
+	case 0:
+		return Statement{Original: strings.TrimSpace(sql)}, nil
+	case 1:
+		return stmts[0], nil
+	}
+	return Statement{}, pgerror.New(pgerror.CodeSyntaxError, "cannot insert multiple commands into a prepared statement")
+}
+
+// Split splits a simple-protocol query string on the semicolons outside strings, comments and
+// dollar quotes, and normalizes each statement. Empty pieces are skipped.
+func Split(sql string) ([]Statement, error) {
+	toks, err := lex(sql)
+	if err != nil {
+		return nil, err
+	}
+	out := []Statement{}
+	start := 0
+	for i := 0; i <= len(toks); i++ {
+		if i < len(toks) && !toks[i].isOp(";") {
+			continue
+		}
+		part := toks[start:i]
+		start = i + 1
+		if len(part) == 0 {
+			continue
+		}
+		end := len(sql)
+		if i < len(toks) {
+			end = toks[i].pos
+		}
+		st, err := normalize(sql, part)
+		if err != nil {
+			return nil, err
+		}
+		st.Original = strings.TrimSpace(sql[part[0].pos:end])
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// rewriter holds one statement's tokens while the rewrites run over them in place.
+type rewriter struct {
+	src  string
+	toks []token
+	st   Statement
+}
+
+// notSupported is the 0A000 error for a construct with a fixed message.
+func notSupported(format string, args ...any) error {
+	return pgerror.New(pgerror.CodeFeatureNotSupported, format, args...)
+}
+
+func (r *rewriter) syntaxError(i int) error {
+	if i >= len(r.toks) {
+		return pgerror.New(pgerror.CodeSyntaxError, "syntax error at end of input")
+	}
+	t := r.toks[i]
+	if t.gen {
+		// A token a rewrite made has no place in the client's text.
+		return pgerror.New(pgerror.CodeSyntaxError, "syntax error at or near \"%s\"", t.text)
+	}
+	return syntaxErrorAt(r.src, t.pos, "syntax error at or near \"%s\"", nearText(r.src, t.pos))
+}
+
+func normalize(src string, toks []token) (Statement, error) {
+	r := &rewriter{src: src, toks: append([]token(nil), toks...)}
+	if r.toks[0].is("explain") {
+		return r.explain()
+	}
+	steps := []func() error{
+		r.statementForms, r.rejectOperators, r.createTable, r.alterTable, r.typedLiterals, r.casts,
+		r.atTimeZone, r.power, r.ilike, r.distinctFrom, r.orderLimit, r.insertClauses, r.returning,
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return Statement{}, err
+		}
+	}
+	r.st.SQL, r.st.ParamOrder = emit(r.toks)
+	for _, n := range r.st.ParamOrder {
+		r.st.NumParams = max(r.st.NumParams, n)
+	}
+	for _, n := range r.st.ReturningParamOrder {
+		r.st.NumParams = max(r.st.NumParams, n)
+	}
+	return r.st, nil
+}
+
+// explain normalizes the statement EXPLAIN [ANALYZE] [VERBOSE] wraps and puts the prefix back.
+func (r *rewriter) explain() (Statement, error) {
+	k := 1
+	for k < len(r.toks) && r.toks[k].is("analyze", "verbose") {
+		k++
+	}
+	if k < len(r.toks) && r.toks[k].isOp("(") {
+		return Statement{}, r.unsupported("EXPLAIN options")
+	}
+	if k >= len(r.toks) {
+		return Statement{}, r.syntaxError(k)
+	}
+	inner, err := normalize(r.src, r.toks[k:])
+	if err != nil {
+		return Statement{}, err
+	}
+	if inner.Returning != "" {
+		return Statement{}, r.unsupported("EXPLAIN of a statement with RETURNING")
+	}
+	prefix, _ := emit(r.toks[:k])
+	inner.SQL = prefix + " " + inner.SQL
+	return inner, nil
+}
+
+func (r *rewriter) unsupported(construct string) error { return pgerror.Unsupported(construct) }
+
+// rejectOperators refuses operators tidb would read with another meaning, or not at all.
+func (r *rewriter) rejectOperators() error {
+	for i, t := range r.toks {
+		if t.kind != tokOp {
+			continue
+		}
+		switch {
+		case strings.Contains(t.text, "~"):
+			if t.text == "~" && (i == 0 || r.toks[i-1].kind == tokOp && !r.toks[i-1].isOp(")") || r.toks[i-1].kind == tokIdent && isOperatorWord(r.toks[i-1].text)) {
+				return r.unsupported("the bitwise NOT operator ~")
+			}
+			return r.unsupported("regular expression and pattern operators (" + t.text + ")")
+		case t.text == "->" || t.text == "->>" || t.text == "@>" || t.text == "<@" || t.text == "&&" || t.text == "@":
+			return r.unsupported("the operator " + t.text)
+		case t.text == "[" || t.text == "]":
+			return r.unsupported("arrays")
+		case t.text == "=>":
+			return r.unsupported("named function arguments")
+		case t.text == ":":
+			return r.syntaxError(i)
+		}
+	}
+	return nil
+}
+
+// emit renders tokens as tidb-readable text and lists the parameter numbers in text order.
+func emit(toks []token) (string, []int) {
+	var sb strings.Builder
+	var params []int
+	for i, t := range toks {
+		if i > 0 && spaceBefore(toks[i-1], t) {
+			sb.WriteByte(' ')
+		}
+		switch t.kind {
+		case tokString:
+			sb.WriteString(quoteString(t.text))
+		case tokQIdent:
+			sb.WriteString(quoteIdent(t.text))
+		case tokParam:
+			sb.WriteByte('?')
+			params = append(params, t.num)
+		case tokIdent:
+			if mustQuote(toks, i) {
+				sb.WriteString(quoteIdent(t.text))
+			} else {
+				sb.WriteString(t.text)
+			}
+		default:
+			sb.WriteString(t.text)
+		}
+	}
+	return sb.String(), params
+}
+
+// spaceBefore decides the separator. Every token is separated from the last by a space
+// (which also keeps "-" "-" from becoming a comment) except around "." and inside calls: no
+// space may come between a function name and "(", since tidb reads "count (*)" differently.
+func spaceBefore(prev, t token) bool {
+	switch {
+	case t.isOp("(") && (prev.kind == tokQIdent || prev.kind == tokIdent && !isOperatorWord(prev.text)):
+		return false
+	case t.isOp(".") || prev.isOp(".") || t.isOp(",") || t.isOp(")") || prev.isOp("("):
+		return false
+	}
+	return true
+}
+
+// mustQuote reports whether the unquoted word toks[i] has to be quoted for tidb to read it as
+// the name PostgreSQL reads it as.
+func mustQuote(toks []token, i int) bool {
+	t := toks[i]
+	if t.gen {
+		return false
+	}
+	if !tidbReserved[t.text] && !needsQuotesForTidb(t.text) {
+		return false
+	}
+	var prev, next token
+	hasPrev, hasNext := i > 0, i+1 < len(toks)
+	if hasPrev {
+		prev = toks[i-1]
+	}
+	if hasNext {
+		next = toks[i+1]
+	}
+	if t.is("if") && hasNext && next.is("not", "exists") && !t.name {
+		return false // IF [NOT] EXISTS
+	}
+	if hasNext && next.isOp("(") && !t.name {
+		return false // a function call or syntax such as PRIMARY KEY (...)
+	}
+	if needsQuotesForTidb(t.text) || t.name {
+		return true
+	}
+	if pgSyntaxWords[t.text] {
+		return false
+	}
+	if mysqlOnlyWords[t.text] {
+		return true
+	}
+	switch {
+	case hasPrev && prev.isOp(".") || hasNext && next.isOp("."):
+		return true
+	case hasPrev && prev.is("as", "column", "into") && !t.is("values", "select", "table", "with"):
+		return true
+	case notOperands[t.text]:
+		return false
+	}
+	before := !hasPrev || prev.kind == tokOp && operandBeforeOps[prev.text] || prev.kind == tokIdent && operandBeforeKws[prev.text]
+	after := !hasNext || next.kind == tokOp && operandAfterOps[next.text] || next.kind == tokIdent && operandAfterKws[next.text]
+	return hasPrev && before && after
+}
+
+// needsQuotesForTidb reports words tidb cannot read unquoted at all: names with bytes
+// outside ASCII are read by tidb's lexer by its own rules, so they are always quoted.
+func needsQuotesForTidb(s string) bool {
+	for k := 0; k < len(s); k++ {
+		if s[k] >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// ident, op and str build tokens for rewrites; ident's words are tidb syntax.
+func ident(s string) token { return token{kind: tokIdent, text: s, gen: true} }
+func op(s string) token    { return token{kind: tokOp, text: s, gen: true} }
+func str(s string) token   { return token{kind: tokString, text: s, gen: true} }
+
+// replace replaces toks[i:j] with repl.
+func (r *rewriter) replace(i, j int, repl ...token) {
+	out := make([]token, 0, len(r.toks)-(j-i)+len(repl))
+	out = append(out, r.toks[:i]...)
+	out = append(out, repl...)
+	out = append(out, r.toks[j:]...)
+	r.toks = out
+}
+
+// matchParen returns the index of the parenthesis closing the one at i, or -1.
+func (r *rewriter) matchParen(i int) int {
+	depth := 0
+	for j := i; j < len(r.toks); j++ {
+		switch {
+		case r.toks[j].isOp("("):
+			depth++
+		case r.toks[j].isOp(")"):
+			depth--
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return -1
+}
+
+// openParen returns the index of the parenthesis opening the one closing at i, or -1.
+func (r *rewriter) openParen(i int) int {
+	depth := 0
+	for j := i; j >= 0; j-- {
+		switch {
+		case r.toks[j].isOp(")"):
+			depth++
+		case r.toks[j].isOp("("):
+			depth--
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return -1
+}
+
+// topLevelIndex returns the index of the first token from from on, outside parentheses
+// opened after from, that matches pred, or -1.
+func (r *rewriter) topLevelIndex(from int, pred func(token) bool) int {
+	depth := 0
+	for j := from; j < len(r.toks); j++ {
+		switch {
+		case r.toks[j].isOp("("):
+			depth++
+		case r.toks[j].isOp(")"):
+			depth--
+			if depth < 0 {
+				return -1
+			}
+		case depth == 0 && pred(r.toks[j]):
+			return j
+		}
+	}
+	return -1
+}

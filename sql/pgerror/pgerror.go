@@ -1,0 +1,143 @@
+// Package pgerror carries PostgreSQL error semantics (SQLSTATE codes, messages, hints) through
+// every layer, so that any failure reaches the client as an ErrorResponse a PostgreSQL driver
+// understands.
+package pgerror
+
+import (
+	"errors"
+	"fmt"
+)
+
+// SQLSTATE codes Meridian emits. See the PostgreSQL manual, appendix "Error Codes".
+const (
+	CodeSuccessfulCompletion    = "00000"
+	CodeFeatureNotSupported     = "0A000"
+	CodeInvalidParameterValue   = "22023"
+	CodeDataException           = "22000"
+	CodeNumericValueOutOfRange  = "22003"
+	CodeDivisionByZero          = "22012"
+	CodeInvalidTextRepresent    = "22P02"
+	CodeInvalidDatetimeFormat   = "22007"
+	CodeDatetimeFieldOverflow   = "22008"
+	CodeStringDataRightTrunc    = "22001"
+	CodeInvalidBinaryRepresent  = "22P03"
+	CodeNotNullViolation        = "23502"
+	CodeUniqueViolation         = "23505"
+	CodeCheckViolation          = "23514"
+	CodeInvalidTransactionState = "25000"
+	CodeActiveSQLTransaction    = "25001"
+	CodeNoActiveSQLTransaction  = "25P01"
+	CodeInFailedSQLTransaction  = "25P02"
+	CodeReadOnlySQLTransaction  = "25006"
+	CodeInvalidAuthorization    = "28000"
+	CodeInvalidPassword         = "28P01"
+	CodeInvalidCatalogName      = "3D000"
+	CodeInvalidCursorName       = "34000"
+	CodeSerializationFailure    = "40001"
+	CodeDeadlockDetected        = "40P01"
+	CodeSyntaxError             = "42601"
+	CodeUndefinedColumn         = "42703"
+	CodeUndefinedFunction       = "42883"
+	CodeUndefinedTable          = "42P01"
+	CodeUndefinedObject         = "42704"
+	CodeUndefinedParameter      = "42P02"
+	CodeDuplicateColumn         = "42701"
+	CodeDuplicateDatabase       = "42P04"
+	CodeDuplicateTable          = "42P07"
+	CodeDuplicateObject         = "42710"
+	CodeAmbiguousColumn         = "42702"
+	CodeDatatypeMismatch        = "42804"
+	CodeInvalidColumnReference  = "42P10"
+	CodeGroupingError           = "42803"
+	CodeInvalidTableDefinition  = "42P16"
+	CodeIndeterminateDatatype   = "42P18"
+	CodeInvalidName             = "42602"
+	CodeProtocolViolation       = "08P01"
+	CodeQueryCanceled           = "57014"
+	CodeAdminShutdown           = "57P01"
+	CodeOutOfMemory             = "53200"
+	CodeProgramLimitExceeded    = "54000"
+	CodeInternalError           = "XX000"
+)
+
+// Error is an error with a PostgreSQL SQLSTATE. Its fields map onto ErrorResponse fields.
+type Error struct {
+	Code     string
+	Message  string
+	Detail   string
+	Hint     string
+	Position int // 1-based character offset into the statement text, 0 if unknown
+	cause    error
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the error this one was built from, if any.
+func (e *Error) Unwrap() error { return e.cause }
+
+// New returns an Error with the given SQLSTATE and formatted message.
+func New(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap gives err a SQLSTATE and a message prefix, keeping err as its cause. If err already
+// carries a SQLSTATE, the existing code is kept: the innermost classification is the most precise.
+func Wrap(err error, code, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	var pe *Error
+	if errors.As(err, &pe) {
+		return &Error{Code: pe.Code, Message: msg + ": " + pe.Message, Detail: pe.Detail, Hint: pe.Hint, cause: err}
+	}
+	return &Error{Code: code, Message: msg + ": " + err.Error(), cause: err}
+}
+
+// WithHint returns a copy of e with a hint.
+func (e *Error) WithHint(hint string) *Error {
+	c := *e
+	c.Hint = hint
+	return &c
+}
+
+// WithDetail returns a copy of e with a detail line.
+func (e *Error) WithDetail(detail string) *Error {
+	c := *e
+	c.Detail = detail
+	return &c
+}
+
+// Code returns err's SQLSTATE: the code of the first *Error in its chain, or XX000 (internal
+// error) for errors that were never classified.
+func Code(err error) string {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return CodeInternalError
+}
+
+// Flatten returns err as an *Error, classifying an unclassified error as an internal error.
+func Flatten(err error) *Error {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return &Error{Code: CodeInternalError, Message: err.Error(), cause: err}
+}
+
+// Unsupported returns the 0A000 error for a construct Meridian does not implement yet.
+func Unsupported(construct string) *Error {
+	return New(CodeFeatureNotSupported, "Meridian does not support %s yet", construct)
+}
+
+// Codes used by the SQL engine's name resolution.
+const (
+	CodeInvalidSchemaName = "3F000"
+	CodeObjectInUse       = "55006"
+)
+
+// Codes used by type conversion and input validation in sql/types.
+const (
+	CodeCannotCoerce             = "42846"
+	CodeCharacterNotInRepertoire = "22021"
+	CodeInvalidTZDisplacement    = "22009"
+)

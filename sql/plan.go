@@ -1,0 +1,91 @@
+package sql
+
+import (
+	"context"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// plan is an executable statement.
+type plan interface {
+	// columns are the result columns, nil for statements that return no rows.
+	columns() []resultColumn
+	run(ctx context.Context, x *execCtx) (*result, error)
+	changesSchema() bool
+}
+
+// execCtx is the state of one execution of a plan.
+type execCtx struct {
+	ec         *evalCtx
+	txn        *txn.Txn
+	session    *Session
+	autocommit bool
+}
+
+// finishRead commits an implicit read-only statement.
+func (x *execCtx) finishRead(ctx context.Context) error {
+	if x.autocommit {
+		return x.txn.Commit(ctx)
+	}
+	return nil
+}
+
+// write sends a statement's writes; an implicit transaction commits with them, in one
+// round when they all land on one range.
+func (x *execCtx) write(ctx context.Context, b *txn.Batch) error {
+	if x.autocommit {
+		return x.txn.CommitInBatch(ctx, b)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return x.txn.Run(ctx, b)
+}
+
+// noSchemaChange is embedded by plans that only touch data.
+type noSchemaChange struct{}
+
+func (noSchemaChange) changesSchema() bool { return false }
+
+func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan, error) {
+	switch n := p.node.(type) {
+	case *ast.SelectStmt:
+		return s.planSelect(ctx, t, n, p.params)
+	case *ast.InsertStmt:
+		return s.planInsert(ctx, t, n, p)
+	case *ast.UpdateStmt:
+		return s.planUpdate(ctx, t, n, p)
+	case *ast.DeleteStmt:
+		return s.planDelete(ctx, t, n, p)
+	case *ast.CreateDatabaseStmt:
+		return &createDatabasePlan{name: n.Name.O, ifNotExists: n.IfNotExists}, nil
+	case *ast.DropDatabaseStmt:
+		return &dropDatabasePlan{name: n.Name.O, ifExists: n.IfExists}, nil
+	case *ast.CreateTableStmt:
+		return s.planCreateTable(ctx, t, n)
+	case *ast.DropTableStmt:
+		return s.planDropTable(n)
+	case *ast.ShowStmt:
+		return s.planShow(n)
+	case *ast.SetStmt:
+		return s.planSet(n)
+	case *ast.ExplainStmt:
+		return s.planExplain(ctx, t, n, p)
+	case *ast.SetOprStmt:
+		return nil, pgerror.Unsupported("UNION/INTERSECT/EXCEPT")
+	}
+	return nil, pgerror.Unsupported(statementName(p.stmt.Original))
+}
+
+// statementName names a statement by its leading keyword, for "not supported" errors.
+func statementName(sql string) string {
+	f := strings.Fields(sql)
+	if len(f) == 0 {
+		return "empty statements"
+	}
+	return strings.ToUpper(f[0])
+}

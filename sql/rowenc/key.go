@@ -1,0 +1,121 @@
+package rowenc
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+
+	"github.com/meridiandb/meridian/ranges/encoding"
+	"github.com/meridiandb/meridian/sql/catalog"
+	"github.com/meridiandb/meridian/sql/types"
+)
+
+// tablesPrefix starts the SQL table data key space; bytes below it belong to the system.
+const tablesPrefix byte = 0x05
+
+// primaryIndexID identifies the primary index within a table's key space; secondary indexes
+// will take higher IDs.
+const primaryIndexID = 1
+
+// IndexPrefix is the key prefix shared by every row of table's primary index.
+func IndexPrefix(tableID uint32) []byte {
+	k := []byte{tablesPrefix}
+	k = encoding.AppendUvarint(k, uint64(tableID))
+	return encoding.AppendUvarint(k, primaryIndexID)
+}
+
+// TableSpan is the key span holding all of a table's data.
+func TableSpan(tableID uint32) (start, end []byte) {
+	start = encoding.AppendUvarint([]byte{tablesPrefix}, uint64(tableID))
+	return start, encoding.PrefixEnd(start)
+}
+
+func direction(desc bool) encoding.Direction {
+	if desc {
+		return encoding.Descending
+	}
+	return encoding.Ascending
+}
+
+// AppendKeyDatum appends the order-preserving encoding of d, a value of type t.
+func AppendKeyDatum(b []byte, t types.T, d types.Datum, desc bool) ([]byte, error) {
+	dir := direction(desc)
+	if d == nil {
+		return encoding.AppendNull(b, dir), nil
+	}
+	switch t.Family {
+	case types.BoolFamily:
+		return encoding.AppendBool(b, d.(bool), dir), nil
+	case types.IntFamily:
+		return encoding.AppendInt(b, d.(int64), dir), nil
+	case types.FloatFamily:
+		return encoding.AppendFloat(b, d.(float64), dir), nil
+	case types.DecimalFamily:
+		return encoding.AppendDecimal(b, d.(*apd.Decimal), dir), nil
+	case types.StringFamily:
+		return encoding.AppendString(b, d.(string), dir), nil
+	case types.BytesFamily:
+		return encoding.AppendBytes(b, d.([]byte), dir), nil
+	case types.DateFamily, types.TimestampFamily, types.TimestampTZFamily:
+		return encoding.AppendTime(b, d.(time.Time), dir), nil
+	case types.UUIDFamily:
+		return encoding.AppendUUID(b, d.(types.UUID), dir), nil
+	}
+	return nil, fmt.Errorf("cannot encode a %s value in a key", t)
+}
+
+// decodeKeyDatum decodes one value of type t from the front of b.
+func decodeKeyDatum(b []byte, t types.T, desc bool) ([]byte, types.Datum, error) {
+	dir := direction(desc)
+	if rest, isNull := encoding.DecodeNull(b, dir); isNull {
+		return rest, nil, nil
+	}
+	switch t.Family {
+	case types.BoolFamily:
+		return encoding.DecodeBool(b, dir)
+	case types.IntFamily:
+		return encoding.DecodeInt(b, dir)
+	case types.FloatFamily:
+		return encoding.DecodeFloat(b, dir)
+	case types.DecimalFamily:
+		return encoding.DecodeDecimal(b, dir)
+	case types.StringFamily:
+		return encoding.DecodeString(b, dir)
+	case types.BytesFamily:
+		return encoding.DecodeBytes(b, dir)
+	case types.DateFamily, types.TimestampFamily, types.TimestampTZFamily:
+		return encoding.DecodeTime(b, dir)
+	case types.UUIDFamily:
+		rest, u, err := encoding.DecodeUUID(b, dir)
+		return rest, types.UUID(u), err
+	}
+	return nil, nil, fmt.Errorf("cannot decode a %s value from a key", t)
+}
+
+// PrimaryKey encodes the key of a row (all of the table's columns, in table order).
+func PrimaryKey(t *catalog.Table, row []types.Datum) ([]byte, error) {
+	key := IndexPrefix(t.ID)
+	for i, ord := range t.PrimaryKeyOrdinals() {
+		var err error
+		key, err = AppendKeyDatum(key, t.Columns[ord].Type, row[ord], t.PrimaryKeyDesc[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return key, nil
+}
+
+// KeyPrefix encodes the key prefix of rows whose first len(vals) primary key columns equal vals.
+func KeyPrefix(t *catalog.Table, vals []types.Datum) ([]byte, error) {
+	key := IndexPrefix(t.ID)
+	ords := t.PrimaryKeyOrdinals()
+	for i, v := range vals {
+		var err error
+		key, err = AppendKeyDatum(key, t.Columns[ords[i]].Type, v, t.PrimaryKeyDesc[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return key, nil
+}

@@ -1,0 +1,640 @@
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/sql/catalog"
+	"github.com/meridiandb/meridian/sql/parser"
+	"github.com/meridiandb/meridian/sql/pgdialect"
+	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/types"
+	"github.com/meridiandb/meridian/txn"
+	"github.com/meridiandb/meridian/wire"
+)
+
+// Config configures a SQL server.
+type Config struct {
+	DB      *txn.DB
+	Catalog *catalog.Catalog
+	NodeID  uint64
+	Logger  *slog.Logger
+}
+
+// Server creates SQL sessions on a node.
+type Server struct {
+	cfg     Config
+	db      *txn.DB
+	cat     *catalog.Catalog
+	log     *slog.Logger
+	lastRow atomic.Int64
+}
+
+// NewServer returns a SQL server.
+func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{cfg: cfg, db: cfg.DB, cat: cfg.Catalog, log: cfg.Logger}
+}
+
+// uniqueRowID returns a cluster-unique, roughly time-ordered row ID for tables without a
+// primary key: microseconds since the epoch shifted left, with the node ID in the low bits.
+func (s *Server) uniqueRowID() int64 {
+	for {
+		last := s.lastRow.Load()
+		id := time.Now().UnixMicro()<<10 | int64(s.cfg.NodeID&0x3ff)
+		if id <= last {
+			id = last + 1<<10
+		}
+		if s.lastRow.CompareAndSwap(last, id) {
+			return id
+		}
+	}
+}
+
+// NewBackend starts a session for a client connection; it implements the wire.Config hook.
+func (s *Server) NewBackend(ctx context.Context, user, database string, params map[string]string) (wire.Backend, error) {
+	if database == "" {
+		database = catalog.DefaultDatabase
+	}
+	sess := &Session{srv: s, user: user, database: database, vars: defaultVars()}
+	for k, v := range params {
+		if _, ok := sess.vars[k]; ok {
+			sess.vars[k] = v
+		}
+	}
+	err := s.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		_, err := s.cat.LookupDatabase(ctx, t, database, true)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
+func defaultVars() map[string]string {
+	return map[string]string{
+		"application_name":              "",
+		"client_encoding":               "UTF8",
+		"datestyle":                     "ISO, MDY",
+		"timezone":                      "UTC",
+		"extra_float_digits":            "1",
+		"standard_conforming_strings":   "on",
+		"server_version":                "16.0",
+		"server_version_num":            "160000",
+		"server_encoding":               "UTF8",
+		"search_path":                   "public",
+		"transaction_isolation":         "serializable",
+		"default_transaction_isolation": "serializable",
+		"integer_datetimes":             "on",
+		"intervalstyle":                 "postgres",
+		"statement_timeout":             "0",
+		"lock_timeout":                  "0",
+	}
+}
+
+// Session is one client's SQL session.
+type Session struct {
+	srv      *Server
+	user     string
+	database string
+	vars     map[string]string
+
+	// txn is the explicit transaction (BEGIN ... COMMIT), nil outside one.
+	txn *txn.Txn
+	// txnFailed: a statement of the explicit transaction failed; only ROLLBACK is accepted.
+	txnFailed bool
+	// txnSchemaChanged: the explicit transaction changed the schema, so it must read
+	// descriptors itself rather than from the shared cache, and invalidate it at commit.
+	txnSchemaChanged bool
+}
+
+var _ wire.Backend = (*Session)(nil)
+
+// TxnStatus implements wire.Backend.
+func (s *Session) TxnStatus() byte {
+	switch {
+	case s.txn == nil:
+		return 'I'
+	case s.txnFailed:
+		return 'E'
+	}
+	return 'T'
+}
+
+// Sync implements wire.Backend. Each Execute runs in its own implicit transaction, so there
+// is nothing left to finish at Sync.
+func (s *Session) Sync(context.Context) error { return nil }
+
+// Close implements wire.Backend.
+func (s *Session) Close() {
+	if s.txn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.txn.Rollback(ctx)
+		s.txn = nil
+	}
+}
+
+// SimpleQuery implements wire.Backend.
+func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWriter) error {
+	stmts, err := pgdialect.Split(query)
+	if err != nil {
+		return err
+	}
+	if len(stmts) == 0 {
+		return w.Empty()
+	}
+	for _, st := range stmts {
+		if st.SQL == "" {
+			if err := w.Empty(); err != nil {
+				return err
+			}
+			continue
+		}
+		p, err := s.prepare(ctx, st, nil)
+		if err != nil {
+			return s.fail(err)
+		}
+		if p.numParams() > 0 {
+			return s.fail(pgerror.New(pgerror.CodeUndefinedParameter, "there is no parameter $1"))
+		}
+		res, err := s.execute(ctx, p, nil)
+		if err != nil {
+			return err
+		}
+		if err := writeResult(w, res, nil, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fail marks an explicit transaction failed after a statement error and returns the error.
+func (s *Session) fail(err error) error {
+	if s.txn != nil {
+		s.txnFailed = true
+	}
+	return toPGError(err)
+}
+
+func writeResult(w wire.ResultWriter, res *result, formats []int16, describe bool) error {
+	if res.cols != nil {
+		cols := wireColumns(res.cols, formats)
+		if describe {
+			if err := w.Describe(cols); err != nil {
+				return err
+			}
+		}
+		for _, row := range res.rows {
+			vals, err := encodeRow(row, res.cols, formats)
+			if err != nil {
+				return err
+			}
+			if err := w.Row(vals); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range res.notices {
+		if err := w.Notice("WARNING", n.Code, n.Message); err != nil {
+			return err
+		}
+	}
+	return w.Complete(res.tag)
+}
+
+func formatFor(formats []int16, i int) int16 {
+	switch len(formats) {
+	case 0:
+		return 0
+	case 1:
+		return formats[0]
+	}
+	if i < len(formats) {
+		return formats[i]
+	}
+	return 0
+}
+
+func wireColumns(cols []resultColumn, formats []int16) []wire.Column {
+	out := make([]wire.Column, len(cols))
+	for i, c := range cols {
+		out[i] = wire.Column{
+			Name: c.name, TypeOID: c.typ.OID(), TypeSize: c.typ.Size(), TypeModifier: c.typ.TypeModifier(),
+			Format: formatFor(formats, i), TableOID: c.tableID, TableAttrNum: c.attrNum,
+		}
+	}
+	return out
+}
+
+func encodeRow(row []types.Datum, cols []resultColumn, formats []int16) ([][]byte, error) {
+	vals := make([][]byte, len(row))
+	for i, d := range row {
+		if d == nil {
+			continue
+		}
+		if formatFor(formats, i) == 1 {
+			b, err := types.AppendBinary([]byte{}, cols[i].typ, d) // non-nil: nil would mean NULL
+			if err != nil {
+				return nil, err
+			}
+			vals[i] = b
+		} else {
+			vals[i] = types.AppendText([]byte{}, cols[i].typ, d)
+		}
+	}
+	return vals, nil
+}
+
+// toPGError classifies errors from lower layers with PostgreSQL SQLSTATEs.
+func toPGError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *pgerror.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	var re *kvpb.TransactionRetryError
+	if errors.As(err, &re) {
+		return &pgerror.Error{Code: pgerror.CodeSerializationFailure, Message: "restart transaction: " + re.Message,
+			Hint: "The transaction conflicted with a concurrent one; retry it (SQLSTATE 40001)."}
+	}
+	if errors.Is(err, context.Canceled) {
+		return pgerror.New(pgerror.CodeQueryCanceled, "canceling statement due to user request")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return pgerror.New(pgerror.CodeQueryCanceled, "canceling statement due to statement timeout")
+	}
+	if errors.Is(err, txn.ErrReadOnly) {
+		return pgerror.New(pgerror.CodeReadOnlySQLTransaction, "cannot execute a write in a read-only transaction")
+	}
+	return pgerror.New(pgerror.CodeInternalError, "internal error: %v", err)
+}
+
+// maxAutoRetries bounds server-side retries of implicit transactions.
+const maxAutoRetries = 50
+
+// execute runs a prepared statement with bound parameters.
+func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
+	switch n := p.node.(type) {
+	case *ast.BeginStmt:
+		return s.begin(n)
+	case *ast.CommitStmt:
+		return s.commit(ctx)
+	case *ast.RollbackStmt:
+		return s.rollback(ctx)
+	}
+	if s.txn != nil {
+		if s.txnFailed {
+			return nil, pgerror.New(pgerror.CodeInFailedSQLTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+		}
+		res, err := s.runInTxn(ctx, s.txn, p, params, false)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		return res, nil
+	}
+	t := s.srv.db.NewTxn()
+	for attempt := 0; ; attempt++ {
+		res, err := s.runInTxn(ctx, t, p, params, true)
+		if err == nil {
+			return res, nil
+		}
+		if txn.IsRetryable(err) && attempt < maxAutoRetries && ctx.Err() == nil {
+			if rerr := t.Restart(ctx); rerr != nil {
+				return nil, toPGError(rerr)
+			}
+			backoff(ctx, attempt)
+			continue
+		}
+		rbCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = t.Rollback(rbCtx)
+		cancel()
+		return nil, toPGError(err)
+	}
+}
+
+func backoff(ctx context.Context, attempt int) {
+	d := time.Duration(1<<min(attempt, 6)) * 100 * time.Microsecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// runInTxn plans (if the schema changed since preparing) and runs p in t. With autocommit,
+// the statement commits t itself, so that a mutation commits together with its writes.
+func (s *Session) runInTxn(ctx context.Context, t *txn.Txn, p *prepared, params []types.Datum, autocommit bool) (*result, error) {
+	pl, err := s.planFor(ctx, t, p)
+	if err != nil {
+		return nil, err
+	}
+	ec := &evalCtx{ctx: ctx, params: params, txnTime: time.Unix(0, t.ReadTimestamp().WallTime).UTC().Truncate(time.Microsecond), session: s}
+	res, err := pl.run(ctx, &execCtx{ec: ec, txn: t, session: s, autocommit: autocommit})
+	if err != nil {
+		return nil, err
+	}
+	if pl.changesSchema() {
+		if autocommit {
+			s.srv.cat.Invalidate()
+		} else {
+			s.txnSchemaChanged = true
+		}
+	}
+	return res, nil
+}
+
+func (s *Session) begin(n *ast.BeginStmt) (*result, error) {
+	if s.txn != nil {
+		return &result{tag: "BEGIN", notices: []notice{{Code: pgerror.CodeActiveSQLTransaction, Message: "there is already a transaction in progress"}}}, nil
+	}
+	s.txn = s.srv.db.NewTxn()
+	s.txnFailed, s.txnSchemaChanged = false, false
+	if n.ReadOnly && n.AsOf != nil {
+		return nil, pgerror.Unsupported("BEGIN AS OF SYSTEM TIME")
+	}
+	return &result{tag: "BEGIN"}, nil
+}
+
+func (s *Session) commit(ctx context.Context) (*result, error) {
+	if s.txn == nil {
+		return &result{tag: "COMMIT", notices: []notice{{Code: pgerror.CodeNoActiveSQLTransaction, Message: "there is no transaction in progress"}}}, nil
+	}
+	t, failed, ddl := s.txn, s.txnFailed, s.txnSchemaChanged
+	s.txn, s.txnFailed, s.txnSchemaChanged = nil, false, false
+	if failed {
+		_ = t.Rollback(ctx)
+		return &result{tag: "ROLLBACK"}, nil
+	}
+	if err := t.Commit(ctx); err != nil {
+		_ = t.Rollback(ctx)
+		return nil, toPGError(err)
+	}
+	if ddl {
+		s.srv.cat.Invalidate()
+	}
+	return &result{tag: "COMMIT"}, nil
+}
+
+func (s *Session) rollback(ctx context.Context) (*result, error) {
+	if s.txn == nil {
+		return &result{tag: "ROLLBACK", notices: []notice{{Code: pgerror.CodeNoActiveSQLTransaction, Message: "there is no transaction in progress"}}}, nil
+	}
+	t := s.txn
+	s.txn, s.txnFailed, s.txnSchemaChanged = nil, false, false
+	if err := t.Rollback(ctx); err != nil {
+		return nil, toPGError(err)
+	}
+	return &result{tag: "ROLLBACK"}, nil
+}
+
+// notice is a warning sent with a statement's result.
+type notice struct {
+	Code, Message string
+}
+
+// result is a statement's complete output.
+type result struct {
+	cols    []resultColumn
+	rows    [][]types.Datum
+	tag     string
+	notices []notice
+}
+
+type resultColumn struct {
+	name    string
+	typ     types.T
+	tableID uint32
+	attrNum uint16
+}
+
+// prepared is a parsed statement with its parameter types and (once planned) its plan.
+type prepared struct {
+	stmt   pgdialect.Statement
+	node   ast.StmtNode
+	params *paramTypes
+	plan   plan
+	gen    uint64 // catalog generation the plan was made at
+}
+
+func (p *prepared) numParams() int { return len(p.params.types) }
+
+// prepare parses a normalized statement and plans it, which settles its parameter types and
+// result columns. paramOIDs are the client's declared parameter types.
+func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs []uint32) (*prepared, error) {
+	node, err := parser.ParseOne(st.SQL, st.Original)
+	if err != nil {
+		return nil, err
+	}
+	n := st.NumParams
+	if len(paramOIDs) > n {
+		n = len(paramOIDs)
+	}
+	pt := &paramTypes{types: make([]types.T, n), order: st.ParamOrder}
+	for i, oid := range paramOIDs {
+		if oid == 0 {
+			continue
+		}
+		t, ok := types.FromOID(oid)
+		if !ok {
+			return nil, pgerror.New(pgerror.CodeUndefinedObject, "parameter $%d has unsupported type OID %d", i+1, oid)
+		}
+		pt.types[i] = t
+	}
+	p := &prepared{stmt: st, node: node, params: pt}
+	switch node.(type) {
+	case *ast.BeginStmt, *ast.CommitStmt, *ast.RollbackStmt:
+		return p, nil
+	}
+	// Plan now, in the session's transaction or a throwaway one, to learn the types.
+	t := s.txn
+	if t == nil || s.txnFailed {
+		t = s.srv.db.NewTxn()
+		defer t.Rollback(ctx)
+	}
+	if _, err := s.planFor(ctx, t, p); err != nil {
+		return nil, err
+	}
+	for i := range pt.types {
+		if pt.types[i].Family == types.UnknownFamily {
+			pt.types[i] = types.String
+		}
+	}
+	return p, nil
+}
+
+// planFor returns p's plan, re-planning if the schema changed since it was made.
+func (s *Session) planFor(ctx context.Context, t *txn.Txn, p *prepared) (plan, error) {
+	gen := s.srv.cat.Generation()
+	if p.plan != nil && p.gen == gen && !s.txnSchemaChanged {
+		return p.plan, nil
+	}
+	pl, err := s.buildPlan(ctx, t, p)
+	if err != nil {
+		return nil, err
+	}
+	p.plan, p.gen = pl, gen
+	return pl, nil
+}
+
+// Prepare implements wire.Backend.
+func (s *Session) Prepare(ctx context.Context, query string, paramOIDs []uint32) (wire.PreparedStatement, error) {
+	st, err := pgdialect.Normalize(query)
+	if err != nil {
+		return nil, err
+	}
+	if st.SQL == "" {
+		return &preparedStatement{s: s, empty: true}, nil
+	}
+	p, err := s.prepare(ctx, st, paramOIDs)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &preparedStatement{s: s, p: p}, nil
+}
+
+type preparedStatement struct {
+	s     *Session
+	p     *prepared
+	empty bool
+}
+
+func (ps *preparedStatement) ParamOIDs() []uint32 {
+	if ps.empty {
+		return nil
+	}
+	out := make([]uint32, len(ps.p.params.types))
+	for i, t := range ps.p.params.types {
+		out[i] = t.OID()
+	}
+	return out
+}
+
+func (ps *preparedStatement) Columns() []wire.Column {
+	if ps.empty || ps.p.plan == nil || ps.p.plan.columns() == nil {
+		return nil
+	}
+	return wireColumns(ps.p.plan.columns(), nil)
+}
+
+func (ps *preparedStatement) Bind(ctx context.Context, params [][]byte, paramFormats []int16, resultFormats []int16) (wire.Portal, error) {
+	if ps.empty {
+		return &portal{empty: true}, nil
+	}
+	pt := ps.p.params.types
+	if len(params) != len(pt) {
+		return nil, pgerror.New(pgerror.CodeProtocolViolation, "bind message supplies %d parameters, but prepared statement requires %d", len(params), len(pt))
+	}
+	vals := make([]types.Datum, len(params))
+	for i, raw := range params {
+		if raw == nil {
+			continue
+		}
+		var err error
+		if formatFor(paramFormats, i) == 1 {
+			vals[i], err = types.DecodeBinary(pt[i], raw)
+		} else {
+			vals[i], err = types.ParseText(pt[i], string(raw))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &portal{s: ps.s, p: ps.p, params: vals, formats: resultFormats}, nil
+}
+
+func (ps *preparedStatement) Close() {}
+
+type portal struct {
+	s       *Session
+	p       *prepared
+	params  []types.Datum
+	formats []int16
+	empty   bool
+
+	res  *result // once executed
+	sent int
+}
+
+func (po *portal) Columns() []wire.Column {
+	if po.empty || po.p.plan == nil || po.p.plan.columns() == nil {
+		return nil
+	}
+	return wireColumns(po.p.plan.columns(), po.formats)
+}
+
+func (po *portal) Execute(ctx context.Context, maxRows int, w wire.ResultWriter) (bool, error) {
+	if po.empty {
+		return false, w.Empty()
+	}
+	if po.res == nil {
+		res, err := po.s.execute(ctx, po.p, po.params)
+		if err != nil {
+			return false, err
+		}
+		po.res = res
+	}
+	rows := po.res.rows[po.sent:]
+	if maxRows > 0 && len(rows) > maxRows {
+		part := &result{cols: po.res.cols, rows: rows[:maxRows]}
+		po.sent += maxRows
+		for _, row := range part.rows {
+			vals, err := encodeRow(row, part.cols, po.formats)
+			if err != nil {
+				return false, err
+			}
+			if err := w.Row(vals); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	po.sent = len(po.res.rows)
+	rest := *po.res
+	rest.rows = rows
+	return false, writeResult(w, &rest, po.formats, false)
+}
+
+func (po *portal) Close() {}
+
+// planning helpers shared by statements.
+
+func (s *Session) useCache() bool { return !s.txnSchemaChanged }
+
+// resolveTable finds a table named by a statement.
+func (s *Session) resolveTable(ctx context.Context, t *txn.Txn, tn *ast.TableName) (*catalog.Table, error) {
+	dbName := s.database
+	if schema := tn.Schema.O; schema != "" && !strings.EqualFold(schema, "public") {
+		dbName = schema
+	}
+	d, err := s.srv.cat.LookupDatabase(ctx, t, dbName, s.useCache())
+	if err != nil {
+		if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
+			return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation \"%s.%s\" does not exist", tn.Schema.O, tn.Name.O)
+		}
+		return nil, err
+	}
+	return s.srv.cat.LookupTable(ctx, t, d.ID, tn.Name.O, s.useCache())
+}
+
+func (s *Session) currentDatabase(ctx context.Context, t *txn.Txn) (*catalog.Database, error) {
+	return s.srv.cat.LookupDatabase(ctx, t, s.database, s.useCache())
+}
+
+func describeErr(what string, err error) error {
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,323 @@
+package types
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/meridiandb/meridian/sql/pgerror"
+)
+
+// intWidth is t's integer width in bits; a zero Width means the widest, bigint, so that a
+// hand-built T{Family: IntFamily} behaves like int8 everywhere.
+func (t T) intWidth() int32 {
+	if t.Width == 16 || t.Width == 32 {
+		return t.Width
+	}
+	return 64
+}
+
+// isFloat4 reports whether t is real rather than double precision.
+func (t T) isFloat4() bool { return t.Family == FloatFamily && t.Width == 32 }
+
+// OID is t's PostgreSQL type OID, as RowDescription and pg_type report it.
+func (t T) OID() uint32 {
+	switch t.Family {
+	case BoolFamily:
+		return OIDBool
+	case IntFamily:
+		switch t.intWidth() {
+		case 16:
+			return OIDInt2
+		case 32:
+			return OIDInt4
+		}
+		return OIDInt8
+	case FloatFamily:
+		if t.isFloat4() {
+			return OIDFloat4
+		}
+		return OIDFloat8
+	case DecimalFamily:
+		return OIDNumeric
+	case StringFamily:
+		switch t.StringKind {
+		case VarChar:
+			return OIDVarchar
+		case Char:
+			return OIDBpchar
+		}
+		return OIDText
+	case BytesFamily:
+		return OIDBytea
+	case DateFamily:
+		return OIDDate
+	case TimestampFamily:
+		return OIDTimestamp
+	case TimestampTZFamily:
+		return OIDTimestampTZ
+	case UUIDFamily:
+		return OIDUUID
+	}
+	return OIDUnknown
+}
+
+// Size is pg_type.typlen: the fixed size in bytes, -1 for variable length, -2 for unknown
+// (which PostgreSQL stores as a C string).
+func (t T) Size() int16 {
+	switch t.Family {
+	case BoolFamily:
+		return 1
+	case IntFamily:
+		return int16(t.intWidth() / 8)
+	case FloatFamily:
+		if t.isFloat4() {
+			return 4
+		}
+		return 8
+	case DateFamily:
+		return 4
+	case TimestampFamily, TimestampTZFamily:
+		return 8
+	case UUIDFamily:
+		return 16
+	case UnknownFamily:
+		return -2
+	}
+	return -1
+}
+
+// TypeModifier is pg_attribute.atttypmod: the declared length or precision plus the 4-byte
+// varlena header PostgreSQL folds into it, or -1 when the type has no modifier.
+func (t T) TypeModifier() int32 {
+	switch t.Family {
+	case StringFamily:
+		if t.StringKind != Text && t.Width > 0 {
+			return t.Width + 4
+		}
+	case DecimalFamily:
+		if t.Precision > 0 {
+			// PostgreSQL 15+ packs a possibly negative scale into the low 11 bits.
+			return (t.Precision<<16 | t.Scale&0x7ff) + 4
+		}
+	}
+	return -1
+}
+
+// String is PostgreSQL's name for t, as format_type prints it; error messages use it.
+func (t T) String() string {
+	switch t.Family {
+	case BoolFamily:
+		return "boolean"
+	case IntFamily:
+		switch t.intWidth() {
+		case 16:
+			return "smallint"
+		case 32:
+			return "integer"
+		}
+		return "bigint"
+	case FloatFamily:
+		if t.isFloat4() {
+			return "real"
+		}
+		return "double precision"
+	case DecimalFamily:
+		if t.Precision > 0 {
+			return fmt.Sprintf("numeric(%d,%d)", t.Precision, t.Scale)
+		}
+		return "numeric"
+	case StringFamily:
+		switch t.StringKind {
+		case VarChar:
+			if t.Width > 0 {
+				return fmt.Sprintf("character varying(%d)", t.Width)
+			}
+			return "character varying"
+		case Char:
+			if t.Width > 0 {
+				return fmt.Sprintf("character(%d)", t.Width)
+			}
+			return "bpchar" // blank-padded char of any length, e.g. a parameter of OID 1042
+		}
+		return "text"
+	case BytesFamily:
+		return "bytea"
+	case DateFamily:
+		return "date"
+	case TimestampFamily:
+		return "timestamp without time zone"
+	case TimestampTZFamily:
+		return "timestamp with time zone"
+	case UUIDFamily:
+		return "uuid"
+	}
+	return "unknown"
+}
+
+// FromOID returns the type with the given OID, without modifiers.
+func FromOID(oid uint32) (T, bool) {
+	switch oid {
+	case OIDBool:
+		return Bool, true
+	case OIDInt2:
+		return Int2, true
+	case OIDInt4:
+		return Int4, true
+	case OIDInt8:
+		return Int8, true
+	case OIDFloat4:
+		return Float4, true
+	case OIDFloat8:
+		return Float8, true
+	case OIDNumeric:
+		return Numeric, true
+	case OIDText:
+		return String, true
+	case OIDVarchar:
+		return T{Family: StringFamily, StringKind: VarChar}, true
+	case OIDBpchar:
+		return T{Family: StringFamily, StringKind: Char}, true
+	case OIDBytea:
+		return Bytes, true
+	case OIDDate:
+		return Date, true
+	case OIDTimestamp:
+		return Timestamp, true
+	case OIDTimestampTZ:
+		return TimestampTZ, true
+	case OIDUUID:
+		return UUIDType, true
+	case OIDUnknown:
+		return Unknown, true
+	}
+	return T{}, false
+}
+
+// typeNames maps PostgreSQL type names and aliases, lower case with single spaces, to types
+// without modifiers.
+var typeNames = map[string]T{
+	"bool": Bool, "boolean": Bool,
+	"int2": Int2, "smallint": Int2,
+	"int": Int4, "int4": Int4, "integer": Int4,
+	"int8": Int8, "bigint": Int8,
+	"float4": Float4, "real": Float4,
+	"float": Float8, "float8": Float8, "double precision": Float8,
+	"numeric": Numeric, "decimal": Numeric, "dec": Numeric,
+	"text": String, "string": String,
+	"varchar":           {Family: StringFamily, StringKind: VarChar},
+	"character varying": {Family: StringFamily, StringKind: VarChar},
+	"char varying":      {Family: StringFamily, StringKind: VarChar},
+	// SQL says a bare CHAR is CHAR(1); bpchar is PostgreSQL's unbounded internal name.
+	"char":      {Family: StringFamily, StringKind: Char, Width: 1},
+	"character": {Family: StringFamily, StringKind: Char, Width: 1},
+	"bpchar":    {Family: StringFamily, StringKind: Char},
+	"bytea":     Bytes,
+	"date":      Date,
+	"timestamp": Timestamp, "timestamp without time zone": Timestamp,
+	"timestamptz": TimestampTZ, "timestamp with time zone": TimestampTZ,
+	"uuid":    UUIDType,
+	"unknown": Unknown,
+}
+
+// unsupportedTypes are real PostgreSQL types Meridian lacks; naming them is a 0A000 rather than
+// "does not exist", which would mislead a user porting a schema.
+var unsupportedTypes = map[string]bool{
+	"time": true, "time without time zone": true, "time with time zone": true, "timetz": true,
+	"interval": true, "json": true, "jsonb": true, "money": true, "inet": true, "cidr": true,
+	"macaddr": true, "xml": true, "bit": true, "bit varying": true, "varbit": true, "oid": true,
+	"serial": true, "bigserial": true, "smallserial": true,
+}
+
+// ParseTypeName parses a PostgreSQL type name such as "varchar(20)", "NUMERIC (10, 2)" or
+// "timestamp(3) with time zone". Names are case-insensitive and runs of spaces are ignored.
+func ParseTypeName(name string) (T, error) {
+	s := strings.ToLower(strings.TrimSpace(name))
+	var mods []int32
+	hasMods := false
+	if open := strings.IndexByte(s, '('); open >= 0 {
+		end := strings.IndexByte(s, ')')
+		if end < open || strings.ContainsAny(s[end+1:], "()") {
+			return T{}, syntaxError(name)
+		}
+		for _, part := range strings.Split(s[open+1:end], ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(part), 10, 32)
+			if err != nil {
+				return T{}, syntaxError(name)
+			}
+			mods = append(mods, int32(n))
+		}
+		hasMods = true
+		s = s[:open] + " " + s[end+1:]
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if strings.HasSuffix(s, "[]") {
+		return T{}, pgerror.Unsupported("array types")
+	}
+	t, ok := typeNames[s]
+	if !ok {
+		if unsupportedTypes[s] {
+			return T{}, pgerror.New(pgerror.CodeFeatureNotSupported, "type %s is not supported", s)
+		}
+		return T{}, pgerror.New(pgerror.CodeUndefinedObject, `type "%s" does not exist`, s)
+	}
+	if !hasMods {
+		return t, nil
+	}
+	return applyTypeModifiers(s, t, mods)
+}
+
+func syntaxError(name string) error {
+	return pgerror.New(pgerror.CodeSyntaxError, `syntax error in type name "%s"`, strings.TrimSpace(name))
+}
+
+// applyTypeModifiers validates the parenthesised modifiers of the type named s, with
+// PostgreSQL's limits and messages.
+func applyTypeModifiers(s string, t T, mods []int32) (T, error) {
+	switch {
+	case t.Family == StringFamily && t.StringKind != Text && len(mods) == 1:
+		const maxLen = 10485760
+		base := "varchar"
+		if t.StringKind == Char {
+			base = "bpchar"
+		}
+		if mods[0] < 1 {
+			return T{}, pgerror.New(pgerror.CodeInvalidParameterValue, "length for type %s must be at least 1", base)
+		}
+		if mods[0] > maxLen {
+			return T{}, pgerror.New(pgerror.CodeInvalidParameterValue, "length for type %s cannot exceed %d", base, maxLen)
+		}
+		t.Width = mods[0]
+		return t, nil
+	case t.Family == DecimalFamily && len(mods) <= 2:
+		p, sc := mods[0], int32(0)
+		if len(mods) == 2 {
+			sc = mods[1]
+		}
+		if p < 1 || p > 1000 {
+			return T{}, pgerror.New(pgerror.CodeInvalidParameterValue, "NUMERIC precision %d must be between 1 and 1000", p)
+		}
+		if sc < -1000 || sc > 1000 {
+			return T{}, pgerror.New(pgerror.CodeInvalidParameterValue, "NUMERIC scale %d must be between -1000 and 1000", sc)
+		}
+		t.Precision, t.Scale = p, sc
+		return t, nil
+	case s == "float" && len(mods) == 1:
+		switch {
+		case mods[0] < 1:
+			return T{}, pgerror.New(pgerror.CodeInvalidParameterValue, "precision for type float must be at least 1 bit")
+		case mods[0] > 53:
+			return T{}, pgerror.New(pgerror.CodeInvalidParameterValue, "precision for type float must be less than 54 bits")
+		case mods[0] <= 24:
+			return Float4, nil
+		}
+		return Float8, nil
+	case (t.Family == TimestampFamily || t.Family == TimestampTZFamily) && len(mods) == 1:
+		if mods[0] < 0 {
+			return T{}, pgerror.New(pgerror.CodeInvalidParameterValue, "TIMESTAMP(%d) precision must not be negative", mods[0])
+		}
+		// Fractional-second precision is accepted but not kept: values keep microseconds.
+		return t, nil
+	}
+	return T{}, pgerror.New(pgerror.CodeSyntaxError, `type modifier is not allowed for type "%s"`, s)
+}

@@ -1,0 +1,139 @@
+package txn
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+)
+
+// Sender evaluates a batch whose keys all lie in one range.
+type Sender interface {
+	Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error)
+}
+
+// RangeLookup finds the range that holds a key.
+type RangeLookup interface {
+	RangeForKey(key []byte) (ranges.RangeDescriptor, error)
+}
+
+// DB starts transactions against a cluster of ranges.
+type DB struct {
+	sender            Sender
+	lookup            RangeLookup
+	clock             *hlc.Clock
+	log               *slog.Logger
+	HeartbeatInterval time.Duration
+
+	wg       sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+// NewDB returns a DB sending through sender and routing with lookup.
+func NewDB(sender Sender, lookup RangeLookup, clock *hlc.Clock, log *slog.Logger) *DB {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &DB{sender: sender, lookup: lookup, clock: clock, log: log, HeartbeatInterval: time.Second, stop: make(chan struct{})}
+}
+
+// Clock is the clock that stamps transactions.
+func (db *DB) Clock() *hlc.Clock { return db.clock }
+
+// Close stops background work (heartbeats, asynchronous intent resolution).
+func (db *DB) Close() {
+	db.stopOnce.Do(func() { close(db.stop) })
+	db.wg.Wait()
+}
+
+// goAsync runs f on a goroutine owned by db, with a context cancelled by Close.
+func (db *DB) goAsync(f func(ctx context.Context)) bool {
+	select {
+	case <-db.stop:
+		return false
+	default:
+	}
+	db.wg.Add(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer db.wg.Done()
+		defer cancel()
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-db.stop:
+				cancel()
+			case <-done:
+			}
+		}()
+		f(ctx)
+	}()
+	return true
+}
+
+// NewTxn begins a transaction at the current time.
+func (db *DB) NewTxn() *Txn {
+	now := db.clock.Now()
+	return db.newTxnAt(now, now)
+}
+
+// NewTxnAt begins a read-only-capable transaction reading at ts (AS OF SYSTEM TIME).
+func (db *DB) NewTxnAt(ts hlc.Timestamp) *Txn {
+	return db.newTxnAt(ts, ts)
+}
+
+func (db *DB) newTxnAt(ts, minTS hlc.Timestamp) *Txn {
+	var id mvcc.TxnID
+	if _, err := rand.Read(id[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	t := &Txn{db: db}
+	t.proto = &kvpb.Transaction{
+		TxnMeta: mvcc.TxnMeta{
+			ID:             id,
+			WriteTimestamp: ts,
+			MinTimestamp:   minTS,
+		},
+		ReadTimestamp:          ts,
+		GlobalUncertaintyLimit: ts.Add(int64(db.clock.MaxOffset())),
+	}
+	return t
+}
+
+// RunTxn runs f in a transaction and commits it, retrying from scratch on retryable errors.
+// It is for internal work such as catalog updates.
+func (db *DB) RunTxn(ctx context.Context, f func(ctx context.Context, t *Txn) error) error {
+	t := db.NewTxn()
+	for attempt := 0; ; attempt++ {
+		err := f(ctx, t)
+		if err == nil {
+			err = t.Commit(ctx)
+		}
+		if err == nil {
+			return nil
+		}
+		if !IsRetryable(err) || attempt >= 100 || ctx.Err() != nil {
+			_ = t.Rollback(ctx)
+			return err
+		}
+		if err := t.Restart(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// IsRetryable reports whether err means "run the transaction again".
+func IsRetryable(err error) bool {
+	var re *kvpb.TransactionRetryError
+	return errors.As(err, &re)
+}

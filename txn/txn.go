@@ -1,0 +1,553 @@
+package txn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+)
+
+// ErrTxnDone is returned when a committed or rolled-back transaction is used again.
+var ErrTxnDone = errors.New("transaction is already finished")
+
+// maxRefreshSpans bounds the read spans remembered for refreshes; past it they are merged
+// into one covering span, which may make a refresh fail more often but never wrongly succeed.
+const maxRefreshSpans = 4096
+
+// Txn is one transaction. It is not safe for concurrent use by several goroutines except that
+// its heartbeat runs alongside.
+type Txn struct {
+	db *DB
+
+	mu    sync.Mutex // guards proto against the heartbeat goroutine
+	proto *kvpb.Transaction
+
+	lockSpans    []kvpb.Span
+	refreshSpans []kvpb.Span
+	done         bool
+	readOnly     bool // reads at a fixed historical timestamp
+
+	stopHeartbeat context.CancelFunc
+}
+
+// ReadTimestamp is the timestamp the transaction reads at.
+func (t *Txn) ReadTimestamp() hlc.Timestamp {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.proto.ReadTimestamp
+}
+
+// SetFixedTimestamp pins a transaction that has not yet run anything to read at ts; it may
+// then only read (AS OF SYSTEM TIME).
+func (t *Txn) SetFixedTimestamp(ts hlc.Timestamp) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.proto.ReadTimestamp, t.proto.WriteTimestamp, t.proto.MinTimestamp = ts, ts, ts
+	t.proto.GlobalUncertaintyLimit = ts
+	t.readOnly = true
+}
+
+// ID is the transaction's ID.
+func (t *Txn) ID() [16]byte { return t.proto.ID }
+
+// HasWrites reports whether the transaction has written anything.
+func (t *Txn) HasWrites() bool { return len(t.lockSpans) > 0 }
+
+func (t *Txn) snapshot() *kvpb.Transaction {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.proto.Clone()
+}
+
+// Run sends the batch's requests and fills b.Results.
+func (t *Txn) Run(ctx context.Context, b *Batch) error {
+	if t.done {
+		return ErrTxnDone
+	}
+	if t.readOnly && b.hasWrites() {
+		return ErrReadOnly
+	}
+	return t.send(ctx, b, false)
+}
+
+// ErrReadOnly is returned for a write in a transaction pinned to a historical timestamp.
+var ErrReadOnly = errors.New("cannot write in a transaction reading at a fixed historical timestamp")
+
+// CommitInBatch sends b together with the commit. When every write of the transaction is in
+// b and lands on one range, the transaction commits in one Raft round without intents.
+func (t *Txn) CommitInBatch(ctx context.Context, b *Batch) error {
+	if t.done {
+		return ErrTxnDone
+	}
+	if t.readOnly && b.hasWrites() {
+		return ErrReadOnly
+	}
+	if len(t.lockSpans) == 0 && t.snapshot().Epoch == 0 && b.hasWrites() {
+		if ok, err := t.tryOnePhase(ctx, b); ok || err != nil {
+			return err
+		}
+	}
+	if err := t.send(ctx, b, false); err != nil {
+		return err
+	}
+	return t.Commit(ctx)
+}
+
+// tryOnePhase commits b in one batch if all its keys live on one range. It reports whether it
+// did (or failed trying).
+func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
+	var desc ranges.RangeDescriptor
+	for i, req := range b.reqs {
+		h := req.Header()
+		d, err := t.db.lookup.RangeForKey(h.Key)
+		if err != nil {
+			return true, err
+		}
+		if i == 0 {
+			desc = d
+		} else if d.RangeID != desc.RangeID {
+			return false, nil
+		}
+		if len(h.EndKey) > 0 && bytes.Compare(h.EndKey, d.EndKey) > 0 {
+			return false, nil
+		}
+	}
+	t.setAnchor(b)
+	var writes []kvpb.Span
+	for _, req := range b.reqs {
+		if req.IsWrite() {
+			writes = append(writes, req.Header())
+		}
+	}
+	reqs := append(append([]kvpb.Request(nil), b.reqs...), &kvpb.EndTxnRequest{Commit: true, LockSpans: writes})
+	for attempt := 0; ; attempt++ {
+		ba := &kvpb.BatchRequest{Txn: t.snapshot(), RangeID: desc.RangeID, Requests: reqs}
+		br, err := t.db.sender.Send(ctx, ba)
+		var pushed *kvpb.TxnPushedError
+		if errors.As(err, &pushed) && attempt < 10 {
+			// Someone read these keys later than our timestamp (or wrote newer versions):
+			// move the whole transaction up, re-validating what it read.
+			if err := t.refreshTo(ctx, pushed.PushedTo); err != nil {
+				return true, err
+			}
+			continue
+		}
+		if err != nil {
+			return true, err
+		}
+		t.fillResults(b, br.Responses[:len(b.reqs)])
+		t.recordRefreshSpans(b.reqs)
+		t.finish()
+		return true, nil
+	}
+}
+
+// setAnchor picks the transaction's anchor key (where its record lives): its first write.
+func (t *Txn) setAnchor(b *Batch) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.proto.Key != nil {
+		return
+	}
+	for _, req := range b.reqs {
+		if req.IsWrite() {
+			t.proto.Key = append([]byte(nil), req.Header().Key...)
+			return
+		}
+	}
+}
+
+// send splits b by range and sends each part, updating the transaction from the responses.
+func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
+	t.setAnchor(b)
+	b.Results = make([]Result, len(b.reqs))
+	for i, req := range b.reqs {
+		if err := t.sendOne(ctx, req, &b.Results[i]); err != nil {
+			return err
+		}
+	}
+	t.recordRefreshSpans(b.reqs)
+	var wrote bool
+	for _, req := range b.reqs {
+		if req.IsWrite() {
+			t.lockSpans = append(t.lockSpans, req.Header())
+			wrote = true
+		}
+	}
+	if wrote {
+		t.startHeartbeat()
+	}
+	return nil
+}
+
+// sendOne sends one request, splitting a span request at range boundaries.
+func (t *Txn) sendOne(ctx context.Context, req kvpb.Request, res *Result) error {
+	h := req.Header()
+	desc, err := t.db.lookup.RangeForKey(h.Key)
+	if err != nil {
+		return err
+	}
+	if len(h.EndKey) == 0 || bytes.Compare(h.EndKey, desc.EndKey) <= 0 {
+		return t.sendToRange(ctx, desc.RangeID, req, res)
+	}
+	// A span across ranges: visit each range in order (reverse scans backwards).
+	sc, isScan := req.(*kvpb.ScanRequest)
+	if isScan && sc.Reverse {
+		return t.reverseScanAcross(ctx, sc, res)
+	}
+	key := h.Key
+	for bytes.Compare(key, h.EndKey) < 0 {
+		d, err := t.db.lookup.RangeForKey(key)
+		if err != nil {
+			return err
+		}
+		end := h.EndKey
+		if bytes.Compare(d.EndKey, end) < 0 {
+			end = d.EndKey
+		}
+		part := withSpan(req, kvpb.Span{Key: key, EndKey: end})
+		if isScan && sc.MaxKeys > 0 {
+			part.(*kvpb.ScanRequest).MaxKeys = sc.MaxKeys - int64(len(res.Rows))
+		}
+		var pr Result
+		if err := t.sendToRange(ctx, d.RangeID, part, &pr); err != nil {
+			return err
+		}
+		res.Rows = append(res.Rows, pr.Rows...)
+		res.Keys = append(res.Keys, pr.Keys...)
+		if pr.ResumeKey != nil {
+			res.ResumeKey = pr.ResumeKey
+			return nil
+		}
+		key = end
+	}
+	return nil
+}
+
+func (t *Txn) reverseScanAcross(ctx context.Context, sc *kvpb.ScanRequest, res *Result) error {
+	end := sc.EndKey
+	for bytes.Compare(sc.Key, end) < 0 {
+		// The range holding the last key before end.
+		d, err := t.db.lookup.RangeForKey(prevKey(end))
+		if err != nil {
+			return err
+		}
+		start := sc.Key
+		if bytes.Compare(d.StartKey, start) > 0 {
+			start = d.StartKey
+		}
+		part := &kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: end}, Reverse: true}
+		if sc.MaxKeys > 0 {
+			part.MaxKeys = sc.MaxKeys - int64(len(res.Rows))
+		}
+		var pr Result
+		if err := t.sendToRange(ctx, d.RangeID, part, &pr); err != nil {
+			return err
+		}
+		res.Rows = append(res.Rows, pr.Rows...)
+		if pr.ResumeKey != nil {
+			res.ResumeKey = pr.ResumeKey
+			return nil
+		}
+		end = start
+	}
+	return nil
+}
+
+// prevKey is a key just before k in the ordering, good enough to find the range holding the
+// keys below k.
+func prevKey(k []byte) []byte {
+	if len(k) == 0 {
+		return k
+	}
+	p := append([]byte(nil), k...)
+	if p[len(p)-1] == 0 {
+		return p[:len(p)-1]
+	}
+	p[len(p)-1]--
+	return append(p, 0xff, 0xff, 0xff, 0xff)
+}
+
+func withSpan(req kvpb.Request, sp kvpb.Span) kvpb.Request {
+	switch r := req.(type) {
+	case *kvpb.ScanRequest:
+		c := *r
+		c.Span = sp
+		return &c
+	case *kvpb.DeleteRangeRequest:
+		return &kvpb.DeleteRangeRequest{Span: sp}
+	case *kvpb.ResolveIntentRequest:
+		c := *r
+		c.Span = sp
+		return &c
+	case *kvpb.RefreshRequest:
+		c := *r
+		c.Span = sp
+		return &c
+	}
+	panic(fmt.Sprintf("withSpan: %T is not a span request", req))
+}
+
+func (t *Txn) sendToRange(ctx context.Context, rangeID uint64, req kvpb.Request, res *Result) error {
+	ba := &kvpb.BatchRequest{Txn: t.snapshot(), RangeID: rangeID, Requests: []kvpb.Request{req}}
+	br, err := t.db.sender.Send(ctx, ba)
+	if err != nil {
+		return err
+	}
+	if br.Txn != nil {
+		t.mu.Lock()
+		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(br.Txn.WriteTimestamp)
+		t.mu.Unlock()
+	}
+	fillResult(res, br.Responses[0])
+	return nil
+}
+
+func (t *Txn) fillResults(b *Batch, resps []kvpb.Response) {
+	b.Results = make([]Result, len(b.reqs))
+	for i, r := range resps {
+		fillResult(&b.Results[i], r)
+	}
+}
+
+func fillResult(res *Result, resp kvpb.Response) {
+	switch r := resp.(type) {
+	case *kvpb.GetResponse:
+		if r.Value != nil {
+			res.Rows = append(res.Rows, *r.Value)
+		}
+	case *kvpb.ScanResponse:
+		res.Rows = append(res.Rows, r.KVs...)
+		res.ResumeKey = r.ResumeKey
+	case *kvpb.DeleteRangeResponse:
+		res.Keys = append(res.Keys, r.Keys...)
+	}
+}
+
+func (t *Txn) recordRefreshSpans(reqs []kvpb.Request) {
+	for _, req := range reqs {
+		switch req.(type) {
+		case *kvpb.GetRequest, *kvpb.ScanRequest, *kvpb.DeleteRangeRequest, *kvpb.ConditionalPutRequest:
+			h := req.Header()
+			t.refreshSpans = append(t.refreshSpans, kvpb.Span{Key: h.Key, EndKey: h.EndKey})
+		}
+	}
+	if len(t.refreshSpans) > maxRefreshSpans {
+		t.refreshSpans = []kvpb.Span{coveringSpan(t.refreshSpans)}
+	}
+}
+
+func coveringSpan(spans []kvpb.Span) kvpb.Span {
+	sort.Slice(spans, func(i, j int) bool { return bytes.Compare(spans[i].Key, spans[j].Key) < 0 })
+	out := kvpb.Span{Key: spans[0].Key}
+	for _, sp := range spans {
+		end := sp.EndKey
+		if len(end) == 0 {
+			end = append(append([]byte(nil), sp.Key...), 0)
+		}
+		if bytes.Compare(end, out.EndKey) > 0 {
+			out.EndKey = end
+		}
+	}
+	return out
+}
+
+// refreshTo moves the transaction's read timestamp to ts after checking that nothing it read
+// changed in between; if something did, the transaction must restart (40001).
+func (t *Txn) refreshTo(ctx context.Context, ts hlc.Timestamp) error {
+	t.mu.Lock()
+	from := t.proto.ReadTimestamp
+	t.mu.Unlock()
+	if ts.LessEq(from) {
+		return nil
+	}
+	refreshing := t.snapshot()
+	refreshing.ReadTimestamp = ts
+	refreshing.WriteTimestamp = refreshing.WriteTimestamp.Forward(ts)
+	for _, sp := range t.refreshSpans {
+		req := &kvpb.RefreshRequest{Span: sp, From: from}
+		if err := t.sendRefresh(ctx, refreshing, req); err != nil {
+			return err
+		}
+	}
+	t.mu.Lock()
+	t.proto.ReadTimestamp = ts
+	t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(ts)
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *Txn) sendRefresh(ctx context.Context, txn *kvpb.Transaction, req *kvpb.RefreshRequest) error {
+	key := req.Key
+	for {
+		d, err := t.db.lookup.RangeForKey(key)
+		if err != nil {
+			return err
+		}
+		part := *req
+		part.Key = key
+		if len(req.EndKey) > 0 && bytes.Compare(req.EndKey, d.EndKey) > 0 {
+			part.EndKey = d.EndKey
+		}
+		if _, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{&part}}); err != nil {
+			return err
+		}
+		if len(req.EndKey) == 0 || bytes.Compare(req.EndKey, d.EndKey) <= 0 {
+			return nil
+		}
+		key = d.EndKey
+	}
+}
+
+// Commit commits the transaction. A transaction whose write timestamp was pushed first
+// refreshes its reads to the new timestamp.
+func (t *Txn) Commit(ctx context.Context) error {
+	if t.done {
+		return ErrTxnDone
+	}
+	if len(t.lockSpans) == 0 {
+		t.finish()
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		txn := t.snapshot()
+		if txn.ReadTimestamp.Less(txn.WriteTimestamp) {
+			if err := t.refreshTo(ctx, txn.WriteTimestamp); err != nil {
+				return err
+			}
+			txn = t.snapshot()
+		}
+		d, err := t.db.lookup.RangeForKey(txn.Key)
+		if err != nil {
+			return err
+		}
+		// No heartbeat may race with the commit and recreate the record after it.
+		t.haltHeartbeat()
+		et := &kvpb.EndTxnRequest{Commit: true, LockSpans: t.lockSpans}
+		_, err = t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{et}})
+		var pushed *kvpb.TxnPushedError
+		if errors.As(err, &pushed) && attempt < 10 {
+			if err := t.refreshTo(ctx, pushed.PushedTo); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		t.finish()
+		t.resolveRemote(txn, kvpb.Committed, d)
+		return nil
+	}
+}
+
+// resolveRemote resolves, in the background, the intents the commit could not resolve on the
+// record's own range.
+func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, recordRange ranges.RangeDescriptor) {
+	var remote []kvpb.Span
+	for _, sp := range t.lockSpans {
+		if !recordRange.ContainsKey(sp.Key) || len(sp.EndKey) > 0 && bytes.Compare(sp.EndKey, recordRange.EndKey) > 0 {
+			remote = append(remote, sp)
+		}
+	}
+	if len(remote) == 0 {
+		return
+	}
+	db := t.db
+	db.goAsync(func(ctx context.Context) {
+		for _, sp := range remote {
+			req := &kvpb.ResolveIntentRequest{Span: sp, Txn: txn.TxnMeta, Status: status, CommitTS: txn.WriteTimestamp}
+			var res Result
+			tmp := &Txn{db: db, proto: &kvpb.Transaction{}}
+			if err := tmp.sendOneNonTxn(ctx, req, &res); err != nil {
+				db.log.Warn("resolving intents", "span", sp, "err", err)
+			}
+		}
+	})
+}
+
+// sendOneNonTxn sends a request without transaction state, split by range.
+func (t *Txn) sendOneNonTxn(ctx context.Context, req kvpb.Request, _ *Result) error {
+	h := req.Header()
+	key := h.Key
+	for {
+		d, err := t.db.lookup.RangeForKey(key)
+		if err != nil {
+			return err
+		}
+		part := req
+		if len(h.EndKey) > 0 {
+			end := h.EndKey
+			if bytes.Compare(d.EndKey, end) < 0 {
+				end = d.EndKey
+			}
+			part = withSpan(req, kvpb.Span{Key: key, EndKey: end})
+		}
+		if _, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{part}}); err != nil {
+			return err
+		}
+		if len(h.EndKey) == 0 || bytes.Compare(h.EndKey, d.EndKey) <= 0 {
+			return nil
+		}
+		key = d.EndKey
+	}
+}
+
+// Rollback aborts the transaction, removing its intents.
+func (t *Txn) Rollback(ctx context.Context) error {
+	if t.done {
+		return nil
+	}
+	t.finish()
+	if len(t.lockSpans) == 0 {
+		return nil
+	}
+	txn := t.snapshot()
+	d, err := t.db.lookup.RangeForKey(txn.Key)
+	if err != nil {
+		return err
+	}
+	et := &kvpb.EndTxnRequest{Commit: false, LockSpans: t.lockSpans}
+	if _, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{et}}); err != nil {
+		return fmt.Errorf("rolling back: %w", err)
+	}
+	t.resolveRemote(txn, kvpb.Aborted, d)
+	return nil
+}
+
+// Restart prepares the transaction to run again after a retryable error: its writes so far
+// are rolled back and it continues as a new transaction at the current time, keeping its
+// original start time so that it ages (and so wins conflicts) across restarts.
+func (t *Txn) Restart(ctx context.Context) error {
+	old := t.snapshot()
+	t.done = false
+	if len(t.lockSpans) > 0 {
+		if err := t.Rollback(ctx); err != nil {
+			return err
+		}
+	}
+	fresh := t.db.newTxnAt(t.db.clock.Now(), old.MinTimestamp)
+	t.mu.Lock()
+	t.proto = fresh.proto
+	t.mu.Unlock()
+	t.lockSpans, t.refreshSpans, t.done = nil, nil, false
+	return nil
+}
+
+func (t *Txn) finish() {
+	t.done = true
+	t.haltHeartbeat()
+}
+
+func (t *Txn) haltHeartbeat() {
+	if t.stopHeartbeat != nil {
+		t.stopHeartbeat()
+		t.stopHeartbeat = nil
+	}
+}

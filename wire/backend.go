@@ -1,0 +1,83 @@
+package wire
+
+import "context"
+
+// Column describes one result column as RowDescription carries it.
+type Column struct {
+	Name         string
+	TableOID     uint32
+	TableAttrNum uint16
+	TypeOID      uint32
+	TypeSize     int16
+	TypeModifier int32
+	Format       int16 // 0 text, 1 binary
+}
+
+// ResultWriter receives the results of statements as the backend produces them.
+type ResultWriter interface {
+	// Describe announces the columns of a row-returning statement (RowDescription). The simple
+	// protocol calls it before the first row; Portal.Execute never calls it (Describe does).
+	Describe(cols []Column) error
+	// Row sends one row; a nil element is NULL. Values are already encoded in the column's format.
+	Row(values [][]byte) error
+	// Complete ends one statement with its command tag, e.g. "INSERT 0 1" or "SELECT 3".
+	Complete(tag string) error
+	// Empty reports an empty statement (EmptyQueryResponse).
+	Empty() error
+	// Notice sends a NoticeResponse (e.g. a warning) without ending the statement.
+	Notice(severity, code, message string) error
+}
+
+// Backend is one client session of the SQL engine as the wire protocol sees it. The wire server
+// creates one per connection and calls it from one goroutine at a time.
+type Backend interface {
+	// SimpleQuery runs every statement of a simple-protocol query string in order, writing each
+	// statement's results to w, and stops at the first error, which it returns (errors carry a
+	// SQLSTATE via sql/pgerror). An empty query string calls w.Empty.
+	SimpleQuery(ctx context.Context, query string, w ResultWriter) error
+	// Prepare parses and plans one statement for the extended protocol. paramOIDs are the types
+	// the client specified (0 = unspecified); the statement reports the types it settled on.
+	Prepare(ctx context.Context, query string, paramOIDs []uint32) (PreparedStatement, error)
+	// TxnStatus is the ReadyForQuery status byte: 'I' idle, 'T' in a transaction, 'E' in a failed
+	// transaction.
+	TxnStatus() byte
+	// Sync marks the end of an extended-protocol message batch: an implicit transaction that
+	// the batch opened is committed (or rolled back after an error).
+	Sync(ctx context.Context) error
+	// Close releases the session, rolling back any open transaction.
+	Close()
+}
+
+// PreparedStatement is a parsed statement awaiting parameter values.
+type PreparedStatement interface {
+	// ParamOIDs are the parameter types, one per $n.
+	ParamOIDs() []uint32
+	// Columns are the result columns (with text format), or nil for a statement without rows.
+	Columns() []Column
+	// Bind supplies parameter values (nil = NULL) in the given formats (as in the Bind message:
+	// zero codes means all text, one code applies to all) and the result formats, giving a portal.
+	Bind(ctx context.Context, params [][]byte, paramFormats []int16, resultFormats []int16) (Portal, error)
+	// Close releases the statement. Portals already bound from it may outlive it (the wire
+	// server closes them separately), so they must not depend on it staying open.
+	Close()
+}
+
+// Portal is a bound statement ready to execute.
+type Portal interface {
+	// Columns are the result columns with their result formats, or nil for a statement without rows.
+	Columns() []Column
+	// Execute runs the portal or resumes it, sending at most maxRows rows (0 = no limit) to w.
+	// When rows remain it returns suspended = true (PortalSuspended) and may be called again;
+	// otherwise it has called w.Complete.
+	Execute(ctx context.Context, maxRows int, w ResultWriter) (suspended bool, err error)
+	// Close releases the portal.
+	Close()
+}
+
+// Authenticator decides how a user proves who they are.
+type Authenticator interface {
+	// PasswordRequired reports whether user must send a password (false: trust).
+	PasswordRequired(ctx context.Context, user string) (bool, error)
+	// CheckPassword verifies a cleartext password; an error means authentication failed.
+	CheckPassword(ctx context.Context, user, password string) error
+}
