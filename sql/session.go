@@ -316,23 +316,12 @@ func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum
 			if rerr := t.Restart(ctx); rerr != nil {
 				return nil, toPGError(rerr)
 			}
-			backoff(ctx, attempt)
 			continue
 		}
 		rbCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = t.Rollback(rbCtx)
 		cancel()
 		return nil, toPGError(err)
-	}
-}
-
-func backoff(ctx context.Context, attempt int) {
-	d := time.Duration(1<<min(attempt, 6)) * 100 * time.Microsecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }
 

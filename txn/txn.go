@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges"
@@ -32,6 +34,7 @@ type Txn struct {
 	refreshSpans []kvpb.Span
 	done         bool
 	readOnly     bool // reads at a fixed historical timestamp
+	restarts     int  // how many times Restart ran; paces the next one
 
 	stopHeartbeat context.CancelFunc
 }
@@ -524,6 +527,10 @@ func (t *Txn) Rollback(ctx context.Context) error {
 // Restart prepares the transaction to run again after a retryable error: its writes so far
 // are rolled back and it continues as a new transaction at the current time, keeping its
 // original start time so that it ages (and so wins conflicts) across restarts.
+//
+// Restart first waits a jittered, exponentially growing pause. Without it a transaction that
+// lost a conflict would come straight back, meet the same unfinished winner, and burn through
+// its retries before the winner could commit.
 func (t *Txn) Restart(ctx context.Context) error {
 	old := t.snapshot()
 	t.done = false
@@ -532,12 +539,35 @@ func (t *Txn) Restart(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := sleepCtx(ctx, restartBackoff(t.restarts)); err != nil {
+		return err
+	}
+	t.restarts++
 	fresh := t.db.newTxnAt(t.db.clock.Now(), old.MinTimestamp)
 	t.mu.Lock()
 	t.proto = fresh.proto
 	t.mu.Unlock()
 	t.lockSpans, t.refreshSpans, t.done = nil, nil, false
 	return nil
+}
+
+// restartBackoff is the pause before restart number n (from 0): 100µs doubling to at most
+// 50ms, scaled by a random factor in [0.5, 1.5) so that transactions that collided once do
+// not collide again in lockstep.
+func restartBackoff(n int) time.Duration {
+	d := 100 * time.Microsecond << min(n, 9)
+	return d/2 + rand.N(d)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (t *Txn) finish() {
