@@ -12,6 +12,10 @@ var (
 	localPrefix = []byte{0x01}
 	// rangeIDPrefix starts per-range bookkeeping keys, addressed by range ID.
 	rangeIDPrefix = []byte{0x01, 'i'}
+	// raftPrefix starts each range's Raft log and Raft stable state, addressed by range ID.
+	// It is apart from rangeIDPrefix because those keys are replicated state that snapshots
+	// carry, while a replica's Raft log is its own and must survive installing a snapshot.
+	raftPrefix = []byte{0x01, 'r'}
 	// txnRecordPrefix starts transaction records, addressed by anchor key so they live in the
 	// anchor's range.
 	txnRecordPrefix = []byte{0x01, 'k'}
@@ -31,6 +35,12 @@ func rangeIDKey(rangeID uint64, suffix string) []byte {
 
 // appliedIndexKey holds the last Raft index applied to the range's state.
 func appliedIndexKey(rangeID uint64) []byte { return rangeIDKey(rangeID, "appl") }
+
+// raftLogPrefix starts the keys of the range's Raft log and Raft stable state (package
+// raftlog). The fixed-width range ID keeps one range's prefix from being another's.
+func raftLogPrefix(rangeID uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(nil), raftPrefix...), rangeID)
+}
 
 // descriptorKey holds the range's descriptor.
 func descriptorKey(rangeID uint64) []byte { return rangeIDKey(rangeID, "desc") }

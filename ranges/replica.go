@@ -13,11 +13,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
+	"github.com/meridiandb/meridian/ranges/raftlog"
 )
 
 // Replica is one store's copy of a range: a Raft group member plus, at the leaseholder, the
@@ -31,7 +31,7 @@ type Replica struct {
 
 	raft      *raft.Raft
 	fsm       *rangeFSM
-	logStore  *raftboltdb.BoltStore
+	logStore  *raftlog.Store
 	transport *raft.InmemTransport
 
 	latches *latchManager
@@ -60,14 +60,10 @@ func newReplica(ctx context.Context, s *Store, desc *RangeDescriptor) (*Replica,
 	}
 	r.fsm = fsm
 	dir := filepath.Join(s.cfg.Dir, "raft", "r"+strconv.FormatUint(desc.RangeID, 10))
-	logStore, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir + ".bolt")})
-	if err != nil {
-		return nil, fmt.Errorf("r%d: opening raft log: %w", desc.RangeID, err)
-	}
+	logStore := raftlog.New(s.db, raftLogPrefix(desc.RangeID))
 	r.logStore = logStore
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir+".snap", 2, hclog.NewNullLogger())
 	if err != nil {
-		logStore.Close()
 		return nil, fmt.Errorf("r%d: opening snapshot store: %w", desc.RangeID, err)
 	}
 	localID := raft.ServerID(strconv.FormatUint(s.cfg.NodeID, 10))
@@ -90,24 +86,20 @@ func newReplica(ctx context.Context, s *Store, desc *RangeDescriptor) (*Replica,
 
 	cache, err := raft.NewLogCache(1024, logStore)
 	if err != nil {
-		logStore.Close()
 		return nil, err
 	}
 	has, err := raft.HasExistingState(cache, logStore, snaps)
 	if err != nil {
-		logStore.Close()
 		return nil, err
 	}
 	if !has {
 		cfg := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: localID, Address: addr}}}
 		if err := raft.BootstrapCluster(conf, cache, logStore, snaps, transport, cfg); err != nil {
-			logStore.Close()
 			return nil, fmt.Errorf("r%d: bootstrapping raft: %w", desc.RangeID, err)
 		}
 	}
 	rf, err := raft.NewRaft(conf, fsm, cache, logStore, snaps, transport)
 	if err != nil {
-		logStore.Close()
 		return nil, fmt.Errorf("r%d: starting raft: %w", desc.RangeID, err)
 	}
 	r.raft = rf
@@ -151,9 +143,6 @@ func (r *Replica) close() error {
 	var errs []error
 	if r.raft != nil {
 		errs = append(errs, r.raft.Shutdown().Error())
-	}
-	if r.logStore != nil {
-		errs = append(errs, r.logStore.Close())
 	}
 	return errors.Join(errs...)
 }
