@@ -8,13 +8,9 @@ import (
 	"github.com/cockroachdb/pebble"
 
 	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
-
-// lowWaterKey persists the timestamp cache low water of the store's last start. Writes can be
-// pushed up to it (and no further ahead of the physical clock), so it bounds every timestamp
-// the store has written at.
-var lowWaterKey = []byte("\x01slow")
 
 // startClock makes the clock read above every timestamp written before a restart, and returns
 // the new low water for timestamp caches. Writes before the restart were at most at the
@@ -22,7 +18,7 @@ var lowWaterKey = []byte("\x01slow")
 // clock passes the previous low water (at most the maximum clock offset, and only right after
 // a quick restart) keeps acknowledged writes visible to the reads that follow.
 func startClock(ctx context.Context, db *pebble.DB, clock *hlc.Clock) (hlc.Timestamp, error) {
-	v, ok, err := mvcc.GetUnversioned(db, lowWaterKey)
+	v, ok, err := mvcc.GetUnversioned(db, keys.StoreLowWaterKey)
 	if err != nil {
 		return hlc.Timestamp{}, err
 	}
@@ -45,7 +41,7 @@ func startClock(ctx context.Context, db *pebble.DB, clock *hlc.Clock) (hlc.Times
 		}
 	}
 	lowWater := clock.Now().Add(int64(clock.MaxOffset()))
-	if err := mvcc.PutUnversioned(db, lowWaterKey, encodeTimestamp(lowWater)); err != nil {
+	if err := mvcc.PutUnversioned(db, keys.StoreLowWaterKey, encodeTimestamp(lowWater)); err != nil {
 		return hlc.Timestamp{}, err
 	}
 	if err := db.LogData(nil, pebble.Sync); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/pebble"
 
 	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
@@ -297,7 +298,7 @@ func resolveSpan(rw mvcc.ReadWriter, sp kvpb.Span, id mvcc.TxnID, status kvpb.Tx
 // batch; if that covers every intent, no record needs to stay behind.
 func (ec *evalContext) endTxn(t *kvpb.EndTxnRequest) (kvpb.Response, error) {
 	txn := ec.txn
-	key := TxnRecordKey(txn.Key, txn.ID)
+	key := keys.TxnRecordKey(txn.Key, txn.ID)
 	rec, err := readTxnRecord(ec.rw, txn.Key, txn.ID)
 	if err != nil {
 		return nil, err
@@ -407,7 +408,7 @@ func (ec *evalContext) gc(t *kvpb.GCRequest) (kvpb.Response, error) {
 	// Readers at or below the new threshold are refused from now on (the batch is applied
 	// under this request's latches before any later read evaluates).
 	ec.r.gcThresholdWall.Store(t.Threshold.WallTime)
-	if err := mvcc.PutUnversioned(ec.rw, gcThresholdKey(ec.r.rangeID), encodeTimestamp(t.Threshold)); err != nil {
+	if err := mvcc.PutUnversioned(ec.rw, keys.RangeGCThresholdKey(ec.r.rangeID), encodeTimestamp(t.Threshold)); err != nil {
 		return nil, err
 	}
 	st, err := mvcc.GC(ec.rw, t.Key, t.EndKey, t.Threshold)

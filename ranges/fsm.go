@@ -12,7 +12,7 @@ import (
 	"github.com/cockroachdb/pebble"
 	"github.com/hashicorp/raft"
 
-	"github.com/meridiandb/meridian/ranges/encoding"
+	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
@@ -43,7 +43,7 @@ type rangeFSM struct {
 
 func newRangeFSM(db *pebble.DB, rangeID uint64, span func() ([]byte, []byte)) (*rangeFSM, error) {
 	f := &rangeFSM{db: db, rangeID: rangeID, span: span}
-	v, ok, err := mvcc.GetUnversioned(db, appliedIndexKey(rangeID))
+	v, ok, err := mvcc.GetUnversioned(db, keys.RangeAppliedIndexKey(rangeID))
 	if err != nil {
 		return nil, fmt.Errorf("reading applied index of r%d: %w", rangeID, err)
 	}
@@ -82,7 +82,7 @@ func (f *rangeFSM) Apply(l *raft.Log) any {
 			}
 		}
 	}
-	if err := mvcc.PutUnversioned(b, appliedIndexKey(f.rangeID), binary.BigEndian.AppendUint64(nil, l.Index)); err != nil {
+	if err := mvcc.PutUnversioned(b, keys.RangeAppliedIndexKey(f.rangeID), binary.BigEndian.AppendUint64(nil, l.Index)); err != nil {
 		return err
 	}
 	// Not synced: the Raft log is durable, and a lost tail is re-applied from it on restart.
@@ -136,7 +136,7 @@ func (f *rangeFSM) Restore(rc io.ReadCloser) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return err
 	}
-	v, ok, err := mvcc.GetUnversioned(f.db, appliedIndexKey(f.rangeID))
+	v, ok, err := mvcc.GetUnversioned(f.db, keys.RangeAppliedIndexKey(f.rangeID))
 	if err != nil || !ok || len(v) != 8 {
 		return fmt.Errorf("r%d: snapshot without applied index (err %v)", f.rangeID, err)
 	}
@@ -151,11 +151,11 @@ func (f *rangeFSM) engineSpans() [][2][]byte {
 }
 
 func rangeEngineSpans(rangeID uint64, start, end []byte) [][2][]byte {
-	idPrefix := rangeIDKey(rangeID, "")
+	idPrefix := keys.RangeIDKey(rangeID, "")
 	return [][2][]byte{
-		{mvcc.EncodeKey(idPrefix, zeroTS), mvcc.EncodeKey(prefixEnd(idPrefix), zeroTS)},
-		{mvcc.EncodeKey(TxnRecordKey(start, mvcc.TxnID{}), zeroTS), mvcc.EncodeKey(TxnRecordKey(end, mvcc.TxnID{}), zeroTS)},
-		{mvcc.EncodeKey(maxKey(start, []byte{0x02}), zeroTS), mvcc.EncodeKey(end, zeroTS)},
+		{mvcc.EncodeKey(idPrefix, zeroTS), mvcc.EncodeKey(keys.PrefixEnd(idPrefix), zeroTS)},
+		{mvcc.EncodeKey(keys.TxnRecordKey(start, mvcc.TxnID{}), zeroTS), mvcc.EncodeKey(keys.TxnRecordKey(end, mvcc.TxnID{}), zeroTS)},
+		{mvcc.EncodeKey(maxKey(start, keys.LocalMax), zeroTS), mvcc.EncodeKey(end, zeroTS)},
 	}
 }
 
@@ -164,14 +164,6 @@ func maxKey(a, b []byte) []byte {
 		return a
 	}
 	return b
-}
-
-// prefixEnd is the first key after every key with the given prefix.
-func prefixEnd(p []byte) []byte {
-	if e := encoding.PrefixEnd(p); e != nil {
-		return e
-	}
-	return KeyMax
 }
 
 type rangeSnapshot struct {

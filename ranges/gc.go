@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
@@ -17,10 +18,6 @@ const (
 	DefaultGCTTL      = 4 * time.Hour
 	DefaultGCInterval = 10 * time.Minute
 )
-
-// gcThresholdKey holds the range's GC threshold: versions at or below it may be gone, so no
-// read at or below it is served.
-func gcThresholdKey(rangeID uint64) []byte { return rangeIDKey(rangeID, "gcth") }
 
 func encodeTimestamp(ts hlc.Timestamp) []byte {
 	b := binary.BigEndian.AppendUint64(nil, uint64(ts.WallTime))
@@ -36,28 +33,18 @@ func decodeTimestamp(b []byte) (hlc.Timestamp, error) {
 
 // gcThreshold reads the range's persisted GC threshold.
 func (r *Replica) gcThreshold() (hlc.Timestamp, error) {
-	v, ok, err := mvcc.GetUnversioned(r.store.db, gcThresholdKey(r.rangeID))
+	v, ok, err := mvcc.GetUnversioned(r.store.db, keys.RangeGCThresholdKey(r.rangeID))
 	if err != nil || !ok {
 		return hlc.Timestamp{}, err
 	}
 	return decodeTimestamp(v)
 }
 
-// BatchTimestampBeforeGCError rejects a request reading at or below the range's GC threshold:
-// the versions it needs may have been collected.
-type BatchTimestampBeforeGCError struct {
-	Timestamp, Threshold hlc.Timestamp
-}
-
-func (e *BatchTimestampBeforeGCError) Error() string {
-	return fmt.Sprintf("batch timestamp %s must be after the replica's GC threshold %s", e.Timestamp, e.Threshold)
-}
-
 // checkGCThreshold fails requests that would read below the GC threshold.
 func (r *Replica) checkGCThreshold(ba *kvpb.BatchRequest) error {
 	th := hlc.Timestamp{WallTime: r.gcThresholdWall.Load()}
 	if !th.IsEmpty() && ba.Timestamp.LessEq(th) {
-		return &BatchTimestampBeforeGCError{Timestamp: ba.Timestamp, Threshold: th}
+		return &kvpb.BatchTimestampBeforeGCError{Timestamp: ba.Timestamp, Threshold: th}
 	}
 	return nil
 }
@@ -93,7 +80,7 @@ func (s *Store) gcLoop() {
 func (s *Store) collectGarbage(ctx context.Context) error {
 	threshold := s.cfg.Clock.Now().Add(-int64(s.cfg.GCTTL))
 	for _, d := range s.Descriptors() {
-		start := maxKey(d.StartKey, SystemPrefix)
+		start := maxKey(d.StartKey, keys.LocalMax)
 		ba := &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{
 			&kvpb.GCRequest{Span: kvpb.Span{Key: start, EndKey: d.EndKey}, Threshold: threshold},
 		}}

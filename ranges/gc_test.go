@@ -45,7 +45,7 @@ func TestGCAfterTTL(t *testing.T) {
 		t.Fatalf("newest version = %q after GC", got)
 	}
 	_, err = s.Send(ctx, &kvpb.BatchRequest{Timestamp: between, Requests: []kvpb.Request{&kvpb.GetRequest{Key: key}}})
-	var gce *BatchTimestampBeforeGCError
+	var gce *kvpb.BatchTimestampBeforeGCError
 	if !errors.As(err, &gce) {
 		t.Fatalf("read below the GC threshold: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 	"github.com/meridiandb/meridian/ranges/raftlog"
@@ -27,7 +28,7 @@ type Replica struct {
 	rangeID uint64
 
 	mu   sync.RWMutex
-	desc *RangeDescriptor
+	desc *kvpb.RangeDescriptor
 
 	raft      *raft.Raft
 	fsm       *rangeFSM
@@ -41,7 +42,7 @@ type Replica struct {
 	gcThresholdWall atomic.Int64
 }
 
-func newReplica(ctx context.Context, s *Store, desc *RangeDescriptor) (*Replica, error) {
+func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor) (*Replica, error) {
 	r := &Replica{
 		store:   s,
 		rangeID: desc.RangeID,
@@ -60,7 +61,7 @@ func newReplica(ctx context.Context, s *Store, desc *RangeDescriptor) (*Replica,
 	}
 	r.fsm = fsm
 	dir := filepath.Join(s.cfg.Dir, "raft", "r"+strconv.FormatUint(desc.RangeID, 10))
-	logStore := raftlog.New(s.db, raftLogPrefix(desc.RangeID))
+	logStore := raftlog.New(s.db, keys.RaftLogPrefix(desc.RangeID))
 	r.logStore = logStore
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir+".snap", 2, hclog.NewNullLogger())
 	if err != nil {
@@ -127,7 +128,7 @@ func (r *Replica) waitLeader(ctx context.Context) error {
 }
 
 // Desc returns the range descriptor.
-func (r *Replica) Desc() *RangeDescriptor {
+func (r *Replica) Desc() *kvpb.RangeDescriptor {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.desc
@@ -217,7 +218,7 @@ func (r *Replica) latchSpans(ba *kvpb.BatchRequest) []latchSpan {
 	for _, req := range ba.Requests {
 		switch t := req.(type) {
 		case *kvpb.EndTxnRequest, *kvpb.HeartbeatTxnRequest:
-			spans = append(spans, latchSpan{span: kvpb.Span{Key: TxnRecordKey(ba.Txn.Key, ba.Txn.ID)}, write: true})
+			spans = append(spans, latchSpan{span: kvpb.Span{Key: keys.TxnRecordKey(ba.Txn.Key, ba.Txn.ID)}, write: true})
 			if et, ok := t.(*kvpb.EndTxnRequest); ok {
 				for _, sp := range et.LockSpans {
 					if r.Desc().ContainsKey(sp.Key) {
@@ -226,9 +227,9 @@ func (r *Replica) latchSpans(ba *kvpb.BatchRequest) []latchSpan {
 				}
 			}
 		case *kvpb.QueryTxnRequest:
-			spans = append(spans, latchSpan{span: kvpb.Span{Key: TxnRecordKey(t.Txn.Key, t.Txn.ID)}})
+			spans = append(spans, latchSpan{span: kvpb.Span{Key: keys.TxnRecordKey(t.Txn.Key, t.Txn.ID)}})
 		case *kvpb.PushTxnRequest:
-			spans = append(spans, latchSpan{span: kvpb.Span{Key: TxnRecordKey(t.Pushee.Key, t.Pushee.ID)}, write: true})
+			spans = append(spans, latchSpan{span: kvpb.Span{Key: keys.TxnRecordKey(t.Pushee.Key, t.Pushee.ID)}, write: true})
 		default:
 			spans = append(spans, latchSpan{span: req.Header(), write: req.IsWrite()})
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble"
 
 	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
@@ -103,11 +104,11 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	if len(descs) == 0 {
-		d := &RangeDescriptor{
-			RangeID: 1, StartKey: KeyMin, EndKey: KeyMax,
-			Replicas: []ReplicaDescriptor{{NodeID: cfg.NodeID, StoreID: cfg.StoreID, ReplicaID: 1}},
+		d := &kvpb.RangeDescriptor{
+			RangeID: 1, StartKey: keys.KeyMin, EndKey: keys.KeyMax,
+			Replicas: []kvpb.ReplicaDescriptor{{NodeID: cfg.NodeID, StoreID: cfg.StoreID, ReplicaID: 1}},
 		}
-		if err := mvcc.PutUnversioned(db, descriptorKey(d.RangeID), encodeDescriptor(d)); err != nil {
+		if err := mvcc.PutUnversioned(db, keys.RangeDescriptorKey(d.RangeID), encodeDescriptor(d)); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -136,21 +137,21 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) loadDescriptors() ([]*RangeDescriptor, error) {
-	start := mvcc.EncodeKey(rangeIDPrefix, zeroTS)
-	end := mvcc.EncodeKey(prefixEnd(rangeIDPrefix), zeroTS)
+func (s *Store) loadDescriptors() ([]*kvpb.RangeDescriptor, error) {
+	start := mvcc.EncodeKey(keys.RangeIDPrefix, zeroTS)
+	end := mvcc.EncodeKey(keys.PrefixEnd(keys.RangeIDPrefix), zeroTS)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
-	var out []*RangeDescriptor
+	var out []*kvpb.RangeDescriptor
 	for ok := it.First(); ok; ok = it.Next() {
 		k, _, err := mvcc.DecodeKey(it.Key())
 		if err != nil {
 			return nil, err
 		}
-		if len(k) != len(rangeIDPrefix)+8+4 || string(k[len(k)-4:]) != "desc" {
+		if len(k) != len(keys.RangeIDPrefix)+8+4 || string(k[len(k)-4:]) != "desc" {
 			continue
 		}
 		v, _, err := mvcc.GetUnversioned(s.db, k)
@@ -184,7 +185,7 @@ func (s *Store) Clock() *hlc.Clock { return s.cfg.Clock }
 func (s *Store) LookupReplica(key []byte) (*Replica, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	a := addressKey(key)
+	a := keys.Addr(key)
 	i := sort.Search(len(s.byStart), func(i int) bool {
 		return string(s.byStart[i].Desc().StartKey) > string(a)
 	})
@@ -197,10 +198,10 @@ func (s *Store) LookupReplica(key []byte) (*Replica, error) {
 }
 
 // Descriptors returns the descriptors of every range on the store, in key order.
-func (s *Store) Descriptors() []RangeDescriptor {
+func (s *Store) Descriptors() []kvpb.RangeDescriptor {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]RangeDescriptor, 0, len(s.byStart))
+	out := make([]kvpb.RangeDescriptor, 0, len(s.byStart))
 	for _, r := range s.byStart {
 		out = append(out, *r.Desc())
 	}
@@ -238,14 +239,14 @@ func batchAnchor(ba *kvpb.BatchRequest) []byte {
 	if ba.Txn != nil {
 		return ba.Txn.Key
 	}
-	return KeyMin
+	return keys.KeyMin
 }
 
 // RangeForKey returns the descriptor of the range holding key.
-func (s *Store) RangeForKey(key []byte) (RangeDescriptor, error) {
+func (s *Store) RangeForKey(key []byte) (kvpb.RangeDescriptor, error) {
 	r, err := s.LookupReplica(key)
 	if err != nil {
-		return RangeDescriptor{}, err
+		return kvpb.RangeDescriptor{}, err
 	}
 	return *r.Desc(), nil
 }

@@ -6,12 +6,13 @@ import (
 
 	"github.com/cockroachdb/pebble"
 
+	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
 func readTxnRecord(r pebble.Reader, anchor []byte, id mvcc.TxnID) (*kvpb.Transaction, error) {
-	v, ok, err := mvcc.GetUnversioned(r, TxnRecordKey(anchor, id))
+	v, ok, err := mvcc.GetUnversioned(r, keys.TxnRecordKey(anchor, id))
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -27,5 +28,5 @@ func writeTxnRecord(w pebble.Writer, t *kvpb.Transaction) error {
 	if err != nil {
 		return fmt.Errorf("encoding transaction record: %w", err)
 	}
-	return mvcc.PutUnversioned(w, TxnRecordKey(t.Key, t.ID), b)
+	return mvcc.PutUnversioned(w, keys.TxnRecordKey(t.Key, t.ID), b)
 }

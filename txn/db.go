@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/meridiandb/meridian/hlc"
-	"github.com/meridiandb/meridian/ranges"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
@@ -22,7 +21,7 @@ type Sender interface {
 
 // RangeLookup finds the range that holds a key.
 type RangeLookup interface {
-	RangeForKey(key []byte) (ranges.RangeDescriptor, error)
+	RangeForKey(key []byte) (kvpb.RangeDescriptor, error)
 }
 
 // DB starts transactions against a cluster of ranges.

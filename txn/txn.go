@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/meridiandb/meridian/hlc"
-	"github.com/meridiandb/meridian/ranges"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 )
 
@@ -105,7 +104,7 @@ func (t *Txn) CommitInBatch(ctx context.Context, b *Batch) error {
 // tryOnePhase commits b in one batch if all its keys live on one range. It reports whether it
 // did (or failed trying).
 func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
-	var desc ranges.RangeDescriptor
+	var desc kvpb.RangeDescriptor
 	for i, req := range b.reqs {
 		h := req.Header()
 		d, err := t.db.lookup.RangeForKey(h.Key)
@@ -452,7 +451,7 @@ func (t *Txn) Commit(ctx context.Context) error {
 
 // resolveRemote resolves, in the background, the intents the commit could not resolve on the
 // record's own range.
-func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, recordRange ranges.RangeDescriptor) {
+func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, recordRange kvpb.RangeDescriptor) {
 	var remote []kvpb.Span
 	for _, sp := range t.lockSpans {
 		if !recordRange.ContainsKey(sp.Key) || len(sp.EndKey) > 0 && bytes.Compare(sp.EndKey, recordRange.EndKey) > 0 {

@@ -63,3 +63,13 @@ type RangeNotFoundError struct {
 func (e *RangeNotFoundError) Error() string {
 	return fmt.Sprintf("no range found for key %q", e.Key)
 }
+
+// BatchTimestampBeforeGCError rejects a request reading at or below the range's GC threshold:
+// the versions it needs may have been collected.
+type BatchTimestampBeforeGCError struct {
+	Timestamp, Threshold hlc.Timestamp
+}
+
+func (e *BatchTimestampBeforeGCError) Error() string {
+	return fmt.Sprintf("batch timestamp %s must be after the replica's GC threshold %s", e.Timestamp, e.Threshold)
+}

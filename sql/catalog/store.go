@@ -9,21 +9,21 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/meridiandb/meridian/ranges"
+	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/encoding"
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/txn"
 )
 
-// System key layout (under ranges.SystemPrefix):
+// System key layout (under keys.SystemPrefix):
 //
 //	'n' parentID(4) name → ID(4)      namespace: databases have parent 0
 //	'd' ID(4)            → descriptor (JSON)
 //	'g'                  → next descriptor ID(4)
 var (
-	namespacePrefix  = append(append([]byte(nil), ranges.SystemPrefix...), 'n')
-	descriptorPrefix = append(append([]byte(nil), ranges.SystemPrefix...), 'd')
-	idGeneratorKey   = append(append([]byte(nil), ranges.SystemPrefix...), 'g')
+	namespacePrefix  = append(append([]byte(nil), keys.SystemPrefix...), 'n')
+	descriptorPrefix = append(append([]byte(nil), keys.SystemPrefix...), 'd')
+	idGeneratorKey   = append(append([]byte(nil), keys.SystemPrefix...), 'g')
 )
 
 // FirstUserID is the first descriptor ID handed to user objects; lower IDs are reserved.

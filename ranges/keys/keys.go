@@ -1,0 +1,108 @@
+package keys
+
+import (
+	"bytes"
+	"encoding/binary"
+
+	"github.com/meridiandb/meridian/ranges/encoding"
+)
+
+var (
+	// KeyMin and KeyMax bound the whole key space.
+	KeyMin = []byte{}
+	KeyMax = []byte{0xff, 0xff}
+
+	// LocalPrefix starts keys that describe ranges, replicas and transactions rather than
+	// user data; LocalMax is the first key after them and the first addressable key.
+	LocalPrefix = []byte{0x01}
+	LocalMax    = []byte{0x02}
+
+	// StoreLowWaterKey holds the timestamp cache low water of the store's last start.
+	StoreLowWaterKey = []byte{0x01, 's', 'l', 'o', 'w'}
+
+	// RangeIDPrefix starts replicated per-range state, addressed by range ID. Snapshots of a
+	// range carry these keys.
+	RangeIDPrefix = []byte{0x01, 'i'}
+	// RaftPrefix starts each replica's Raft log and Raft stable state, addressed by range ID.
+	// It is apart from RangeIDPrefix because a replica's Raft log is its own and must survive
+	// installing a snapshot.
+	RaftPrefix = []byte{0x01, 'r'}
+	// TxnRecordPrefix starts transaction records, addressed by anchor key so that a record
+	// lives in its anchor's range.
+	TxnRecordPrefix = []byte{0x01, 'k'}
+
+	// MetaPrefix starts the meta records; MetaMax ends them. The range that holds them, the
+	// first range, never splits inside [KeyMin, MetaMax).
+	MetaPrefix = []byte{0x02}
+	MetaMax    = []byte{0x03}
+
+	// SystemPrefix starts the system span, where the SQL catalog lives.
+	SystemPrefix = []byte{0x03}
+	// SystemMax ends it; user tables sort at or above it.
+	SystemMax = []byte{0x04}
+)
+
+// RangeIDKey is the key of per-range state suffix of range rangeID.
+func RangeIDKey(rangeID uint64, suffix string) []byte {
+	k := make([]byte, 0, len(RangeIDPrefix)+8+len(suffix))
+	k = append(k, RangeIDPrefix...)
+	k = binary.BigEndian.AppendUint64(k, rangeID)
+	return append(k, suffix...)
+}
+
+// RangeIDSuffix returns the suffix of a key built by RangeIDKey, or false.
+func RangeIDSuffix(key []byte) (rangeID uint64, suffix string, ok bool) {
+	if len(key) < len(RangeIDPrefix)+8 || !bytes.HasPrefix(key, RangeIDPrefix) {
+		return 0, "", false
+	}
+	rest := key[len(RangeIDPrefix):]
+	return binary.BigEndian.Uint64(rest), string(rest[8:]), true
+}
+
+// RangeAppliedIndexKey holds the last Raft index applied to the range's state.
+func RangeAppliedIndexKey(rangeID uint64) []byte { return RangeIDKey(rangeID, "appl") }
+
+// RangeDescriptorKey holds the range's descriptor as its replicas know it.
+func RangeDescriptorKey(rangeID uint64) []byte { return RangeIDKey(rangeID, "desc") }
+
+// RangeGCThresholdKey holds the timestamp at or below which the range's history is gone.
+func RangeGCThresholdKey(rangeID uint64) []byte { return RangeIDKey(rangeID, "gcth") }
+
+// RaftLogPrefix starts the keys of the replica's Raft log and stable state. The fixed-width
+// range ID keeps one range's prefix from being a prefix of another's.
+func RaftLogPrefix(rangeID uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(nil), RaftPrefix...), rangeID)
+}
+
+// TxnRecordKey is where the record of transaction id anchored at key lives.
+func TxnRecordKey(anchor []byte, id [16]byte) []byte {
+	k := make([]byte, 0, len(TxnRecordPrefix)+len(anchor)+2+len(id))
+	k = append(k, TxnRecordPrefix...)
+	k = append(k, anchor...)
+	k = append(k, 0, 't')
+	return append(k, id[:]...)
+}
+
+// Addr maps a key to the user key whose range owns it: transaction records belong to the
+// range of their anchor key; every other key is its own address.
+func Addr(key []byte) []byte {
+	if len(key) >= len(TxnRecordPrefix)+2+16 && bytes.HasPrefix(key, TxnRecordPrefix) {
+		return key[len(TxnRecordPrefix) : len(key)-18]
+	}
+	return key
+}
+
+// MetaKey is the key of the meta record of the range that ends at endKey. Looking a key k up
+// means finding the first meta record after MetaKey(k).
+func MetaKey(endKey []byte) []byte {
+	k := make([]byte, 0, len(MetaPrefix)+len(endKey))
+	return append(append(k, MetaPrefix...), endKey...)
+}
+
+// PrefixEnd is the first key after every key with prefix p (KeyMax when there is none).
+func PrefixEnd(p []byte) []byte {
+	if e := encoding.PrefixEnd(p); e != nil {
+		return e
+	}
+	return KeyMax
+}

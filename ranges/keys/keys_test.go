@@ -1,0 +1,56 @@
+package keys
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestAddr(t *testing.T) {
+	id := [16]byte{1, 2, 3}
+	for _, tc := range []struct {
+		name      string
+		key, want []byte
+	}{
+		{"user key", []byte("\x05table"), []byte("\x05table")},
+		{"txn record", TxnRecordKey([]byte("\x05anchor\x00x"), id), []byte("\x05anchor\x00x")},
+		{"txn record with empty anchor", TxnRecordKey(nil, id), []byte{}},
+		{"short local key", []byte{0x01, 'k', 'x'}, []byte{0x01, 'k', 'x'}},
+	} {
+		if got := Addr(tc.key); !bytes.Equal(got, tc.want) {
+			t.Errorf("%s: Addr(%q) = %q, want %q", tc.name, tc.key, got, tc.want)
+		}
+	}
+}
+
+// TestLayoutOrder: the spans sort as the package documents, so that one range can hold the
+// meta records and no user key can fall among them.
+func TestLayoutOrder(t *testing.T) {
+	ordered := [][]byte{
+		KeyMin, LocalPrefix, RangeDescriptorKey(1), TxnRecordKey([]byte{0xff}, [16]byte{}),
+		RaftLogPrefix(1), StoreLowWaterKey, LocalMax, MetaPrefix, MetaKey(KeyMax), MetaMax,
+		SystemPrefix, SystemMax, {0x05}, KeyMax,
+	}
+	for i := 1; i < len(ordered); i++ {
+		if bytes.Compare(ordered[i-1], ordered[i]) > 0 {
+			t.Errorf("%q sorts after %q", ordered[i-1], ordered[i])
+		}
+	}
+	for _, k := range [][]byte{StoreLowWaterKey, RangeDescriptorKey(7), RaftLogPrefix(7), TxnRecordKey(nil, [16]byte{})} {
+		if !bytes.HasPrefix(k, LocalPrefix) || bytes.Compare(k, LocalMax) >= 0 {
+			t.Errorf("local key %q is outside [LocalPrefix, LocalMax)", k)
+		}
+	}
+}
+
+func TestRangeIDSuffix(t *testing.T) {
+	id, suffix, ok := RangeIDSuffix(RangeDescriptorKey(1 << 40))
+	if !ok || id != 1<<40 || suffix != "desc" {
+		t.Fatalf("RangeIDSuffix = %d %q %v", id, suffix, ok)
+	}
+	if _, _, ok := RangeIDSuffix([]byte("\x05user")); ok {
+		t.Fatal("a user key parsed as a range-ID key")
+	}
+	if !bytes.Equal(PrefixEnd([]byte{0xff, 0xff}), KeyMax) || !bytes.Equal(PrefixEnd([]byte{0x02}), MetaMax) {
+		t.Fatal("PrefixEnd")
+	}
+}
