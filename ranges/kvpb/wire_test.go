@@ -1,0 +1,211 @@
+package kvpb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+)
+
+var (
+	ts1  = hlc.Timestamp{WallTime: 1700000000000000000, Logical: 3}
+	ts2  = hlc.Timestamp{WallTime: 1700000000500000000}
+	meta = mvcc.TxnMeta{ID: mvcc.TxnID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, Key: []byte("anchor"),
+		Epoch: 2, WriteTimestamp: ts2, MinTimestamp: ts1}
+	span = Span{Key: []byte("a"), EndKey: []byte("b\x00c")}
+	txn  = &Transaction{TxnMeta: meta, Status: Pending, ReadTimestamp: ts1, GlobalUncertaintyLimit: ts2,
+		LastHeartbeat: ts1, LockSpans: []Span{span, {Key: []byte("k")}}}
+)
+
+// allRequests holds one of every request type with every field set.
+func allRequests() []Request {
+	return []Request{
+		&GetRequest{Key: []byte("k")},
+		&ScanRequest{Span: span, MaxKeys: 10, Reverse: true},
+		&PutRequest{Key: []byte("k"), Value: []byte{0, 1, 0xff}},
+		&ConditionalPutRequest{Key: []byte("k"), Value: []byte("v"), ExpectAbsent: true},
+		&DeleteRequest{Key: []byte("k")},
+		&DeleteRangeRequest{Span: span},
+		&EndTxnRequest{Commit: true, LockSpans: []Span{span}},
+		&HeartbeatTxnRequest{Now: ts2},
+		&QueryTxnRequest{Txn: meta},
+		&PushTxnRequest{Pushee: meta, Now: ts2, ExpireBefore: ts1, Force: true, PushTo: ts2},
+		&ResolveIntentRequest{Span: span, Txn: meta, Status: Committed, CommitTS: ts2},
+		&RefreshRequest{Span: span, From: ts1},
+		&GCRequest{Span: span, Threshold: ts1},
+	}
+}
+
+func allResponses() []Response {
+	return []Response{
+		&GetResponse{Value: &mvcc.KeyValue{Key: []byte("k"), Value: []byte("v"), Timestamp: ts1}},
+		&ScanResponse{KVs: []mvcc.KeyValue{{Key: []byte("a"), Value: []byte("1"), Timestamp: ts1}}, ResumeKey: []byte("b")},
+		&PutResponse{},
+		&ConditionalPutResponse{},
+		&DeleteResponse{},
+		&DeleteRangeResponse{Keys: [][]byte{[]byte("a"), []byte("b")}},
+		&EndTxnResponse{OnePhaseCommit: true},
+		&HeartbeatTxnResponse{Txn: txn},
+		&QueryTxnResponse{Txn: txn, Found: true},
+		&PushTxnResponse{Pushee: txn},
+		&ResolveIntentResponse{Resolved: 4},
+		&RefreshResponse{},
+		&GCResponse{Removed: 9},
+	}
+}
+
+// TestUnionsCoverEveryType: the unions have exactly one field per request and response type
+// the tests know, so a new type added without a network encoding fails here.
+func TestUnionsCoverEveryType(t *testing.T) {
+	if n := reflect.TypeOf(requestUnion{}).NumField(); n != len(allRequests()) {
+		t.Fatalf("requestUnion has %d fields, allRequests %d", n, len(allRequests()))
+	}
+	if n := reflect.TypeOf(responseUnion{}).NumField(); n != len(allResponses()) {
+		t.Fatalf("responseUnion has %d fields, allResponses %d", n, len(allResponses()))
+	}
+}
+
+func TestBatchRequestRoundTrip(t *testing.T) {
+	for _, ba := range []*BatchRequest{
+		{Timestamp: ts1, Txn: txn, RangeID: 7, Requests: allRequests()},
+		{Timestamp: ts2, Requests: []Request{&GetRequest{Key: []byte("x")}}}, // non-transactional
+	} {
+		b, err := ba.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got BatchRequest
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(&got, ba) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got, *ba)
+		}
+	}
+}
+
+func TestBatchReplyRoundTrip(t *testing.T) {
+	for _, r := range []*BatchReply{
+		{Response: &BatchResponse{Responses: allResponses(), Txn: txn, Timestamp: ts2}},
+		{Response: &BatchResponse{Responses: []Response{&GetResponse{}}, Timestamp: ts1}},
+	} {
+		b, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got BatchReply
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(&got, r) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got.Response, r.Response)
+		}
+	}
+}
+
+// TestErrorsKeepTheirType: every typed error callers branch on arrives as that type, with
+// its fields, wrapped or not, and other errors arrive with their message.
+func TestErrorsKeepTheirType(t *testing.T) {
+	typed := []error{
+		&TransactionRetryError{Reason: RetrySerializable, Message: "m", Aborted: true, Timestamp: ts1},
+		&TxnPushedError{PushedTo: ts2},
+		&ConflictError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
+		&RangeNotFoundError{Key: []byte("k")},
+		&BatchTimestampBeforeGCError{Timestamp: ts1, Threshold: ts2},
+		&mvcc.WriteIntentError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
+		&mvcc.WriteTooOldError{Timestamp: ts1, ActualTimestamp: ts2},
+		&mvcc.ConditionFailedError{ActualValue: []byte("v")},
+		&mvcc.ReadWithinUncertaintyIntervalError{ReadTimestamp: ts1, ExistingTimestamp: ts2},
+		&mvcc.RefreshConflictError{Key: []byte("k"), Timestamp: ts2},
+		&hlc.ClockOffsetError{Remote: ts2, Physical: 5, MaxOffset: 500 * time.Millisecond},
+	}
+	if n := reflect.TypeOf(errorDetail{}).NumField(); n != len(typed) {
+		t.Fatalf("errorDetail has %d fields, the test %d", n, len(typed))
+	}
+	for _, orig := range typed {
+		for _, sent := range []error{orig, fmt.Errorf("r3: evaluating: %w", orig)} {
+			got := roundTripError(t, sent)
+			if got.Error() != sent.Error() {
+				t.Errorf("message %q, want %q", got.Error(), sent.Error())
+			}
+			target := reflect.New(reflect.TypeOf(orig))
+			if !errors.As(got, target.Interface()) {
+				t.Errorf("%q does not unwrap to %T", got, orig)
+				continue
+			}
+			if !reflect.DeepEqual(target.Elem().Interface(), orig) {
+				t.Errorf("detail %+v, want %+v", target.Elem().Interface(), orig)
+			}
+		}
+	}
+	plain := roundTripError(t, errors.New("disk full"))
+	if plain.Error() != "disk full" {
+		t.Errorf("plain error: %q", plain)
+	}
+	if got := roundTripError(t, fmt.Errorf("waiting: %w", context.DeadlineExceeded)); !errors.Is(got, context.DeadlineExceeded) {
+		t.Errorf("%q is not DeadlineExceeded", got)
+	}
+	if got := roundTripError(t, context.Canceled); !errors.Is(got, context.Canceled) {
+		t.Errorf("%q is not Canceled", got)
+	}
+}
+
+func roundTripError(t *testing.T, err error) error {
+	t.Helper()
+	b, merr := (&BatchReply{Err: NewError(err)}).MarshalBinary()
+	if merr != nil {
+		t.Fatal(merr)
+	}
+	var r BatchReply
+	if uerr := r.UnmarshalBinary(b); uerr != nil {
+		t.Fatal(uerr)
+	}
+	return r.Err.GoError()
+}
+
+func TestMalformedMessages(t *testing.T) {
+	good, err := (&BatchRequest{Txn: txn, Requests: allRequests()}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ba BatchRequest
+	for i := 0; i < len(good); i += 7 {
+		if err := ba.UnmarshalBinary(good[:i]); err == nil {
+			t.Fatalf("truncated to %d bytes: decoded without error", i)
+		}
+	}
+	two, _ := encodeWire(&wireBatchRequest{Requests: []requestUnion{{Get: &GetRequest{}, Put: &PutRequest{}}}})
+	if err := ba.UnmarshalBinary(two); err == nil {
+		t.Fatal("a union with two requests decoded without error")
+	}
+	var r BatchReply
+	empty, _ := encodeWire(&wireBatchReply{})
+	if err := r.UnmarshalBinary(empty); err == nil {
+		t.Fatal("an empty reply decoded without error")
+	}
+}
+
+func FuzzUnmarshal(f *testing.F) {
+	for _, m := range []interface{ MarshalBinary() ([]byte, error) }{
+		&BatchRequest{Txn: txn, Requests: allRequests()},
+		&BatchReply{Response: &BatchResponse{Responses: allResponses()}},
+		&BatchReply{Err: NewError(&TxnPushedError{PushedTo: ts1})},
+	} {
+		b, err := m.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ba BatchRequest
+		_ = ba.UnmarshalBinary(b)
+		var r BatchReply
+		_ = r.UnmarshalBinary(b)
+	})
+}
