@@ -56,8 +56,6 @@ type requestUnion struct {
 	GC             *GCRequest             `codec:",omitempty"`
 }
 
-
-
 type responseUnion struct {
 	Get            *GetResponse            `codec:",omitempty"`
 	Scan           *ScanResponse           `codec:",omitempty"`
