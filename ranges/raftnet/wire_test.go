@@ -13,7 +13,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	at := time.Unix(1700000000, 5).UTC()
 	in := &batch{Msgs: []envelope{
 		{ID: 1, RangeID: 9, AppendEntries: &raft.AppendEntriesRequest{RPCHeader: hdr, Term: 4, PrevLogEntry: 10, PrevLogTerm: 3,
-			Entries: []*raft.Log{{Index: 11, Term: 4, Type: raft.LogCommand, Data: []byte{0, 1, 2}, Extensions: []byte("x"), AppendedAt: at}},
+			Entries:           []*raft.Log{{Index: 11, Term: 4, Type: raft.LogCommand, Data: []byte{0, 1, 2}, Extensions: []byte("x"), AppendedAt: at}},
 			LeaderCommitIndex: 10}},
 		{ID: 2, RangeID: 9, RequestVote: &raft.RequestVoteRequest{RPCHeader: hdr, Term: 5, LastLogIndex: 11, LastLogTerm: 4, LeadershipTransfer: true}},
 		{ID: 3, RangeID: 1, RequestPreVote: &raft.RequestPreVoteRequest{RPCHeader: hdr, Term: 6, LastLogIndex: 2, LastLogTerm: 1}},
