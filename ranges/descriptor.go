@@ -4,6 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/cockroachdb/pebble"
+
+	"github.com/meridiandb/meridian/ranges/keys"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+
 	"github.com/meridiandb/meridian/ranges/kvpb"
 )
 
@@ -21,4 +26,16 @@ func decodeDescriptor(b []byte) (*kvpb.RangeDescriptor, error) {
 		return nil, fmt.Errorf("decoding range descriptor: %w", err)
 	}
 	return &d, nil
+}
+
+// loadDescriptor reads range rangeID's descriptor from the store.
+func loadDescriptor(db pebble.Reader, rangeID uint64) (*kvpb.RangeDescriptor, error) {
+	v, ok, err := mvcc.GetUnversioned(db, keys.RangeDescriptorKey(rangeID))
+	if err != nil {
+		return nil, fmt.Errorf("reading descriptor of r%d: %w", rangeID, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("r%d has no descriptor", rangeID)
+	}
+	return decodeDescriptor(v)
 }

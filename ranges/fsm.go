@@ -13,16 +13,25 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/meridiandb/meridian/ranges/keys"
+	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
-// Raft command format: one version byte, then the Pebble batch representation of the
-// writes the leaseholder evaluated.
-const commandVersion byte = 1
+// Raft command format: a version byte, a flags byte, then the Pebble batch representation of
+// the writes the leaseholder evaluated.
+const commandVersion byte = 2
 
-func encodeCommand(repr []byte) []byte {
-	cmd := make([]byte, 0, 1+len(repr))
-	cmd = append(cmd, commandVersion)
+// commandFlags say what an applied command changes besides data.
+type commandFlags byte
+
+const (
+	// flagDescriptor: the command rewrites the range descriptor; replicas reload it.
+	flagDescriptor commandFlags = 1 << iota
+)
+
+func encodeCommand(flags commandFlags, repr []byte) []byte {
+	cmd := make([]byte, 0, 2+len(repr))
+	cmd = append(cmd, commandVersion, byte(flags))
 	return append(cmd, repr...)
 }
 
@@ -38,11 +47,13 @@ type rangeFSM struct {
 
 	// Counters of entries Apply wrote and skipped (already in Pebble), for tests and metrics.
 	appliedEntries, skippedEntries atomic.Uint64
-	span                           func() (start, end []byte) // the range's user-key span, for snapshots
+
+	desc   func() *kvpb.RangeDescriptor  // the range's descriptor as the replica knows it
+	onDesc func(d *kvpb.RangeDescriptor) // called after a command or snapshot changed it
 }
 
-func newRangeFSM(db *pebble.DB, rangeID uint64, span func() ([]byte, []byte)) (*rangeFSM, error) {
-	f := &rangeFSM{db: db, rangeID: rangeID, span: span}
+func newRangeFSM(db *pebble.DB, rangeID uint64, desc func() *kvpb.RangeDescriptor, onDesc func(*kvpb.RangeDescriptor)) (*rangeFSM, error) {
+	f := &rangeFSM{db: db, rangeID: rangeID, desc: desc, onDesc: onDesc}
 	v, ok, err := mvcc.GetUnversioned(db, keys.RangeAppliedIndexKey(rangeID))
 	if err != nil {
 		return nil, fmt.Errorf("reading applied index of r%d: %w", rangeID, err)
@@ -72,11 +83,13 @@ func (f *rangeFSM) Apply(l *raft.Log) any {
 	}
 	b := f.db.NewBatch()
 	defer b.Close()
+	var flags commandFlags
 	if l.Type == raft.LogCommand && len(l.Data) > 0 {
-		if l.Data[0] != commandVersion {
+		if l.Data[0] != commandVersion || len(l.Data) < 2 {
 			return fmt.Errorf("r%d: unknown command version %d at index %d", f.rangeID, l.Data[0], l.Index)
 		}
-		if repr := l.Data[1:]; len(repr) > 0 {
+		flags = commandFlags(l.Data[1])
+		if repr := l.Data[2:]; len(repr) > 0 {
 			if err := b.SetRepr(append([]byte(nil), repr...)); err != nil {
 				return fmt.Errorf("r%d: bad command at index %d: %w", f.rangeID, l.Index, err)
 			}
@@ -91,6 +104,13 @@ func (f *rangeFSM) Apply(l *raft.Log) any {
 	}
 	f.applied = l.Index
 	f.appliedEntries.Add(1)
+	if flags&flagDescriptor != 0 {
+		d, err := loadDescriptor(f.db, f.rangeID)
+		if err != nil {
+			return err
+		}
+		f.onDesc(d)
+	}
 	return nil
 }
 
@@ -101,23 +121,41 @@ func (f *rangeFSM) Snapshot() (raft.FSMSnapshot, error) {
 	if err := f.db.LogData(nil, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("r%d: syncing before snapshot: %w", f.rangeID, err)
 	}
-	start, end := f.span()
-	return &rangeSnapshot{snap: f.db.NewSnapshot(), rangeID: f.rangeID, start: start, end: end}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock() // no command applies between reading the descriptor and the snapshot
+	return &rangeSnapshot{snap: f.db.NewSnapshot(), rangeID: f.rangeID, desc: f.desc()}, nil
 }
 
-// Restore implements raft.FSM: it replaces the range's span with the snapshot's contents.
+// Restore implements raft.FSM: it replaces the range's state with the snapshot's contents.
+// The snapshot starts with the range descriptor it was taken under, which may have a
+// different span from the one this replica knew (or this replica may know none yet).
 func (f *rangeFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	r := bufio.NewReader(rc)
+	hdr, err := readChunk(r)
+	if err != nil {
+		return fmt.Errorf("r%d: reading snapshot header: %w", f.rangeID, err)
+	}
+	desc, err := decodeDescriptor(hdr)
+	if err != nil {
+		return fmt.Errorf("r%d: snapshot header: %w", f.rangeID, err)
+	}
+	if desc.RangeID != f.rangeID {
+		return fmt.Errorf("r%d: got a snapshot of r%d", f.rangeID, desc.RangeID)
+	}
 	b := f.db.NewBatch()
 	defer b.Close()
-	for _, sp := range f.engineSpans() {
+	spans := rangeEngineSpans(f.rangeID, desc.StartKey, desc.EndKey)
+	if old := f.desc(); old.EndKey != nil {
+		spans = append(spans, rangeEngineSpans(f.rangeID, old.StartKey, old.EndKey)...)
+	}
+	for _, sp := range spans {
 		if err := b.DeleteRange(sp[0], sp[1], nil); err != nil {
 			return err
 		}
 	}
-	r := bufio.NewReader(rc)
 	for {
 		k, err := readChunk(r)
 		if errors.Is(err, io.EOF) {
@@ -141,13 +179,8 @@ func (f *rangeFSM) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("r%d: snapshot without applied index (err %v)", f.rangeID, err)
 	}
 	f.applied = binary.BigEndian.Uint64(v)
+	f.onDesc(desc)
 	return nil
-}
-
-// engineSpans are the engine key spans that make up the range's state.
-func (f *rangeFSM) engineSpans() [][2][]byte {
-	start, end := f.span()
-	return rangeEngineSpans(f.rangeID, start, end)
 }
 
 func rangeEngineSpans(rangeID uint64, start, end []byte) [][2][]byte {
@@ -167,15 +200,16 @@ func maxKey(a, b []byte) []byte {
 }
 
 type rangeSnapshot struct {
-	snap       *pebble.Snapshot
-	rangeID    uint64
-	start, end []byte
+	snap    *pebble.Snapshot
+	rangeID uint64
+	desc    *kvpb.RangeDescriptor
 }
 
-// Persist streams the range's engine keys as length-prefixed key/value pairs.
+// Persist streams the range's descriptor, then its engine keys, as length-prefixed chunks.
 func (s *rangeSnapshot) Persist(sink raft.SnapshotSink) error {
 	w := bufio.NewWriter(sink)
-	for _, sp := range rangeEngineSpans(s.rangeID, s.start, s.end) {
+	writeChunk(w, encodeDescriptor(s.desc))
+	for _, sp := range rangeEngineSpans(s.rangeID, s.desc.StartKey, s.desc.EndKey) {
 		it, err := s.snap.NewIter(&pebble.IterOptions{LowerBound: sp[0], UpperBound: sp[1]})
 		if err != nil {
 			sink.Cancel()

@@ -19,6 +19,7 @@ import (
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 	"github.com/meridiandb/meridian/ranges/raftlog"
+	"github.com/meridiandb/meridian/ranges/raftnet"
 )
 
 // Replica is one store's copy of a range: a Raft group member plus, at the leaseholder, the
@@ -28,21 +29,30 @@ type Replica struct {
 	rangeID uint64
 
 	mu   sync.RWMutex
-	desc *kvpb.RangeDescriptor
+	desc *kvpb.RangeDescriptor // span empty until the replica is initialized (by a snapshot)
 
-	raft      *raft.Raft
-	fsm       *rangeFSM
-	logStore  *raftlog.Store
-	transport *raft.InmemTransport
+	raft     *raft.Raft
+	fsm      *rangeFSM
+	logStore *raftlog.Store
+	group    *raftnet.Group
 
 	latches *latchManager
 	tsc     *tsCache
+
+	// readyTerm is the Raft term in which this replica, as leader, has applied every entry
+	// committed before it took over, and so may serve reads.
+	readyTerm atomic.Uint64
+	// changeMu serializes replica changes.
+	changeMu sync.Mutex
 
 	// gcThresholdWall caches the persisted GC threshold's wall time (see checkGCThreshold).
 	gcThresholdWall atomic.Int64
 }
 
-func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor) (*Replica, error) {
+// newReplica starts the replica of desc's range on s. With bootstrap, the range's Raft group
+// is created with desc's replicas as voters; otherwise the group resumes from the store, or
+// (for a replica being added here) starts empty and waits for the leader's snapshot.
+func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, bootstrap bool) (*Replica, error) {
 	r := &Replica{
 		store:   s,
 		rangeID: desc.RangeID,
@@ -52,55 +62,39 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor) (*Rep
 		// pushing any write below "now" (plus the max clock offset) above it.
 		tsc: newTSCache(s.lowWater),
 	}
-	fsm, err := newRangeFSM(s.db, desc.RangeID, func() ([]byte, []byte) {
-		d := r.Desc()
-		return d.StartKey, d.EndKey
-	})
+	fsm, err := newRangeFSM(s.db, desc.RangeID, r.Desc, r.setDesc)
 	if err != nil {
 		return nil, err
 	}
 	r.fsm = fsm
 	dir := filepath.Join(s.cfg.Dir, "raft", "r"+strconv.FormatUint(desc.RangeID, 10))
-	logStore := raftlog.New(s.db, keys.RaftLogPrefix(desc.RangeID))
-	r.logStore = logStore
+	r.logStore = raftlog.New(s.db, keys.RaftLogPrefix(desc.RangeID))
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir+".snap", 2, hclog.NewNullLogger())
 	if err != nil {
 		return nil, fmt.Errorf("r%d: opening snapshot store: %w", desc.RangeID, err)
 	}
-	localID := raft.ServerID(strconv.FormatUint(s.cfg.NodeID, 10))
-	addr, transport := raft.NewInmemTransport(raft.ServerAddress(fmt.Sprintf("n%d/r%d", s.cfg.NodeID, desc.RangeID)))
-	r.transport = transport
-
-	conf := raft.DefaultConfig()
-	conf.LocalID = localID
-	conf.NoSnapshotRestoreOnStart = true
-	// A single-voter group elects itself after one heartbeat timeout; keep restart short.
-	conf.HeartbeatTimeout = 150 * time.Millisecond
-	conf.ElectionTimeout = 150 * time.Millisecond
-	conf.LeaderLeaseTimeout = 100 * time.Millisecond
-	conf.CommitTimeout = time.Second
-	if s.cfg.RaftSnapshotThreshold > 0 {
-		conf.SnapshotThreshold = s.cfg.RaftSnapshotThreshold
-		conf.TrailingLogs = s.cfg.RaftSnapshotThreshold / 2
-	}
-	conf.Logger = hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("raft r%d", desc.RangeID), Level: hclog.Warn, Output: io.Discard})
-
-	cache, err := raft.NewLogCache(1024, logStore)
-	if err != nil {
+	if r.group, err = s.transport.Group(desc.RangeID); err != nil {
 		return nil, err
 	}
-	has, err := raft.HasExistingState(cache, logStore, snaps)
+	conf := s.raftConfig(desc.RangeID)
+	cache, err := raft.NewLogCache(1024, r.logStore)
 	if err != nil {
+		r.group.Close()
 		return nil, err
 	}
-	if !has {
-		cfg := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: localID, Address: addr}}}
-		if err := raft.BootstrapCluster(conf, cache, logStore, snaps, transport, cfg); err != nil {
+	if bootstrap {
+		var servers []raft.Server
+		for _, rd := range desc.Replicas {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raftID(rd.NodeID), Address: raftnet.Address(rd.NodeID)})
+		}
+		if err := raft.BootstrapCluster(conf, cache, r.logStore, snaps, r.group, raft.Configuration{Servers: servers}); err != nil {
+			r.group.Close()
 			return nil, fmt.Errorf("r%d: bootstrapping raft: %w", desc.RangeID, err)
 		}
 	}
-	rf, err := raft.NewRaft(conf, fsm, cache, logStore, snaps, transport)
+	rf, err := raft.NewRaft(conf, fsm, cache, r.logStore, snaps, r.group)
 	if err != nil {
+		r.group.Close()
 		return nil, fmt.Errorf("r%d: starting raft: %w", desc.RangeID, err)
 	}
 	r.raft = rf
@@ -112,19 +106,80 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor) (*Rep
 	return r, nil
 }
 
-// waitLeader blocks until the range's Raft group has a leader and the leader has applied
-// everything committed before it took over (so reads at the leaseholder see every write).
-func (r *Replica) waitLeader(ctx context.Context) error {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for r.raft.State() != raft.Leader {
+// raftID is the Raft server ID of node nodeID's replica: a range has at most one replica per
+// node, so the node ID names it.
+func raftID(nodeID uint64) raft.ServerID { return raft.ServerID(raftnet.Address(nodeID)) }
+
+// raftConfig is the Raft configuration of every group on the store.
+func (s *Store) raftConfig(rangeID uint64) *raft.Config {
+	conf := raft.DefaultConfig()
+	conf.LocalID = raftID(s.cfg.NodeID)
+	conf.NoSnapshotRestoreOnStart = true
+	conf.HeartbeatTimeout = s.cfg.RaftHeartbeatTimeout
+	conf.ElectionTimeout = s.cfg.RaftHeartbeatTimeout
+	// A leader steps down once it has not heard from a quorum for this long, which is before
+	// any follower can time out and elect another: a leader that serves reads alone (without
+	// a Raft round) is the only leader. See Replica.checkLeaseholder.
+	conf.LeaderLeaseTimeout = s.cfg.RaftHeartbeatTimeout / 2
+	conf.CommitTimeout = s.cfg.RaftHeartbeatTimeout
+	if s.cfg.RaftSnapshotThreshold > 0 {
+		conf.SnapshotThreshold = s.cfg.RaftSnapshotThreshold
+		conf.TrailingLogs = s.cfg.RaftSnapshotThreshold / 2
+	}
+	conf.Logger = hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("raft r%d", rangeID), Level: hclog.Warn, Output: io.Discard})
+	return conf
+}
+
+// initialized reports whether the replica knows its range (bootstrapped, loaded, or filled
+// by a snapshot).
+func (r *Replica) initialized() bool { return r.Desc().EndKey != nil }
+
+// setDesc installs a new descriptor that Raft applied (a replica change, or a snapshot).
+func (r *Replica) setDesc(d *kvpb.RangeDescriptor) {
+	r.mu.Lock()
+	r.desc = d
+	r.mu.Unlock()
+	r.store.descriptorChanged(r)
+}
+
+// checkLeaseholder makes sure this replica may evaluate a batch. For now the Raft leader is
+// the leaseholder; it must also have applied every entry committed before it took over, so
+// that its reads see every acknowledged write. While an election is on, it waits a few
+// election timeouts for the outcome; otherwise it names the leader it knows of.
+func (r *Replica) checkLeaseholder(ctx context.Context) error {
+	timeout := r.store.cfg.RaftHeartbeatTimeout
+	deadline := time.Now().Add(3 * timeout)
+	for {
+		if r.raft.State() == raft.Leader {
+			term := r.raft.CurrentTerm()
+			if r.readyTerm.Load() == term {
+				return nil
+			}
+			if err := r.raft.Barrier(3 * timeout).Error(); err != nil {
+				return r.notLeaseHolder(0)
+			}
+			r.readyTerm.Store(term)
+			return nil
+		}
+		if _, id := r.raft.LeaderWithID(); id != "" {
+			leader, err := raftnet.NodeID(raft.ServerAddress(id))
+			if err == nil && leader != r.store.cfg.NodeID {
+				return r.notLeaseHolder(leader)
+			}
+		}
+		if time.Now().After(deadline) {
+			return r.notLeaseHolder(0)
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("r%d: waiting for raft leader: %w", r.rangeID, ctx.Err())
-		case <-t.C:
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	return r.raft.Barrier(0).Error()
+}
+
+func (r *Replica) notLeaseHolder(leader uint64) error {
+	return &kvpb.NotLeaseHolderError{RangeID: r.rangeID, NodeID: r.store.cfg.NodeID, LeaseHolder: leader}
 }
 
 // Desc returns the range descriptor.
@@ -149,12 +204,12 @@ func (r *Replica) close() error {
 }
 
 // propose replicates a Pebble batch through Raft and waits until it is applied.
-func (r *Replica) propose(ctx context.Context, repr []byte) error {
+func (r *Replica) propose(ctx context.Context, flags commandFlags, repr []byte) error {
 	timeout := 30 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	f := r.raft.Apply(encodeCommand(repr), timeout)
+	f := r.raft.Apply(encodeCommand(flags, repr), timeout)
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("r%d: replicating: %w", r.rangeID, err)
 	}
@@ -170,6 +225,9 @@ func (r *Replica) propose(ctx context.Context, repr []byte) error {
 // transactions met on the way are resolved or waited for here; a conflict that cannot be
 // waited out returns a retry error for the transaction.
 func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	if err := r.checkLeaseholder(ctx); err != nil {
+		return nil, err
+	}
 	if ba.Txn != nil {
 		ba.Timestamp = ba.Txn.ReadTimestamp
 	} else if ba.Timestamp.IsEmpty() {

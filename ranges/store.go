@@ -17,6 +17,7 @@ import (
 	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
+	"github.com/meridiandb/meridian/ranges/raftnet"
 )
 
 var zeroTS hlc.Timestamp
@@ -40,17 +41,30 @@ type StoreConfig struct {
 	GCTTL time.Duration
 	// GCInterval is how often the store collects garbage. Default DefaultGCInterval.
 	GCInterval time.Duration
+
+	// Transport carries the Raft traffic of the store's replicas to other nodes. Without one
+	// the store is alone: its ranges can have no replicas elsewhere.
+	Transport *raftnet.Transport
+	// JoinOnly keeps an empty store from creating the first range: it belongs to a node
+	// joining a cluster, and gets its replicas from the other nodes.
+	JoinOnly bool
+	// RaftHeartbeatTimeout is how long a follower waits without hearing from its leader
+	// before it calls an election; leaders heartbeat ten times as often. Default 1s, or
+	// 150ms for a store without a Transport.
+	RaftHeartbeatTimeout time.Duration
 }
 
 // Store is the set of replicas on one disk.
 type Store struct {
-	cfg StoreConfig
-	db  *pebble.DB
-	log *slog.Logger
+	cfg           StoreConfig
+	db            *pebble.DB
+	log           *slog.Logger
+	transport     *raftnet.Transport
+	ownsTransport bool
 
 	mu       sync.RWMutex
 	replicas map[uint64]*Replica
-	// byStart lists replicas by start key for routing.
+	// byStart lists the initialized replicas by start key, for routing.
 	byStart []*Replica
 
 	// lowWater is where new replicas' timestamp caches start: no write lands at or below it.
@@ -86,6 +100,14 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if cfg.GCInterval == 0 {
 		cfg.GCInterval = DefaultGCInterval
 	}
+	if cfg.RaftHeartbeatTimeout == 0 {
+		cfg.RaftHeartbeatTimeout = time.Second
+		if cfg.Transport == nil {
+			// Alone, a store's groups have one voter each and nobody to disagree with:
+			// short timeouts just make the first election (at every start) quick.
+			cfg.RaftHeartbeatTimeout = 150 * time.Millisecond
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "raft"), 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -93,43 +115,54 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: opening pebble: %w", err)
 	}
-	s := &Store{cfg: cfg, db: db, log: cfg.Logger, replicas: make(map[uint64]*Replica), stopper: make(chan struct{})}
+	s := &Store{cfg: cfg, db: db, log: cfg.Logger, transport: cfg.Transport, replicas: make(map[uint64]*Replica), stopper: make(chan struct{})}
+	if s.transport == nil {
+		s.transport, s.ownsTransport = raftnet.New(cfg.NodeID, nil, cfg.Logger), true
+	}
 	if s.lowWater, err = startClock(ctx, db, cfg.Clock); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	descs, err := s.loadDescriptors()
 	if err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
-	if len(descs) == 0 {
+	bootstrap := len(descs) == 0 && !cfg.JoinOnly
+	if bootstrap {
 		d := &kvpb.RangeDescriptor{
 			RangeID: 1, StartKey: keys.KeyMin, EndKey: keys.KeyMax,
 			Replicas: []kvpb.ReplicaDescriptor{{NodeID: cfg.NodeID, StoreID: cfg.StoreID, ReplicaID: 1}},
 		}
 		if err := mvcc.PutUnversioned(db, keys.RangeDescriptorKey(d.RangeID), encodeDescriptor(d)); err != nil {
-			db.Close()
+			s.Close()
 			return nil, err
 		}
 		if err := db.LogData(nil, pebble.Sync); err != nil {
-			db.Close()
+			s.Close()
 			return nil, err
 		}
 		descs = append(descs, d)
 	}
 	for _, d := range descs {
-		r, err := newReplica(ctx, s, d)
+		r, err := newReplica(ctx, s, d, bootstrap)
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
-		s.addReplicaLocked(r)
+		s.addReplica(r)
 	}
-	for _, r := range s.replicas {
-		if err := r.waitLeader(ctx); err != nil {
-			s.Close()
-			return nil, err
+	// A message for a range this store has no replica of means the range is being given
+	// one here.
+	s.transport.SetUnknownRangeHandler(s.createReplica)
+	if s.ownsTransport {
+		// Alone, the store elects itself leader of every range; wait for that, so that it
+		// is ready to serve when OpenStore returns.
+		for _, r := range s.replicas {
+			if err := r.checkLeaseholder(ctx); err != nil {
+				s.Close()
+				return nil, err
+			}
 		}
 	}
 	s.wg.Add(1)
@@ -167,12 +200,58 @@ func (s *Store) loadDescriptors() ([]*kvpb.RangeDescriptor, error) {
 	return out, it.Error()
 }
 
-func (s *Store) addReplicaLocked(r *Replica) {
+func (s *Store) addReplica(r *Replica) {
+	s.mu.Lock()
 	s.replicas[r.rangeID] = r
-	s.byStart = append(s.byStart, r)
+	s.mu.Unlock()
+	s.descriptorChanged(r)
+}
+
+// descriptorChanged re-indexes the store's replicas after r's descriptor changed.
+func (s *Store) descriptorChanged(r *Replica) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byStart = s.byStart[:0]
+	for _, r := range s.replicas {
+		if r.initialized() {
+			s.byStart = append(s.byStart, r)
+		}
+	}
 	sort.Slice(s.byStart, func(i, j int) bool {
 		return string(s.byStart[i].Desc().StartKey) < string(s.byStart[j].Desc().StartKey)
 	})
+}
+
+// createReplica starts an empty replica of range rangeID, which its Raft leader fills with
+// a snapshot. It is how a replica arrives on a store.
+func (s *Store) createReplica(ctx context.Context, rangeID uint64) error {
+	s.mu.Lock()
+	if _, ok := s.replicas[rangeID]; ok {
+		s.mu.Unlock()
+		return nil
+	}
+	select {
+	case <-s.stopper:
+		s.mu.Unlock()
+		return errors.New("store is closing")
+	default:
+	}
+	// Hold the lock while starting, so that concurrent messages create one replica.
+	defer s.mu.Unlock()
+	r, err := newReplica(ctx, s, &kvpb.RangeDescriptor{RangeID: rangeID}, false)
+	if err != nil {
+		return err
+	}
+	s.replicas[rangeID] = r
+	s.log.Info("created replica to receive a snapshot", "range", rangeID)
+	return nil
+}
+
+// Replica returns the store's replica of range rangeID, or nil.
+func (s *Store) Replica(rangeID uint64) *Replica {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.replicas[rangeID]
 }
 
 // DB is the store's Pebble database (for introspection and tests).
@@ -279,13 +358,18 @@ func (s *Store) Close() error {
 	s.stopOnce.Do(func() { close(s.stopper) })
 	s.wg.Wait()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	var errs []error
-	for _, r := range s.replicas {
-		errs = append(errs, r.close())
-	}
+	replicas := s.replicas
 	s.replicas = map[uint64]*Replica{}
 	s.byStart = nil
+	s.mu.Unlock()
+	// Replicas stop without the store lock: a replica applying a descriptor change takes it.
+	var errs []error
+	for _, r := range replicas {
+		errs = append(errs, r.close())
+	}
+	if s.ownsTransport {
+		errs = append(errs, s.transport.Close())
+	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
 		s.db = nil

@@ -73,3 +73,18 @@ type BatchTimestampBeforeGCError struct {
 func (e *BatchTimestampBeforeGCError) Error() string {
 	return fmt.Sprintf("batch timestamp %s must be after the replica's GC threshold %s", e.Timestamp, e.Threshold)
 }
+
+// NotLeaseHolderError says the replica that got a batch does not hold the range's lease.
+// LeaseHolder, when known, is the node to try instead.
+type NotLeaseHolderError struct {
+	RangeID     uint64
+	NodeID      uint64 // the node that refused
+	LeaseHolder uint64 // 0 when unknown
+}
+
+func (e *NotLeaseHolderError) Error() string {
+	if e.LeaseHolder == 0 {
+		return fmt.Sprintf("r%d: n%d does not hold the lease, and no leaseholder is known", e.RangeID, e.NodeID)
+	}
+	return fmt.Sprintf("r%d: n%d does not hold the lease; n%d does", e.RangeID, e.NodeID, e.LeaseHolder)
+}

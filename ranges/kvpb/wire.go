@@ -208,6 +208,7 @@ type errorDetail struct {
 	TxnPushed        *TxnPushedError                          `codec:",omitempty"`
 	Conflict         *ConflictError                           `codec:",omitempty"`
 	RangeNotFound    *RangeNotFoundError                      `codec:",omitempty"`
+	NotLeaseHolder   *NotLeaseHolderError                     `codec:",omitempty"`
 	GCThreshold      *BatchTimestampBeforeGCError             `codec:",omitempty"`
 	WriteIntent      *mvcc.WriteIntentError                   `codec:",omitempty"`
 	WriteTooOld      *mvcc.WriteTooOldError                   `codec:",omitempty"`

@@ -116,6 +116,7 @@ func TestErrorsKeepTheirType(t *testing.T) {
 		&TxnPushedError{PushedTo: ts2},
 		&ConflictError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
 		&RangeNotFoundError{Key: []byte("k")},
+		&NotLeaseHolderError{RangeID: 3, NodeID: 1, LeaseHolder: 2},
 		&BatchTimestampBeforeGCError{Timestamp: ts1, Threshold: ts2},
 		&mvcc.WriteIntentError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
 		&mvcc.WriteTooOldError{Timestamp: ts1, ActualTimestamp: ts2},

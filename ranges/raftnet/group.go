@@ -19,6 +19,7 @@ type Group struct {
 
 	mu        sync.Mutex
 	heartbeat func(raft.RPC)
+	acked     map[uint64]uint64 // node ID -> highest log index it acknowledged holding
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -52,6 +53,9 @@ func (g *Group) AppendEntries(_ raft.ServerID, target raft.ServerAddress, args *
 		return errMissing("AppendEntries")
 	}
 	*resp = *r.AppendEntriesResp
+	if resp.Success {
+		g.acknowledge(target, resp.LastLog)
+	}
 	return nil
 }
 
@@ -106,7 +110,7 @@ func (g *Group) InstallSnapshot(_ raft.ServerID, target raft.ServerAddress, args
 	if err != nil {
 		return err
 	}
-	conn, err := g.t.dialer.Conn(nodeID)
+	conn, err := g.t.conn(nodeID)
 	if err != nil {
 		return err
 	}
@@ -156,7 +160,32 @@ func (g *Group) InstallSnapshot(_ raft.ServerID, target raft.ServerAddress, args
 		return errMissing("InstallSnapshot")
 	}
 	*resp = *r.Response
+	if resp.Success {
+		g.acknowledge(target, args.LastLogIndex)
+	}
 	return nil
+}
+
+func (g *Group) acknowledge(target raft.ServerAddress, index uint64) {
+	id, err := NodeID(target)
+	if err != nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.acked == nil {
+		g.acked = map[uint64]uint64{}
+	}
+	g.acked[id] = max(g.acked[id], index)
+}
+
+// Acknowledged is the highest log index node nodeID has confirmed holding, as seen by this
+// node while it was sending to it (that is, while it led the group). A leader uses it to
+// tell when a new replica has caught up.
+func (g *Group) Acknowledged(nodeID uint64) uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.acked[nodeID]
 }
 
 // EncodePeer implements raft.Transport.

@@ -48,7 +48,8 @@ type Transport struct {
 	onUnknown func(ctx context.Context, rangeID uint64) error
 }
 
-// New returns the Raft transport of node nodeID, which dials peers through dialer.
+// New returns the Raft transport of node nodeID, which dials peers through dialer. A nil
+// dialer gives a transport for a node alone, whose groups have no other members.
 func New(nodeID uint64, dialer *rpc.Dialer, log *slog.Logger) *Transport {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -124,6 +125,14 @@ func (t *Transport) group(ctx context.Context, rangeID uint64) (*Group, error) {
 		return nil, fmt.Errorf("r%d has no replica on n%d", rangeID, t.nodeID)
 	}
 	return g, nil
+}
+
+// conn returns the connection to node nodeID.
+func (t *Transport) conn(nodeID uint64) (*grpc.ClientConn, error) {
+	if t.dialer == nil {
+		return nil, fmt.Errorf("raftnet: n%d has no network to reach n%d", t.nodeID, nodeID)
+	}
+	return t.dialer.Conn(nodeID)
 }
 
 func (t *Transport) peer(nodeID uint64) (*peer, error) {
@@ -288,7 +297,7 @@ func (p *peer) run() {
 // stream opens a stream, sends first and everything queued after it, and returns when the
 // stream fails.
 func (p *peer) stream(ctx context.Context, first *call) error {
-	conn, err := p.t.dialer.Conn(p.nodeID)
+	conn, err := p.t.conn(p.nodeID)
 	if err != nil {
 		p.finish(first.env.ID, envelope{}, err)
 		return err
