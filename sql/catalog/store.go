@@ -9,8 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/encoding"
+	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/txn"
 )
