@@ -1,0 +1,177 @@
+package ranges
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/meridiandb/meridian/ranges/keys"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+	"github.com/meridiandb/meridian/ranges/raftnet"
+)
+
+// Replica changes go one voter at a time, as hashicorp/raft has no joint consensus. The Raft
+// configuration changes first and the range descriptor follows it in a second command; a
+// crash between the two leaves the descriptor one change behind the group, which the next
+// change on the range repairs, since each change starts from the Raft configuration.
+
+// configTimeout bounds one Raft configuration change.
+const configTimeout = 10 * time.Second
+
+// AddReplica adds a replica of the range on target's node. It joins as a non-voting learner,
+// is brought up to date with a snapshot, and only then becomes a voter, so the range never
+// depends for its quorum on a replica that is still catching up. It runs on the leaseholder.
+func (r *Replica) AddReplica(ctx context.Context, target kvpb.ReplicaDescriptor) error {
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	if err := r.checkLeaseholder(ctx); err != nil {
+		return err
+	}
+	desc := r.Desc()
+	if _, ok := desc.Replica(target.NodeID); ok {
+		return fmt.Errorf("r%d already has a replica on n%d", r.rangeID, target.NodeID)
+	}
+	if err := r.snapshotForLearner(); err != nil {
+		return fmt.Errorf("r%d: snapshot for the new replica on n%d: %w", r.rangeID, target.NodeID, err)
+	}
+	id, addr := raftID(target.NodeID), raftnet.Address(target.NodeID)
+	if err := r.raft.AddNonvoter(id, addr, 0, configTimeout).Error(); err != nil {
+		return fmt.Errorf("r%d: adding learner on n%d: %w", r.rangeID, target.NodeID, err)
+	}
+	if err := r.waitCaughtUp(ctx, target.NodeID, r.raft.LastIndex()); err != nil {
+		return err
+	}
+	if err := r.raft.AddVoter(id, addr, 0, configTimeout).Error(); err != nil {
+		return fmt.Errorf("r%d: promoting n%d to voter: %w", r.rangeID, target.NodeID, err)
+	}
+	return r.recordConfiguration(ctx, &target)
+}
+
+// RemoveReplica removes the range's replica on node nodeID. The leaseholder cannot remove
+// itself: transfer the lease first.
+func (r *Replica) RemoveReplica(ctx context.Context, nodeID uint64) error {
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	if err := r.checkLeaseholder(ctx); err != nil {
+		return err
+	}
+	if nodeID == r.store.cfg.NodeID {
+		return fmt.Errorf("r%d: the leaseholder n%d cannot remove itself; transfer the lease first", r.rangeID, nodeID)
+	}
+	desc := r.Desc()
+	if _, ok := desc.Replica(nodeID); !ok {
+		return fmt.Errorf("r%d has no replica on n%d", r.rangeID, nodeID)
+	}
+	if err := r.raft.RemoveServer(raftID(nodeID), 0, configTimeout).Error(); err != nil {
+		return fmt.Errorf("r%d: removing n%d: %w", r.rangeID, nodeID, err)
+	}
+	return r.recordConfiguration(ctx, nil)
+}
+
+// TransferLease hands the range's lease (with its Raft leadership) to the replica on node
+// nodeID, which must be a voter that is up to date.
+func (r *Replica) TransferLease(ctx context.Context, nodeID uint64) error {
+	if err := r.checkLeaseholder(ctx); err != nil {
+		return err
+	}
+	if nodeID == r.store.cfg.NodeID {
+		return nil
+	}
+	if _, ok := r.Desc().Replica(nodeID); !ok {
+		return fmt.Errorf("r%d has no replica on n%d", r.rangeID, nodeID)
+	}
+	if err := r.raft.LeadershipTransferToServer(raftID(nodeID), raftnet.Address(nodeID)).Error(); err != nil {
+		return fmt.Errorf("r%d: transferring the lease to n%d: %w", r.rangeID, nodeID, err)
+	}
+	return nil
+}
+
+// snapshotForLearner takes a snapshot that truncates the whole log, so that the leader must
+// start a new replica from a snapshot. Replaying the log would not do: the range's state is
+// not all in its log (a range made by a split starts with data its log never wrote).
+func (r *Replica) snapshotForLearner() error {
+	rc := r.raft.ReloadableConfig()
+	trailing := rc.TrailingLogs
+	rc.TrailingLogs = 0
+	if err := r.raft.ReloadConfig(rc); err != nil {
+		return err
+	}
+	defer func() {
+		rc.TrailingLogs = trailing
+		_ = r.raft.ReloadConfig(rc)
+	}()
+	// The barrier gives the snapshot something new to cover, so it always truncates.
+	if err := r.raft.Barrier(configTimeout).Error(); err != nil {
+		return err
+	}
+	return r.raft.Snapshot().Error()
+}
+
+// waitCaughtUp waits until node nodeID's replica holds the log up to index.
+func (r *Replica) waitCaughtUp(ctx context.Context, nodeID, index uint64) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for r.group.Acknowledged(nodeID) < index {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("r%d: waiting for the replica on n%d to catch up to index %d (at %d): %w",
+				r.rangeID, nodeID, index, r.group.Acknowledged(nodeID), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// recordConfiguration writes a descriptor whose replicas are the group's voters. added
+// describes a replica just added (its store), which the old descriptor cannot.
+func (r *Replica) recordConfiguration(ctx context.Context, added *kvpb.ReplicaDescriptor) error {
+	f := r.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	desc := r.Desc()
+	next := *desc
+	next.Replicas = nil
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage != raft.Voter {
+			continue
+		}
+		nodeID, err := raftnet.NodeID(srv.Address)
+		if err != nil {
+			return err
+		}
+		rd, ok := desc.Replica(nodeID)
+		if !ok {
+			rd = kvpb.ReplicaDescriptor{NodeID: nodeID, StoreID: nodeID}
+			if added != nil && added.NodeID == nodeID {
+				rd.StoreID = added.StoreID
+			}
+			rd.ReplicaID = max(nextReplicaID(desc), nextReplicaID(&next))
+		}
+		next.Replicas = append(next.Replicas, rd)
+	}
+	next.Generation++
+	return r.proposeDescriptor(ctx, &next)
+}
+
+func nextReplicaID(d *kvpb.RangeDescriptor) uint64 {
+	var highest uint64
+	for _, rd := range d.Replicas {
+		highest = max(highest, rd.ReplicaID)
+	}
+	return highest + 1
+}
+
+// proposeDescriptor replicates a new descriptor of the range; every replica reloads it when
+// it applies the command.
+func (r *Replica) proposeDescriptor(ctx context.Context, d *kvpb.RangeDescriptor) error {
+	b := r.store.db.NewBatch()
+	defer b.Close()
+	if err := mvcc.PutUnversioned(b, keys.RangeDescriptorKey(r.rangeID), encodeDescriptor(d)); err != nil {
+		return err
+	}
+	return r.propose(ctx, flagDescriptor, b.Repr())
+}
