@@ -1,7 +1,6 @@
 package ranges
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/cockroachdb/pebble"
@@ -13,7 +12,7 @@ import (
 )
 
 func encodeDescriptor(d *kvpb.RangeDescriptor) []byte {
-	b, err := json.Marshal(d)
+	b, err := d.MarshalBinary()
 	if err != nil {
 		panic(fmt.Sprintf("encoding range descriptor: %v", err)) // a plain struct always encodes
 	}
@@ -22,8 +21,8 @@ func encodeDescriptor(d *kvpb.RangeDescriptor) []byte {
 
 func decodeDescriptor(b []byte) (*kvpb.RangeDescriptor, error) {
 	var d kvpb.RangeDescriptor
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("decoding range descriptor: %w", err)
+	if err := d.UnmarshalBinary(b); err != nil {
+		return nil, err
 	}
 	return &d, nil
 }

@@ -45,3 +45,19 @@ func (d *RangeDescriptor) Replica(nodeID uint64) (ReplicaDescriptor, bool) {
 func (d *RangeDescriptor) String() string {
 	return fmt.Sprintf("r%d:[%q,%q)", d.RangeID, d.StartKey, d.EndKey)
 }
+
+// plainDescriptor encodes without RangeDescriptor's methods (go-msgpack would call
+// MarshalBinary on the value it is encoding).
+type plainDescriptor RangeDescriptor
+
+// MarshalBinary encodes the descriptor, as stored in range-local keys and meta records.
+func (d *RangeDescriptor) MarshalBinary() ([]byte, error) { return encodeWire((*plainDescriptor)(d)) }
+
+// UnmarshalBinary decodes a descriptor encoded by MarshalBinary.
+func (d *RangeDescriptor) UnmarshalBinary(b []byte) error {
+	*d = RangeDescriptor{}
+	if err := decodeWire(b, (*plainDescriptor)(d)); err != nil {
+		return fmt.Errorf("kvpb: decoding range descriptor: %w", err)
+	}
+	return nil
+}

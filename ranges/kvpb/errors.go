@@ -88,3 +88,14 @@ func (e *NotLeaseHolderError) Error() string {
 	}
 	return fmt.Sprintf("r%d: n%d does not hold the lease; n%d does", e.RangeID, e.NodeID, e.LeaseHolder)
 }
+
+// AmbiguousResultError says a commit (or a non-transactional write) was sent but its outcome
+// is unknown: the node evaluating it became unreachable before answering. It may or may not
+// have been applied. It reaches SQL clients as SQLSTATE 40003.
+type AmbiguousResultError struct {
+	Message string
+}
+
+func (e *AmbiguousResultError) Error() string {
+	return "result is ambiguous: " + e.Message
+}

@@ -209,6 +209,7 @@ type errorDetail struct {
 	Conflict         *ConflictError                           `codec:",omitempty"`
 	RangeNotFound    *RangeNotFoundError                      `codec:",omitempty"`
 	NotLeaseHolder   *NotLeaseHolderError                     `codec:",omitempty"`
+	Ambiguous        *AmbiguousResultError                    `codec:",omitempty"`
 	GCThreshold      *BatchTimestampBeforeGCError             `codec:",omitempty"`
 	WriteIntent      *mvcc.WriteIntentError                   `codec:",omitempty"`
 	WriteTooOld      *mvcc.WriteTooOldError                   `codec:",omitempty"`

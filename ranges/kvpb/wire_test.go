@@ -110,6 +110,19 @@ func TestBatchReplyRoundTrip(t *testing.T) {
 
 // TestErrorsKeepTheirType: every typed error callers branch on arrives as that type, with
 // its fields, wrapped or not, and other errors arrive with their message.
+func TestDescriptorRoundTrip(t *testing.T) {
+	d := &RangeDescriptor{RangeID: 4, StartKey: []byte("a"), EndKey: []byte{0xff, 0xff},
+		Replicas: []ReplicaDescriptor{{NodeID: 1, StoreID: 1, ReplicaID: 1}, {NodeID: 3, StoreID: 3, ReplicaID: 2}}, Generation: 7}
+	b, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got RangeDescriptor
+	if err := got.UnmarshalBinary(b); err != nil || !reflect.DeepEqual(&got, d) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+}
+
 func TestErrorsKeepTheirType(t *testing.T) {
 	typed := []error{
 		&TransactionRetryError{Reason: RetrySerializable, Message: "m", Aborted: true, Timestamp: ts1},
@@ -117,6 +130,7 @@ func TestErrorsKeepTheirType(t *testing.T) {
 		&ConflictError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
 		&RangeNotFoundError{Key: []byte("k")},
 		&NotLeaseHolderError{RangeID: 3, NodeID: 1, LeaseHolder: 2},
+		&AmbiguousResultError{Message: "n2 went away"},
 		&BatchTimestampBeforeGCError{Timestamp: ts1, Threshold: ts2},
 		&mvcc.WriteIntentError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
 		&mvcc.WriteTooOldError{Timestamp: ts1, ActualTimestamp: ts2},
