@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
@@ -166,12 +167,28 @@ func nextReplicaID(d *kvpb.RangeDescriptor) uint64 {
 }
 
 // proposeDescriptor replicates a new descriptor of the range; every replica reloads it when
-// it applies the command.
+// it applies the command. When the range holds its own meta record (the first range does),
+// the record changes in the same command.
 func (r *Replica) proposeDescriptor(ctx context.Context, d *kvpb.RangeDescriptor) error {
-	b := r.store.db.NewBatch()
+	b := r.store.db.NewIndexedBatch()
 	defer b.Close()
-	if err := mvcc.PutUnversioned(b, keys.RangeDescriptorKey(r.rangeID), encodeDescriptor(d)); err != nil {
+	if err := writeDescriptor(b, d, r.store.cfg.Clock.Now()); err != nil {
 		return err
 	}
 	return r.propose(ctx, flagDescriptor, b.Repr())
+}
+
+// writeDescriptor writes d to its range-local key and, if the range holds it, to its meta
+// record at ts.
+func writeDescriptor(rw mvcc.ReadWriter, d *kvpb.RangeDescriptor, ts hlc.Timestamp) error {
+	enc := encodeDescriptor(d)
+	if err := mvcc.PutUnversioned(rw, keys.RangeDescriptorKey(d.RangeID), enc); err != nil {
+		return err
+	}
+	if meta := keys.MetaKey(d.EndKey); d.ContainsKey(meta) {
+		if err := mvcc.Put(rw, meta, ts, enc, nil); err != nil {
+			return fmt.Errorf("r%d: writing its meta record: %w", d.RangeID, err)
+		}
+	}
+	return nil
 }

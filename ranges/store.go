@@ -134,11 +134,13 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 			RangeID: 1, StartKey: keys.KeyMin, EndKey: keys.KeyMax,
 			Replicas: []kvpb.ReplicaDescriptor{{NodeID: cfg.NodeID, StoreID: cfg.StoreID, ReplicaID: 1}},
 		}
-		if err := mvcc.PutUnversioned(db, keys.RangeDescriptorKey(d.RangeID), encodeDescriptor(d)); err != nil {
-			s.Close()
-			return nil, err
+		b := db.NewIndexedBatch()
+		err := writeDescriptor(b, d, cfg.Clock.Now())
+		if err == nil {
+			err = b.Commit(pebble.Sync)
 		}
-		if err := db.LogData(nil, pebble.Sync); err != nil {
+		b.Close()
+		if err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -322,7 +324,7 @@ func batchAnchor(ba *kvpb.BatchRequest) []byte {
 }
 
 // RangeForKey returns the descriptor of the range holding key.
-func (s *Store) RangeForKey(key []byte) (kvpb.RangeDescriptor, error) {
+func (s *Store) RangeForKey(_ context.Context, key []byte) (kvpb.RangeDescriptor, error) {
 	r, err := s.LookupReplica(key)
 	if err != nil {
 		return kvpb.RangeDescriptor{}, err

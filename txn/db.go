@@ -21,7 +21,7 @@ type Sender interface {
 
 // RangeLookup finds the range that holds a key.
 type RangeLookup interface {
-	RangeForKey(key []byte) (kvpb.RangeDescriptor, error)
+	RangeForKey(ctx context.Context, key []byte) (kvpb.RangeDescriptor, error)
 }
 
 // DB starts transactions against a cluster of ranges.

@@ -32,7 +32,7 @@ func (t *Txn) startHeartbeat() {
 			case <-tick.C:
 			}
 			txn := t.snapshot()
-			d, err := t.db.lookup.RangeForKey(txn.Key)
+			d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
 			if err != nil {
 				continue
 			}

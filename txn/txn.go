@@ -107,7 +107,7 @@ func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
 	var desc kvpb.RangeDescriptor
 	for i, req := range b.reqs {
 		h := req.Header()
-		d, err := t.db.lookup.RangeForKey(h.Key)
+		d, err := t.db.lookup.RangeForKey(ctx, h.Key)
 		if err != nil {
 			return true, err
 		}
@@ -191,7 +191,7 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 // sendOne sends one request, splitting a span request at range boundaries.
 func (t *Txn) sendOne(ctx context.Context, req kvpb.Request, res *Result) error {
 	h := req.Header()
-	desc, err := t.db.lookup.RangeForKey(h.Key)
+	desc, err := t.db.lookup.RangeForKey(ctx, h.Key)
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (t *Txn) sendOne(ctx context.Context, req kvpb.Request, res *Result) error 
 	}
 	key := h.Key
 	for bytes.Compare(key, h.EndKey) < 0 {
-		d, err := t.db.lookup.RangeForKey(key)
+		d, err := t.db.lookup.RangeForKey(ctx, key)
 		if err != nil {
 			return err
 		}
@@ -236,7 +236,7 @@ func (t *Txn) reverseScanAcross(ctx context.Context, sc *kvpb.ScanRequest, res *
 	end := sc.EndKey
 	for bytes.Compare(sc.Key, end) < 0 {
 		// The range holding the last key before end.
-		d, err := t.db.lookup.RangeForKey(prevKey(end))
+		d, err := t.db.lookup.RangeForKey(ctx, prevKey(end))
 		if err != nil {
 			return err
 		}
@@ -388,7 +388,7 @@ func (t *Txn) refreshTo(ctx context.Context, ts hlc.Timestamp) error {
 func (t *Txn) sendRefresh(ctx context.Context, txn *kvpb.Transaction, req *kvpb.RefreshRequest) error {
 	key := req.Key
 	for {
-		d, err := t.db.lookup.RangeForKey(key)
+		d, err := t.db.lookup.RangeForKey(ctx, key)
 		if err != nil {
 			return err
 		}
@@ -425,7 +425,7 @@ func (t *Txn) Commit(ctx context.Context) error {
 			}
 			txn = t.snapshot()
 		}
-		d, err := t.db.lookup.RangeForKey(txn.Key)
+		d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
 		if err != nil {
 			return err
 		}
@@ -479,7 +479,7 @@ func (t *Txn) sendOneNonTxn(ctx context.Context, req kvpb.Request, _ *Result) er
 	h := req.Header()
 	key := h.Key
 	for {
-		d, err := t.db.lookup.RangeForKey(key)
+		d, err := t.db.lookup.RangeForKey(ctx, key)
 		if err != nil {
 			return err
 		}
@@ -511,7 +511,7 @@ func (t *Txn) Rollback(ctx context.Context) error {
 		return nil
 	}
 	txn := t.snapshot()
-	d, err := t.db.lookup.RangeForKey(txn.Key)
+	d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ var (
 func (g *Group) Consumer() <-chan raft.RPC { return g.consumeCh }
 
 // LocalAddr implements raft.Transport: the node's address.
-func (g *Group) LocalAddr() raft.ServerAddress { return Address(g.t.nodeID) }
+func (g *Group) LocalAddr() raft.ServerAddress { return Address(g.t.nodeID.Load()) }
 
 // AppendEntriesPipeline implements raft.Transport. Pipelining is not supported yet; Raft then
 // sends one AppendEntries at a time per follower, each carrying a batch of entries.

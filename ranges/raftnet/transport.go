@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -34,7 +35,7 @@ var ErrClosed = errors.New("raftnet: transport closed")
 // Transport is a node's Raft transport: it serves the Raft service for every group on the
 // node and sends their messages to peers.
 type Transport struct {
-	nodeID uint64
+	nodeID atomic.Uint64 // 0 until the node knows its ID (see SetNodeID)
 	dialer *rpc.Dialer
 	log    *slog.Logger
 
@@ -49,17 +50,24 @@ type Transport struct {
 }
 
 // New returns the Raft transport of node nodeID, which dials peers through dialer. A nil
-// dialer gives a transport for a node alone, whose groups have no other members.
+// dialer gives a transport for a node alone, whose groups have no other members. A node
+// that does not know its ID yet (it is joining a cluster) passes 0 and calls SetNodeID
+// before creating groups; until then messages to it find no groups.
 func New(nodeID uint64, dialer *rpc.Dialer, log *slog.Logger) *Transport {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Transport{
-		nodeID: nodeID, dialer: dialer, log: log, ctx: ctx, cancel: cancel,
+	t := &Transport{
+		dialer: dialer, log: log, ctx: ctx, cancel: cancel,
 		groups: map[uint64]*Group{}, peers: map[uint64]*peer{},
 	}
+	t.nodeID.Store(nodeID)
+	return t
 }
+
+// SetNodeID tells the transport its node's ID, once the node has one.
+func (t *Transport) SetNodeID(id uint64) { t.nodeID.Store(id) }
 
 // SetUnknownRangeHandler installs f, called when a message arrives for a range that has no
 // group on this node (a replica being added here). f creates the replica, whose group then
@@ -89,7 +97,7 @@ func (t *Transport) Group(rangeID uint64) (*Group, error) {
 		return nil, ErrClosed
 	}
 	if _, ok := t.groups[rangeID]; ok {
-		return nil, fmt.Errorf("raftnet: r%d already has a transport on n%d", rangeID, t.nodeID)
+		return nil, fmt.Errorf("raftnet: r%d already has a transport on n%d", rangeID, t.nodeID.Load())
 	}
 	g := &Group{t: t, rangeID: rangeID, consumeCh: make(chan raft.RPC), done: make(chan struct{})}
 	t.groups[rangeID] = g
@@ -113,16 +121,16 @@ func (t *Transport) group(ctx context.Context, rangeID uint64) (*Group, error) {
 		return g, nil
 	}
 	if create == nil {
-		return nil, fmt.Errorf("r%d has no replica on n%d", rangeID, t.nodeID)
+		return nil, fmt.Errorf("r%d has no replica on n%d", rangeID, t.nodeID.Load())
 	}
 	if err := create(ctx, rangeID); err != nil {
-		return nil, fmt.Errorf("creating replica of r%d on n%d: %w", rangeID, t.nodeID, err)
+		return nil, fmt.Errorf("creating replica of r%d on n%d: %w", rangeID, t.nodeID.Load(), err)
 	}
 	t.mu.Lock()
 	g = t.groups[rangeID]
 	t.mu.Unlock()
 	if g == nil {
-		return nil, fmt.Errorf("r%d has no replica on n%d", rangeID, t.nodeID)
+		return nil, fmt.Errorf("r%d has no replica on n%d", rangeID, t.nodeID.Load())
 	}
 	return g, nil
 }
@@ -130,7 +138,7 @@ func (t *Transport) group(ctx context.Context, rangeID uint64) (*Group, error) {
 // conn returns the connection to node nodeID.
 func (t *Transport) conn(nodeID uint64) (*grpc.ClientConn, error) {
 	if t.dialer == nil {
-		return nil, fmt.Errorf("raftnet: n%d has no network to reach n%d", t.nodeID, nodeID)
+		return nil, fmt.Errorf("raftnet: n%d has no network to reach n%d", t.nodeID.Load(), nodeID)
 	}
 	return t.dialer.Conn(nodeID)
 }

@@ -90,7 +90,35 @@ func (d *Dialer) Conn(nodeID uint64) (*grpc.ClientConn, error) {
 	if c, ok := d.conns[nodeID]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient("passthrough:///n"+strconv.FormatUint(nodeID, 10),
+	c, err := grpc.NewClient("passthrough:///n"+strconv.FormatUint(nodeID, 10), append(dialOptions(),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			// Resolve at every dial, so that a node that restarts elsewhere is found.
+			addr, err := d.resolve(nodeID)
+			if err != nil {
+				return nil, fmt.Errorf("resolving n%d: %w", nodeID, err)
+			}
+			return d.dial(ctx, addr)
+		}),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: connection to n%d: %w", nodeID, err)
+	}
+	d.conns[nodeID] = c
+	return c, nil
+}
+
+// DialAddr returns a new connection to the node at addr, for talking to a node whose ID is
+// not known (joining a cluster, initializing one). The caller closes it.
+func DialAddr(addr string) (*grpc.ClientConn, error) {
+	c, err := grpc.NewClient("passthrough:///"+addr, dialOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: connection to %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+func dialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(codec{})),
 		// gRPC's default reconnect backoff grows to two minutes; a database wants a restarted
@@ -100,20 +128,7 @@ func (d *Dialer) Conn(nodeID uint64) (*grpc.ClientConn, error) {
 			MinConnectTimeout: 2 * time.Second,
 		}),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true}),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			// Resolve at every dial, so that a node that restarts elsewhere is found.
-			addr, err := d.resolve(nodeID)
-			if err != nil {
-				return nil, fmt.Errorf("resolving n%d: %w", nodeID, err)
-			}
-			return d.dial(ctx, addr)
-		}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("rpc: connection to n%d: %w", nodeID, err)
 	}
-	d.conns[nodeID] = c
-	return c, nil
 }
 
 // Close closes every connection.

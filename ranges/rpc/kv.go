@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"google.golang.org/grpc"
@@ -49,7 +50,20 @@ func SendBatch(ctx context.Context, conn *grpc.ClientConn, ba *kvpb.BatchRequest
 		return nil, fmt.Errorf("sending batch: %w", err)
 	}
 	if reply.Err != nil {
-		return nil, reply.Err.GoError()
+		return nil, &remoteError{reply.Err.GoError()}
 	}
 	return reply.Response, nil
+}
+
+// remoteError marks an error that the other node returned, as opposed to one in reaching it.
+type remoteError struct{ err error }
+
+func (e *remoteError) Error() string { return e.err.Error() }
+func (e *remoteError) Unwrap() error { return e.err }
+
+// IsRemote reports whether err, from SendBatch, is the remote node's answer: the batch was
+// delivered and evaluated (or refused) there.
+func IsRemote(err error) bool {
+	var re *remoteError
+	return errors.As(err, &re)
 }

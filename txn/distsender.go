@@ -1,0 +1,295 @@
+package txn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/connectivity"
+
+	"github.com/meridiandb/meridian/ranges/keys"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/rpc"
+)
+
+// DistSenderConfig says how a DistSender reaches the stores of a cluster.
+type DistSenderConfig struct {
+	// NodeID is this node; Local is its store (nil if it has none), called directly.
+	NodeID uint64
+	Local  Sender
+	// Dialer reaches other nodes.
+	Dialer *rpc.Dialer
+	// Nodes lists the nodes believed alive; the first range is looked for among them.
+	Nodes func() []uint64
+}
+
+// DistSender sends each batch to the leaseholder of its range, wherever in the cluster it is.
+// It finds ranges through the meta records in the first range and caches what it learns:
+// descriptors and the node that last served each range. A stale guess costs one redirect.
+// It implements Sender and RangeLookup.
+type DistSender struct {
+	cfg DistSenderConfig
+
+	mu     sync.Mutex
+	ranges []*cachedRange          // by end key
+	byID   map[uint64]*cachedRange // by range ID
+}
+
+type cachedRange struct {
+	desc        kvpb.RangeDescriptor
+	leaseholder uint64 // 0 = unknown
+}
+
+// NewDistSender returns a DistSender.
+func NewDistSender(cfg DistSenderConfig) *DistSender {
+	return &DistSender{cfg: cfg, byID: map[uint64]*cachedRange{}}
+}
+
+// firstRangeID is the range that holds the meta records; it never moves or splits away
+// from the start of the key space.
+const firstRangeID = 1
+
+// RangeForKey implements RangeLookup.
+func (ds *DistSender) RangeForKey(ctx context.Context, key []byte) (kvpb.RangeDescriptor, error) {
+	addr := keys.Addr(key)
+	if d, ok := ds.cached(addr); ok {
+		return d, nil
+	}
+	return ds.lookup(ctx, addr)
+}
+
+func (ds *DistSender) cached(addr []byte) (kvpb.RangeDescriptor, bool) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	i := sort.Search(len(ds.ranges), func(i int) bool { return bytes.Compare(ds.ranges[i].desc.EndKey, addr) > 0 })
+	if i < len(ds.ranges) && bytes.Compare(ds.ranges[i].desc.StartKey, addr) <= 0 {
+		return ds.ranges[i].desc, true
+	}
+	return kvpb.RangeDescriptor{}, false
+}
+
+// lookup reads the meta record of the range holding addr: the first record after
+// MetaKey(addr), since records are keyed by their range's end key.
+func (ds *DistSender) lookup(ctx context.Context, addr []byte) (kvpb.RangeDescriptor, error) {
+	start := keys.MetaKey(append(append([]byte(nil), addr...), 0))
+	ba := &kvpb.BatchRequest{RangeID: firstRangeID, Requests: []kvpb.Request{
+		&kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: keys.MetaMax}, MaxKeys: 1},
+	}}
+	br, err := ds.Send(ctx, ba)
+	if err != nil {
+		return kvpb.RangeDescriptor{}, fmt.Errorf("looking up the range of %q: %w", addr, err)
+	}
+	kvs := br.Responses[0].(*kvpb.ScanResponse).KVs
+	if len(kvs) == 0 {
+		return kvpb.RangeDescriptor{}, fmt.Errorf("looking up the range of %q: no meta record", addr)
+	}
+	var d kvpb.RangeDescriptor
+	if err := d.UnmarshalBinary(kvs[0].Value); err != nil {
+		return kvpb.RangeDescriptor{}, fmt.Errorf("looking up the range of %q: %w", addr, err)
+	}
+	ds.insert(d)
+	return d, nil
+}
+
+// insert caches d, evicting cached ranges it overlaps.
+func (ds *DistSender) insert(d kvpb.RangeDescriptor) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	var lh uint64
+	if old := ds.byID[d.RangeID]; old != nil {
+		if old.desc.Generation > d.Generation {
+			return
+		}
+		lh = old.leaseholder
+	}
+	kept := ds.ranges[:0]
+	for _, c := range ds.ranges {
+		if bytes.Compare(c.desc.StartKey, d.EndKey) < 0 && bytes.Compare(d.StartKey, c.desc.EndKey) < 0 {
+			delete(ds.byID, c.desc.RangeID)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	c := &cachedRange{desc: d, leaseholder: lh}
+	ds.ranges = append(kept, c)
+	sort.Slice(ds.ranges, func(i, j int) bool { return bytes.Compare(ds.ranges[i].desc.EndKey, ds.ranges[j].desc.EndKey) < 0 })
+	ds.byID[d.RangeID] = c
+}
+
+// evict forgets range rangeID, so that the next lookup reads its meta record again.
+func (ds *DistSender) evict(rangeID uint64) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	c := ds.byID[rangeID]
+	if c == nil {
+		return
+	}
+	delete(ds.byID, rangeID)
+	for i, r := range ds.ranges {
+		if r == c {
+			ds.ranges = append(ds.ranges[:i], ds.ranges[i+1:]...)
+			break
+		}
+	}
+}
+
+// candidates lists the nodes to try for range rangeID, best guess first: the cached
+// leaseholder, then this node, then the range's other replicas. Without a descriptor (only
+// the first range is looked for that way) every known node is a candidate.
+func (ds *DistSender) candidates(rangeID uint64) []uint64 {
+	ds.mu.Lock()
+	var lh uint64
+	var replicas []uint64
+	if c := ds.byID[rangeID]; c != nil {
+		lh = c.leaseholder
+		for _, r := range c.desc.Replicas {
+			replicas = append(replicas, r.NodeID)
+		}
+	}
+	ds.mu.Unlock()
+	if replicas == nil && ds.cfg.Nodes != nil {
+		replicas = ds.cfg.Nodes()
+	}
+	if ds.cfg.Dialer == nil {
+		replicas = nil // alone: only the local store can answer
+	}
+	out := make([]uint64, 0, len(replicas)+2)
+	seen := map[uint64]bool{}
+	add := func(id uint64) {
+		if id != 0 && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	add(lh)
+	if ds.cfg.Local != nil {
+		add(ds.cfg.NodeID)
+	}
+	for _, id := range replicas {
+		add(id)
+	}
+	return out
+}
+
+func (ds *DistSender) setLeaseholder(rangeID, nodeID uint64) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if c := ds.byID[rangeID]; c != nil {
+		c.leaseholder = nodeID
+	}
+}
+
+// Send implements Sender: ba.RangeID names the range (found through RangeForKey). It tries
+// the range's replicas until the leaseholder answers, following NotLeaseHolderError hints,
+// and keeps trying (with backoff) while the range has no leaseholder, until ctx ends.
+func (ds *DistSender) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	backoff := 10 * time.Millisecond
+	var lastErr error
+	for round := 0; ; round++ {
+		tried := map[uint64]bool{}
+		queue := ds.candidates(ba.RangeID)
+		for len(queue) > 0 {
+			node := queue[0]
+			queue = queue[1:]
+			if tried[node] {
+				continue
+			}
+			tried[node] = true
+			br, err := ds.sendTo(ctx, node, ba)
+			if err == nil {
+				ds.setLeaseholder(ba.RangeID, node)
+				return br, nil
+			}
+			lastErr = err
+			var nlhe *kvpb.NotLeaseHolderError
+			var rnf *kvpb.RangeNotFoundError
+			var unreachable *nodeUnreachableError
+			switch {
+			case errors.As(err, &nlhe):
+				if nlhe.LeaseHolder != 0 && !tried[nlhe.LeaseHolder] {
+					queue = append([]uint64{nlhe.LeaseHolder}, queue...)
+				}
+			case errors.As(err, &rnf), errors.As(err, &unreachable):
+			default:
+				return nil, err
+			}
+		}
+		// Nobody served the range: it may be electing a leaseholder, or our descriptor may
+		// be stale. Look it up again (unless it is the first range) and retry.
+		if ba.RangeID != firstRangeID && round%3 == 2 {
+			ds.evict(ba.RangeID)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("r%d: no leaseholder reachable (last error: %v): %w", ba.RangeID, lastErr, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// nodeUnreachableError says a batch could not be delivered to a node: it is safe to try
+// another.
+type nodeUnreachableError struct {
+	nodeID uint64
+	err    error
+}
+
+func (e *nodeUnreachableError) Error() string {
+	return fmt.Sprintf("n%d unreachable: %v", e.nodeID, e.err)
+}
+func (e *nodeUnreachableError) Unwrap() error { return e.err }
+
+// connectTimeout bounds the wait for a connection to a node before trying another.
+const connectTimeout = 2 * time.Second
+
+func (ds *DistSender) sendTo(ctx context.Context, node uint64, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	if node == ds.cfg.NodeID && ds.cfg.Local != nil {
+		return ds.cfg.Local.Send(ctx, ba)
+	}
+	if ds.cfg.Dialer == nil {
+		return nil, &nodeUnreachableError{nodeID: node, err: errors.New("no network")}
+	}
+	conn, err := ds.cfg.Dialer.Conn(node)
+	if err != nil {
+		return nil, &nodeUnreachableError{nodeID: node, err: err}
+	}
+	// Make sure the connection is up before sending: a batch that never left is safe to
+	// send elsewhere, while one lost in flight may have been applied.
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	for st := conn.GetState(); st != connectivity.Ready; st = conn.GetState() {
+		conn.Connect()
+		if !conn.WaitForStateChange(cctx, st) {
+			cancel()
+			return nil, &nodeUnreachableError{nodeID: node, err: fmt.Errorf("connection %s", conn.GetState())}
+		}
+	}
+	cancel()
+	br, err := rpc.SendBatch(ctx, conn, ba)
+	if err == nil {
+		return br, nil
+	}
+	if rpc.IsRemote(err) || ctx.Err() != nil {
+		return nil, err
+	}
+	// The batch was sent and the node went away. Reads and the writes of an open
+	// transaction (which rewrite their own intents) can simply be sent again; a commit or a
+	// non-transactional write may have happened.
+	if ba.IsWrite() && (ba.Txn == nil || hasCommit(ba)) {
+		return nil, &kvpb.AmbiguousResultError{Message: fmt.Sprintf("n%d: %v", node, err)}
+	}
+	return nil, &nodeUnreachableError{nodeID: node, err: err}
+}
+
+func hasCommit(ba *kvpb.BatchRequest) bool {
+	for _, r := range ba.Requests {
+		if et, ok := r.(*kvpb.EndTxnRequest); ok && et.Commit {
+			return true
+		}
+	}
+	return false
+}
