@@ -76,10 +76,12 @@ func Plan(replicas []uint64, leaseholder uint64, nodes []Node, cfg Config) Actio
 		byID[n.ID] = n
 	}
 	// A replica on a node that is gone for good goes first: removing it keeps the quorum
-	// among live replicas, where adding first would need every live replica to agree.
+	// among live replicas, where adding first would need every live replica to agree. A
+	// node Plan is not told about is not known to be dead (the caller may not have heard
+	// of it yet), so its replica stays.
 	for _, id := range replicas {
 		n, known := byID[id]
-		if id != leaseholder && (!known || (!n.Live && n.DeadFor >= cfg.TimeUntilDead)) {
+		if id != leaseholder && known && !n.Live && n.DeadFor >= cfg.TimeUntilDead {
 			return Action{Kind: Remove, Node: id, Reason: fmt.Sprintf("n%d is dead", id)}
 		}
 	}

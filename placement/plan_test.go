@@ -36,7 +36,7 @@ func TestPlan(t *testing.T) {
 			[]Node{live(1, "us", "a", 1), live(2, "us", "b", 1), dead(3, "eu", time.Hour), live(4, "eu", "b", 0)}, cfg, Action{Kind: Remove, Node: 3}},
 		{"then replaced", []uint64{1, 2}, 1,
 			[]Node{live(1, "us", "a", 1), live(2, "us", "b", 1), dead(3, "eu", time.Hour), live(4, "eu", "b", 0)}, cfg, Action{Kind: Add, Node: 4}},
-		{"unknown node counts as dead", []uint64{1, 2, 9}, 1, three, cfg, Action{Kind: Remove, Node: 9}},
+		{"unknown node is not taken for dead", []uint64{1, 2, 9}, 1, three, cfg, Action{Kind: None}},
 		{"the leaseholder is never removed", []uint64{1, 2, 3}, 3,
 			[]Node{live(1, "us", "a", 1), live(2, "us", "b", 1), dead(3, "eu", time.Hour)}, cfg, Action{Kind: None}},
 		{"draining node is replaced before it is removed", []uint64{1, 2, 3}, 1,

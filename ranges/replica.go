@@ -178,6 +178,9 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 	}
 }
 
+// IsLeaseholder reports, without waiting, whether this replica holds the range's lease.
+func (r *Replica) IsLeaseholder() bool { return r.raft.State() == raft.Leader }
+
 func (r *Replica) notLeaseHolder(leader uint64) error {
 	return &kvpb.NotLeaseHolderError{RangeID: r.rangeID, NodeID: r.store.cfg.NodeID, LeaseHolder: leader}
 }

@@ -2,20 +2,36 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
-	"encoding/json"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/placement"
 	"github.com/meridiandb/meridian/ranges"
+	"github.com/meridiandb/meridian/ranges/keys"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/raftnet"
+	"github.com/meridiandb/meridian/ranges/rpc"
+	"github.com/meridiandb/meridian/server/connmux"
+	"github.com/meridiandb/meridian/server/gossip"
 	"github.com/meridiandb/meridian/sql"
 	"github.com/meridiandb/meridian/sql/catalog"
+	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/txn"
 	"github.com/meridiandb/meridian/wire"
 )
@@ -24,34 +40,85 @@ import (
 type Config struct {
 	// StoreDir holds the node's data; it is created if missing.
 	StoreDir string
-	// ListenAddr is the SQL (PostgreSQL wire) address, e.g. "127.0.0.1:26257"; port 0 picks one.
+	// ListenAddr is the one address for SQL clients, other nodes (RPC) and gossip (which
+	// also uses its port number on UDP), e.g. "127.0.0.1:26257"; port 0 picks one.
 	ListenAddr string
+	// AdvertiseAddr is the address other nodes use to reach this one; default the bound
+	// ListenAddr.
+	AdvertiseAddr string
 	// HTTPAddr is the HTTP status address; "" disables it.
 	HTTPAddr string
+	// Join lists nodes of the cluster to join. Empty means a single-node cluster that
+	// initializes itself and replicates nothing. A node with Join and no identity yet waits
+	// until `meridian init` makes it the first node, or until a listed node admits it.
+	Join []string
+	// Locality places the node, e.g. {"region": "us-east1", "zone": "a"}.
+	Locality map[string]string
 	// Password, when set, is required from every SQL user (cleartext password authentication).
 	Password string
 	// MaxOffset is the largest clock offset tolerated between nodes.
 	MaxOffset time.Duration
 	Logger    *slog.Logger
+
+	// ReplicationFactor is how many replicas each range gets (default 3, or fewer while the
+	// cluster has fewer nodes).
+	ReplicationFactor int
+	// TimeUntilStoreDead is how long a node may be unreachable before its replicas are
+	// replaced elsewhere (server.time_until_store_dead; default 5 minutes).
+	TimeUntilStoreDead time.Duration
+	// RaftHeartbeatTimeout tunes Raft's failure detection (see ranges.StoreConfig).
+	RaftHeartbeatTimeout time.Duration
+	// ReplicateInterval is how often the leaseholders check their ranges' replicas
+	// (default 1s).
+	ReplicateInterval time.Duration
+	// GossipTiming tunes gossip's failure detection; the zero value is the LAN default.
+	GossipTiming gossip.Timing
 }
 
 // Node is a running Meridian node.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *ranges.Store
-	db     *txn.DB
-	wire   *wire.Server
-	sqlLn  net.Listener
-	httpLn net.Listener
-	http   *http.Server
+	cfg   Config
+	log   *slog.Logger
+	clock *hlc.Clock
 
+	ln        net.Listener
+	mux       *connmux.Mux
+	grpc      *grpc.Server
+	dialer    *rpc.Dialer
+	transport *raftnet.Transport
+	wire      *wire.Server
+	httpLn    net.Listener
+	http      *http.Server
+	advertise string
+
+	// Set once the node knows its place in a cluster (see initialize); ready is closed then.
+	nodeID  atomic.Uint64
+	ready   chan struct{}
+	readyMu sync.Mutex // serializes initialize
+	store   *ranges.Store
+	ds      *txn.DistSender
+	db      *txn.DB
+	sql     *sql.Server
+	gossip  *gossip.Gossip
+	cluster string
+
+	initCh chan chan error // Init requests for a waiting node
+
+	addrMu sync.Mutex
+	addrs  map[uint64]string // node addresses learned outside gossip (from Join answers)
+
+	deadMu    sync.Mutex
+	deadSince map[uint64]time.Time
+
+	ctx    context.Context // canceled by Stop; owns background work
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
 }
 
-// Start opens the store and starts serving. The context bounds start-up only.
+// Start starts serving. A node that already belongs to a cluster, or a single-node one,
+// opens its store before returning; a node waiting to join or be initialized returns at
+// once and gets ready in the background (see Ready). The context bounds start-up only.
 func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -59,60 +126,399 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.MaxOffset == 0 {
 		cfg.MaxOffset = hlc.DefaultMaxOffset
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger}
+	if cfg.ReplicateInterval == 0 {
+		cfg.ReplicateInterval = time.Second
+	}
+	if cfg.TimeUntilStoreDead == 0 {
+		cfg.TimeUntilStoreDead = placement.DefaultTimeUntilDead
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), initCh: make(chan chan error),
+		addrs: map[uint64]string{}, deadSince: map[uint64]time.Time{}}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			n.Stop()
 		}
 	}()
-	clock := hlc.NewClock(hlc.UnixNano, cfg.MaxOffset)
-	n.store, err = ranges.OpenStore(ctx, ranges.StoreConfig{Dir: cfg.StoreDir, NodeID: 1, StoreID: 1, Clock: clock, Logger: cfg.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("opening store in %s: %w", cfg.StoreDir, err)
+	n.clock = hlc.NewClock(hlc.UnixNano, cfg.MaxOffset)
+
+	if n.ln, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", cfg.ListenAddr, err)
 	}
-	n.db = txn.NewDB(n.store, n.store, clock, cfg.Logger)
-	cat := catalog.New()
-	if err := cat.Bootstrap(ctx, n.db); err != nil {
-		return nil, fmt.Errorf("bootstrapping the catalog: %w", err)
+	n.advertise = cfg.AdvertiseAddr
+	if n.advertise == "" {
+		n.advertise = n.ln.Addr().String()
 	}
-	sqlSrv := sql.NewServer(sql.Config{DB: n.db, Catalog: cat, NodeID: 1, Logger: cfg.Logger})
-	wcfg := wire.Config{NewBackend: sqlSrv.NewBackend, Logger: cfg.Logger}
+	n.mux = connmux.New(n.ln, connmux.Options{Logger: cfg.Logger})
+	grpcLn := n.mux.Match([]byte("PRI * HTTP/2.0"))
+	n.mux.Handle([]byte(gossip.StreamPreamble), n.handleGossipStream)
+	n.dialer = rpc.NewDialer(n.resolve)
+	n.transport = raftnet.New(0, n.dialer, cfg.Logger)
+	n.grpc = rpc.NewServer(cfg.Logger)
+	n.transport.Register(n.grpc)
+	rpc.RegisterKVServer(n.grpc, kvService{n})
+	n.grpc.RegisterService(&nodeServiceDesc, n)
+
+	wcfg := wire.Config{NewBackend: n.newBackend, Logger: cfg.Logger}
 	if cfg.Password != "" {
 		wcfg.Auth = passwordAuth(cfg.Password)
 	}
 	n.wire = wire.NewServer(wcfg)
-	if n.sqlLn, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
-		return nil, fmt.Errorf("listening for SQL on %s: %w", cfg.ListenAddr, err)
-	}
 	if cfg.HTTPAddr != "" {
 		if n.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 			return nil, fmt.Errorf("listening for HTTP on %s: %w", cfg.HTTPAddr, err)
 		}
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	n.cancel = cancel
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		if err := n.wire.Serve(runCtx, n.sqlLn); err != nil && runCtx.Err() == nil {
-			n.log.Error("SQL server stopped", "err", err)
-		}
-	}()
+	n.goBackground("connection multiplexer", func(context.Context) error { return n.mux.Serve() })
+	n.goBackground("RPC server", func(context.Context) error { return n.grpc.Serve(grpcLn) })
+	sqlLn := n.mux.Default()
+	n.goBackground("SQL server", func(ctx context.Context) error { return n.wire.Serve(ctx, sqlLn) })
 	if n.httpLn != nil {
 		n.http = &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			if err := n.http.Serve(n.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				n.log.Error("HTTP server stopped", "err", err)
+		n.goBackground("HTTP server", func(context.Context) error {
+			if err := n.http.Serve(n.httpLn); !errors.Is(err, http.ErrServerClosed) {
+				return err
 			}
-		}()
+			return nil
+		})
+	}
+
+	id, err := loadIdentity(cfg.StoreDir)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case id != nil:
+		if err := n.initialize(ctx, *id, false); err != nil {
+			return nil, err
+		}
+	case len(cfg.Join) == 0:
+		if err := n.initialize(ctx, identity{ClusterID: newClusterID(), NodeID: 1}, true); err != nil {
+			return nil, err
+		}
+	default:
+		n.log.Info("waiting to join a cluster, or for `meridian init`", "join", cfg.Join)
+		n.goBackground("cluster admission", n.awaitAdmission)
 	}
 	return n, nil
 }
 
-// SQLAddr is the address the SQL listener is bound to.
-func (n *Node) SQLAddr() string { return n.sqlLn.Addr().String() }
+// goBackground runs f until it returns or the node stops, logging its failure.
+func (n *Node) goBackground(what string, f func(ctx context.Context) error) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := f(n.ctx); err != nil && n.ctx.Err() == nil {
+			n.log.Error(what+" stopped", "err", err)
+		}
+	}()
+}
+
+func newClusterID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// clustered reports whether the node runs with others (it was given --join).
+func (n *Node) clustered() bool { return len(n.cfg.Join) > 0 }
+
+// initialize gives the node its identity and opens its store. With bootstrap, the node is
+// the first of a new cluster and creates the first range.
+func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) error {
+	n.readyMu.Lock()
+	defer n.readyMu.Unlock()
+	select {
+	case <-n.ready:
+		return errors.New("node is already initialized")
+	default:
+	}
+	if err := saveIdentity(n.cfg.StoreDir, id); err != nil {
+		return fmt.Errorf("saving node identity: %w", err)
+	}
+	n.nodeID.Store(id.NodeID)
+	n.cluster = id.ClusterID
+	n.transport.SetNodeID(id.NodeID)
+	scfg := ranges.StoreConfig{
+		Dir: n.cfg.StoreDir, NodeID: id.NodeID, StoreID: id.NodeID, Clock: n.clock, Logger: n.log,
+		JoinOnly: !bootstrap, RaftHeartbeatTimeout: n.cfg.RaftHeartbeatTimeout,
+	}
+	dscfg := txn.DistSenderConfig{NodeID: id.NodeID, Nodes: n.liveNodeIDs}
+	if n.clustered() {
+		scfg.Transport = n.transport
+		dscfg.Dialer = n.dialer
+	}
+	var err error
+	if n.store, err = ranges.OpenStore(ctx, scfg); err != nil {
+		return fmt.Errorf("opening store in %s: %w", n.cfg.StoreDir, err)
+	}
+	dscfg.Local = n.store
+	n.ds = txn.NewDistSender(dscfg)
+	n.db = txn.NewDB(n.ds, n.ds, n.clock, n.log)
+	cat := catalog.New()
+	if bootstrap || !n.clustered() {
+		if err := n.bootstrapCluster(ctx, cat, id.ClusterID); err != nil {
+			return err
+		}
+	}
+	n.sql = sql.NewServer(sql.Config{DB: n.db, Catalog: cat, NodeID: id.NodeID, Logger: n.log})
+	if n.clustered() {
+		if err := n.startGossip(ctx); err != nil {
+			return err
+		}
+		n.goBackground("replicate queue", n.replicateLoop)
+	}
+	close(n.ready)
+	n.log.Info("node ready", "node", id.NodeID, "cluster", id.ClusterID, "bootstrap", bootstrap)
+	return nil
+}
+
+// bootstrapCluster writes what a new cluster starts with: its ID and the SQL catalog's
+// databases. It is idempotent.
+func (n *Node) bootstrapCluster(ctx context.Context, cat *catalog.Catalog, clusterID string) error {
+	err := n.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		var b txn.Batch
+		b.Get(keys.ClusterIDKey)
+		if err := t.Run(ctx, &b); err != nil {
+			return err
+		}
+		if len(b.Results[0].Rows) > 0 {
+			return nil
+		}
+		var w txn.Batch
+		w.Put(keys.ClusterIDKey, []byte(clusterID))
+		w.Put(keys.NodeIDGeneratorKey, binary.BigEndian.AppendUint64(nil, 1))
+		return t.Run(ctx, &w)
+	})
+	if err != nil {
+		return fmt.Errorf("bootstrapping the cluster: %w", err)
+	}
+	if err := cat.Bootstrap(ctx, n.db); err != nil {
+		return fmt.Errorf("bootstrapping the catalog: %w", err)
+	}
+	return nil
+}
+
+// awaitAdmission waits for a node without identity to get one: from `meridian init`, or
+// from a node of the cluster it was told to join.
+func (n *Node) awaitAdmission(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		for _, addr := range n.cfg.Join {
+			if addr == n.advertise {
+				continue
+			}
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			resp, err := askToJoin(actx, addr, n.advertise)
+			cancel()
+			if err != nil {
+				n.log.Debug("join attempt failed", "addr", addr, "err", err)
+				continue
+			}
+			n.addrMu.Lock()
+			n.addrs[resp.Responder] = resp.ResponderAddr
+			n.addrMu.Unlock()
+			return n.initialize(ctx, identity{ClusterID: resp.ClusterID, NodeID: resp.NodeID}, false)
+		}
+		select {
+		case done := <-n.initCh:
+			err := n.initialize(ctx, identity{ClusterID: newClusterID(), NodeID: 1}, true)
+			done <- err
+			return err
+		case <-t.C:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// initCluster serves Init.
+func (n *Node) initCluster(ctx context.Context) (*initResponse, error) {
+	if n.isReady() {
+		return nil, status.Errorf(codes.AlreadyExists, "cluster has already been initialized (node n%d of cluster %s)", n.nodeID.Load(), n.cluster)
+	}
+	if !n.clustered() {
+		return nil, status.Error(codes.FailedPrecondition, "node was started without --join; it initializes itself")
+	}
+	done := make(chan error, 1)
+	select {
+	case n.initCh <- done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "initializing: %v", err)
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return &initResponse{ClusterID: n.cluster, NodeID: n.nodeID.Load()}, nil
+}
+
+// admit serves Join: it gives the joining node the next node ID.
+func (n *Node) admit(ctx context.Context, req *joinRequest) (*joinResponse, error) {
+	if !n.isReady() {
+		return nil, status.Error(codes.Unavailable, "this node has not joined a cluster yet")
+	}
+	var id uint64
+	err := n.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		var b txn.Batch
+		b.Get(keys.NodeIDGeneratorKey)
+		if err := t.Run(ctx, &b); err != nil {
+			return err
+		}
+		id = 1
+		if rows := b.Results[0].Rows; len(rows) > 0 {
+			id = binary.BigEndian.Uint64(rows[0].Value)
+		}
+		id++
+		var w txn.Batch
+		w.Put(keys.NodeIDGeneratorKey, binary.BigEndian.AppendUint64(nil, id))
+		return t.Run(ctx, &w)
+	})
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "allocating a node ID: %v", err)
+	}
+	n.log.Info("admitted a node", "node", id, "addr", req.Addr)
+	n.addrMu.Lock()
+	n.addrs[id] = req.Addr
+	n.addrMu.Unlock()
+	return &joinResponse{ClusterID: n.cluster, NodeID: id, Responder: n.nodeID.Load(), ResponderAddr: n.advertise}, nil
+}
+
+func (n *Node) isReady() bool {
+	select {
+	case <-n.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// Ready is closed once the node has its identity and its store is open.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// NodeID is the node's ID, or 0 before it has one.
+func (n *Node) NodeID() uint64 { return n.nodeID.Load() }
+
+func (n *Node) startGossip(ctx context.Context) error {
+	g, err := gossip.Start(ctx, gossip.Config{
+		NodeID: n.nodeID.Load(), BindAddr: n.ln.Addr().String(), AdvertiseAddr: n.advertise,
+		Locality: n.cfg.Locality, Logger: n.log, Timing: n.cfg.GossipTiming,
+	})
+	if err != nil {
+		return fmt.Errorf("starting gossip: %w", err)
+	}
+	n.gossip = g
+	n.goBackground("gossip join", func(ctx context.Context) error {
+		var peers []string
+		for _, a := range n.cfg.Join {
+			if a != n.advertise {
+				peers = append(peers, a)
+			}
+		}
+		if len(peers) == 0 {
+			return nil
+		}
+		_, err := g.Join(ctx, peers)
+		return err
+	})
+	n.goBackground("gossip events", func(ctx context.Context) error {
+		for {
+			select {
+			case ev, ok := <-g.Events():
+				if !ok {
+					return nil
+				}
+				n.deadMu.Lock()
+				if ev.Member.Status == gossip.StatusAlive {
+					delete(n.deadSince, ev.Member.NodeID)
+				} else if _, ok := n.deadSince[ev.Member.NodeID]; !ok {
+					n.deadSince[ev.Member.NodeID] = time.Now()
+				}
+				n.deadMu.Unlock()
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	})
+	return nil
+}
+
+func (n *Node) handleGossipStream(c net.Conn) {
+	g := n.gossipIfStarted()
+	if g == nil {
+		c.Close()
+		return
+	}
+	_ = g.Transport().HandleStream(c)
+}
+
+func (n *Node) gossipIfStarted() *gossip.Gossip {
+	if !n.isReady() {
+		return nil
+	}
+	return n.gossip
+}
+
+// resolve finds a node's address: from gossip, or from what joining taught us.
+func (n *Node) resolve(id uint64) (string, error) {
+	if g := n.gossipIfStarted(); g != nil {
+		for _, m := range g.Members() {
+			if m.NodeID == id {
+				return m.Addr, nil
+			}
+		}
+	}
+	n.addrMu.Lock()
+	defer n.addrMu.Unlock()
+	if a, ok := n.addrs[id]; ok {
+		return a, nil
+	}
+	return "", fmt.Errorf("n%d is not known to this node", id)
+}
+
+// liveNodeIDs lists the nodes gossip believes alive, this one included.
+func (n *Node) liveNodeIDs() []uint64 {
+	ids := []uint64{n.nodeID.Load()}
+	if g := n.gossipIfStarted(); g != nil {
+		for _, m := range g.Members() {
+			if m.Status == gossip.StatusAlive && m.NodeID != ids[0] {
+				ids = append(ids, m.NodeID)
+			}
+		}
+	}
+	n.addrMu.Lock()
+	for id := range n.addrs {
+		ids = append(ids, id)
+	}
+	n.addrMu.Unlock()
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// kvService serves other nodes' batches from the local store.
+type kvService struct{ n *Node }
+
+func (s kvService) Batch(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	if !s.n.isReady() {
+		return nil, &kvpb.RangeNotFoundError{Key: nil}
+	}
+	return s.n.store.Send(ctx, ba)
+}
+
+func (n *Node) newBackend(ctx context.Context, user, database string, params map[string]string) (wire.Backend, error) {
+	if !n.isReady() {
+		return nil, pgerror.New(pgerror.CodeCannotConnectNow, "this node has not joined a cluster yet; run `meridian init --host <addr>` against one node of a new cluster")
+	}
+	return n.sql.NewBackend(ctx, user, database, params)
+}
+
+// SQLAddr is the address the node listens on (for SQL, RPC and gossip).
+func (n *Node) SQLAddr() string { return n.ln.Addr().String() }
 
 // HTTPAddr is the address the HTTP listener is bound to, or "" if there is none.
 func (n *Node) HTTPAddr() string {
@@ -134,14 +540,9 @@ func (n *Node) SQLURL(user string) string {
 // Stop stops serving and closes the store. It is safe to call more than once.
 func (n *Node) Stop() {
 	n.once.Do(func() {
-		if n.cancel != nil {
-			n.cancel()
-		}
+		n.cancel()
 		if n.wire != nil {
 			_ = n.wire.Close()
-		}
-		if n.sqlLn != nil {
-			_ = n.sqlLn.Close()
 		}
 		if n.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -149,6 +550,17 @@ func (n *Node) Stop() {
 			cancel()
 		} else if n.httpLn != nil {
 			_ = n.httpLn.Close()
+		}
+		if n.gossip != nil {
+			_ = n.gossip.Close()
+		}
+		if n.grpc != nil {
+			n.grpc.Stop()
+		}
+		if n.mux != nil {
+			_ = n.mux.Close()
+		} else if n.ln != nil {
+			_ = n.ln.Close()
 		}
 		n.wg.Wait()
 		if n.db != nil {
@@ -159,20 +571,13 @@ func (n *Node) Stop() {
 				n.log.Error("closing store", "err", err)
 			}
 		}
+		if n.transport != nil {
+			_ = n.transport.Close()
+		}
+		if n.dialer != nil {
+			_ = n.dialer.Close()
+		}
 	})
-}
-
-func (n *Node) httpHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		ranges := len(n.store.Descriptors())
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"status": "ok", "node_id": 1, "sql_addr": n.SQLAddr(), "ranges": ranges,
-			"sql_connections": n.wire.NumConnections(),
-		})
-	})
-	return mux
 }
 
 // passwordAuth requires one shared password from every user.

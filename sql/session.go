@@ -271,6 +271,15 @@ func toPGError(err error) error {
 		return &pgerror.Error{Code: pgerror.CodeSerializationFailure, Message: "restart transaction: " + re.Message,
 			Hint: "The transaction conflicted with a concurrent one; retry it (SQLSTATE 40001)."}
 	}
+	var ambiguous *kvpb.AmbiguousResultError
+	if errors.As(err, &ambiguous) {
+		return &pgerror.Error{Code: pgerror.CodeStatementCompletionUnknown, Message: err.Error(),
+			Hint: "The node committing the transaction became unreachable: it may or may not have committed. Check before retrying."}
+	}
+	var unavailable *txn.RangeUnavailableError
+	if errors.As(err, &unavailable) && !errors.Is(err, context.Canceled) {
+		return pgerror.New(pgerror.CodeCannotConnectNow, "%v", err)
+	}
 	if errors.Is(err, context.Canceled) {
 		return pgerror.New(pgerror.CodeQueryCanceled, "canceling statement due to user request")
 	}

@@ -225,12 +225,26 @@ func (ds *DistSender) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("r%d: no leaseholder reachable (last error: %v): %w", ba.RangeID, lastErr, ctx.Err())
+			return nil, &RangeUnavailableError{RangeID: ba.RangeID, Last: lastErr, Cause: ctx.Err()}
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, time.Second)
 	}
 }
+
+// RangeUnavailableError says no replica of a range served a batch before the caller gave
+// up: the range has lost its quorum, or is still electing a leaseholder.
+type RangeUnavailableError struct {
+	RangeID uint64
+	Last    error // what the last replica tried answered
+	Cause   error // why the caller stopped waiting
+}
+
+func (e *RangeUnavailableError) Error() string {
+	return fmt.Sprintf("r%d is unavailable: no replica could serve it (last: %v)", e.RangeID, e.Last)
+}
+
+func (e *RangeUnavailableError) Unwrap() error { return e.Cause }
 
 // nodeUnreachableError says a batch could not be delivered to a node: it is safe to try
 // another.

@@ -40,6 +40,12 @@ var (
 	SystemPrefix = []byte{0x03}
 	// SystemMax ends it; user tables sort at or above it.
 	SystemMax = []byte{0x04}
+
+	// NodeIDGeneratorKey holds the last node ID handed out to a joining node. Cluster-wide
+	// keys live at SystemPrefix 0x00, apart from the catalog's keys.
+	NodeIDGeneratorKey = []byte{0x03, 0x00, 'n', 'o', 'd', 'e', 'i', 'd'}
+	// ClusterIDKey holds the cluster's ID, written when the cluster is initialized.
+	ClusterIDKey = []byte{0x03, 0x00, 'c', 'l', 'u', 's', 't', 'e', 'r'}
 )
 
 // RangeIDKey is the key of per-range state suffix of range rangeID.

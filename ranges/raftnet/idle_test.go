@@ -98,6 +98,7 @@ type idleResult struct {
 	window        time.Duration
 	user, sys     time.Duration // process CPU time in the window
 	gcs           uint32        // garbage collections in the window
+	io            procIO        // the process's read/write system calls in the window
 	goroutines    int           // above the process's baseline
 	heapInuse     uint64        // bytes above the baseline, after a GC
 	leaders       [idleNodes]int
@@ -114,6 +115,18 @@ func (r idleResult) pctOfCore() float64 {
 
 // per1k scales a per-node quantity to 1,000 replicas per node.
 func (r idleResult) per1k(v float64) float64 { return v * 1000 / float64(r.groups) }
+
+// perNodeRate is a process-wide count in the window as a rate per node per second.
+func (r idleResult) perNodeRate(n uint64) float64 { return float64(n) / r.window.Seconds() / idleNodes }
+
+// raftMsgRate estimates the Raft messages (requests and responses) one node sends per
+// second: a leader sends each of its two followers a heartbeat every HT/10 to HT/5 (mean
+// 0.15·HT) and a commit-index AppendEntries every CT to 2·CT (mean 1.5·CT), and each is
+// answered.
+func (r idleResult) raftMsgRate() float64 {
+	perLink := 1/(0.15*r.cfg.heartbeat.Seconds()) + 1/(1.5*r.cfg.commit.Seconds())
+	return 2 * float64(r.groups) * (idleNodes - 1) * perLink / idleNodes
+}
 
 const idleNodes = 3
 
@@ -176,8 +189,8 @@ func TestIdleCPU(t *testing.T) {
 // idleTable formats results as a Markdown table.
 func idleTable(results []idleResult) string {
 	var b strings.Builder
-	b.WriteString("| config | settings | CPU %/node | CPU %/node per 1k replicas | user/sys % | GC/s | goroutines/node per 1k | HeapInuse MiB/node per 1k | leaders n1/n2/n3 | leader changes in window | failover p50/p90/max (n) |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| config | settings | CPU %/node | CPU %/node per 1k replicas | user/sys % | GC/s | goroutines/node per 1k | HeapInuse MiB/node per 1k | Raft msgs/s/node (est.) | write syscalls/s/node | msgs/write | KiB/s written/node | leaders n1/n2/n3 | leader changes in window | failover p50/p90/max (n) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		cpu := r.pctOfCore()
 		fo := "-"
@@ -188,11 +201,13 @@ func idleTable(results []idleResult) string {
 			}
 			fo += ")"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.1f/%.1f | %.1f | %.0f | %.1f | %d/%d/%d | %d | %s |\n",
+		writes := r.perNodeRate(r.io.syscw)
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.1f/%.1f | %.1f | %.0f | %.1f | %.0f | %.0f | %.1f | %.0f | %d/%d/%d | %d | %s |\n",
 			r.cfg.name, r.cfg, cpu, r.per1k(cpu),
 			100*r.user.Seconds()/r.window.Seconds()/idleNodes, 100*r.sys.Seconds()/r.window.Seconds()/idleNodes,
 			float64(r.gcs)/r.window.Seconds(),
 			r.per1k(float64(r.goroutines)/idleNodes), r.per1k(float64(r.heapInuse)/idleNodes/(1<<20)),
+			r.raftMsgRate(), writes, r.raftMsgRate()/max(writes, 1), r.perNodeRate(r.io.wchar)/1024,
 			r.leaders[0], r.leaders[1], r.leaders[2], r.leaderChanges, fo)
 	}
 	return b.String()
@@ -252,15 +267,16 @@ func measureIdle(t *testing.T, cfg idleConfig, groups int, window time.Duration,
 			defer pprof.StopCPUProfile() // a no-op after the explicit stop below
 		}
 	}
-	ru0, wall0 := rusage(t), time.Now()
+	io0, ru0, wall0 := readProcIO(), rusage(t), time.Now()
 	time.Sleep(window)
-	ru1, wall1 := rusage(t), time.Now()
+	ru1, wall1, io1 := rusage(t), time.Now(), readProcIO()
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
 	res.window = wall1.Sub(wall0)
 	res.user = tv(ru1.Utime) - tv(ru0.Utime)
 	res.sys = tv(ru1.Stime) - tv(ru0.Stime)
+	res.io = io1.sub(io0)
 	runtime.ReadMemStats(&ms)
 	res.gcs = ms.NumGC - gcs
 
@@ -272,6 +288,8 @@ func measureIdle(t *testing.T, cfg idleConfig, groups int, window time.Duration,
 	}
 	t.Logf("CPU %.2f%% of one core per node (user %s, sys %s over %s); %d groups changed leader or term",
 		res.pctOfCore(), res.user, res.sys, res.window.Round(time.Millisecond), res.leaderChanges)
+	t.Logf("per node per second: ~%.0f Raft messages, %.0f write and %.0f read system calls, %.0f KiB written",
+		res.raftMsgRate(), res.perNodeRate(res.io.syscw), res.perNodeRate(res.io.syscr), res.perNodeRate(res.io.wchar)/1024)
 
 	if failover {
 		res.failovers, res.lost = c.killAndTime(t, 0, 30*time.Second+20*cfg.election)
@@ -291,6 +309,40 @@ func rusage(t *testing.T) syscall.Rusage {
 }
 
 func tv(v syscall.Timeval) time.Duration { return time.Duration(v.Nano()) }
+
+// procIO is the process's I/O counters from /proc/self/io; here nearly all of it is the
+// loopback gRPC connections. It reads as zero where /proc is missing.
+type procIO struct {
+	syscr, syscw uint64 // read and write system calls
+	rchar, wchar uint64 // bytes read and written
+}
+
+func readProcIO() procIO {
+	var p procIO
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return p
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, val, _ := strings.Cut(line, ":")
+		n, _ := strconv.ParseUint(strings.TrimSpace(val), 10, 64)
+		switch name {
+		case "syscr":
+			p.syscr = n
+		case "syscw":
+			p.syscw = n
+		case "rchar":
+			p.rchar = n
+		case "wchar":
+			p.wchar = n
+		}
+	}
+	return p
+}
+
+func (p procIO) sub(q procIO) procIO {
+	return procIO{syscr: p.syscr - q.syscr, syscw: p.syscw - q.syscw, rchar: p.rchar - q.rchar, wchar: p.wchar - q.wchar}
+}
 
 // idleFSM is a state machine that keeps nothing: the groups never apply a command.
 type idleFSM struct{}

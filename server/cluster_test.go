@@ -1,0 +1,218 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/meridiandb/meridian/server/gossip"
+)
+
+// freePorts reserves n loopback ports that are free on both TCP and UDP (gossip uses the
+// node's port number on UDP too).
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for len(addrs) < n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		pc, err := net.ListenPacket("udp", addr)
+		ln.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		addrs = append(addrs, addr)
+	}
+	return addrs
+}
+
+// testClusterConfig is a node configuration with failure detection shortened for tests.
+func testClusterConfig(t *testing.T, addr string, join []string) Config {
+	return Config{
+		StoreDir: t.TempDir(), ListenAddr: addr, Join: join,
+		RaftHeartbeatTimeout: 300 * time.Millisecond, ReplicateInterval: 200 * time.Millisecond,
+		TimeUntilStoreDead: 2 * time.Second,
+		GossipTiming: gossip.Timing{ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond,
+			SuspicionMult: 2, GossipInterval: 50 * time.Millisecond, ReapInterval: time.Second},
+	}
+}
+
+// startCluster starts n nodes that join each other, initializes the cluster through the
+// first, and waits until every node is ready.
+func startCluster(t *testing.T, n int) []*Node {
+	t.Helper()
+	addrs := freePorts(t, n)
+	nodes := make([]*Node, n)
+	for i := range nodes {
+		nodes[i] = startTestNode(t, testClusterConfig(t, addrs[i], addrs))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, id, err := InitCluster(ctx, addrs[0]); err != nil || id != 1 {
+		t.Fatalf("init: node %d, %v", id, err)
+	}
+	for _, nd := range nodes {
+		select {
+		case <-nd.Ready():
+		case <-ctx.Done():
+			t.Fatal("a node never became ready")
+		}
+	}
+	return nodes
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// replicasOfFirstRange is how many replicas node nd's copy of range 1 lists (0 if none).
+func replicasOfFirstRange(nd *Node) int {
+	if r := nd.store.Replica(1); r != nil {
+		return len(r.Desc().Replicas)
+	}
+	return 0
+}
+
+// TestClusterReplicatesAndSurvivesLeaseholderLoss forms a three-node cluster, which
+// replicates the first range to all three, writes through a node that is not the
+// leaseholder, stops the leaseholder, and checks that writes resume through the survivors
+// and that every acknowledged write is still there.
+func TestClusterReplicatesAndSurvivesLeaseholderLoss(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ids := map[uint64]bool{}
+	for _, nd := range nodes {
+		ids[nd.NodeID()] = true
+	}
+	if len(ids) != 3 {
+		t.Fatalf("node IDs %v are not distinct", ids)
+	}
+	waitFor(t, 30*time.Second, "three replicas of r1 on every node", func() bool {
+		for _, nd := range nodes {
+			if replicasOfFirstRange(nd) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+
+	var lh *Node
+	for _, nd := range nodes {
+		if nd.store.Replica(1).IsLeaseholder() {
+			lh = nd
+		}
+	}
+	if lh == nil {
+		t.Fatal("no leaseholder")
+	}
+	var gateways []*Node
+	for _, nd := range nodes {
+		if nd != lh {
+			gateways = append(gateways, nd)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, gateways[0].SQLURL("root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE TABLE kv (k INT PRIMARY KEY, v TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Writers on both gateways keep inserting while the leaseholder goes away.
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w, gw := range gateways {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := pgx.Connect(ctx, gw.SQLURL("root"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close(context.Background())
+			for i := w; ; i += len(gateways) {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+				_, err := c.Exec(wctx, "INSERT INTO kv VALUES ($1, $2)", i, fmt.Sprint("v", i))
+				wcancel()
+				if err == nil {
+					mu.Lock()
+					acked[i] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	waitFor(t, 30*time.Second, "writes before the leaseholder stops", func() bool { return count() >= 50 })
+	lh.Stop()
+	stoppedAt, before := time.Now(), count()
+	waitFor(t, 20*time.Second, "writes to resume after the leaseholder stopped", func() bool { return count() >= before+50 })
+	t.Logf("writes resumed %s after the leaseholder stopped", time.Since(stoppedAt).Round(time.Millisecond))
+	close(stop)
+	wg.Wait()
+
+	rows, err := conn.Query(ctx, "SELECT k, v FROM kv ORDER BY k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]bool{}
+	for rows.Next() {
+		var k int
+		var v string
+		if err := rows.Scan(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+		if v != fmt.Sprint("v", k) {
+			t.Fatalf("row %d has value %q", k, v)
+		}
+		got[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var missing []string
+	for k := range acked {
+		if !got[k] {
+			missing = append(missing, fmt.Sprint(k))
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("%d acknowledged rows are missing: %s", len(missing), strings.Join(missing, ","))
+	}
+	t.Logf("%d rows acknowledged, all present", len(acked))
+}

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/meridiandb/meridian/server/gossip"
+)
+
+func (n *Node) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		body := map[string]any{
+			"status": "ok", "node_id": n.NodeID(), "sql_addr": n.SQLAddr(),
+			"sql_connections": n.wire.NumConnections(), "ready": n.isReady(),
+		}
+		if n.isReady() {
+			body["ranges"] = len(n.store.Descriptors())
+			body["cluster_id"] = n.cluster
+		} else {
+			body["status"] = "waiting for init or join"
+		}
+		writeJSON(w, body)
+	})
+	mux.HandleFunc("/_status/nodes", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, n.nodeStatuses())
+	})
+	mux.HandleFunc("/_status/ranges", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, n.rangeStatuses())
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// NodeStatus is one node as this node sees it.
+type NodeStatus struct {
+	NodeID   uint64            `json:"node_id"`
+	Addr     string            `json:"address"`
+	Locality map[string]string `json:"locality"`
+	Liveness string            `json:"liveness"`
+}
+
+func (n *Node) nodeStatuses() []NodeStatus {
+	if g := n.gossipIfStarted(); g != nil {
+		var out []NodeStatus
+		for _, m := range g.Members() {
+			out = append(out, NodeStatus{NodeID: m.NodeID, Addr: m.Addr, Locality: m.Locality, Liveness: liveness(m.Status)})
+		}
+		return out
+	}
+	return []NodeStatus{{NodeID: n.NodeID(), Addr: n.advertise, Locality: n.cfg.Locality, Liveness: "live"}}
+}
+
+func liveness(s gossip.Status) string {
+	switch s {
+	case gossip.StatusAlive:
+		return "live"
+	case gossip.StatusFailed:
+		return "dead"
+	case gossip.StatusLeft, gossip.StatusLeaving:
+		return "left"
+	}
+	return "unknown"
+}
+
+// RangeStatus is one of this node's replicas.
+type RangeStatus struct {
+	RangeID     uint64   `json:"range_id"`
+	StartKey    string   `json:"start_key"`
+	EndKey      string   `json:"end_key"`
+	Replicas    []uint64 `json:"replicas"`
+	Leaseholder bool     `json:"leaseholder"`
+}
+
+func (n *Node) rangeStatuses() []RangeStatus {
+	if !n.isReady() {
+		return nil
+	}
+	var out []RangeStatus
+	for _, d := range n.store.Descriptors() {
+		rs := RangeStatus{RangeID: d.RangeID, StartKey: string(d.StartKey), EndKey: string(d.EndKey)}
+		for _, r := range d.Replicas {
+			rs.Replicas = append(rs.Replicas, r.NodeID)
+		}
+		if r := n.store.Replica(d.RangeID); r != nil {
+			rs.Leaseholder = r.IsLeaseholder()
+		}
+		out = append(out, rs)
+	}
+	return out
+}
