@@ -23,6 +23,18 @@ type initResponse struct {
 	NodeID    uint64 `json:"node_id"`
 }
 
+type statusRequest struct{}
+
+// StatusResponse is one node's account of itself and of the cluster members it knows.
+type StatusResponse struct {
+	NodeID    uint64       `json:"node_id"`
+	ClusterID string       `json:"cluster_id"`
+	Ready     bool         `json:"ready"`
+	Ranges    int          `json:"ranges"`
+	Leases    int          `json:"leases"`
+	Members   []NodeStatus `json:"members"`
+}
+
 type joinRequest struct {
 	Addr string `json:"addr"` // the joining node's advertised address
 }
@@ -35,14 +47,18 @@ type joinResponse struct {
 	ResponderAddr string `json:"responder_addr"`
 }
 
-func (m *initRequest) MarshalBinary() ([]byte, error)  { return json.Marshal(m) }
-func (m *initRequest) UnmarshalBinary(b []byte) error  { return json.Unmarshal(b, m) }
-func (m *initResponse) MarshalBinary() ([]byte, error) { return json.Marshal(m) }
-func (m *initResponse) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, m) }
-func (m *joinRequest) MarshalBinary() ([]byte, error)  { return json.Marshal(m) }
-func (m *joinRequest) UnmarshalBinary(b []byte) error  { return json.Unmarshal(b, m) }
-func (m *joinResponse) MarshalBinary() ([]byte, error) { return json.Marshal(m) }
-func (m *joinResponse) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, m) }
+func (m *initRequest) MarshalBinary() ([]byte, error)    { return json.Marshal(m) }
+func (m *initRequest) UnmarshalBinary(b []byte) error    { return json.Unmarshal(b, m) }
+func (m *initResponse) MarshalBinary() ([]byte, error)   { return json.Marshal(m) }
+func (m *initResponse) UnmarshalBinary(b []byte) error   { return json.Unmarshal(b, m) }
+func (m *statusRequest) MarshalBinary() ([]byte, error)  { return json.Marshal(m) }
+func (m *statusRequest) UnmarshalBinary(b []byte) error  { return json.Unmarshal(b, m) }
+func (m *StatusResponse) MarshalBinary() ([]byte, error) { return json.Marshal(m) }
+func (m *StatusResponse) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, m) }
+func (m *joinRequest) MarshalBinary() ([]byte, error)    { return json.Marshal(m) }
+func (m *joinRequest) UnmarshalBinary(b []byte) error    { return json.Unmarshal(b, m) }
+func (m *joinResponse) MarshalBinary() ([]byte, error)   { return json.Marshal(m) }
+func (m *joinResponse) UnmarshalBinary(b []byte) error   { return json.Unmarshal(b, m) }
 
 var (
 	_ rpc.Message = (*initRequest)(nil)
@@ -50,14 +66,16 @@ var (
 )
 
 const (
-	initMethod = "/meridian.Node/Init"
-	joinMethod = "/meridian.Node/Join"
+	initMethod   = "/meridian.Node/Init"
+	joinMethod   = "/meridian.Node/Join"
+	statusMethod = "/meridian.Node/Status"
 )
 
 // nodeService is what the Node service calls into.
 type nodeService interface {
 	initCluster(ctx context.Context) (*initResponse, error)
 	admit(ctx context.Context, req *joinRequest) (*joinResponse, error)
+	status(ctx context.Context) (*StatusResponse, error)
 }
 
 func unaryHandler[Req any, PReq interface {
@@ -86,6 +104,9 @@ var nodeServiceDesc = grpc.ServiceDesc{
 		})},
 		{MethodName: "Join", Handler: unaryHandler(joinMethod, func(s nodeService, ctx context.Context, r *joinRequest) (any, error) {
 			return s.admit(ctx, r)
+		})},
+		{MethodName: "Status", Handler: unaryHandler(statusMethod, func(s nodeService, ctx context.Context, _ *statusRequest) (any, error) {
+			return s.status(ctx)
 		})},
 	},
 }
@@ -118,6 +139,20 @@ func askToJoin(ctx context.Context, addr, self string) (*joinResponse, error) {
 	var resp joinResponse
 	if err := conn.Invoke(ctx, joinMethod, &joinRequest{Addr: self}, &resp); err != nil {
 		return nil, err
+	}
+	return &resp, nil
+}
+
+// NodeStatusAt asks the node at addr about itself and the members it knows.
+func NodeStatusAt(ctx context.Context, addr string) (*StatusResponse, error) {
+	conn, err := rpc.DialAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var resp StatusResponse
+	if err := conn.Invoke(ctx, statusMethod, &statusRequest{}, &resp); err != nil {
+		return nil, fmt.Errorf("asking %s for its status: %w", addr, err)
 	}
 	return &resp, nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -33,9 +34,7 @@ func (n *Node) httpHandler() http.Handler {
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // NodeStatus is one node as this node sees it.
@@ -67,6 +66,18 @@ func liveness(s gossip.Status) string {
 		return "left"
 	}
 	return "unknown"
+}
+
+// status serves the Node service's Status call.
+func (n *Node) status(context.Context) (*StatusResponse, error) {
+	resp := &StatusResponse{NodeID: n.NodeID(), ClusterID: n.cluster, Ready: n.isReady(), Members: n.nodeStatuses()}
+	for _, r := range n.rangeStatuses() {
+		resp.Ranges++
+		if r.Leaseholder {
+			resp.Leases++
+		}
+	}
+	return resp, nil
 }
 
 // RangeStatus is one of this node's replicas.

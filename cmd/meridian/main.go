@@ -8,11 +8,15 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/meridiandb/meridian/server"
+	"github.com/meridiandb/meridian/server/gossip"
 )
 
 func main() {
@@ -28,7 +32,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(demoCmd(), startSingleNodeCmd())
+	root.AddCommand(demoCmd(), startSingleNodeCmd(), startCmd(), initCmd(), nodeCmd())
 	return root
 }
 
@@ -80,6 +84,106 @@ func startSingleNodeCmd() *cobra.Command {
 	return cmd
 }
 
+func startCmd() *cobra.Command {
+	cfg := server.Config{}
+	var join, locality string
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Run a node of a multi-node cluster",
+		Long: `Run a node of a multi-node cluster. Start every node with --join listing some of
+the cluster's nodes (the same list everywhere is simplest), then run ` + "`meridian init`" + `
+once against one of them. A node that restarts, or joins a running cluster, needs no init.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, a := range strings.Split(join, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					cfg.Join = append(cfg.Join, a)
+				}
+			}
+			if len(cfg.Join) == 0 {
+				return fmt.Errorf("--join is required (use start-single-node for a node alone)")
+			}
+			if locality != "" {
+				loc, err := gossip.ParseLocality(locality)
+				if err != nil {
+					return fmt.Errorf("--locality: %w", err)
+				}
+				cfg.Locality = loc
+			}
+			if err := os.MkdirAll(cfg.StoreDir, 0o755); err != nil {
+				return err
+			}
+			cfg.Logger = logger()
+			return run(cmd, cfg, "persistent")
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.StoreDir, "store", "meridian-data", "directory holding the node's data")
+	f.StringVar(&cfg.ListenAddr, "listen-addr", "127.0.0.1:26257", "address for SQL clients, other nodes and gossip (its port on UDP too)")
+	f.StringVar(&cfg.AdvertiseAddr, "advertise-addr", "", "address other nodes use to reach this one (default: --listen-addr)")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address for the HTTP status endpoints (/health, /_status/...)")
+	f.StringVar(&join, "join", "", "comma-separated addresses of nodes of the cluster")
+	f.StringVar(&locality, "locality", "", "where the node is, e.g. region=us-east1,zone=a")
+	f.StringVar(&cfg.Password, "password", os.Getenv("MERIDIAN_PASSWORD"), "password every SQL user must present (default $MERIDIAN_PASSWORD; empty: trust)")
+	f.DurationVar(&cfg.TimeUntilStoreDead, "time-until-store-dead", 0, "how long a node may be unreachable before its replicas are replaced (server.time_until_store_dead; default 5m)")
+	f.IntVar(&cfg.ReplicationFactor, "replicas", 0, "replicas per range (default 3)")
+	return cmd
+}
+
+func initCmd() *cobra.Command {
+	var host string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Initialize a new cluster through one of its waiting nodes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			clusterID, nodeID, err := server.InitCluster(ctx, host)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Cluster %s initialized; %s is node %d.\n", clusterID, host, nodeID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&host, "host", "127.0.0.1:26257", "address of a node started with --join")
+	return cmd
+}
+
+func nodeCmd() *cobra.Command {
+	node := &cobra.Command{Use: "node", Short: "Inspect the cluster's nodes"}
+	var host string
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "List the cluster's nodes: id, address, locality, liveness, ranges, leases",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			st, err := server.NodeStatusAt(ctx, host)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "id\taddress\tlocality\tliveness\tranges\tleases")
+			for _, m := range st.Members {
+				ranges, leases := "?", "?"
+				if m.Liveness == "live" {
+					if ms, err := server.NodeStatusAt(ctx, m.Addr); err == nil {
+						ranges, leases = fmt.Sprint(ms.Ranges), fmt.Sprint(ms.Leases)
+					}
+				}
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", m.NodeID, m.Addr, gossip.FormatLocality(m.Locality), m.Liveness, ranges, leases)
+			}
+			return w.Flush()
+		},
+	}
+	status.Flags().StringVar(&host, "host", "127.0.0.1:26257", "address of any node of the cluster")
+	node.AddCommand(status)
+	return node
+}
+
 // run starts a node and serves until SIGINT or SIGTERM.
 func run(cmd *cobra.Command, cfg server.Config, storeKind string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -97,6 +201,18 @@ func run(cmd *cobra.Command, cfg server.Config, storeKind string) error {
 	}
 	fmt.Fprintf(out, "store: %s (%s)\n", cfg.StoreDir, storeKind)
 	fmt.Fprintf(out, "Connect with: psql %q\nPress Ctrl-C to stop.\n", n.SQLURL("root"))
+	select {
+	case <-n.Ready():
+	default:
+		fmt.Fprintf(out, "Waiting to join the cluster (or for `meridian init --host %s`).\n", n.SQLAddr())
+		select {
+		case <-n.Ready():
+		case <-ctx.Done():
+		}
+	}
+	if n.NodeID() != 0 {
+		fmt.Fprintf(out, "node: n%d ready\n", n.NodeID())
+	}
 	<-ctx.Done()
 	fmt.Fprintln(out, "Shutting down.")
 	return nil
