@@ -275,7 +275,7 @@ func (s *Store) LookupReplica(key []byte) (*Replica, error) {
 			return r, nil
 		}
 	}
-	return nil, &kvpb.RangeNotFoundError{Key: key}
+	return nil, &kvpb.RangeNotFoundError{Key: key, StoreID: s.cfg.StoreID}
 }
 
 // Descriptors returns the descriptors of every range on the store, in key order.
@@ -299,7 +299,7 @@ func (s *Store) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchRes
 		r = s.replicas[ba.RangeID]
 		s.mu.RUnlock()
 		if r == nil {
-			return nil, fmt.Errorf("r%d is not on store s%d", ba.RangeID, s.cfg.StoreID)
+			return nil, &kvpb.RangeNotFoundError{RangeID: ba.RangeID, StoreID: s.cfg.StoreID}
 		}
 	} else {
 		key := batchAnchor(ba)

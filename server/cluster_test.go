@@ -216,3 +216,48 @@ func TestClusterReplicatesAndSurvivesLeaseholderLoss(t *testing.T) {
 	}
 	t.Logf("%d rows acknowledged, all present", len(acked))
 }
+
+// TestSchemaChangesReachEveryNode: a node that has a table's descriptor cached sees another
+// node's DROP and CREATE of that table at once, and prepared statements are re-planned.
+func TestSchemaChangesReachEveryNode(t *testing.T) {
+	nodes := startCluster(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := pgx.Connect(ctx, nodes[0].SQLURL("root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(context.Background())
+	b, err := pgx.Connect(ctx, nodes[1].SQLURL("root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+
+	if _, err := a.Exec(ctx, "CREATE TABLE t (k INT PRIMARY KEY, v TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Exec(ctx, "INSERT INTO t VALUES (1, 'one')"); err != nil {
+		t.Fatal(err)
+	}
+	var v string
+	if err := b.QueryRow(ctx, "SELECT v FROM t WHERE k = 1").Scan(&v); err != nil || v != "one" {
+		t.Fatalf("before: %q, %v", v, err)
+	}
+	if _, err := a.Exec(ctx, "DROP TABLE t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Exec(ctx, "SELECT v FROM t WHERE k = 1"); pgCode(err) != "42P01" {
+		t.Fatalf("node b after the drop on node a: %v, want 42P01", err)
+	}
+	if _, err := a.Exec(ctx, "CREATE TABLE t (k INT PRIMARY KEY, n INT)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Exec(ctx, "INSERT INTO t VALUES (2, 20)"); err != nil {
+		t.Fatalf("node b inserting into the new table: %v", err)
+	}
+	var n int
+	if err := b.QueryRow(ctx, "SELECT n FROM t WHERE k = 2").Scan(&n); err != nil || n != 20 {
+		t.Fatalf("after: %d, %v", n, err)
+	}
+}

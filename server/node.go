@@ -505,7 +505,7 @@ type kvService struct{ n *Node }
 
 func (s kvService) Batch(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
 	if !s.n.isReady() {
-		return nil, &kvpb.RangeNotFoundError{Key: nil}
+		return nil, &kvpb.RangeNotFoundError{RangeID: ba.RangeID}
 	}
 	return s.n.store.Send(ctx, ba)
 }

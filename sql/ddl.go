@@ -53,7 +53,7 @@ func (p *dropDatabasePlan) run(ctx context.Context, x *execCtx) (*result, error)
 	if p.name == s.database {
 		return nil, pgerror.New(pgerror.CodeObjectInUse, "cannot drop the currently open database")
 	}
-	d, err := s.srv.cat.LookupDatabase(ctx, x.txn, p.name, false)
+	d, err := s.srv.cat.LookupDatabase(ctx, x.txn, p.name, 0)
 	if err != nil {
 		if p.ifExists && pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
 			if err := x.finishRead(ctx); err != nil {
@@ -68,7 +68,7 @@ func (p *dropDatabasePlan) run(ctx context.Context, x *execCtx) (*result, error)
 		return nil, err
 	}
 	for _, name := range names {
-		tbl, err := s.srv.cat.LookupTable(ctx, x.txn, d.ID, name, false)
+		tbl, err := s.srv.cat.LookupTable(ctx, x.txn, d.ID, name, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -241,7 +241,7 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 
 func (p *createTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	s := x.session
-	d, err := s.srv.cat.LookupDatabase(ctx, x.txn, p.dbName, false)
+	d, err := s.srv.cat.LookupDatabase(ctx, x.txn, p.dbName, 0)
 	if err != nil {
 		if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
 			return nil, pgerror.New(pgerror.CodeInvalidSchemaName, "schema %q does not exist", p.dbName)
@@ -290,7 +290,7 @@ func (p *dropTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 			return nil, err
 		}
 		// Read the descriptor transactionally: the cache may be stale.
-		if tbl, err = s.srv.cat.LookupTable(ctx, x.txn, tbl.DatabaseID, tbl.Name, false); err != nil {
+		if tbl, err = s.srv.cat.LookupTable(ctx, x.txn, tbl.DatabaseID, tbl.Name, 0); err != nil {
 			return nil, err
 		}
 		if err := dropTable(ctx, x.txn, s.srv.cat, tbl); err != nil {

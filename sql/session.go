@@ -73,7 +73,7 @@ func (s *Server) NewBackend(ctx context.Context, user, database string, params m
 		}
 	}
 	err := s.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
-		_, err := s.cat.LookupDatabase(ctx, t, database, true)
+		_, err := s.cat.LookupDatabase(ctx, t, database, 0)
 		return err
 	})
 	if err != nil {
@@ -117,6 +117,10 @@ type Session struct {
 	// txnSchemaChanged: the explicit transaction changed the schema, so it must read
 	// descriptors itself rather than from the shared cache, and invalidate it at commit.
 	txnSchemaChanged bool
+	// schemaVersion is the cluster schema version read by schemaTxn at attempt schemaEpoch.
+	schemaVersion uint64
+	schemaTxn     *txn.Txn
+	schemaEpoch   int
 }
 
 var _ wire.Backend = (*Session)(nil)
@@ -337,6 +341,9 @@ func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum
 // runInTxn plans (if the schema changed since preparing) and runs p in t. With autocommit,
 // the statement commits t itself, so that a mutation commits together with its writes.
 func (s *Session) runInTxn(ctx context.Context, t *txn.Txn, p *prepared, params []types.Datum, autocommit bool) (*result, error) {
+	if err := s.syncSchema(ctx, t); err != nil {
+		return nil, err
+	}
 	pl, err := s.planFor(ctx, t, p)
 	if err != nil {
 		return nil, err
@@ -611,7 +618,28 @@ func (po *portal) Close() {}
 
 // planning helpers shared by statements.
 
-func (s *Session) useCache() bool { return !s.txnSchemaChanged }
+// cacheVersion is the schema version at which the current transaction may use cached
+// descriptors, or 0 when it must read them (it changed the schema itself).
+func (s *Session) cacheVersion() uint64 {
+	if s.txnSchemaChanged {
+		return 0
+	}
+	return s.schemaVersion
+}
+
+// syncSchema reads the cluster's schema version in t, once per transaction attempt, before
+// anything is planned in it.
+func (s *Session) syncSchema(ctx context.Context, t *txn.Txn) error {
+	if s.schemaTxn == t && s.schemaEpoch == t.Epoch() {
+		return nil
+	}
+	v, err := s.srv.cat.SchemaVersion(ctx, t)
+	if err != nil {
+		return err
+	}
+	s.schemaVersion, s.schemaTxn, s.schemaEpoch = v, t, t.Epoch()
+	return nil
+}
 
 // resolveTable finds a table named by a statement.
 func (s *Session) resolveTable(ctx context.Context, t *txn.Txn, tn *ast.TableName) (*catalog.Table, error) {
@@ -619,18 +647,18 @@ func (s *Session) resolveTable(ctx context.Context, t *txn.Txn, tn *ast.TableNam
 	if schema := tn.Schema.O; schema != "" && !strings.EqualFold(schema, "public") {
 		dbName = schema
 	}
-	d, err := s.srv.cat.LookupDatabase(ctx, t, dbName, s.useCache())
+	d, err := s.srv.cat.LookupDatabase(ctx, t, dbName, s.cacheVersion())
 	if err != nil {
 		if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
 			return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation \"%s.%s\" does not exist", tn.Schema.O, tn.Name.O)
 		}
 		return nil, err
 	}
-	return s.srv.cat.LookupTable(ctx, t, d.ID, tn.Name.O, s.useCache())
+	return s.srv.cat.LookupTable(ctx, t, d.ID, tn.Name.O, s.cacheVersion())
 }
 
 func (s *Session) currentDatabase(ctx context.Context, t *txn.Txn) (*catalog.Database, error) {
-	return s.srv.cat.LookupDatabase(ctx, t, s.database, s.useCache())
+	return s.srv.cat.LookupDatabase(ctx, t, s.database, s.cacheVersion())
 }
 
 func describeErr(what string, err error) error {

@@ -58,7 +58,7 @@ func (s *Session) planShow(n *ast.ShowStmt) (plan, error) {
 			dbName = n.DBName
 		}
 		return &showPlan{cols: textColumns("schema_name", "table_name"), rows: func(ctx context.Context, x *execCtx) ([][]types.Datum, error) {
-			d, err := s.srv.cat.LookupDatabase(ctx, x.txn, dbName, s.useCache())
+			d, err := s.srv.cat.LookupDatabase(ctx, x.txn, dbName, s.cacheVersion())
 			if err != nil {
 				return nil, err
 			}

@@ -38,6 +38,10 @@ type Txn struct {
 	stopHeartbeat context.CancelFunc
 }
 
+// Epoch counts the transaction's restarts: each restart is a new attempt whose reads start
+// over.
+func (t *Txn) Epoch() int { return t.restarts }
+
 // ReadTimestamp is the timestamp the transaction reads at.
 func (t *Txn) ReadTimestamp() hlc.Timestamp {
 	t.mu.Lock()

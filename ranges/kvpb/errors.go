@@ -55,13 +55,19 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("conflicting intents on %d key(s), first %q", len(e.Intents), e.Intents[0].Key)
 }
 
-// RangeNotFoundError says no range on this store holds a key.
+// RangeNotFoundError says this store has no replica of the range a batch was sent to (by
+// RangeID), or of any range holding its key.
 type RangeNotFoundError struct {
-	Key []byte
+	RangeID uint64
+	Key     []byte
+	StoreID uint64
 }
 
 func (e *RangeNotFoundError) Error() string {
-	return fmt.Sprintf("no range found for key %q", e.Key)
+	if e.RangeID != 0 {
+		return fmt.Sprintf("r%d is not on store s%d", e.RangeID, e.StoreID)
+	}
+	return fmt.Sprintf("no range on store s%d holds key %q", e.StoreID, e.Key)
 }
 
 // BatchTimestampBeforeGCError rejects a request reading at or below the range's GC threshold:

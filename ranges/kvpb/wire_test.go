@@ -128,7 +128,7 @@ func TestErrorsKeepTheirType(t *testing.T) {
 		&TransactionRetryError{Reason: RetrySerializable, Message: "m", Aborted: true, Timestamp: ts1},
 		&TxnPushedError{PushedTo: ts2},
 		&ConflictError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
-		&RangeNotFoundError{Key: []byte("k")},
+		&RangeNotFoundError{RangeID: 2, Key: []byte("k"), StoreID: 1},
 		&NotLeaseHolderError{RangeID: 3, NodeID: 1, LeaseHolder: 2},
 		&AmbiguousResultError{Message: "n2 went away"},
 		&BatchTimestampBeforeGCError{Timestamp: ts1, Threshold: ts2},

@@ -41,12 +41,23 @@ func descriptorKey(id uint32) []byte {
 	return binary.BigEndian.AppendUint32(append([]byte(nil), descriptorPrefix...), id)
 }
 
-// Catalog reads and writes descriptors, caching them per node.
+// Catalog reads and writes descriptors, caching them per node. Every schema change bumps
+// a cluster-wide schema version in its transaction; a transaction reads the version once
+// (SchemaVersion) and uses only descriptors cached at that version, so a node never plans
+// with a descriptor another node has since changed. Reading the version puts it in the
+// transaction's read set: a schema change that commits meanwhile makes it refresh or retry.
 type Catalog struct {
 	gen    atomic.Uint64
+	newest atomic.Uint64 // highest schema version seen
 	mu     sync.Mutex
-	tables map[tableKey]*Table
-	dbs    map[string]*Database
+	tables map[tableKey]cached[*Table]
+	dbs    map[string]cached[*Database]
+}
+
+// cached is a descriptor read at a schema version.
+type cached[T any] struct {
+	v       T
+	version uint64
 }
 
 type tableKey struct {
@@ -66,8 +77,49 @@ func (c *Catalog) Invalidate() {
 	c.gen.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.tables = make(map[tableKey]*Table)
-	c.dbs = make(map[string]*Database)
+	c.tables = make(map[tableKey]cached[*Table])
+	c.dbs = make(map[string]cached[*Database])
+}
+
+// SchemaVersion reads the cluster's schema version in t, for use as the cache version of
+// lookups in t. It is never 0, which means "do not use the cache".
+func (c *Catalog) SchemaVersion(ctx context.Context, t *txn.Txn) (uint64, error) {
+	var b txn.Batch
+	b.Get(keys.SchemaVersionKey)
+	if err := t.Run(ctx, &b); err != nil {
+		return 0, err
+	}
+	v := uint64(1)
+	if rows := b.Results[0].Rows; len(rows) == 1 {
+		v += binary.BigEndian.Uint64(rows[0].Value)
+	}
+	for {
+		newest := c.newest.Load()
+		if v <= newest {
+			break
+		}
+		if c.newest.CompareAndSwap(newest, v) {
+			c.Invalidate() // plans made before this schema change must be rebuilt
+			break
+		}
+	}
+	return v, nil
+}
+
+// bumpSchemaVersion records a schema change in t.
+func bumpSchemaVersion(ctx context.Context, t *txn.Txn) error {
+	var b txn.Batch
+	b.Get(keys.SchemaVersionKey)
+	if err := t.Run(ctx, &b); err != nil {
+		return err
+	}
+	var v uint64
+	if rows := b.Results[0].Rows; len(rows) == 1 {
+		v = binary.BigEndian.Uint64(rows[0].Value)
+	}
+	var w txn.Batch
+	w.Put(keys.SchemaVersionKey, binary.BigEndian.AppendUint64(nil, v+1))
+	return t.Run(ctx, &w)
 }
 
 // Generation counts invalidations; plans made at an older generation must be rebuilt.
@@ -77,7 +129,7 @@ func (c *Catalog) Generation() uint64 { return c.gen.Load() }
 func (c *Catalog) Bootstrap(ctx context.Context, db *txn.DB) error {
 	return db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
 		for _, name := range []string{DefaultDatabase, "postgres"} {
-			if _, err := c.lookupDatabase(ctx, t, name, false); err == nil {
+			if _, err := c.lookupDatabase(ctx, t, name, 0); err == nil {
 				continue
 			}
 			if err := c.CreateDatabase(ctx, t, name); err != nil {
@@ -88,8 +140,12 @@ func (c *Catalog) Bootstrap(ctx context.Context, db *txn.DB) error {
 	})
 }
 
-// nextID allocates a descriptor ID within t.
+// nextID allocates a descriptor ID within t, which is creating a descriptor: it also bumps
+// the schema version.
 func nextID(ctx context.Context, t *txn.Txn) (uint32, error) {
+	if err := bumpSchemaVersion(ctx, t); err != nil {
+		return 0, err
+	}
 	var b txn.Batch
 	b.Get(idGeneratorKey)
 	if err := t.Run(ctx, &b); err != nil {
@@ -143,19 +199,20 @@ func putDescriptor(b *txn.Batch, id uint32, d descriptor) error {
 	return nil
 }
 
-// LookupDatabase resolves a database by name. useCache is false inside transactions that
-// changed the schema, which must see their own uncommitted descriptors.
-func (c *Catalog) LookupDatabase(ctx context.Context, t *txn.Txn, name string, useCache bool) (*Database, error) {
-	return c.lookupDatabase(ctx, t, name, useCache)
+// LookupDatabase resolves a database by name. at is t's schema version (SchemaVersion), or
+// 0 inside transactions that changed the schema, which must see their own uncommitted
+// descriptors and so bypass the cache.
+func (c *Catalog) LookupDatabase(ctx context.Context, t *txn.Txn, name string, at uint64) (*Database, error) {
+	return c.lookupDatabase(ctx, t, name, at)
 }
 
-func (c *Catalog) lookupDatabase(ctx context.Context, t *txn.Txn, name string, useCache bool) (*Database, error) {
-	if useCache {
+func (c *Catalog) lookupDatabase(ctx context.Context, t *txn.Txn, name string, at uint64) (*Database, error) {
+	if at != 0 {
 		c.mu.Lock()
-		d := c.dbs[name]
+		d, ok := c.dbs[name]
 		c.mu.Unlock()
-		if d != nil {
-			return d, nil
+		if ok && d.version == at {
+			return d.v, nil
 		}
 	}
 	id, ok, err := c.getID(ctx, t, 0, name)
@@ -172,23 +229,23 @@ func (c *Catalog) lookupDatabase(ctx context.Context, t *txn.Txn, name string, u
 	if d == nil || d.Database == nil {
 		return nil, fmt.Errorf("namespace entry for database %q points at missing descriptor %d", name, id)
 	}
-	if useCache {
+	if at != 0 {
 		c.mu.Lock()
-		c.dbs[name] = d.Database
+		c.dbs[name] = cached[*Database]{d.Database, at}
 		c.mu.Unlock()
 	}
 	return d.Database, nil
 }
 
 // LookupTable resolves a table of a database by name.
-func (c *Catalog) LookupTable(ctx context.Context, t *txn.Txn, dbID uint32, name string, useCache bool) (*Table, error) {
+func (c *Catalog) LookupTable(ctx context.Context, t *txn.Txn, dbID uint32, name string, at uint64) (*Table, error) {
 	key := tableKey{dbID, name}
-	if useCache {
+	if at != 0 {
 		c.mu.Lock()
-		tbl := c.tables[key]
+		tbl, ok := c.tables[key]
 		c.mu.Unlock()
-		if tbl != nil {
-			return tbl, nil
+		if ok && tbl.version == at {
+			return tbl.v, nil
 		}
 	}
 	id, ok, err := c.getID(ctx, t, dbID, name)
@@ -205,9 +262,9 @@ func (c *Catalog) LookupTable(ctx context.Context, t *txn.Txn, dbID uint32, name
 	if d == nil || d.Table == nil {
 		return nil, fmt.Errorf("namespace entry for table %q points at missing descriptor %d", name, id)
 	}
-	if useCache {
+	if at != 0 {
 		c.mu.Lock()
-		c.tables[key] = d.Table
+		c.tables[key] = cached[*Table]{d.Table, at}
 		c.mu.Unlock()
 	}
 	return d.Table, nil
@@ -258,6 +315,9 @@ func (c *Catalog) CreateTable(ctx context.Context, t *txn.Txn, tbl *Table) error
 
 // DropTable removes a table's descriptor and name; the caller deletes its data.
 func (c *Catalog) DropTable(ctx context.Context, t *txn.Txn, tbl *Table) error {
+	if err := bumpSchemaVersion(ctx, t); err != nil {
+		return err
+	}
 	var b txn.Batch
 	b.Del(namespaceKey(tbl.DatabaseID, tbl.Name))
 	b.Del(descriptorKey(tbl.ID))
@@ -267,6 +327,9 @@ func (c *Catalog) DropTable(ctx context.Context, t *txn.Txn, tbl *Table) error {
 // DropDatabase removes a database's descriptor and name, returning its tables (which the
 // caller must drop first or together).
 func (c *Catalog) DropDatabase(ctx context.Context, t *txn.Txn, d *Database) error {
+	if err := bumpSchemaVersion(ctx, t); err != nil {
+		return err
+	}
 	var b txn.Batch
 	b.Del(namespaceKey(0, d.Name))
 	b.Del(descriptorKey(d.ID))
