@@ -53,21 +53,21 @@ func (s *Store) handleConflict(ctx context.Context, pusher *kvpb.Transaction, re
 		if isReader {
 			push.PushTo = readTS.Next()
 		}
-		br, err := s.Send(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{push}})
+		br, err := s.route(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{push}})
 		if err != nil {
 			return fmt.Errorf("pushing conflicting transaction %x: %w", in.Txn.ID[:4], err)
 		}
 		pushee := br.Responses[0].(*kvpb.PushTxnResponse).Pushee
 		if pushee.Status.Finalized() {
 			res := &kvpb.ResolveIntentRequest{Span: kvpb.Span{Key: in.Key}, Txn: in.Txn, Status: pushee.Status, CommitTS: pushee.WriteTimestamp}
-			if _, err := s.Send(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{res}}); err != nil {
+			if _, err := s.route(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{res}}); err != nil {
 				return fmt.Errorf("resolving intent on %q: %w", in.Key, err)
 			}
 			continue
 		}
 		if isReader && readTS.Less(pushee.WriteTimestamp) {
 			res := &kvpb.ResolveIntentRequest{Span: kvpb.Span{Key: in.Key}, Txn: in.Txn, Status: kvpb.Pending, CommitTS: pushee.WriteTimestamp}
-			if _, err := s.Send(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{res}}); err != nil {
+			if _, err := s.route(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{res}}); err != nil {
 				return fmt.Errorf("moving intent on %q: %w", in.Key, err)
 			}
 			continue

@@ -155,7 +155,7 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest) (*kv
 			return nil, &kvpb.TxnPushedError{PushedTo: writeTS}
 		}
 		if !batch.Empty() {
-			if err := r.propose(ctx, 0, batch.Repr()); err != nil {
+			if err := r.propose(ctx, command{repr: batch.Repr()}); err != nil {
 				return nil, err
 			}
 		}

@@ -17,8 +17,8 @@ import (
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
-// Raft command format: a version byte, a flags byte, then the Pebble batch representation of
-// the writes the leaseholder evaluated.
+// Raft command format: a version byte, a flags byte, for a split the new range's ID as a
+// uvarint, then the Pebble batch representation of the writes the leaseholder evaluated.
 const commandVersion byte = 2
 
 // commandFlags say what an applied command changes besides data.
@@ -27,12 +27,41 @@ type commandFlags byte
 const (
 	// flagDescriptor: the command rewrites the range descriptor; replicas reload it.
 	flagDescriptor commandFlags = 1 << iota
+	// flagSplit: the command splits the range; replicas create the right-hand range.
+	flagSplit
 )
 
-func encodeCommand(flags commandFlags, repr []byte) []byte {
-	cmd := make([]byte, 0, 2+len(repr))
-	cmd = append(cmd, commandVersion, byte(flags))
-	return append(cmd, repr...)
+// command is one Raft entry's payload.
+type command struct {
+	flags        commandFlags
+	splitRangeID uint64 // with flagSplit: the right-hand range
+	repr         []byte
+}
+
+func encodeCommand(c command) []byte {
+	b := make([]byte, 0, 2+binary.MaxVarintLen64+len(c.repr))
+	b = append(b, commandVersion, byte(c.flags))
+	if c.flags&flagSplit != 0 {
+		b = binary.AppendUvarint(b, c.splitRangeID)
+	}
+	return append(b, c.repr...)
+}
+
+func decodeCommand(b []byte) (command, error) {
+	if len(b) < 2 || b[0] != commandVersion {
+		return command{}, fmt.Errorf("unknown command version %d", b[0])
+	}
+	c := command{flags: commandFlags(b[1])}
+	b = b[2:]
+	if c.flags&flagSplit != 0 {
+		id, n := binary.Uvarint(b)
+		if n <= 0 {
+			return command{}, errors.New("split command without a range ID")
+		}
+		c.splitRangeID, b = id, b[n:]
+	}
+	c.repr = b
+	return c, nil
 }
 
 // rangeFSM applies a range's committed Raft entries to the store's Pebble database. The
@@ -48,12 +77,13 @@ type rangeFSM struct {
 	// Counters of entries Apply wrote and skipped (already in Pebble), for tests and metrics.
 	appliedEntries, skippedEntries atomic.Uint64
 
-	desc   func() *kvpb.RangeDescriptor  // the range's descriptor as the replica knows it
-	onDesc func(d *kvpb.RangeDescriptor) // called after a command or snapshot changed it
+	desc    func() *kvpb.RangeDescriptor  // the range's descriptor as the replica knows it
+	onDesc  func(d *kvpb.RangeDescriptor) // called after a command or snapshot changed it
+	onSplit func(right *kvpb.RangeDescriptor)
 }
 
-func newRangeFSM(db *pebble.DB, rangeID uint64, desc func() *kvpb.RangeDescriptor, onDesc func(*kvpb.RangeDescriptor)) (*rangeFSM, error) {
-	f := &rangeFSM{db: db, rangeID: rangeID, desc: desc, onDesc: onDesc}
+func newRangeFSM(db *pebble.DB, rangeID uint64, desc func() *kvpb.RangeDescriptor, onDesc, onSplit func(*kvpb.RangeDescriptor)) (*rangeFSM, error) {
+	f := &rangeFSM{db: db, rangeID: rangeID, desc: desc, onDesc: onDesc, onSplit: onSplit}
 	v, ok, err := mvcc.GetUnversioned(db, keys.RangeAppliedIndexKey(rangeID))
 	if err != nil {
 		return nil, fmt.Errorf("reading applied index of r%d: %w", rangeID, err)
@@ -83,13 +113,13 @@ func (f *rangeFSM) Apply(l *raft.Log) any {
 	}
 	b := f.db.NewBatch()
 	defer b.Close()
-	var flags commandFlags
+	var cmd command
 	if l.Type == raft.LogCommand && len(l.Data) > 0 {
-		if l.Data[0] != commandVersion || len(l.Data) < 2 {
-			return fmt.Errorf("r%d: unknown command version %d at index %d", f.rangeID, l.Data[0], l.Index)
+		var err error
+		if cmd, err = decodeCommand(l.Data); err != nil {
+			return fmt.Errorf("r%d: bad command at index %d: %w", f.rangeID, l.Index, err)
 		}
-		flags = commandFlags(l.Data[1])
-		if repr := l.Data[2:]; len(repr) > 0 {
+		if repr := cmd.repr; len(repr) > 0 {
 			if err := b.SetRepr(append([]byte(nil), repr...)); err != nil {
 				return fmt.Errorf("r%d: bad command at index %d: %w", f.rangeID, l.Index, err)
 			}
@@ -104,12 +134,19 @@ func (f *rangeFSM) Apply(l *raft.Log) any {
 	}
 	f.applied = l.Index
 	f.appliedEntries.Add(1)
-	if flags&flagDescriptor != 0 {
+	if cmd.flags&flagDescriptor != 0 {
 		d, err := loadDescriptor(f.db, f.rangeID)
 		if err != nil {
 			return err
 		}
 		f.onDesc(d)
+	}
+	if cmd.flags&flagSplit != 0 {
+		right, err := loadDescriptor(f.db, cmd.splitRangeID)
+		if err != nil {
+			return err
+		}
+		f.onSplit(right)
 	}
 	return nil
 }

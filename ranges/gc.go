@@ -80,6 +80,9 @@ func (s *Store) gcLoop() {
 func (s *Store) collectGarbage(ctx context.Context) error {
 	threshold := s.cfg.Clock.Now().Add(-int64(s.cfg.GCTTL))
 	for _, d := range s.Descriptors() {
+		if r := s.Replica(d.RangeID); r == nil || !r.IsLeaseholder() {
+			continue // the leaseholder collects; followers apply what it proposes
+		}
 		start := maxKey(d.StartKey, keys.LocalMax)
 		ba := &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{
 			&kvpb.GCRequest{Span: kvpb.Span{Key: start, EndKey: d.EndKey}, Threshold: threshold},

@@ -40,8 +40,10 @@ type Replica struct {
 	tsc     *tsCache
 
 	// readyTerm is the Raft term in which this replica, as leader, has applied every entry
-	// committed before it took over, and so may serve reads.
-	readyTerm atomic.Uint64
+	// committed before it took over, and so may serve reads; leaseStart is when (this
+	// node's clock) it became ready.
+	readyTerm  atomic.Uint64
+	leaseStart atomic.Pointer[hlc.Timestamp]
 	// changeMu serializes replica changes.
 	changeMu sync.Mutex
 
@@ -49,20 +51,21 @@ type Replica struct {
 	gcThresholdWall atomic.Int64
 }
 
-// newReplica starts the replica of desc's range on s. With bootstrap, the range's Raft group
-// is created with desc's replicas as voters; otherwise the group resumes from the store, or
-// (for a replica being added here) starts empty and waits for the leader's snapshot.
-func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, bootstrap bool) (*Replica, error) {
+// newReplica starts the replica of desc's range on s. A replica whose Raft group has no
+// state yet is bootstrapped with desc's replicas as voters if desc is initialized (the
+// first range of a new cluster; the right-hand side of a split, which every replica of the
+// split range creates identically); an uninitialized one (being added here) starts empty and
+// waits for its leader's snapshot. Otherwise the group resumes from the store. No write
+// lands at or below lowWater on the new replica (its timestamp cache starts there).
+func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, lowWater hlc.Timestamp) (*Replica, error) {
 	r := &Replica{
 		store:   s,
 		rangeID: desc.RangeID,
 		desc:    desc,
 		latches: newLatchManager(),
-		// After a restart nothing is known about past reads: assume they reached the present,
-		// pushing any write below "now" (plus the max clock offset) above it.
-		tsc: newTSCache(s.lowWater),
+		tsc:     newTSCache(lowWater),
 	}
-	fsm, err := newRangeFSM(s.db, desc.RangeID, r.Desc, r.setDesc)
+	fsm, err := newRangeFSM(s.db, desc.RangeID, r.Desc, r.setDesc, s.splitApplied)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +85,12 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, boots
 		r.group.Close()
 		return nil, err
 	}
-	if bootstrap {
+	hasState, err := raft.HasExistingState(cache, r.logStore, snaps)
+	if err != nil {
+		r.group.Close()
+		return nil, err
+	}
+	if !hasState && desc.EndKey != nil {
 		var servers []raft.Server
 		for _, rd := range desc.Replicas {
 			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raftID(rd.NodeID), Address: raftnet.Address(rd.NodeID)})
@@ -158,6 +166,7 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 			if err := r.raft.Barrier(3 * timeout).Error(); err != nil {
 				return r.notLeaseHolder(0)
 			}
+			r.takeLease()
 			r.readyTerm.Store(term)
 			return nil
 		}
@@ -178,8 +187,42 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 	}
 }
 
+// proposalError turns Raft's refusals into errors the sender can act on. A proposal refused
+// because this replica is not (or is ceasing to be) the leader was never applied: the
+// sender should retry at the new leaseholder. One whose leader lost leadership while it
+// was in flight may yet be applied by the next leader: retrying is fine for writes of an
+// open transaction (they rewrite their own intents), but a commit's outcome is unknown.
+func (r *Replica) proposalError(ba *kvpb.BatchRequest, err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return r.notLeaseHolder(0)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		if ba.Txn == nil || ba.HasCommit() {
+			return &kvpb.AmbiguousResultError{Message: err.Error()}
+		}
+		return r.notLeaseHolder(0)
+	}
+	return err
+}
+
 // IsLeaseholder reports, without waiting, whether this replica holds the range's lease.
 func (r *Replica) IsLeaseholder() bool { return r.raft.State() == raft.Leader }
+
+// takeLease prepares a replica that just became leaseholder. The previous leaseholder, on
+// another node, may have served reads this one's timestamp cache knows nothing about, at
+// timestamps up to its own clock, which is at most the maximum clock offset ahead of ours:
+// no write may land below now + max offset. (Alone, a range has had no other leaseholder;
+// its restarts are covered by the store's persisted low water.)
+func (r *Replica) takeLease() {
+	clock := r.store.cfg.Clock
+	now := clock.Now()
+	if len(r.Desc().Replicas) > 1 {
+		// From the physical clock, not the hybrid one: a hybrid clock already moved ahead by
+		// such pushes would otherwise push further at every lease change.
+		r.tsc.forwardLowWater(hlc.Timestamp{WallTime: clock.PhysicalNow() + int64(clock.MaxOffset())})
+	}
+	r.leaseStart.Store(&now)
+}
 
 func (r *Replica) notLeaseHolder(leader uint64) error {
 	return &kvpb.NotLeaseHolderError{RangeID: r.rangeID, NodeID: r.store.cfg.NodeID, LeaseHolder: leader}
@@ -207,12 +250,12 @@ func (r *Replica) close() error {
 }
 
 // propose replicates a Pebble batch through Raft and waits until it is applied.
-func (r *Replica) propose(ctx context.Context, flags commandFlags, repr []byte) error {
+func (r *Replica) propose(ctx context.Context, cmd command) error {
 	timeout := 30 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	f := r.raft.Apply(encodeCommand(flags, repr), timeout)
+	f := r.raft.Apply(encodeCommand(cmd), timeout)
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("r%d: replicating: %w", r.rangeID, err)
 	}
@@ -231,12 +274,25 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 	if err := r.checkLeaseholder(ctx); err != nil {
 		return nil, err
 	}
+	if len(ba.Requests) == 1 {
+		switch req := ba.Requests[0].(type) {
+		case *kvpb.AdminSplitRequest:
+			return r.adminSplit(ctx, req)
+		case *kvpb.RangeStatsRequest:
+			return &kvpb.BatchResponse{Responses: []kvpb.Response{&kvpb.RangeStatsResponse{
+				NodeID: r.store.cfg.NodeID, ApproximateBytes: r.ApproximateBytes(),
+			}}}, nil
+		}
+	}
 	if ba.Txn != nil {
 		ba.Timestamp = ba.Txn.ReadTimestamp
 	} else if ba.Timestamp.IsEmpty() {
 		ba.Timestamp = r.store.cfg.Clock.Now()
 	}
-	if _, err := r.store.cfg.Clock.Update(ba.Timestamp); err != nil {
+	// A timestamp from another node moves our clock forward. One too far ahead means a
+	// broken clock there, unless it is a transaction's timestamp, which may have been pushed
+	// into the future (see takeLease) and then carries no news about any clock.
+	if _, err := r.store.cfg.Clock.Update(ba.Timestamp); err != nil && ba.Txn == nil {
 		return nil, err
 	}
 	if err := r.checkGCThreshold(ba); err != nil {
@@ -245,6 +301,14 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 	var wait conflictWaiter
 	for {
 		br, err := r.sendOnce(ctx, ba)
+		if err != nil {
+			err = r.proposalError(ba, err)
+		}
+		var uncertain *mvcc.ReadWithinUncertaintyIntervalError
+		if errors.As(err, &uncertain) && ba.Txn != nil {
+			return nil, &kvpb.TransactionRetryError{Reason: kvpb.RetryUncertainty, Timestamp: uncertain.ExistingTimestamp,
+				Message: fmt.Sprintf("read at %s met a value written at %s, possibly before the transaction began", uncertain.ReadTimestamp, uncertain.ExistingTimestamp)}
+		}
 		var wie *mvcc.WriteIntentError
 		if !errors.As(err, &wie) {
 			if err == nil {
@@ -268,6 +332,10 @@ func (r *Replica) sendOnce(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 		return nil, err
 	}
 	defer r.latches.release(g)
+	// Checked under the latches: a split holds them all while it shrinks the range.
+	if err := r.checkKeys(ba); err != nil {
+		return nil, err
+	}
 	if ba.IsWrite() {
 		return r.evaluateWrite(ctx, ba)
 	}
@@ -300,12 +368,28 @@ func (r *Replica) latchSpans(ba *kvpb.BatchRequest) []latchSpan {
 
 // uncertaintyLimit is the upper end of the transaction's uncertainty interval on this node.
 // A value above the read timestamp but within the limit might have been written before the
-// transaction started on another node whose clock runs ahead. This node's own clock gave the
-// transaction its timestamp (every transaction starts on a gateway in this process), so any
-// value this node wrote above that timestamp was written after the transaction began: the
-// interval collapses to the read timestamp (the observed-timestamp rule).
+// transaction started, on a node whose clock runs ahead: reading past it would miss an
+// acknowledged write. When this node's own clock gave the transaction its timestamp, any
+// value this node wrote as leaseholder above that timestamp was written after the
+// transaction began (the leaseholder moves its clock past what it writes), so the interval
+// shrinks to the read timestamp, but never below the start of this node's lease: values
+// written under an earlier lease, elsewhere, stay uncertain.
 func (r *Replica) uncertaintyLimit(ba *kvpb.BatchRequest) hlc.Timestamp {
-	return ba.Timestamp
+	txn := ba.Txn
+	if txn == nil || txn.GlobalUncertaintyLimit.LessEq(ba.Timestamp) {
+		return ba.Timestamp
+	}
+	if txn.GatewayNodeID == 0 || txn.GatewayNodeID == r.store.cfg.NodeID {
+		limit := ba.Timestamp
+		if ls := r.leaseStart.Load(); ls != nil && len(r.Desc().Replicas) > 1 {
+			limit = limit.Forward(*ls)
+		}
+		if txn.GlobalUncertaintyLimit.Less(limit) {
+			return txn.GlobalUncertaintyLimit
+		}
+		return limit
+	}
+	return txn.GlobalUncertaintyLimit
 }
 
 // observe moves the clock past the timestamps a batch wrote at: a write pushed above the

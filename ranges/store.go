@@ -66,6 +66,7 @@ type Store struct {
 	replicas map[uint64]*Replica
 	// byStart lists the initialized replicas by start key, for routing.
 	byStart []*Replica
+	router  Router
 
 	// lowWater is where new replicas' timestamp caches start: no write lands at or below it.
 	lowWater hlc.Timestamp
@@ -135,7 +136,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 			Replicas: []kvpb.ReplicaDescriptor{{NodeID: cfg.NodeID, StoreID: cfg.StoreID, ReplicaID: 1}},
 		}
 		b := db.NewIndexedBatch()
-		err := writeDescriptor(b, d, cfg.Clock.Now())
+		err := writeDescriptor(b, d, d, cfg.Clock.Now())
 		if err == nil {
 			err = b.Commit(pebble.Sync)
 		}
@@ -147,7 +148,9 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		descs = append(descs, d)
 	}
 	for _, d := range descs {
-		r, err := newReplica(ctx, s, d, bootstrap)
+		// After a restart nothing is known about past reads: assume they reached the
+		// present, pushing any write below "now" (plus the max clock offset) above it.
+		r, err := newReplica(ctx, s, d, s.lowWater)
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -240,7 +243,7 @@ func (s *Store) createReplica(ctx context.Context, rangeID uint64) error {
 	}
 	// Hold the lock while starting, so that concurrent messages create one replica.
 	defer s.mu.Unlock()
-	r, err := newReplica(ctx, s, &kvpb.RangeDescriptor{RangeID: rangeID}, false)
+	r, err := newReplica(ctx, s, &kvpb.RangeDescriptor{RangeID: rangeID}, s.cfg.Clock.Now().Add(int64(s.cfg.Clock.MaxOffset())))
 	if err != nil {
 		return err
 	}
@@ -308,6 +311,38 @@ func (s *Store) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchRes
 		}
 	}
 	return r.Send(ctx, ba)
+}
+
+// Router sends batches to whichever range, on whichever node, holds their keys (the
+// node's DistSender).
+type Router interface {
+	RangeForKey(ctx context.Context, key []byte) (kvpb.RangeDescriptor, error)
+	Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error)
+}
+
+// SetRouter gives the store the way to reach ranges it does not hold, for pushing and
+// resolving other transactions met while evaluating. Without one, the store routes among
+// its own replicas.
+func (s *Store) SetRouter(r Router) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.router = r
+}
+
+// route sends ba (with no RangeID) to the range that holds its keys.
+func (s *Store) route(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	s.mu.RLock()
+	router := s.router
+	s.mu.RUnlock()
+	if router == nil {
+		return s.Send(ctx, ba)
+	}
+	d, err := router.RangeForKey(ctx, batchAnchor(ba))
+	if err != nil {
+		return nil, err
+	}
+	ba.RangeID = d.RangeID
+	return router.Send(ctx, ba)
 }
 
 // batchAnchor is a key that decides which range a batch is for.

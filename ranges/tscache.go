@@ -70,6 +70,13 @@ func (c *tsCache) evictLocked() {
 	c.spans = nil
 }
 
+// forwardLowWater raises the low water: no write may land at or below ts.
+func (c *tsCache) forwardLowWater(ts hlc.Timestamp) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lowWater = c.lowWater.Forward(ts)
+}
+
 // maxRead returns the latest read timestamp of key by a transaction other than txn.
 func (c *tsCache) maxRead(key []byte, txn mvcc.TxnID) hlc.Timestamp {
 	c.mu.Lock()

@@ -243,7 +243,7 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 		Dir: n.cfg.StoreDir, NodeID: id.NodeID, StoreID: id.NodeID, Clock: n.clock, Logger: n.log,
 		JoinOnly: !bootstrap, RaftHeartbeatTimeout: n.cfg.RaftHeartbeatTimeout,
 	}
-	dscfg := txn.DistSenderConfig{NodeID: id.NodeID, Nodes: n.liveNodeIDs}
+	dscfg := txn.DistSenderConfig{NodeID: id.NodeID, Nodes: n.liveNodeIDs, Clock: n.clock}
 	if n.clustered() {
 		scfg.Transport = n.transport
 		dscfg.Dialer = n.dialer
@@ -254,14 +254,16 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 	}
 	dscfg.Local = n.store
 	n.ds = txn.NewDistSender(dscfg)
+	n.store.SetRouter(n.ds)
 	n.db = txn.NewDB(n.ds, n.ds, n.clock, n.log)
+	n.db.NodeID = id.NodeID
 	cat := catalog.New()
 	if bootstrap || !n.clustered() {
 		if err := n.bootstrapCluster(ctx, cat, id.ClusterID); err != nil {
 			return err
 		}
 	}
-	n.sql = sql.NewServer(sql.Config{DB: n.db, Catalog: cat, NodeID: id.NodeID, Logger: n.log})
+	n.sql = sql.NewServer(sql.Config{DB: n.db, Catalog: cat, NodeID: id.NodeID, Logger: n.log, Admin: admin{n}})
 	if n.clustered() {
 		if err := n.startGossip(ctx); err != nil {
 			return err
@@ -288,6 +290,7 @@ func (n *Node) bootstrapCluster(ctx context.Context, cat *catalog.Catalog, clust
 		var w txn.Batch
 		w.Put(keys.ClusterIDKey, []byte(clusterID))
 		w.Put(keys.NodeIDGeneratorKey, binary.BigEndian.AppendUint64(nil, 1))
+		w.Put(keys.RangeIDGeneratorKey, binary.BigEndian.AppendUint64(nil, 1))
 		return t.Run(ctx, &w)
 	})
 	if err != nil {
@@ -363,22 +366,7 @@ func (n *Node) admit(ctx context.Context, req *joinRequest) (*joinResponse, erro
 	if !n.isReady() {
 		return nil, status.Error(codes.Unavailable, "this node has not joined a cluster yet")
 	}
-	var id uint64
-	err := n.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
-		var b txn.Batch
-		b.Get(keys.NodeIDGeneratorKey)
-		if err := t.Run(ctx, &b); err != nil {
-			return err
-		}
-		id = 1
-		if rows := b.Results[0].Rows; len(rows) > 0 {
-			id = binary.BigEndian.Uint64(rows[0].Value)
-		}
-		id++
-		var w txn.Batch
-		w.Put(keys.NodeIDGeneratorKey, binary.BigEndian.AppendUint64(nil, id))
-		return t.Run(ctx, &w)
-	})
+	id, err := n.allocate(ctx, keys.NodeIDGeneratorKey)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "allocating a node ID: %v", err)
 	}

@@ -75,6 +75,8 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 		return s.planSet(n)
 	case *ast.ExplainStmt:
 		return s.planExplain(ctx, t, n, p)
+	case *ast.SplitRegionStmt:
+		return s.planSplit(ctx, t, n, p)
 	case *ast.SetOprStmt:
 		return nil, pgerror.Unsupported("UNION/INTERSECT/EXCEPT")
 	}

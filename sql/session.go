@@ -27,6 +27,8 @@ type Config struct {
 	Catalog *catalog.Catalog
 	NodeID  uint64
 	Logger  *slog.Logger
+	// Admin splits and describes ranges; nil where the node cannot (SQL tests).
+	Admin Admin
 }
 
 // Server creates SQL sessions on a node.

@@ -72,6 +72,8 @@ func (s *Session) planShow(n *ast.ShowStmt) (plan, error) {
 			}
 			return rows, nil
 		}}, nil
+	case ast.ShowRegions:
+		return s.planShowRanges(n)
 	case ast.ShowVariables:
 		if n.Pattern == nil {
 			return &showPlan{cols: textColumns("name", "setting"), rows: func(context.Context, *execCtx) ([][]types.Datum, error) {

@@ -31,6 +31,8 @@ type DB struct {
 	clock             *hlc.Clock
 	log               *slog.Logger
 	HeartbeatInterval time.Duration
+	// NodeID is the node the DB runs on: its transactions' gateway.
+	NodeID uint64
 
 	wg       sync.WaitGroup
 	stop     chan struct{}
@@ -105,6 +107,7 @@ func (db *DB) newTxnAt(ts, minTS hlc.Timestamp) *Txn {
 		},
 		ReadTimestamp:          ts,
 		GlobalUncertaintyLimit: ts.Add(int64(db.clock.MaxOffset())),
+		GatewayNodeID:          db.NodeID,
 	}
 	return t
 }

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/connectivity"
 
+	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/rpc"
@@ -25,6 +26,9 @@ type DistSenderConfig struct {
 	Dialer *rpc.Dialer
 	// Nodes lists the nodes believed alive; the first range is looked for among them.
 	Nodes func() []uint64
+	// Clock is this node's clock, which every answer from another node moves forward (the
+	// hybrid logical clock's receive rule).
+	Clock *hlc.Clock
 }
 
 // DistSender sends each batch to the leaseholder of its range, wherever in the cluster it is.
@@ -93,6 +97,44 @@ func (ds *DistSender) lookup(ctx context.Context, addr []byte) (kvpb.RangeDescri
 	}
 	ds.insert(d)
 	return d, nil
+}
+
+// Learn caches descriptors the caller knows to be current (a split's result).
+func (ds *DistSender) Learn(descs ...kvpb.RangeDescriptor) {
+	for _, d := range descs {
+		ds.insert(d)
+	}
+}
+
+// RangesIn reads the meta records of the ranges holding keys in [start, end), in order.
+func (ds *DistSender) RangesIn(ctx context.Context, start, end []byte) ([]kvpb.RangeDescriptor, error) {
+	var out []kvpb.RangeDescriptor
+	from := keys.MetaKey(append(append([]byte(nil), start...), 0))
+	for {
+		ba := &kvpb.BatchRequest{RangeID: firstRangeID, Requests: []kvpb.Request{
+			&kvpb.ScanRequest{Span: kvpb.Span{Key: from, EndKey: keys.MetaMax}, MaxKeys: 100},
+		}}
+		br, err := ds.Send(ctx, ba)
+		if err != nil {
+			return nil, fmt.Errorf("reading meta records: %w", err)
+		}
+		kvs := br.Responses[0].(*kvpb.ScanResponse).KVs
+		if len(kvs) == 0 {
+			return out, nil
+		}
+		for _, kv := range kvs {
+			var d kvpb.RangeDescriptor
+			if err := d.UnmarshalBinary(kv.Value); err != nil {
+				return nil, fmt.Errorf("meta record %q: %w", kv.Key, err)
+			}
+			ds.insert(d)
+			out = append(out, d)
+			if bytes.Compare(d.EndKey, end) >= 0 {
+				return out, nil
+			}
+		}
+		from = append(append([]byte(nil), kvs[len(kvs)-1].Key...), 0)
+	}
 }
 
 // insert caches d, evicting cached ranges it overlaps.
@@ -208,7 +250,25 @@ func (ds *DistSender) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 			var nlhe *kvpb.NotLeaseHolderError
 			var rnf *kvpb.RangeNotFoundError
 			var unreachable *nodeUnreachableError
+			var mismatch *kvpb.RangeKeyMismatchError
 			switch {
+			case errors.As(err, &mismatch):
+				// Our descriptor is stale (the range split). Learn the new shape; if the
+				// whole batch now falls in one range, send it there.
+				ds.evict(ba.RangeID)
+				for _, d := range mismatch.Ranges {
+					ds.insert(d)
+				}
+				rangeID, ok, lerr := ds.rangeOfBatch(ctx, ba)
+				if lerr != nil {
+					return nil, lerr
+				}
+				if !ok {
+					return nil, err
+				}
+				rerouted := *ba
+				rerouted.RangeID = rangeID
+				return ds.Send(ctx, &rerouted)
 			case errors.As(err, &nlhe):
 				if nlhe.LeaseHolder != 0 && !tried[nlhe.LeaseHolder] {
 					queue = append([]uint64{nlhe.LeaseHolder}, queue...)
@@ -246,6 +306,30 @@ func (e *RangeUnavailableError) Error() string {
 
 func (e *RangeUnavailableError) Unwrap() error { return e.Cause }
 
+// rangeOfBatch finds the one range that holds every key of ba, or reports that none does.
+func (ds *DistSender) rangeOfBatch(ctx context.Context, ba *kvpb.BatchRequest) (uint64, bool, error) {
+	var rangeID uint64
+	for _, req := range ba.Requests {
+		h := req.Header()
+		key := h.Key
+		if len(key) == 0 && ba.Txn != nil {
+			key = ba.Txn.Key
+		}
+		d, err := ds.RangeForKey(ctx, key)
+		if err != nil {
+			return 0, false, err
+		}
+		if len(h.EndKey) > 0 && bytes.Compare(keys.Addr(h.EndKey), d.EndKey) > 0 {
+			return 0, false, nil
+		}
+		if rangeID != 0 && rangeID != d.RangeID {
+			return 0, false, nil
+		}
+		rangeID = d.RangeID
+	}
+	return rangeID, rangeID != 0, nil
+}
+
 // nodeUnreachableError says a batch could not be delivered to a node: it is safe to try
 // another.
 type nodeUnreachableError struct {
@@ -262,6 +346,35 @@ func (e *nodeUnreachableError) Unwrap() error { return e.err }
 const connectTimeout = 2 * time.Second
 
 func (ds *DistSender) sendTo(ctx context.Context, node uint64, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	br, err := ds.deliver(ctx, node, ba)
+	ds.observe(br, err)
+	return br, err
+}
+
+// observe moves the clock past the timestamps in an answer: the batch's evaluation time, a
+// pushed write timestamp, or the timestamp a retry must start at.
+func (ds *DistSender) observe(br *kvpb.BatchResponse, err error) {
+	if ds.cfg.Clock == nil {
+		return
+	}
+	update := func(ts hlc.Timestamp) {
+		if !ts.IsEmpty() {
+			_, _ = ds.cfg.Clock.Update(ts)
+		}
+	}
+	if br != nil {
+		update(br.Timestamp)
+		if br.Txn != nil {
+			update(br.Txn.WriteTimestamp)
+		}
+	}
+	var re *kvpb.TransactionRetryError
+	if errors.As(err, &re) {
+		update(re.Timestamp)
+	}
+}
+
+func (ds *DistSender) deliver(ctx context.Context, node uint64, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
 	if node == ds.cfg.NodeID && ds.cfg.Local != nil {
 		return ds.cfg.Local.Send(ctx, ba)
 	}
@@ -293,17 +406,8 @@ func (ds *DistSender) sendTo(ctx context.Context, node uint64, ba *kvpb.BatchReq
 	// The batch was sent and the node went away. Reads and the writes of an open
 	// transaction (which rewrite their own intents) can simply be sent again; a commit or a
 	// non-transactional write may have happened.
-	if ba.IsWrite() && (ba.Txn == nil || hasCommit(ba)) {
+	if ba.IsWrite() && (ba.Txn == nil || ba.HasCommit()) {
 		return nil, &kvpb.AmbiguousResultError{Message: fmt.Sprintf("n%d: %v", node, err)}
 	}
 	return nil, &nodeUnreachableError{nodeID: node, err: err}
-}
-
-func hasCommit(ba *kvpb.BatchRequest) bool {
-	for _, r := range ba.Requests {
-		if et, ok := r.(*kvpb.EndTxnRequest); ok && et.Commit {
-			return true
-		}
-	}
-	return false
 }

@@ -144,13 +144,17 @@ func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
 			}
 			continue
 		}
+		var mismatch *kvpb.RangeKeyMismatchError
+		if errors.As(err, &mismatch) {
+			return false, nil // the range split: nothing was applied; commit the long way
+		}
 		if err != nil {
 			return true, err
 		}
 		t.fillResults(b, br.Responses[:len(b.reqs)])
 		t.recordRefreshSpans(b.reqs)
 		t.finish()
-		return true, nil
+		return true, t.commitWait(ctx, ba.Txn.WriteTimestamp)
 	}
 }
 
@@ -192,8 +196,21 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 	return nil
 }
 
-// sendOne sends one request, splitting a span request at range boundaries.
+// sendOne sends one request, splitting a span request at range boundaries. A range that
+// split under it (RangeKeyMismatchError) makes it start over with fresh descriptors.
 func (t *Txn) sendOne(ctx context.Context, req kvpb.Request, res *Result) error {
+	orig := *res
+	for attempt := 0; ; attempt++ {
+		err := t.sendOneAttempt(ctx, req, res)
+		var mismatch *kvpb.RangeKeyMismatchError
+		if !errors.As(err, &mismatch) || attempt >= 10 {
+			return err
+		}
+		*res = orig
+	}
+}
+
+func (t *Txn) sendOneAttempt(ctx context.Context, req kvpb.Request, res *Result) error {
 	h := req.Header()
 	desc, err := t.db.lookup.RangeForKey(ctx, h.Key)
 	if err != nil {
@@ -449,7 +466,25 @@ func (t *Txn) Commit(ctx context.Context) error {
 		}
 		t.finish()
 		t.resolveRemote(txn, kvpb.Committed, d)
-		return nil
+		return t.commitWait(ctx, txn.WriteTimestamp)
+	}
+}
+
+// commitWait holds back the acknowledgement of a commit whose timestamp is ahead of this
+// node's clock (writes are pushed into the future after a lease moves, for example) until
+// the clock passes it: a transaction that starts anywhere after the acknowledgement then
+// reads at a later timestamp, or finds the write in its uncertainty interval, and so sees it.
+func (t *Txn) commitWait(ctx context.Context, commitTS hlc.Timestamp) error {
+	clock := t.db.clock
+	for {
+		now := clock.Now()
+		if commitTS.Less(now) {
+			return nil
+		}
+		d := time.Duration(commitTS.WallTime-now.WallTime) + time.Microsecond
+		if err := sleepCtx(ctx, d); err != nil {
+			return err
+		}
 	}
 }
 

@@ -44,6 +44,8 @@ var (
 	// NodeIDGeneratorKey holds the last node ID handed out to a joining node. Cluster-wide
 	// keys live at SystemPrefix 0x00, apart from the catalog's keys.
 	NodeIDGeneratorKey = []byte{0x03, 0x00, 'n', 'o', 'd', 'e', 'i', 'd'}
+	// RangeIDGeneratorKey holds the last range ID handed out to a split.
+	RangeIDGeneratorKey = []byte{0x03, 0x00, 'r', 'a', 'n', 'g', 'e', 'i', 'd'}
 	// SchemaVersionKey counts the cluster's schema changes (see package catalog).
 	SchemaVersionKey = []byte{0x03, 0x00, 's', 'c', 'h', 'e', 'm', 'a'}
 	// ClusterIDKey holds the cluster's ID, written when the cluster is initialized.

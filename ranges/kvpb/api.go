@@ -84,6 +84,8 @@ type Transaction struct {
 	LastHeartbeat hlc.Timestamp
 	// LockSpans are the spans holding the transaction's intents (kept in the record at commit).
 	LockSpans []Span
+	// GatewayNodeID is the node whose clock gave the transaction its timestamp.
+	GatewayNodeID uint64
 }
 
 // Clone returns a deep-enough copy for the transaction layer to mutate independently.
@@ -186,10 +188,25 @@ type GCRequest struct {
 	Threshold hlc.Timestamp
 }
 
+// AdminSplitRequest splits the range holding SplitKey in two at SplitKey; the right-hand
+// range gets ID NewRangeID (allocated by the caller) and the same replicas.
+type AdminSplitRequest struct {
+	SplitKey   []byte
+	NewRangeID uint64
+}
+
+// RangeStatsRequest asks the leaseholder of a range about it.
+type RangeStatsRequest struct{ Span }
+
 // Responses.
 type (
-	GetResponse  struct{ Value *mvcc.KeyValue }
-	ScanResponse struct {
+	RangeStatsResponse struct {
+		NodeID           uint64 // the leaseholder that answered
+		ApproximateBytes int64  // the range's size on disk, estimated
+	}
+	AdminSplitResponse struct{ Left, Right RangeDescriptor }
+	GetResponse        struct{ Value *mvcc.KeyValue }
+	ScanResponse       struct {
 		KVs       []mvcc.KeyValue
 		ResumeKey []byte
 	}
@@ -222,6 +239,8 @@ func (r *PushTxnRequest) Header() Span        { return Span{Key: r.Pushee.Key} }
 func (r *ResolveIntentRequest) Header() Span  { return r.Span }
 func (r *RefreshRequest) Header() Span        { return r.Span }
 func (r *GCRequest) Header() Span             { return r.Span }
+func (r *AdminSplitRequest) Header() Span     { return Span{Key: r.SplitKey} }
+func (r *RangeStatsRequest) Header() Span     { return r.Span }
 
 func (*GetRequest) IsWrite() bool            { return false }
 func (*ScanRequest) IsWrite() bool           { return false }
@@ -236,6 +255,8 @@ func (*PushTxnRequest) IsWrite() bool        { return true }
 func (*ResolveIntentRequest) IsWrite() bool  { return true }
 func (*RefreshRequest) IsWrite() bool        { return false }
 func (*GCRequest) IsWrite() bool             { return true }
+func (*AdminSplitRequest) IsWrite() bool     { return true }
+func (*RangeStatsRequest) IsWrite() bool     { return false }
 
 // BatchRequest is a group of requests a range evaluates atomically.
 type BatchRequest struct {
@@ -253,6 +274,16 @@ type BatchRequest struct {
 func (b *BatchRequest) IsWrite() bool {
 	for _, r := range b.Requests {
 		if r.IsWrite() {
+			return true
+		}
+	}
+	return false
+}
+
+// HasCommit reports whether the batch commits its transaction.
+func (b *BatchRequest) HasCommit() bool {
+	for _, r := range b.Requests {
+		if et, ok := r.(*EndTxnRequest); ok && et.Commit {
 			return true
 		}
 	}

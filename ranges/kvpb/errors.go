@@ -105,3 +105,16 @@ type AmbiguousResultError struct {
 func (e *AmbiguousResultError) Error() string {
 	return "result is ambiguous: " + e.Message
 }
+
+// RangeKeyMismatchError says a batch was sent to a range that does not (or no longer) hold
+// all its keys: the sender's descriptor is stale, usually after a split. Ranges holds the
+// descriptors the replica knows for the keys, for the sender's cache.
+type RangeKeyMismatchError struct {
+	RangeID uint64
+	Key     []byte
+	Ranges  []RangeDescriptor
+}
+
+func (e *RangeKeyMismatchError) Error() string {
+	return fmt.Sprintf("key %q is outside r%d", e.Key, e.RangeID)
+}

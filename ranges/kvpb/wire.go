@@ -54,6 +54,8 @@ type requestUnion struct {
 	ResolveIntent  *ResolveIntentRequest  `codec:",omitempty"`
 	Refresh        *RefreshRequest        `codec:",omitempty"`
 	GC             *GCRequest             `codec:",omitempty"`
+	AdminSplit     *AdminSplitRequest     `codec:",omitempty"`
+	RangeStats     *RangeStatsRequest     `codec:",omitempty"`
 }
 
 type responseUnion struct {
@@ -70,6 +72,8 @@ type responseUnion struct {
 	ResolveIntent  *ResolveIntentResponse  `codec:",omitempty"`
 	Refresh        *RefreshResponse        `codec:",omitempty"`
 	GC             *GCResponse             `codec:",omitempty"`
+	AdminSplit     *AdminSplitResponse     `codec:",omitempty"`
+	RangeStats     *RangeStatsResponse     `codec:",omitempty"`
 }
 
 // setUnion stores v in the field of *union that has v's type.
@@ -210,6 +214,7 @@ type errorDetail struct {
 	RangeNotFound    *RangeNotFoundError                      `codec:",omitempty"`
 	NotLeaseHolder   *NotLeaseHolderError                     `codec:",omitempty"`
 	Ambiguous        *AmbiguousResultError                    `codec:",omitempty"`
+	RangeKeyMismatch *RangeKeyMismatchError                   `codec:",omitempty"`
 	GCThreshold      *BatchTimestampBeforeGCError             `codec:",omitempty"`
 	WriteIntent      *mvcc.WriteIntentError                   `codec:",omitempty"`
 	WriteTooOld      *mvcc.WriteTooOldError                   `codec:",omitempty"`

@@ -38,6 +38,8 @@ func allRequests() []Request {
 		&ResolveIntentRequest{Span: span, Txn: meta, Status: Committed, CommitTS: ts2},
 		&RefreshRequest{Span: span, From: ts1},
 		&GCRequest{Span: span, Threshold: ts1},
+		&AdminSplitRequest{SplitKey: []byte("m"), NewRangeID: 9},
+		&RangeStatsRequest{Span: span},
 	}
 }
 
@@ -56,6 +58,8 @@ func allResponses() []Response {
 		&ResolveIntentResponse{Resolved: 4},
 		&RefreshResponse{},
 		&GCResponse{Removed: 9},
+		&AdminSplitResponse{Left: RangeDescriptor{RangeID: 1, EndKey: []byte("m")}, Right: RangeDescriptor{RangeID: 9, StartKey: []byte("m")}},
+		&RangeStatsResponse{NodeID: 2, ApproximateBytes: 1 << 20},
 	}
 }
 
@@ -131,6 +135,7 @@ func TestErrorsKeepTheirType(t *testing.T) {
 		&RangeNotFoundError{RangeID: 2, Key: []byte("k"), StoreID: 1},
 		&NotLeaseHolderError{RangeID: 3, NodeID: 1, LeaseHolder: 2},
 		&AmbiguousResultError{Message: "n2 went away"},
+		&RangeKeyMismatchError{RangeID: 1, Key: []byte("z"), Ranges: []RangeDescriptor{{RangeID: 2, StartKey: []byte("m"), EndKey: []byte{0xff}}}},
 		&BatchTimestampBeforeGCError{Timestamp: ts1, Threshold: ts2},
 		&mvcc.WriteIntentError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
 		&mvcc.WriteTooOldError{Timestamp: ts1, ActualTimestamp: ts2},

@@ -15,11 +15,20 @@ package raftnet_test
 //	MERIDIAN_IDLE_CONFIGS=a,b        which timing configurations to run (default: all in idleConfigs
 //	                                 that are not marked optional; "all" runs every one)
 //	MERIDIAN_IDLE_FAILOVER=0         skip the leader-failover measurement
-//	MERIDIAN_IDLE_CPUPROFILE=f.pprof CPU profile of the measurement window only (with several
-//	                                 configurations, each writes f.pprof.<config>)
+//	MERIDIAN_IDLE_CPUPROFILE=/tmp/f  CPU profile of the measurement window only, which leaves out
+//	                                 startup and elections (with several configurations, each
+//	                                 writes /tmp/f.<config>). Give an absolute path: go test runs
+//	                                 in the package directory.
 //
 // All three nodes live in one process, so the process's CPU time (getrusage RUSAGE_SELF,
-// user+system) is divided by three to get the cost of one node.
+// user+system) is divided by three to get the cost of one node. Every group has one replica
+// on each node, so "per node" is also "per G replicas". Besides CPU, the table reports the
+// goroutines and HeapInuse the groups added (after a GC), the write system calls and bytes
+// of the process (from /proc/self/io, nearly all of it the loopback gRPC connections) next
+// to an estimate of the Raft messages sent, which shows how well messages are coalesced, and
+// whether any group changed leader during the window (it should not: elections would make
+// the groups not idle). Unless MERIDIAN_IDLE_FAILOVER=0, it then kills node 1 (transport,
+// server and replicas) and times how long each group it led takes to elect a new leader.
 
 import (
 	"fmt"

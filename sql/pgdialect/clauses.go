@@ -160,6 +160,15 @@ func (r *rewriter) alterTable() error {
 	if len(r.toks) < 4 || !r.toks[0].is("alter") || !r.toks[1].is("table") {
 		return nil
 	}
+	// ALTER TABLE t SPLIT AT VALUES (...), ... is tidb's SPLIT TABLE t BY (...), ...
+	for j := 3; j+2 < len(r.toks); j++ {
+		if r.toks[j].is("split") && r.toks[j+1].is("at") && r.toks[j+2].is("values") {
+			out := append([]token{ident("split"), ident("table")}, r.toks[2:j]...)
+			out = append(out, ident("by"))
+			r.toks = append(out, r.toks[j+3:]...)
+			return nil
+		}
+	}
 	// Actions are top-level comma-separated; rewrite from the last so indexes hold.
 	var starts []int
 	depth := 0

@@ -248,6 +248,12 @@ func (r *rewriter) showForm() error {
 	}
 	second := r.toks[1]
 	switch {
+	case second.is("ranges") && len(r.toks) >= 5 && r.toks[2].is("from") && r.toks[3].is("table"):
+		// SHOW RANGES FROM TABLE t is tidb's SHOW TABLE t REGIONS.
+		out := []token{ident("show"), ident("table")}
+		out = append(out, r.toks[4:]...)
+		r.toks = append(out, ident("regions"))
+		return nil
 	case second.is("tables", "databases", "columns", "create", "index", "indexes", "keys", "schemas"):
 		if second.is("schemas") {
 			r.toks[1] = ident("databases")

@@ -2,6 +2,7 @@ package rowenc
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -118,4 +119,43 @@ func KeyPrefix(t *catalog.Table, vals []types.Datum) ([]byte, error) {
 		}
 	}
 	return key, nil
+}
+
+// PrettyKey renders a key relative to table t's primary index for display, e.g. "/5/'a'",
+// "/Min" for the index's start, or "<before>"/"<after>" for keys outside the table. A key
+// that does not decode completely shows what decoded, then "/…".
+func PrettyKey(t *catalog.Table, key []byte) string {
+	prefix := IndexPrefix(t.ID)
+	switch {
+	case string(key) < string(prefix):
+		return "<before>"
+	case !strings.HasPrefix(string(key), string(prefix)):
+		return "<after>"
+	case len(key) == len(prefix):
+		return "/Min"
+	}
+	rest := key[len(prefix):]
+	var sb strings.Builder
+	for i, ord := range t.PrimaryKeyOrdinals() {
+		if len(rest) == 0 {
+			break
+		}
+		col := t.Columns[ord]
+		r, d, err := decodeKeyDatum(rest, col.Type, t.PrimaryKeyDesc[i])
+		if err != nil {
+			sb.WriteString("/…")
+			return sb.String()
+		}
+		sb.WriteString("/")
+		if d == nil {
+			sb.WriteString("NULL")
+		} else {
+			sb.Write(types.AppendText(nil, col.Type, d))
+		}
+		rest = r
+	}
+	if len(rest) > 0 {
+		sb.WriteString("/…")
+	}
+	return sb.String()
 }

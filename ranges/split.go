@@ -1,0 +1,143 @@
+package ranges
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/meridiandb/meridian/ranges/keys"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+)
+
+// A split is one Raft command on the range being split. It shrinks the range's descriptor
+// to the left half and writes the right half's descriptor (same replicas, new range ID);
+// every replica, applying it, starts a replica of the new range, bootstrapping its Raft
+// group with those replicas. The data needs no copying: both halves live in the same Pebble
+// databases. The meta records of both halves are written by the same command when this
+// range holds them (the first range holds every meta record); otherwise the caller updates
+// them afterwards, and until then a stale meta record sends batches to the left half, which
+// answers RangeKeyMismatchError with both descriptors.
+
+// adminSplit splits the range at req.SplitKey.
+func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (*kvpb.BatchResponse, error) {
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	desc := r.Desc()
+	key := req.SplitKey
+	switch {
+	case !desc.ContainsKey(key):
+		return nil, &kvpb.RangeKeyMismatchError{RangeID: r.rangeID, Key: key, Ranges: []kvpb.RangeDescriptor{*desc}}
+	case bytes.Equal(key, desc.StartKey):
+		return nil, fmt.Errorf("r%d already starts at %q", r.rangeID, key)
+	case bytes.Compare(key, keys.SystemMax) < 0:
+		return nil, fmt.Errorf("cannot split at %q: the meta and system spans stay in the first range", key)
+	case req.NewRangeID == 0:
+		return nil, fmt.Errorf("split of r%d at %q needs a new range ID", r.rangeID, key)
+	}
+	// Hold every latch of the range: nothing evaluates on it while it changes shape, and
+	// whatever waits re-checks its keys against the new descriptor afterwards.
+	g, err := r.latches.acquire(ctx, []latchSpan{{span: kvpb.Span{Key: keys.KeyMin, EndKey: keys.KeyMax}, write: true}})
+	if err != nil {
+		return nil, err
+	}
+	defer r.latches.release(g)
+
+	left := *desc
+	left.EndKey = append([]byte(nil), key...)
+	left.Generation++
+	right := kvpb.RangeDescriptor{
+		RangeID: req.NewRangeID, StartKey: left.EndKey, EndKey: desc.EndKey,
+		Replicas: append([]kvpb.ReplicaDescriptor(nil), desc.Replicas...), Generation: left.Generation,
+	}
+	b := r.store.db.NewIndexedBatch()
+	defer b.Close()
+	now := r.store.cfg.Clock.Now()
+	if err := writeDescriptor(b, &left, desc, now); err != nil {
+		return nil, err
+	}
+	if err := writeDescriptor(b, &right, desc, now); err != nil {
+		return nil, err
+	}
+	// The right half inherits the GC threshold: its history below it is as gone as ours.
+	if v, ok, err := mvcc.GetUnversioned(r.store.db, keys.RangeGCThresholdKey(r.rangeID)); err != nil {
+		return nil, err
+	} else if ok {
+		if err := mvcc.PutUnversioned(b, keys.RangeGCThresholdKey(right.RangeID), v); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.propose(ctx, command{flags: flagDescriptor | flagSplit, splitRangeID: right.RangeID, repr: b.Repr()}); err != nil {
+		return nil, fmt.Errorf("r%d: splitting at %q: %w", r.rangeID, key, err)
+	}
+	r.store.log.Info("split range", "left", left.String(), "right", right.String())
+	return &kvpb.BatchResponse{Responses: []kvpb.Response{&kvpb.AdminSplitResponse{Left: left, Right: right}}}, nil
+}
+
+// splitApplied starts this store's replica of the right-hand side of a split it applied.
+// A message from the new range's leader may have arrived first and created an empty
+// replica; that one just learns its descriptor.
+func (s *Store) splitApplied(right *kvpb.RangeDescriptor) {
+	if _, ok := right.Replica(s.cfg.NodeID); !ok {
+		return
+	}
+	s.mu.Lock()
+	existing := s.replicas[right.RangeID]
+	s.mu.Unlock()
+	if existing != nil {
+		if !existing.initialized() {
+			existing.setDesc(right)
+		}
+		return
+	}
+	// No write may land on the new range below what the split range may have served reads
+	// at; its timestamp cache starts above the present.
+	lowWater := s.cfg.Clock.Now().Add(int64(s.cfg.Clock.MaxOffset()))
+	r, err := newReplica(context.Background(), s, right, lowWater)
+	if err != nil {
+		// The descriptor is persisted: the replica starts on the next restart.
+		s.log.Error("starting the right-hand range of a split", "range", right.RangeID, "err", err)
+		return
+	}
+	s.addReplica(r)
+}
+
+// checkKeys fails a batch with keys outside the range.
+func (r *Replica) checkKeys(ba *kvpb.BatchRequest) error {
+	desc := r.Desc()
+	for _, req := range ba.Requests {
+		h := req.Header()
+		key := h.Key
+		if len(key) == 0 && ba.Txn != nil {
+			key = ba.Txn.Key // EndTxn, HeartbeatTxn: the record's anchor
+		}
+		inside := desc.ContainsKey(key)
+		if inside && len(h.EndKey) > 0 {
+			inside = bytes.Compare(keys.Addr(h.EndKey), desc.EndKey) <= 0
+		}
+		if !inside {
+			err := &kvpb.RangeKeyMismatchError{RangeID: r.rangeID, Key: key, Ranges: []kvpb.RangeDescriptor{*desc}}
+			if other, lerr := r.store.LookupReplica(key); lerr == nil && other != r {
+				err.Ranges = append(err.Ranges, *other.Desc())
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// ApproximateBytes estimates the disk space of the range's data.
+func (r *Replica) ApproximateBytes() int64 {
+	d := r.Desc()
+	if d.EndKey == nil {
+		return 0
+	}
+	var total uint64
+	for _, sp := range rangeEngineSpans(r.rangeID, d.StartKey, d.EndKey) {
+		n, err := r.store.db.EstimateDiskUsage(sp[0], sp[1])
+		if err == nil {
+			total += n
+		}
+	}
+	return int64(total)
+}

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/meridiandb/meridian/ranges/keys"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/server/gossip"
+	"github.com/meridiandb/meridian/sql"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// admin carries out SQL's range administration (sql.Admin) on the cluster.
+type admin struct{ n *Node }
+
+var _ sql.Admin = admin{}
+
+// SplitAt splits the range holding key at key, unless a range already starts there.
+func (a admin) SplitAt(ctx context.Context, key []byte) error {
+	_, _, err := a.n.split(ctx, key)
+	return err
+}
+
+// split splits the range holding key at key and returns the two halves.
+func (n *Node) split(ctx context.Context, key []byte) (left, right kvpb.RangeDescriptor, err error) {
+	d, err := n.ds.RangeForKey(ctx, key)
+	if err != nil {
+		return left, right, err
+	}
+	if bytes.Equal(d.StartKey, key) {
+		return left, d, nil // already split here
+	}
+	id, err := n.allocate(ctx, keys.RangeIDGeneratorKey)
+	if err != nil {
+		return left, right, fmt.Errorf("allocating a range ID: %w", err)
+	}
+	br, err := n.ds.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{
+		&kvpb.AdminSplitRequest{SplitKey: key, NewRangeID: id},
+	}})
+	var mismatch *kvpb.RangeKeyMismatchError
+	if errors.As(err, &mismatch) {
+		return n.split(ctx, key) // the range changed shape under us: look again
+	}
+	if err != nil {
+		return left, right, err
+	}
+	resp := br.Responses[0].(*kvpb.AdminSplitResponse)
+	left, right = resp.Left, resp.Right
+	n.ds.Learn(left, right)
+	// The split wrote both meta records if the split range held them (the first range
+	// holds all of them); otherwise they are written here.
+	whole := kvpb.RangeDescriptor{StartKey: left.StartKey, EndKey: right.EndKey}
+	if !whole.ContainsKey(keys.MetaKey(left.EndKey)) {
+		if err := n.writeMeta(ctx, left, right); err != nil {
+			return left, right, fmt.Errorf("updating meta records after splitting r%d: %w", left.RangeID, err)
+		}
+	}
+	return left, right, nil
+}
+
+// writeMeta writes the meta records of descs, keeping any record that is already newer.
+func (n *Node) writeMeta(ctx context.Context, descs ...kvpb.RangeDescriptor) error {
+	return n.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		for _, d := range descs {
+			var b txn.Batch
+			b.Get(keys.MetaKey(d.EndKey))
+			if err := t.Run(ctx, &b); err != nil {
+				return err
+			}
+			if rows := b.Results[0].Rows; len(rows) > 0 {
+				var cur kvpb.RangeDescriptor
+				if err := cur.UnmarshalBinary(rows[0].Value); err == nil && cur.RangeID == d.RangeID && cur.Generation > d.Generation {
+					continue
+				}
+			}
+			enc, err := d.MarshalBinary()
+			if err != nil {
+				return err
+			}
+			var w txn.Batch
+			w.Put(keys.MetaKey(d.EndKey), enc)
+			if err := t.Run(ctx, &w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// allocate increments the counter at key and returns its new value.
+func (n *Node) allocate(ctx context.Context, key []byte) (uint64, error) {
+	var id uint64
+	err := n.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		var b txn.Batch
+		b.Get(key)
+		if err := t.Run(ctx, &b); err != nil {
+			return err
+		}
+		id = 1
+		if rows := b.Results[0].Rows; len(rows) > 0 {
+			id = binary.BigEndian.Uint64(rows[0].Value)
+		}
+		id++
+		var w txn.Batch
+		w.Put(key, binary.BigEndian.AppendUint64(nil, id))
+		return t.Run(ctx, &w)
+	})
+	return id, err
+}
+
+// RangesIn describes the ranges holding [start, end), asking each range's leaseholder for
+// its size.
+func (a admin) RangesIn(ctx context.Context, start, end []byte) ([]sql.RangeInfo, error) {
+	n := a.n
+	descs, err := n.ds.RangesIn(ctx, start, end)
+	if err != nil {
+		return nil, err
+	}
+	localities := map[uint64]string{}
+	if g := n.gossipIfStarted(); g != nil {
+		for _, m := range g.Members() {
+			localities[m.NodeID] = gossip.FormatLocality(m.Locality)
+		}
+	} else {
+		localities[n.NodeID()] = gossip.FormatLocality(n.cfg.Locality)
+	}
+	out := make([]sql.RangeInfo, 0, len(descs))
+	for _, d := range descs {
+		ri := sql.RangeInfo{RangeID: d.RangeID, StartKey: d.StartKey, EndKey: d.EndKey}
+		for _, r := range d.Replicas {
+			ri.Replicas = append(ri.Replicas, r.NodeID)
+			ri.Localities = append(ri.Localities, strings.ReplaceAll(localities[r.NodeID], ",", " "))
+		}
+		br, err := n.ds.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{
+			&kvpb.RangeStatsRequest{Span: kvpb.Span{Key: d.StartKey, EndKey: d.EndKey}},
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("r%d: %w", d.RangeID, err)
+		}
+		st := br.Responses[0].(*kvpb.RangeStatsResponse)
+		ri.Leaseholder, ri.ApproximateBytes = st.NodeID, st.ApproximateBytes
+		out = append(out, ri)
+	}
+	return out, nil
+}
