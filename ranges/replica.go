@@ -129,6 +129,10 @@ func (s *Store) raftConfig(rangeID uint64) *raft.Config {
 	// any follower can time out and elect another: a leader that serves reads alone (without
 	// a Raft round) is the only leader. See Replica.checkLeaseholder.
 	conf.LeaderLeaseTimeout = s.cfg.RaftHeartbeatTimeout / 2
+	// Between writes a leader tells followers the commit index only every CommitTimeout
+	// (hashicorp/raft's heartbeats do not carry it), so followers apply the last writes of
+	// a burst, a split or a replica change up to this late. Far above the heartbeat timeout
+	// it would make idle groups cheaper still, but leave followers that far behind.
 	conf.CommitTimeout = s.cfg.RaftHeartbeatTimeout
 	if s.cfg.RaftSnapshotThreshold > 0 {
 		conf.SnapshotThreshold = s.cfg.RaftSnapshotThreshold

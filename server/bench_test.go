@@ -138,7 +138,7 @@ func BenchmarkInsertParallel(b *testing.B) {
 // spread over the three nodes as gateways. Each INSERT commits in one Raft round of the
 // first range, replicated to three nodes.
 func BenchmarkClusterInsert(b *testing.B) {
-	nodes := startCluster(b, 3)
+	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0 })
 	waitFor(b, 30*time.Second, "three replicas", func() bool {
 		for _, nd := range nodes {
 			if replicasOfFirstRange(nd) != 3 {

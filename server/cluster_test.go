@@ -51,10 +51,20 @@ func testClusterConfig(t testing.TB, addr string, join []string) Config {
 // first, and waits until every node is ready.
 func startCluster(t testing.TB, n int) []*Node {
 	t.Helper()
+	return startClusterWith(t, n, nil)
+}
+
+// startClusterWith is startCluster with each node's configuration adjusted by adjust.
+func startClusterWith(t testing.TB, n int, adjust func(*Config)) []*Node {
+	t.Helper()
 	addrs := freePorts(t, n)
 	nodes := make([]*Node, n)
 	for i := range nodes {
-		nodes[i] = startTestNode(t, testClusterConfig(t, addrs[i], addrs))
+		cfg := testClusterConfig(t, addrs[i], addrs)
+		if adjust != nil {
+			adjust(&cfg)
+		}
+		nodes[i] = startTestNode(t, cfg)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

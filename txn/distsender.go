@@ -288,7 +288,7 @@ func (ds *DistSender) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 			return nil, &RangeUnavailableError{RangeID: ba.RangeID, Last: lastErr, Cause: ctx.Err()}
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, time.Second)
+		backoff = min(2*backoff, 250*time.Millisecond) // stay prompt: a new leaseholder is usually seconds away
 	}
 }
 

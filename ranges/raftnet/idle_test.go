@@ -75,6 +75,8 @@ var idleConfigs = []idleConfig{
 	{name: "d2", heartbeat: 3 * time.Second, election: 3 * time.Second, lease: 1500 * time.Millisecond, commit: 60 * time.Second},
 	{name: "d3", heartbeat: 3 * time.Second, election: 3 * time.Second, lease: 1500 * time.Millisecond, commit: 60 * time.Second, noLegacyTelemetry: true},
 	{name: "d4", heartbeat: 5 * time.Second, election: 5 * time.Second, lease: 2500 * time.Millisecond, commit: 60 * time.Second, noLegacyTelemetry: true},
+	// Meridian's defaults (ranges.DefaultRaftHeartbeatTimeout; CommitTimeout = HT).
+	{name: "meridian", heartbeat: 2 * time.Second, election: 2 * time.Second, lease: time.Second, commit: 2 * time.Second},
 	// hashicorp/raft's defaults, for reference: far too costly for many groups.
 	{name: "default", heartbeat: time.Second, election: time.Second, lease: 500 * time.Millisecond, commit: 50 * time.Millisecond, optional: true},
 }

@@ -39,6 +39,9 @@ type envelope struct {
 	TimeoutNowResp     *raft.TimeoutNowResponse     `codec:",omitempty"`
 
 	Error string `codec:",omitempty"`
+
+	// heartbeat marks, on this node only, a heartbeat's answer (never encoded).
+	heartbeat bool
 }
 
 // command returns the request the envelope carries.

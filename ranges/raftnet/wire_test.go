@@ -66,3 +66,34 @@ func TestSnapshotMessagesRoundTrip(t *testing.T) {
 		t.Fatalf("reply round trip: %+v, %v", rout, err)
 	}
 }
+
+func TestGatherLingersOnlyForHeartbeats(t *testing.T) {
+	hb := envelope{AppendEntries: &raft.AppendEntriesRequest{Term: 1, RPCHeader: raft.RPCHeader{Addr: []byte("1")}}}
+	entries := envelope{AppendEntries: &raft.AppendEntriesRequest{Term: 1, PrevLogEntry: 4, RPCHeader: raft.RPCHeader{Addr: []byte("1")}}}
+	id := func(e envelope) envelope { return e }
+
+	// A heartbeat waits for the one that arrives a moment later.
+	q := make(chan envelope, 4)
+	go func() {
+		time.Sleep(heartbeatLinger / 5)
+		q <- hb
+	}()
+	if got := gather(hb, q, id, isHeartbeatRequest); len(got) != 2 {
+		t.Fatalf("heartbeat batch has %d messages, want 2 (it should linger)", len(got))
+	}
+	// Anything else goes at once, with what is already queued.
+	q = make(chan envelope, 4)
+	q <- hb
+	start := time.Now()
+	if got := gather(entries, q, id, isHeartbeatRequest); len(got) != 2 {
+		t.Fatalf("entries batch has %d messages, want 2", len(got))
+	}
+	// A heartbeat batch stops lingering when entries join it.
+	q <- entries
+	if got := gather(hb, q, id, isHeartbeatRequest); len(got) != 2 {
+		t.Fatalf("mixed batch has %d messages, want 2", len(got))
+	}
+	if waited := time.Since(start); waited >= heartbeatLinger {
+		t.Fatalf("batches with entries waited %s", waited)
+	}
+}
