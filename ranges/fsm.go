@@ -80,10 +80,11 @@ type rangeFSM struct {
 	desc    func() *kvpb.RangeDescriptor  // the range's descriptor as the replica knows it
 	onDesc  func(d *kvpb.RangeDescriptor) // called after a command or snapshot changed it
 	onSplit func(right *kvpb.RangeDescriptor)
+	written *atomic.Int64 // bytes of commands applied
 }
 
-func newRangeFSM(db *pebble.DB, rangeID uint64, desc func() *kvpb.RangeDescriptor, onDesc, onSplit func(*kvpb.RangeDescriptor)) (*rangeFSM, error) {
-	f := &rangeFSM{db: db, rangeID: rangeID, desc: desc, onDesc: onDesc, onSplit: onSplit}
+func newRangeFSM(db *pebble.DB, rangeID uint64, desc func() *kvpb.RangeDescriptor, onDesc, onSplit func(*kvpb.RangeDescriptor), written *atomic.Int64) (*rangeFSM, error) {
+	f := &rangeFSM{db: db, rangeID: rangeID, desc: desc, onDesc: onDesc, onSplit: onSplit, written: written}
 	v, ok, err := mvcc.GetUnversioned(db, keys.RangeAppliedIndexKey(rangeID))
 	if err != nil {
 		return nil, fmt.Errorf("reading applied index of r%d: %w", rangeID, err)
@@ -134,6 +135,7 @@ func (f *rangeFSM) Apply(l *raft.Log) any {
 	}
 	f.applied = l.Index
 	f.appliedEntries.Add(1)
+	f.written.Add(int64(len(cmd.repr)))
 	if cmd.flags&flagDescriptor != 0 {
 		d, err := loadDescriptor(f.db, f.rangeID)
 		if err != nil {

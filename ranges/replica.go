@@ -49,6 +49,9 @@ type Replica struct {
 
 	// gcThresholdWall caches the persisted GC threshold's wall time (see checkGCThreshold).
 	gcThresholdWall atomic.Int64
+
+	load         loadStats // requests served, for load-based splits
+	writeCounter           // bytes applied, for size-based splits
 }
 
 // newReplica starts the replica of desc's range on s. A replica whose Raft group has no
@@ -65,7 +68,7 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, lowWa
 		latches: newLatchManager(),
 		tsc:     newTSCache(lowWater),
 	}
-	fsm, err := newRangeFSM(s.db, desc.RangeID, r.Desc, r.setDesc, s.splitApplied)
+	fsm, err := newRangeFSM(s.db, desc.RangeID, r.Desc, r.setDesc, s.splitApplied, &r.written)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +109,7 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, lowWa
 		return nil, fmt.Errorf("r%d: starting raft: %w", desc.RangeID, err)
 	}
 	r.raft = rf
+	r.sizeCheckedAt.Store(-1) // measure a new replica once, written to or not (a split's right half)
 	th, err := r.gcThreshold()
 	if err != nil {
 		return nil, err
@@ -277,6 +281,9 @@ func (r *Replica) propose(ctx context.Context, cmd command) error {
 func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
 	if err := r.checkLeaseholder(ctx); err != nil {
 		return nil, err
+	}
+	if len(ba.Requests) > 0 {
+		r.load.record(ba.Requests[0].Header().Key, time.Now())
 	}
 	if len(ba.Requests) == 1 {
 		switch req := ba.Requests[0].(type) {

@@ -408,3 +408,46 @@ func TestSplitsUnderLoad(t *testing.T) {
 		t.Logf("%d inserts failed: %s", n, msg)
 	}
 }
+
+// TestRangesSplitBySize: with a small range size, a growing table splits on its own into
+// ranges under the limit, and every row stays readable.
+func TestRangesSplitBySize(t *testing.T) {
+	nodes := startClusterWith(t, 3, func(cfg *Config) { cfg.RangeMaxBytes = 64 << 10; cfg.ReplicateInterval = 100 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, nodes[0].SQLURL("root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE TABLE blobs (k INT PRIMARY KEY, v TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 400 // about 400 KiB
+	pad := strings.Repeat("x", 1000)
+	for i := 0; i < rows; i++ {
+		if _, err := conn.Exec(ctx, "INSERT INTO blobs VALUES ($1, $2)", i, pad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	countRanges := func() int {
+		r, err := conn.Query(ctx, "SHOW RANGES FROM TABLE blobs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for r.Next() {
+			n++
+		}
+		if err := r.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	waitFor(t, 30*time.Second, "the table to split by size", func() bool { return countRanges() >= 4 })
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM blobs").Scan(&n); err != nil || n != rows {
+		t.Fatalf("count = %d, %v; want %d", n, err, rows)
+	}
+	t.Logf("%d rows in %d ranges", n, countRanges())
+}

@@ -68,9 +68,13 @@ type Config struct {
 	TimeUntilStoreDead time.Duration
 	// RaftHeartbeatTimeout tunes Raft's failure detection (see ranges.StoreConfig).
 	RaftHeartbeatTimeout time.Duration
-	// ReplicateInterval is how often the leaseholders check their ranges' replicas
-	// (default 1s).
+	// ReplicateInterval is how often the leaseholders check their ranges' replicas and
+	// whether they should split (default 1s).
 	ReplicateInterval time.Duration
+	// RangeMaxBytes is the size above which a range splits (default 64 MiB).
+	RangeMaxBytes int64
+	// LoadSplitQPS is the request rate above which a range splits (default 2500/s).
+	LoadSplitQPS float64
 	// GossipTiming tunes gossip's failure detection; the zero value is the LAN default.
 	GossipTiming gossip.Timing
 }
@@ -131,6 +135,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	if cfg.TimeUntilStoreDead == 0 {
 		cfg.TimeUntilStoreDead = placement.DefaultTimeUntilDead
+	}
+	if cfg.RangeMaxBytes == 0 {
+		cfg.RangeMaxBytes = ranges.DefaultRangeMaxBytes
+	}
+	if cfg.LoadSplitQPS == 0 {
+		cfg.LoadSplitQPS = 2500
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), initCh: make(chan chan error),
 		addrs: map[uint64]string{}, deadSince: map[uint64]time.Time{}}
@@ -270,6 +280,7 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 		}
 		n.goBackground("replicate queue", n.replicateLoop)
 	}
+	n.goBackground("split queue", n.splitLoop)
 	close(n.ready)
 	n.log.Info("node ready", "node", id.NodeID, "cluster", id.ClusterID, "bootstrap", bootstrap)
 	return nil

@@ -74,3 +74,42 @@ func (n *Node) placementNodes() []placement.Node {
 	}
 	return out
 }
+
+// splitLoop is the split queue: every interval, each range this node holds the lease of
+// splits if it has grown past RangeMaxBytes or serves more than LoadSplitQPS requests/s.
+func (n *Node) splitLoop(ctx context.Context) error {
+	t := time.NewTicker(n.cfg.ReplicateInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		for _, d := range n.store.Descriptors() {
+			r := n.store.Replica(d.RangeID)
+			if r == nil || !r.IsLeaseholder() {
+				continue
+			}
+			key, ok := r.SizeSplitKey(n.cfg.RangeMaxBytes)
+			reason := "size"
+			if !ok {
+				key, ok = r.LoadSplitKey(n.cfg.LoadSplitQPS)
+				reason = "load"
+			}
+			if !ok {
+				continue
+			}
+			sctx, cancel := context.WithTimeout(ctx, time.Minute)
+			left, right, err := n.split(sctx, key)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					n.log.Warn("automatic split failed", "range", d.RangeID, "reason", reason, "err", err)
+				}
+				continue
+			}
+			n.log.Info("split range", "reason", reason, "left", left.String(), "right", right.String())
+		}
+	}
+}

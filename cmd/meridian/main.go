@@ -127,6 +127,7 @@ once against one of them. A node that restarts, or joins a running cluster, need
 	f.StringVar(&cfg.Password, "password", os.Getenv("MERIDIAN_PASSWORD"), "password every SQL user must present (default $MERIDIAN_PASSWORD; empty: trust)")
 	f.DurationVar(&cfg.TimeUntilStoreDead, "time-until-store-dead", 0, "how long a node may be unreachable before its replicas are replaced (server.time_until_store_dead; default 5m)")
 	f.IntVar(&cfg.ReplicationFactor, "replicas", 0, "replicas per range (default 3)")
+	f.Int64Var(&cfg.RangeMaxBytes, "range-max-bytes", 0, "size above which a range splits (default 64 MiB)")
 	return cmd
 }
 

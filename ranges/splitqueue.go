@@ -1,0 +1,133 @@
+package ranges
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/keys"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+)
+
+// Automatic splits. A range splits by size when its data passes a threshold, at the key that
+// halves it, and by load when it serves more requests per second than a threshold, at the
+// median of a sample of the keys it was asked for. The leaseholder's node decides (it
+// allocates the new range's ID); these methods only find the split key.
+
+// DefaultRangeMaxBytes is the size above which a range splits.
+const DefaultRangeMaxBytes = 64 << 20
+
+// loadWindow is how long request rates are measured over.
+const loadWindow = 10 * time.Second
+
+// loadStats counts the requests a range serves and samples their keys.
+type loadStats struct {
+	mu          sync.Mutex
+	windowStart time.Time
+	count       int
+	samples     [][]byte // reservoir of keys requested in the current window
+	qps         float64  // rate of the last complete window
+	median      []byte   // median sampled key of the last complete window
+}
+
+const loadSamples = 64
+
+func (l *loadStats) record(key []byte, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.windowStart.IsZero() {
+		l.windowStart = now
+	}
+	if d := now.Sub(l.windowStart); d >= loadWindow {
+		l.qps = float64(l.count) / d.Seconds()
+		l.median = medianKey(l.samples)
+		l.windowStart, l.count, l.samples = now, 0, l.samples[:0]
+	}
+	l.count++
+	if len(l.samples) < loadSamples {
+		l.samples = append(l.samples, append([]byte(nil), key...))
+	} else if i := rand.IntN(l.count); i < loadSamples {
+		l.samples[i] = append(l.samples[i][:0], key...)
+	}
+}
+
+func medianKey(samples [][]byte) []byte {
+	if len(samples) == 0 {
+		return nil
+	}
+	s := append([][]byte(nil), samples...)
+	sort.Slice(s, func(i, j int) bool { return bytes.Compare(s[i], s[j]) < 0 })
+	return append([]byte(nil), s[len(s)/2]...)
+}
+
+// LoadSplitKey returns where to split the range to halve its load, if it served more than
+// qps requests per second over the last measured window.
+func (r *Replica) LoadSplitKey(qps float64) ([]byte, bool) {
+	r.load.mu.Lock()
+	rate, median := r.load.qps, r.load.median
+	r.load.mu.Unlock()
+	if rate <= qps || median == nil {
+		return nil, false
+	}
+	return r.validSplitKey(median)
+}
+
+// SizeSplitKey returns the key that halves the range, if its data (every version) takes more
+// than maxBytes. Only a range written to since the last check is measured again.
+func (r *Replica) SizeSplitKey(maxBytes int64) ([]byte, bool) {
+	written := r.written.Load()
+	if written == r.sizeCheckedAt.Load() {
+		return nil, false
+	}
+	r.sizeCheckedAt.Store(written)
+	d := r.Desc()
+	if d.EndKey == nil {
+		return nil, false
+	}
+	start := maxKey(d.StartKey, keys.SystemMax)
+	if bytes.Compare(start, d.EndKey) >= 0 {
+		return nil, false
+	}
+	it, err := r.store.db.NewIter(&pebble.IterOptions{
+		LowerBound: mvcc.EncodeKey(start, hlc.Timestamp{}), UpperBound: mvcc.EncodeKey(d.EndKey, hlc.Timestamp{}),
+	})
+	if err != nil {
+		return nil, false
+	}
+	defer it.Close()
+	var total int64
+	var mid []byte
+	for ok := it.First(); ok; ok = it.Next() {
+		total += int64(len(it.Key()) + len(it.Value()))
+		if mid == nil && total > maxBytes/2 {
+			if k, _, err := mvcc.DecodeKey(it.Key()); err == nil {
+				mid = append([]byte(nil), k...)
+			}
+		}
+		if total > maxBytes && mid != nil {
+			return r.validSplitKey(mid)
+		}
+	}
+	return nil, false
+}
+
+// validSplitKey checks that the range can split at key.
+func (r *Replica) validSplitKey(key []byte) ([]byte, bool) {
+	d := r.Desc()
+	if !d.ContainsKey(key) || bytes.Equal(key, d.StartKey) || bytes.Compare(key, keys.SystemMax) < 0 {
+		return nil, false
+	}
+	return key, true
+}
+
+// writeCounter counts the bytes of commands a replica applied (written), and remembers the
+// count at its last size check (sizeCheckedAt).
+type writeCounter struct {
+	written, sizeCheckedAt atomic.Int64
+}
