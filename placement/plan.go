@@ -50,6 +50,8 @@ type Action struct {
 	Kind   ActionKind
 	Node   uint64
 	Reason string
+	// Rebalance marks a change made only to even out load; callers pace those.
+	Rebalance bool
 }
 
 func (a Action) String() string {
@@ -105,7 +107,39 @@ func Plan(replicas []uint64, leaseholder uint64, nodes []Node, cfg Config) Actio
 			return Action{Kind: Remove, Node: id, Reason: fmt.Sprintf("%d replicas, want %d", len(replicas), cfg.Replicas)}
 		}
 	}
-	return Action{Kind: None}
+	return rebalance(replicas, leaseholder, byID, nodes)
+}
+
+// rebalance moves a replica from a node well above the mean replica count to one well below
+// it, as an add (the surplus rule then removes the loaded one): counts within 10% (and one
+// replica) of the mean are left alone, so that the cluster settles.
+func rebalance(replicas []uint64, leaseholder uint64, byID map[uint64]Node, nodes []Node) Action {
+	total, live := 0, 0
+	for _, n := range nodes {
+		if n.Live && !n.Draining {
+			total += n.Replicas
+			live++
+		}
+	}
+	if live == 0 {
+		return Action{Kind: None}
+	}
+	mean := float64(total) / float64(live)
+	overloaded := false
+	for _, id := range replicas {
+		if n := byID[id]; id != leaseholder && float64(n.Replicas) > mean*1.1+1 {
+			overloaded = true
+		}
+	}
+	if !overloaded {
+		return Action{Kind: None}
+	}
+	target, ok := pickTarget(replicas, byID, nodes)
+	if !ok || float64(byID[target].Replicas) >= mean*0.9-1 {
+		return Action{Kind: None}
+	}
+	return Action{Kind: Add, Node: target, Rebalance: true,
+		Reason: fmt.Sprintf("rebalance: n%d holds %d replicas, the mean is %.1f", target, byID[target].Replicas, mean)}
 }
 
 // pickTarget chooses a live, non-draining node without a replica: the one whose locality

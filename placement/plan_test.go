@@ -48,6 +48,14 @@ func TestPlan(t *testing.T) {
 		{"replication factor five", []uint64{1, 2, 3}, 1,
 			append(three, live(4, "ap", "a", 0), live(5, "ap", "b", 0)), Config{Replicas: 5}, Action{Kind: Add, Node: 4}},
 		{"defaults", []uint64{1}, 1, three, Config{}, Action{Kind: Add, Node: 3}},
+		{"rebalance onto an empty node", []uint64{1, 2, 3}, 1,
+			[]Node{live(1, "us", "a", 10), live(2, "us", "b", 10), live(3, "eu", "a", 10), live(4, "ap", "a", 0)}, cfg, Action{Kind: Add, Node: 4}},
+		{"then the loaded surplus replica goes", []uint64{1, 2, 3, 4}, 1,
+			[]Node{live(1, "us", "a", 10), live(2, "us", "b", 11), live(3, "eu", "a", 10), live(4, "ap", "a", 1)}, cfg, Action{Kind: Remove, Node: 2}},
+		{"balanced enough", []uint64{1, 2, 3}, 1,
+			[]Node{live(1, "us", "a", 10), live(2, "us", "b", 10), live(3, "eu", "a", 10), live(4, "ap", "a", 8)}, cfg, Action{Kind: None}},
+		{"only the leaseholder is loaded", []uint64{1, 2, 3}, 1,
+			[]Node{live(1, "us", "a", 30), live(2, "us", "b", 5), live(3, "eu", "a", 5), live(4, "ap", "a", 0)}, cfg, Action{Kind: None}},
 	} {
 		got := Plan(tc.replicas, tc.leaseholder, tc.nodes, tc.cfg)
 		if got.Kind != tc.want.Kind || got.Node != tc.want.Node {

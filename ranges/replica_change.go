@@ -3,8 +3,12 @@ package ranges
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
+	"github.com/cockroachdb/pebble"
 	"github.com/hashicorp/raft"
 
 	"github.com/meridiandb/meridian/hlc"
@@ -190,5 +194,51 @@ func writeDescriptor(rw mvcc.ReadWriter, d, holder *kvpb.RangeDescriptor, ts hlc
 			return fmt.Errorf("r%d: writing its meta record: %w", d.RangeID, err)
 		}
 	}
+	return nil
+}
+
+// DestroyReplica removes this store's replica of range rangeID, which its range has removed:
+// its Raft group stops, and its Raft log, range-local state, snapshots and (unless another
+// replica here holds them) its keys are deleted.
+func (s *Store) DestroyReplica(rangeID uint64) error {
+	s.mu.Lock()
+	r := s.replicas[rangeID]
+	delete(s.replicas, rangeID)
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	s.descriptorChanged(r)
+	if err := r.close(); err != nil {
+		s.log.Warn("stopping a removed replica", "range", rangeID, "err", err)
+	}
+	desc := r.Desc()
+	b := s.db.NewBatch()
+	defer b.Close()
+	spans := [][2][]byte{{
+		mvcc.EncodeKey(keys.RangeIDKey(rangeID, ""), zeroTS),
+		mvcc.EncodeKey(keys.PrefixEnd(keys.RangeIDKey(rangeID, "")), zeroTS),
+	}}
+	if desc.EndKey != nil {
+		if other, err := s.LookupReplica(desc.StartKey); err != nil || other == r {
+			spans = rangeEngineSpans(rangeID, desc.StartKey, desc.EndKey)
+		}
+	}
+	for _, sp := range spans {
+		if err := b.DeleteRange(sp[0], sp[1], nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	if err := r.logStore.Destroy(); err != nil {
+		return err
+	}
+	dir := filepath.Join(s.cfg.Dir, "raft", "r"+strconv.FormatUint(rangeID, 10)+".snap")
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	s.log.Info("destroyed removed replica", "range", rangeID)
 	return nil
 }

@@ -451,3 +451,58 @@ func TestRangesSplitBySize(t *testing.T) {
 	}
 	t.Logf("%d rows in %d ranges", n, countRanges())
 }
+
+// TestDecommission drains a node of four: its leases and replicas move to the others, and
+// the first range keeps three replicas.
+func TestDecommission(t *testing.T) {
+	nodes := startCluster(t, 4)
+	waitFor(t, 30*time.Second, "three replicas of r1", func() bool {
+		for _, nd := range nodes {
+			if r := nd.store.Replica(1); r != nil && r.IsLeaseholder() {
+				return len(r.Desc().Replicas) == 3
+			}
+		}
+		return false
+	})
+	// Drain the leaseholder itself: the hardest case, as it must hand its lease over first.
+	var victim *Node
+	for _, nd := range nodes {
+		if r := nd.store.Replica(1); r != nil && r.IsLeaseholder() {
+			victim = nd
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	via := nodes[0]
+	if via == victim {
+		via = nodes[1]
+	}
+	var st *DecommissionResponse
+	var err error
+	waitFor(t, 45*time.Second, "the node to drain", func() bool {
+		st, err = Decommission(ctx, via.SQLAddr(), victim.NodeID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Replicas == 0
+	})
+	for _, nd := range nodes {
+		if nd == victim {
+			continue
+		}
+		if r := nd.store.Replica(1); r != nil && r.IsLeaseholder() {
+			d := r.Desc()
+			if _, ok := d.Replica(victim.NodeID()); ok || len(d.Replicas) != 3 {
+				t.Fatalf("r1 after draining n%d: %+v", victim.NodeID(), d.Replicas)
+			}
+		}
+	}
+	conn, err := pgx.Connect(ctx, via.SQLURL("root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE TABLE after_drain (k INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+}

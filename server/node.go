@@ -114,6 +114,10 @@ type Node struct {
 	deadMu    sync.Mutex
 	deadSince map[uint64]time.Time
 
+	draining atomic.Bool // decommissioning: leases and replicas move away
+	tagsMu   sync.Mutex
+	lastTags map[string]string
+
 	ctx    context.Context // canceled by Stop; owns background work
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

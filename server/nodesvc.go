@@ -35,6 +35,17 @@ type StatusResponse struct {
 	Members   []NodeStatus `json:"members"`
 }
 
+type decommissionRequest struct {
+	NodeID uint64 `json:"node_id"`
+}
+
+// DecommissionResponse is a draining node's progress.
+type DecommissionResponse struct {
+	NodeID   uint64 `json:"node_id"`
+	Replicas int    `json:"replicas"` // replicas still on the node
+	Leases   int    `json:"leases"`
+}
+
 type joinRequest struct {
 	Addr string `json:"addr"` // the joining node's advertised address
 }
@@ -47,18 +58,22 @@ type joinResponse struct {
 	ResponderAddr string `json:"responder_addr"`
 }
 
-func (m *initRequest) MarshalBinary() ([]byte, error)    { return json.Marshal(m) }
-func (m *initRequest) UnmarshalBinary(b []byte) error    { return json.Unmarshal(b, m) }
-func (m *initResponse) MarshalBinary() ([]byte, error)   { return json.Marshal(m) }
-func (m *initResponse) UnmarshalBinary(b []byte) error   { return json.Unmarshal(b, m) }
-func (m *statusRequest) MarshalBinary() ([]byte, error)  { return json.Marshal(m) }
-func (m *statusRequest) UnmarshalBinary(b []byte) error  { return json.Unmarshal(b, m) }
-func (m *StatusResponse) MarshalBinary() ([]byte, error) { return json.Marshal(m) }
-func (m *StatusResponse) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, m) }
-func (m *joinRequest) MarshalBinary() ([]byte, error)    { return json.Marshal(m) }
-func (m *joinRequest) UnmarshalBinary(b []byte) error    { return json.Unmarshal(b, m) }
-func (m *joinResponse) MarshalBinary() ([]byte, error)   { return json.Marshal(m) }
-func (m *joinResponse) UnmarshalBinary(b []byte) error   { return json.Unmarshal(b, m) }
+func (m *initRequest) MarshalBinary() ([]byte, error)          { return json.Marshal(m) }
+func (m *initRequest) UnmarshalBinary(b []byte) error          { return json.Unmarshal(b, m) }
+func (m *initResponse) MarshalBinary() ([]byte, error)         { return json.Marshal(m) }
+func (m *initResponse) UnmarshalBinary(b []byte) error         { return json.Unmarshal(b, m) }
+func (m *statusRequest) MarshalBinary() ([]byte, error)        { return json.Marshal(m) }
+func (m *statusRequest) UnmarshalBinary(b []byte) error        { return json.Unmarshal(b, m) }
+func (m *StatusResponse) MarshalBinary() ([]byte, error)       { return json.Marshal(m) }
+func (m *StatusResponse) UnmarshalBinary(b []byte) error       { return json.Unmarshal(b, m) }
+func (m *decommissionRequest) MarshalBinary() ([]byte, error)  { return json.Marshal(m) }
+func (m *decommissionRequest) UnmarshalBinary(b []byte) error  { return json.Unmarshal(b, m) }
+func (m *DecommissionResponse) MarshalBinary() ([]byte, error) { return json.Marshal(m) }
+func (m *DecommissionResponse) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, m) }
+func (m *joinRequest) MarshalBinary() ([]byte, error)          { return json.Marshal(m) }
+func (m *joinRequest) UnmarshalBinary(b []byte) error          { return json.Unmarshal(b, m) }
+func (m *joinResponse) MarshalBinary() ([]byte, error)         { return json.Marshal(m) }
+func (m *joinResponse) UnmarshalBinary(b []byte) error         { return json.Unmarshal(b, m) }
 
 var (
 	_ rpc.Message = (*initRequest)(nil)
@@ -66,9 +81,10 @@ var (
 )
 
 const (
-	initMethod   = "/meridian.Node/Init"
-	joinMethod   = "/meridian.Node/Join"
-	statusMethod = "/meridian.Node/Status"
+	initMethod         = "/meridian.Node/Init"
+	joinMethod         = "/meridian.Node/Join"
+	statusMethod       = "/meridian.Node/Status"
+	decommissionMethod = "/meridian.Node/Decommission"
 )
 
 // nodeService is what the Node service calls into.
@@ -76,6 +92,7 @@ type nodeService interface {
 	initCluster(ctx context.Context) (*initResponse, error)
 	admit(ctx context.Context, req *joinRequest) (*joinResponse, error)
 	status(ctx context.Context) (*StatusResponse, error)
+	decommission(ctx context.Context, req *decommissionRequest) (*DecommissionResponse, error)
 }
 
 func unaryHandler[Req any, PReq interface {
@@ -107,6 +124,9 @@ var nodeServiceDesc = grpc.ServiceDesc{
 		})},
 		{MethodName: "Status", Handler: unaryHandler(statusMethod, func(s nodeService, ctx context.Context, _ *statusRequest) (any, error) {
 			return s.status(ctx)
+		})},
+		{MethodName: "Decommission", Handler: unaryHandler(decommissionMethod, func(s nodeService, ctx context.Context, r *decommissionRequest) (any, error) {
+			return s.decommission(ctx, r)
 		})},
 	},
 }
@@ -153,6 +173,22 @@ func NodeStatusAt(ctx context.Context, addr string) (*StatusResponse, error) {
 	var resp StatusResponse
 	if err := conn.Invoke(ctx, statusMethod, &statusRequest{}, &resp); err != nil {
 		return nil, fmt.Errorf("asking %s for its status: %w", addr, err)
+	}
+	return &resp, nil
+}
+
+// Decommission asks the cluster, through the node at addr, to drain node nodeID: its leases
+// and replicas move to other nodes. It returns the node's progress; calling it again is how
+// to follow it.
+func Decommission(ctx context.Context, addr string, nodeID uint64) (*DecommissionResponse, error) {
+	conn, err := rpc.DialAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var resp DecommissionResponse
+	if err := conn.Invoke(ctx, decommissionMethod, &decommissionRequest{NodeID: nodeID}, &resp); err != nil {
+		return nil, fmt.Errorf("decommissioning n%d through %s: %w", nodeID, addr, err)
 	}
 	return &resp, nil
 }

@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"maps"
+	"strconv"
 	"time"
 
 	"github.com/meridiandb/meridian/placement"
+	"github.com/meridiandb/meridian/ranges"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/server/gossip"
 )
@@ -14,16 +17,26 @@ import (
 func (n *Node) replicateLoop(ctx context.Context) error {
 	t := time.NewTicker(n.cfg.ReplicateInterval)
 	defer t.Stop()
+	pass := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+		n.publishLoad()
+		if pass++; pass%5 == 0 {
+			n.collectRemovedReplicas(ctx)
+		}
 		nodes := n.placementNodes()
+		rebalanced := false
 		for _, d := range n.store.Descriptors() {
 			r := n.store.Replica(d.RangeID)
 			if r == nil || !r.IsLeaseholder() {
+				continue
+			}
+			if n.draining.Load() {
+				n.shedLease(ctx, r, d, nodes)
 				continue
 			}
 			var replicas []uint64
@@ -33,9 +46,10 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 			a := placement.Plan(replicas, n.NodeID(), nodes, placement.Config{
 				Replicas: n.cfg.ReplicationFactor, TimeUntilDead: n.cfg.TimeUntilStoreDead,
 			})
-			if a.Kind == placement.None {
-				continue
+			if a.Kind == placement.None || a.Rebalance && rebalanced {
+				continue // one rebalancing move per pass: the counts it relies on are stale after it
 			}
+			rebalanced = rebalanced || a.Rebalance
 			n.log.Info("changing replicas", "range", d.RangeID, "change", a.String())
 			actx, cancel := context.WithTimeout(ctx, time.Minute)
 			var err error
@@ -45,10 +59,86 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 			case placement.Remove:
 				err = r.RemoveReplica(actx, a.Node)
 			}
+			if err == nil {
+				// Ranges other than the first do not hold their own meta record.
+				err = n.writeMeta(actx, *r.Desc())
+			}
 			cancel()
 			if err != nil && ctx.Err() == nil {
 				n.log.Warn("replica change failed", "range", d.RangeID, "change", a.String(), "err", err)
 			}
+		}
+	}
+}
+
+// collectRemovedReplicas destroys this node's replicas that their ranges removed: the meta
+// record is newer than what the replica knows and does not list this node. (A replica's own
+// descriptor is no guide: a learner's does not list it yet, and a removed replica may never
+// hear of its removal.)
+func (n *Node) collectRemovedReplicas(ctx context.Context) {
+	for _, d := range n.store.Descriptors() {
+		r := n.store.Replica(d.RangeID)
+		if r == nil || r.IsLeaseholder() {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		metas, err := n.ds.RangesIn(lctx, d.StartKey, append(append([]byte(nil), d.StartKey...), 0))
+		cancel()
+		if err != nil || len(metas) == 0 {
+			continue
+		}
+		m := metas[0]
+		if m.RangeID != d.RangeID || m.Generation <= d.Generation {
+			continue
+		}
+		if _, ok := m.Replica(n.NodeID()); ok {
+			continue
+		}
+		if err := n.store.DestroyReplica(d.RangeID); err != nil {
+			n.log.Warn("destroying a removed replica", "range", d.RangeID, "err", err)
+		}
+	}
+}
+
+// publishLoad tells the cluster, through gossip, how many replicas this node holds and
+// whether it is draining.
+func (n *Node) publishLoad() {
+	g := n.gossipIfStarted()
+	if g == nil {
+		return
+	}
+	tags := map[string]string{
+		"replicas": strconv.Itoa(len(n.store.Descriptors())),
+		"draining": strconv.FormatBool(n.draining.Load()),
+	}
+	n.tagsMu.Lock()
+	defer n.tagsMu.Unlock()
+	if maps.Equal(tags, n.lastTags) {
+		return
+	}
+	if err := g.SetTags(tags); err != nil {
+		n.log.Warn("publishing load", "err", err)
+		return
+	}
+	n.lastTags = tags
+}
+
+// shedLease hands the lease of a range on a draining node to another live replica, whose
+// leaseholder then moves this node's replica away.
+func (n *Node) shedLease(ctx context.Context, r *ranges.Replica, d kvpb.RangeDescriptor, nodes []placement.Node) {
+	live := map[uint64]bool{}
+	for _, pn := range nodes {
+		live[pn.ID] = pn.Live && !pn.Draining
+	}
+	for _, rd := range d.Replicas {
+		if rd.NodeID != n.NodeID() && live[rd.NodeID] {
+			tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := r.TransferLease(tctx, rd.NodeID)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				n.log.Warn("moving a lease off a draining node", "range", d.RangeID, "to", rd.NodeID, "err", err)
+			}
+			return
 		}
 	}
 }
@@ -64,7 +154,9 @@ func (n *Node) placementNodes() []placement.Node {
 	defer n.deadMu.Unlock()
 	var out []placement.Node
 	for _, m := range g.Members() {
-		pn := placement.Node{ID: m.NodeID, Locality: m.Locality, Live: m.Status == gossip.StatusAlive}
+		pn := placement.Node{ID: m.NodeID, Locality: m.Locality, Live: m.Status == gossip.StatusAlive,
+			Draining: m.Tags["draining"] == "true"}
+		pn.Replicas, _ = strconv.Atoi(m.Tags["replicas"])
 		if !pn.Live {
 			if since, ok := n.deadSince[m.NodeID]; ok {
 				pn.DeadFor = now.Sub(since)

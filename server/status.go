@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/meridiandb/meridian/server/gossip"
 )
 
@@ -78,6 +81,30 @@ func (n *Node) status(context.Context) (*StatusResponse, error) {
 		}
 	}
 	return resp, nil
+}
+
+// decommission serves the Node service's Decommission call: this node starts draining, or
+// the call goes on to the node being decommissioned.
+func (n *Node) decommission(ctx context.Context, req *decommissionRequest) (*DecommissionResponse, error) {
+	if !n.isReady() {
+		return nil, status.Error(codes.Unavailable, "this node has not joined a cluster yet")
+	}
+	if req.NodeID != n.NodeID() {
+		addr, err := n.resolve(req.NodeID)
+		if err != nil {
+			return nil, status.Errorf(codes.NotFound, "n%d: %v", req.NodeID, err)
+		}
+		return Decommission(ctx, addr, req.NodeID)
+	}
+	if !n.draining.Swap(true) {
+		n.log.Info("decommissioning: moving leases and replicas away")
+	}
+	n.publishLoad()
+	st, err := n.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &DecommissionResponse{NodeID: st.NodeID, Replicas: st.Ranges, Leases: st.Leases}, nil
 }
 
 // RangeStatus is one of this node's replicas.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -181,7 +182,44 @@ func nodeCmd() *cobra.Command {
 		},
 	}
 	status.Flags().StringVar(&host, "host", "127.0.0.1:26257", "address of any node of the cluster")
-	node.AddCommand(status)
+	var wait time.Duration
+	decommission := &cobra.Command{
+		Use:   "decommission NODE-ID",
+		Short: "Drain a node: move its leases and replicas to other nodes, and wait until it holds none",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil || id == 0 {
+				return fmt.Errorf("%q is not a node ID", args[0])
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+			defer cancel()
+			out := cmd.OutOrStdout()
+			last := -1
+			for {
+				st, err := server.Decommission(ctx, host, id)
+				if err != nil {
+					return err
+				}
+				if st.Replicas != last {
+					fmt.Fprintf(out, "n%d: %d replicas, %d leases left\n", id, st.Replicas, st.Leases)
+					last = st.Replicas
+				}
+				if st.Replicas == 0 {
+					fmt.Fprintf(out, "n%d is drained; it can be stopped.\n", id)
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("n%d still holds %d replicas after %s", id, st.Replicas, wait)
+				case <-time.After(time.Second):
+				}
+			}
+		},
+	}
+	decommission.Flags().StringVar(&host, "host", "127.0.0.1:26257", "address of any node of the cluster")
+	decommission.Flags().DurationVar(&wait, "wait", 10*time.Minute, "how long to wait for the node to drain")
+	node.AddCommand(status, decommission)
 	return node
 }
 
