@@ -130,6 +130,55 @@ func (r *Replica) waitCaughtUp(ctx context.Context, nodeID, index uint64) error 
 	return nil
 }
 
+// ReconcileDescriptor, on the leaseholder, rewrites the descriptor if its replicas are not
+// the group's voters: a replica change interrupted between changing the Raft configuration
+// and recording it leaves them apart. It reports whether it rewrote the descriptor.
+func (r *Replica) ReconcileDescriptor(ctx context.Context) (bool, error) {
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	if !r.IsLeaseholder() {
+		return false, nil
+	}
+	f := r.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return false, err
+	}
+	voters := map[uint64]bool{}
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter {
+			id, err := raftnet.NodeID(srv.Address)
+			if err != nil {
+				return false, err
+			}
+			voters[id] = true
+		}
+	}
+	desc := r.Desc()
+	same := len(voters) == len(desc.Replicas)
+	for _, rd := range desc.Replicas {
+		same = same && voters[rd.NodeID]
+	}
+	if same {
+		return false, nil
+	}
+	return true, r.recordConfiguration(ctx, nil)
+}
+
+// IsLearner reports whether this replica is a non-voting member catching up, as far as its
+// own Raft configuration knows.
+func (r *Replica) IsLearner() bool {
+	f := r.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, srv := range f.Configuration().Servers {
+		if srv.ID == raftID(r.store.cfg.NodeID) {
+			return srv.Suffrage == raft.Nonvoter
+		}
+	}
+	return false
+}
+
 // recordConfiguration writes a descriptor whose replicas are the group's voters. added
 // describes a replica just added (its store), which the old descriptor cannot.
 func (r *Replica) recordConfiguration(ctx context.Context, added *kvpb.ReplicaDescriptor) error {

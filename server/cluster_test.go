@@ -506,3 +506,142 @@ func TestDecommission(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSplitsWithNodeLoss: writers keep inserting while the table splits and one of four
+// nodes dies (its replicas are then replaced): no acknowledged row is lost, none appears
+// twice, and nothing appears that was never written.
+func TestSplitsWithNodeLoss(t *testing.T) {
+	nodes := startClusterWith(t, 4, func(cfg *Config) { cfg.TimeUntilStoreDead = 2 * time.Second })
+	waitFor(t, 30*time.Second, "three replicas of r1", func() bool {
+		for _, nd := range nodes {
+			if r := nd.store.Replica(1); r != nil && r.IsLeaseholder() {
+				return len(r.Desc().Replicas) == 3
+			}
+		}
+		return false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// The node to lose: one holding a replica of r1 but not its lease.
+	var victim *Node
+	for _, nd := range nodes {
+		if r := nd.store.Replica(1); r != nil && !r.IsLeaseholder() && victim == nil {
+			victim = nd
+		}
+	}
+	var survivors []*Node
+	for _, nd := range nodes {
+		if nd != victim {
+			survivors = append(survivors, nd)
+		}
+	}
+	conn, err := pgx.Connect(ctx, survivors[0].SQLURL("root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE TABLE kv (k INT PRIMARY KEY, v INT)"); err != nil {
+		t.Fatal(err)
+	}
+	const writers, perWriter = 3, 300
+	var mu sync.Mutex
+	acked, attempted := map[int]bool{}, map[int]bool{}
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := pgx.Connect(ctx, survivors[w].SQLURL("root"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close(context.Background())
+			for i := 0; i < perWriter; i++ {
+				k := i*writers + w
+				mu.Lock()
+				attempted[k] = true
+				mu.Unlock()
+				wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+				_, err := c.Exec(wctx, "INSERT INTO kv VALUES ($1, $1)", k)
+				wcancel()
+				if err == nil {
+					mu.Lock()
+					acked[k] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	chaos := make(chan struct{})
+	go func() {
+		defer close(chaos)
+		c, err := pgx.Connect(ctx, survivors[1].SQLURL("root"))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close(context.Background())
+		for i := 1; i <= 8; i++ {
+			if i == 4 {
+				victim.Stop()
+			}
+			sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+			_, err := c.Exec(sctx, fmt.Sprintf("ALTER TABLE kv SPLIT AT VALUES (%d)", i*writers*perWriter/9))
+			scancel()
+			if err != nil {
+				t.Logf("split %d: %v", i, err) // a split may fail while the node's loss is noticed
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	<-chaos
+
+	got := map[int]bool{}
+	rows, err := conn.Query(ctx, "SELECT k, v FROM kv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k, v int
+		if err := rows.Scan(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+		if k != v || got[k] {
+			t.Fatalf("row %d: value %d, seen before %v", k, v, got[k])
+		}
+		got[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for k := range acked {
+		if !got[k] {
+			t.Errorf("acknowledged row %d is missing", k)
+		}
+	}
+	for k := range got {
+		if !attempted[k] {
+			t.Errorf("row %d was never written", k)
+		}
+	}
+	t.Logf("%d rows acknowledged of %d attempted, %d present", len(acked), len(attempted), len(got))
+	// The dead node's replicas are replaced: every range ends up with three live replicas.
+	waitFor(t, 60*time.Second, "every range to have three live replicas", func() bool {
+		for _, nd := range survivors {
+			for _, d := range nd.store.Descriptors() {
+				r := nd.store.Replica(d.RangeID)
+				if r == nil || !r.IsLeaseholder() {
+					continue
+				}
+				if _, ok := d.Replica(victim.NodeID()); ok || len(d.Replicas) != 3 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}

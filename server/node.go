@@ -115,8 +115,10 @@ type Node struct {
 	deadSince map[uint64]time.Time
 
 	draining atomic.Bool // decommissioning: leases and replicas move away
-	tagsMu   sync.Mutex
-	lastTags map[string]string
+	// removedSince is when each replica was first seen removed (replicate loop only).
+	removedSince map[uint64]time.Time
+	tagsMu       sync.Mutex
+	lastTags     map[string]string
 
 	ctx    context.Context // canceled by Stop; owns background work
 	cancel context.CancelFunc

@@ -29,6 +29,7 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 			n.collectRemovedReplicas(ctx)
 		}
 		nodes := n.placementNodes()
+		n.reconcileDescriptors(ctx)
 		rebalanced := false
 		for _, d := range n.store.Descriptors() {
 			r := n.store.Replica(d.RangeID)
@@ -72,13 +73,17 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 }
 
 // collectRemovedReplicas destroys this node's replicas that their ranges removed: the meta
-// record is newer than what the replica knows and does not list this node. (A replica's own
-// descriptor is no guide: a learner's does not list it yet, and a removed replica may never
-// hear of its removal.)
+// record does not list this node, and is either newer than what the replica knows or agrees
+// with it that the node is gone. A learner still catching up is not listed yet and is left
+// alone, and so is a replica seen removed only once: the meta record must say so on two
+// checks a few seconds apart, which outlasts the moment between a replica's promotion and
+// its recording (leaseholders also repair that gap: see ReconcileDescriptor).
 func (n *Node) collectRemovedReplicas(ctx context.Context) {
+	now := time.Now()
+	seen := map[uint64]time.Time{}
 	for _, d := range n.store.Descriptors() {
 		r := n.store.Replica(d.RangeID)
-		if r == nil || r.IsLeaseholder() {
+		if r == nil || r.IsLeaseholder() || r.IsLearner() {
 			continue
 		}
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -88,14 +93,46 @@ func (n *Node) collectRemovedReplicas(ctx context.Context) {
 			continue
 		}
 		m := metas[0]
-		if m.RangeID != d.RangeID || m.Generation <= d.Generation {
+		_, inMeta := m.Replica(n.NodeID())
+		_, inLocal := d.Replica(n.NodeID())
+		if m.RangeID != d.RangeID || inMeta || (m.Generation <= d.Generation && inLocal) {
 			continue
 		}
-		if _, ok := m.Replica(n.NodeID()); ok {
+		first, ok := n.removedSince[d.RangeID]
+		if !ok {
+			first = now
+		}
+		seen[d.RangeID] = first
+		if now.Sub(first) < removalGrace {
 			continue
 		}
 		if err := n.store.DestroyReplica(d.RangeID); err != nil {
 			n.log.Warn("destroying a removed replica", "range", d.RangeID, "err", err)
+		}
+		delete(seen, d.RangeID)
+	}
+	n.removedSince = seen
+}
+
+// removalGrace is how long a replica must look removed before it is destroyed.
+const removalGrace = 3 * time.Second
+
+// reconcileDescriptors repairs descriptors (and their meta records) left behind the Raft
+// configuration of ranges this node holds the lease of.
+func (n *Node) reconcileDescriptors(ctx context.Context) {
+	for _, d := range n.store.Descriptors() {
+		r := n.store.Replica(d.RangeID)
+		if r == nil || !r.IsLeaseholder() {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		changed, err := r.ReconcileDescriptor(rctx)
+		if changed && err == nil {
+			err = n.writeMeta(rctx, *r.Desc())
+		}
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			n.log.Warn("reconciling a range descriptor", "range", d.RangeID, "err", err)
 		}
 	}
 }

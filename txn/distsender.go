@@ -193,8 +193,10 @@ func (ds *DistSender) candidates(rangeID uint64) []uint64 {
 		}
 	}
 	ds.mu.Unlock()
-	if replicas == nil && ds.cfg.Nodes != nil {
-		replicas = ds.cfg.Nodes()
+	// The first range is found without meta records, so a stale descriptor of it (cached
+	// when it had fewer replicas) is never corrected by a lookup: try every known node too.
+	if (replicas == nil || rangeID == firstRangeID) && ds.cfg.Nodes != nil {
+		replicas = append(replicas, ds.cfg.Nodes()...)
 	}
 	if ds.cfg.Dialer == nil {
 		replicas = nil // alone: only the local store can answer
