@@ -297,36 +297,11 @@ func TestSplitsUnderLoad(t *testing.T) {
 	}
 
 	const writers, perWriter = 4, 300
-	var mu sync.Mutex
-	acked, attempted := map[int]bool{}, map[int]bool{}
-	failures := map[string]int{}
-	var wg sync.WaitGroup
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := pgx.Connect(ctx, nodes[w%len(nodes)].SQLURL("root"))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.Close(context.Background())
-			for i := 0; i < perWriter; i++ {
-				k := i*writers + w
-				mu.Lock()
-				attempted[k] = true
-				mu.Unlock()
-				_, err := c.Exec(ctx, "INSERT INTO kv VALUES ($1, $1)", k)
-				mu.Lock()
-				if err == nil {
-					acked[k] = true
-				} else {
-					failures[err.Error()]++
-				}
-				mu.Unlock()
-			}
-		}()
+	gateways := make([]*Node, writers)
+	for w := range gateways {
+		gateways[w] = nodes[w%len(nodes)]
 	}
+	load := startWriteLoad(t, ctx, gateways, perWriter)
 	// Meanwhile: split at ten points, and move the lease of every range around.
 	chaos := make(chan struct{})
 	go func() {
@@ -353,39 +328,8 @@ func TestSplitsUnderLoad(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	wg.Wait()
 	<-chaos
-
-	got := map[int]bool{}
-	rows, err := conn.Query(ctx, "SELECT k, v FROM kv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var k, v int
-		if err := rows.Scan(&k, &v); err != nil {
-			t.Fatal(err)
-		}
-		if k != v || got[k] {
-			t.Fatalf("row %d: value %d, seen before %v", k, v, got[k])
-		}
-		got[k] = true
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for k := range acked {
-		if !got[k] {
-			t.Errorf("acknowledged row %d is missing", k)
-		}
-	}
-	for k := range got {
-		if !attempted[k] {
-			t.Errorf("row %d was never written", k)
-		}
-	}
+	load.verify(t, ctx, conn)
 	var ranges int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM [SHOW RANGES FROM TABLE kv]").Scan(&ranges); err != nil {
 		// Subqueries over SHOW are not supported; count the rows instead.
@@ -402,10 +346,6 @@ func TestSplitsUnderLoad(t *testing.T) {
 	}
 	if ranges != 11 {
 		t.Errorf("SHOW RANGES lists %d ranges, want 11", ranges)
-	}
-	t.Logf("%d rows acknowledged of %d attempted, %d present, %d ranges", len(acked), len(attempted), len(got), ranges)
-	for msg, n := range failures {
-		t.Logf("%d inserts failed: %s", n, msg)
 	}
 }
 
@@ -544,35 +484,7 @@ func TestSplitsWithNodeLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	const writers, perWriter = 3, 300
-	var mu sync.Mutex
-	acked, attempted := map[int]bool{}, map[int]bool{}
-	var wg sync.WaitGroup
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := pgx.Connect(ctx, survivors[w].SQLURL("root"))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.Close(context.Background())
-			for i := 0; i < perWriter; i++ {
-				k := i*writers + w
-				mu.Lock()
-				attempted[k] = true
-				mu.Unlock()
-				wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
-				_, err := c.Exec(wctx, "INSERT INTO kv VALUES ($1, $1)", k)
-				wcancel()
-				if err == nil {
-					mu.Lock()
-					acked[k] = true
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	load := startWriteLoad(t, ctx, survivors, perWriter)
 	chaos := make(chan struct{})
 	go func() {
 		defer close(chaos)
@@ -595,9 +507,76 @@ func TestSplitsWithNodeLoss(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
-	wg.Wait()
 	<-chaos
+	load.verify(t, ctx, conn)
+	// The dead node's replicas are replaced: every range ends up with three live replicas.
+	waitFor(t, 60*time.Second, "every range to have three live replicas", func() bool {
+		for _, nd := range survivors {
+			for _, d := range nd.store.Descriptors() {
+				r := nd.store.Replica(d.RangeID)
+				if r == nil || !r.IsLeaseholder() {
+					continue
+				}
+				if _, ok := d.Replica(victim.NodeID()); ok || len(d.Replicas) != 3 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
 
+// writeLoad inserts rows (k, k) into table kv from several clients, remembering which it
+// sent and which were acknowledged, so that a test can check the table afterwards.
+type writeLoad struct {
+	mu        sync.Mutex
+	attempted map[int]bool
+	acked     map[int]bool
+	failures  map[string]int
+	wg        sync.WaitGroup
+}
+
+// startWriteLoad starts one writer per gateway, each inserting perWriter rows with keys
+// that do not collide.
+func startWriteLoad(t *testing.T, ctx context.Context, gateways []*Node, perWriter int) *writeLoad {
+	l := &writeLoad{attempted: map[int]bool{}, acked: map[int]bool{}, failures: map[string]int{}}
+	writers := len(gateways)
+	for w, gw := range gateways {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			c, err := pgx.Connect(ctx, gw.SQLURL("root"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close(context.Background())
+			for i := 0; i < perWriter; i++ {
+				k := i*writers + w
+				l.mu.Lock()
+				l.attempted[k] = true
+				l.mu.Unlock()
+				wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+				_, err := c.Exec(wctx, "INSERT INTO kv VALUES ($1, $1)", k)
+				wcancel()
+				l.mu.Lock()
+				if err == nil {
+					l.acked[k] = true
+				} else {
+					l.failures[err.Error()]++
+				}
+				l.mu.Unlock()
+			}
+		}()
+	}
+	return l
+}
+
+// verify waits for the writers and checks kv: every acknowledged row is there once, with
+// its value, and nothing is there that was never sent.
+func (l *writeLoad) verify(t *testing.T, ctx context.Context, conn *pgx.Conn) {
+	t.Helper()
+	l.wg.Wait()
 	got := map[int]bool{}
 	rows, err := conn.Query(ctx, "SELECT k, v FROM kv")
 	if err != nil {
@@ -616,32 +595,20 @@ func TestSplitsWithNodeLoss(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for k := range acked {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range l.acked {
 		if !got[k] {
 			t.Errorf("acknowledged row %d is missing", k)
 		}
 	}
 	for k := range got {
-		if !attempted[k] {
+		if !l.attempted[k] {
 			t.Errorf("row %d was never written", k)
 		}
 	}
-	t.Logf("%d rows acknowledged of %d attempted, %d present", len(acked), len(attempted), len(got))
-	// The dead node's replicas are replaced: every range ends up with three live replicas.
-	waitFor(t, 60*time.Second, "every range to have three live replicas", func() bool {
-		for _, nd := range survivors {
-			for _, d := range nd.store.Descriptors() {
-				r := nd.store.Replica(d.RangeID)
-				if r == nil || !r.IsLeaseholder() {
-					continue
-				}
-				if _, ok := d.Replica(victim.NodeID()); ok || len(d.Replicas) != 3 {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	t.Logf("%d rows acknowledged of %d attempted, %d present", len(l.acked), len(l.attempted), len(got))
+	for msg, n := range l.failures {
+		t.Logf("%d inserts failed: %s", n, msg)
+	}
 }
