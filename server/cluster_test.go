@@ -41,7 +41,7 @@ func testClusterConfig(t testing.TB, addr string, join []string) Config {
 	return Config{
 		StoreDir: t.TempDir(), ListenAddr: addr, Join: join,
 		RaftHeartbeatTimeout: 300 * time.Millisecond, ReplicateInterval: 200 * time.Millisecond,
-		TimeUntilStoreDead: 2 * time.Second,
+		TimeUntilStoreDead: 2 * time.Second, LivenessTTL: 2 * time.Second,
 		GossipTiming: gossip.Timing{ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond,
 			SuspicionMult: 2, GossipInterval: 50 * time.Millisecond, ReapInterval: time.Second},
 	}
@@ -611,4 +611,53 @@ func (l *writeLoad) verify(t *testing.T, ctx context.Context, conn *pgx.Conn) {
 	for msg, n := range l.failures {
 		t.Logf("%d inserts failed: %s", n, msg)
 	}
+}
+
+// TestLivenessEpochs: a stopped node's liveness record expires and, once its replicas are
+// acted on, its epoch is incremented; restarted on its store, the node is live again under
+// the new epoch.
+func TestLivenessEpochs(t *testing.T) {
+	nodes := startCluster(t, 3)
+	status := func(of uint64) NodeStatus {
+		for _, st := range nodes[0].nodeStatuses() {
+			if st.NodeID == of {
+				return st
+			}
+		}
+		return NodeStatus{}
+	}
+	victim := nodes[2]
+	id, dir, cfg := victim.NodeID(), victim.cfg.StoreDir, victim.cfg
+	waitFor(t, 30*time.Second, "n3 live with epoch 1", func() bool {
+		st := status(id)
+		return st.Liveness == "live" && st.Epoch == 1
+	})
+	// Stopping a node is only survivable once r1 has all three voters.
+	waitFor(t, 30*time.Second, "r1 to have three voters, n3 among them", func() bool {
+		for _, nd := range nodes {
+			if r := nd.store.Replica(1); r != nil && r.IsLeaseholder() {
+				_, ok := r.Desc().Replica(id)
+				return ok && len(r.Desc().Replicas) == 3
+			}
+		}
+		return false
+	})
+	victim.Stop()
+	waitFor(t, 30*time.Second, "n3's record to expire", func() bool { return status(id).Liveness == "dead" })
+	waitFor(t, 30*time.Second, "n3's epoch to be incremented as its replica is removed", func() bool { return status(id).Epoch == 2 })
+
+	cfg.StoreDir = dir
+	restarted := startTestNode(t, cfg)
+	select {
+	case <-restarted.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the restarted node never became ready")
+	}
+	if restarted.NodeID() != id {
+		t.Fatalf("restarted as n%d, want n%d", restarted.NodeID(), id)
+	}
+	waitFor(t, 30*time.Second, "n3 live again under epoch 2", func() bool {
+		st := status(id)
+		return st.Liveness == "live" && st.Epoch == 2
+	})
 }

@@ -77,6 +77,9 @@ type Config struct {
 	LoadSplitQPS float64
 	// GossipTiming tunes gossip's failure detection; the zero value is the LAN default.
 	GossipTiming gossip.Timing
+	// LivenessTTL is how long a node's liveness heartbeat keeps it live (default
+	// DefaultLivenessTTL).
+	LivenessTTL time.Duration
 }
 
 // Node is a running Meridian node.
@@ -114,6 +117,7 @@ type Node struct {
 	deadMu    sync.Mutex
 	deadSince map[uint64]time.Time
 
+	live     liveness
 	draining atomic.Bool // decommissioning: leases and replicas move away
 	// removedSince is when each replica was first seen removed (replicate loop only).
 	removedSince map[uint64]time.Time
@@ -284,6 +288,7 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 		if err := n.startGossip(ctx); err != nil {
 			return err
 		}
+		n.goBackground("liveness heartbeat", n.livenessLoop)
 		n.goBackground("replicate queue", n.replicateLoop)
 	}
 	n.goBackground("split queue", n.splitLoop)

@@ -58,6 +58,12 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 			case placement.Add:
 				err = r.AddReplica(actx, kvpb.ReplicaDescriptor{NodeID: a.Node, StoreID: a.Node})
 			case placement.Remove:
+				if rec, ok := n.livenessOf(a.Node); ok && !rec.live(time.Unix(0, n.clock.Now().WallTime)) {
+					// Fence the dead node before acting on its death.
+					if derr := n.declareDead(actx, a.Node, rec.Epoch); derr != nil {
+						n.log.Warn("declaring a node dead", "node", a.Node, "err", derr)
+					}
+				}
 				err = r.RemoveReplica(actx, a.Node)
 			}
 			if err == nil {
@@ -197,6 +203,17 @@ func (n *Node) placementNodes() []placement.Node {
 		if !pn.Live {
 			if since, ok := n.deadSince[m.NodeID]; ok {
 				pn.DeadFor = now.Sub(since)
+			}
+		}
+		// A node is dead only when gossip and its liveness record agree: gossip stopped
+		// hearing from it and its record expired, for as long as both have held. (Either
+		// alone gives false alarms: a slow heartbeat, a lost probe.)
+		if rec, ok := n.livenessOf(m.NodeID); ok && !pn.Live {
+			hlcNow := n.clock.Now().WallTime
+			if rec.live(time.Unix(0, hlcNow)) {
+				pn.Live, pn.DeadFor = true, 0
+			} else {
+				pn.DeadFor = min(pn.DeadFor, time.Duration(hlcNow-rec.Expiration))
 			}
 		}
 		out = append(out, pn)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -45,21 +46,34 @@ type NodeStatus struct {
 	NodeID   uint64            `json:"node_id"`
 	Addr     string            `json:"address"`
 	Locality map[string]string `json:"locality"`
-	Liveness string            `json:"liveness"`
+	// Liveness is "live" or "dead" by the node's liveness record (gossip's view when there
+	// is no record yet), or "left", or "draining".
+	Liveness string `json:"liveness"`
+	Epoch    uint64 `json:"epoch,omitempty"`
 }
 
 func (n *Node) nodeStatuses() []NodeStatus {
 	if g := n.gossipIfStarted(); g != nil {
 		var out []NodeStatus
 		for _, m := range g.Members() {
-			out = append(out, NodeStatus{NodeID: m.NodeID, Addr: m.Addr, Locality: m.Locality, Liveness: liveness(m.Status)})
+			st := NodeStatus{NodeID: m.NodeID, Addr: m.Addr, Locality: m.Locality, Liveness: gossipLiveness(m.Status)}
+			if rec, ok := n.livenessOf(m.NodeID); ok && st.Liveness != "left" {
+				st.Epoch, st.Liveness = rec.Epoch, "dead"
+				if rec.live(time.Unix(0, n.clock.Now().WallTime)) {
+					st.Liveness = "live"
+				}
+				if rec.Draining {
+					st.Liveness = "draining"
+				}
+			}
+			out = append(out, st)
 		}
 		return out
 	}
 	return []NodeStatus{{NodeID: n.NodeID(), Addr: n.advertise, Locality: n.cfg.Locality, Liveness: "live"}}
 }
 
-func liveness(s gossip.Status) string {
+func gossipLiveness(s gossip.Status) string {
 	switch s {
 	case gossip.StatusAlive:
 		return "live"

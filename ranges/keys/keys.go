@@ -48,9 +48,16 @@ var (
 	RangeIDGeneratorKey = []byte{0x03, 0x00, 'r', 'a', 'n', 'g', 'e', 'i', 'd'}
 	// SchemaVersionKey counts the cluster's schema changes (see package catalog).
 	SchemaVersionKey = []byte{0x03, 0x00, 's', 'c', 'h', 'e', 'm', 'a'}
+	// NodeLivenessPrefix starts the node liveness records, one per node ID (NodeLivenessKey).
+	NodeLivenessPrefix = []byte{0x03, 0x00, 'l', 'i', 'v', 'e'}
 	// ClusterIDKey holds the cluster's ID, written when the cluster is initialized.
 	ClusterIDKey = []byte{0x03, 0x00, 'c', 'l', 'u', 's', 't', 'e', 'r'}
 )
+
+// NodeLivenessKey is where node nodeID's liveness record lives.
+func NodeLivenessKey(nodeID uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(nil), NodeLivenessPrefix...), nodeID)
+}
 
 // RangeIDKey is the key of per-range state suffix of range rangeID.
 func RangeIDKey(rangeID uint64, suffix string) []byte {

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/meridiandb/meridian/ranges/keys"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// Node liveness lives in the system span, so it is replicated like any data: each node
+// heartbeats its record, pushing its expiration a TTL ahead, and a record that expired
+// means the node is dead, whatever gossip says. The epoch counts the times the node was
+// declared dead: another node increments it (only once the record expired) before acting
+// on the death (replacing the node's replicas), and a node that finds its epoch moved on
+// heartbeats under the new epoch from then on. Leases do not use the epoch yet (they are
+// Raft leadership; see docs/decisions.md): the epoch is the fencing token they will carry.
+
+// DefaultLivenessTTL is how long a liveness heartbeat keeps a node live.
+const DefaultLivenessTTL = 6 * time.Second
+
+// livenessRecord is one node's liveness.
+type livenessRecord struct {
+	NodeID     uint64 `json:"node_id"`
+	Epoch      uint64 `json:"epoch"`
+	Expiration int64  `json:"expiration"` // Unix nanoseconds, by the writer's clock
+	Draining   bool   `json:"draining,omitempty"`
+}
+
+func (r livenessRecord) live(now time.Time) bool { return r.Expiration > now.UnixNano() }
+
+// liveness is a node's view of every node's liveness record.
+type liveness struct {
+	mu      sync.Mutex
+	records map[uint64]livenessRecord
+	epoch   uint64 // this node's epoch
+}
+
+func (n *Node) livenessTTL() time.Duration {
+	if n.cfg.LivenessTTL > 0 {
+		return n.cfg.LivenessTTL
+	}
+	return DefaultLivenessTTL
+}
+
+// livenessLoop heartbeats this node's record and refreshes the view of the others, every
+// third of the TTL.
+func (n *Node) livenessLoop(ctx context.Context) error {
+	t := time.NewTicker(n.livenessTTL() / 3)
+	defer t.Stop()
+	for {
+		// A heartbeat that takes longer than the TTL is too late to keep the node live.
+		hctx, cancel := context.WithTimeout(ctx, n.livenessTTL())
+		if err := n.heartbeatLiveness(hctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("liveness heartbeat failed", "err", err)
+		}
+		cancel()
+		rctx, cancel := context.WithTimeout(ctx, max(n.livenessTTL(), 5*time.Second))
+		if err := n.refreshLiveness(rctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("reading liveness records", "err", err)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func readLiveness(ctx context.Context, t *txn.Txn, nodeID uint64) (livenessRecord, bool, error) {
+	var b txn.Batch
+	b.Get(keys.NodeLivenessKey(nodeID))
+	if err := t.Run(ctx, &b); err != nil {
+		return livenessRecord{}, false, err
+	}
+	rows := b.Results[0].Rows
+	if len(rows) == 0 {
+		return livenessRecord{}, false, nil
+	}
+	var rec livenessRecord
+	if err := json.Unmarshal(rows[0].Value, &rec); err != nil {
+		return livenessRecord{}, false, fmt.Errorf("liveness record of n%d: %w", nodeID, err)
+	}
+	return rec, true, nil
+}
+
+func writeLiveness(ctx context.Context, t *txn.Txn, rec livenessRecord) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	var b txn.Batch
+	b.Put(keys.NodeLivenessKey(rec.NodeID), v)
+	return t.Run(ctx, &b)
+}
+
+// heartbeatLiveness extends this node's record by a TTL.
+func (n *Node) heartbeatLiveness(ctx context.Context) error {
+	id := n.NodeID()
+	var rec livenessRecord
+	err := n.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		cur, ok, err := readLiveness(ctx, t, id)
+		if err != nil {
+			return err
+		}
+		rec = livenessRecord{NodeID: id, Epoch: 1, Draining: n.draining.Load()}
+		if ok {
+			rec.Epoch = cur.Epoch
+		}
+		rec.Expiration = n.clock.Now().WallTime + int64(n.livenessTTL())
+		return writeLiveness(ctx, t, rec)
+	})
+	if err != nil {
+		return err
+	}
+	n.live.mu.Lock()
+	defer n.live.mu.Unlock()
+	if n.live.epoch != 0 && rec.Epoch != n.live.epoch {
+		n.log.Warn("this node was declared dead while it could not heartbeat; it carries on under a new epoch", "epoch", rec.Epoch)
+	}
+	n.live.epoch = rec.Epoch
+	if n.live.records == nil {
+		n.live.records = map[uint64]livenessRecord{}
+	}
+	n.live.records[id] = rec
+	return nil
+}
+
+// refreshLiveness reads every node's record.
+func (n *Node) refreshLiveness(ctx context.Context) error {
+	var b txn.Batch
+	b.Scan(keys.NodeLivenessPrefix, keys.PrefixEnd(keys.NodeLivenessPrefix), 0, false)
+	t := n.db.NewTxn()
+	if err := t.Run(ctx, &b); err != nil {
+		_ = t.Rollback(ctx)
+		return err
+	}
+	if err := t.Commit(ctx); err != nil {
+		return err
+	}
+	records := map[uint64]livenessRecord{}
+	for _, kv := range b.Results[0].Rows {
+		var rec livenessRecord
+		if err := json.Unmarshal(kv.Value, &rec); err != nil {
+			return fmt.Errorf("liveness record %q: %w", kv.Key, err)
+		}
+		records[rec.NodeID] = rec
+	}
+	n.live.mu.Lock()
+	n.live.records = records
+	n.live.mu.Unlock()
+	return nil
+}
+
+// livenessOf returns what this node last read of node id's liveness.
+func (n *Node) livenessOf(id uint64) (livenessRecord, bool) {
+	n.live.mu.Lock()
+	defer n.live.mu.Unlock()
+	rec, ok := n.live.records[id]
+	return rec, ok
+}
+
+// declareDead increments the epoch of node id, whose record must have expired, if it is
+// still epoch (another node may have done it already): from then on the node's old epoch is
+// worthless, and its replicas can be replaced.
+func (n *Node) declareDead(ctx context.Context, id, epoch uint64) error {
+	return n.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		cur, ok, err := readLiveness(ctx, t, id)
+		if err != nil || !ok || cur.Epoch != epoch {
+			return err
+		}
+		if cur.live(time.Unix(0, n.clock.Now().WallTime)) {
+			return fmt.Errorf("n%d is live again (until %s)", id, time.Unix(0, cur.Expiration).UTC().Format(time.RFC3339Nano))
+		}
+		cur.Epoch++
+		return writeLiveness(ctx, t, cur)
+	})
+}
