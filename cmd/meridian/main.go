@@ -168,15 +168,15 @@ func nodeCmd() *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "id\taddress\tlocality\tliveness\tranges\tleases")
+			fmt.Fprintln(w, "id\taddress\tlocality\tliveness\tepoch\tranges\tleases")
 			for _, m := range st.Members {
 				ranges, leases := "?", "?"
-				if m.Liveness == "live" {
+				if m.Liveness == "live" || m.Liveness == "draining" {
 					if ms, err := server.NodeStatusAt(ctx, m.Addr); err == nil {
 						ranges, leases = fmt.Sprint(ms.Ranges), fmt.Sprint(ms.Leases)
 					}
 				}
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", m.NodeID, m.Addr, gossip.FormatLocality(m.Locality), m.Liveness, ranges, leases)
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.NodeID, m.Addr, gossip.FormatLocality(m.Locality), m.Liveness, m.Epoch, ranges, leases)
 			}
 			return w.Flush()
 		},
