@@ -21,8 +21,10 @@ type Node struct {
 	DeadFor time.Duration
 	// Draining marks a node being decommissioned: its replicas move elsewhere.
 	Draining bool
-	// Replicas is how many replicas the node holds (to even out the load).
+	// Replicas and Leases are how many replicas and leases the node holds (to even out
+	// the load).
 	Replicas int
+	Leases   int
 }
 
 // Config holds the settings Plan follows.
@@ -207,4 +209,38 @@ func sharedTiers(a, b map[string]string) int {
 		n++
 	}
 	return n
+}
+
+// LeaseTarget says whether the leaseholder of a range with replicas on the listed nodes
+// should hand its lease to another of them to even out lease counts, and to which: only
+// from a node well above the mean (10% and one lease) to a live one well below it.
+func LeaseTarget(replicas []uint64, leaseholder uint64, nodes []Node) (uint64, bool) {
+	total, live := 0, 0
+	byID := make(map[uint64]Node, len(nodes))
+	for _, n := range nodes {
+		byID[n.ID] = n
+		if n.Live && !n.Draining {
+			total += n.Leases
+			live++
+		}
+	}
+	if live == 0 {
+		return 0, false
+	}
+	mean := float64(total) / float64(live)
+	if float64(byID[leaseholder].Leases) <= mean*1.1+1 {
+		return 0, false
+	}
+	var best Node
+	found := false
+	for _, id := range replicas {
+		n, ok := byID[id]
+		if !ok || id == leaseholder || !n.Live || n.Draining || float64(n.Leases) >= mean*0.9-1 {
+			continue
+		}
+		if !found || n.Leases < best.Leases || (n.Leases == best.Leases && n.ID < best.ID) {
+			best, found = n, true
+		}
+	}
+	return best.ID, found
 }

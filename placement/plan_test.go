@@ -63,3 +63,25 @@ func TestPlan(t *testing.T) {
 		}
 	}
 }
+
+func TestLeaseTarget(t *testing.T) {
+	withLeases := func(id uint64, leases int) Node { return Node{ID: id, Live: true, Leases: leases} }
+	for _, tc := range []struct {
+		name        string
+		replicas    []uint64
+		leaseholder uint64
+		nodes       []Node
+		want        uint64
+	}{
+		{"balanced", []uint64{1, 2, 3}, 1, []Node{withLeases(1, 10), withLeases(2, 10), withLeases(3, 10)}, 0},
+		{"to the emptiest replica", []uint64{1, 2, 3}, 1, []Node{withLeases(1, 30), withLeases(2, 5), withLeases(3, 0)}, 3},
+		{"not to a node outside the range", []uint64{1, 2}, 1, []Node{withLeases(1, 30), withLeases(2, 30), withLeases(3, 0)}, 0},
+		{"not to a dead node", []uint64{1, 2, 3}, 1, []Node{withLeases(1, 30), withLeases(2, 30), {ID: 3}}, 0},
+		{"not from a node at the mean", []uint64{1, 2, 3}, 2, []Node{withLeases(1, 30), withLeases(2, 10), withLeases(3, 0)}, 0},
+	} {
+		got, ok := LeaseTarget(tc.replicas, tc.leaseholder, tc.nodes)
+		if got != tc.want || ok != (tc.want != 0) {
+			t.Errorf("%s: LeaseTarget = %d, %v; want %d", tc.name, got, ok, tc.want)
+		}
+	}
+}

@@ -162,7 +162,7 @@ func (f *rangeFSM) Snapshot() (raft.FSMSnapshot, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock() // no command applies between reading the descriptor and the snapshot
-	return &rangeSnapshot{snap: f.db.NewSnapshot(), rangeID: f.rangeID, desc: f.desc()}, nil
+	return &rangeSnapshot{snap: f.db.NewSnapshot(), rangeID: f.rangeID, desc: f.desc(), applied: f.applied}, nil
 }
 
 // Restore implements raft.FSM: it replaces the range's state with the snapshot's contents.
@@ -184,6 +184,11 @@ func (f *rangeFSM) Restore(rc io.ReadCloser) error {
 	if desc.RangeID != f.rangeID {
 		return fmt.Errorf("r%d: got a snapshot of r%d", f.rangeID, desc.RangeID)
 	}
+	appliedHdr, err := readChunk(r)
+	if err != nil || len(appliedHdr) != 8 {
+		return fmt.Errorf("r%d: reading snapshot header: applied index: %v", f.rangeID, err)
+	}
+	applied := binary.BigEndian.Uint64(appliedHdr)
 	b := f.db.NewBatch()
 	defer b.Close()
 	spans := rangeEngineSpans(f.rangeID, desc.StartKey, desc.EndKey)
@@ -210,14 +215,13 @@ func (f *rangeFSM) Restore(rc io.ReadCloser) error {
 			return err
 		}
 	}
+	if err := mvcc.PutUnversioned(b, keys.RangeAppliedIndexKey(f.rangeID), appliedHdr); err != nil {
+		return err
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return err
 	}
-	v, ok, err := mvcc.GetUnversioned(f.db, keys.RangeAppliedIndexKey(f.rangeID))
-	if err != nil || !ok || len(v) != 8 {
-		return fmt.Errorf("r%d: snapshot without applied index (err %v)", f.rangeID, err)
-	}
-	f.applied = binary.BigEndian.Uint64(v)
+	f.applied = applied
 	f.onDesc(desc)
 	return nil
 }
@@ -242,12 +246,16 @@ type rangeSnapshot struct {
 	snap    *pebble.Snapshot
 	rangeID uint64
 	desc    *kvpb.RangeDescriptor
+	applied uint64
 }
 
-// Persist streams the range's descriptor, then its engine keys, as length-prefixed chunks.
+// Persist streams the range's descriptor and applied index, then its engine keys, as
+// length-prefixed chunks. The applied index travels in the header because a range that has
+// applied no command yet (a new, empty range) has no applied-index key among its keys.
 func (s *rangeSnapshot) Persist(sink raft.SnapshotSink) error {
 	w := bufio.NewWriter(sink)
 	writeChunk(w, encodeDescriptor(s.desc))
+	writeChunk(w, binary.BigEndian.AppendUint64(nil, s.applied))
 	for _, sp := range rangeEngineSpans(s.rangeID, s.desc.StartKey, s.desc.EndKey) {
 		it, err := s.snap.NewIter(&pebble.IterOptions{LowerBound: sp[0], UpperBound: sp[1]})
 		if err != nil {

@@ -661,3 +661,59 @@ func TestLivenessEpochs(t *testing.T) {
 		return st.Liveness == "live" && st.Epoch == 2
 	})
 }
+
+// TestLeasesBalance piles every lease onto one node and waits for the leaseholders to
+// spread them over the three.
+func TestLeasesBalance(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, nodes[0].SQLURL("root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE TABLE t (k INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "ALTER TABLE t SPLIT AT VALUES (10), (20), (30), (40), (50), (60), (70), (80)"); err != nil {
+		t.Fatal(err)
+	}
+	leases := func(nd *Node) int {
+		n := 0
+		for _, d := range nd.store.Descriptors() {
+			if r := nd.store.Replica(d.RangeID); r != nil && r.IsLeaseholder() {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, 30*time.Second, "every range to have three replicas", func() bool {
+		full := map[uint64]bool{}
+		for _, nd := range nodes {
+			for _, d := range nd.store.Descriptors() {
+				if r := nd.store.Replica(d.RangeID); r != nil && r.IsLeaseholder() && len(d.Replicas) == 3 {
+					full[d.RangeID] = true
+				}
+			}
+		}
+		return len(full) == 9
+	})
+	for _, nd := range nodes[1:] {
+		for _, d := range nd.store.Descriptors() {
+			if r := nd.store.Replica(d.RangeID); r != nil && r.IsLeaseholder() {
+				_ = r.TransferLease(ctx, nodes[0].NodeID())
+			}
+		}
+	}
+	t.Logf("leases after piling them up: %d %d %d", leases(nodes[0]), leases(nodes[1]), leases(nodes[2]))
+	waitFor(t, 45*time.Second, "leases to spread", func() bool {
+		for _, nd := range nodes {
+			if leases(nd) < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("leases after balancing: %d %d %d", leases(nodes[0]), leases(nodes[1]), leases(nodes[2]))
+}

@@ -47,6 +47,17 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 			a := placement.Plan(replicas, n.NodeID(), nodes, placement.Config{
 				Replicas: n.cfg.ReplicationFactor, TimeUntilDead: n.cfg.TimeUntilStoreDead,
 			})
+			if a.Kind == placement.None && !rebalanced {
+				if target, ok := placement.LeaseTarget(replicas, n.NodeID(), nodes); ok {
+					tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					if err := r.TransferLease(tctx, target); err == nil {
+						n.log.Info("moved a lease to even out leases", "range", d.RangeID, "to", target)
+						rebalanced = true
+					}
+					cancel()
+				}
+				continue
+			}
 			if a.Kind == placement.None || a.Rebalance && rebalanced {
 				continue // one rebalancing move per pass: the counts it relies on are stale after it
 			}
@@ -150,8 +161,16 @@ func (n *Node) publishLoad() {
 	if g == nil {
 		return
 	}
+	descs := n.store.Descriptors()
+	leases := 0
+	for _, d := range descs {
+		if r := n.store.Replica(d.RangeID); r != nil && r.IsLeaseholder() {
+			leases++
+		}
+	}
 	tags := map[string]string{
-		"replicas": strconv.Itoa(len(n.store.Descriptors())),
+		"replicas": strconv.Itoa(len(descs)),
+		"leases":   strconv.Itoa(leases),
 		"draining": strconv.FormatBool(n.draining.Load()),
 	}
 	n.tagsMu.Lock()
@@ -200,6 +219,7 @@ func (n *Node) placementNodes() []placement.Node {
 		pn := placement.Node{ID: m.NodeID, Locality: m.Locality, Live: m.Status == gossip.StatusAlive,
 			Draining: m.Tags["draining"] == "true"}
 		pn.Replicas, _ = strconv.Atoi(m.Tags["replicas"])
+		pn.Leases, _ = strconv.Atoi(m.Tags["leases"])
 		if !pn.Live {
 			if since, ok := n.deadSince[m.NodeID]; ok {
 				pn.DeadFor = now.Sub(since)
