@@ -292,3 +292,35 @@ func BenchmarkSnapshotTransfer(b *testing.B) {
 		b.ReportMetric(float64(size)/1e6, "MB")
 	}
 }
+
+// TestReplicateEmptyRange adds replicas to a range that has never applied a command (the
+// right half of a split of an empty span): its snapshot must still carry what a replica needs.
+func TestReplicateEmptyRange(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := newTestCluster(t, 2)
+	r1 := c.nodes[1].store.Replica(1)
+	br, err := r1.Send(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{&kvpb.AdminSplitRequest{SplitKey: []byte("\x10m"), NewRangeID: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := br.Responses[0].(*kvpb.AdminSplitResponse).Right
+	var r2 *Replica
+	deadline := time.Now().Add(10 * time.Second)
+	for r2 == nil || r2.checkLeaseholder(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the new range never elected a leader")
+		}
+		r2 = c.nodes[1].store.Replica(right.RangeID)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := r2.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: 2, StoreID: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.put(ctx, "\x10z", "after"); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(r2.Desc().Replicas); got != 2 {
+		t.Fatalf("r%d has %d replicas, want 2", right.RangeID, got)
+	}
+}
