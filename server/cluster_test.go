@@ -349,10 +349,10 @@ func TestSplitsUnderLoad(t *testing.T) {
 	}
 }
 
-// TestRangesSplitBySize: with a small range size, a growing table splits on its own into
-// ranges under the limit, and every row stays readable.
+// TestRangesSplitBySize: with a small range size (a cluster setting), a growing table splits
+// on its own into ranges under the limit, and every row stays readable.
 func TestRangesSplitBySize(t *testing.T) {
-	nodes := startClusterWith(t, 3, func(cfg *Config) { cfg.RangeMaxBytes = 64 << 10; cfg.ReplicateInterval = 100 * time.Millisecond })
+	nodes := startClusterWith(t, 3, func(cfg *Config) { cfg.ReplicateInterval = 100 * time.Millisecond })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, nodes[0].SQLURL("root"))
@@ -361,6 +361,9 @@ func TestRangesSplitBySize(t *testing.T) {
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "CREATE TABLE blobs (k INT PRIMARY KEY, v TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SET CLUSTER SETTING kv.range_max_bytes = 65536"); err != nil {
 		t.Fatal(err)
 	}
 	const rows = 400 // about 400 KiB

@@ -118,6 +118,7 @@ type Node struct {
 	deadSince map[uint64]time.Time
 
 	live     liveness
+	settings clusterSettings
 	draining atomic.Bool // decommissioning: leases and replicas move away
 	// removedSince is when each replica was first seen removed (replicate loop only).
 	removedSince map[uint64]time.Time
@@ -292,6 +293,7 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 		n.goBackground("replicate queue", n.replicateLoop)
 	}
 	n.goBackground("split queue", n.splitLoop)
+	n.goBackground("cluster settings", n.settingsLoop)
 	close(n.ready)
 	n.log.Info("node ready", "node", id.NodeID, "cluster", id.ClusterID, "bootstrap", bootstrap)
 	return nil

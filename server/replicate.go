@@ -45,7 +45,7 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 				replicas = append(replicas, rd.NodeID)
 			}
 			a := placement.Plan(replicas, n.NodeID(), nodes, placement.Config{
-				Replicas: n.cfg.ReplicationFactor, TimeUntilDead: n.cfg.TimeUntilStoreDead,
+				Replicas: n.cfg.ReplicationFactor, TimeUntilDead: n.timeUntilStoreDead(),
 			})
 			if a.Kind == placement.None && !rebalanced {
 				if target, ok := placement.LeaseTarget(replicas, n.NodeID(), nodes); ok {
@@ -257,7 +257,7 @@ func (n *Node) splitLoop(ctx context.Context) error {
 			if r == nil || !r.IsLeaseholder() {
 				continue
 			}
-			key, ok := r.SizeSplitKey(n.cfg.RangeMaxBytes)
+			key, ok := r.SizeSplitKey(n.rangeMaxBytes())
 			reason := "size"
 			if !ok {
 				key, ok = r.LoadSplitKey(n.cfg.LoadSplitQPS)

@@ -75,6 +75,16 @@ func (s *Session) planShow(n *ast.ShowStmt) (plan, error) {
 	case ast.ShowRegions:
 		return s.planShowRanges(n)
 	case ast.ShowVariables:
+		if n.GlobalScope {
+			if n.Pattern == nil {
+				return nil, pgerror.Unsupported("SHOW ALL CLUSTER SETTINGS")
+			}
+			v, ok := n.Pattern.Pattern.(*parser.Value)
+			if !ok {
+				return nil, pgerror.Unsupported("this SHOW")
+			}
+			return s.planShowClusterSetting(strings.ToLower(v.GetString()))
+		}
 		if n.Pattern == nil {
 			return &showPlan{cols: textColumns("name", "setting"), rows: func(context.Context, *execCtx) ([][]types.Datum, error) {
 				var names []string
@@ -137,6 +147,9 @@ func (p *setPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 
 func (s *Session) planSet(n *ast.SetStmt) (plan, error) {
 	p := &setPlan{vars: map[string]string{}}
+	if len(n.Variables) == 1 && n.Variables[0].IsGlobal {
+		return planClusterSetting(n.Variables[0])
+	}
 	for _, v := range n.Variables {
 		name := strings.ToLower(v.Name)
 		if v.IsGlobal {

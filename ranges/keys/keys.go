@@ -50,9 +50,17 @@ var (
 	SchemaVersionKey = []byte{0x03, 0x00, 's', 'c', 'h', 'e', 'm', 'a'}
 	// NodeLivenessPrefix starts the node liveness records, one per node ID (NodeLivenessKey).
 	NodeLivenessPrefix = []byte{0x03, 0x00, 'l', 'i', 'v', 'e'}
+	// ClusterSettingPrefix starts the cluster settings changed by SET CLUSTER SETTING,
+	// keyed by name (ClusterSettingKey).
+	ClusterSettingPrefix = []byte{0x03, 0x00, 's', 'e', 't', '/'}
 	// ClusterIDKey holds the cluster's ID, written when the cluster is initialized.
 	ClusterIDKey = []byte{0x03, 0x00, 'c', 'l', 'u', 's', 't', 'e', 'r'}
 )
+
+// ClusterSettingKey is where cluster setting name is kept.
+func ClusterSettingKey(name string) []byte {
+	return append(append([]byte(nil), ClusterSettingPrefix...), name...)
+}
 
 // NodeLivenessKey is where node nodeID's liveness record lives.
 func NodeLivenessKey(nodeID uint64) []byte {

@@ -145,6 +145,11 @@ func (r *rewriter) beginForm() error {
 // only expressions after "=", and PostgreSQL's values are words, numbers and lists.
 func (r *rewriter) setForm() error {
 	i := 1
+	// SET CLUSTER SETTING name = value is tidb's SET GLOBAL.
+	global := len(r.toks) > 3 && r.toks[1].is("cluster") && r.toks[2].is("setting")
+	if global {
+		i = 3
+	}
 	if i < len(r.toks) && r.toks[i].is("local") {
 		return r.unsupported("SET LOCAL")
 	}
@@ -193,8 +198,12 @@ func (r *rewriter) setForm() error {
 	if i >= len(r.toks) {
 		return r.syntaxError(i)
 	}
+	head := []token{ident("set")}
+	if global {
+		head = append(head, ident("global"))
+	}
 	if len(r.toks) == i+1 && r.toks[i].is("default") {
-		r.toks = []token{ident("set"), varName(name), op("="), ident("default")}
+		r.toks = append(head, varName(name), op("="), ident("default"))
 		return nil
 	}
 	// The value: comma-separated items of one word, string or signed number each.
@@ -228,7 +237,7 @@ func (r *rewriter) setForm() error {
 		}
 	}
 	items = append(items, item.String())
-	r.toks = []token{ident("set"), varName(name), op("="), str(strings.Join(items, ", "))}
+	r.toks = append(head, varName(name), op("="), str(strings.Join(items, ", ")))
 	return nil
 }
 
@@ -248,6 +257,19 @@ func (r *rewriter) showForm() error {
 	}
 	second := r.toks[1]
 	switch {
+	case second.is("cluster") && len(r.toks) >= 4 && r.toks[2].is("setting"):
+		// SHOW CLUSTER SETTING name is tidb's SHOW GLOBAL VARIABLES LIKE 'name'.
+		name := r.toks[3].text
+		k := 4
+		for k+1 < len(r.toks) && r.toks[k].isOp(".") && isName(r.toks[k+1]) {
+			name += "." + r.toks[k+1].text
+			k += 2
+		}
+		if k != len(r.toks) {
+			return r.syntaxError(k)
+		}
+		r.toks = []token{ident("show"), ident("global"), ident("variables"), ident("like"), str(name)}
+		return nil
 	case second.is("ranges") && len(r.toks) >= 5 && r.toks[2].is("from") && r.toks[3].is("table"):
 		// SHOW RANGES FROM TABLE t is tidb's SHOW TABLE t REGIONS.
 		out := []token{ident("show"), ident("table")}
