@@ -160,8 +160,10 @@ func (r *Replica) setDesc(d *kvpb.RangeDescriptor) {
 
 // checkLeaseholder makes sure this replica may evaluate a batch. For now the Raft leader is
 // the leaseholder; it must also have applied every entry committed before it took over, so
-// that its reads see every acknowledged write. While an election is on, it waits a few
-// election timeouts for the outcome; otherwise it names the leader it knows of.
+// that its reads see every acknowledged write. A replica that is its range's only one waits
+// a few election timeouts for its own election (a store starting up); any other names the
+// leader it knows of, or none, at once: the sender tries the other replicas meanwhile,
+// instead of waiting on one that may have been removed and will never hear of a leader.
 func (r *Replica) checkLeaseholder(ctx context.Context) error {
 	timeout := r.store.cfg.RaftHeartbeatTimeout
 	deadline := time.Now().Add(3 * timeout)
@@ -184,7 +186,7 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 				return r.notLeaseHolder(leader)
 			}
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || len(r.Desc().Replicas) != 1 {
 			return r.notLeaseHolder(0)
 		}
 		select {
