@@ -17,9 +17,10 @@ import (
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
-// Raft command format: a version byte, a flags byte, for a split the new range's ID as a
-// uvarint, then the Pebble batch representation of the writes the leaseholder evaluated.
-const commandVersion byte = 2
+// Raft command format: a version byte, a flags byte, the lease (Raft term) it was evaluated
+// under as a uvarint, for a split the new range's ID as a uvarint, then the Pebble batch
+// representation of the writes the leaseholder evaluated.
+const commandVersion byte = 3
 
 // commandFlags say what an applied command changes besides data.
 type commandFlags byte
@@ -33,14 +34,20 @@ const (
 
 // command is one Raft entry's payload.
 type command struct {
-	flags        commandFlags
+	flags commandFlags
+	// leaseTerm is the Raft term whose lease the command was evaluated under: leases are
+	// Raft leadership, so the term is the lease's sequence number. A command that reaches
+	// the log in another term was evaluated under a lease that has since changed hands (a
+	// new leaseholder may have served reads it did not see) and is rejected on apply.
+	leaseTerm    uint64
 	splitRangeID uint64 // with flagSplit: the right-hand range
 	repr         []byte
 }
 
 func encodeCommand(c command) []byte {
-	b := make([]byte, 0, 2+binary.MaxVarintLen64+len(c.repr))
+	b := make([]byte, 0, 2+2*binary.MaxVarintLen64+len(c.repr))
 	b = append(b, commandVersion, byte(c.flags))
+	b = binary.AppendUvarint(b, c.leaseTerm)
 	if c.flags&flagSplit != 0 {
 		b = binary.AppendUvarint(b, c.splitRangeID)
 	}
@@ -53,6 +60,11 @@ func decodeCommand(b []byte) (command, error) {
 	}
 	c := command{flags: commandFlags(b[1])}
 	b = b[2:]
+	term, n := binary.Uvarint(b)
+	if n <= 0 {
+		return command{}, errors.New("command without a lease term")
+	}
+	c.leaseTerm, b = term, b[n:]
 	if c.flags&flagSplit != 0 {
 		id, n := binary.Uvarint(b)
 		if n <= 0 {
@@ -115,10 +127,17 @@ func (f *rangeFSM) Apply(l *raft.Log) any {
 	b := f.db.NewBatch()
 	defer b.Close()
 	var cmd command
+	var rejected error
 	if l.Type == raft.LogCommand && len(l.Data) > 0 {
 		var err error
 		if cmd, err = decodeCommand(l.Data); err != nil {
 			return fmt.Errorf("r%d: bad command at index %d: %w", f.rangeID, l.Index, err)
+		}
+		if cmd.leaseTerm != l.Term {
+			// Evaluated under another lease: apply nothing but the index, and tell the
+			// proposer (if it is still waiting) to retry under the current lease.
+			rejected = &staleLeaseError{rangeID: f.rangeID, evaluated: cmd.leaseTerm, applied: l.Term}
+			cmd = command{}
 		}
 		if repr := cmd.repr; len(repr) > 0 {
 			if err := b.SetRepr(append([]byte(nil), repr...)); err != nil {
@@ -150,7 +169,18 @@ func (f *rangeFSM) Apply(l *raft.Log) any {
 		}
 		f.onSplit(right)
 	}
-	return nil
+	return rejected
+}
+
+// staleLeaseError rejects a command evaluated under an earlier lease than the one in force
+// when it reached the log.
+type staleLeaseError struct {
+	rangeID            uint64
+	evaluated, applied uint64
+}
+
+func (e *staleLeaseError) Error() string {
+	return fmt.Sprintf("r%d: command evaluated under the lease of term %d reached the log in term %d", e.rangeID, e.evaluated, e.applied)
 }
 
 // Snapshot implements raft.FSM. Raft truncates its log up to the snapshot index once the

@@ -203,8 +203,9 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 // was in flight may yet be applied by the next leader: retrying is fine for writes of an
 // open transaction (they rewrite their own intents), but a commit's outcome is unknown.
 func (r *Replica) proposalError(ba *kvpb.BatchRequest, err error) error {
+	var stale *staleLeaseError
 	switch {
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.As(err, &stale):
 		return r.notLeaseHolder(0)
 	case errors.Is(err, raft.ErrLeadershipLost):
 		if ba.Txn == nil || ba.HasCommit() {
@@ -259,8 +260,22 @@ func (r *Replica) close() error {
 	return errors.Join(errs...)
 }
 
-// propose replicates a Pebble batch through Raft and waits until it is applied.
+// leaseTermKey carries, in a request's context, the lease (term) its evaluation relies on.
+type leaseTermKey struct{}
+
+// underLease records in ctx the lease this replica holds now (checkLeaseholder has passed).
+func (r *Replica) underLease(ctx context.Context) context.Context {
+	return context.WithValue(ctx, leaseTermKey{}, r.readyTerm.Load())
+}
+
+// propose replicates a Pebble batch through Raft and waits until it is applied. The command
+// carries the lease it was evaluated under (see command.leaseTerm).
 func (r *Replica) propose(ctx context.Context, cmd command) error {
+	if term, ok := ctx.Value(leaseTermKey{}).(uint64); ok {
+		cmd.leaseTerm = term
+	} else {
+		cmd.leaseTerm = r.readyTerm.Load()
+	}
 	timeout := 30 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
@@ -284,6 +299,7 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 	if err := r.checkLeaseholder(ctx); err != nil {
 		return nil, err
 	}
+	ctx = r.underLease(ctx)
 	if len(ba.Requests) > 0 {
 		r.load.record(ba.Requests[0].Header().Key, time.Now())
 	}

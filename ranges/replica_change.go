@@ -35,6 +35,7 @@ func (r *Replica) AddReplica(ctx context.Context, target kvpb.ReplicaDescriptor)
 	if err := r.checkLeaseholder(ctx); err != nil {
 		return err
 	}
+	ctx = r.underLease(ctx)
 	desc := r.Desc()
 	if _, ok := desc.Replica(target.NodeID); ok {
 		return fmt.Errorf("r%d already has a replica on n%d", r.rangeID, target.NodeID)
@@ -63,6 +64,7 @@ func (r *Replica) RemoveReplica(ctx context.Context, nodeID uint64) error {
 	if err := r.checkLeaseholder(ctx); err != nil {
 		return err
 	}
+	ctx = r.underLease(ctx)
 	if nodeID == r.store.cfg.NodeID {
 		return fmt.Errorf("r%d: the leaseholder n%d cannot remove itself; transfer the lease first", r.rangeID, nodeID)
 	}
@@ -139,6 +141,10 @@ func (r *Replica) ReconcileDescriptor(ctx context.Context) (bool, error) {
 	if !r.IsLeaseholder() {
 		return false, nil
 	}
+	if err := r.checkLeaseholder(ctx); err != nil {
+		return false, err
+	}
+	ctx = r.underLease(ctx)
 	f := r.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return false, err

@@ -2,6 +2,7 @@ package ranges
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
 func openTestStore(t testing.TB, dir string) *Store {
@@ -168,4 +170,39 @@ func BenchmarkReplicatedPut(b *testing.B) {
 
 func rawLog(index uint64, data []byte) *raft.Log {
 	return &raft.Log{Index: index, Type: raft.LogCommand, Data: data}
+}
+
+// TestStaleLeaseCommandRejected: a command evaluated under one lease (Raft term) that
+// reaches the log in another is not applied, though its index is.
+func TestStaleLeaseCommandRejected(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	fsm := s.replicas[1].fsm
+	b := s.db.NewIndexedBatch()
+	if err := mvcc.Put(b, []byte("\x10stale"), hlc.Timestamp{WallTime: 1}, []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	repr := append([]byte(nil), b.Repr()...)
+	b.Close()
+	next := fsm.appliedIndex() + 1
+
+	res := fsm.Apply(&raft.Log{Index: next, Term: 7, Type: raft.LogCommand, Data: encodeCommand(command{leaseTerm: 6, repr: repr})})
+	var stale *staleLeaseError
+	if err, _ := res.(error); !errors.As(err, &stale) {
+		t.Fatalf("Apply under a newer term = %v, want a staleLeaseError", res)
+	}
+	if fsm.appliedIndex() != next {
+		t.Fatalf("applied index %d, want %d: a rejected command still takes its index", fsm.appliedIndex(), next)
+	}
+	if kv, err := mvcc.Get(s.db, []byte("\x10stale"), hlc.MaxTimestamp, mvcc.ReadOptions{}); err != nil || kv != nil {
+		t.Fatalf("the rejected command's write is there: %v, %v", kv, err)
+	}
+
+	res = fsm.Apply(&raft.Log{Index: next + 1, Term: 7, Type: raft.LogCommand, Data: encodeCommand(command{leaseTerm: 7, repr: repr})})
+	if res != nil {
+		t.Fatalf("Apply under its own term = %v", res)
+	}
+	if kv, err := mvcc.Get(s.db, []byte("\x10stale"), hlc.MaxTimestamp, mvcc.ReadOptions{}); err != nil || kv == nil {
+		t.Fatalf("the command's write is missing: %v, %v", kv, err)
+	}
 }
