@@ -133,13 +133,12 @@ func (n *Node) heartbeatLiveness(ctx context.Context) error {
 // refreshLiveness reads every node's record.
 func (n *Node) refreshLiveness(ctx context.Context) error {
 	var b txn.Batch
-	b.Scan(keys.NodeLivenessPrefix, keys.PrefixEnd(keys.NodeLivenessPrefix), 0, false)
-	t := n.db.NewTxn()
-	if err := t.Run(ctx, &b); err != nil {
-		_ = t.Rollback(ctx)
-		return err
-	}
-	if err := t.Commit(ctx); err != nil {
+	err := n.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		b = txn.Batch{}
+		b.Scan(keys.NodeLivenessPrefix, keys.PrefixEnd(keys.NodeLivenessPrefix), 0, false)
+		return t.Run(ctx, &b)
+	})
+	if err != nil {
 		return err
 	}
 	records := map[uint64]livenessRecord{}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meridiandb/meridian/sql"
+	"github.com/meridiandb/meridian/txn"
 )
 
 // settingsInterval is how often a node reads the cluster settings.
@@ -24,13 +25,12 @@ func (n *Node) settingsLoop(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		txn := n.db.NewTxn()
-		set, err := sql.ReadClusterSettings(rctx, txn)
-		if err == nil {
-			err = txn.Commit(rctx)
-		} else {
-			_ = txn.Rollback(rctx)
-		}
+		var set map[string]string
+		err := n.db.RunTxn(rctx, func(ctx context.Context, t *txn.Txn) error {
+			var err error
+			set, err = sql.ReadClusterSettings(ctx, t)
+			return err
+		})
 		cancel()
 		if err == nil {
 			n.settings.mu.Lock()
