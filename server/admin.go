@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/mvcc"
 	"github.com/meridiandb/meridian/server/gossip"
 	"github.com/meridiandb/meridian/sql"
 	"github.com/meridiandb/meridian/txn"
@@ -46,6 +48,16 @@ func (n *Node) split(ctx context.Context, key []byte) (left, right kvpb.RangeDes
 	if errors.As(err, &mismatch) {
 		return n.split(ctx, key) // the range changed shape under us: look again
 	}
+	var intent *mvcc.WriteIntentError
+	if errors.As(err, &intent) {
+		// A transaction is updating a meta record the split rewrites; it finishes soon.
+		select {
+		case <-ctx.Done():
+			return left, right, err
+		case <-time.After(50 * time.Millisecond):
+		}
+		return n.split(ctx, key)
+	}
 	if err != nil {
 		return left, right, err
 	}
@@ -63,10 +75,16 @@ func (n *Node) split(ctx context.Context, key []byte) (left, right kvpb.RangeDes
 	return left, right, nil
 }
 
-// writeMeta writes the meta records of descs, keeping any record that is already newer.
+// writeMeta writes the meta records of descs, keeping any record that is already newer. A
+// range that holds its own meta record (the first range) writes it with every descriptor
+// change itself, so it is skipped here: a transaction's intent on that record would only
+// get in the way of the range's next split.
 func (n *Node) writeMeta(ctx context.Context, descs ...kvpb.RangeDescriptor) error {
 	return n.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
 		for _, d := range descs {
+			if d.ContainsKey(keys.MetaKey(d.EndKey)) {
+				continue
+			}
 			var b txn.Batch
 			b.Get(keys.MetaKey(d.EndKey))
 			if err := t.Run(ctx, &b); err != nil {
