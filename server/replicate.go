@@ -161,15 +161,9 @@ func (n *Node) publishLoad() {
 	if g == nil {
 		return
 	}
-	descs := n.store.Descriptors()
-	leases := 0
-	for _, d := range descs {
-		if r := n.store.Replica(d.RangeID); r != nil && r.IsLeaseholder() {
-			leases++
-		}
-	}
+	replicas, leases := n.replicaCounts()
 	tags := map[string]string{
-		"replicas": strconv.Itoa(len(descs)),
+		"replicas": strconv.Itoa(replicas),
 		"leases":   strconv.Itoa(leases),
 		"draining": strconv.FormatBool(n.draining.Load()),
 	}

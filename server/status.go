@@ -88,13 +88,21 @@ func gossipLiveness(s gossip.Status) string {
 // status serves the Node service's Status call.
 func (n *Node) status(context.Context) (*StatusResponse, error) {
 	resp := &StatusResponse{NodeID: n.NodeID(), ClusterID: n.cluster, Ready: n.isReady(), Members: n.nodeStatuses()}
-	for _, r := range n.rangeStatuses() {
-		resp.Ranges++
-		if r.Leaseholder {
-			resp.Leases++
-		}
+	if n.isReady() {
+		resp.Ranges, resp.Leases = n.replicaCounts()
 	}
 	return resp, nil
+}
+
+// replicaCounts is how many replicas, and how many leases, this node holds.
+func (n *Node) replicaCounts() (replicas, leases int) {
+	descs := n.store.Descriptors()
+	for _, d := range descs {
+		if r := n.store.Replica(d.RangeID); r != nil && r.IsLeaseholder() {
+			leases++
+		}
+	}
+	return len(descs), leases
 }
 
 // decommission serves the Node service's Decommission call: this node starts draining, or
