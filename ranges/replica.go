@@ -216,6 +216,13 @@ func (r *Replica) proposalError(ba *kvpb.BatchRequest, err error) error {
 	return err
 }
 
+// HearsLeader reports whether the replica knows a current leader of its group: a member
+// hears from it; a removed replica stops hearing within a heartbeat timeout.
+func (r *Replica) HearsLeader() bool {
+	_, id := r.raft.LeaderWithID()
+	return id != ""
+}
+
 // IsLeaseholder reports, without waiting, whether this replica holds the range's lease.
 func (r *Replica) IsLeaseholder() bool { return r.raft.State() == raft.Leader }
 

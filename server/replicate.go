@@ -100,7 +100,9 @@ func (n *Node) collectRemovedReplicas(ctx context.Context) {
 	seen := map[uint64]time.Time{}
 	for _, d := range n.store.Descriptors() {
 		r := n.store.Replica(d.RangeID)
-		if r == nil || r.IsLeaseholder() || r.IsLearner() {
+		// A replica that hears its leader is a member: only the others are worth a meta
+		// lookup (which costs a round trip per replica).
+		if r == nil || r.IsLeaseholder() || r.IsLearner() || r.HearsLeader() {
 			continue
 		}
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
