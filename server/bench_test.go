@@ -139,14 +139,7 @@ func BenchmarkInsertParallel(b *testing.B) {
 // first range, replicated to three nodes.
 func BenchmarkClusterInsert(b *testing.B) {
 	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0 })
-	waitFor(b, 30*time.Second, "three replicas", func() bool {
-		for _, nd := range nodes {
-			if replicasOfFirstRange(nd) != 3 {
-				return false
-			}
-		}
-		return true
-	})
+	waitFirstRangeEverywhere(b, nodes)
 	ctx := context.Background()
 	setup := connect(b, nodes[0])
 	if _, err := setup.Exec(ctx, "CREATE TABLE kv (k INT PRIMARY KEY, v TEXT)"); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/meridiandb/meridian/ranges"
 	"github.com/meridiandb/meridian/server/gossip"
 )
 
@@ -93,6 +94,56 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// leaseholderOf returns the node holding range rangeID's lease and its replica there, or
+// nils when none of nodes does.
+func leaseholderOf(nodes []*Node, rangeID uint64) (*Node, *ranges.Replica) {
+	for _, nd := range nodes {
+		if r := nd.store.Replica(rangeID); r != nil && r.IsLeaseholder() {
+			return nd, r
+		}
+	}
+	return nil, nil
+}
+
+// waitFirstRangeEverywhere waits until every node's copy of range 1 lists three replicas.
+func waitFirstRangeEverywhere(t testing.TB, nodes []*Node) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "three replicas of r1 on every node", func() bool {
+		for _, nd := range nodes {
+			if replicasOfFirstRange(nd) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitFirstRangeReplicated waits until range 1's leaseholder lists three replicas.
+func waitFirstRangeReplicated(t testing.TB, nodes []*Node) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "three replicas of r1", func() bool {
+		_, r := leaseholderOf(nodes, 1)
+		return r != nil && len(r.Desc().Replicas) == 3
+	})
+}
+
+// countRows returns how many rows query returns.
+func countRows(t testing.TB, ctx context.Context, conn *pgx.Conn, query string) int {
+	t.Helper()
+	rows, err := conn.Query(ctx, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // replicasOfFirstRange is how many replicas node nd's copy of range 1 lists (0 if none).
 func replicasOfFirstRange(nd *Node) int {
 	if r := nd.store.Replica(1); r != nil {
@@ -114,21 +165,8 @@ func TestClusterReplicatesAndSurvivesLeaseholderLoss(t *testing.T) {
 	if len(ids) != 3 {
 		t.Fatalf("node IDs %v are not distinct", ids)
 	}
-	waitFor(t, 30*time.Second, "three replicas of r1 on every node", func() bool {
-		for _, nd := range nodes {
-			if replicasOfFirstRange(nd) != 3 {
-				return false
-			}
-		}
-		return true
-	})
-
-	var lh *Node
-	for _, nd := range nodes {
-		if nd.store.Replica(1).IsLeaseholder() {
-			lh = nd
-		}
-	}
+	waitFirstRangeEverywhere(t, nodes)
+	lh, _ := leaseholderOf(nodes, 1)
 	if lh == nil {
 		t.Fatal("no leaseholder")
 	}
@@ -140,11 +178,7 @@ func TestClusterReplicatesAndSurvivesLeaseholderLoss(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, gateways[0].SQLURL("root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := connect(t, gateways[0])
 	if _, err := conn.Exec(ctx, "CREATE TABLE kv (k INT PRIMARY KEY, v TEXT)"); err != nil {
 		t.Fatal(err)
 	}
@@ -233,16 +267,7 @@ func TestSchemaChangesReachEveryNode(t *testing.T) {
 	nodes := startCluster(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := pgx.Connect(ctx, nodes[0].SQLURL("root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close(context.Background())
-	b, err := pgx.Connect(ctx, nodes[1].SQLURL("root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close(context.Background())
+	a, b := connect(t, nodes[0]), connect(t, nodes[1])
 
 	if _, err := a.Exec(ctx, "CREATE TABLE t (k INT PRIMARY KEY, v TEXT)"); err != nil {
 		t.Fatal(err)
@@ -277,21 +302,10 @@ func TestSchemaChangesReachEveryNode(t *testing.T) {
 // never written, and SHOW RANGES lists the splits.
 func TestSplitsUnderLoad(t *testing.T) {
 	nodes := startCluster(t, 3)
-	waitFor(t, 30*time.Second, "three replicas of r1", func() bool {
-		for _, nd := range nodes {
-			if replicasOfFirstRange(nd) != 3 {
-				return false
-			}
-		}
-		return true
-	})
+	waitFirstRangeEverywhere(t, nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, nodes[0].SQLURL("root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := connect(t, nodes[0])
 	if _, err := conn.Exec(ctx, "CREATE TABLE kv (k INT PRIMARY KEY, v INT)"); err != nil {
 		t.Fatal(err)
 	}
@@ -330,21 +344,7 @@ func TestSplitsUnderLoad(t *testing.T) {
 	}()
 	<-chaos
 	load.verify(t, ctx, conn)
-	var ranges int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM [SHOW RANGES FROM TABLE kv]").Scan(&ranges); err != nil {
-		// Subqueries over SHOW are not supported; count the rows instead.
-		r, err := conn.Query(ctx, "SHOW RANGES FROM TABLE kv")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for r.Next() {
-			ranges++
-		}
-		if err := r.Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if ranges != 11 {
+	if ranges := countRows(t, ctx, conn, "SHOW RANGES FROM TABLE kv"); ranges != 11 {
 		t.Errorf("SHOW RANGES lists %d ranges, want 11", ranges)
 	}
 }
@@ -355,11 +355,7 @@ func TestRangesSplitBySize(t *testing.T) {
 	nodes := startClusterWith(t, 3, func(cfg *Config) { cfg.ReplicateInterval = 100 * time.Millisecond })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, nodes[0].SQLURL("root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := connect(t, nodes[0])
 	if _, err := conn.Exec(ctx, "CREATE TABLE blobs (k INT PRIMARY KEY, v TEXT)"); err != nil {
 		t.Fatal(err)
 	}
@@ -373,20 +369,7 @@ func TestRangesSplitBySize(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	countRanges := func() int {
-		r, err := conn.Query(ctx, "SHOW RANGES FROM TABLE blobs")
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for r.Next() {
-			n++
-		}
-		if err := r.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	countRanges := func() int { return countRows(t, ctx, conn, "SHOW RANGES FROM TABLE blobs") }
 	waitFor(t, 30*time.Second, "the table to split by size", func() bool { return countRanges() >= 4 })
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM blobs").Scan(&n); err != nil || n != rows {
@@ -399,21 +382,9 @@ func TestRangesSplitBySize(t *testing.T) {
 // the first range keeps three replicas.
 func TestDecommission(t *testing.T) {
 	nodes := startCluster(t, 4)
-	waitFor(t, 30*time.Second, "three replicas of r1", func() bool {
-		for _, nd := range nodes {
-			if r := nd.store.Replica(1); r != nil && r.IsLeaseholder() {
-				return len(r.Desc().Replicas) == 3
-			}
-		}
-		return false
-	})
+	waitFirstRangeReplicated(t, nodes)
 	// Drain the leaseholder itself: the hardest case, as it must hand its lease over first.
-	var victim *Node
-	for _, nd := range nodes {
-		if r := nd.store.Replica(1); r != nil && r.IsLeaseholder() {
-			victim = nd
-		}
-	}
+	victim, _ := leaseholderOf(nodes, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	via := nodes[0]
@@ -440,11 +411,7 @@ func TestDecommission(t *testing.T) {
 			}
 		}
 	}
-	conn, err := pgx.Connect(ctx, via.SQLURL("root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := connect(t, via)
 	if _, err := conn.Exec(ctx, "CREATE TABLE after_drain (k INT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
@@ -455,14 +422,7 @@ func TestDecommission(t *testing.T) {
 // twice, and nothing appears that was never written.
 func TestSplitsWithNodeLoss(t *testing.T) {
 	nodes := startClusterWith(t, 4, func(cfg *Config) { cfg.TimeUntilStoreDead = 2 * time.Second })
-	waitFor(t, 30*time.Second, "three replicas of r1", func() bool {
-		for _, nd := range nodes {
-			if r := nd.store.Replica(1); r != nil && r.IsLeaseholder() {
-				return len(r.Desc().Replicas) == 3
-			}
-		}
-		return false
-	})
+	waitFirstRangeReplicated(t, nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// The node to lose: one holding a replica of r1 but not its lease.
@@ -478,11 +438,7 @@ func TestSplitsWithNodeLoss(t *testing.T) {
 			survivors = append(survivors, nd)
 		}
 	}
-	conn, err := pgx.Connect(ctx, survivors[0].SQLURL("root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := connect(t, survivors[0])
 	if _, err := conn.Exec(ctx, "CREATE TABLE kv (k INT PRIMARY KEY, v INT)"); err != nil {
 		t.Fatal(err)
 	}
@@ -637,13 +593,12 @@ func TestLivenessEpochs(t *testing.T) {
 	})
 	// Stopping a node is only survivable once r1 has all three voters.
 	waitFor(t, 30*time.Second, "r1 to have three voters, n3 among them", func() bool {
-		for _, nd := range nodes {
-			if r := nd.store.Replica(1); r != nil && r.IsLeaseholder() {
-				_, ok := r.Desc().Replica(id)
-				return ok && len(r.Desc().Replicas) == 3
-			}
+		_, r := leaseholderOf(nodes, 1)
+		if r == nil {
+			return false
 		}
-		return false
+		_, ok := r.Desc().Replica(id)
+		return ok && len(r.Desc().Replicas) == 3
 	})
 	victim.Stop()
 	waitFor(t, 30*time.Second, "n3's record to expire", func() bool { return status(id).Liveness == "dead" })
@@ -671,11 +626,7 @@ func TestLeasesBalance(t *testing.T) {
 	nodes := startCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, nodes[0].SQLURL("root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := connect(t, nodes[0])
 	if _, err := conn.Exec(ctx, "CREATE TABLE t (k INT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
@@ -683,12 +634,7 @@ func TestLeasesBalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	leases := func(nd *Node) int {
-		n := 0
-		for _, d := range nd.store.Descriptors() {
-			if r := nd.store.Replica(d.RangeID); r != nil && r.IsLeaseholder() {
-				n++
-			}
-		}
+		_, n := nd.replicaCounts()
 		return n
 	}
 	waitFor(t, 30*time.Second, "every range to have three replicas", func() bool {

@@ -69,20 +69,28 @@ func startSingleNodeCmd() *cobra.Command {
 		Use:   "start-single-node",
 		Short: "Run a single-node Meridian on a persistent store",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := os.MkdirAll(cfg.StoreDir, 0o755); err != nil {
-				return err
-			}
-			cfg.Logger = logger()
-			return run(cmd, cfg, "persistent")
-		},
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runPersistent(cmd, cfg) },
 	}
+	nodeFlags(cmd, &cfg)
+	return cmd
+}
+
+// nodeFlags registers the flags every node with a persistent store takes.
+func nodeFlags(cmd *cobra.Command, cfg *server.Config) {
 	f := cmd.Flags()
 	f.StringVar(&cfg.StoreDir, "store", "meridian-data", "directory holding the node's data")
-	f.StringVar(&cfg.ListenAddr, "listen-addr", "127.0.0.1:26257", "address for SQL clients (PostgreSQL wire protocol)")
-	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address for the HTTP status endpoints (/health)")
+	f.StringVar(&cfg.ListenAddr, "listen-addr", "127.0.0.1:26257", "address for SQL clients, other nodes and gossip (its port on UDP too)")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address for the HTTP status endpoints (/health, /_status/...)")
 	f.StringVar(&cfg.Password, "password", os.Getenv("MERIDIAN_PASSWORD"), "password every SQL user must present (default $MERIDIAN_PASSWORD; empty: trust)")
-	return cmd
+}
+
+// runPersistent runs a node on its store directory, creating it if needed.
+func runPersistent(cmd *cobra.Command, cfg server.Config) error {
+	if err := os.MkdirAll(cfg.StoreDir, 0o755); err != nil {
+		return err
+	}
+	cfg.Logger = logger()
+	return run(cmd, cfg, "persistent")
 }
 
 func startCmd() *cobra.Command {
@@ -111,21 +119,14 @@ once against one of them. A node that restarts, or joins a running cluster, need
 				}
 				cfg.Locality = loc
 			}
-			if err := os.MkdirAll(cfg.StoreDir, 0o755); err != nil {
-				return err
-			}
-			cfg.Logger = logger()
-			return run(cmd, cfg, "persistent")
+			return runPersistent(cmd, cfg)
 		},
 	}
+	nodeFlags(cmd, &cfg)
 	f := cmd.Flags()
-	f.StringVar(&cfg.StoreDir, "store", "meridian-data", "directory holding the node's data")
-	f.StringVar(&cfg.ListenAddr, "listen-addr", "127.0.0.1:26257", "address for SQL clients, other nodes and gossip (its port on UDP too)")
 	f.StringVar(&cfg.AdvertiseAddr, "advertise-addr", "", "address other nodes use to reach this one (default: --listen-addr)")
-	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address for the HTTP status endpoints (/health, /_status/...)")
 	f.StringVar(&join, "join", "", "comma-separated addresses of nodes of the cluster")
 	f.StringVar(&locality, "locality", "", "where the node is, e.g. region=us-east1,zone=a")
-	f.StringVar(&cfg.Password, "password", os.Getenv("MERIDIAN_PASSWORD"), "password every SQL user must present (default $MERIDIAN_PASSWORD; empty: trust)")
 	f.DurationVar(&cfg.TimeUntilStoreDead, "time-until-store-dead", 0, "how long a node may be unreachable before its replicas are replaced (server.time_until_store_dead; default 5m)")
 	f.IntVar(&cfg.ReplicationFactor, "replicas", 0, "replicas per range (default 3)")
 	f.Int64Var(&cfg.RangeMaxBytes, "range-max-bytes", 0, "size above which a range splits (default 64 MiB)")
