@@ -21,6 +21,9 @@ type Node struct {
 	DeadFor time.Duration
 	// Draining marks a node being decommissioned: its replicas move elsewhere.
 	Draining bool
+	// NoLeases marks a node that may not hold leases now (its liveness record expired,
+	// though it may still be reachable).
+	NoLeases bool
 	// Replicas and Leases are how many replicas and leases the node holds (to even out
 	// the load).
 	Replicas int
@@ -219,7 +222,7 @@ func LeaseTarget(replicas []uint64, leaseholder uint64, nodes []Node) (uint64, b
 	byID := make(map[uint64]Node, len(nodes))
 	for _, n := range nodes {
 		byID[n.ID] = n
-		if n.Live && !n.Draining {
+		if n.Live && !n.Draining && !n.NoLeases {
 			total += n.Leases
 			live++
 		}
@@ -235,7 +238,7 @@ func LeaseTarget(replicas []uint64, leaseholder uint64, nodes []Node) (uint64, b
 	found := false
 	for _, id := range replicas {
 		n, ok := byID[id]
-		if !ok || id == leaseholder || !n.Live || n.Draining || float64(n.Leases) >= mean*0.9-1 {
+		if !ok || id == leaseholder || !n.Live || n.Draining || n.NoLeases || float64(n.Leases) >= mean*0.9-1 {
 			continue
 		}
 		if !found || n.Leases < best.Leases || (n.Leases == best.Leases && n.ID < best.ID) {

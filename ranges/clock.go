@@ -49,3 +49,32 @@ func startClock(ctx context.Context, db *pebble.DB, clock *hlc.Clock) (hlc.Times
 	}
 	return lowWater, nil
 }
+
+// coverFutureWrite makes sure a restarted store's clock starts above ts, a timestamp a
+// write landed at. Writes at or below the physical time need nothing (the physical clock
+// passes them before any restart); one pushed into the future (above a lease change's or a
+// split's low water) raises the persisted store low water, which startClock waits out.
+// The new low water is a maximum clock offset ahead, so the writes of the next moments are
+// covered by one sync.
+func (s *Store) coverFutureWrite(ts hlc.Timestamp) error {
+	clock := s.cfg.Clock
+	if ts.WallTime <= clock.PhysicalNow() {
+		return nil
+	}
+	s.persistedMu.Lock()
+	defer s.persistedMu.Unlock()
+	if ts.LessEq(s.persistedHigh) {
+		return nil
+	}
+	next := ts.Add(int64(clock.MaxOffset()))
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := mvcc.PutUnversioned(b, keys.StoreLowWaterKey, encodeTimestamp(next)); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("persisting the store low water: %w", err)
+	}
+	s.persistedHigh = next
+	return nil
+}

@@ -18,8 +18,10 @@ import (
 )
 
 // Raft command format: a version byte, a flags byte, the lease (Raft term) it was evaluated
-// under as a uvarint, for a split the new range's ID as a uvarint, then the Pebble batch
-// representation of the writes the leaseholder evaluated.
+// under as a uvarint, for a split the new range's ID as a uvarint, for the commands of a
+// merge (freeze, merge, abandon) the other range's ID, a Raft index and a wall time as
+// uvarints and a length-prefixed key, then the Pebble batch representation of the writes the
+// leaseholder evaluated.
 const commandVersion byte = 3
 
 // commandFlags say what an applied command changes besides data.
@@ -30,7 +32,19 @@ const (
 	flagDescriptor commandFlags = 1 << iota
 	// flagSplit: the command splits the range; replicas create the right-hand range.
 	flagSplit
+	// flagFreeze: a merge freezes this range (the right-hand one); from then on no command
+	// changes its data unless it thaws the range.
+	flagFreeze
+	// flagThaw: the merge that froze this range was abandoned; the range serves again.
+	flagThaw
+	// flagMerge: this range (the left-hand one) absorbs the frozen range on its right.
+	flagMerge
+	// flagAbandonMerge: this range (the left-hand one) will never absorb the frozen range
+	// named, unless it already has.
+	flagAbandonMerge
 )
+
+const mergeFlags = flagFreeze | flagMerge | flagAbandonMerge
 
 // command is one Raft entry's payload.
 type command struct {
@@ -41,15 +55,34 @@ type command struct {
 	// new leaseholder may have served reads it did not see) and is rejected on apply.
 	leaseTerm    uint64
 	splitRangeID uint64 // with flagSplit: the right-hand range
+	merge        mergeArgs
 	repr         []byte
 }
 
+// mergeArgs are the arguments of the commands of a merge. For a freeze: the left range
+// (otherRangeID, leftKey its start key) and when the freeze began (wallTime). For a merge
+// or an abandonment: the right range and the index of the command that froze it.
+type mergeArgs struct {
+	otherRangeID uint64
+	freezeIndex  uint64
+	wallTime     uint64
+	leftKey      []byte
+}
+
 func encodeCommand(c command) []byte {
-	b := make([]byte, 0, 2+2*binary.MaxVarintLen64+len(c.repr))
+	b := make([]byte, 0, 2+5*binary.MaxVarintLen64+len(c.merge.leftKey)+len(c.repr))
 	b = append(b, commandVersion, byte(c.flags))
 	b = binary.AppendUvarint(b, c.leaseTerm)
 	if c.flags&flagSplit != 0 {
 		b = binary.AppendUvarint(b, c.splitRangeID)
+	}
+	if c.flags&mergeFlags != 0 {
+		m := c.merge
+		b = binary.AppendUvarint(b, m.otherRangeID)
+		b = binary.AppendUvarint(b, m.freezeIndex)
+		b = binary.AppendUvarint(b, m.wallTime)
+		b = binary.AppendUvarint(b, uint64(len(m.leftKey)))
+		b = append(b, m.leftKey...)
 	}
 	return append(b, c.repr...)
 }
@@ -60,17 +93,38 @@ func decodeCommand(b []byte) (command, error) {
 	}
 	c := command{flags: commandFlags(b[1])}
 	b = b[2:]
-	term, n := binary.Uvarint(b)
-	if n <= 0 {
-		return command{}, errors.New("command without a lease term")
-	}
-	c.leaseTerm, b = term, b[n:]
-	if c.flags&flagSplit != 0 {
-		id, n := binary.Uvarint(b)
+	uvarint := func(what string) (uint64, error) {
+		v, n := binary.Uvarint(b)
 		if n <= 0 {
-			return command{}, errors.New("split command without a range ID")
+			return 0, fmt.Errorf("command without %s", what)
 		}
-		c.splitRangeID, b = id, b[n:]
+		b = b[n:]
+		return v, nil
+	}
+	var err error
+	if c.leaseTerm, err = uvarint("a lease term"); err != nil {
+		return command{}, err
+	}
+	if c.flags&flagSplit != 0 {
+		if c.splitRangeID, err = uvarint("a split range ID"); err != nil {
+			return command{}, err
+		}
+	}
+	if c.flags&mergeFlags != 0 {
+		m := &c.merge
+		for _, f := range []struct {
+			v    *uint64
+			what string
+		}{{&m.otherRangeID, "a range ID"}, {&m.freezeIndex, "a freeze index"}, {&m.wallTime, "a wall time"}} {
+			if *f.v, err = uvarint(f.what); err != nil {
+				return command{}, err
+			}
+		}
+		n, err := uvarint("a key length")
+		if err != nil || n > uint64(len(b)) {
+			return command{}, errors.New("merge command with a bad key")
+		}
+		m.leftKey, b = b[:n], b[n:]
 	}
 	c.repr = b
 	return c, nil
@@ -82,21 +136,67 @@ func decodeCommand(b []byte) (command, error) {
 type rangeFSM struct {
 	db      *pebble.DB
 	rangeID uint64
+	hooks   fsmHooks
 
 	mu      sync.Mutex
 	applied uint64
+	// frozen: a merge froze the range (see Replica.subsume); nil when it is not frozen.
+	frozen *frozenState
+	// retired: the range was merged away or replaced by a snapshot of a range covering it;
+	// this replica applies nothing more and is being destroyed.
+	retired bool
 
 	// Counters of entries Apply wrote and skipped (already in Pebble), for tests and metrics.
 	appliedEntries, skippedEntries atomic.Uint64
 
-	desc    func() *kvpb.RangeDescriptor  // the range's descriptor as the replica knows it
-	onDesc  func(d *kvpb.RangeDescriptor) // called after a command or snapshot changed it
-	onSplit func(right *kvpb.RangeDescriptor)
 	written *atomic.Int64 // bytes of commands applied
 }
 
-func newRangeFSM(db *pebble.DB, rangeID uint64, desc func() *kvpb.RangeDescriptor, onDesc, onSplit func(*kvpb.RangeDescriptor), written *atomic.Int64) (*rangeFSM, error) {
-	f := &rangeFSM{db: db, rangeID: rangeID, desc: desc, onDesc: onDesc, onSplit: onSplit, written: written}
+// fsmHooks connect a range's state machine to its replica and store.
+type fsmHooks struct {
+	desc    func() *kvpb.RangeDescriptor  // the range's descriptor as the replica knows it
+	onDesc  func(d *kvpb.RangeDescriptor) // called after a command or snapshot changed it
+	onSplit func(right *kvpb.RangeDescriptor)
+	// absorb brings this store's replica of the frozen range rightID up to its freeze
+	// index and retires it, just before this range's merge of it applies.
+	absorb func(rightID, freezeIndex uint64)
+	// onMerged destroys the retired replica of rightID after the merge applied.
+	onMerged func(rightID uint64)
+	// retireOverlapping retires the store's other replicas overlapping d, before a snapshot
+	// of d is installed over their keys.
+	retireOverlapping func(d *kvpb.RangeDescriptor) (release func())
+}
+
+// frozenState describes a freeze, as persisted at keys.RangeFrozenKey.
+type frozenState struct {
+	index    uint64 // the Raft index of the freeze
+	wallTime uint64 // when the leaseholder froze the range
+	leftID   uint64 // the range it is merging into
+	leftKey  []byte // that range's start key
+}
+
+func (fz *frozenState) encode() []byte {
+	b := binary.AppendUvarint(nil, fz.index)
+	b = binary.AppendUvarint(b, fz.wallTime)
+	b = binary.AppendUvarint(b, fz.leftID)
+	return append(b, fz.leftKey...)
+}
+
+func decodeFrozen(b []byte) (*frozenState, error) {
+	fz := &frozenState{}
+	for _, v := range []*uint64{&fz.index, &fz.wallTime, &fz.leftID} {
+		x, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errors.New("corrupt freeze record")
+		}
+		*v, b = x, b[n:]
+	}
+	fz.leftKey = append([]byte(nil), b...)
+	return fz, nil
+}
+
+func newRangeFSM(db *pebble.DB, rangeID uint64, hooks fsmHooks, written *atomic.Int64) (*rangeFSM, error) {
+	f := &rangeFSM{db: db, rangeID: rangeID, hooks: hooks, written: written}
 	v, ok, err := mvcc.GetUnversioned(db, keys.RangeAppliedIndexKey(rangeID))
 	if err != nil {
 		return nil, fmt.Errorf("reading applied index of r%d: %w", rangeID, err)
@@ -107,7 +207,24 @@ func newRangeFSM(db *pebble.DB, rangeID uint64, desc func() *kvpb.RangeDescripto
 		}
 		f.applied = binary.BigEndian.Uint64(v)
 	}
+	if err := f.loadFrozen(); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+func (f *rangeFSM) loadFrozen() error {
+	v, ok, err := mvcc.GetUnversioned(f.db, keys.RangeFrozenKey(f.rangeID))
+	if err != nil {
+		return fmt.Errorf("reading freeze record of r%d: %w", f.rangeID, err)
+	}
+	f.frozen = nil
+	if ok {
+		if f.frozen, err = decodeFrozen(v); err != nil {
+			return fmt.Errorf("r%d: %w", f.rangeID, err)
+		}
+	}
+	return nil
 }
 
 func (f *rangeFSM) appliedIndex() uint64 {
@@ -116,10 +233,27 @@ func (f *rangeFSM) appliedIndex() uint64 {
 	return f.applied
 }
 
+// freezeState returns the range's freeze, or nil.
+func (f *rangeFSM) freezeState() *frozenState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.frozen
+}
+
+// errRetired answers commands that reach a replica merged away.
+var errRetired = errors.New("the replica was merged away")
+
 // Apply implements raft.FSM.
 func (f *rangeFSM) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.applyLocked(l)
+}
+
+func (f *rangeFSM) applyLocked(l *raft.Log) any {
+	if f.retired {
+		return errRetired
+	}
 	if l.Index <= f.applied {
 		f.skippedEntries.Add(1)
 		return nil // already in Pebble: replayed after a restart
@@ -128,21 +262,47 @@ func (f *rangeFSM) Apply(l *raft.Log) any {
 	defer b.Close()
 	var cmd command
 	var rejected error
+	var result any
 	if l.Type == raft.LogCommand && len(l.Data) > 0 {
 		var err error
 		if cmd, err = decodeCommand(l.Data); err != nil {
 			return fmt.Errorf("r%d: bad command at index %d: %w", f.rangeID, l.Index, err)
 		}
-		if cmd.leaseTerm != l.Term {
+		switch {
+		case cmd.leaseTerm != l.Term:
 			// Evaluated under another lease: apply nothing but the index, and tell the
 			// proposer (if it is still waiting) to retry under the current lease.
 			rejected = &staleLeaseError{rangeID: f.rangeID, evaluated: cmd.leaseTerm, applied: l.Term}
+		case f.frozen != nil && cmd.flags&flagThaw == 0:
+			// Nothing changes a frozen range: its state is what the merge absorbs. (A command
+			// evaluated before the freeze may reach the log after it.)
+			rejected = &kvpb.MergeInProgressError{RangeID: f.rangeID}
+		}
+		if rejected != nil {
 			cmd = command{}
 		}
 		if repr := cmd.repr; len(repr) > 0 {
 			if err := b.SetRepr(append([]byte(nil), repr...)); err != nil {
 				return fmt.Errorf("r%d: bad command at index %d: %w", f.rangeID, l.Index, err)
 			}
+		}
+		var err2 error
+		switch {
+		case cmd.flags&flagFreeze != 0:
+			m := cmd.merge
+			fz := &frozenState{index: l.Index, wallTime: m.wallTime, leftID: m.otherRangeID, leftKey: m.leftKey}
+			err2 = mvcc.PutUnversioned(b, keys.RangeFrozenKey(f.rangeID), fz.encode())
+		case cmd.flags&flagThaw != 0:
+			err2 = mvcc.DeleteUnversioned(b, keys.RangeFrozenKey(f.rangeID))
+		case cmd.flags&flagMerge != 0:
+			if result, err2 = f.mergeLocked(b, cmd.merge); result != nil {
+				rejected, cmd = result.(error), command{}
+			}
+		case cmd.flags&flagAbandonMerge != 0:
+			result, err2 = f.abandonMergeLocked(b, cmd.merge)
+		}
+		if err2 != nil {
+			return fmt.Errorf("r%d: applying index %d: %w", f.rangeID, l.Index, err2)
 		}
 	}
 	if err := mvcc.PutUnversioned(b, keys.RangeAppliedIndexKey(f.rangeID), binary.BigEndian.AppendUint64(nil, l.Index)); err != nil {
@@ -155,21 +315,32 @@ func (f *rangeFSM) Apply(l *raft.Log) any {
 	f.applied = l.Index
 	f.appliedEntries.Add(1)
 	f.written.Add(int64(len(cmd.repr)))
+	if cmd.flags&(flagFreeze|flagThaw) != 0 {
+		if err := f.loadFrozen(); err != nil {
+			return err
+		}
+	}
 	if cmd.flags&flagDescriptor != 0 {
 		d, err := loadDescriptor(f.db, f.rangeID)
 		if err != nil {
 			return err
 		}
-		f.onDesc(d)
+		f.hooks.onDesc(d)
 	}
 	if cmd.flags&flagSplit != 0 {
 		right, err := loadDescriptor(f.db, cmd.splitRangeID)
 		if err != nil {
 			return err
 		}
-		f.onSplit(right)
+		f.hooks.onSplit(right)
 	}
-	return rejected
+	if cmd.flags&flagMerge != 0 {
+		f.hooks.onMerged(cmd.merge.otherRangeID)
+	}
+	if rejected != nil {
+		return rejected
+	}
+	return result
 }
 
 // staleLeaseError rejects a command evaluated under an earlier lease than the one in force
@@ -192,7 +363,10 @@ func (f *rangeFSM) Snapshot() (raft.FSMSnapshot, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock() // no command applies between reading the descriptor and the snapshot
-	return &rangeSnapshot{snap: f.db.NewSnapshot(), rangeID: f.rangeID, desc: f.desc(), applied: f.applied}, nil
+	if f.retired {
+		return nil, errRetired
+	}
+	return &rangeSnapshot{snap: f.db.NewSnapshot(), rangeID: f.rangeID, desc: f.hooks.desc(), applied: f.applied}, nil
 }
 
 // Restore implements raft.FSM: it replaces the range's state with the snapshot's contents.
@@ -222,7 +396,13 @@ func (f *rangeFSM) Restore(rc io.ReadCloser) error {
 	b := f.db.NewBatch()
 	defer b.Close()
 	spans := rangeEngineSpans(f.rangeID, desc.StartKey, desc.EndKey)
-	if old := f.desc(); old.EndKey != nil {
+	if f.retired {
+		return errRetired
+	}
+	// Replicas here of ranges the snapshot's range has since absorbed (or that it overlaps
+	// for any other reason) are stale: they stop before their keys are replaced.
+	defer f.hooks.retireOverlapping(desc)()
+	if old := f.hooks.desc(); old.EndKey != nil {
 		spans = append(spans, rangeEngineSpans(f.rangeID, old.StartKey, old.EndKey)...)
 	}
 	for _, sp := range spans {
@@ -252,7 +432,10 @@ func (f *rangeFSM) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.applied = applied
-	f.onDesc(desc)
+	if err := f.loadFrozen(); err != nil {
+		return err
+	}
+	f.hooks.onDesc(desc)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package ranges
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,8 @@ type Replica struct {
 
 	load         loadStats // requests served, for load-based splits
 	writeCounter           // bytes applied, for size-based splits
+	// shapeSince is when (Unix nanoseconds) the replica got its present span.
+	shapeSince atomic.Int64
 }
 
 // newReplica starts the replica of desc's range on s. A replica whose Raft group has no
@@ -68,7 +71,10 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, lowWa
 		latches: newLatchManager(),
 		tsc:     newTSCache(lowWater),
 	}
-	fsm, err := newRangeFSM(s.db, desc.RangeID, r.Desc, r.setDesc, s.splitApplied, &r.written)
+	fsm, err := newRangeFSM(s.db, desc.RangeID, fsmHooks{
+		desc: r.Desc, onDesc: r.setDesc, onSplit: s.splitApplied,
+		absorb: s.absorbRight, onMerged: s.mergeApplied, retireOverlapping: s.retireOverlapping,
+	}, &r.written)
 	if err != nil {
 		return nil, err
 	}
@@ -110,12 +116,19 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, lowWa
 	}
 	r.raft = rf
 	r.sizeCheckedAt.Store(-1) // measure a new replica once, written to or not (a split's right half)
+	r.shapeSince.Store(time.Now().UnixNano())
 	th, err := r.gcThreshold()
 	if err != nil {
 		return nil, err
 	}
 	r.gcThresholdWall.Store(th.WallTime)
 	return r, nil
+}
+
+// nodeOfServer is the node of a Raft group member (0 if its address is not a node's).
+func nodeOfServer(srv raft.Server) uint64 {
+	id, _ := raftnet.NodeID(srv.Address)
+	return id
 }
 
 // raftID is the Raft server ID of node nodeID's replica: a range has at most one replica per
@@ -153,8 +166,12 @@ func (r *Replica) initialized() bool { return r.Desc().EndKey != nil }
 // setDesc installs a new descriptor that Raft applied (a replica change, or a snapshot).
 func (r *Replica) setDesc(d *kvpb.RangeDescriptor) {
 	r.mu.Lock()
+	old := r.desc
 	r.desc = d
 	r.mu.Unlock()
+	if !bytes.Equal(old.StartKey, d.StartKey) || !bytes.Equal(old.EndKey, d.EndKey) {
+		r.shapeSince.Store(time.Now().UnixNano())
+	}
 	r.store.descriptorChanged(r)
 }
 
@@ -169,6 +186,11 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 	deadline := time.Now().Add(3 * timeout)
 	for {
 		if r.raft.State() == raft.Leader {
+			if gate := r.store.cfg.LeaseGate; gate != nil && bytes.Compare(r.Desc().StartKey, keys.SystemMax) >= 0 {
+				if err := gate(); err != nil {
+					return r.notLeaseHolder(0)
+				}
+			}
 			term := r.raft.CurrentTerm()
 			if r.readyTerm.Load() == term {
 				return nil
@@ -240,6 +262,10 @@ func (r *Replica) takeLease() {
 		r.tsc.forwardLowWater(hlc.Timestamp{WallTime: clock.PhysicalNow() + int64(clock.MaxOffset())})
 	}
 	r.leaseStart.Store(&now)
+	// The previous leaseholder may have collected garbage since this replica last looked.
+	if th, err := r.gcThreshold(); err == nil {
+		r.gcThresholdWall.Store(th.WallTime)
+	}
 }
 
 func (r *Replica) notLeaseHolder(leader uint64) error {
@@ -278,6 +304,12 @@ func (r *Replica) underLease(ctx context.Context) context.Context {
 // propose replicates a Pebble batch through Raft and waits until it is applied. The command
 // carries the lease it was evaluated under (see command.leaseTerm).
 func (r *Replica) propose(ctx context.Context, cmd command) error {
+	_, err := r.proposeResult(ctx, cmd)
+	return err
+}
+
+// proposeResult is propose, returning what applying the command reported.
+func (r *Replica) proposeResult(ctx context.Context, cmd command) (any, error) {
 	if term, ok := ctx.Value(leaseTermKey{}).(uint64); ok {
 		cmd.leaseTerm = term
 	} else {
@@ -289,14 +321,13 @@ func (r *Replica) propose(ctx context.Context, cmd command) error {
 	}
 	f := r.raft.Apply(encodeCommand(cmd), timeout)
 	if err := f.Error(); err != nil {
-		return fmt.Errorf("r%d: replicating: %w", r.rangeID, err)
+		return nil, fmt.Errorf("r%d: replicating: %w", r.rangeID, err)
 	}
-	if resp := f.Response(); resp != nil {
-		if err, ok := resp.(error); ok {
-			return err
-		}
+	resp := f.Response()
+	if err, ok := resp.(error); ok {
+		return nil, err
 	}
-	return nil
+	return resp, nil
 }
 
 // Send evaluates a batch on this range, replicating its writes. Intents of other
@@ -312,12 +343,29 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 	}
 	if len(ba.Requests) == 1 {
 		switch req := ba.Requests[0].(type) {
-		case *kvpb.AdminSplitRequest:
-			return r.adminSplit(ctx, req)
+		case *kvpb.SubsumeRequest:
+			return r.subsume(ctx, req) // also when frozen: it answers again for its merge
 		case *kvpb.RangeStatsRequest:
 			return &kvpb.BatchResponse{Responses: []kvpb.Response{&kvpb.RangeStatsResponse{
 				NodeID: r.store.cfg.NodeID, ApproximateBytes: r.ApproximateBytes(),
+				QPS: r.load.rate(time.Now()), Age: time.Duration(time.Now().UnixNano() - r.shapeSince.Load()),
+				Bytes: r.dataBytes(req.SizeLimit),
 			}}}, nil
+		}
+	}
+	if r.Frozen() {
+		return nil, &kvpb.MergeInProgressError{RangeID: r.rangeID}
+	}
+	if len(ba.Requests) == 1 {
+		switch req := ba.Requests[0].(type) {
+		case *kvpb.AdminSplitRequest:
+			return r.adminSplit(ctx, req)
+		case *kvpb.AdminMergeRequest:
+			return r.adminMerge(ctx, req)
+		case *kvpb.ResolveMergeRequest:
+			return r.resolveMerge(ctx, req)
+		case *kvpb.AdminRelocateRequest:
+			return r.relocate(ctx, req)
 		}
 	}
 	if ba.Txn != nil {
@@ -348,7 +396,7 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 		var wie *mvcc.WriteIntentError
 		if !errors.As(err, &wie) {
 			if err == nil {
-				r.observe(br)
+				err = r.observe(br, ba.IsWrite())
 			}
 			return br, err
 		}
@@ -368,9 +416,13 @@ func (r *Replica) sendOnce(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 		return nil, err
 	}
 	defer r.latches.release(g)
-	// Checked under the latches: a split holds them all while it shrinks the range.
+	// Checked under the latches: a split holds them all while it shrinks the range, and a
+	// freeze while it stops the range.
 	if err := r.checkKeys(ba); err != nil {
 		return nil, err
+	}
+	if r.Frozen() {
+		return nil, &kvpb.MergeInProgressError{RangeID: r.rangeID}
 	}
 	if ba.IsWrite() {
 		return r.evaluateWrite(ctx, ba)
@@ -430,11 +482,17 @@ func (r *Replica) uncertaintyLimit(ba *kvpb.BatchRequest) hlc.Timestamp {
 
 // observe moves the clock past the timestamps a batch wrote at: a write pushed above the
 // present (by the timestamp cache) must be visible to every transaction that starts after it
-// was acknowledged, and those take their timestamps from this clock.
-func (r *Replica) observe(br *kvpb.BatchResponse) {
+// was acknowledged, and those take their timestamps from this clock; and, for a write, so
+// must a restarted store's (see Store.coverFutureWrite).
+func (r *Replica) observe(br *kvpb.BatchResponse, write bool) error {
 	clock := r.store.cfg.Clock
-	_, _ = clock.Update(br.Timestamp)
+	high := br.Timestamp
 	if br.Txn != nil {
-		_, _ = clock.Update(br.Txn.WriteTimestamp)
+		high = high.Forward(br.Txn.WriteTimestamp)
 	}
+	_, _ = clock.Update(high)
+	if !write {
+		return nil
+	}
+	return r.store.coverFutureWrite(high)
 }

@@ -36,6 +36,9 @@ func (r *Replica) AddReplica(ctx context.Context, target kvpb.ReplicaDescriptor)
 		return err
 	}
 	ctx = r.underLease(ctx)
+	if r.Frozen() {
+		return &kvpb.MergeInProgressError{RangeID: r.rangeID}
+	}
 	desc := r.Desc()
 	if _, ok := desc.Replica(target.NodeID); ok {
 		return fmt.Errorf("r%d already has a replica on n%d", r.rangeID, target.NodeID)
@@ -65,6 +68,9 @@ func (r *Replica) RemoveReplica(ctx context.Context, nodeID uint64) error {
 		return err
 	}
 	ctx = r.underLease(ctx)
+	if r.Frozen() {
+		return &kvpb.MergeInProgressError{RangeID: r.rangeID}
+	}
 	if nodeID == r.store.cfg.NodeID {
 		return fmt.Errorf("r%d: the leaseholder n%d cannot remove itself; transfer the lease first", r.rangeID, nodeID)
 	}
@@ -81,8 +87,10 @@ func (r *Replica) RemoveReplica(ctx context.Context, nodeID uint64) error {
 // TransferLease hands the range's lease (with its Raft leadership) to the replica on node
 // nodeID, which must be a voter that is up to date.
 func (r *Replica) TransferLease(ctx context.Context, nodeID uint64) error {
-	if err := r.checkLeaseholder(ctx); err != nil {
-		return err
+	// Raft leadership is all it takes: a leader whose node may not serve leases (see
+	// StoreConfig.LeaseGate) must still be able to hand them over.
+	if r.raft.State() != raft.Leader {
+		return r.notLeaseHolder(0)
 	}
 	if nodeID == r.store.cfg.NodeID {
 		return nil
@@ -256,17 +264,54 @@ func writeDescriptor(rw mvcc.ReadWriter, d, holder *kvpb.RangeDescriptor, ts hlc
 // its Raft group stops, and its Raft log, range-local state, snapshots and (unless another
 // replica here holds them) its keys are deleted.
 func (s *Store) DestroyReplica(rangeID uint64) error {
+	r := s.detachReplica(rangeID)
+	if r == nil {
+		return nil
+	}
+	if err := r.close(); err != nil {
+		s.log.Warn("stopping a removed replica", "range", rangeID, "err", err)
+	}
+	return s.destroyState(r, true)
+}
+
+// detachReplica takes range rangeID's replica off the store's maps and returns it (nil if
+// there was none): nothing routes to it any more.
+func (s *Store) detachReplica(rangeID uint64) *Replica {
 	s.mu.Lock()
 	r := s.replicas[rangeID]
 	delete(s.replicas, rangeID)
 	s.mu.Unlock()
-	if r == nil {
-		return nil
+	if r != nil {
+		s.descriptorChanged(r)
 	}
-	s.descriptorChanged(r)
-	if err := r.close(); err != nil {
-		s.log.Warn("stopping a removed replica", "range", rangeID, "err", err)
+	return r
+}
+
+// destroyLater stops a detached replica and deletes its state (not its keys, which another
+// replica here now holds) in the background.
+func (s *Store) destroyLater(r *Replica) {
+	destroy := func(context.Context) {
+		if err := r.close(); err != nil {
+			s.log.Warn("stopping a retired replica", "range", r.rangeID, "err", err)
+		}
+		if err := s.destroyState(r, false); err != nil {
+			s.log.Warn("deleting a retired replica's state", "range", r.rangeID, "err", err)
+		}
 	}
+	select {
+	case <-s.stopper:
+		_ = r.close() // the store is closing and no longer knows the replica: stop it now
+	default:
+		s.async(destroy)
+	}
+}
+
+// destroyState deletes a stopped replica's Raft log, range-local state and snapshots, and,
+// with keys, its keys unless another replica here holds them.
+func (s *Store) destroyState(r *Replica, withKeys bool) error {
+	s.spanMu.Lock()
+	defer s.spanMu.Unlock()
+	rangeID := r.rangeID
 	desc := r.Desc()
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -274,7 +319,7 @@ func (s *Store) DestroyReplica(rangeID uint64) error {
 		mvcc.EncodeKey(keys.RangeIDKey(rangeID, ""), zeroTS),
 		mvcc.EncodeKey(keys.PrefixEnd(keys.RangeIDKey(rangeID, "")), zeroTS),
 	}}
-	if desc.EndKey != nil {
+	if withKeys && desc.EndKey != nil {
 		if other, err := s.LookupReplica(desc.StartKey); err != nil || other == r {
 			spans = rangeEngineSpans(rangeID, desc.StartKey, desc.EndKey)
 		}
@@ -294,6 +339,6 @@ func (s *Store) DestroyReplica(rangeID uint64) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	s.log.Info("destroyed removed replica", "range", rangeID)
+	s.log.Info("destroyed replica", "range", rangeID)
 	return nil
 }

@@ -27,7 +27,7 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 	key := req.SplitKey
 	switch {
 	case !desc.ContainsKey(key):
-		return nil, &kvpb.RangeKeyMismatchError{RangeID: r.rangeID, Key: key, Ranges: []kvpb.RangeDescriptor{*desc}}
+		return nil, r.keyMismatch(key)
 	case bytes.Equal(key, desc.StartKey):
 		return nil, fmt.Errorf("r%d already starts at %q", r.rangeID, key)
 	case bytes.Compare(key, keys.SystemMax) < 0:
@@ -37,7 +37,7 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 	}
 	// Hold every latch of the range: nothing evaluates on it while it changes shape, and
 	// whatever waits re-checks its keys against the new descriptor afterwards.
-	g, err := r.latches.acquire(ctx, []latchSpan{{span: kvpb.Span{Key: keys.KeyMin, EndKey: keys.KeyMax}, write: true}})
+	g, err := r.latches.acquire(ctx, allLatches)
 	if err != nil {
 		return nil, err
 	}
@@ -49,6 +49,7 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 	right := kvpb.RangeDescriptor{
 		RangeID: req.NewRangeID, StartKey: left.EndKey, EndKey: desc.EndKey,
 		Replicas: append([]kvpb.ReplicaDescriptor(nil), desc.Replicas...), Generation: left.Generation,
+		Sticky: req.Sticky,
 	}
 	b := r.store.db.NewIndexedBatch()
 	defer b.Close()
@@ -116,14 +117,31 @@ func (r *Replica) checkKeys(ba *kvpb.BatchRequest) error {
 			inside = bytes.Compare(keys.Addr(h.EndKey), desc.EndKey) <= 0
 		}
 		if !inside {
-			err := &kvpb.RangeKeyMismatchError{RangeID: r.rangeID, Key: key, Ranges: []kvpb.RangeDescriptor{*desc}}
-			if other, lerr := r.store.LookupReplica(key); lerr == nil && other != r {
-				err.Ranges = append(err.Ranges, *other.Desc())
-			}
-			return err
+			return r.keyMismatch(key)
 		}
 	}
 	return nil
+}
+
+// keyMismatch reports that key is outside the range, with the descriptors this store knows
+// for the range and for key, for the sender's cache.
+func (r *Replica) keyMismatch(key []byte) error {
+	err := &kvpb.RangeKeyMismatchError{RangeID: r.rangeID, Key: key, Ranges: []kvpb.RangeDescriptor{*r.Desc()}}
+	if other := r.store.leaseholderFor(key); other != nil && other != r {
+		err.Ranges = append(err.Ranges, *other.Desc())
+	}
+	return err
+}
+
+// leaseholderFor returns the store's replica holding key if it holds that range's lease:
+// only then is its descriptor known current, fit to give a sender as a hint. (A replica
+// left behind by a range that moved on would send the sender round in circles.)
+func (s *Store) leaseholderFor(key []byte) *Replica {
+	r, err := s.LookupReplica(key)
+	if err != nil || !r.IsLeaseholder() {
+		return nil
+	}
+	return r
 }
 
 // ApproximateBytes estimates the disk space of the range's data.

@@ -57,6 +57,17 @@ func (l *loadStats) record(key []byte, now time.Time) {
 	}
 }
 
+// rate is the request rate lately: over the window under way once it has lasted a whole
+// window (a range gone quiet has no new window to report), else the last complete one's.
+func (l *loadStats) rate(now time.Time) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d := now.Sub(l.windowStart); !l.windowStart.IsZero() && d >= loadWindow {
+		return float64(l.count) / d.Seconds()
+	}
+	return l.qps
+}
+
 func medianKey(samples [][]byte) []byte {
 	if len(samples) == 0 {
 		return nil
@@ -115,6 +126,31 @@ func (r *Replica) SizeSplitKey(maxBytes int64) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// dataBytes is the size of the range's user keys and values, counted up to limit (0: not
+// counted). Estimates from Pebble miss data still in memtables; this counts exactly, and the
+// limit keeps the cost down for large ranges.
+func (r *Replica) dataBytes(limit int64) int64 {
+	if limit <= 0 {
+		return 0
+	}
+	d := r.Desc()
+	if d.EndKey == nil {
+		return 0
+	}
+	it, err := r.store.db.NewIter(&pebble.IterOptions{
+		LowerBound: mvcc.EncodeKey(maxKey(d.StartKey, keys.LocalMax), hlc.Timestamp{}), UpperBound: mvcc.EncodeKey(d.EndKey, hlc.Timestamp{}),
+	})
+	if err != nil {
+		return limit // unknown: too big to matter
+	}
+	defer it.Close()
+	var total int64
+	for ok := it.First(); ok && total < limit; ok = it.Next() {
+		total += int64(len(it.Key()) + len(it.Value()))
+	}
+	return total
 }
 
 // validSplitKey checks that the range can split at key.

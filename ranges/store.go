@@ -52,6 +52,11 @@ type StoreConfig struct {
 	// before it calls an election; leaders heartbeat ten times as often. Default
 	// DefaultRaftHeartbeatTimeout, or 150ms for a store without a Transport.
 	RaftHeartbeatTimeout time.Duration
+	// LeaseGate, when set, must approve before a replica serves as the leaseholder of any
+	// range but the first (which holds node liveness itself, and so cannot depend on it):
+	// it is the node's liveness, whose expiry fences a leaseholder that can no longer show
+	// the cluster it is alive (see docs/decisions.md).
+	LeaseGate func() error
 }
 
 // DefaultRaftHeartbeatTimeout balances failover time against the idle cost of many ranges:
@@ -75,6 +80,12 @@ type Store struct {
 
 	// lowWater is where new replicas' timestamp caches start: no write lands at or below it.
 	lowWater hlc.Timestamp
+	// spanMu keeps a replica's destruction from deleting keys that a snapshot of another
+	// range is installing.
+	spanMu sync.Mutex
+	// persistedHigh is the store low water last persisted (see coverFutureWrite).
+	persistedMu   sync.Mutex
+	persistedHigh hlc.Timestamp
 
 	// wg tracks background work (async intent resolution) stopped by Close.
 	wg       sync.WaitGroup
@@ -128,6 +139,11 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if s.lowWater, err = startClock(ctx, db, cfg.Clock); err != nil {
 		s.Close()
 		return nil, err
+	}
+	s.persistedHigh = s.lowWater
+	if err := s.removeTombstonedLeftovers(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	descs, err := s.loadDescriptors()
 	if err != nil {
@@ -246,6 +262,15 @@ func (s *Store) createReplica(ctx context.Context, rangeID uint64) error {
 		return errors.New("store is closing")
 	default:
 	}
+	// A range merged away sends no more messages once its leader stops, but one may still
+	// be on the way: it must not bring the range back.
+	if gone, err := s.tombstoned(rangeID); err != nil || gone {
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("r%d was merged away on this store", rangeID)
+	}
 	// Hold the lock while starting, so that concurrent messages create one replica.
 	defer s.mu.Unlock()
 	r, err := newReplica(ctx, s, &kvpb.RangeDescriptor{RangeID: rangeID}, s.cfg.Clock.Now().Add(int64(s.cfg.Clock.MaxOffset())))
@@ -307,6 +332,12 @@ func (s *Store) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchRes
 		r = s.replicas[ba.RangeID]
 		s.mu.RUnlock()
 		if r == nil {
+			// The range may have been merged into (or replaced by) one whose replica here
+			// holds the keys: that descriptor is the sender's way forward.
+			key := batchAnchor(ba)
+			if other := s.leaseholderFor(key); other != nil {
+				return nil, &kvpb.RangeKeyMismatchError{RangeID: ba.RangeID, Key: key, Ranges: []kvpb.RangeDescriptor{*other.Desc()}}
+			}
 			return nil, &kvpb.RangeNotFoundError{RangeID: ba.RangeID, StoreID: s.cfg.StoreID}
 		}
 	} else {
@@ -347,6 +378,17 @@ func (s *Store) route(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchRe
 		return nil, err
 	}
 	ba.RangeID = d.RangeID
+	return router.Send(ctx, ba)
+}
+
+// sendToRange sends ba to range ba.RangeID, wherever it is.
+func (s *Store) sendToRange(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	s.mu.RLock()
+	router := s.router
+	s.mu.RUnlock()
+	if router == nil {
+		return s.Send(ctx, ba)
+	}
 	return router.Send(ctx, ba)
 }
 

@@ -16,6 +16,7 @@ import (
 type tsCache struct {
 	mu       sync.Mutex
 	lowWater hlc.Timestamp
+	high     hlc.Timestamp // the latest read recorded
 	points   map[string]tsEntry
 	spans    []tsSpanEntry
 	limit    int
@@ -42,6 +43,7 @@ func (c *tsCache) add(span kvpb.Span, ts hlc.Timestamp, txn mvcc.TxnID) {
 	if ts.LessEq(c.lowWater) {
 		return
 	}
+	c.high = c.high.Forward(ts)
 	if len(span.EndKey) == 0 {
 		k := string(span.Key)
 		if e, ok := c.points[k]; ok && ts.LessEq(e.ts) {
@@ -75,6 +77,13 @@ func (c *tsCache) forwardLowWater(ts hlc.Timestamp) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lowWater = c.lowWater.Forward(ts)
+}
+
+// highWater returns a timestamp at or above every read recorded.
+func (c *tsCache) highWater() hlc.Timestamp {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.high.Forward(c.lowWater)
 }
 
 // maxRead returns the latest read timestamp of key by a transaction other than txn.

@@ -22,14 +22,22 @@ type admin struct{ n *Node }
 
 var _ sql.Admin = admin{}
 
-// SplitAt splits the range holding key at key, unless a range already starts there.
+// SplitAt splits the range holding key at key, unless a range already starts there. The
+// split is sticky: the merge queue leaves it be.
 func (a admin) SplitAt(ctx context.Context, key []byte) error {
-	_, _, err := a.n.split(ctx, key)
+	_, _, err := a.n.split(ctx, key, true)
 	return err
 }
 
-// split splits the range holding key at key and returns the two halves.
-func (n *Node) split(ctx context.Context, key []byte) (left, right kvpb.RangeDescriptor, err error) {
+// UnsplitAt merges the range starting at key into the range on its left.
+func (a admin) UnsplitAt(ctx context.Context, key []byte) error {
+	_, err := a.n.mergeAt(ctx, key)
+	return err
+}
+
+// split splits the range holding key at key and returns the two halves. A sticky split is
+// one a user asked for, which the merge queue keeps.
+func (n *Node) split(ctx context.Context, key []byte, sticky bool) (left, right kvpb.RangeDescriptor, err error) {
 	d, err := n.ds.RangeForKey(ctx, key)
 	if err != nil {
 		return left, right, err
@@ -42,11 +50,11 @@ func (n *Node) split(ctx context.Context, key []byte) (left, right kvpb.RangeDes
 		return left, right, fmt.Errorf("allocating a range ID: %w", err)
 	}
 	br, err := n.ds.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{
-		&kvpb.AdminSplitRequest{SplitKey: key, NewRangeID: id},
+		&kvpb.AdminSplitRequest{SplitKey: key, NewRangeID: id, Sticky: sticky},
 	}})
 	var mismatch *kvpb.RangeKeyMismatchError
 	if errors.As(err, &mismatch) {
-		return n.split(ctx, key) // the range changed shape under us: look again
+		return n.split(ctx, key, sticky) // the range changed shape under us: look again
 	}
 	var intent *mvcc.WriteIntentError
 	if errors.As(err, &intent) {
@@ -56,7 +64,7 @@ func (n *Node) split(ctx context.Context, key []byte) (left, right kvpb.RangeDes
 			return left, right, err
 		case <-time.After(50 * time.Millisecond):
 		}
-		return n.split(ctx, key)
+		return n.split(ctx, key, sticky)
 	}
 	if err != nil {
 		return left, right, err
@@ -69,44 +77,73 @@ func (n *Node) split(ctx context.Context, key []byte) (left, right kvpb.RangeDes
 	whole := kvpb.RangeDescriptor{StartKey: left.StartKey, EndKey: right.EndKey}
 	if !whole.ContainsKey(keys.MetaKey(left.EndKey)) {
 		if err := n.writeMeta(ctx, left, right); err != nil {
-			return left, right, fmt.Errorf("updating meta records after splitting r%d: %w", left.RangeID, err)
+			// The split stands; the meta pass repairs the records, and until then the left
+			// range redirects senders of the right half's keys.
+			n.log.Warn("updating meta records after a split", "left", left.String(), "right", right.String(), "err", err)
 		}
 	}
 	return left, right, nil
 }
 
-// writeMeta writes the meta records of descs, keeping any record that is already newer. A
-// range that holds its own meta record (the first range) writes it with every descriptor
-// change itself, so it is skipped here: a transaction's intent on that record would only
-// get in the way of the range's next split.
+// writeMeta writes the meta records of descs, keeping any record that is already newer.
 func (n *Node) writeMeta(ctx context.Context, descs ...kvpb.RangeDescriptor) error {
+	return n.updateMeta(ctx, descs, nil)
+}
+
+// updateMeta writes the meta records of put, keeping any record that is already newer, and
+// deletes those of del (records of ranges that no longer end where they did: the left side
+// of a merge) unless they changed since. A range that holds its own meta record (the first
+// range) writes it with every descriptor change itself, so it is skipped here: a
+// transaction's intent on that record would only get in the way of the range's next split.
+func (n *Node) updateMeta(ctx context.Context, put, del []kvpb.RangeDescriptor) error {
 	return n.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
-		for _, d := range descs {
-			if d.ContainsKey(keys.MetaKey(d.EndKey)) {
-				continue
-			}
+		current := func(d kvpb.RangeDescriptor) (*kvpb.RangeDescriptor, error) {
 			var b txn.Batch
 			b.Get(keys.MetaKey(d.EndKey))
 			if err := t.Run(ctx, &b); err != nil {
+				return nil, err
+			}
+			rows := b.Results[0].Rows
+			if len(rows) == 0 {
+				return nil, nil
+			}
+			var cur kvpb.RangeDescriptor
+			if err := cur.UnmarshalBinary(rows[0].Value); err != nil {
+				return nil, err
+			}
+			return &cur, nil
+		}
+		var w txn.Batch
+		for _, d := range del {
+			cur, err := current(d)
+			if err != nil {
 				return err
 			}
-			if rows := b.Results[0].Rows; len(rows) > 0 {
-				var cur kvpb.RangeDescriptor
-				if err := cur.UnmarshalBinary(rows[0].Value); err == nil && cur.RangeID == d.RangeID && cur.Generation > d.Generation {
-					continue
-				}
+			if cur != nil && cur.RangeID == d.RangeID && cur.Generation <= d.Generation {
+				w.Del(keys.MetaKey(d.EndKey))
+			}
+		}
+		for _, d := range put {
+			if d.ContainsKey(keys.MetaKey(d.EndKey)) {
+				continue
+			}
+			cur, err := current(d)
+			if err != nil {
+				return err
+			}
+			if cur != nil && cur.RangeID == d.RangeID && cur.Generation > d.Generation {
+				continue
 			}
 			enc, err := d.MarshalBinary()
 			if err != nil {
 				return err
 			}
-			var w txn.Batch
 			w.Put(keys.MetaKey(d.EndKey), enc)
-			if err := t.Run(ctx, &w); err != nil {
-				return err
-			}
 		}
-		return nil
+		if w.Len() == 0 {
+			return nil
+		}
+		return t.Run(ctx, &w)
 	})
 }
 

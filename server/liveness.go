@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -16,8 +17,8 @@ import (
 // means the node is dead, whatever gossip says. The epoch counts the times the node was
 // declared dead: another node increments it (only once the record expired) before acting
 // on the death (replacing the node's replicas), and a node that finds its epoch moved on
-// heartbeats under the new epoch from then on. Leases do not use the epoch yet (they are
-// Raft leadership; see docs/decisions.md): the epoch is the fencing token they will carry.
+// heartbeats under the new epoch from then on. A node whose own record has expired serves
+// no lease (but the first range's, which holds the records): see leaseGate.
 
 // DefaultLivenessTTL is how long a liveness heartbeat keeps a node live.
 const DefaultLivenessTTL = 6 * time.Second
@@ -54,7 +55,9 @@ func (n *Node) livenessLoop(ctx context.Context) error {
 	for {
 		// A heartbeat that takes longer than the TTL is too late to keep the node live.
 		hctx, cancel := context.WithTimeout(ctx, n.livenessTTL())
-		if err := n.heartbeatLiveness(hctx); err != nil && ctx.Err() == nil {
+		if n.heartbeatsPaused.Load() {
+			// Tests stand in for a node cut off from the first range.
+		} else if err := n.heartbeatLiveness(hctx); err != nil && ctx.Err() == nil {
 			n.log.Warn("liveness heartbeat failed", "err", err)
 		}
 		cancel()
@@ -110,12 +113,17 @@ func (n *Node) heartbeatLiveness(ctx context.Context) error {
 		rec = livenessRecord{NodeID: id, Epoch: 1, Draining: n.draining.Load()}
 		if ok {
 			rec.Epoch = cur.Epoch
+			// Decommissioning outlives restarts: the record remembers it.
+			rec.Draining = rec.Draining || cur.Draining
 		}
 		rec.Expiration = n.clock.Now().WallTime + int64(n.livenessTTL())
 		return writeLiveness(ctx, t, rec)
 	})
 	if err != nil {
 		return err
+	}
+	if rec.Draining && !n.draining.Swap(true) {
+		n.log.Info("decommissioning (recorded before a restart): moving leases and replicas away")
 	}
 	n.live.mu.Lock()
 	defer n.live.mu.Unlock()
@@ -178,4 +186,19 @@ func (n *Node) declareDead(ctx context.Context, id, epoch uint64) error {
 		cur.Epoch++
 		return writeLiveness(ctx, t, cur)
 	})
+}
+
+// errNotLive refuses leases on a node whose liveness record has expired.
+var errNotLive = errors.New("this node's liveness record has expired")
+
+// leaseGate approves this node serving leases: its liveness record, as last written, is
+// unexpired by this node's clock. A node that cannot heartbeat (cut off from the first
+// range, or stalled) stops serving reads and writes as leaseholder by the time others may
+// take it for dead; the replicate queue then hands its leases to live replicas.
+func (n *Node) leaseGate() error {
+	rec, ok := n.livenessOf(n.NodeID())
+	if !ok || !rec.live(time.Unix(0, n.clock.Now().WallTime)) {
+		return errNotLive
+	}
+	return nil
 }

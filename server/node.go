@@ -75,6 +75,12 @@ type Config struct {
 	RangeMaxBytes int64
 	// LoadSplitQPS is the request rate above which a range splits (default 2500/s).
 	LoadSplitQPS float64
+	// DisableMergeQueue keeps small neighbouring ranges apart unless the cluster setting
+	// kv.range_merge.queue_enabled says otherwise.
+	DisableMergeQueue bool
+	// MergeMinAge is how long both ranges must have kept their spans before the merge queue
+	// merges them (default 30s): long enough to measure their load.
+	MergeMinAge time.Duration
 	// GossipTiming tunes gossip's failure detection; the zero value is the LAN default.
 	GossipTiming gossip.Timing
 	// LivenessTTL is how long a node's liveness heartbeat keeps it live (default
@@ -117,9 +123,12 @@ type Node struct {
 	deadMu    sync.Mutex
 	deadSince map[uint64]time.Time
 
-	live     liveness
-	settings clusterSettings
-	draining atomic.Bool // decommissioning: leases and replicas move away
+	live      liveness
+	settings  clusterSettings
+	draining  atomic.Bool // decommissioning: leases and replicas move away
+	startedAt time.Time
+	// heartbeatsPaused stops liveness heartbeats (tests of a node that cannot heartbeat).
+	heartbeatsPaused atomic.Bool
 	// removedSince is when each replica was first seen removed (replicate loop only).
 	removedSince map[uint64]time.Time
 	tagsMu       sync.Mutex
@@ -150,11 +159,14 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.RangeMaxBytes == 0 {
 		cfg.RangeMaxBytes = ranges.DefaultRangeMaxBytes
 	}
+	if cfg.MergeMinAge == 0 {
+		cfg.MergeMinAge = 30 * time.Second
+	}
 	if cfg.LoadSplitQPS == 0 {
 		cfg.LoadSplitQPS = 2500
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), initCh: make(chan chan error),
-		addrs: map[uint64]string{}, deadSince: map[uint64]time.Time{}}
+		addrs: map[uint64]string{}, deadSince: map[uint64]time.Time{}, startedAt: time.Now()}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -263,6 +275,9 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 	scfg := ranges.StoreConfig{
 		Dir: n.cfg.StoreDir, NodeID: id.NodeID, StoreID: id.NodeID, Clock: n.clock, Logger: n.log,
 		JoinOnly: !bootstrap, RaftHeartbeatTimeout: n.cfg.RaftHeartbeatTimeout,
+	}
+	if n.clustered() {
+		scfg.LeaseGate = n.leaseGate
 	}
 	dscfg := txn.DistSenderConfig{NodeID: id.NodeID, Nodes: n.liveNodeIDs, Clock: n.clock}
 	if n.clustered() {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"maps"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/meridiandb/meridian/placement"
 	"github.com/meridiandb/meridian/ranges"
+	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/server/gossip"
 )
@@ -38,6 +40,13 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 			}
 			if n.draining.Load() {
 				n.shedLease(ctx, r, d, nodes)
+				continue
+			}
+			if n.leaseGate() != nil && time.Since(n.startedAt) > n.livenessTTL() {
+				// Not live: hand over leases it may not serve (the first range's it may).
+				if bytes.Compare(d.StartKey, keys.SystemMax) >= 0 {
+					n.shedLease(ctx, r, d, nodes)
+				}
 				continue
 			}
 			var replicas []uint64
@@ -114,7 +123,19 @@ func (n *Node) collectRemovedReplicas(ctx context.Context) {
 		m := metas[0]
 		_, inMeta := m.Replica(n.NodeID())
 		_, inLocal := d.Replica(n.NodeID())
-		if m.RangeID != d.RangeID || inMeta || (m.Generation <= d.Generation && inLocal) {
+		if inMeta {
+			continue
+		}
+		if m.RangeID != d.RangeID {
+			// Another range holds the start of ours. If ours is frozen by a merge, or the
+			// other covers all of ours and is newer, ours was merged away and this node, not
+			// among the other's replicas, missed the merge. Otherwise (a split whose meta
+			// records lag, say) it is not for us to judge.
+			merged := r.Frozen() || m.Generation > d.Generation && bytes.Compare(m.StartKey, d.StartKey) <= 0 && bytes.Compare(d.EndKey, m.EndKey) <= 0
+			if !merged {
+				continue
+			}
+		} else if m.Generation <= d.Generation && inLocal {
 			continue
 		}
 		first, ok := n.removedSince[d.RangeID]
@@ -181,12 +202,12 @@ func (n *Node) publishLoad() {
 	n.lastTags = tags
 }
 
-// shedLease hands the lease of a range on a draining node to another live replica, whose
-// leaseholder then moves this node's replica away.
+// shedLease hands the lease of a range to another live replica: this node is draining (the
+// new leaseholder then moves this node's replica away), or may not serve leases.
 func (n *Node) shedLease(ctx context.Context, r *ranges.Replica, d kvpb.RangeDescriptor, nodes []placement.Node) {
 	live := map[uint64]bool{}
 	for _, pn := range nodes {
-		live[pn.ID] = pn.Live && !pn.Draining
+		live[pn.ID] = pn.Live && !pn.Draining && !pn.NoLeases
 	}
 	for _, rd := range d.Replicas {
 		if rd.NodeID != n.NodeID() && live[rd.NodeID] {
@@ -194,7 +215,7 @@ func (n *Node) shedLease(ctx context.Context, r *ranges.Replica, d kvpb.RangeDes
 			err := r.TransferLease(tctx, rd.NodeID)
 			cancel()
 			if err != nil && ctx.Err() == nil {
-				n.log.Warn("moving a lease off a draining node", "range", d.RangeID, "to", rd.NodeID, "err", err)
+				n.log.Warn("handing a lease to another replica", "range", d.RangeID, "to", rd.NodeID, "err", err)
 			}
 			return
 		}
@@ -224,12 +245,16 @@ func (n *Node) placementNodes() []placement.Node {
 		// A node is dead only when gossip and its liveness record agree: gossip stopped
 		// hearing from it and its record expired, for as long as both have held. (Either
 		// alone gives false alarms: a slow heartbeat, a lost probe.)
-		if rec, ok := n.livenessOf(m.NodeID); ok && !pn.Live {
+		if rec, ok := n.livenessOf(m.NodeID); ok {
 			hlcNow := n.clock.Now().WallTime
-			if rec.live(time.Unix(0, hlcNow)) {
-				pn.Live, pn.DeadFor = true, 0
-			} else {
-				pn.DeadFor = min(pn.DeadFor, time.Duration(hlcNow-rec.Expiration))
+			recLive := rec.live(time.Unix(0, hlcNow))
+			pn.NoLeases = !recLive
+			if !pn.Live {
+				if recLive {
+					pn.Live, pn.DeadFor = true, 0
+				} else {
+					pn.DeadFor = min(pn.DeadFor, time.Duration(hlcNow-rec.Expiration))
+				}
 			}
 		}
 		out = append(out, pn)
@@ -237,16 +262,29 @@ func (n *Node) placementNodes() []placement.Node {
 	return out
 }
 
-// splitLoop is the split queue: every interval, each range this node holds the lease of
-// splits if it has grown past RangeMaxBytes or serves more than LoadSplitQPS requests/s.
+// metaPassInterval is how often a node repairs stale meta records (see metaPass).
+const metaPassInterval = 10 * time.Second
+
+// splitLoop runs the split and merge queues: every interval, each range this node holds the
+// lease of splits if it has grown past RangeMaxBytes or serves more than LoadSplitQPS
+// requests/s, and small cold neighbours merge (see mergePass). Every few passes, meta
+// records left stale by failed changes are repaired.
 func (n *Node) splitLoop(ctx context.Context) error {
 	t := time.NewTicker(n.cfg.ReplicateInterval)
 	defer t.Stop()
+	lastMetaPass := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		}
+		n.mergePass(ctx)
+		if time.Since(lastMetaPass) > metaPassInterval {
+			mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			n.metaPass(mctx)
+			cancel()
+			lastMetaPass = time.Now()
 		}
 		for _, d := range n.store.Descriptors() {
 			r := n.store.Replica(d.RangeID)
@@ -263,7 +301,7 @@ func (n *Node) splitLoop(ctx context.Context) error {
 				continue
 			}
 			sctx, cancel := context.WithTimeout(ctx, time.Minute)
-			left, right, err := n.split(sctx, key)
+			left, right, err := n.split(sctx, key, false)
 			cancel()
 			if err != nil {
 				if ctx.Err() == nil {

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -18,9 +19,17 @@ import (
 type Admin interface {
 	// SplitAt splits the range holding key so that a range starts at key.
 	SplitAt(ctx context.Context, key []byte) error
+	// UnsplitAt merges the range that starts at key into the range on its left.
+	UnsplitAt(ctx context.Context, key []byte) error
 	// RangesIn describes the ranges that hold keys in [start, end), in key order.
 	RangesIn(ctx context.Context, start, end []byte) ([]RangeInfo, error)
 }
+
+// Errors of Admin.UnsplitAt that SQL reports as invalid parameters.
+var (
+	ErrNoRangeBoundary = errors.New("no range boundary there")
+	ErrMergeFirstRange = errors.New("cannot merge into the first range: it holds the meta and system spans")
+)
 
 // RangeInfo describes one range for SHOW RANGES.
 type RangeInfo struct {
@@ -41,10 +50,12 @@ func (s *Session) admin() (Admin, error) {
 }
 
 // splitPlan runs ALTER TABLE t SPLIT AT VALUES (...), ...: one split per row of values, each
-// at the primary key prefix the row spells.
+// at the primary key prefix the row spells; or ALTER TABLE t UNSPLIT AT VALUES (...), ...,
+// which merges the range starting at each such key into the one on its left.
 type splitPlan struct {
 	noSchemaChange
-	table  string
+	unsplit bool
+	table   string
 	keys   [][]byte
 	pretty []string
 }
@@ -58,7 +69,7 @@ func (s *Session) planSplit(ctx context.Context, t *txn.Txn, n *ast.SplitRegionS
 		return nil, err
 	}
 	ords := tbl.PrimaryKeyOrdinals()
-	plan := &splitPlan{table: tbl.Name}
+	plan := &splitPlan{table: tbl.Name, unsplit: n.SplitSyntaxOpt != nil && n.SplitSyntaxOpt.HasRegionFor}
 	c := &compiler{params: p.params, session: s, excludedOffset: -1}
 	for _, row := range n.SplitOpt.ValueLists {
 		if len(row) > len(ords) {
@@ -104,10 +115,20 @@ func (p *splitPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	if err := x.finishRead(ctx); err != nil {
 		return nil, err
 	}
-	res := &result{cols: p.columns(), tag: fmt.Sprintf("SPLIT %d", len(p.keys))}
+	verb, do, tag := "splitting", adm.SplitAt, "SPLIT"
+	if p.unsplit {
+		verb, do, tag = "unsplitting", adm.UnsplitAt, "UNSPLIT"
+	}
+	res := &result{cols: p.columns(), tag: fmt.Sprintf("%s %d", tag, len(p.keys))}
 	for i, k := range p.keys {
-		if err := adm.SplitAt(ctx, k); err != nil {
-			return nil, fmt.Errorf("splitting %q at %s: %w", p.table, p.pretty[i], err)
+		if err := do(ctx, k); err != nil {
+			switch {
+			case errors.Is(err, ErrNoRangeBoundary):
+				return nil, pgerror.New(pgerror.CodeInvalidParameterValue, "no range boundary at %s", p.pretty[i])
+			case errors.Is(err, ErrMergeFirstRange):
+				return nil, pgerror.New(pgerror.CodeInvalidParameterValue, "%s", ErrMergeFirstRange.Error())
+			}
+			return nil, fmt.Errorf("%s %q at %s: %w", verb, p.table, p.pretty[i], err)
 		}
 		res.rows = append(res.rows, []types.Datum{fmt.Sprintf("%x", k), p.pretty[i]})
 	}

@@ -34,6 +34,13 @@ var clusterSettings = map[string]clusterSetting{
 		}
 		return nil
 	}},
+	// kv.range_merge.queue_enabled lets small, cold neighbouring ranges merge.
+	"kv.range_merge.queue_enabled": {def: "true", check: func(v string) error {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		return nil
+	}},
 	// server.time_until_store_dead is how long a node may be unreachable before its
 	// replicas are replaced elsewhere.
 	"server.time_until_store_dead": {def: (5 * time.Minute).String(), check: func(v string) error {

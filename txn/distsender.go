@@ -162,6 +162,9 @@ func (ds *DistSender) insert(d kvpb.RangeDescriptor) {
 	ds.byID[d.RangeID] = c
 }
 
+// Evict drops range rangeID from the range cache: the caller found its entry stale.
+func (ds *DistSender) Evict(rangeID uint64) { ds.evict(rangeID) }
+
 // evict forgets range rangeID, so that the next lookup reads its meta record again.
 func (ds *DistSender) evict(rangeID uint64) {
 	ds.mu.Lock()
@@ -231,6 +234,12 @@ func (ds *DistSender) setLeaseholder(rangeID, nodeID uint64) {
 // the range's replicas until the leaseholder answers, following NotLeaseHolderError hints,
 // and keeps trying (with backoff) while the range has no leaseholder, until ctx ends.
 func (ds *DistSender) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	return ds.send(ctx, ba, 0)
+}
+
+// send is Send after redirects: a batch redirected more than a few times in a row (replicas
+// disagreeing about ranges that are changing shape) waits a little between redirects.
+func (ds *DistSender) send(ctx context.Context, ba *kvpb.BatchRequest, redirects int) (*kvpb.BatchResponse, error) {
 	backoff := 10 * time.Millisecond
 	var lastErr error
 	for round := 0; ; round++ {
@@ -253,6 +262,7 @@ func (ds *DistSender) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 			var rnf *kvpb.RangeNotFoundError
 			var unreachable *nodeUnreachableError
 			var mismatch *kvpb.RangeKeyMismatchError
+			var merging *kvpb.MergeInProgressError
 			switch {
 			case errors.As(err, &mismatch):
 				// Our descriptor is stale (the range split). Learn the new shape; if the
@@ -268,14 +278,23 @@ func (ds *DistSender) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 				if !ok {
 					return nil, err
 				}
+				if redirects >= 3 {
+					select {
+					case <-ctx.Done():
+						return nil, &RangeUnavailableError{RangeID: ba.RangeID, Last: err, Cause: ctx.Err()}
+					case <-time.After(time.Duration(min(redirects, 25)) * 10 * time.Millisecond):
+					}
+				}
 				rerouted := *ba
 				rerouted.RangeID = rangeID
-				return ds.Send(ctx, &rerouted)
+				return ds.send(ctx, &rerouted, redirects+1)
 			case errors.As(err, &nlhe):
 				if nlhe.LeaseHolder != 0 && !tried[nlhe.LeaseHolder] {
 					queue = append([]uint64{nlhe.LeaseHolder}, queue...)
 				}
-			case errors.As(err, &rnf), errors.As(err, &unreachable):
+			case errors.As(err, &rnf), errors.As(err, &unreachable), errors.As(err, &merging):
+				// A range being merged away serves again once the merge ends (as part of
+				// the merged range, found by looking it up again, or as itself).
 			default:
 				return nil, err
 			}

@@ -455,7 +455,12 @@ func (t *Txn) Commit(ctx context.Context) error {
 		et := &kvpb.EndTxnRequest{Commit: true, LockSpans: t.lockSpans}
 		_, err = t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{et}})
 		var pushed *kvpb.TxnPushedError
-		if errors.As(err, &pushed) && attempt < 10 {
+		if errors.As(err, &pushed) {
+			if attempt >= 10 {
+				// Readers keep pushing us: start over rather than chase them.
+				return &kvpb.TransactionRetryError{Reason: kvpb.RetrySerializable, Timestamp: pushed.PushedTo,
+					Message: fmt.Sprintf("the commit was pushed %d times in a row by concurrent readers", attempt+1)}
+			}
 			if err := t.refreshTo(ctx, pushed.PushedTo); err != nil {
 				return err
 			}

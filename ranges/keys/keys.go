@@ -19,6 +19,9 @@ var (
 
 	// StoreLowWaterKey holds the timestamp cache low water of the store's last start.
 	StoreLowWaterKey = []byte{0x01, 's', 'l', 'o', 'w'}
+	// StoreTombstonePrefix starts the tombstones of ranges merged away on this store, one per
+	// range ID (RangeTombstoneKey): such a range never has a replica here again.
+	StoreTombstonePrefix = []byte{0x01, 's', 't', 'o', 'm', 'b'}
 
 	// RangeIDPrefix starts replicated per-range state, addressed by range ID. Snapshots of a
 	// range carry these keys.
@@ -89,6 +92,17 @@ func RangeAppliedIndexKey(rangeID uint64) []byte { return RangeIDKey(rangeID, "a
 
 // RangeDescriptorKey holds the range's descriptor as its replicas know it.
 func RangeDescriptorKey(rangeID uint64) []byte { return RangeIDKey(rangeID, "desc") }
+
+// RangeFrozenKey is set while a merge has frozen the range (see ranges.Replica.subsume).
+func RangeFrozenKey(rangeID uint64) []byte { return RangeIDKey(rangeID, "frzn") }
+
+// RangeAbandonedMergeKey records, on the left range of a merge, the merge it gave up on.
+func RangeAbandonedMergeKey(rangeID uint64) []byte { return RangeIDKey(rangeID, "abmg") }
+
+// RangeTombstoneKey marks range rangeID as merged away on this store.
+func RangeTombstoneKey(rangeID uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(nil), StoreTombstonePrefix...), rangeID)
+}
 
 // RangeGCThresholdKey holds the timestamp at or below which the range's history is gone.
 func RangeGCThresholdKey(rangeID uint64) []byte { return RangeIDKey(rangeID, "gcth") }

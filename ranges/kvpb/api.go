@@ -3,6 +3,7 @@ package kvpb
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/mvcc"
@@ -193,20 +194,78 @@ type GCRequest struct {
 type AdminSplitRequest struct {
 	SplitKey   []byte
 	NewRangeID uint64
+	// Sticky marks the split as asked for by a user: the merge queue leaves it alone.
+	Sticky bool `codec:",omitempty"`
+}
+
+// AdminMergeRequest, sent to the leaseholder of range Left, merges the range to its right
+// (Right, as the sender knows it) into it. Both must have replicas on the same nodes.
+type AdminMergeRequest struct{ Left, Right RangeDescriptor }
+
+// SubsumeRequest, sent by the leaseholder of Left during a merge to the leaseholder of
+// Right, freezes Right: it serves nothing more until the merge ends.
+type SubsumeRequest struct{ Left, Right RangeDescriptor }
+
+// ResolveMergeRequest, sent by the leaseholder of a frozen range to the range on its left
+// (found by LeftKey, the start key of the range that froze it), settles a merge whose
+// coordinator went quiet: the left range either has merged the frozen one, or records that
+// it never will.
+type ResolveMergeRequest struct {
+	LeftKey      []byte
+	RightRangeID uint64
+	FreezeIndex  uint64
+}
+
+// AdminRelocateRequest, sent to a range's leaseholder, moves the range one step towards
+// having its replicas on exactly the nodes Targets: one replica added, or one removed, or
+// the lease moved off a node that must go.
+type AdminRelocateRequest struct {
+	Range   RangeDescriptor
+	Targets []uint64
 }
 
 // RangeStatsRequest asks the leaseholder of a range about it.
-type RangeStatsRequest struct{ Span }
+type RangeStatsRequest struct {
+	Span
+	// SizeLimit, when positive, asks for the exact size of the range's data (Bytes),
+	// counted up to this limit.
+	SizeLimit int64 `codec:",omitempty"`
+}
 
 // Responses.
 type (
 	RangeStatsResponse struct {
-		NodeID           uint64 // the leaseholder that answered
-		ApproximateBytes int64  // the range's size on disk, estimated
+		NodeID           uint64  // the leaseholder that answered
+		ApproximateBytes int64   // the range's size on disk, estimated
+		QPS              float64 `codec:",omitempty"` // requests per second served lately
+		// Bytes is the size of the range's keys and values (every version), counted up to
+		// the request's SizeLimit: Bytes >= SizeLimit means "at least".
+		Bytes int64 `codec:",omitempty"`
+		// Age is how long the replica answering has held the range in its present shape:
+		// its load is measured over no more than that.
+		Age time.Duration `codec:",omitempty"`
 	}
 	AdminSplitResponse struct{ Left, Right RangeDescriptor }
-	GetResponse        struct{ Value *mvcc.KeyValue }
-	ScanResponse       struct {
+	AdminMergeResponse struct{ Merged RangeDescriptor }
+	SubsumeResponse    struct {
+		// FreezeIndex is the Raft index of the command that froze the range; every replica
+		// holds the log up to it.
+		FreezeIndex uint64
+		// FreezeTimestamp is above every read the frozen range served: the merged range
+		// accepts no write below it.
+		FreezeTimestamp hlc.Timestamp
+		// GCThreshold is the frozen range's: the merged range keeps the later of the two.
+		GCThreshold hlc.Timestamp
+	}
+	ResolveMergeResponse  struct{ Merged bool }
+	AdminRelocateResponse struct {
+		// Done: the replicas already were on the targets; nothing changed.
+		Done bool
+		// Range is the range's descriptor after the step.
+		Range RangeDescriptor
+	}
+	GetResponse  struct{ Value *mvcc.KeyValue }
+	ScanResponse struct {
 		KVs       []mvcc.KeyValue
 		ResumeKey []byte
 	}
@@ -241,6 +300,10 @@ func (r *RefreshRequest) Header() Span        { return r.Span }
 func (r *GCRequest) Header() Span             { return r.Span }
 func (r *AdminSplitRequest) Header() Span     { return Span{Key: r.SplitKey} }
 func (r *RangeStatsRequest) Header() Span     { return r.Span }
+func (r *AdminMergeRequest) Header() Span     { return Span{Key: r.Left.StartKey} }
+func (r *SubsumeRequest) Header() Span        { return Span{Key: r.Right.StartKey} }
+func (r *ResolveMergeRequest) Header() Span   { return Span{Key: r.LeftKey} }
+func (r *AdminRelocateRequest) Header() Span  { return Span{Key: r.Range.StartKey} }
 
 func (*GetRequest) IsWrite() bool            { return false }
 func (*ScanRequest) IsWrite() bool           { return false }
@@ -257,6 +320,10 @@ func (*RefreshRequest) IsWrite() bool        { return false }
 func (*GCRequest) IsWrite() bool             { return true }
 func (*AdminSplitRequest) IsWrite() bool     { return true }
 func (*RangeStatsRequest) IsWrite() bool     { return false }
+func (*AdminMergeRequest) IsWrite() bool     { return true }
+func (*SubsumeRequest) IsWrite() bool        { return true }
+func (*ResolveMergeRequest) IsWrite() bool   { return true }
+func (*AdminRelocateRequest) IsWrite() bool  { return true }
 
 // BatchRequest is a group of requests a range evaluates atomically.
 type BatchRequest struct {

@@ -23,6 +23,8 @@ type RangeDescriptor struct {
 	EndKey     []byte
 	Replicas   []ReplicaDescriptor
 	Generation int64
+	// Sticky: a user split the range off its left neighbour; the merge queue keeps it apart.
+	Sticky bool `codec:",omitempty"`
 }
 
 // ContainsKey reports whether key belongs to the range, routing transaction records by their

@@ -118,3 +118,14 @@ type RangeKeyMismatchError struct {
 func (e *RangeKeyMismatchError) Error() string {
 	return fmt.Sprintf("key %q is outside r%d", e.Key, e.RangeID)
 }
+
+// MergeInProgressError says the range is frozen by a merge into the range on its left: it
+// serves nothing until the merge ends, and then the sender finds the keys in the merged
+// range (or here again, if the merge was abandoned).
+type MergeInProgressError struct {
+	RangeID uint64
+}
+
+func (e *MergeInProgressError) Error() string {
+	return fmt.Sprintf("r%d is being merged into the range on its left", e.RangeID)
+}

@@ -56,6 +56,10 @@ type requestUnion struct {
 	GC             *GCRequest             `codec:",omitempty"`
 	AdminSplit     *AdminSplitRequest     `codec:",omitempty"`
 	RangeStats     *RangeStatsRequest     `codec:",omitempty"`
+	AdminMerge     *AdminMergeRequest     `codec:",omitempty"`
+	Subsume        *SubsumeRequest        `codec:",omitempty"`
+	ResolveMerge   *ResolveMergeRequest   `codec:",omitempty"`
+	AdminRelocate  *AdminRelocateRequest  `codec:",omitempty"`
 }
 
 type responseUnion struct {
@@ -74,6 +78,10 @@ type responseUnion struct {
 	GC             *GCResponse             `codec:",omitempty"`
 	AdminSplit     *AdminSplitResponse     `codec:",omitempty"`
 	RangeStats     *RangeStatsResponse     `codec:",omitempty"`
+	AdminMerge     *AdminMergeResponse     `codec:",omitempty"`
+	Subsume        *SubsumeResponse        `codec:",omitempty"`
+	ResolveMerge   *ResolveMergeResponse   `codec:",omitempty"`
+	AdminRelocate  *AdminRelocateResponse  `codec:",omitempty"`
 }
 
 // setUnion stores v in the field of *union that has v's type.
@@ -215,6 +223,7 @@ type errorDetail struct {
 	NotLeaseHolder   *NotLeaseHolderError                     `codec:",omitempty"`
 	Ambiguous        *AmbiguousResultError                    `codec:",omitempty"`
 	RangeKeyMismatch *RangeKeyMismatchError                   `codec:",omitempty"`
+	MergeInProgress  *MergeInProgressError                    `codec:",omitempty"`
 	GCThreshold      *BatchTimestampBeforeGCError             `codec:",omitempty"`
 	WriteIntent      *mvcc.WriteIntentError                   `codec:",omitempty"`
 	WriteTooOld      *mvcc.WriteTooOldError                   `codec:",omitempty"`

@@ -39,7 +39,11 @@ func allRequests() []Request {
 		&RefreshRequest{Span: span, From: ts1},
 		&GCRequest{Span: span, Threshold: ts1},
 		&AdminSplitRequest{SplitKey: []byte("m"), NewRangeID: 9},
-		&RangeStatsRequest{Span: span},
+		&RangeStatsRequest{Span: span, SizeLimit: 1 << 20},
+		&AdminMergeRequest{Left: RangeDescriptor{RangeID: 1, EndKey: []byte("m")}, Right: RangeDescriptor{RangeID: 9, StartKey: []byte("m"), Sticky: true}},
+		&SubsumeRequest{Left: RangeDescriptor{RangeID: 1}, Right: RangeDescriptor{RangeID: 9}},
+		&ResolveMergeRequest{LeftKey: []byte("a"), RightRangeID: 9, FreezeIndex: 40},
+		&AdminRelocateRequest{Range: RangeDescriptor{RangeID: 9}, Targets: []uint64{1, 2, 4}},
 	}
 }
 
@@ -59,7 +63,11 @@ func allResponses() []Response {
 		&RefreshResponse{},
 		&GCResponse{Removed: 9},
 		&AdminSplitResponse{Left: RangeDescriptor{RangeID: 1, EndKey: []byte("m")}, Right: RangeDescriptor{RangeID: 9, StartKey: []byte("m")}},
-		&RangeStatsResponse{NodeID: 2, ApproximateBytes: 1 << 20},
+		&RangeStatsResponse{NodeID: 2, ApproximateBytes: 1 << 20, QPS: 12.5, Bytes: 4096, Age: time.Minute},
+		&AdminMergeResponse{Merged: RangeDescriptor{RangeID: 1, EndKey: []byte("z"), Generation: 4}},
+		&SubsumeResponse{FreezeIndex: 40, FreezeTimestamp: ts2},
+		&ResolveMergeResponse{Merged: true},
+		&AdminRelocateResponse{Done: true},
 	}
 }
 
@@ -133,6 +141,7 @@ func TestErrorsKeepTheirType(t *testing.T) {
 		&TxnPushedError{PushedTo: ts2},
 		&ConflictError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
 		&RangeNotFoundError{RangeID: 2, Key: []byte("k"), StoreID: 1},
+		&MergeInProgressError{RangeID: 9},
 		&NotLeaseHolderError{RangeID: 3, NodeID: 1, LeaseHolder: 2},
 		&AmbiguousResultError{Message: "n2 went away"},
 		&RangeKeyMismatchError{RangeID: 1, Key: []byte("z"), Ranges: []RangeDescriptor{{RangeID: 2, StartKey: []byte("m"), EndKey: []byte{0xff}}}},

@@ -160,10 +160,16 @@ func (r *rewriter) alterTable() error {
 	if len(r.toks) < 4 || !r.toks[0].is("alter") || !r.toks[1].is("table") {
 		return nil
 	}
-	// ALTER TABLE t SPLIT AT VALUES (...), ... is tidb's SPLIT TABLE t BY (...), ...
+	// ALTER TABLE t SPLIT AT VALUES (...), ... is tidb's SPLIT TABLE t BY (...), ...; ALTER
+	// TABLE t UNSPLIT AT VALUES (...), ... borrows tidb's other spelling of it, SPLIT REGION
+	// FOR TABLE t BY (...), ..., which the planner reads as the unsplit.
 	for j := 3; j+2 < len(r.toks); j++ {
-		if r.toks[j].is("split") && r.toks[j+1].is("at") && r.toks[j+2].is("values") {
-			out := append([]token{ident("split"), ident("table")}, r.toks[2:j]...)
+		if (r.toks[j].is("split") || r.toks[j].is("unsplit")) && r.toks[j+1].is("at") && r.toks[j+2].is("values") {
+			out := []token{ident("split"), ident("table")}
+			if r.toks[j].is("unsplit") {
+				out = []token{ident("split"), ident("region"), ident("for"), ident("table")}
+			}
+			out = append(out, r.toks[2:j]...)
 			out = append(out, ident("by"))
 			r.toks = append(out, r.toks[j+3:]...)
 			return nil
