@@ -1,12 +1,12 @@
 package server
 
 import (
-	"os"
-	"runtime/pprof"
 	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"

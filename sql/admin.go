@@ -56,8 +56,8 @@ type splitPlan struct {
 	noSchemaChange
 	unsplit bool
 	table   string
-	keys   [][]byte
-	pretty []string
+	keys    [][]byte
+	pretty  []string
 }
 
 func (s *Session) planSplit(ctx context.Context, t *txn.Txn, n *ast.SplitRegionStmt, p *prepared) (plan, error) {
