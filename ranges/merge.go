@@ -59,15 +59,29 @@ func abandonedValue(m mergeArgs) []byte {
 // allLatches covers every key of a range: holding them, nothing evaluates on it.
 var allLatches = []latchSpan{{span: kvpb.Span{Key: keys.KeyMin, EndKey: keys.KeyMax}, write: true}}
 
+// lockShape takes the replica's change lock and every latch, for a change of the range's
+// shape (a split, a merge, a freeze): nothing evaluates on the range until release, and
+// whatever waits re-checks its keys against the new descriptor afterwards.
+func (r *Replica) lockShape(ctx context.Context) (release func(), err error) {
+	r.changeMu.Lock()
+	g, err := r.latches.acquire(ctx, allLatches)
+	if err != nil {
+		r.changeMu.Unlock()
+		return nil, err
+	}
+	return func() {
+		r.latches.release(g)
+		r.changeMu.Unlock()
+	}, nil
+}
+
 // adminMerge, on the left range's leaseholder, merges req.Right into this range.
 func (r *Replica) adminMerge(ctx context.Context, req *kvpb.AdminMergeRequest) (*kvpb.BatchResponse, error) {
-	r.changeMu.Lock()
-	defer r.changeMu.Unlock()
-	g, err := r.latches.acquire(ctx, allLatches)
+	release, err := r.lockShape(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer r.latches.release(g)
+	defer release()
 	desc, right := r.Desc(), req.Right
 	switch {
 	case desc.RangeID != req.Left.RangeID || !bytes.Equal(desc.EndKey, right.StartKey):
@@ -144,13 +158,11 @@ func (r *Replica) subsume(ctx context.Context, req *kvpb.SubsumeRequest) (*kvpb.
 		// mismatch: the request is for one range, not for whichever holds its key.)
 		return nil, fmt.Errorf("r%d: got the subsume request for r%d, which is gone", r.rangeID, req.Right.RangeID)
 	}
-	r.changeMu.Lock()
-	defer r.changeMu.Unlock()
-	g, err := r.latches.acquire(ctx, allLatches)
+	release, err := r.lockShape(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer r.latches.release(g)
+	defer release()
 	desc := r.Desc()
 	if desc.RangeID != req.Right.RangeID || desc.Generation != req.Right.Generation || !bytes.Equal(desc.StartKey, req.Left.EndKey) {
 		return nil, fmt.Errorf("r%d changed since its merge into r%d began: it is now %s, generation %d", req.Right.RangeID, req.Left.RangeID, desc, desc.Generation)

@@ -21,8 +21,11 @@ import (
 
 // adminSplit splits the range at req.SplitKey.
 func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (*kvpb.BatchResponse, error) {
-	r.changeMu.Lock()
-	defer r.changeMu.Unlock()
+	release, err := r.lockShape(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	desc := r.Desc()
 	key := req.SplitKey
 	switch {
@@ -35,13 +38,6 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 	case req.NewRangeID == 0:
 		return nil, fmt.Errorf("split of r%d at %q needs a new range ID", r.rangeID, key)
 	}
-	// Hold every latch of the range: nothing evaluates on it while it changes shape, and
-	// whatever waits re-checks its keys against the new descriptor afterwards.
-	g, err := r.latches.acquire(ctx, allLatches)
-	if err != nil {
-		return nil, err
-	}
-	defer r.latches.release(g)
 
 	left := *desc
 	left.EndKey = append([]byte(nil), key...)

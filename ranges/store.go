@@ -367,29 +367,29 @@ func (s *Store) SetRouter(r Router) {
 
 // route sends ba (with no RangeID) to the range that holds its keys.
 func (s *Store) route(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
-	s.mu.RLock()
-	router := s.router
-	s.mu.RUnlock()
-	if router == nil {
-		return s.Send(ctx, ba)
+	if router := s.currentRouter(); router != nil {
+		d, err := router.RangeForKey(ctx, batchAnchor(ba))
+		if err != nil {
+			return nil, err
+		}
+		ba.RangeID = d.RangeID
 	}
-	d, err := router.RangeForKey(ctx, batchAnchor(ba))
-	if err != nil {
-		return nil, err
-	}
-	ba.RangeID = d.RangeID
-	return router.Send(ctx, ba)
+	return s.sendToRange(ctx, ba)
 }
 
-// sendToRange sends ba to range ba.RangeID, wherever it is.
+// sendToRange sends ba to range ba.RangeID, wherever it is (or, alone, to whichever local
+// replica holds its keys when it names no range).
 func (s *Store) sendToRange(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
-	s.mu.RLock()
-	router := s.router
-	s.mu.RUnlock()
-	if router == nil {
-		return s.Send(ctx, ba)
+	if router := s.currentRouter(); router != nil {
+		return router.Send(ctx, ba)
 	}
-	return router.Send(ctx, ba)
+	return s.Send(ctx, ba)
+}
+
+func (s *Store) currentRouter() Router {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.router
 }
 
 // batchAnchor is a key that decides which range a batch is for.

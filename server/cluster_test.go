@@ -363,14 +363,7 @@ func TestRangesSplitBySize(t *testing.T) {
 		t.Fatal(err)
 	}
 	const rows = 400 // about 400 KiB
-	pad := strings.Repeat("x", 1000)
-	for i := 0; i < rows; i++ {
-		if _, err := conn.Exec(ctx, "INSERT INTO blobs VALUES ($1, $2)", i, pad); err != nil {
-			t.Fatal(err)
-		}
-	}
-	countRanges := func() int { return countRows(t, ctx, conn, "SHOW RANGES FROM TABLE blobs") }
-	waitFor(t, 30*time.Second, "the table to split by size", func() bool { return countRanges() >= 4 })
+	countRanges := fillBlobs(t, ctx, conn, rows)
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM blobs").Scan(&n); err != nil || n != rows {
 		t.Fatalf("count = %d, %v; want %d", n, err, rows)
@@ -665,4 +658,20 @@ func TestLeasesBalance(t *testing.T) {
 		return true
 	})
 	t.Logf("leases after balancing: %d %d %d", leases(nodes[0]), leases(nodes[1]), leases(nodes[2]))
+}
+
+// fillBlobs inserts rows rows of about 1 KiB into table blobs (k INT PRIMARY KEY, v TEXT),
+// which splits by size (with a small kv.range_max_bytes) into at least four ranges, and
+// returns a function counting the table's ranges.
+func fillBlobs(t *testing.T, ctx context.Context, conn *pgx.Conn, rows int) (countRanges func() int) {
+	t.Helper()
+	pad := strings.Repeat("x", 1000)
+	for i := 0; i < rows; i++ {
+		if _, err := conn.Exec(ctx, "INSERT INTO blobs VALUES ($1, $2)", i, pad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	countRanges = func() int { return countRows(t, ctx, conn, "SHOW RANGES FROM TABLE blobs") }
+	waitFor(t, 30*time.Second, "the table to split by size", func() bool { return countRanges() >= 4 })
+	return countRanges
 }

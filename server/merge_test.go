@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,14 +36,7 @@ func TestMergeQueueMergesSmallRanges(t *testing.T) {
 		}
 	}
 	const rows = 300
-	pad := strings.Repeat("x", 1000)
-	for i := 0; i < rows; i++ {
-		if _, err := conn.Exec(ctx, "INSERT INTO blobs VALUES ($1, $2)", i, pad); err != nil {
-			t.Fatal(err)
-		}
-	}
-	countRanges := func() int { return countRows(t, ctx, conn, "SHOW RANGES FROM TABLE blobs") }
-	waitFor(t, 30*time.Second, "the table to split by size", func() bool { return countRanges() >= 4 })
+	countRanges := fillBlobs(t, ctx, conn, rows)
 	split := countRanges()
 	if _, err := conn.Exec(ctx, "ALTER TABLE blobs SPLIT AT VALUES (150)"); err != nil {
 		t.Fatal(err)

@@ -42,11 +42,9 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 				n.shedLease(ctx, r, d, nodes)
 				continue
 			}
-			if n.leaseGate() != nil && time.Since(n.startedAt) > n.livenessTTL() {
-				// Not live: hand over leases it may not serve (the first range's it may).
-				if bytes.Compare(d.StartKey, keys.SystemMax) >= 0 {
-					n.shedLease(ctx, r, d, nodes)
-				}
+			if bytes.Compare(d.StartKey, keys.SystemMax) >= 0 && n.leaseGate() != nil && time.Since(n.startedAt) > n.livenessTTL() {
+				// Not live: hand over the leases it may not serve (all but the first range's).
+				n.shedLease(ctx, r, d, nodes)
 				continue
 			}
 			var replicas []uint64
