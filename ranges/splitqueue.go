@@ -135,6 +135,24 @@ func (r *Replica) dataBytes(limit int64) int64 {
 	if limit <= 0 {
 		return 0
 	}
+	// Pebble's estimate misses memtables, so it only ever says "at least".
+	if r.ApproximateBytes() >= limit {
+		return limit
+	}
+	written, gen := r.written.Load(), r.Desc().Generation
+	if c := r.sizeCache.Load(); c != nil && c.written == written && c.gen == gen && (c.bytes < c.limit || limit <= c.limit) {
+		return min(c.bytes, limit)
+	}
+	n := r.countDataBytes(limit)
+	r.sizeCache.Store(&sizeCount{written: written, gen: gen, limit: limit, bytes: n})
+	return n
+}
+
+// sizeCount is a count of dataBytes, valid while the replica's written counter and
+// descriptor generation are unchanged: bytes, exact if below limit, else "at least limit".
+type sizeCount struct{ written, gen, limit, bytes int64 }
+
+func (r *Replica) countDataBytes(limit int64) int64 {
 	d := r.Desc()
 	if d.EndKey == nil {
 		return 0
@@ -166,4 +184,5 @@ func (r *Replica) validSplitKey(key []byte) ([]byte, bool) {
 // count at its last size check (sizeCheckedAt).
 type writeCounter struct {
 	written, sizeCheckedAt atomic.Int64
+	sizeCache              atomic.Pointer[sizeCount]
 }
