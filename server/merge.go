@@ -50,17 +50,18 @@ func (n *Node) mergePass(ctx context.Context) {
 }
 
 // maybeMerge merges left with its right neighbour if the merge queue's rules allow it. The
-// left range (whose lease this node holds) is looked at first, locally, so that most ranges
-// cost nothing; the right one is found through the range cache (a stale entry fails the
-// merge's own checks and is dropped).
+// cheap checks come first, so that most ranges cost little: the right neighbour, from the
+// range cache (a stale entry fails the merge's own checks and is dropped), must not be
+// sticky; then the left range (whose lease this node holds), locally; only then the right
+// one's leaseholder is asked.
 func (n *Node) maybeMerge(ctx context.Context, left kvpb.RangeDescriptor) (bool, error) {
+	right, err := n.ds.RangeForKey(ctx, left.EndKey)
+	if err != nil || right.Sticky || !bytes.Equal(right.StartKey, left.EndKey) {
+		return false, err
+	}
 	sizeLimit := n.rangeMaxBytes() / 2
 	ls, err := n.rangeStats(ctx, left, sizeLimit)
 	if err != nil || !n.mergeable(ls, sizeLimit) {
-		return false, err
-	}
-	right, err := n.ds.RangeForKey(ctx, left.EndKey)
-	if err != nil || right.Sticky || !bytes.Equal(right.StartKey, left.EndKey) {
 		return false, err
 	}
 	rs, err := n.rangeStats(ctx, right, sizeLimit-ls.Bytes)

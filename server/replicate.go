@@ -28,11 +28,12 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 		}
 		n.publishLoad()
 		if pass++; pass%5 == 0 {
+			// Repairs, rarely needed: not worth a look at every range every pass.
 			n.collectRemovedReplicas(ctx)
+			n.reconcileDescriptors(ctx)
 		}
 		nodes := n.placementNodes()
-		n.reconcileDescriptors(ctx)
-		rebalanced := false
+		rebalanced, leaseMoves := false, 0
 		for _, d := range n.store.Descriptors() {
 			r := n.store.Replica(d.RangeID)
 			if r == nil || !r.IsLeaseholder() {
@@ -54,12 +55,21 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 			a := placement.Plan(replicas, n.NodeID(), nodes, placement.Config{
 				Replicas: n.cfg.ReplicationFactor, TimeUntilDead: n.timeUntilStoreDead(),
 			})
-			if a.Kind == placement.None && !rebalanced {
+			if a.Kind == placement.None && !rebalanced && leaseMoves < maxLeaseMovesPerPass {
 				if target, ok := placement.LeaseTarget(replicas, n.NodeID(), nodes); ok {
 					tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 					if err := r.TransferLease(tctx, target); err == nil {
 						n.log.Info("moved a lease to even out leases", "range", d.RangeID, "to", target)
-						rebalanced = true
+						leaseMoves++
+						// Later moves of this pass see the counts as they now are.
+						for i := range nodes {
+							switch nodes[i].ID {
+							case n.NodeID():
+								nodes[i].Leases--
+							case target:
+								nodes[i].Leases++
+							}
+						}
 					}
 					cancel()
 				}
@@ -151,6 +161,10 @@ func (n *Node) collectRemovedReplicas(ctx context.Context) {
 	}
 	n.removedSince = seen
 }
+
+// maxLeaseMovesPerPass bounds the leases a node hands over per pass to even out leases
+// (a lease move is cheap; replica moves go one per pass).
+const maxLeaseMovesPerPass = 10
 
 // removalGrace is how long a replica must look removed before it is destroyed.
 const removalGrace = 3 * time.Second
