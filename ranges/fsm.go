@@ -277,6 +277,14 @@ func (f *rangeFSM) applyLocked(l *raft.Log) any {
 			// Nothing changes a frozen range: its state is what the merge absorbs. (A command
 			// evaluated before the freeze may reach the log after it.)
 			rejected = &kvpb.MergeInProgressError{RangeID: f.rangeID}
+		case cmd.flags&flagMerge != 0:
+			abandoned, err := f.mergeAbandoned(cmd.merge)
+			if err != nil {
+				return fmt.Errorf("r%d: applying index %d: %w", f.rangeID, l.Index, err)
+			}
+			if abandoned {
+				rejected = errMergeAbandoned
+			}
 		}
 		if rejected != nil {
 			cmd = command{}
@@ -295,9 +303,7 @@ func (f *rangeFSM) applyLocked(l *raft.Log) any {
 		case cmd.flags&flagThaw != 0:
 			err2 = mvcc.DeleteUnversioned(b, keys.RangeFrozenKey(f.rangeID))
 		case cmd.flags&flagMerge != 0:
-			if result, err2 = f.mergeLocked(b, cmd.merge); result != nil {
-				rejected, cmd = result.(error), command{}
-			}
+			err2 = f.mergeLocked(b, cmd.merge)
 		case cmd.flags&flagAbandonMerge != 0:
 			result, err2 = f.abandonMergeLocked(b, cmd.merge)
 		}

@@ -325,45 +325,46 @@ func (r *Replica) relocate(ctx context.Context, req *kvpb.AdminRelocateRequest) 
 	return &kvpb.BatchResponse{Responses: []kvpb.Response{resp}}, nil
 }
 
+// mergeAbandoned reports whether the merge m names was abandoned before its command
+// reached the log: the command must then change nothing.
+func (f *rangeFSM) mergeAbandoned(m mergeArgs) (bool, error) {
+	v, ok, err := mvcc.GetUnversioned(f.db, keys.RangeAbandonedMergeKey(f.rangeID))
+	return ok && bytes.Equal(v, abandonedValue(m)), err
+}
+
 // mergeLocked applies, on the left range, the merge of the frozen range m names, adding
-// to b what changes besides the left range's descriptor. It returns an error value to
-// reject the command with (the merge was abandoned), or a failure.
-func (f *rangeFSM) mergeLocked(b *pebble.Batch, m mergeArgs) (any, error) {
-	if v, ok, err := mvcc.GetUnversioned(f.db, keys.RangeAbandonedMergeKey(f.rangeID)); err != nil {
-		return nil, err
-	} else if ok && bytes.Equal(v, abandonedValue(m)) {
-		return errMergeAbandoned, nil
-	}
+// to b what changes besides the left range's descriptor.
+func (f *rangeFSM) mergeLocked(b *pebble.Batch, m mergeArgs) error {
 	f.hooks.absorb(m.otherRangeID, m.freezeIndex)
 	if err := mvcc.PutUnversioned(b, keys.RangeTombstoneKey(m.otherRangeID), []byte{1}); err != nil {
-		return nil, err
+		return err
 	}
 	if err := mvcc.DeleteUnversioned(b, keys.RangeDescriptorKey(m.otherRangeID)); err != nil {
-		return nil, err
+		return err
 	}
 	// The ranges the right one absorbed are now this one's (see abandonMergeLocked).
 	if err := mvcc.PutUnversioned(b, mergedMarkerKey(f.rangeID, m.otherRangeID), []byte{1}); err != nil {
-		return nil, err
+		return err
 	}
 	prefix := keys.RangeIDKey(m.otherRangeID, "mrgd")
 	it, err := f.db.NewIter(&pebble.IterOptions{
 		LowerBound: mvcc.EncodeKey(prefix, zeroTS), UpperBound: mvcc.EncodeKey(keys.PrefixEnd(prefix), zeroTS),
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		k, _, err := mvcc.DecodeKey(it.Key())
 		if err != nil {
-			return nil, err
+			return err
 		}
 		absorbed := binary.BigEndian.Uint64(k[len(prefix):])
 		if err := mvcc.PutUnversioned(b, mergedMarkerKey(f.rangeID, absorbed), []byte{1}); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return nil, it.Error()
+	return it.Error()
 }
 
 // abandonMergeLocked applies, on the left range, the abandonment of the merge m names: if

@@ -53,12 +53,22 @@ func TestMergeProtocol(t *testing.T) {
 	}
 	// ...so the merge command, reaching its log afterwards, changes nothing.
 	l := s.Replica(2)
-	cmd := command{flags: flagDescriptor | flagMerge, merge: mergeArgs{otherRangeID: 3, freezeIndex: sub.FreezeIndex}}
+	widened := left
+	widened.EndKey, widened.Generation = right.EndKey, right.Generation+1
+	b := s.db.NewIndexedBatch()
+	if err := writeDescriptor(b, &widened, &left, s.Clock().Now()); err != nil {
+		t.Fatal(err)
+	}
+	cmd := command{flags: flagDescriptor | flagMerge, merge: mergeArgs{otherRangeID: 3, freezeIndex: sub.FreezeIndex}, repr: append([]byte(nil), b.Repr()...)}
+	b.Close()
 	if _, err := l.proposeResult(context.Background(), cmd); !errors.Is(err, errMergeAbandoned) {
 		t.Fatalf("a merge after its abandonment: %v, want errMergeAbandoned", err)
 	}
 	if d := l.Desc(); string(d.EndKey) != "\x10t" || s.Replica(3) == nil {
 		t.Fatalf("after an abandoned merge: left %s, right present %v", d, s.Replica(3) != nil)
+	}
+	if d, err := loadDescriptor(s.db, 2); err != nil || string(d.EndKey) != "\x10t" {
+		t.Fatalf("after an abandoned merge the stored left descriptor is %s (%v)", d, err)
 	}
 	// Thawed, the right range serves again.
 	if _, err := s.Replica(3).proposeResult(context.Background(), command{flags: flagThaw}); err != nil {
