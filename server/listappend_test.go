@@ -51,11 +51,11 @@ func TestListAppendSerializable(t *testing.T) {
 		perClient = 25
 	}
 	var (
-		mu      sync.Mutex
-		history []listappend.Txn
+		mu       sync.Mutex
+		history  []listappend.Txn
 		nextVal  = map[int]int{}
 		failures = map[string]int{}
-		wg      sync.WaitGroup
+		wg       sync.WaitGroup
 	)
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
