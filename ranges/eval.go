@@ -238,6 +238,14 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 		return &kvpb.PutResponse{}, mvcc.Put(ec.rw, t.Key, ec.write, t.Value, ec.meta)
 	case *kvpb.ConditionalPutRequest:
 		err := mvcc.ConditionalPut(ec.rw, t.Key, ec.write, t.Value, ec.meta, t.ExpectAbsent)
+		var cfe *mvcc.ConditionFailedError
+		if errors.As(err, &cfe) && ec.ba.Txn != nil && ec.ba.Timestamp.Less(cfe.Timestamp) {
+			// The value was committed after this transaction's snapshot, which saw the key
+			// absent: not a duplicate in any serial order, but a conflict (PostgreSQL says
+			// 40001 here too, not 23505).
+			return nil, &kvpb.TransactionRetryError{Reason: kvpb.RetrySerializable,
+				Message: fmt.Sprintf("key %q was written at %s by a concurrent transaction, after this transaction's snapshot at %s", t.Key, cfe.Timestamp, ec.ba.Timestamp)}
+		}
 		return &kvpb.ConditionalPutResponse{}, err
 	case *kvpb.DeleteRequest:
 		return &kvpb.DeleteResponse{}, mvcc.Delete(ec.rw, t.Key, ec.write, ec.meta)

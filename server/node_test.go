@@ -412,3 +412,35 @@ func TestReadersDoNotWaitForWriters(t *testing.T) {
 		t.Fatalf("reader after the commit: %q, %v", v, err)
 	}
 }
+
+// TestInsertAfterConcurrentInsert: a transaction inserting a key that a concurrent
+// transaction inserted after its snapshot gets a serialization failure (40001, retry), as
+// in PostgreSQL, not a unique violation; a key that was there before the snapshot is a
+// unique violation (23505).
+func TestInsertAfterConcurrentInsert(t *testing.T) {
+	n := startTestNode(t, Config{})
+	ctx := context.Background()
+	c1, c2 := connect(t, n), connect(t, n)
+	for _, stmt := range []string{"CREATE TABLE u (k INT PRIMARY KEY)", "INSERT INTO u VALUES (0)", "BEGIN"} {
+		if _, err := c1.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := countRows(t, ctx, c1, "SELECT k FROM u"); got != 1 { // takes the snapshot
+		t.Fatalf("%d rows", got)
+	}
+	if _, err := c2.Exec(ctx, "INSERT INTO u VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c1.Exec(ctx, "INSERT INTO u VALUES (1)")
+	if code := pgCode(err); code != "40001" {
+		t.Fatalf("insert of a key inserted concurrently: %v (SQLSTATE %q), want 40001", err, code)
+	}
+	if _, err := c1.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c1.Exec(ctx, "INSERT INTO u VALUES (1)")
+	if code := pgCode(err); code != "23505" {
+		t.Fatalf("insert of an existing key: %v (SQLSTATE %q), want 23505", err, code)
+	}
+}

@@ -31,6 +31,9 @@ func (e *WriteTooOldError) Error() string {
 // ConditionFailedError reports a conditional put whose key already had a value.
 type ConditionFailedError struct {
 	ActualValue []byte
+	// Timestamp is the committed version's timestamp; empty when the value is the writer's
+	// own intent.
+	Timestamp hlc.Timestamp `codec:",omitempty"`
 }
 
 func (e *ConditionFailedError) Error() string {

@@ -79,7 +79,7 @@ func write(rw ReadWriter, key []byte, ts hlc.Timestamp, value []byte, txn *TxnMe
 		}
 		newest = v
 		if expectAbsent && !liveKnown && len(it.Value()) > 0 {
-			return &ConditionFailedError{ActualValue: append([]byte(nil), it.Value()...)}
+			return &ConditionFailedError{ActualValue: append([]byte(nil), it.Value()...), Timestamp: v}
 		}
 		break
 	}
