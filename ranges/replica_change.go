@@ -51,6 +51,10 @@ func (r *Replica) AddReplica(ctx context.Context, target kvpb.ReplicaDescriptor)
 		return fmt.Errorf("r%d: adding learner on n%d: %w", r.rangeID, target.NodeID, err)
 	}
 	if err := r.waitCaughtUp(ctx, target.NodeID, r.raft.LastIndex()); err != nil {
+		// Take the learner out again rather than leave it behind, half added.
+		if rerr := r.raft.RemoveServer(id, 0, configTimeout).Error(); rerr != nil {
+			r.store.log.Warn("removing a learner that did not catch up", "range", r.rangeID, "node", target.NodeID, "err", rerr)
+		}
 		return err
 	}
 	if err := r.raft.AddVoter(id, addr, 0, configTimeout).Error(); err != nil {
