@@ -164,7 +164,7 @@ type fsmHooks struct {
 	onMerged func(rightID uint64)
 	// retireOverlapping retires the store's other replicas overlapping d, before a snapshot
 	// of d is installed over their keys.
-	retireOverlapping func(d *kvpb.RangeDescriptor) (release func())
+	retireOverlapping func(d *kvpb.RangeDescriptor) (release func(), err error)
 }
 
 // frozenState describes a freeze, as persisted at keys.RangeFrozenKey.
@@ -407,7 +407,11 @@ func (f *rangeFSM) Restore(rc io.ReadCloser) error {
 	}
 	// Replicas here of ranges the snapshot's range has since absorbed (or that it overlaps
 	// for any other reason) are stale: they stop before their keys are replaced.
-	defer f.hooks.retireOverlapping(desc)()
+	release, err := f.hooks.retireOverlapping(desc)
+	if err != nil {
+		return fmt.Errorf("r%d: %w", f.rangeID, err)
+	}
+	defer release()
 	if old := f.hooks.desc(); old.EndKey != nil {
 		spans = append(spans, rangeEngineSpans(f.rangeID, old.StartKey, old.EndKey)...)
 	}

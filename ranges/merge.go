@@ -440,13 +440,24 @@ func (s *Store) mergeApplied(rightID uint64) {
 // than d's own whose spans overlap d's: d's snapshot is about to replace those keys. It
 // returns with the store's span lock held, which the caller releases once the snapshot is
 // in: no replica's destruction deletes keys meanwhile (see DestroyReplica).
-func (s *Store) retireOverlapping(d *kvpb.RangeDescriptor) (release func()) {
+//
+// A replica that is frozen (its range merged away) or hears no leader (its range removed
+// it) is stale. One that still serves its range is not: the snapshot is refused and its
+// sender tries again later. That is a range split elsewhere and not yet here, whose new
+// right-hand range sends this node a snapshot before the left range here has applied the
+// split: the left replica still owns the keys, and will hand them over when it applies it.
+func (s *Store) retireOverlapping(d *kvpb.RangeDescriptor) (release func(), err error) {
 	s.spanMu.Lock()
 	s.mu.RLock()
 	var stale []*Replica
 	for _, r := range s.byStart {
 		o := r.Desc()
 		if r.rangeID != d.RangeID && bytes.Compare(o.StartKey, d.EndKey) < 0 && bytes.Compare(d.StartKey, o.EndKey) < 0 {
+			if !r.Frozen() && r.HearsLeader() {
+				s.mu.RUnlock()
+				s.spanMu.Unlock()
+				return nil, fmt.Errorf("a snapshot of %s overlaps %s, which is live on this store", d, o)
+			}
 			stale = append(stale, r)
 		}
 	}
@@ -458,7 +469,7 @@ func (s *Store) retireOverlapping(d *kvpb.RangeDescriptor) (release func()) {
 			s.destroyLater(r)
 		}
 	}
-	return s.spanMu.Unlock
+	return s.spanMu.Unlock, nil
 }
 
 // tombstoned reports whether range rangeID was merged away on this store.
