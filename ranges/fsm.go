@@ -8,6 +8,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/hashicorp/raft"
@@ -245,9 +246,31 @@ var errRetired = errors.New("the replica was merged away")
 
 // Apply implements raft.FSM.
 func (f *rangeFSM) Apply(l *raft.Log) any {
+	f.awaitInitialized(l)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.applyLocked(l)
+}
+
+// awaitInitialized holds back a command for a replica that does not know its range yet. A
+// replica is created empty when a message of its range arrives first; a learner is filled
+// by a snapshot before any command, but the right-hand range of a split can reach a node
+// before the left range there has applied the split. Its commands must wait for that (the
+// split is committed, so it comes): until then the left replica still owns the keys, and
+// may yet apply entries from before the split to them.
+func (f *rangeFSM) awaitInitialized(l *raft.Log) {
+	if l.Type != raft.LogCommand {
+		return
+	}
+	for f.hooks.desc().EndKey == nil {
+		f.mu.Lock()
+		retired := f.retired
+		f.mu.Unlock()
+		if retired {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (f *rangeFSM) applyLocked(l *raft.Log) any {

@@ -286,6 +286,9 @@ func (r *Replica) RaftStats() map[string]string { return r.raft.Stats() }
 func (r *Replica) AppliedIndex() uint64 { return r.fsm.appliedIndex() }
 
 func (r *Replica) close() error {
+	// A command waiting for the replica to learn its range (see awaitInitialized) would
+	// keep Raft from shutting down; nothing more is applied here anyway.
+	r.fsm.retireNow()
 	var errs []error
 	if r.raft != nil {
 		errs = append(errs, r.raft.Shutdown().Error())
