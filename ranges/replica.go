@@ -72,7 +72,7 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, lowWa
 		tsc:     newTSCache(lowWater),
 	}
 	fsm, err := newRangeFSM(s.db, desc.RangeID, fsmHooks{
-		desc: r.Desc, onDesc: r.setDesc, onSplit: s.splitApplied,
+		desc: r.Desc, onDesc: r.setDesc, onSplit: func(right *kvpb.RangeDescriptor) { s.splitApplied(right, r.IsLeaseholder()) },
 		absorb: s.absorbRight, onMerged: s.mergeApplied, retireOverlapping: s.retireOverlapping,
 	}, &r.written)
 	if err != nil {

@@ -134,6 +134,10 @@ func (r *Replica) waitCaughtUp(ctx context.Context, nodeID, index uint64) error 
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for r.group.Acknowledged(nodeID) < index {
+		if r.raft.State() != raft.Leader {
+			// Progress is only seen by the leader: another one would wait forever.
+			return fmt.Errorf("r%d: lost the lease while the replica on n%d caught up: %w", r.rangeID, nodeID, r.notLeaseHolder(0))
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("r%d: waiting for the replica on n%d to catch up to index %d (at %d): %w",

@@ -73,15 +73,12 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 
 // splitApplied starts this store's replica of the right-hand side of a split it applied.
 // A message from the new range's leader may have arrived first and created an empty
-// replica; that one just learns its descriptor.
-//
-// The new range elects its leader after an election timeout. Campaigning at once on the
-// node that led the split range would be quicker, but other nodes may not have applied the
-// split yet: their replicas of the new range would then be created empty, beside a left
-// range that still owns the span, and a torture run lost acknowledged rows that way. Doing
-// it safely needs replicas that neither apply entries nor take snapshots until their split
-// has applied.
-func (s *Store) splitApplied(right *kvpb.RangeDescriptor) {
+// replica; that one just learns its descriptor, and applies nothing before (see
+// rangeFSM.awaitInitialized). On the node that led the split range, the new replica
+// stands for election at once: the new range has its leader (and leaseholder) where the
+// old one had, instead of after an election timeout (2-4 s by default), during which
+// nothing could be written to it.
+func (s *Store) splitApplied(right *kvpb.RangeDescriptor, ledLeft bool) {
 	if _, ok := right.Replica(s.cfg.NodeID); !ok {
 		return
 	}
@@ -104,6 +101,15 @@ func (s *Store) splitApplied(right *kvpb.RangeDescriptor) {
 		return
 	}
 	s.addReplica(r)
+	if ledLeft && len(right.Replicas) > 1 {
+		s.async(func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(ctx, s.cfg.RaftHeartbeatTimeout)
+			defer cancel()
+			if err := r.group.CampaignNow(ctx); err != nil {
+				s.log.Debug("campaigning for a new range", "range", right.RangeID, "err", err)
+			}
+		})
+	}
 }
 
 // checkKeys fails a batch with keys outside the range.

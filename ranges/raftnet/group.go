@@ -209,3 +209,29 @@ func (g *Group) Close() error {
 	})
 	return nil
 }
+
+// CampaignNow makes this node's member of the group stand for election at once, as a
+// leader handing its leadership over would (a TimeoutNow message, delivered locally). A
+// range born of a split uses it on the node that led the range it split from, so that it
+// has a leader without waiting out an election timeout (seconds, by default).
+func (g *Group) CampaignNow(ctx context.Context) error {
+	respCh := make(chan raft.RPCResponse, 1)
+	req := &raft.TimeoutNowRequest{RPCHeader: raft.RPCHeader{
+		ProtocolVersion: raft.ProtocolVersionMax, Addr: []byte(g.LocalAddr()),
+	}}
+	select {
+	case g.consumeCh <- raft.RPC{Command: req, RespChan: respCh}:
+	case <-g.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case resp := <-respCh:
+		return resp.Error
+	case <-g.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
