@@ -123,7 +123,7 @@ func (r *Replica) adminMerge(ctx context.Context, req *kvpb.AdminMergeRequest) (
 	}
 	cmd := command{flags: flagDescriptor | flagMerge, merge: mergeArgs{otherRangeID: right.RangeID, freezeIndex: sub.FreezeIndex}, repr: b.Repr()}
 	if _, err := r.proposeResult(ctx, cmd); err != nil {
-		return nil, fmt.Errorf("r%d: merging r%d: %w", r.rangeID, right.RangeID, err)
+		return nil, fmt.Errorf("r%d: merging r%d: %w", r.rangeID, right.RangeID, r.adminProposalError(err))
 	}
 	r.store.log.Info("merged ranges", "merged", merged.String(), "absorbed", right.RangeID)
 	return &kvpb.BatchResponse{Responses: []kvpb.Response{&kvpb.AdminMergeResponse{Merged: merged}}}, nil

@@ -3,7 +3,10 @@ package ranges
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
@@ -65,7 +68,7 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 		}
 	}
 	if err := r.propose(ctx, command{flags: flagDescriptor | flagSplit, splitRangeID: right.RangeID, repr: b.Repr()}); err != nil {
-		return nil, fmt.Errorf("r%d: splitting at %q: %w", r.rangeID, key, err)
+		return nil, fmt.Errorf("r%d: splitting at %q: %w", r.rangeID, key, r.adminProposalError(err))
 	}
 	r.store.log.Info("split range", "left", left.String(), "right", right.String())
 	return &kvpb.BatchResponse{Responses: []kvpb.Response{&kvpb.AdminSplitResponse{Left: left, Right: right}}}, nil
@@ -82,25 +85,33 @@ func (s *Store) splitApplied(right *kvpb.RangeDescriptor, ledLeft bool) {
 	if _, ok := right.Replica(s.cfg.NodeID); !ok {
 		return
 	}
+	// Under the store lock from the look to the start, like createReplica: a message of the
+	// new range arriving meanwhile must find this replica, not start a second one.
 	s.mu.Lock()
 	existing := s.replicas[right.RangeID]
+	var r *Replica
+	var err error
+	if existing == nil {
+		// No write may land on the new range below what the split range may have served
+		// reads at; its timestamp cache starts above the present.
+		lowWater := s.cfg.Clock.Now().Add(int64(s.cfg.Clock.MaxOffset()))
+		if r, err = newReplica(context.Background(), s, right, lowWater); err == nil {
+			s.replicas[right.RangeID] = r
+		}
+	}
 	s.mu.Unlock()
-	if existing != nil {
+	switch {
+	case existing != nil:
 		if !existing.initialized() {
 			existing.setDesc(right)
 		}
 		return
-	}
-	// No write may land on the new range below what the split range may have served reads
-	// at; its timestamp cache starts above the present.
-	lowWater := s.cfg.Clock.Now().Add(int64(s.cfg.Clock.MaxOffset()))
-	r, err := newReplica(context.Background(), s, right, lowWater)
-	if err != nil {
+	case err != nil:
 		// The descriptor is persisted: the replica starts on the next restart.
 		s.log.Error("starting the right-hand range of a split", "range", right.RangeID, "err", err)
 		return
 	}
-	s.addReplica(r)
+	s.descriptorChanged(r)
 	if ledLeft && len(right.Replicas) > 1 {
 		s.async(func(ctx context.Context) {
 			ctx, cancel := context.WithTimeout(ctx, s.cfg.RaftHeartbeatTimeout)
@@ -110,6 +121,20 @@ func (s *Store) splitApplied(right *kvpb.RangeDescriptor, ledLeft bool) {
 			}
 		})
 	}
+}
+
+// adminProposalError turns Raft's refusal of a range change proposed by a replica that is
+// losing its lease into NotLeaseHolderError, which the sender retries at the new
+// leaseholder. A change whose outcome is unknown is retried too: the retry finds it done (a
+// split: the range already starts at the key; a merge: the range already ends elsewhere) or
+// does it.
+func (r *Replica) adminProposalError(err error) error {
+	var stale *staleLeaseError
+	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress) ||
+		errors.Is(err, raft.ErrLeadershipLost) || errors.As(err, &stale) {
+		return r.notLeaseHolder(0)
+	}
+	return err
 }
 
 // checkKeys fails a batch with keys outside the range.

@@ -67,6 +67,11 @@ func (n *Node) split(ctx context.Context, key []byte, sticky bool) (left, right 
 		return n.split(ctx, key, sticky)
 	}
 	if err != nil {
+		// A retried split whose first try did apply finds the key already a boundary.
+		n.ds.Evict(d.RangeID)
+		if now, lerr := n.ds.RangeForKey(ctx, key); lerr == nil && bytes.Equal(now.StartKey, key) {
+			return left, now, nil
+		}
 		return left, right, err
 	}
 	resp := br.Responses[0].(*kvpb.AdminSplitResponse)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -70,14 +71,21 @@ func TestServerIdleCPU(t *testing.T) {
 		}
 	}
 	t.Logf("split the table into %d ranges in %s", ranges, time.Since(start).Round(time.Second))
-	waitFor(t, 10*time.Minute, "every node to hold every range", func() bool {
+
+	held := func() []int {
+		var out []int
 		for _, nd := range nodes {
-			if len(nd.store.Descriptors()) < ranges {
-				return false
-			}
+			out = append(out, len(nd.store.Descriptors()))
 		}
-		return true
-	})
+		return out
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for n := held(); slices.Min(n) < ranges; n = held() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 2 minutes, the nodes hold %v replicas, want %d each", n, ranges)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// Let lease balancing and the queues settle before measuring rest.
 	settle := 60 * time.Second
 	if v := os.Getenv("MERIDIAN_IDLE_SETTLE"); v != "" {
