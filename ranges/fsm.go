@@ -286,6 +286,7 @@ func (f *rangeFSM) applyLocked(l *raft.Log) any {
 	var cmd command
 	var rejected error
 	var result any
+	var frozen *frozenState // what a freeze or thaw leaves
 	if l.Type == raft.LogCommand && len(l.Data) > 0 {
 		var err error
 		if cmd, err = decodeCommand(l.Data); err != nil {
@@ -321,8 +322,8 @@ func (f *rangeFSM) applyLocked(l *raft.Log) any {
 		switch {
 		case cmd.flags&flagFreeze != 0:
 			m := cmd.merge
-			fz := &frozenState{index: l.Index, wallTime: m.wallTime, leftID: m.otherRangeID, leftKey: m.leftKey}
-			err2 = mvcc.PutUnversioned(b, keys.RangeFrozenKey(f.rangeID), fz.encode())
+			frozen = &frozenState{index: l.Index, wallTime: m.wallTime, leftID: m.otherRangeID, leftKey: m.leftKey}
+			err2 = mvcc.PutUnversioned(b, keys.RangeFrozenKey(f.rangeID), frozen.encode())
 		case cmd.flags&flagThaw != 0:
 			err2 = mvcc.DeleteUnversioned(b, keys.RangeFrozenKey(f.rangeID))
 		case cmd.flags&flagMerge != 0:
@@ -345,9 +346,7 @@ func (f *rangeFSM) applyLocked(l *raft.Log) any {
 	f.appliedEntries.Add(1)
 	f.written.Add(int64(len(cmd.repr)))
 	if cmd.flags&(flagFreeze|flagThaw) != 0 {
-		if err := f.loadFrozen(); err != nil {
-			return err
-		}
+		f.frozen = frozen // nil for a thaw
 	}
 	if cmd.flags&flagDescriptor != 0 {
 		d, err := loadDescriptor(f.db, f.rangeID)
@@ -473,12 +472,26 @@ func (f *rangeFSM) Restore(rc io.ReadCloser) error {
 }
 
 func rangeEngineSpans(rangeID uint64, start, end []byte) [][2][]byte {
-	idPrefix := keys.RangeIDKey(rangeID, "")
 	return [][2][]byte{
-		{mvcc.EncodeKey(idPrefix, zeroTS), mvcc.EncodeKey(keys.PrefixEnd(idPrefix), zeroTS)},
+		prefixSpan(keys.RangeIDKey(rangeID, "")),
 		{mvcc.EncodeKey(keys.TxnRecordKey(start, mvcc.TxnID{}), zeroTS), mvcc.EncodeKey(keys.TxnRecordKey(end, mvcc.TxnID{}), zeroTS)},
-		{mvcc.EncodeKey(maxKey(start, keys.LocalMax), zeroTS), mvcc.EncodeKey(end, zeroTS)},
+		userDataSpan(start, end),
 	}
+}
+
+// prefixSpan is the engine span of every key starting with p.
+func prefixSpan(p []byte) [2][]byte {
+	return [2][]byte{mvcc.EncodeKey(p, zeroTS), mvcc.EncodeKey(keys.PrefixEnd(p), zeroTS)}
+}
+
+// userDataSpan is the engine span of the addressable keys (every version) in [start, end).
+func userDataSpan(start, end []byte) [2][]byte {
+	return [2][]byte{mvcc.EncodeKey(maxKey(start, keys.LocalMax), zeroTS), mvcc.EncodeKey(end, zeroTS)}
+}
+
+// spanIter iterates over the engine span sp of r.
+func spanIter(r pebble.Reader, sp [2][]byte) (*pebble.Iterator, error) {
+	return r.NewIter(&pebble.IterOptions{LowerBound: sp[0], UpperBound: sp[1]})
 }
 
 func maxKey(a, b []byte) []byte {
@@ -503,7 +516,7 @@ func (s *rangeSnapshot) Persist(sink raft.SnapshotSink) error {
 	writeChunk(w, encodeDescriptor(s.desc))
 	writeChunk(w, binary.BigEndian.AppendUint64(nil, s.applied))
 	for _, sp := range rangeEngineSpans(s.rangeID, s.desc.StartKey, s.desc.EndKey) {
-		it, err := s.snap.NewIter(&pebble.IterOptions{LowerBound: sp[0], UpperBound: sp[1]})
+		it, err := spanIter(s.snap, sp)
 		if err != nil {
 			sink.Cancel()
 			return err

@@ -123,7 +123,7 @@ func (r *Replica) adminMerge(ctx context.Context, req *kvpb.AdminMergeRequest) (
 	}
 	cmd := command{flags: flagDescriptor | flagMerge, merge: mergeArgs{otherRangeID: right.RangeID, freezeIndex: sub.FreezeIndex}, repr: b.Repr()}
 	if _, err := r.proposeResult(ctx, cmd); err != nil {
-		return nil, fmt.Errorf("r%d: merging r%d: %w", r.rangeID, right.RangeID, r.adminProposalError(err))
+		return nil, fmt.Errorf("r%d: merging r%d: %w", r.rangeID, right.RangeID, r.proposalError(err, true))
 	}
 	r.store.log.Info("merged ranges", "merged", merged.String(), "absorbed", right.RangeID)
 	return &kvpb.BatchResponse{Responses: []kvpb.Response{&kvpb.AdminMergeResponse{Merged: merged}}}, nil
@@ -347,9 +347,7 @@ func (f *rangeFSM) mergeLocked(b *pebble.Batch, m mergeArgs) error {
 		return err
 	}
 	prefix := keys.RangeIDKey(m.otherRangeID, "mrgd")
-	it, err := f.db.NewIter(&pebble.IterOptions{
-		LowerBound: mvcc.EncodeKey(prefix, zeroTS), UpperBound: mvcc.EncodeKey(keys.PrefixEnd(prefix), zeroTS),
-	})
+	it, err := spanIter(f.db, prefixSpan(prefix))
 	if err != nil {
 		return err
 	}
@@ -481,9 +479,7 @@ func (s *Store) tombstoned(rangeID uint64) (bool, error) {
 // removeTombstonedLeftovers deletes what a crash may have left of replicas merged away: the
 // merge deleted their descriptors, but their Raft logs and state go afterwards.
 func (s *Store) removeTombstonedLeftovers() error {
-	lo := mvcc.EncodeKey(keys.StoreTombstonePrefix, zeroTS)
-	hi := mvcc.EncodeKey(keys.PrefixEnd(keys.StoreTombstonePrefix), zeroTS)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	it, err := spanIter(s.db, prefixSpan(keys.StoreTombstonePrefix))
 	if err != nil {
 		return err
 	}
@@ -497,7 +493,17 @@ func (s *Store) removeTombstonedLeftovers() error {
 		}
 		id := binary.BigEndian.Uint64(k[len(keys.StoreTombstonePrefix):])
 		for _, p := range [][]byte{keys.RangeIDKey(id, ""), keys.RaftLogPrefix(id)} {
-			if err := b.DeleteRange(mvcc.EncodeKey(p, zeroTS), mvcc.EncodeKey(keys.PrefixEnd(p), zeroTS), nil); err != nil {
+			// Only where something is left: a range deletion written at every start, for
+			// every range ever merged away, would pile up until compactions drop them.
+			sp := prefixSpan(p)
+			empty, err := spanEmpty(s.db, sp)
+			if err != nil {
+				return err
+			}
+			if empty {
+				continue
+			}
+			if err := b.DeleteRange(sp[0], sp[1], nil); err != nil {
 				return err
 			}
 		}
@@ -506,6 +512,16 @@ func (s *Store) removeTombstonedLeftovers() error {
 		return err
 	}
 	return b.Commit(pebble.NoSync)
+}
+
+// spanEmpty reports whether the engine span sp holds no key.
+func spanEmpty(r pebble.Reader, sp [2][]byte) (bool, error) {
+	it, err := spanIter(r, sp)
+	if err != nil {
+		return false, err
+	}
+	empty := !it.First()
+	return empty, it.Close()
 }
 
 // DataChecksum hashes the replica's user data (every version of every key in its span) and
@@ -521,9 +537,7 @@ func (r *Replica) DataChecksum() (sum uint64, applied uint64, err error) {
 	if d.EndKey == nil {
 		return 0, applied, nil
 	}
-	it, err := snap.NewIter(&pebble.IterOptions{
-		LowerBound: mvcc.EncodeKey(maxKey(d.StartKey, keys.LocalMax), zeroTS), UpperBound: mvcc.EncodeKey(d.EndKey, zeroTS),
-	})
+	it, err := spanIter(snap, userDataSpan(d.StartKey, d.EndKey))
 	if err != nil {
 		return 0, applied, err
 	}

@@ -222,15 +222,17 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 // proposalError turns Raft's refusals into errors the sender can act on. A proposal refused
 // because this replica is not (or is ceasing to be) the leader was never applied: the
 // sender should retry at the new leaseholder. One whose leader lost leadership while it
-// was in flight may yet be applied by the next leader: retrying is fine for writes of an
-// open transaction (they rewrite their own intents), but a commit's outcome is unknown.
-func (r *Replica) proposalError(ba *kvpb.BatchRequest, err error) error {
+// was in flight may yet be applied by the next leader: retrying is fine if doing it twice
+// does no harm (retrySafe: writes of an open transaction rewrite their own intents; a split
+// or merge retried finds itself done), but otherwise, as for a commit, the outcome is
+// unknown.
+func (r *Replica) proposalError(err error, retrySafe bool) error {
 	var stale *staleLeaseError
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.As(err, &stale):
 		return r.notLeaseHolder(0)
 	case errors.Is(err, raft.ErrLeadershipLost):
-		if ba.Txn == nil || ba.HasCommit() {
+		if !retrySafe {
 			return &kvpb.AmbiguousResultError{Message: err.Error()}
 		}
 		return r.notLeaseHolder(0)
@@ -389,7 +391,7 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 	for {
 		br, err := r.sendOnce(ctx, ba)
 		if err != nil {
-			err = r.proposalError(ba, err)
+			err = r.proposalError(err, ba.Txn != nil && !ba.HasCommit())
 		}
 		var uncertain *mvcc.ReadWithinUncertaintyIntervalError
 		if errors.As(err, &uncertain) && ba.Txn != nil {

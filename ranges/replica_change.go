@@ -323,10 +323,7 @@ func (s *Store) destroyState(r *Replica, withKeys bool) error {
 	desc := r.Desc()
 	b := s.db.NewBatch()
 	defer b.Close()
-	spans := [][2][]byte{{
-		mvcc.EncodeKey(keys.RangeIDKey(rangeID, ""), zeroTS),
-		mvcc.EncodeKey(keys.PrefixEnd(keys.RangeIDKey(rangeID, "")), zeroTS),
-	}}
+	spans := [][2][]byte{prefixSpan(keys.RangeIDKey(rangeID, ""))}
 	if withKeys && desc.EndKey != nil {
 		if other, err := s.LookupReplica(desc.StartKey); err != nil || other == r {
 			spans = rangeEngineSpans(rangeID, desc.StartKey, desc.EndKey)

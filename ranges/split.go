@@ -3,10 +3,7 @@ package ranges
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/hashicorp/raft"
 
 	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/kvpb"
@@ -68,7 +65,7 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 		}
 	}
 	if err := r.propose(ctx, command{flags: flagDescriptor | flagSplit, splitRangeID: right.RangeID, repr: b.Repr()}); err != nil {
-		return nil, fmt.Errorf("r%d: splitting at %q: %w", r.rangeID, key, r.adminProposalError(err))
+		return nil, fmt.Errorf("r%d: splitting at %q: %w", r.rangeID, key, r.proposalError(err, true))
 	}
 	r.store.log.Info("split range", "left", left.String(), "right", right.String())
 	return &kvpb.BatchResponse{Responses: []kvpb.Response{&kvpb.AdminSplitResponse{Left: left, Right: right}}}, nil
@@ -121,20 +118,6 @@ func (s *Store) splitApplied(right *kvpb.RangeDescriptor, ledLeft bool) {
 			}
 		})
 	}
-}
-
-// adminProposalError turns Raft's refusal of a range change proposed by a replica that is
-// losing its lease into NotLeaseHolderError, which the sender retries at the new
-// leaseholder. A change whose outcome is unknown is retried too: the retry finds it done (a
-// split: the range already starts at the key; a merge: the range already ends elsewhere) or
-// does it.
-func (r *Replica) adminProposalError(err error) error {
-	var stale *staleLeaseError
-	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress) ||
-		errors.Is(err, raft.ErrLeadershipLost) || errors.As(err, &stale) {
-		return r.notLeaseHolder(0)
-	}
-	return err
 }
 
 // checkKeys fails a batch with keys outside the range.

@@ -157,9 +157,7 @@ func (r *Replica) countDataBytes(limit int64) int64 {
 	if d.EndKey == nil {
 		return 0
 	}
-	it, err := r.store.db.NewIter(&pebble.IterOptions{
-		LowerBound: mvcc.EncodeKey(maxKey(d.StartKey, keys.LocalMax), hlc.Timestamp{}), UpperBound: mvcc.EncodeKey(d.EndKey, hlc.Timestamp{}),
-	})
+	it, err := spanIter(r.store.db, userDataSpan(d.StartKey, d.EndKey))
 	if err != nil {
 		return limit // unknown: too big to matter
 	}

@@ -197,9 +197,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 }
 
 func (s *Store) loadDescriptors() ([]*kvpb.RangeDescriptor, error) {
-	start := mvcc.EncodeKey(keys.RangeIDPrefix, zeroTS)
-	end := mvcc.EncodeKey(keys.PrefixEnd(keys.RangeIDPrefix), zeroTS)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	it, err := spanIter(s.db, prefixSpan(keys.RangeIDPrefix))
 	if err != nil {
 		return nil, err
 	}

@@ -196,13 +196,10 @@ func (a admin) RangesIn(ctx context.Context, start, end []byte) ([]sql.RangeInfo
 			ri.Replicas = append(ri.Replicas, r.NodeID)
 			ri.Localities = append(ri.Localities, strings.ReplaceAll(localities[r.NodeID], ",", " "))
 		}
-		br, err := n.ds.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{
-			&kvpb.RangeStatsRequest{Span: kvpb.Span{Key: d.StartKey, EndKey: d.EndKey}},
-		}})
+		st, err := n.rangeStats(ctx, d, 0)
 		if err != nil {
 			return nil, fmt.Errorf("r%d: %w", d.RangeID, err)
 		}
-		st := br.Responses[0].(*kvpb.RangeStatsResponse)
 		ri.Leaseholder, ri.ApproximateBytes = st.NodeID, st.ApproximateBytes
 		out = append(out, ri)
 	}

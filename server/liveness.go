@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/txn"
 )
@@ -31,7 +32,8 @@ type livenessRecord struct {
 	Draining   bool   `json:"draining,omitempty"`
 }
 
-func (r livenessRecord) live(now time.Time) bool { return r.Expiration > now.UnixNano() }
+// liveAt reports whether the record is unexpired at now (a reading of the node's clock).
+func (r livenessRecord) liveAt(now hlc.Timestamp) bool { return r.Expiration > now.WallTime }
 
 // liveness is a node's view of every node's liveness record.
 type liveness struct {
@@ -180,7 +182,7 @@ func (n *Node) declareDead(ctx context.Context, id, epoch uint64) error {
 		if err != nil || !ok || cur.Epoch != epoch {
 			return err
 		}
-		if cur.live(time.Unix(0, n.clock.Now().WallTime)) {
+		if cur.liveAt(n.clock.Now()) {
 			return fmt.Errorf("n%d is live again (until %s)", id, time.Unix(0, cur.Expiration).UTC().Format(time.RFC3339Nano))
 		}
 		cur.Epoch++
@@ -197,7 +199,7 @@ var errNotLive = errors.New("this node's liveness record has expired")
 // take it for dead; the replicate queue then hands its leases to live replicas.
 func (n *Node) leaseGate() error {
 	rec, ok := n.livenessOf(n.NodeID())
-	if !ok || !rec.live(time.Unix(0, n.clock.Now().WallTime)) {
+	if !ok || !rec.liveAt(n.clock.Now()) {
 		return errNotLive
 	}
 	return nil

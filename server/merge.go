@@ -132,13 +132,10 @@ func (n *Node) mergeStep(ctx context.Context, left, right kvpb.RangeDescriptor) 
 		targets = append(targets, rd.NodeID)
 	}
 	if !sameNodes(left, right) {
-		br, err := n.ds.Send(ctx, &kvpb.BatchRequest{RangeID: right.RangeID, Requests: []kvpb.Request{
-			&kvpb.AdminRelocateRequest{Range: right, Targets: targets},
-		}})
-		if err != nil {
+		if _, _, err := n.relocateStep(ctx, right, targets); err != nil {
 			return nil, fmt.Errorf("moving r%d's replicas next to r%d's: %w", right.RangeID, left.RangeID, err)
 		}
-		return nil, n.writeMeta(ctx, br.Responses[0].(*kvpb.AdminRelocateResponse).Range)
+		return nil, nil
 	}
 	br, err := n.ds.Send(ctx, &kvpb.BatchRequest{RangeID: left.RangeID, Requests: []kvpb.Request{
 		&kvpb.AdminMergeRequest{Left: left, Right: right},
@@ -170,10 +167,8 @@ func sameNodes(a, b kvpb.RangeDescriptor) bool {
 // metaRecordAt reads the meta record of the range that holds key, or with before, the one
 // that ends at key.
 func (n *Node) metaRecordAt(ctx context.Context, key []byte, before bool) (kvpb.RangeDescriptor, error) {
-	start := key
-	if before {
-		start = keys.MetaKey(key)
-	} else {
+	start := keys.MetaKey(key) // the record of the range ending at key
+	if !before {
 		start = keys.MetaKey(append(append([]byte(nil), key...), 0))
 	}
 	var d kvpb.RangeDescriptor
@@ -264,19 +259,23 @@ func (n *Node) mergeQueueEnabled() bool {
 // relocate moves range d's replicas onto exactly the nodes targets, one step at a time.
 func (n *Node) relocate(ctx context.Context, d kvpb.RangeDescriptor, targets []uint64) (kvpb.RangeDescriptor, error) {
 	for {
-		br, err := n.ds.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{
-			&kvpb.AdminRelocateRequest{Range: d, Targets: targets},
-		}})
-		if err != nil {
-			return d, err
+		next, done, err := n.relocateStep(ctx, d, targets)
+		if err != nil || done {
+			return next, err
 		}
-		resp := br.Responses[0].(*kvpb.AdminRelocateResponse)
-		d = resp.Range
-		if err := n.writeMeta(ctx, d); err != nil {
-			return d, err
-		}
-		if resp.Done {
-			return d, nil
-		}
+		d = next
 	}
+}
+
+// relocateStep takes one step of relocate and records the range's new descriptor in its
+// meta record. It reports whether the replicas already were on the targets.
+func (n *Node) relocateStep(ctx context.Context, d kvpb.RangeDescriptor, targets []uint64) (kvpb.RangeDescriptor, bool, error) {
+	br, err := n.ds.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{
+		&kvpb.AdminRelocateRequest{Range: d, Targets: targets},
+	}})
+	if err != nil {
+		return d, false, err
+	}
+	resp := br.Responses[0].(*kvpb.AdminRelocateResponse)
+	return resp.Range, resp.Done, n.writeMeta(ctx, resp.Range)
 }

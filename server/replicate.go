@@ -86,7 +86,7 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 			case placement.Add:
 				err = r.AddReplica(actx, kvpb.ReplicaDescriptor{NodeID: a.Node, StoreID: a.Node})
 			case placement.Remove:
-				if rec, ok := n.livenessOf(a.Node); ok && !rec.live(time.Unix(0, n.clock.Now().WallTime)) {
+				if rec, ok := n.livenessOf(a.Node); ok && !rec.liveAt(n.clock.Now()) {
 					// Fence the dead node before acting on its death.
 					if derr := n.declareDead(actx, a.Node, rec.Epoch); derr != nil {
 						n.log.Warn("declaring a node dead", "node", a.Node, "err", derr)
@@ -258,14 +258,14 @@ func (n *Node) placementNodes() []placement.Node {
 		// hearing from it and its record expired, for as long as both have held. (Either
 		// alone gives false alarms: a slow heartbeat, a lost probe.)
 		if rec, ok := n.livenessOf(m.NodeID); ok {
-			hlcNow := n.clock.Now().WallTime
-			recLive := rec.live(time.Unix(0, hlcNow))
+			now := n.clock.Now()
+			recLive := rec.liveAt(now)
 			pn.NoLeases = !recLive
 			if !pn.Live {
 				if recLive {
 					pn.Live, pn.DeadFor = true, 0
 				} else {
-					pn.DeadFor = min(pn.DeadFor, time.Duration(hlcNow-rec.Expiration))
+					pn.DeadFor = min(pn.DeadFor, time.Duration(now.WallTime-rec.Expiration))
 				}
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -59,7 +58,7 @@ func (n *Node) nodeStatuses() []NodeStatus {
 			st := NodeStatus{NodeID: m.NodeID, Addr: m.Addr, Locality: m.Locality, Liveness: gossipLiveness(m.Status)}
 			if rec, ok := n.livenessOf(m.NodeID); ok && st.Liveness != "left" {
 				st.Epoch, st.Liveness = rec.Epoch, "dead"
-				if rec.live(time.Unix(0, n.clock.Now().WallTime)) {
+				if rec.liveAt(n.clock.Now()) {
 					st.Liveness = "live"
 				}
 				if rec.Draining {

@@ -162,11 +162,9 @@ func (ds *DistSender) insert(d kvpb.RangeDescriptor) {
 	ds.byID[d.RangeID] = c
 }
 
-// Evict drops range rangeID from the range cache: the caller found its entry stale.
-func (ds *DistSender) Evict(rangeID uint64) { ds.evict(rangeID) }
-
-// evict forgets range rangeID, so that the next lookup reads its meta record again.
-func (ds *DistSender) evict(rangeID uint64) {
+// Evict forgets range rangeID, whose cached descriptor the caller found stale: the next
+// lookup reads its meta record again.
+func (ds *DistSender) Evict(rangeID uint64) {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	c := ds.byID[rangeID]
@@ -267,7 +265,7 @@ func (ds *DistSender) send(ctx context.Context, ba *kvpb.BatchRequest, redirects
 			case errors.As(err, &mismatch):
 				// Our descriptor is stale (the range split). Learn the new shape; if the
 				// whole batch now falls in one range, send it there.
-				ds.evict(ba.RangeID)
+				ds.Evict(ba.RangeID)
 				for _, d := range mismatch.Ranges {
 					ds.insert(d)
 				}
@@ -302,7 +300,7 @@ func (ds *DistSender) send(ctx context.Context, ba *kvpb.BatchRequest, redirects
 		// Nobody served the range: it may be electing a leaseholder, or our descriptor may
 		// be stale. Look it up again (unless it is the first range) and retry.
 		if ba.RangeID != firstRangeID && round%3 == 2 {
-			ds.evict(ba.RangeID)
+			ds.Evict(ba.RangeID)
 		}
 		select {
 		case <-ctx.Done():
