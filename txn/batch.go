@@ -30,6 +30,17 @@ func (b *Batch) Scan(start, end []byte, maxKeys int64, reverse bool) {
 	b.reqs = append(b.reqs, &kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: end}, MaxKeys: maxKeys, Reverse: reverse})
 }
 
+// GetLocking reads key and locks it with strength s until the transaction ends
+// (SELECT … FOR UPDATE / FOR SHARE).
+func (b *Batch) GetLocking(key []byte, s kvpb.LockStrength) {
+	b.reqs = append(b.reqs, &kvpb.GetRequest{Key: key, Locking: s})
+}
+
+// ScanLocking is Scan that locks every key it returns with strength s.
+func (b *Batch) ScanLocking(start, end []byte, maxKeys int64, reverse bool, s kvpb.LockStrength) {
+	b.reqs = append(b.reqs, &kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: end}, MaxKeys: maxKeys, Reverse: reverse, Locking: s})
+}
+
 // Put writes value at key.
 func (b *Batch) Put(key, value []byte) {
 	b.reqs = append(b.reqs, &kvpb.PutRequest{Key: key, Value: value})

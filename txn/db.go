@@ -104,6 +104,7 @@ func (db *DB) newTxnAt(ts, minTS hlc.Timestamp) *Txn {
 			ID:             id,
 			WriteTimestamp: ts,
 			MinTimestamp:   minTS,
+			Priority:       txnPriority(NormalPriority),
 		},
 		ReadTimestamp:          ts,
 		GlobalUncertaintyLimit: ts.Add(int64(db.clock.MaxOffset())),

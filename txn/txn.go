@@ -34,6 +34,8 @@ type Txn struct {
 	done         bool
 	readOnly     bool // reads at a fixed historical timestamp
 	restarts     int  // how many times Restart ran; paces the next one
+	priority     UserPriority
+	lockTimeout  time.Duration
 
 	stopHeartbeat context.CancelFunc
 }
@@ -133,7 +135,7 @@ func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
 	}
 	reqs := append(append([]kvpb.Request(nil), b.reqs...), &kvpb.EndTxnRequest{Commit: true, LockSpans: writes})
 	for attempt := 0; ; attempt++ {
-		ba := &kvpb.BatchRequest{Txn: t.snapshot(), RangeID: desc.RangeID, Requests: reqs}
+		ba := &kvpb.BatchRequest{Txn: t.snapshot(), RangeID: desc.RangeID, Requests: reqs, LockTimeout: t.lockTimeout}
 		br, err := t.db.sender.Send(ctx, ba)
 		var pushed *kvpb.TxnPushedError
 		if errors.As(err, &pushed) && attempt < 10 {
@@ -318,7 +320,7 @@ func withSpan(req kvpb.Request, sp kvpb.Span) kvpb.Request {
 }
 
 func (t *Txn) sendToRange(ctx context.Context, rangeID uint64, req kvpb.Request, res *Result) error {
-	ba := &kvpb.BatchRequest{Txn: t.snapshot(), RangeID: rangeID, Requests: []kvpb.Request{req}}
+	ba := &kvpb.BatchRequest{Txn: t.snapshot(), RangeID: rangeID, Requests: []kvpb.Request{req}, LockTimeout: t.lockTimeout}
 	br, err := t.db.sender.Send(ctx, ba)
 	if err != nil {
 		return err
@@ -587,6 +589,7 @@ func (t *Txn) Restart(ctx context.Context) error {
 	}
 	t.restarts++
 	fresh := t.db.newTxnAt(t.db.clock.Now(), old.MinTimestamp)
+	fresh.proto.Priority = old.Priority
 	t.mu.Lock()
 	t.proto = fresh.proto
 	t.mu.Unlock()

@@ -110,14 +110,36 @@ type Request interface {
 // Response is the result of one Request, in the same position of the batch.
 type Response interface{}
 
+// LockStrength is how a read locks the keys it returns (SELECT … FOR SHARE / FOR UPDATE).
+type LockStrength uint8
+
+// Lock strengths.
+const (
+	// LockNone: a plain read.
+	LockNone LockStrength = iota
+	// LockShared: the rows read may not be written by others until the transaction ends.
+	// Under serializable isolation the timestamp cache already gives this guarantee (a
+	// later writer lands above the read and the transaction that read commits below it),
+	// so a shared lock is a plain read.
+	LockShared
+	// LockExclusive: the rows read are locked as if written, with an intent holding their
+	// present value, so that other writers and exclusive readers queue behind the
+	// transaction until it ends.
+	LockExclusive
+)
+
 // GetRequest reads one key.
-type GetRequest struct{ Key []byte }
+type GetRequest struct {
+	Key     []byte
+	Locking LockStrength `codec:",omitempty"`
+}
 
 // ScanRequest reads the keys of a span in order.
 type ScanRequest struct {
 	Span
 	MaxKeys int64 // 0 = no limit
 	Reverse bool
+	Locking LockStrength `codec:",omitempty"`
 }
 
 // PutRequest writes a value (an intent when transactional).
@@ -305,8 +327,8 @@ func (r *SubsumeRequest) Header() Span        { return Span{Key: r.Right.StartKe
 func (r *ResolveMergeRequest) Header() Span   { return Span{Key: r.LeftKey} }
 func (r *AdminRelocateRequest) Header() Span  { return Span{Key: r.Range.StartKey} }
 
-func (*GetRequest) IsWrite() bool            { return false }
-func (*ScanRequest) IsWrite() bool           { return false }
+func (r *GetRequest) IsWrite() bool          { return r.Locking == LockExclusive }
+func (r *ScanRequest) IsWrite() bool         { return r.Locking == LockExclusive }
 func (*PutRequest) IsWrite() bool            { return true }
 func (*ConditionalPutRequest) IsWrite() bool { return true }
 func (*DeleteRequest) IsWrite() bool         { return true }
@@ -335,6 +357,9 @@ type BatchRequest struct {
 	// RangeID is the range the batch was addressed to (0: let the store route it).
 	RangeID  uint64
 	Requests []Request
+	// LockTimeout, when positive, bounds how long the batch waits for another
+	// transaction's lock before failing with LockNotAvailableError (lock_timeout).
+	LockTimeout time.Duration `codec:",omitempty"`
 }
 
 // IsWrite reports whether any request of the batch writes.

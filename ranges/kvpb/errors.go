@@ -2,6 +2,7 @@ package kvpb
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/mvcc"
@@ -18,7 +19,20 @@ const (
 	RetryUncertainty    RetryReason = "RETRY_UNCERTAINTY"
 	RetryConflict       RetryReason = "RETRY_CONFLICT"
 	RetryCommitDeadline RetryReason = "RETRY_COMMIT_DEADLINE"
+	RetryDeadlock       RetryReason = "ABORT_REASON_DEADLOCK"
 )
+
+// LockNotAvailableError says a request gave up waiting for another transaction's lock after
+// its lock timeout. It reaches SQL clients as SQLSTATE 55P03.
+type LockNotAvailableError struct {
+	Key     []byte
+	Holder  mvcc.TxnID
+	Timeout time.Duration
+}
+
+func (e *LockNotAvailableError) Error() string {
+	return fmt.Sprintf("could not obtain lock on key %q within lock_timeout %s: held by transaction %x", e.Key, e.Timeout, e.Holder[:4])
+}
 
 // TransactionRetryError says the transaction must restart (with a higher timestamp, or from
 // scratch after an abort). It reaches SQL clients as SQLSTATE 40001.

@@ -231,6 +231,7 @@ type errorDetail struct {
 	Uncertainty      *mvcc.ReadWithinUncertaintyIntervalError `codec:",omitempty"`
 	RefreshConflict  *mvcc.RefreshConflictError               `codec:",omitempty"`
 	ClockOffset      *hlc.ClockOffsetError                    `codec:",omitempty"`
+	LockNotAvailable *LockNotAvailableError                   `codec:",omitempty"`
 }
 
 // NewError captures err for the network; nil gives nil.
