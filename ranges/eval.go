@@ -75,7 +75,11 @@ func (r *Replica) evalRead(rd pebble.Reader, ba *kvpb.BatchRequest, req kvpb.Req
 		if err != nil {
 			return nil, err
 		}
-		return &kvpb.QueryTxnResponse{Txn: rec, Found: rec != nil}, nil
+		resp := &kvpb.QueryTxnResponse{Txn: rec, Found: rec != nil}
+		if t.WaitingTxns {
+			resp.Waiting = r.txnWait.waitsInto(t.Txn.ID)
+		}
+		return resp, nil
 	case *kvpb.RefreshRequest:
 		if ba.Txn == nil {
 			return nil, errors.New("refresh outside a transaction")
@@ -130,7 +134,7 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest) (*kv
 	// No write may land at or below a timestamp another transaction has read at.
 	id := txnIDOf(ba)
 	for _, req := range ba.Requests {
-		if isDataWrite(req) {
+		if writesIntents(req) {
 			if max := r.tsc.maxRead(req.Header().Key, id); !max.Less(writeTS) {
 				writeTS = max.Next()
 			}
@@ -159,9 +163,22 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest) (*kv
 				return nil, err
 			}
 		}
+		r.afterWrite(ba)
 		r.recordReads(ba, br)
 		return br, nil
 	}
+}
+
+// writesIntents reports whether req leaves intents (or, outside a transaction, values) on
+// the keys it names: data writes and exclusive locking reads.
+func writesIntents(req kvpb.Request) bool {
+	switch t := req.(type) {
+	case *kvpb.GetRequest:
+		return t.Locking == kvpb.LockExclusive
+	case *kvpb.ScanRequest:
+		return t.Locking == kvpb.LockExclusive
+	}
+	return isDataWrite(req)
 }
 
 func isDataWrite(req kvpb.Request) bool {
@@ -262,6 +279,8 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 			resp.Keys = append(resp.Keys, kv.Key)
 		}
 		return resp, nil
+	case *kvpb.GetRequest, *kvpb.ScanRequest:
+		return ec.lockingRead(req)
 	case *kvpb.EndTxnRequest:
 		if onePC {
 			return &kvpb.EndTxnResponse{OnePhaseCommit: true}, nil
@@ -278,6 +297,35 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 		return ec.gc(t)
 	}
 	return nil, fmt.Errorf("unexpected write request %T", req)
+}
+
+// lockingRead serves a read that locks what it returns (FOR UPDATE): every row read gets an
+// intent holding its present value, so the transaction holds it as if it had written it. The
+// value is the one read at the transaction's read timestamp; if a newer one exists, the
+// transaction's refresh fails before it can commit, so a stale value is never committed.
+func (ec *evalContext) lockingRead(req kvpb.Request) (kvpb.Response, error) {
+	if ec.ba.Txn == nil {
+		return nil, errors.New("a locking read needs a transaction")
+	}
+	resp, err := ec.r.evalRead(ec.rw, ec.ba, req, ec.r.readOptions(ec.ba))
+	if err != nil {
+		return nil, err
+	}
+	var rows []mvcc.KeyValue
+	switch t := resp.(type) {
+	case *kvpb.GetResponse:
+		if t.Value != nil {
+			rows = []mvcc.KeyValue{*t.Value}
+		}
+	case *kvpb.ScanResponse:
+		rows = t.KVs
+	}
+	for _, kv := range rows {
+		if err := mvcc.Put(ec.rw, kv.Key, ec.write, kv.Value, ec.meta); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
 }
 
 func resolveSpan(rw mvcc.ReadWriter, sp kvpb.Span, id mvcc.TxnID, status kvpb.TxnStatus, commitTS hlc.Timestamp) (int, error) {
@@ -317,8 +365,7 @@ func (ec *evalContext) endTxn(t *kvpb.EndTxnRequest) (kvpb.Response, error) {
 			if !t.Commit {
 				break
 			}
-			return nil, &kvpb.TransactionRetryError{Reason: kvpb.RetryAborted, Aborted: true,
-				Message: "the transaction was aborted by a conflicting transaction"}
+			return nil, abortedError(rec)
 		case kvpb.Committed:
 			if t.Commit {
 				return &kvpb.EndTxnResponse{}, nil // a retried commit that already happened
@@ -390,10 +437,15 @@ func (ec *evalContext) pushTxn(t *kvpb.PushTxnRequest) (kvpb.Response, error) {
 		return &kvpb.PushTxnResponse{Pushee: rec}, nil
 	}
 	switch {
-	case t.Force || rec.LastHeartbeat.Forward(rec.MinTimestamp).Less(t.ExpireBefore):
-		rec.Status = kvpb.Aborted
-	case !t.PushTo.IsEmpty() && rec.WriteTimestamp.Less(t.PushTo):
+	case rec.LastHeartbeat.Forward(rec.MinTimestamp).Less(t.ExpireBefore):
+		rec.Status, rec.AbortReason = kvpb.Aborted, kvpb.RetryAborted
+	case !t.PushTo.IsEmpty():
+		if !rec.WriteTimestamp.Less(t.PushTo) {
+			return &kvpb.PushTxnResponse{Pushee: rec}, nil
+		}
 		rec.WriteTimestamp = t.PushTo
+	case t.Force || t.Pusher != nil && canPushWithPriority(t.Pusher.Priority, rec.Priority):
+		rec.Status, rec.AbortReason = kvpb.Aborted, t.Reason
 	default:
 		return &kvpb.PushTxnResponse{Pushee: rec}, nil
 	}

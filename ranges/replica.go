@@ -39,6 +39,8 @@ type Replica struct {
 
 	latches *latchManager
 	tsc     *tsCache
+	locks   *lockTable    // writers waiting for other transactions' intents
+	txnWait *txnWaitQueue // pushes waiting for transactions whose records live here
 
 	// readyTerm is the Raft term in which this replica, as leader, has applied every entry
 	// committed before it took over, and so may serve reads; leaseStart is when (this
@@ -70,6 +72,8 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, lowWa
 		desc:    desc,
 		latches: newLatchManager(),
 		tsc:     newTSCache(lowWater),
+		locks:   newLockTable(),
+		txnWait: newTxnWaitQueue(),
 	}
 	fsm, err := newRangeFSM(s.db, desc.RangeID, fsmHooks{
 		desc: r.Desc, onDesc: r.setDesc, onSplit: func(right *kvpb.RangeDescriptor) { s.splitApplied(right, r.IsLeaseholder()) },
@@ -387,11 +391,35 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 	if err := r.checkGCThreshold(ba); err != nil {
 		return nil, err
 	}
-	var wait conflictWaiter
+	if push, ok := ba.Requests[0].(*kvpb.PushTxnRequest); ok && push.Wait && len(ba.Requests) == 1 {
+		return r.waitPush(ctx, ba, push)
+	}
+	var deadline time.Time
+	if ba.LockTimeout > 0 {
+		deadline = time.Now().Add(ba.LockTimeout)
+	}
+	// lw is the batch's place in the lock table while it waits for, or has just been let
+	// through to, a key another transaction locked.
+	var lw *lockWaiter
+	defer func() {
+		if lw != nil {
+			r.locks.leave(lw, nil)
+		}
+	}()
+	if key := r.queuedKey(ba); key != nil {
+		var err error
+		if lw, err = r.waitForLock(ctx, ba, key, nil, deadline); err != nil {
+			return nil, err
+		}
+	}
 	for {
 		br, err := r.sendOnce(ctx, ba)
 		if err != nil {
 			err = r.proposalError(err, ba.Txn != nil && !ba.HasCommit())
+		}
+		if lw != nil {
+			r.locks.leave(lw, lockedBy(ba, lw.key, err))
+			lw = nil
 		}
 		var uncertain *mvcc.ReadWithinUncertaintyIntervalError
 		if errors.As(err, &uncertain) && ba.Txn != nil {
@@ -405,12 +433,62 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 			}
 			return br, err
 		}
-		var readTS hlc.Timestamp
 		if !ba.IsWrite() {
-			readTS = ba.Timestamp
+			// Readers never wait: they move the writers above their reads.
+			if err := r.store.pushWritersAbove(ctx, ba.Txn, ba.Timestamp, wie.Intents); err != nil {
+				return nil, err
+			}
+			continue
 		}
-		if err := r.store.handleConflict(ctx, ba.Txn, readTS, wie.Intents, &wait); err != nil {
+		in := wie.Intents[0]
+		if lw, err = r.waitForLock(ctx, ba, in.Key, &in.Txn, deadline); err != nil {
 			return nil, err
+		}
+	}
+}
+
+// queuedKey is a key the batch writes for which others already queue in the lock table, so
+// the batch must queue behind them rather than overtake; nil if there is none.
+func (r *Replica) queuedKey(ba *kvpb.BatchRequest) []byte {
+	for _, req := range ba.Requests {
+		if writesIntents(req) {
+			if h := req.Header(); len(h.EndKey) == 0 && r.locks.queuedAhead(h.Key, txnIDOf(ba)) {
+				return h.Key
+			}
+		}
+	}
+	return nil
+}
+
+// lockedBy is the transaction that holds the lock on key after ba evaluated with result err:
+// ba's own, if it wrote an intent there.
+func lockedBy(ba *kvpb.BatchRequest, key string, err error) *mvcc.TxnMeta {
+	if err != nil || ba.Txn == nil {
+		return nil
+	}
+	for _, req := range ba.Requests {
+		if writesIntents(req) && req.Header().Contains([]byte(key)) {
+			return &ba.Txn.TxnMeta
+		}
+	}
+	return nil
+}
+
+// afterWrite tells those waiting on this range what a batch applied here changed.
+func (r *Replica) afterWrite(ba *kvpb.BatchRequest) {
+	for _, req := range ba.Requests {
+		switch t := req.(type) {
+		case *kvpb.ResolveIntentRequest:
+			if t.Status.Finalized() {
+				r.locks.released(t.Span, t.Txn.ID)
+			}
+		case *kvpb.EndTxnRequest:
+			r.txnWait.recordChanged(ba.Txn.ID)
+			for _, sp := range t.LockSpans {
+				r.locks.released(sp, ba.Txn.ID)
+			}
+		case *kvpb.PushTxnRequest:
+			r.txnWait.recordChanged(t.Pushee.ID)
 		}
 	}
 }

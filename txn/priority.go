@@ -2,10 +2,11 @@ package txn
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/meridiandb/meridian/ranges/kvpb"
 )
 
 // UserPriority is the priority class a session asks for (SET TRANSACTION PRIORITY).
@@ -21,10 +22,9 @@ const (
 	HighPriority
 )
 
-// Bounds of the priorities stored in transactions (mvcc.TxnMeta.Priority).
 const (
-	MinTxnPriority int32 = 1
-	MaxTxnPriority int32 = math.MaxInt32
+	MinTxnPriority = kvpb.MinTxnPriority
+	MaxTxnPriority = kvpb.MaxTxnPriority
 )
 
 // ParseUserPriority reads LOW, NORMAL or HIGH (any case).

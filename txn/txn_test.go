@@ -219,8 +219,8 @@ func TestWriteSkewRejected(t *testing.T) {
 }
 
 // TestRestartedTxnIsNotAbandoned restarts a transaction (keeping its original start time)
-// after longer than the liveness threshold, then has it write: a conflicting writer must not
-// take the fresh intent for an abandoned one, and the first transaction commits.
+// after longer than the liveness threshold, then has it write: a conflicting writer waits for
+// it, rather than taking the fresh intent for an abandoned one, and both commit in turn.
 func TestRestartedTxnIsNotAbandoned(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -230,6 +230,7 @@ func TestRestartedTxnIsNotAbandoned(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := txn.NewDB(s, s, clock, nil)
+	db.HeartbeatInterval = 50 * time.Millisecond
 	defer s.Close()
 	defer db.Close()
 
@@ -244,16 +245,29 @@ func TestRestartedTxnIsNotAbandoned(t *testing.T) {
 		t.Fatal(err)
 	}
 	young := db.NewTxn()
-	b = &txn.Batch{}
-	b.Put(key("k"), []byte("young"))
-	if err := young.Run(ctx, b); err == nil || !txn.IsRetryable(err) {
-		t.Fatalf("younger writer over a live intent: %v, want a retry error", err)
+	youngDone := make(chan error, 1)
+	go func() {
+		b := &txn.Batch{}
+		b.Put(key("k"), []byte("young"))
+		youngDone <- young.Run(ctx, b)
+	}()
+	// Several liveness thresholds pass while the younger writer waits.
+	time.Sleep(time.Second)
+	select {
+	case err := <-youngDone:
+		t.Fatalf("younger writer did not wait for the live intent: %v", err)
+	default:
 	}
-	_ = young.Rollback(ctx)
 	if err := old.Commit(ctx); err != nil {
 		t.Fatalf("restarted transaction was aborted as abandoned: %v", err)
 	}
-	if got := read(t, db, "k"); got != "old" {
+	if err := <-youngDone; err != nil {
+		t.Fatalf("younger writer after the older committed: %v", err)
+	}
+	if err := young.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, db, "k"); got != "young" {
 		t.Fatalf("k = %s", got)
 	}
 }

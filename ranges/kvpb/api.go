@@ -71,6 +71,23 @@ func (s TxnStatus) String() string {
 // Finalized reports whether the status can no longer change.
 func (s TxnStatus) Finalized() bool { return s == Committed || s == Aborted }
 
+// TxnRef names a transaction and its priority, for deadlock detection.
+type TxnRef struct {
+	ID       mvcc.TxnID
+	Priority int32
+}
+
+// WaitEdge says that Waiter waits for Holder to finish.
+type WaitEdge struct{ Waiter, Holder TxnRef }
+
+// Bounds of transaction priorities (mvcc.TxnMeta.Priority): a transaction at MaxTxnPriority
+// pushes any other aside without waiting, and one at MinTxnPriority is pushed aside by any
+// other.
+const (
+	MinTxnPriority int32 = 1
+	MaxTxnPriority int32 = 1<<31 - 1
+)
+
 // Transaction is the state of a transaction that travels with each of its batches and is
 // persisted (in part) as its transaction record.
 type Transaction struct {
@@ -87,6 +104,8 @@ type Transaction struct {
 	LockSpans []Span
 	// GatewayNodeID is the node whose clock gave the transaction its timestamp.
 	GatewayNodeID uint64
+	// AbortReason says why an ABORTED record was aborted by another transaction.
+	AbortReason RetryReason `json:",omitempty"`
 }
 
 // Clone returns a deep-enough copy for the transaction layer to mutate independently.
@@ -172,7 +191,12 @@ type EndTxnRequest struct {
 type HeartbeatTxnRequest struct{ Now hlc.Timestamp }
 
 // QueryTxnRequest reads the record of another transaction.
-type QueryTxnRequest struct{ Txn mvcc.TxnMeta }
+type QueryTxnRequest struct {
+	Txn mvcc.TxnMeta
+	// WaitingTxns asks also for the transactions waiting (directly or through others) for
+	// Txn to finish, as far as the leaseholder of its record knows: deadlock detection.
+	WaitingTxns bool `codec:",omitempty"`
+}
 
 // PushTxnRequest aborts another transaction if it is PENDING and either expired or Force is
 // set. The pushee's record ends ABORTED (or is found finalized).
@@ -186,6 +210,15 @@ type PushTxnRequest struct {
 	// aborting it: a reader's push, after which the reader can read below the pushee's
 	// intents. The pushee then commits at PushTo or later, refreshing its own reads.
 	PushTo hlc.Timestamp
+	// Pusher is the transaction that pushes, if any. A pusher of a higher priority class
+	// aborts (or moves) the pushee at once; otherwise it may wait.
+	Pusher *mvcc.TxnMeta `codec:",omitempty"`
+	// Wait asks the leaseholder of the pushee's record to hold the push until the pushee
+	// finishes (or expires, or is found in a deadlock with the pusher and aborted), instead
+	// of answering at once with the pushee still pending.
+	Wait bool `codec:",omitempty"`
+	// Reason is recorded as the abort reason when the push aborts the pushee.
+	Reason RetryReason `codec:",omitempty"`
 }
 
 // ResolveIntentRequest finalizes the intents of a transaction in a span.
@@ -300,6 +333,9 @@ type (
 	QueryTxnResponse       struct {
 		Txn   *Transaction // nil when there is no record
 		Found bool
+		// Waiting are the waits that end at Txn, directly or through others, as the
+		// leaseholder of its record knows them (with WaitingTxns).
+		Waiting []WaitEdge `codec:",omitempty"`
 	}
 	PushTxnResponse       struct{ Pushee *Transaction }
 	ResolveIntentResponse struct{ Resolved int }

@@ -152,6 +152,7 @@ func TestErrorsKeepTheirType(t *testing.T) {
 		&mvcc.ReadWithinUncertaintyIntervalError{ReadTimestamp: ts1, ExistingTimestamp: ts2},
 		&mvcc.RefreshConflictError{Key: []byte("k"), Timestamp: ts2},
 		&hlc.ClockOffsetError{Remote: ts2, Physical: 5, MaxOffset: 500 * time.Millisecond},
+		&LockNotAvailableError{Key: []byte("k"), Holder: meta.ID, Timeout: time.Second},
 	}
 	if n := reflect.TypeOf(errorDetail{}).NumField(); n != len(typed) {
 		t.Fatalf("errorDetail has %d fields, the test %d", n, len(typed))

@@ -1,0 +1,211 @@
+package txn_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/txn"
+)
+
+func put(ctx context.Context, tx *txn.Txn, k, v string) error {
+	b := &txn.Batch{}
+	b.Put(key(k), []byte(v))
+	return tx.Run(ctx, b)
+}
+
+func mustPut(t *testing.T, ctx context.Context, tx *txn.Txn, k, v string) {
+	t.Helper()
+	if err := put(ctx, tx, k, v); err != nil {
+		t.Fatalf("put %s: %v", k, err)
+	}
+}
+
+// putAsync starts a write that may wait for a lock and returns its outcome on a channel.
+func putAsync(ctx context.Context, tx *txn.Txn, k, v string) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- put(ctx, tx, k, v) }()
+	return done
+}
+
+// stillWaiting fails the test if the write behind done has finished: it should be queued
+// behind a lock. It gives the write a moment to (wrongly) get through.
+func stillWaiting(t *testing.T, done <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		t.Fatalf("%s did not wait for the lock: %v", what, err)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func retryReason(err error) kvpb.RetryReason {
+	var re *kvpb.TransactionRetryError
+	if errors.As(err, &re) {
+		return re.Reason
+	}
+	return ""
+}
+
+// TestWriterWaitsForLock: a write to a key another transaction has written waits until that
+// transaction commits, then lands on top of it.
+func TestWriterWaitsForLock(t *testing.T) {
+	db, _ := newDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	holder, waiter := db.NewTxn(), db.NewTxn()
+	mustPut(t, ctx, holder, "a", "holder")
+	done := putAsync(ctx, waiter, "a", "waiter")
+	stillWaiting(t, done, "a conflicting write")
+	if err := holder.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("write after the holder committed: %v", err)
+	}
+	if err := waiter.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, db, "a"); got != "waiter" {
+		t.Fatalf("a = %s, want waiter", got)
+	}
+}
+
+// TestLockingReadLocks: SELECT … FOR UPDATE's read holds the row like a write would, and
+// keeps its value.
+func TestLockingReadLocks(t *testing.T) {
+	db, _ := newDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seed := db.NewTxn()
+	mustPut(t, ctx, seed, "a", "v0")
+	if err := seed.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	locker, writer := db.NewTxn(), db.NewTxn()
+	b := &txn.Batch{}
+	b.GetLocking(key("a"), kvpb.LockExclusive)
+	if err := locker.Run(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Results[0].Rows) != 1 || string(b.Results[0].Rows[0].Value) != "v0" {
+		t.Fatalf("locking read returned %+v", b.Results[0].Rows)
+	}
+	done := putAsync(ctx, writer, "a", "v1")
+	stillWaiting(t, done, "a write to a row locked FOR UPDATE")
+	if got := read(t, db, "a"); got != "v0" {
+		t.Fatalf("a plain read of the locked row: %s, want v0", got)
+	}
+	if err := locker.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, db, "a"); got != "v1" {
+		t.Fatalf("a = %s, want v1", got)
+	}
+}
+
+// TestLockTimeout: a writer with a lock timeout gives up with LockNotAvailableError and the
+// holder is unaffected.
+func TestLockTimeout(t *testing.T) {
+	db, _ := newDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	holder, waiter := db.NewTxn(), db.NewTxn()
+	mustPut(t, ctx, holder, "a", "holder")
+	waiter.SetLockTimeout(100 * time.Millisecond)
+	err := put(ctx, waiter, "a", "waiter")
+	var lna *kvpb.LockNotAvailableError
+	if !errors.As(err, &lna) {
+		t.Fatalf("write with a lock timeout: %v, want LockNotAvailableError", err)
+	}
+	_ = waiter.Rollback(ctx)
+	if err := holder.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, db, "a"); got != "holder" {
+		t.Fatalf("a = %s", got)
+	}
+}
+
+// TestHighPriorityPushesAside: a HIGH transaction does not wait for a NORMAL one; it aborts
+// it. A NORMAL one does the same to a LOW one.
+func TestHighPriorityPushesAside(t *testing.T) {
+	for _, tc := range []struct{ holder, pusher txn.UserPriority }{
+		{txn.NormalPriority, txn.HighPriority},
+		{txn.LowPriority, txn.NormalPriority},
+	} {
+		t.Run(fmt.Sprintf("%s-by-%s", tc.holder, tc.pusher), func(t *testing.T) {
+			db, _ := newDB(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			holder, pusher := db.NewTxn(), db.NewTxn()
+			holder.SetPriority(tc.holder)
+			pusher.SetPriority(tc.pusher)
+			mustPut(t, ctx, holder, "a", "holder")
+			mustPut(t, ctx, pusher, "a", "pusher") // would hang if it waited
+			if err := pusher.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := holder.Commit(ctx); retryReason(err) == "" {
+				t.Fatalf("commit of the pushed-aside transaction: %v, want a retry error", err)
+			}
+			if got := read(t, db, "a"); got != "pusher" {
+				t.Fatalf("a = %s", got)
+			}
+		})
+	}
+}
+
+// TestDeadlockBroken: transactions that wait for each other in a cycle (of two, and of
+// three) are found, and exactly one of them is aborted with a deadlock error; the others
+// commit.
+func TestDeadlockBroken(t *testing.T) {
+	for _, n := range []int{2, 3} {
+		t.Run(fmt.Sprintf("cycle-of-%d", n), func(t *testing.T) {
+			db, _ := newDB(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			txns := make([]*txn.Txn, n)
+			for i := range txns {
+				txns[i] = db.NewTxn()
+				mustPut(t, ctx, txns[i], fmt.Sprint(i), "first")
+			}
+			start := time.Now()
+			results := make(chan error, n)
+			for i := range txns {
+				go func() {
+					err := put(ctx, txns[i], fmt.Sprint((i+1)%n), "second")
+					if err == nil {
+						err = txns[i].Commit(ctx)
+					} else {
+						t.Logf("transaction %d after %s: %v", i, time.Since(start).Round(time.Millisecond), err)
+						_ = txns[i].Rollback(ctx)
+					}
+					results <- err
+				}()
+			}
+			victims := 0
+			for range txns {
+				switch err := <-results; {
+				case err == nil:
+				case retryReason(err) == kvpb.RetryDeadlock:
+					victims++
+				default:
+					t.Fatalf("unexpected error: %v", err)
+				}
+			}
+			if victims != 1 {
+				t.Fatalf("%d victims, want 1", victims)
+			}
+		})
+	}
+}
