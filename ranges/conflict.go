@@ -9,12 +9,13 @@ import (
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
-// pushWritersAbove clears the way for a read at readTS through other transactions' intents,
-// without waiting: an intent whose transaction has finished is resolved; a live writer is
-// pushed above readTS and its intent moved there, so the read sees the value from before
-// the write, as a snapshot would. The writer commits later and refreshes its own reads.
-// (Writers, in contrast, queue in the lock table.)
-func (s *Store) pushWritersAbove(ctx context.Context, reader *kvpb.Transaction, readTS hlc.Timestamp, intents []mvcc.Intent) error {
+// pushWritersAbove clears the way for a read through other transactions' intents, without
+// waiting: an intent whose transaction has finished is resolved; a live writer is pushed
+// above limit (the read's uncertainty limit: an intent below it conflicts with the read) and
+// its intent moved there, so the read sees the value from before the write, as a snapshot
+// would. The writer commits later and refreshes its own reads. (Writers, in contrast, queue
+// in the lock table.)
+func (s *Store) pushWritersAbove(ctx context.Context, reader *kvpb.Transaction, limit hlc.Timestamp, intents []mvcc.Intent) error {
 	for _, in := range intents {
 		if reader != nil && reader.ID == in.Txn.ID {
 			return fmt.Errorf("transaction %x conflicts with its own intent on %q", in.Txn.ID[:4], in.Key)
@@ -24,7 +25,7 @@ func (s *Store) pushWritersAbove(ctx context.Context, reader *kvpb.Transaction, 
 			Pushee:       in.Txn,
 			Now:          now,
 			ExpireBefore: now.Add(-int64(s.cfg.TxnLivenessThreshold)),
-			PushTo:       readTS.Next(),
+			PushTo:       limit.Next(),
 		}
 		if reader != nil {
 			push.Pusher = &reader.TxnMeta
@@ -36,8 +37,8 @@ func (s *Store) pushWritersAbove(ctx context.Context, reader *kvpb.Transaction, 
 		pushee := br.Responses[0].(*kvpb.PushTxnResponse).Pushee
 		status := pushee.Status
 		if !status.Finalized() {
-			if !readTS.Less(pushee.WriteTimestamp) {
-				return fmt.Errorf("transaction %x could not be pushed above %s", in.Txn.ID[:4], readTS)
+			if !limit.Less(pushee.WriteTimestamp) {
+				return fmt.Errorf("transaction %x could not be pushed above %s", in.Txn.ID[:4], limit)
 			}
 			status = kvpb.Pending // move the intent up
 		}

@@ -163,7 +163,7 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest) (*kv
 				return nil, err
 			}
 		}
-		r.afterWrite(ba)
+		r.afterWrite(ba, !batch.Empty())
 		r.recordReads(ba, br)
 		return br, nil
 	}

@@ -74,21 +74,26 @@ func (lt *lockTable) enqueue(key []byte, holder *mvcc.TxnMeta, txn mvcc.TxnID) *
 // turn describes what a queued waiter should do next.
 type turn struct {
 	proceed bool         // evaluate now (the waiter holds the reservation)
-	push    bool         // first in line behind a held lock: push its holder
+	push    bool         // the lock is held: push its holder
 	holder  mvcc.TxnMeta // the lock's holder
 }
 
-// next decides w's turn: a waiter at the head of the queue of a free, unreserved lock gets
-// the reservation; one at the head of a held lock pushes; the others wait.
+// next decides w's turn. The waiter at the head of the queue of a free, unreserved lock gets
+// the reservation. While the lock is held, every waiter pushes its holder: the push waits
+// at the holder's record, where deadlock detection can see who waits for whom. Otherwise
+// (another waiter holds the reservation, or is first in line) w waits.
 func (lt *lockTable) next(w *lockWaiter) turn {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	l := lt.locks[w.key]
-	if l == nil || len(l.queue) == 0 || l.queue[0] != w || l.reserved != nil {
-		return turn{holder: l.holderOrZero()}
+	if l == nil {
+		return turn{}
 	}
 	if l.held && l.holder.ID != w.txn {
 		return turn{push: true, holder: l.holder}
+	}
+	if len(l.queue) == 0 || l.queue[0] != w || l.reserved != nil {
+		return turn{holder: l.holder}
 	}
 	l.queue = l.queue[1:]
 	l.reserved = w
@@ -217,10 +222,18 @@ func (lockTimeoutError) Error() string { return "lock timeout" }
 
 var errLockTimeout error = lockTimeoutError{}
 
-// pushLockHolder pushes the holder of the lock w is first in line for, and returns when the
-// holder has finished (and its intent on key is resolved) or the intent was resolved here by
-// someone else.
+// pushLockHolder pushes the holder of the lock w waits for, and returns when the holder has
+// finished (and its intent on key is resolved), or the lock's state changed.
 func (r *Replica) pushLockHolder(ctx context.Context, ba *kvpb.BatchRequest, key []byte, holder mvcc.TxnMeta, w *lockWaiter, timeout <-chan time.Time) error {
+	// The intent may have been resolved between its discovery and the waiter's arrival in
+	// the queue; there is then nothing to push (and a finished holder's record may be
+	// gone, which would make it look alive until it expired).
+	if present, err := mvcc.HasIntent(r.store.db, key, holder.ID); err != nil {
+		return err
+	} else if !present {
+		r.locks.released(kvpb.Span{Key: key}, holder.ID)
+		return nil
+	}
 	pctx, cancel := context.WithCancel(ctx)
 	push := &kvpb.PushTxnRequest{Pushee: holder, Wait: true}
 	if ba.Txn != nil {

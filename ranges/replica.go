@@ -256,16 +256,17 @@ func (r *Replica) IsLeaseholder() bool { return r.raft.State() == raft.Leader }
 
 // takeLease prepares a replica that just became leaseholder. The previous leaseholder, on
 // another node, may have served reads this one's timestamp cache knows nothing about, at
-// timestamps up to its own clock, which is at most the maximum clock offset ahead of ours:
-// no write may land below now + max offset. (Alone, a range has had no other leaseholder;
-// its restarts are covered by the store's persisted low water.)
+// timestamps up to its own physical clock plus the maximum clock offset (see
+// awaitReadableTimestamp), and its clock is at most that offset ahead of ours: no write may
+// land below now + twice the max offset. (Alone, a range has had no other leaseholder; its
+// restarts are covered by the store's persisted low water.)
 func (r *Replica) takeLease() {
 	clock := r.store.cfg.Clock
 	now := clock.Now()
 	if len(r.Desc().Replicas) > 1 {
 		// From the physical clock, not the hybrid one: a hybrid clock already moved ahead by
 		// such pushes would otherwise push further at every lease change.
-		r.tsc.forwardLowWater(hlc.Timestamp{WallTime: clock.PhysicalNow() + int64(clock.MaxOffset())})
+		r.tsc.forwardLowWater(hlc.Timestamp{WallTime: clock.PhysicalNow() + 2*int64(clock.MaxOffset())})
 	}
 	r.leaseStart.Store(&now)
 	// The previous leaseholder may have collected garbage since this replica last looked.
@@ -391,6 +392,9 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 	if err := r.checkGCThreshold(ba); err != nil {
 		return nil, err
 	}
+	if err := r.awaitReadableTimestamp(ctx, ba.Timestamp); err != nil {
+		return nil, err
+	}
 	if push, ok := ba.Requests[0].(*kvpb.PushTxnRequest); ok && push.Wait && len(ba.Requests) == 1 {
 		return r.waitPush(ctx, ba, push)
 	}
@@ -429,13 +433,13 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 		var wie *mvcc.WriteIntentError
 		if !errors.As(err, &wie) {
 			if err == nil {
-				err = r.observe(br, ba.IsWrite())
+				err = r.observe(ctx, br, ba.IsWrite(), ba.Txn != nil)
 			}
 			return br, err
 		}
 		if !ba.IsWrite() {
 			// Readers never wait: they move the writers above their reads.
-			if err := r.store.pushWritersAbove(ctx, ba.Txn, ba.Timestamp, wie.Intents); err != nil {
+			if err := r.store.pushWritersAbove(ctx, ba.Txn, r.uncertaintyLimit(ba), wie.Intents); err != nil {
 				return nil, err
 			}
 			continue
@@ -443,6 +447,30 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 		in := wie.Intents[0]
 		if lw, err = r.waitForLock(ctx, ba, in.Key, &in.Txn, deadline); err != nil {
 			return nil, err
+		}
+	}
+}
+
+// awaitReadableTimestamp holds back a batch reading at ts until ts is no more than the
+// maximum clock offset ahead of this node's physical clock. A transaction pushed far into
+// the future (by readers, by the timestamp cache) reads, and refreshes, at its pushed
+// timestamp; the timestamp cache that protects such a read is this leaseholder's alone, and
+// the next leaseholder only knows that no read was served above its own physical clock plus
+// twice the offset (takeLease). The wait is rare: pushes go at most one offset ahead of the
+// pusher's reads.
+func (r *Replica) awaitReadableTimestamp(ctx context.Context, ts hlc.Timestamp) error {
+	clock := r.store.cfg.Clock
+	for {
+		ahead := time.Duration(ts.WallTime - clock.PhysicalNow() - int64(clock.MaxOffset()))
+		if ahead <= 0 {
+			return nil
+		}
+		t := time.NewTimer(ahead)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
 		}
 	}
 }
@@ -474,8 +502,12 @@ func lockedBy(ba *kvpb.BatchRequest, key string, err error) *mvcc.TxnMeta {
 	return nil
 }
 
-// afterWrite tells those waiting on this range what a batch applied here changed.
-func (r *Replica) afterWrite(ba *kvpb.BatchRequest) {
+// afterWrite tells those waiting on this range what a batch applied here changed; wrote
+// says whether it wrote anything at all.
+func (r *Replica) afterWrite(ba *kvpb.BatchRequest, wrote bool) {
+	if !wrote {
+		return
+	}
 	for _, req := range ba.Requests {
 		switch t := req.(type) {
 		case *kvpb.ResolveIntentRequest:
@@ -567,11 +599,19 @@ func (r *Replica) uncertaintyLimit(ba *kvpb.BatchRequest) hlc.Timestamp {
 // present (by the timestamp cache) must be visible to every transaction that starts after it
 // was acknowledged, and those take their timestamps from this clock; and, for a write, so
 // must a restarted store's (see Store.coverFutureWrite).
-func (r *Replica) observe(br *kvpb.BatchResponse, write bool) error {
+func (r *Replica) observe(ctx context.Context, br *kvpb.BatchResponse, write, txn bool) error {
 	clock := r.store.cfg.Clock
 	high := br.Timestamp
 	if br.Txn != nil {
 		high = high.Forward(br.Txn.WriteTimestamp)
+	}
+	if write && !txn {
+		// A write outside a transaction is acknowledged here, with no coordinator to wait
+		// out a timestamp far ahead (after a lease change): wait until the clock can take
+		// it, so that what this node does next happens above it.
+		if err := r.awaitReadableTimestamp(ctx, high); err != nil {
+			return err
+		}
 	}
 	_, _ = clock.Update(high)
 	if !write {

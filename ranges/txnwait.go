@@ -123,7 +123,7 @@ func (r *Replica) waitPush(ctx context.Context, ba *kvpb.BatchRequest, push *kvp
 		attempt.Now, attempt.ExpireBefore = now, now.Add(-int64(r.store.cfg.TxnLivenessThreshold))
 		br, err := r.sendOnce(ctx, &kvpb.BatchRequest{Timestamp: ba.Timestamp, RangeID: ba.RangeID, Requests: []kvpb.Request{&attempt}})
 		if err != nil {
-			return nil, err
+			return nil, r.proposalError(err, true) // a push may be repeated
 		}
 		pushee := br.Responses[0].(*kvpb.PushTxnResponse).Pushee
 		if pushee.Status.Finalized() || !attempt.PushTo.IsEmpty() && !pushee.WriteTimestamp.Less(attempt.PushTo) {

@@ -178,13 +178,9 @@ func (t *Txn) setAnchor(b *Batch) {
 // send splits b by range and sends each part, updating the transaction from the responses.
 func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 	t.setAnchor(b)
-	b.Results = make([]Result, len(b.reqs))
-	for i, req := range b.reqs {
-		if err := t.sendOne(ctx, req, &b.Results[i]); err != nil {
-			return err
-		}
-	}
-	t.recordRefreshSpans(b.reqs)
+	// Writes are counted as the transaction's before they are sent: one that fails, or
+	// whose outcome is unknown, may still have left an intent, which the commit or rollback
+	// must resolve, and which the heartbeat must keep from looking abandoned meanwhile.
 	var wrote bool
 	for _, req := range b.reqs {
 		if req.IsWrite() {
@@ -195,6 +191,13 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 	if wrote {
 		t.startHeartbeat()
 	}
+	b.Results = make([]Result, len(b.reqs))
+	for i, req := range b.reqs {
+		if err := t.sendOne(ctx, req, &b.Results[i]); err != nil {
+			return err
+		}
+	}
+	t.recordRefreshSpans(b.reqs)
 	return nil
 }
 

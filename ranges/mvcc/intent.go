@@ -187,3 +187,9 @@ func CheckNoNewerWrites(r pebble.Reader, start, end []byte, from, to hlc.Timesta
 	}
 	return it.Error()
 }
+
+// HasIntent reports whether transaction id has an intent on key.
+func HasIntent(r pebble.Reader, key []byte, id TxnID) (bool, error) {
+	meta, _, err := intentOf(r, key, id)
+	return meta != nil, err
+}
