@@ -80,6 +80,12 @@ func (r *Replica) evalRead(rd pebble.Reader, ba *kvpb.BatchRequest, req kvpb.Req
 			resp.Waiting = r.txnWait.waitsInto(t.Txn.ID)
 		}
 		return resp, nil
+	case *kvpb.QueryIntentRequest:
+		in, err := mvcc.IntentOf(rd, t.Key, t.Txn.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &kvpb.QueryIntentResponse{Found: in != nil && in.WriteTimestamp.LessEq(t.Txn.WriteTimestamp)}, nil
 	case *kvpb.RefreshRequest:
 		if ba.Txn == nil {
 			return nil, errors.New("refresh outside a transaction")
@@ -117,6 +123,12 @@ func (r *Replica) recordReads(ba *kvpb.BatchRequest, br *kvpb.BatchResponse) {
 			r.tsc.add(sp, ba.Timestamp, id)
 		case *kvpb.RefreshRequest:
 			r.tsc.add(t.Span, ba.Timestamp, id)
+		case *kvpb.QueryIntentRequest:
+			if t.Prevent {
+				// A missing in-flight write can no longer land at or below the staging
+				// timestamp: status recovery has ruled it out.
+				r.tsc.add(kvpb.Span{Key: t.Key}, t.Txn.WriteTimestamp, mvcc.TxnID{})
+			}
 		}
 	}
 }
@@ -290,6 +302,8 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 		return ec.heartbeatTxn(t)
 	case *kvpb.PushTxnRequest:
 		return ec.pushTxn(t)
+	case *kvpb.RecoverTxnRequest:
+		return ec.recoverTxn(t)
 	case *kvpb.ResolveIntentRequest:
 		n, err := resolveSpan(ec.rw, t.Span, t.Txn.ID, t.Status, t.CommitTS)
 		return &kvpb.ResolveIntentResponse{Resolved: n}, err
@@ -350,11 +364,11 @@ func resolveSpan(rw mvcc.ReadWriter, sp kvpb.Span, id mvcc.TxnID, status kvpb.Tx
 	return mvcc.ResolveIntentRange(rw, sp.Key, sp.EndKey, id, commit, commitTS)
 }
 
-// endTxn finalizes the transaction record. Intents on this range are resolved in the same
-// batch; if that covers every intent, no record needs to stay behind.
+// endTxn finalizes the transaction record, or stages it (parallel commits). Intents on this
+// range are resolved in the same batch; if that covers every intent, no record needs to stay
+// behind.
 func (ec *evalContext) endTxn(t *kvpb.EndTxnRequest) (kvpb.Response, error) {
 	txn := ec.txn
-	key := keys.TxnRecordKey(txn.Key, txn.ID)
 	rec, err := readTxnRecord(ec.rw, txn.Key, txn.ID)
 	if err != nil {
 		return nil, err
@@ -372,6 +386,8 @@ func (ec *evalContext) endTxn(t *kvpb.EndTxnRequest) (kvpb.Response, error) {
 			}
 			return nil, fmt.Errorf("cannot abort committed transaction %x", txn.ID)
 		}
+		// A STAGING record is its coordinator's to finish either way: it knows whether its
+		// in-flight writes succeeded.
 	}
 	status := kvpb.Aborted
 	if t.Commit {
@@ -384,23 +400,69 @@ func (ec *evalContext) endTxn(t *kvpb.EndTxnRequest) (kvpb.Response, error) {
 		}
 		status = kvpb.Committed
 	}
+	if t.Commit && len(t.InFlightWrites) > 0 {
+		// STAGING: committed once every in-flight write is in place at this timestamp, which
+		// its coordinator learns from their responses and anyone else by status recovery.
+		// Nothing is resolved yet.
+		txn.Status = kvpb.Staging
+		txn.LockSpans = t.LockSpans
+		txn.InFlightWrites = t.InFlightWrites
+		txn.LastHeartbeat = txn.LastHeartbeat.Forward(ec.r.store.cfg.Clock.Now())
+		return &kvpb.EndTxnResponse{}, writeTxnRecord(ec.rw, txn)
+	}
+	txn.InFlightWrites = nil
+	return &kvpb.EndTxnResponse{}, ec.finalize(txn, status, t.LockSpans, false)
+}
+
+// finalize gives txn's record its final status, resolving the intents in lockSpans that lie
+// on this range. The record goes away if that was all of them, unless keep (an aborted
+// record stays, so that a write still in flight cannot revive the transaction).
+func (ec *evalContext) finalize(txn *kvpb.Transaction, status kvpb.TxnStatus, lockSpans []kvpb.Span, keep bool) error {
 	desc := ec.r.Desc()
 	var remote []kvpb.Span
-	for _, sp := range t.LockSpans {
+	for _, sp := range lockSpans {
 		if desc.ContainsKey(sp.Key) && (len(sp.EndKey) == 0 || string(sp.EndKey) <= string(desc.EndKey)) {
 			if _, err := resolveSpan(ec.rw, sp, txn.ID, status, txn.WriteTimestamp); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
 		remote = append(remote, sp)
 	}
-	if len(remote) == 0 {
-		return &kvpb.EndTxnResponse{}, mvcc.DeleteUnversioned(ec.rw, key)
+	if len(remote) == 0 && !keep {
+		return mvcc.DeleteUnversioned(ec.rw, keys.TxnRecordKey(txn.Key, txn.ID))
 	}
 	txn.Status = status
 	txn.LockSpans = remote
-	return &kvpb.EndTxnResponse{}, writeTxnRecord(ec.rw, txn)
+	return writeTxnRecord(ec.rw, txn)
+}
+
+// recoverTxn finishes an abandoned STAGING transaction as status recovery decided.
+func (ec *evalContext) recoverTxn(t *kvpb.RecoverTxnRequest) (kvpb.Response, error) {
+	rec, err := readTxnRecord(ec.rw, t.Txn.Key, t.Txn.ID)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		// The staging never landed (or its transaction finished and cleaned up, leaving no
+		// intent behind): make sure it cannot land later.
+		rec = &kvpb.Transaction{TxnMeta: t.Txn, Status: kvpb.Aborted, AbortReason: kvpb.RetryAborted}
+		return &kvpb.RecoverTxnResponse{Txn: rec}, writeTxnRecord(ec.rw, rec)
+	}
+	if rec.Status != kvpb.Staging || rec.WriteTimestamp != t.Txn.WriteTimestamp {
+		return &kvpb.RecoverTxnResponse{Txn: rec}, nil
+	}
+	status := kvpb.Aborted
+	if t.ImplicitlyCommitted {
+		status = kvpb.Committed
+	}
+	lockSpans := rec.LockSpans
+	rec.InFlightWrites, rec.AbortReason = nil, kvpb.RetryAborted
+	if err := ec.finalize(rec, status, lockSpans, status == kvpb.Aborted); err != nil {
+		return nil, err
+	}
+	rec.Status = status
+	return &kvpb.RecoverTxnResponse{Txn: rec}, nil
 }
 
 func (ec *evalContext) heartbeatTxn(t *kvpb.HeartbeatTxnRequest) (kvpb.Response, error) {
@@ -433,7 +495,9 @@ func (ec *evalContext) pushTxn(t *kvpb.PushTxnRequest) (kvpb.Response, error) {
 		// transaction keeps its old MinTimestamp, so that would look abandoned).
 		rec = &kvpb.Transaction{TxnMeta: t.Pushee, Status: kvpb.Pending, LastHeartbeat: t.Pushee.WriteTimestamp.Forward(t.Pushee.MinTimestamp)}
 	}
-	if rec.Status.Finalized() {
+	if rec.Status.Finalized() || rec.Status == kvpb.Staging {
+		// A STAGING transaction may already be committed at its timestamp: it can be
+		// neither aborted nor moved, only waited for or recovered (see Replica.push).
 		return &kvpb.PushTxnResponse{Pushee: rec}, nil
 	}
 	switch {

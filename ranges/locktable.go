@@ -228,9 +228,9 @@ func (r *Replica) pushLockHolder(ctx context.Context, ba *kvpb.BatchRequest, key
 	// The intent may have been resolved between its discovery and the waiter's arrival in
 	// the queue; there is then nothing to push (and a finished holder's record may be
 	// gone, which would make it look alive until it expired).
-	if present, err := mvcc.HasIntent(r.store.db, key, holder.ID); err != nil {
+	if in, err := mvcc.IntentOf(r.store.db, key, holder.ID); err != nil {
 		return err
-	} else if !present {
+	} else if in == nil {
 		r.locks.released(kvpb.Span{Key: key}, holder.ID)
 		return nil
 	}

@@ -395,8 +395,8 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 	if err := r.awaitReadableTimestamp(ctx, ba.Timestamp); err != nil {
 		return nil, err
 	}
-	if push, ok := ba.Requests[0].(*kvpb.PushTxnRequest); ok && push.Wait && len(ba.Requests) == 1 {
-		return r.waitPush(ctx, ba, push)
+	if push, ok := ba.Requests[0].(*kvpb.PushTxnRequest); ok && len(ba.Requests) == 1 {
+		return r.push(ctx, ba, push)
 	}
 	var deadline time.Time
 	if ba.LockTimeout > 0 {
@@ -521,6 +521,10 @@ func (r *Replica) afterWrite(ba *kvpb.BatchRequest, wrote bool) {
 			}
 		case *kvpb.PushTxnRequest:
 			r.txnWait.recordChanged(t.Pushee.ID)
+		case *kvpb.RecoverTxnRequest:
+			r.txnWait.recordChanged(t.Txn.ID)
+			d := r.Desc()
+			r.locks.released(kvpb.Span{Key: d.StartKey, EndKey: d.EndKey}, t.Txn.ID)
 		}
 	}
 }
@@ -562,6 +566,11 @@ func (r *Replica) latchSpans(ba *kvpb.BatchRequest) []latchSpan {
 			spans = append(spans, latchSpan{span: kvpb.Span{Key: keys.TxnRecordKey(t.Txn.Key, t.Txn.ID)}})
 		case *kvpb.PushTxnRequest:
 			spans = append(spans, latchSpan{span: kvpb.Span{Key: keys.TxnRecordKey(t.Pushee.Key, t.Pushee.ID)}, write: true})
+		case *kvpb.RecoverTxnRequest:
+			// It resolves whatever intents the record lists here: rare enough to take all.
+			d := r.Desc()
+			spans = append(spans, latchSpan{span: kvpb.Span{Key: keys.TxnRecordKey(t.Txn.Key, t.Txn.ID)}, write: true},
+				latchSpan{span: kvpb.Span{Key: d.StartKey, EndKey: d.EndKey}, write: true})
 		default:
 			spans = append(spans, latchSpan{span: req.Header(), write: req.IsWrite()})
 		}

@@ -103,21 +103,22 @@ func (q *txnWaitQueue) setUpstream(wp *waitingPush, edges []kvpb.WaitEdge) {
 	wp.upstream = edges
 }
 
-// waitPush evaluates a push that may wait: it answers once the pushee is finalized, or
-// pushed as asked, or expired (and so aborted), or aborted to break a deadlock. It fails if
-// the pusher itself is aborted meanwhile, so that a deadlock's victim learns at once.
-func (r *Replica) waitPush(ctx context.Context, ba *kvpb.BatchRequest, push *kvpb.PushTxnRequest) (*kvpb.BatchResponse, error) {
-	var pusher kvpb.TxnRef
-	if push.Pusher != nil {
-		pusher = kvpb.TxnRef{ID: push.Pusher.ID, Priority: push.Pusher.Priority}
-	}
-	wp := r.txnWait.enqueue(pusher, kvpb.TxnRef{ID: push.Pushee.ID, Priority: push.Pushee.Priority})
-	defer r.txnWait.dequeue(wp)
-	tick := time.NewTicker(pushRecheckInterval)
-	defer tick.Stop()
+// push evaluates a push. It answers once the pushee is finalized or pushed as asked (aborted
+// if it expired, or if the pusher's priority class allows, or to break a deadlock). A push
+// that may not wait answers at once if the pushee is still pending. Either kind waits for a
+// STAGING pushee, which is committing, unless the pushee's coordinator has gone quiet: then
+// the push recovers its status (see recoverStaging). A waiting push fails if its pusher is
+// aborted meanwhile, so that a deadlock's victim learns at once.
+func (r *Replica) push(ctx context.Context, ba *kvpb.BatchRequest, push *kvpb.PushTxnRequest) (*kvpb.BatchResponse, error) {
+	var wp *waitingPush // registered once the push waits
+	defer func() {
+		if wp != nil {
+			r.txnWait.dequeue(wp)
+		}
+	}()
+	var tick *time.Ticker
 	attempt := *push
 	attempt.Wait = false
-	waited := false
 	for {
 		now := r.store.cfg.Clock.Now()
 		attempt.Now, attempt.ExpireBefore = now, now.Add(-int64(r.store.cfg.TxnLivenessThreshold))
@@ -125,9 +126,11 @@ func (r *Replica) waitPush(ctx context.Context, ba *kvpb.BatchRequest, push *kvp
 		if err != nil {
 			return nil, r.proposalError(err, true) // a push may be repeated
 		}
-		pushee := br.Responses[0].(*kvpb.PushTxnResponse).Pushee
-		if pushee.Status.Finalized() || !attempt.PushTo.IsEmpty() && !pushee.WriteTimestamp.Less(attempt.PushTo) {
-			if waited && push.Pusher != nil {
+		resp := br.Responses[0].(*kvpb.PushTxnResponse)
+		pushee := resp.Pushee
+		switch {
+		case pushee.Status.Finalized() || !attempt.PushTo.IsEmpty() && pushee.Status == kvpb.Pending && !pushee.WriteTimestamp.Less(attempt.PushTo):
+			if wp != nil && push.Pusher != nil {
 				// The pusher may have been aborted while it waited (a deadlock's victim):
 				// it should hear so now, not at its commit.
 				if _, err := r.checkDeadlock(ctx, wp, push.Pusher); err != nil {
@@ -135,14 +138,32 @@ func (r *Replica) waitPush(ctx context.Context, ba *kvpb.BatchRequest, push *kvp
 				}
 			}
 			return br, nil
+		case pushee.Status == kvpb.Staging && (attempt.Force || pushee.LastHeartbeat.Forward(pushee.MinTimestamp).Less(attempt.ExpireBefore)):
+			rec, err := r.recoverStaging(ctx, pushee)
+			if err != nil {
+				return nil, err
+			}
+			resp.Pushee = rec
+			return br, nil
+		case pushee.Status == kvpb.Pending && !push.Wait:
+			return br, nil
 		}
-		waited = true
+		if wp == nil {
+			var pusher kvpb.TxnRef
+			if push.Pusher != nil {
+				pusher = kvpb.TxnRef{ID: push.Pusher.ID, Priority: push.Pusher.Priority}
+			}
+			wp = r.txnWait.enqueue(pusher, kvpb.TxnRef{ID: push.Pushee.ID, Priority: push.Pushee.Priority})
+			tick = time.NewTicker(pushRecheckInterval)
+			defer tick.Stop()
+			continue // the record may have changed before the push was queued
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-wp.changed:
 		case <-tick.C:
-			if push.Pusher == nil {
+			if push.Pusher == nil || pushee.Status != kvpb.Pending {
 				continue
 			}
 			abort, err := r.checkDeadlock(ctx, wp, push.Pusher)
@@ -154,6 +175,32 @@ func (r *Replica) waitPush(ctx context.Context, ba *kvpb.BatchRequest, push *kvp
 			}
 		}
 	}
+}
+
+// recoverStaging settles a STAGING transaction whose coordinator went quiet (or that must be
+// aborted to break a deadlock). If every in-flight write is in place at the staging
+// timestamp, the transaction committed when the last one landed; if one is missing, it is
+// made impossible (QueryIntent with Prevent), and the transaction aborts. This replica holds
+// the record.
+func (r *Replica) recoverStaging(ctx context.Context, rec *kvpb.Transaction) (*kvpb.Transaction, error) {
+	implicit := true
+	for _, w := range rec.InFlightWrites {
+		q := &kvpb.QueryIntentRequest{Key: w.Key, Txn: rec.TxnMeta, Prevent: true}
+		br, err := r.store.route(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{q}})
+		if err != nil {
+			return nil, fmt.Errorf("recovering transaction %x: %w", rec.ID[:4], err)
+		}
+		if !br.Responses[0].(*kvpb.QueryIntentResponse).Found {
+			implicit = false
+			break
+		}
+	}
+	rt := &kvpb.RecoverTxnRequest{Txn: rec.TxnMeta, ImplicitlyCommitted: implicit}
+	br, err := r.sendOnce(ctx, &kvpb.BatchRequest{RangeID: r.rangeID, Timestamp: r.store.cfg.Clock.Now(), Requests: []kvpb.Request{rt}})
+	if err != nil {
+		return nil, r.proposalError(err, true)
+	}
+	return br.Responses[0].(*kvpb.RecoverTxnResponse).Txn, nil
 }
 
 // checkDeadlock asks the leaseholder of the pusher's record which waits end at the pusher.

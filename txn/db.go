@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meridiandb/meridian/hlc"
@@ -33,6 +34,9 @@ type DB struct {
 	HeartbeatInterval time.Duration
 	// NodeID is the node the DB runs on: its transactions' gateway.
 	NodeID uint64
+
+	// serialCommits turns parallel commits off (see SetParallelCommits).
+	serialCommits atomic.Bool
 
 	wg       sync.WaitGroup
 	stop     chan struct{}

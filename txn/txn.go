@@ -101,6 +101,9 @@ func (t *Txn) CommitInBatch(ctx context.Context, b *Batch) error {
 			return err
 		}
 	}
+	if ok, err := t.commitInParallel(ctx, b); ok {
+		return err
+	}
 	if err := t.send(ctx, b, false); err != nil {
 		return err
 	}

@@ -104,6 +104,9 @@ type Transaction struct {
 	LockSpans []Span
 	// GatewayNodeID is the node whose clock gave the transaction its timestamp.
 	GatewayNodeID uint64
+	// InFlightWrites are, in a STAGING record, the writes whose success makes the
+	// transaction committed.
+	InFlightWrites []Span `json:",omitempty"`
 	// AbortReason says why an ABORTED record was aborted by another transaction.
 	AbortReason RetryReason `json:",omitempty"`
 }
@@ -185,6 +188,28 @@ type EndTxnRequest struct {
 	Commit bool
 	// LockSpans are every span the transaction wrote; they are resolved after the commit.
 	LockSpans []Span
+	// InFlightWrites, for a commit, are writes sent alongside it whose outcome is not yet
+	// known (parallel commits): the record becomes STAGING, and the transaction is committed
+	// as soon as all of them succeed at or below its timestamp, without another round.
+	InFlightWrites []Span `codec:",omitempty"`
+}
+
+// QueryIntentRequest asks whether Txn has an intent on Key at or below Txn.WriteTimestamp.
+// With Prevent, a missing intent can never be written there afterwards (the key's timestamp
+// cache is raised to that timestamp): status recovery of a STAGING transaction uses it to
+// prove, or to rule out, each of its in-flight writes.
+type QueryIntentRequest struct {
+	Key     []byte
+	Txn     mvcc.TxnMeta
+	Prevent bool `codec:",omitempty"`
+}
+
+// RecoverTxnRequest finishes an abandoned STAGING transaction (Txn, as its record was seen)
+// after status recovery: COMMITTED if every in-flight write was found, else ABORTED. A
+// record that is no longer that STAGING record is left as it is.
+type RecoverTxnRequest struct {
+	Txn                 mvcc.TxnMeta
+	ImplicitlyCommitted bool
 }
 
 // HeartbeatTxnRequest creates or refreshes a PENDING transaction record.
@@ -330,6 +355,8 @@ type (
 	DeleteRangeResponse    struct{ Keys [][]byte }
 	EndTxnResponse         struct{ OnePhaseCommit bool }
 	HeartbeatTxnResponse   struct{ Txn *Transaction }
+	QueryIntentResponse    struct{ Found bool }
+	RecoverTxnResponse     struct{ Txn *Transaction }
 	QueryTxnResponse       struct {
 		Txn   *Transaction // nil when there is no record
 		Found bool
@@ -352,6 +379,8 @@ func (r *DeleteRangeRequest) Header() Span    { return r.Span }
 func (r *EndTxnRequest) Header() Span         { return Span{} }
 func (r *HeartbeatTxnRequest) Header() Span   { return Span{} }
 func (r *QueryTxnRequest) Header() Span       { return Span{Key: r.Txn.Key} }
+func (r *QueryIntentRequest) Header() Span    { return Span{Key: r.Key} }
+func (r *RecoverTxnRequest) Header() Span     { return Span{Key: r.Txn.Key} }
 func (r *PushTxnRequest) Header() Span        { return Span{Key: r.Pushee.Key} }
 func (r *ResolveIntentRequest) Header() Span  { return r.Span }
 func (r *RefreshRequest) Header() Span        { return r.Span }
@@ -372,6 +401,8 @@ func (*DeleteRangeRequest) IsWrite() bool    { return true }
 func (*EndTxnRequest) IsWrite() bool         { return true }
 func (*HeartbeatTxnRequest) IsWrite() bool   { return true }
 func (*QueryTxnRequest) IsWrite() bool       { return false }
+func (*QueryIntentRequest) IsWrite() bool    { return false }
+func (*RecoverTxnRequest) IsWrite() bool     { return true }
 func (*PushTxnRequest) IsWrite() bool        { return true }
 func (*ResolveIntentRequest) IsWrite() bool  { return true }
 func (*RefreshRequest) IsWrite() bool        { return false }

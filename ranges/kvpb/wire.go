@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 
@@ -50,6 +51,8 @@ type requestUnion struct {
 	EndTxn         *EndTxnRequest         `codec:",omitempty"`
 	HeartbeatTxn   *HeartbeatTxnRequest   `codec:",omitempty"`
 	QueryTxn       *QueryTxnRequest       `codec:",omitempty"`
+	QueryIntent    *QueryIntentRequest    `codec:",omitempty"`
+	RecoverTxn     *RecoverTxnRequest     `codec:",omitempty"`
 	PushTxn        *PushTxnRequest        `codec:",omitempty"`
 	ResolveIntent  *ResolveIntentRequest  `codec:",omitempty"`
 	Refresh        *RefreshRequest        `codec:",omitempty"`
@@ -72,6 +75,8 @@ type responseUnion struct {
 	EndTxn         *EndTxnResponse         `codec:",omitempty"`
 	HeartbeatTxn   *HeartbeatTxnResponse   `codec:",omitempty"`
 	QueryTxn       *QueryTxnResponse       `codec:",omitempty"`
+	QueryIntent    *QueryIntentResponse    `codec:",omitempty"`
+	RecoverTxn     *RecoverTxnResponse     `codec:",omitempty"`
 	PushTxn        *PushTxnResponse        `codec:",omitempty"`
 	ResolveIntent  *ResolveIntentResponse  `codec:",omitempty"`
 	Refresh        *RefreshResponse        `codec:",omitempty"`
@@ -119,11 +124,13 @@ type wireBatchRequest struct {
 	Txn       *Transaction `codec:",omitempty"`
 	RangeID   uint64
 	Requests  []requestUnion
+	// LockTimeout in nanoseconds.
+	LockTimeout int64 `codec:",omitempty"`
 }
 
 // MarshalBinary encodes the batch for the network.
 func (b *BatchRequest) MarshalBinary() ([]byte, error) {
-	w := wireBatchRequest{Timestamp: b.Timestamp, Txn: b.Txn, RangeID: b.RangeID, Requests: make([]requestUnion, len(b.Requests))}
+	w := wireBatchRequest{Timestamp: b.Timestamp, Txn: b.Txn, RangeID: b.RangeID, Requests: make([]requestUnion, len(b.Requests)), LockTimeout: int64(b.LockTimeout)}
 	for i, r := range b.Requests {
 		if err := setUnion(&w.Requests[i], r); err != nil {
 			return nil, err
@@ -138,7 +145,7 @@ func (b *BatchRequest) UnmarshalBinary(data []byte) error {
 	if err := decodeWire(data, &w); err != nil {
 		return fmt.Errorf("kvpb: decoding batch request: %w", err)
 	}
-	*b = BatchRequest{Timestamp: w.Timestamp, Txn: w.Txn, RangeID: w.RangeID, Requests: make([]Request, len(w.Requests))}
+	*b = BatchRequest{Timestamp: w.Timestamp, Txn: w.Txn, RangeID: w.RangeID, Requests: make([]Request, len(w.Requests)), LockTimeout: time.Duration(w.LockTimeout)}
 	for i := range w.Requests {
 		r, err := getUnion(&w.Requests[i])
 		if err != nil {

@@ -25,16 +25,18 @@ var (
 // allRequests holds one of every request type with every field set.
 func allRequests() []Request {
 	return []Request{
-		&GetRequest{Key: []byte("k")},
-		&ScanRequest{Span: span, MaxKeys: 10, Reverse: true},
+		&GetRequest{Key: []byte("k"), Locking: LockExclusive},
+		&ScanRequest{Span: span, MaxKeys: 10, Reverse: true, Locking: LockShared},
 		&PutRequest{Key: []byte("k"), Value: []byte{0, 1, 0xff}},
 		&ConditionalPutRequest{Key: []byte("k"), Value: []byte("v"), ExpectAbsent: true},
 		&DeleteRequest{Key: []byte("k")},
 		&DeleteRangeRequest{Span: span},
-		&EndTxnRequest{Commit: true, LockSpans: []Span{span}},
+		&EndTxnRequest{Commit: true, LockSpans: []Span{span}, InFlightWrites: []Span{{Key: []byte("k")}}},
 		&HeartbeatTxnRequest{Now: ts2},
-		&QueryTxnRequest{Txn: meta},
-		&PushTxnRequest{Pushee: meta, Now: ts2, ExpireBefore: ts1, Force: true, PushTo: ts2},
+		&QueryTxnRequest{Txn: meta, WaitingTxns: true},
+		&QueryIntentRequest{Key: []byte("k"), Txn: meta, Prevent: true},
+		&RecoverTxnRequest{Txn: meta, ImplicitlyCommitted: true},
+		&PushTxnRequest{Pushee: meta, Now: ts2, ExpireBefore: ts1, Force: true, PushTo: ts2, Pusher: &meta, Wait: true, Reason: RetryDeadlock},
 		&ResolveIntentRequest{Span: span, Txn: meta, Status: Committed, CommitTS: ts2},
 		&RefreshRequest{Span: span, From: ts1},
 		&GCRequest{Span: span, Threshold: ts1},
@@ -57,7 +59,9 @@ func allResponses() []Response {
 		&DeleteRangeResponse{Keys: [][]byte{[]byte("a"), []byte("b")}},
 		&EndTxnResponse{OnePhaseCommit: true},
 		&HeartbeatTxnResponse{Txn: txn},
-		&QueryTxnResponse{Txn: txn, Found: true},
+		&QueryTxnResponse{Txn: txn, Found: true, Waiting: []WaitEdge{{Waiter: TxnRef{ID: meta.ID, Priority: 3}, Holder: TxnRef{Priority: 9}}}},
+		&QueryIntentResponse{Found: true},
+		&RecoverTxnResponse{Txn: txn},
 		&PushTxnResponse{Pushee: txn},
 		&ResolveIntentResponse{Resolved: 4},
 		&RefreshResponse{},
@@ -84,7 +88,7 @@ func TestUnionsCoverEveryType(t *testing.T) {
 
 func TestBatchRequestRoundTrip(t *testing.T) {
 	for _, ba := range []*BatchRequest{
-		{Timestamp: ts1, Txn: txn, RangeID: 7, Requests: allRequests()},
+		{Timestamp: ts1, Txn: txn, RangeID: 7, Requests: allRequests(), LockTimeout: time.Second},
 		{Timestamp: ts2, Requests: []Request{&GetRequest{Key: []byte("x")}}}, // non-transactional
 	} {
 		b, err := ba.MarshalBinary()

@@ -188,8 +188,8 @@ func CheckNoNewerWrites(r pebble.Reader, start, end []byte, from, to hlc.Timesta
 	return it.Error()
 }
 
-// HasIntent reports whether transaction id has an intent on key.
-func HasIntent(r pebble.Reader, key []byte, id TxnID) (bool, error) {
+// IntentOf returns the meta of transaction id's intent on key, or nil if id has none there.
+func IntentOf(r pebble.Reader, key []byte, id TxnID) (*TxnMeta, error) {
 	meta, _, err := intentOf(r, key, id)
-	return meta != nil, err
+	return meta, err
 }

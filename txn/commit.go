@@ -1,0 +1,236 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+)
+
+// SetParallelCommits turns parallel commits on or off (kv.transaction.parallel_commits_enabled)
+// for the transactions the DB starts from now on.
+func (db *DB) SetParallelCommits(on bool) { db.serialCommits.Store(!on) }
+
+// isPointWrite reports whether req writes one key (and reads nothing back but a condition).
+func isPointWrite(req kvpb.Request) bool {
+	switch req.(type) {
+	case *kvpb.PutRequest, *kvpb.ConditionalPutRequest, *kvpb.DeleteRequest:
+		return true
+	}
+	return false
+}
+
+// commitInParallel commits the transaction together with b, a batch of point writes, in one
+// round of consensus (parallel commits): the writes on the range of the transaction's record
+// go in one batch with an EndTxn that stages the record (STAGING) and names every other
+// write as in flight; those other writes go to their ranges at the same time. Once all of
+// them succeed at the transaction's timestamp the transaction is committed, and the record is
+// marked COMMITTED (and intents resolved) afterwards, in the background. Anyone who meets the
+// staged record before then and finds its coordinator gone recovers its status by proving or
+// preventing each in-flight write.
+//
+// It reports false, having sent nothing, when b does not qualify.
+func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
+	if t.db.serialCommits.Load() || len(b.reqs) == 0 {
+		return false, nil
+	}
+	for _, req := range b.reqs {
+		if !isPointWrite(req) {
+			return false, nil
+		}
+	}
+	t.setAnchor(b)
+	txn := t.snapshot()
+	if txn.ReadTimestamp.Less(txn.WriteTimestamp) {
+		if err := t.refreshTo(ctx, txn.WriteTimestamp); err != nil {
+			return true, err
+		}
+		txn = t.snapshot()
+	}
+	anchor, err := t.db.lookup.RangeForKey(ctx, txn.Key)
+	if err != nil {
+		return true, err
+	}
+	var staged []kvpb.Request // with the record
+	var inFlight []int        // indexes into b.reqs, elsewhere
+	for i, req := range b.reqs {
+		if anchor.ContainsKey(req.Header().Key) {
+			staged = append(staged, req)
+		} else {
+			inFlight = append(inFlight, i)
+		}
+	}
+	if len(inFlight) == 0 {
+		return false, nil // one range: the ordinary commit is as quick
+	}
+	for _, req := range b.reqs {
+		t.lockSpans = append(t.lockSpans, req.Header())
+	}
+	t.haltHeartbeat() // no heartbeat may recreate the record after the commit
+	et := &kvpb.EndTxnRequest{Commit: true, LockSpans: t.lockSpans}
+	for _, i := range inFlight {
+		et.InFlightWrites = append(et.InFlightWrites, b.reqs[i].Header())
+	}
+	b.Results = make([]Result, len(b.reqs))
+	var (
+		wg         sync.WaitGroup
+		writeErrs  = make([]error, len(inFlight))
+		writeTSs   = make([]hlc.Timestamp, len(inFlight))
+		stagingErr error
+	)
+	for n, i := range inFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			writeTSs[n], writeErrs[n] = t.sendAt(ctx, txn, b.reqs[i], &b.Results[i])
+		}()
+	}
+	stagingReqs := append(append([]kvpb.Request(nil), staged...), et)
+	_, stagingErr = t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: anchor.RangeID, Requests: stagingReqs, LockTimeout: t.lockTimeout})
+	wg.Wait()
+
+	pushedTo, definite, ambiguous := txn.WriteTimestamp, error(nil), false
+	for n, err := range writeErrs {
+		switch {
+		case err == nil:
+			pushedTo = pushedTo.Forward(writeTSs[n])
+		case isAmbiguous(err):
+			ambiguous = true
+		case definite == nil:
+			definite = err
+		}
+	}
+	switch {
+	case stagingErr == nil && definite == nil && !ambiguous && pushedTo == txn.WriteTimestamp:
+		// Every write is in place at the staged timestamp: committed.
+		t.recordRefreshSpans(b.reqs)
+		return true, t.finishCommit(ctx, txn, anchor, true)
+	case definite != nil:
+		// A write is certainly missing, so the transaction is not committed; the caller
+		// rolls back, which aborts a staged record too.
+		return true, definite
+	case stagingErr == nil && !ambiguous:
+		// Some writes were pushed above the staged timestamp: commit the ordinary way
+		// above them, refreshing the reads first.
+		t.mu.Lock()
+		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(pushedTo)
+		t.mu.Unlock()
+		t.recordRefreshSpans(b.reqs)
+		return true, t.Commit(ctx)
+	case stagingErr != nil && !isAmbiguous(stagingErr):
+		// Nothing was staged, and the writes on the record's range were not made: make
+		// them, and commit the ordinary way.
+		var mismatch *kvpb.RangeKeyMismatchError
+		if !isPushed(stagingErr) && !errors.As(stagingErr, &mismatch) {
+			return true, stagingErr
+		}
+		for _, req := range staged {
+			var res Result
+			if err := t.sendOne(ctx, req, &res); err != nil {
+				return true, err
+			}
+		}
+		t.recordRefreshSpans(b.reqs)
+		return true, t.Commit(ctx)
+	}
+	// The outcome of the staging or of an in-flight write is unknown: settle it the way
+	// anyone else would.
+	rec, err := t.recoverOwn(ctx, txn, et.InFlightWrites)
+	if err != nil {
+		return true, &kvpb.AmbiguousResultError{Message: fmt.Sprintf("committing: %v", err)}
+	}
+	if rec.Status != kvpb.Committed {
+		return true, &kvpb.TransactionRetryError{Reason: kvpb.RetryAborted, Aborted: true,
+			Message: "a write of the commit was lost and the transaction was aborted"}
+	}
+	t.recordRefreshSpans(b.reqs)
+	return true, t.finishCommit(ctx, txn, anchor, false)
+}
+
+// finishCommit completes a commit that has happened: it acknowledges it once the clock has
+// passed its timestamp, and, in the background, marks a staged record COMMITTED and
+// resolves the intents.
+func (t *Txn) finishCommit(ctx context.Context, txn *kvpb.Transaction, anchor kvpb.RangeDescriptor, staged bool) error {
+	t.finish()
+	lockSpans := t.lockSpans
+	db := t.db
+	db.goAsync(func(ctx context.Context) {
+		if staged {
+			et := &kvpb.EndTxnRequest{Commit: true, LockSpans: lockSpans}
+			if _, err := db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: anchor.RangeID, Requests: []kvpb.Request{et}}); err != nil {
+				// Whoever meets the staged record recovers it as committed.
+				db.log.Warn("marking a staged transaction committed", "txn", fmt.Sprintf("%x", txn.ID[:4]), "err", err)
+				return
+			}
+		}
+		t.resolveRemote(txn, kvpb.Committed, anchor)
+	})
+	return t.commitWait(ctx, txn.WriteTimestamp)
+}
+
+// recoverOwn runs status recovery on the transaction's own staged record.
+func (t *Txn) recoverOwn(ctx context.Context, txn *kvpb.Transaction, inFlight []kvpb.Span) (*kvpb.Transaction, error) {
+	implicit := true
+	for _, w := range inFlight {
+		q := &kvpb.QueryIntentRequest{Key: w.Key, Txn: txn.TxnMeta, Prevent: true}
+		d, err := t.db.lookup.RangeForKey(ctx, w.Key)
+		if err != nil {
+			return nil, err
+		}
+		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{q}})
+		if err != nil {
+			return nil, err
+		}
+		if !br.Responses[0].(*kvpb.QueryIntentResponse).Found {
+			implicit = false
+			break
+		}
+	}
+	d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
+	if err != nil {
+		return nil, err
+	}
+	rt := &kvpb.RecoverTxnRequest{Txn: txn.TxnMeta, ImplicitlyCommitted: implicit}
+	br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{rt}})
+	if err != nil {
+		return nil, err
+	}
+	return br.Responses[0].(*kvpb.RecoverTxnResponse).Txn, nil
+}
+
+// sendAt sends one point request as txn (not the transaction's current state, which other
+// requests of a parallel commit may be changing) and reports the timestamp it was written at.
+func (t *Txn) sendAt(ctx context.Context, txn *kvpb.Transaction, req kvpb.Request, res *Result) (hlc.Timestamp, error) {
+	for attempt := 0; ; attempt++ {
+		d, err := t.db.lookup.RangeForKey(ctx, req.Header().Key)
+		if err != nil {
+			return hlc.Timestamp{}, err
+		}
+		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{req}, LockTimeout: t.lockTimeout})
+		var mismatch *kvpb.RangeKeyMismatchError
+		if errors.As(err, &mismatch) && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return hlc.Timestamp{}, err
+		}
+		fillResult(res, br.Responses[0])
+		if br.Txn != nil {
+			return br.Txn.WriteTimestamp, nil
+		}
+		return txn.WriteTimestamp, nil
+	}
+}
+
+func isAmbiguous(err error) bool {
+	var amb *kvpb.AmbiguousResultError
+	return errors.As(err, &amb) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+func isPushed(err error) bool {
+	var pushed *kvpb.TxnPushedError
+	return errors.As(err, &pushed)
+}

@@ -1,0 +1,127 @@
+package txn_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// newSplitDB is newDB with the keyspace split at "m" (two ranges) and a short liveness
+// threshold, so that abandoned transactions are recovered quickly.
+func newSplitDB(t *testing.T) (*txn.DB, *ranges.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	clock := hlc.NewClock(nil, hlc.DefaultMaxOffset)
+	s, err := ranges.OpenStore(ctx, ranges.StoreConfig{Dir: t.TempDir(), NodeID: 1, StoreID: 1, Clock: clock, TxnLivenessThreshold: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := txn.NewDB(s, s, clock, nil)
+	db.HeartbeatInterval = 50 * time.Millisecond
+	t.Cleanup(func() {
+		db.Close()
+		s.Close()
+	})
+	split := &kvpb.AdminSplitRequest{SplitKey: key("m"), NewRangeID: 2}
+	if _, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Requests: []kvpb.Request{split}}); err != nil {
+		t.Fatal(err)
+	}
+	return db, s
+}
+
+// TestParallelCommitAcrossRanges: a transaction whose last batch writes to two ranges commits
+// with that batch, on and off.
+func TestParallelCommitAcrossRanges(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		db, _ := newSplitDB(t)
+		db.SetParallelCommits(on)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		tx := db.NewTxn()
+		mustPut(t, ctx, tx, "b", "first") // the record goes on b's range
+		b := &txn.Batch{}
+		b.Put(key("c"), []byte("v"))
+		b.Put(key("x"), []byte("v"))
+		b.Put(key("y"), []byte("v"))
+		if err := tx.CommitInBatch(ctx, b); err != nil {
+			t.Fatalf("parallel commits %v: %v", on, err)
+		}
+		for _, k := range []string{"b", "c", "x", "y"} {
+			if got := read(t, db, k); got == "<nil>" {
+				t.Fatalf("parallel commits %v: %s not written", on, k)
+			}
+		}
+	}
+}
+
+// stage makes an abandoned STAGING transaction by hand, as a coordinator that died after
+// sending its commit would leave it: an intent on "b" (with the record, staged together),
+// an intent on "x" (in flight, landed), and, if lostWrite, an in-flight write to "y" that
+// never arrived.
+func stage(t *testing.T, ctx context.Context, db *txn.DB, s *ranges.Store, lostWrite bool) *kvpb.Transaction {
+	t.Helper()
+	// A new store takes no write within a clock offset of its start (see ranges.startClock).
+	time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond)
+	now := db.Clock().Now()
+	txnProto := &kvpb.Transaction{
+		TxnMeta:                mvcc.TxnMeta{ID: mvcc.TxnID{9, 9, 9, 9}, Key: key("b"), WriteTimestamp: now, MinTimestamp: now, Priority: 5},
+		ReadTimestamp:          now,
+		GlobalUncertaintyLimit: now.Add(int64(hlc.DefaultMaxOffset)),
+	}
+	send := func(rangeID uint64, reqs ...kvpb.Request) {
+		t.Helper()
+		if _, err := s.Send(ctx, &kvpb.BatchRequest{Txn: txnProto.Clone(), RangeID: rangeID, Requests: reqs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(2, &kvpb.PutRequest{Key: key("x"), Value: []byte("staged")})
+	inFlight := []kvpb.Span{{Key: key("x")}}
+	if lostWrite {
+		inFlight = append(inFlight, kvpb.Span{Key: key("y")})
+	}
+	lockSpans := append([]kvpb.Span{{Key: key("b")}}, inFlight...)
+	send(1, &kvpb.PutRequest{Key: key("b"), Value: []byte("staged")},
+		&kvpb.EndTxnRequest{Commit: true, LockSpans: lockSpans, InFlightWrites: inFlight})
+	return txnProto
+}
+
+// TestStagingRecovery: a reader that meets an abandoned STAGING transaction recovers it:
+// committed when every in-flight write is there, aborted when one is missing, and the
+// missing write can then never land at the staged timestamp.
+func TestStagingRecovery(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		db, s := newSplitDB(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		staged := stage(t, ctx, db, s, lost)
+		want := "staged"
+		if lost {
+			want = "<nil>"
+		}
+		// The reads wait for the staging coordinator until it counts as gone, then recover.
+		for _, k := range []string{"b", "x"} {
+			if got := read(t, db, k); got != want {
+				t.Fatalf("lost write %v: %s = %s after recovery, want %s", lost, k, got, want)
+			}
+		}
+		if !lost {
+			continue
+		}
+		// The lost write arrives late: it may not land where it would have made the
+		// transaction committed.
+		br, err := s.Send(ctx, &kvpb.BatchRequest{Txn: staged.Clone(), RangeID: 2, Requests: []kvpb.Request{&kvpb.PutRequest{Key: key("y"), Value: []byte("late")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !staged.WriteTimestamp.Less(br.Txn.WriteTimestamp) {
+			t.Fatalf("the late in-flight write landed at %s, not above the staged timestamp %s", br.Txn.WriteTimestamp, staged.WriteTimestamp)
+		}
+	}
+}
