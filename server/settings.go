@@ -36,6 +36,8 @@ func (n *Node) settingsLoop(ctx context.Context) error {
 			n.settings.mu.Lock()
 			n.settings.set = set
 			n.settings.mu.Unlock()
+			parallel, err := strconv.ParseBool(set["kv.transaction.parallel_commits_enabled"])
+			n.db.SetParallelCommits(err != nil || parallel)
 		} else if ctx.Err() == nil {
 			n.log.Warn("reading cluster settings", "err", err)
 		}

@@ -41,6 +41,14 @@ var clusterSettings = map[string]clusterSetting{
 		}
 		return nil
 	}},
+	// kv.transaction.parallel_commits_enabled lets a transaction commit in the same round
+	// of consensus as its last writes (STAGING records); off, the commit waits for them.
+	"kv.transaction.parallel_commits_enabled": {def: "true", check: func(v string) error {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		return nil
+	}},
 	// server.time_until_store_dead is how long a node may be unreachable before its
 	// replicas are replaced elsewhere.
 	"server.time_until_store_dead": {def: (5 * time.Minute).String(), check: func(v string) error {

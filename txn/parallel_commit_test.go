@@ -33,7 +33,17 @@ func newSplitDB(t *testing.T) (*txn.DB, *ranges.Store) {
 	if _, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Requests: []kvpb.Request{split}}); err != nil {
 		t.Fatal(err)
 	}
-	return db, s
+	// The store is its own sender here, with nothing to retry at a new range's leader.
+	for {
+		_, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 2, Requests: []kvpb.Request{&kvpb.GetRequest{Key: key("x")}}})
+		if err == nil {
+			return db, s
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the new range never took requests: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestParallelCommitAcrossRanges: a transaction whose last batch writes to two ranges commits

@@ -141,7 +141,11 @@ func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
 		ba := &kvpb.BatchRequest{Txn: t.snapshot(), RangeID: desc.RangeID, Requests: reqs, LockTimeout: t.lockTimeout}
 		br, err := t.db.sender.Send(ctx, ba)
 		var pushed *kvpb.TxnPushedError
-		if errors.As(err, &pushed) && attempt < 10 {
+		if errors.As(err, &pushed) {
+			if attempt >= 10 {
+				return true, &kvpb.TransactionRetryError{Reason: kvpb.RetrySerializable, Timestamp: pushed.PushedTo,
+					Message: fmt.Sprintf("the commit was pushed %d times in a row by concurrent readers and writers", attempt+1)}
+			}
 			// Someone read these keys later than our timestamp (or wrote newer versions):
 			// move the whole transaction up, re-validating what it read.
 			if err := t.refreshTo(ctx, pushed.PushedTo); err != nil {
@@ -195,12 +199,58 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 		t.startHeartbeat()
 	}
 	b.Results = make([]Result, len(b.reqs))
-	for i, req := range b.reqs {
-		if err := t.sendOne(ctx, req, &b.Results[i]); err != nil {
+	if independentWrites(b.reqs) {
+		// Writes to distinct keys do not depend on each other: they go to their ranges at
+		// once, so a batch spanning ranges costs one round, not one per write.
+		errs := make([]error, len(b.reqs))
+		var wg sync.WaitGroup
+		for i, req := range b.reqs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = t.sendOne(ctx, req, &b.Results[i])
+			}()
+		}
+		wg.Wait()
+		if err := firstError(errs); err != nil {
 			return err
+		}
+	} else {
+		for i, req := range b.reqs {
+			if err := t.sendOne(ctx, req, &b.Results[i]); err != nil {
+				return err
+			}
 		}
 	}
 	t.recordRefreshSpans(b.reqs)
+	return nil
+}
+
+// independentWrites reports whether reqs are several point writes to distinct keys.
+func independentWrites(reqs []kvpb.Request) bool {
+	if len(reqs) < 2 {
+		return false
+	}
+	seen := make(map[string]struct{}, len(reqs))
+	for _, req := range reqs {
+		if !isPointWrite(req) {
+			return false
+		}
+		k := string(req.Header().Key)
+		if _, dup := seen[k]; dup {
+			return false
+		}
+		seen[k] = struct{}{}
+	}
+	return true
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
