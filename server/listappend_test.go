@@ -134,7 +134,7 @@ func runListAppend(ctx context.Context, conn *pgx.Conn, id int, ops []listappend
 		txn.End = time.Now()
 		txn.Status = listappend.Aborted
 		var pe *pgconn.PgError
-		if atCommit && !(errors.As(err, &pe) && pe.Code == "40001") {
+		if atCommit && !(errors.As(err, &pe) && isRestart(pe.Code)) {
 			txn.Status = listappend.Unknown // the commit may have happened
 		}
 		for i := range txn.Ops {

@@ -180,7 +180,7 @@ func TestWriteSkewPrevented(t *testing.T) {
 	failed := 0
 	for _, err := range errs {
 		if err != nil {
-			if pgCode(err) != "40001" {
+			if !isRestart(pgCode(err)) {
 				t.Fatalf("unexpected error: %v", err)
 			}
 			failed++
@@ -269,7 +269,7 @@ func TestBankInvariant(t *testing.T) {
 					_, err := tx.Exec(ctx, "UPDATE acct SET bal = bal + 7 WHERE id = $1", to)
 					return err
 				})
-				if err != nil && pgCode(err) != "40001" {
+				if err != nil && !isRestart(pgCode(err)) {
 					errc <- err
 					return
 				}
@@ -444,3 +444,7 @@ func TestInsertAfterConcurrentInsert(t *testing.T) {
 		t.Fatalf("insert of an existing key: %v (SQLSTATE %q), want 23505", err, code)
 	}
 }
+
+// isRestart reports whether a SQLSTATE asks the client to run its transaction again: a
+// serialization failure, or a deadlock's victim.
+func isRestart(code string) bool { return code == "40001" || code == "40P01" }

@@ -13,6 +13,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 
+	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/sql/parser"
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/sql/types"
@@ -46,6 +47,8 @@ type evalCtx struct {
 	params []types.Datum
 	// txnTime is the statement's transaction timestamp (now(), current_timestamp).
 	txnTime time.Time
+	// readTS is the transaction's read timestamp (cluster_logical_timestamp()).
+	readTS  hlc.Timestamp
 	session *Session
 }
 
@@ -512,7 +515,9 @@ func (c *compiler) unary(n *ast.UnaryOperationExpr) (*scalar, error) {
 			return nil, err
 		}
 		if arg.untyped {
-			arg, _ = coerce(arg, types.Numeric)
+			if arg, err = coerce(arg, types.Numeric); err != nil {
+				return nil, err
+			}
 		}
 		t := arg.typ
 		return c.derived(t, []*scalar{arg}, func(v []types.Datum) (types.Datum, error) {

@@ -48,6 +48,16 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 		return &scalar{typ: types.TimestampTZ, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
 			return ec.txnTime, nil
 		}}, nil
+	case "cluster_logical_timestamp":
+		// The transaction's hybrid-logical read timestamp as a decimal (nanoseconds, then the
+		// logical counter as ten digits after the point): the form AS OF SYSTEM TIME reads.
+		return &scalar{typ: types.Numeric, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
+			return hlcToDecimal(ec.readTS), nil
+		}}, nil
+	case "follower_read_timestamp":
+		return &scalar{typ: types.TimestampTZ, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
+			return ec.txnTime.Add(-followerReadOffset), nil
+		}}, nil
 	case "clock_timestamp":
 		return &scalar{typ: types.TimestampTZ, colOrd: -1, eval: func(*evalCtx, []types.Datum) (types.Datum, error) {
 			return time.Now().UTC().Truncate(time.Microsecond), nil

@@ -20,6 +20,8 @@ func FuzzSQL(f *testing.F) {
 		"SELECT k, count(*) FROM t WHERE k > $1 GROUP BY k", "UPDATE t SET v = v || 'x' WHERE k IN (1, 2)", "DELETE FROM t WHERE k BETWEEN 1 AND 3",
 		"BEGIN; SELECT * FROM t; COMMIT", "SELECT '1'::numeric / 0", "SELECT CASE WHEN true THEN 1 ELSE 'x' END", "DROP TABLE t",
 		"SELECT * FROM t ORDER BY 1 DESC LIMIT 1 OFFSET 1", "SHOW TABLES", "SET application_name = 'f'", "EXPLAIN SELECT * FROM t WHERE k = 1",
+		"BEGIN PRIORITY HIGH; SELECT * FROM t WHERE k = 1 FOR UPDATE NOWAIT; COMMIT", "SELECT * FROM t AS OF SYSTEM TIME '-1h'",
+		"BEGIN AS OF SYSTEM TIME cluster_logical_timestamp(); SET TRANSACTION READ WRITE", "SET statement_timeout = '1s'; SET lock_timeout = 100",
 	} {
 		f.Add(s)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 
 	"github.com/meridiandb/meridian/ranges/encoding"
+	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/sql/catalog"
 	"github.com/meridiandb/meridian/sql/parser"
 	"github.com/meridiandb/meridian/sql/rowenc"
@@ -39,6 +40,8 @@ type tableScan struct {
 	table   *catalog.Table
 	kc      *keyConstraint
 	reverse bool
+	// locking is how the scan locks the rows it reads (SELECT ... FOR UPDATE / FOR SHARE).
+	locking kvpb.LockStrength
 }
 
 // isPoint reports whether every execution reads single rows by full primary key.
@@ -47,6 +50,16 @@ func (s *tableScan) isPoint() bool {
 }
 
 func (s *tableScan) explain() string {
+	switch s.locking {
+	case kvpb.LockExclusive:
+		return s.explainScan() + " (locking FOR UPDATE)"
+	case kvpb.LockShared:
+		return s.explainScan() + " (locking FOR SHARE)"
+	}
+	return s.explainScan()
+}
+
+func (s *tableScan) explainScan() string {
 	name := s.table.Name
 	switch {
 	case s.kc == nil:
@@ -205,7 +218,11 @@ func (s *tableScan) run(ctx context.Context, t *txn.Txn, ec *evalCtx, pageRows i
 	if len(spans) > 0 && spans[0].end == nil {
 		b := &txn.Batch{}
 		for _, sp := range spans {
-			b.Get(sp.start)
+			if s.locking != kvpb.LockNone {
+				b.GetLocking(sp.start, s.locking)
+			} else {
+				b.Get(sp.start)
+			}
 		}
 		if err := t.Run(ctx, b); err != nil {
 			return err
@@ -227,12 +244,17 @@ func (s *tableScan) run(ctx context.Context, t *txn.Txn, ec *evalCtx, pageRows i
 		start, end := sp.start, sp.end
 		for {
 			b := &txn.Batch{}
-			b.Scan(start, end, pageRows, s.reverse)
+			if s.locking != kvpb.LockNone {
+				b.ScanLocking(start, end, pageRows, s.reverse, s.locking)
+			} else {
+				b.Scan(start, end, pageRows, s.reverse)
+			}
 			if err := t.Run(ctx, b); err != nil {
 				return err
 			}
 			res := b.Results[0]
-			for _, kv := range res.Rows {
+			rows := res.Rows
+			for _, kv := range rows {
 				row, err := decode(kv.Key, kv.Value)
 				if err != nil {
 					return err

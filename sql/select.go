@@ -2,12 +2,15 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
+	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/sql/catalog"
 	"github.com/meridiandb/meridian/sql/parser"
 	"github.com/meridiandb/meridian/sql/pgerror"
@@ -132,6 +135,71 @@ type selectPlan struct {
 	distinct bool
 	limit    *scalar
 	offset   *scalar
+
+	lock *lockSpec // the locking clause (FOR UPDATE, FOR SHARE), nil if none
+}
+
+// lockSpec is a query's locking clause.
+type lockSpec struct {
+	strength kvpb.LockStrength
+	name     string // "FOR UPDATE" or "FOR SHARE", for messages
+	nowait   bool
+	tables   []*ast.TableName // OF tables; empty: every table of the FROM clause
+}
+
+// lockStrengthOf reads tidb's locking clause. PostgreSQL's four strengths come normalized to
+// two (FOR NO KEY UPDATE is FOR UPDATE, FOR KEY SHARE is FOR SHARE): Meridian's locks are
+// exclusive or shared.
+func lockStrengthOf(li *ast.SelectLockInfo) (lockSpec, error) {
+	switch li.LockType {
+	case ast.SelectLockForUpdate:
+		return lockSpec{strength: kvpb.LockExclusive, name: "FOR UPDATE", tables: li.Tables}, nil
+	case ast.SelectLockForUpdateNoWait:
+		return lockSpec{strength: kvpb.LockExclusive, name: "FOR UPDATE", nowait: true, tables: li.Tables}, nil
+	case ast.SelectLockForShare:
+		return lockSpec{strength: kvpb.LockShared, name: "FOR SHARE", tables: li.Tables}, nil
+	case ast.SelectLockForShareNoWait:
+		return lockSpec{strength: kvpb.LockShared, name: "FOR SHARE", nowait: true, tables: li.Tables}, nil
+	case ast.SelectLockForUpdateSkipLocked:
+		return lockSpec{}, pgerror.Unsupported("SELECT ... FOR UPDATE SKIP LOCKED")
+	case ast.SelectLockForShareSkipLocked:
+		return lockSpec{}, pgerror.Unsupported("SELECT ... FOR SHARE SKIP LOCKED")
+	}
+	return lockSpec{}, pgerror.Unsupported("this locking clause")
+}
+
+// planLocking applies the locking clause to the plan: the table scan locks the rows it
+// returns. That is every row the scan reads from its key spans, before the rest of the WHERE
+// clause filters them: for a point lookup or a key range the spans hold just the rows asked
+// for, and a filter on other columns locks the rows of the scanned spans it rejects too (as
+// CockroachDB does), which only makes the lock coarser, never unsafe. A scan stopped early by
+// LIMIT locks only the rows it read (with such a filter it reads pages of scanPageSize rows),
+// as PostgreSQL, whose locking sits below LIMIT, locks the rows OFFSET skips; rows that a
+// sort then puts past the LIMIT stay locked too.
+func (p *selectPlan) planLocking(n *ast.SelectStmt) error {
+	lk := p.lock
+	switch {
+	case n.Distinct:
+		return pgerror.New(pgerror.CodeFeatureNotSupported, "%s is not allowed with DISTINCT clause", lk.name)
+	case n.GroupBy != nil:
+		return pgerror.New(pgerror.CodeFeatureNotSupported, "%s is not allowed with GROUP BY clause", lk.name)
+	case n.Having != nil:
+		return pgerror.New(pgerror.CodeFeatureNotSupported, "%s is not allowed with HAVING clause", lk.name)
+	case p.aggregated:
+		return pgerror.New(pgerror.CodeFeatureNotSupported, "%s is not allowed with aggregate functions", lk.name)
+	}
+	for _, tn := range lk.tables {
+		if tn.Schema.O != "" {
+			return pgerror.New(pgerror.CodeSyntaxError, "%s must specify unqualified relation names", lk.name)
+		}
+		if p.src == nil || tn.Name.O != p.src.comp.scope[0].table {
+			return pgerror.New(pgerror.CodeUndefinedTable, "relation %q in %s clause not found in FROM clause", tn.Name.O, lk.name)
+		}
+	}
+	if p.src != nil {
+		p.src.scan.locking = lk.strength
+	}
+	return nil
 }
 
 func (p *selectPlan) columns() []resultColumn { return p.cols }
@@ -167,12 +235,17 @@ func (s *Session) planSelect(ctx context.Context, t *txn.Txn, n *ast.SelectStmt,
 		return nil, pgerror.Unsupported("WITH")
 	case len(n.WindowSpecs) > 0:
 		return nil, pgerror.Unsupported("window functions")
-	case n.LockInfo != nil && n.LockInfo.LockType != ast.SelectLockNone:
-		return nil, pgerror.Unsupported("SELECT FOR UPDATE/FOR SHARE")
 	case n.SelectIntoOpt != nil:
 		return nil, pgerror.Unsupported("SELECT INTO")
 	}
 	p := &selectPlan{distinct: n.Distinct}
+	if n.LockInfo != nil && n.LockInfo.LockType != ast.SelectLockNone {
+		lock, err := lockStrengthOf(n.LockInfo)
+		if err != nil {
+			return nil, err
+		}
+		p.lock = &lock
+	}
 	var c *compiler
 	if n.From != nil {
 		src, err := s.planSource(ctx, t, n.From, n.Where, params)
@@ -266,6 +339,11 @@ func (s *Session) planSelect(ctx context.Context, t *txn.Txn, n *ast.SelectStmt,
 		}
 	}
 	p.aggs = aggs // complete now: HAVING and ORDER BY may add aggregates too
+	if p.lock != nil {
+		if err := p.planLocking(n); err != nil {
+			return nil, err
+		}
+	}
 	if n.Limit != nil {
 		if n.Limit.Count != nil {
 			if p.limit, err = c.compileWant(n.Limit.Count, types.Int8); err != nil {
@@ -489,8 +567,20 @@ type outRow struct {
 	keys []types.Datum
 }
 
+// nowaitLockTimeout is the lock timeout of a NOWAIT locking read: the shortest positive wait,
+// so that the read fails at the first lock another transaction holds.
+const nowaitLockTimeout = time.Nanosecond
+
 func (p *selectPlan) run(ctx context.Context, x *execCtx) (*result, error) {
+	if p.lock != nil && p.lock.nowait {
+		x.txn.SetLockTimeout(nowaitLockTimeout)
+		defer x.txn.SetLockTimeout(x.session.durationVar("lock_timeout"))
+	}
 	rows, err := p.rows(ctx, x)
+	var lna *kvpb.LockNotAvailableError
+	if p.lock != nil && p.lock.nowait && p.src != nil && errors.As(err, &lna) {
+		return nil, &pgerror.Error{Code: pgerror.CodeLockNotAvailable, Message: fmt.Sprintf("could not obtain lock on row in relation %q", p.src.table.Name), Detail: lna.Error()}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
+	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/sql/catalog"
 	"github.com/meridiandb/meridian/sql/parser"
@@ -70,8 +71,12 @@ func (s *Server) NewBackend(ctx context.Context, user, database string, params m
 	}
 	sess := &Session{srv: s, user: user, database: database, vars: defaultVars()}
 	for k, v := range params {
-		if _, ok := sess.vars[k]; ok {
-			sess.vars[k] = v
+		if _, ok := sess.vars[k]; ok && !txnSettings[k] {
+			nv, err := normalizeVar(k, v)
+			if err != nil {
+				return nil, err
+			}
+			sess.vars[k] = nv
 		}
 	}
 	err := s.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
@@ -102,6 +107,10 @@ func defaultVars() map[string]string {
 		"intervalstyle":                 "postgres",
 		"statement_timeout":             "0",
 		"lock_timeout":                  "0",
+		"transaction_read_only":         "off",
+		"default_transaction_read_only": "off",
+		"transaction_priority":          "normal",
+		"default_transaction_priority":  "normal",
 	}
 }
 
@@ -116,13 +125,23 @@ type Session struct {
 	txn *txn.Txn
 	// txnFailed: a statement of the explicit transaction failed; only ROLLBACK is accepted.
 	txnFailed bool
+	// txnReadOnly: the explicit transaction may only read (READ ONLY, AS OF SYSTEM TIME).
+	txnReadOnly bool
+	// txnAsOf is the timestamp an explicit AS OF SYSTEM TIME transaction reads at, or empty.
+	txnAsOf hlc.Timestamp
+	// txnUsed: the explicit transaction has run a query (anything but SET and SHOW of
+	// session settings), after which it can no longer become AS OF SYSTEM TIME or read-write.
+	txnUsed bool
 	// txnSchemaChanged: the explicit transaction changed the schema, so it must read
 	// descriptors itself rather than from the shared cache, and invalidate it at commit.
 	txnSchemaChanged bool
-	// schemaVersion is the cluster schema version read by schemaTxn at attempt schemaEpoch.
+	// schemaVersion is the cluster schema version read by schemaTxn at attempt schemaEpoch,
+	// or 0 when schemaTxn reads AS OF SYSTEM TIME.
 	schemaVersion uint64
 	schemaTxn     *txn.Txn
 	schemaEpoch   int
+	// fixedTxn is the latest transaction pinned AS OF SYSTEM TIME.
+	fixedTxn *txn.Txn
 }
 
 var _ wire.Backend = (*Session)(nil)
@@ -274,8 +293,25 @@ func toPGError(err error) error {
 	}
 	var re *kvpb.TransactionRetryError
 	if errors.As(err, &re) {
+		if re.Reason == kvpb.RetryDeadlock {
+			return &pgerror.Error{Code: pgerror.CodeDeadlockDetected, Message: "deadlock detected", Detail: re.Message,
+				Hint: "The transaction was aborted to break a deadlock with another transaction; retry it (SQLSTATE 40P01)."}
+		}
 		return &pgerror.Error{Code: pgerror.CodeSerializationFailure, Message: "restart transaction: " + re.Message,
 			Hint: "The transaction conflicted with a concurrent one; retry it (SQLSTATE 40001)."}
+	}
+	var lna *kvpb.LockNotAvailableError
+	if errors.As(err, &lna) {
+		return &pgerror.Error{Code: pgerror.CodeLockNotAvailable, Message: "canceling statement due to lock timeout", Detail: lna.Error(),
+			Hint: "Another transaction holds a lock this statement waited for longer than lock_timeout."}
+	}
+	var gc *kvpb.BatchTimestampBeforeGCError
+	if errors.As(err, &gc) {
+		// PostgreSQL's "snapshot too old" (72000) is this very condition: the versions a
+		// read at this timestamp needs may have been garbage collected.
+		return &pgerror.Error{Code: pgerror.CodeSnapshotTooOld,
+			Message: fmt.Sprintf("snapshot too old: cannot read at timestamp %s, at or below the GC threshold %s", gc.Timestamp, gc.Threshold),
+			Hint:    "Older versions of the data have been garbage collected; read at a later timestamp (AS OF SYSTEM TIME)."}
 	}
 	var ambiguous *kvpb.AmbiguousResultError
 	if errors.As(err, &ambiguous) {
@@ -301,33 +337,79 @@ func toPGError(err error) error {
 // maxAutoRetries bounds server-side retries of implicit transactions.
 const maxAutoRetries = 50
 
-// execute runs a prepared statement with bound parameters.
+// errStatementTimeout is PostgreSQL's error for a statement that ran past statement_timeout.
+var errStatementTimeout = pgerror.New(pgerror.CodeQueryCanceled, "canceling statement due to statement timeout")
+
+// execute runs a prepared statement with bound parameters, within statement_timeout.
 func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
-	switch n := p.node.(type) {
+	timeout := s.durationVar("statement_timeout")
+	if timeout <= 0 {
+		return s.executeStmt(ctx, p, params)
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := s.executeStmt(sctx, p, params)
+	if err != nil && ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
+		// Whatever the statement was doing when its time ran out (waiting for a lock,
+		// reading, retrying), it failed because of the timeout.
+		return nil, errStatementTimeout
+	}
+	return res, err
+}
+
+func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
+	switch p.node.(type) {
 	case *ast.BeginStmt:
-		return s.begin(n)
+		return s.begin(ctx, p, params)
 	case *ast.CommitStmt:
 		return s.commit(ctx)
 	case *ast.RollbackStmt:
 		return s.rollback(ctx)
 	}
+	if m := p.stmt.TxnModes; m != nil && m.AsOf {
+		return s.setTransactionAsOf(ctx, p, params)
+	}
 	if s.txn != nil {
 		if s.txnFailed {
-			return nil, pgerror.New(pgerror.CodeInFailedSQLTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+			return nil, errTxnAborted()
 		}
-		res, err := s.runInTxn(ctx, s.txn, p, params, false)
+		res, err := s.runExplicit(ctx, p, params)
 		if err != nil {
 			return nil, s.fail(err)
 		}
+		if !sessionOnly(p.node) {
+			s.txnUsed = true
+		}
 		return res, nil
 	}
-	t := s.srv.db.NewTxn()
+	asOf, err := asOfClause(p.node)
+	if err != nil {
+		return nil, err
+	}
+	var t *txn.Txn
+	var fixed hlc.Timestamp
+	readOnly := s.vars["default_transaction_read_only"] == "on"
+	if asOf != nil {
+		if fixed, err = s.evalAsOf(ctx, asOf.TsExpr, p.params, params); err != nil {
+			return nil, toPGError(err)
+		}
+		t, readOnly = s.newFixedTxn(fixed), true
+		p.plan = nil // plan against the schema as of then
+	} else {
+		t = s.srv.db.NewTxn()
+	}
+	if what := writingStatement(p.node); readOnly && what != "" {
+		return nil, errReadOnly(what)
+	}
+	t.SetPriority(s.defaultPriority())
 	for attempt := 0; ; attempt++ {
+		t.SetLockTimeout(s.durationVar("lock_timeout"))
 		res, err := s.runInTxn(ctx, t, p, params, true)
 		if err == nil {
 			return res, nil
 		}
 		if txn.IsRetryable(err) && attempt < maxAutoRetries && ctx.Err() == nil {
+			// Restart keeps the priority, and a historical read's timestamp.
 			if rerr := t.Restart(ctx); rerr != nil {
 				return nil, toPGError(rerr)
 			}
@@ -340,6 +422,35 @@ func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum
 	}
 }
 
+// runExplicit runs a statement in the session's explicit transaction.
+func (s *Session) runExplicit(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
+	asOf, err := asOfClause(p.node)
+	if err != nil {
+		return nil, err
+	}
+	if asOf != nil {
+		// Only a transaction begun AS OF SYSTEM TIME may repeat its own timestamp.
+		ts, err := s.evalAsOf(ctx, asOf.TsExpr, p.params, params)
+		if err != nil {
+			return nil, err
+		}
+		if s.txnAsOf.IsEmpty() {
+			return nil, pgerror.New(pgerror.CodeActiveSQLTransaction, "AS OF SYSTEM TIME cannot be used inside a transaction block; use BEGIN AS OF SYSTEM TIME")
+		}
+		if ts != s.txnAsOf {
+			return nil, pgerror.New(pgerror.CodeActiveSQLTransaction, "inconsistent AS OF SYSTEM TIME timestamp: the transaction reads at %s, the statement asks for %s", s.txnAsOf, ts)
+		}
+	}
+	if !s.txnAsOf.IsEmpty() {
+		p.plan = nil // plan against the schema as of the transaction's time
+	}
+	if what := writingStatement(p.node); s.txnReadOnly && what != "" {
+		return nil, errReadOnly(what)
+	}
+	s.txn.SetLockTimeout(s.durationVar("lock_timeout"))
+	return s.runInTxn(ctx, s.txn, p, params, false)
+}
+
 // runInTxn plans (if the schema changed since preparing) and runs p in t. With autocommit,
 // the statement commits t itself, so that a mutation commits together with its writes.
 func (s *Session) runInTxn(ctx context.Context, t *txn.Txn, p *prepared, params []types.Datum, autocommit bool) (*result, error) {
@@ -350,7 +461,8 @@ func (s *Session) runInTxn(ctx context.Context, t *txn.Txn, p *prepared, params 
 	if err != nil {
 		return nil, err
 	}
-	ec := &evalCtx{ctx: ctx, params: params, txnTime: time.Unix(0, t.ReadTimestamp().WallTime).UTC().Truncate(time.Microsecond), session: s}
+	readTS := t.ReadTimestamp()
+	ec := &evalCtx{ctx: ctx, params: params, txnTime: time.Unix(0, readTS.WallTime).UTC().Truncate(time.Microsecond), session: s, readTS: readTS}
 	res, err := pl.run(ctx, &execCtx{ec: ec, txn: t, session: s, autocommit: autocommit})
 	if err != nil {
 		return nil, err
@@ -365,16 +477,48 @@ func (s *Session) runInTxn(ctx context.Context, t *txn.Txn, p *prepared, params 
 	return res, nil
 }
 
-func (s *Session) begin(n *ast.BeginStmt) (*result, error) {
+// begin starts an explicit transaction with the modes of BEGIN: READ ONLY, AS OF SYSTEM TIME
+// (a read-only transaction pinned at that timestamp) and PRIORITY; without them, the
+// session's defaults (default_transaction_read_only, default_transaction_priority).
+func (s *Session) begin(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
+	n := p.node.(*ast.BeginStmt)
 	if s.txn != nil {
 		return &result{tag: "BEGIN", notices: []notice{{Code: pgerror.CodeActiveSQLTransaction, Message: "there is already a transaction in progress"}}}, nil
 	}
-	s.txn = s.srv.db.NewTxn()
-	s.txnFailed, s.txnSchemaChanged = false, false
-	if n.ReadOnly && n.AsOf != nil {
-		return nil, pgerror.Unsupported("BEGIN AS OF SYSTEM TIME")
+	modes := p.stmt.TxnModes
+	if modes == nil {
+		modes = &pgdialect.TxnModes{}
 	}
+	prio := s.defaultPriority()
+	if modes.Priority != "" {
+		var err error
+		if prio, err = txn.ParseUserPriority(modes.Priority); err != nil {
+			return nil, pgerror.New(pgerror.CodeInvalidParameterValue, "%v", err)
+		}
+	}
+	var t *txn.Txn
+	var asOf hlc.Timestamp
+	if n.AsOf != nil {
+		var err error
+		if asOf, err = s.evalAsOf(ctx, n.AsOf.TsExpr, p.params, params); err != nil {
+			return nil, toPGError(err)
+		}
+		t = s.newFixedTxn(asOf)
+	} else {
+		t = s.srv.db.NewTxn()
+	}
+	t.SetPriority(prio)
+	s.txn = t
+	s.txnFailed, s.txnSchemaChanged, s.txnUsed = false, false, false
+	s.txnAsOf = asOf
+	s.txnReadOnly = n.ReadOnly || !asOf.IsEmpty() || s.vars["default_transaction_read_only"] == "on" && !modes.ReadWrite
 	return &result{tag: "BEGIN"}, nil
+}
+
+// endTxn forgets the explicit transaction.
+func (s *Session) endTxn() {
+	s.txn, s.txnFailed, s.txnSchemaChanged = nil, false, false
+	s.txnReadOnly, s.txnAsOf, s.txnUsed = false, hlc.Timestamp{}, false
 }
 
 func (s *Session) commit(ctx context.Context) (*result, error) {
@@ -382,13 +526,15 @@ func (s *Session) commit(ctx context.Context) (*result, error) {
 		return &result{tag: "COMMIT", notices: []notice{{Code: pgerror.CodeNoActiveSQLTransaction, Message: "there is no transaction in progress"}}}, nil
 	}
 	t, failed, ddl := s.txn, s.txnFailed, s.txnSchemaChanged
-	s.txn, s.txnFailed, s.txnSchemaChanged = nil, false, false
+	s.endTxn()
 	if failed {
 		_ = t.Rollback(ctx)
 		return &result{tag: "ROLLBACK"}, nil
 	}
 	if err := t.Commit(ctx); err != nil {
-		_ = t.Rollback(ctx)
+		rbCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = t.Rollback(rbCtx)
+		cancel()
 		return nil, toPGError(err)
 	}
 	if ddl {
@@ -402,7 +548,7 @@ func (s *Session) rollback(ctx context.Context) (*result, error) {
 		return &result{tag: "ROLLBACK", notices: []notice{{Code: pgerror.CodeNoActiveSQLTransaction, Message: "there is no transaction in progress"}}}, nil
 	}
 	t := s.txn
-	s.txn, s.txnFailed, s.txnSchemaChanged = nil, false, false
+	s.endTxn()
 	if err := t.Rollback(ctx); err != nil {
 		return nil, toPGError(err)
 	}
@@ -465,23 +611,39 @@ func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs
 	p := &prepared{stmt: st, node: node, params: pt}
 	switch node.(type) {
 	case *ast.BeginStmt, *ast.CommitStmt, *ast.RollbackStmt:
+		pt.defaultToText()
+		return p, nil
+	}
+	if m := st.TxnModes; m != nil && m.AsOf {
+		pt.defaultToText() // SET TRANSACTION AS OF SYSTEM TIME: nothing to plan
 		return p, nil
 	}
 	// Plan now, in the session's transaction or a throwaway one, to learn the types.
 	t := s.txn
-	if t == nil || s.txnFailed {
+	if asOf, _ := asOfClause(node); t == nil || s.txnFailed || asOf != nil {
+		// A statement with its own AS OF SYSTEM TIME is planned again when it runs.
 		t = s.srv.db.NewTxn()
 		defer t.Rollback(ctx)
+	} else if err := s.syncSchema(ctx, t); err != nil {
+		// Planned in the session's transaction, the statement must see the descriptors
+		// of that transaction's schema version (of its time, if it reads AS OF SYSTEM
+		// TIME); the statement would read the version first anyway.
+		return nil, err
 	}
 	if _, err := s.planFor(ctx, t, p); err != nil {
 		return nil, err
 	}
-	for i := range pt.types {
-		if pt.types[i].Family == types.UnknownFamily {
-			pt.types[i] = types.String
+	pt.defaultToText()
+	return p, nil
+}
+
+// defaultToText types the parameters nothing typed as text, as PostgreSQL does.
+func (p *paramTypes) defaultToText() {
+	for i := range p.types {
+		if p.types[i].Family == types.UnknownFamily {
+			p.types[i] = types.String
 		}
 	}
-	return p, nil
 }
 
 // planFor returns p's plan, re-planning if the schema changed since it was made.
@@ -639,6 +801,13 @@ func (s *Session) syncSchema(ctx context.Context, t *txn.Txn) error {
 	if err != nil {
 		return err
 	}
+	if t == s.fixedTxn {
+		// A historical transaction reads the descriptors of its time, never the cache: the
+		// cache holds descriptors by the version they were read at, and a statement
+		// prepared next, which plans at the present with the last version read, would
+		// otherwise cache present descriptors under this old version.
+		v = 0
+	}
 	s.schemaVersion, s.schemaTxn, s.schemaEpoch = v, t, t.Epoch()
 	return nil
 }
@@ -652,6 +821,9 @@ func (s *Session) resolveTable(ctx context.Context, t *txn.Txn, tn *ast.TableNam
 	d, err := s.srv.cat.LookupDatabase(ctx, t, dbName, s.cacheVersion())
 	if err != nil {
 		if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
+			if tn.Schema.O == "" {
+				return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation %q does not exist", tn.Name.O)
+			}
 			return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation \"%s.%s\" does not exist", tn.Schema.O, tn.Name.O)
 		}
 		return nil, err

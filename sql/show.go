@@ -94,7 +94,7 @@ func (s *Session) planShow(n *ast.ShowStmt) (plan, error) {
 				sort.Strings(names)
 				rows := make([][]types.Datum, len(names))
 				for i, k := range names {
-					rows[i] = []types.Datum{k, s.vars[k]}
+					rows[i] = []types.Datum{k, s.showVar(k)}
 				}
 				return rows, nil
 			}}, nil
@@ -108,7 +108,7 @@ func (s *Session) planShow(n *ast.ShowStmt) (plan, error) {
 			return nil, pgerror.New(pgerror.CodeUndefinedObject, "unrecognized configuration parameter %q", name)
 		}
 		return &showPlan{cols: textColumns(name), rows: func(context.Context, *execCtx) ([][]types.Datum, error) {
-			return [][]types.Datum{{s.vars[name]}}, nil
+			return [][]types.Datum{{s.showVar(name)}}, nil
 		}}, nil
 	}
 	return nil, pgerror.Unsupported("this SHOW statement")
@@ -130,23 +130,41 @@ var readOnlyVars = map[string]bool{
 // setPlan changes session variables.
 type setPlan struct {
 	noSchemaChange
-	vars map[string]string
+	vars []setting
 }
+
+type setting struct{ name, val string }
 
 func (p *setPlan) columns() []resultColumn { return nil }
 
 func (p *setPlan) run(ctx context.Context, x *execCtx) (*result, error) {
-	for k, v := range p.vars {
-		x.session.vars[k] = v
+	res := &result{tag: "SET"}
+	warned := false
+	for _, v := range p.vars {
+		if !txnSettings[v.name] {
+			x.session.vars[v.name] = v.val
+			continue
+		}
+		if x.autocommit {
+			// As PostgreSQL: outside a transaction block there is nothing to change.
+			if !warned {
+				res.notices = append(res.notices, notice{Code: pgerror.CodeNoActiveSQLTransaction, Message: "SET TRANSACTION can only be used in transaction blocks"})
+				warned = true
+			}
+			continue
+		}
+		if err := x.session.setTxnVar(v.name, v.val); err != nil {
+			return nil, err
+		}
 	}
 	if err := x.finishRead(ctx); err != nil {
 		return nil, err
 	}
-	return &result{tag: "SET"}, nil
+	return res, nil
 }
 
 func (s *Session) planSet(n *ast.SetStmt) (plan, error) {
-	p := &setPlan{vars: map[string]string{}}
+	p := &setPlan{}
 	if len(n.Variables) == 1 && n.Variables[0].IsGlobal {
 		return planClusterSetting(n.Variables[0])
 	}
@@ -180,7 +198,11 @@ func (s *Session) planSet(n *ast.SetStmt) (plan, error) {
 		if err := checkVar(name, val); err != nil {
 			return nil, err
 		}
-		p.vars[name] = val
+		val, err := normalizeVar(name, val)
+		if err != nil {
+			return nil, err
+		}
+		p.vars = append(p.vars, setting{name, val})
 	}
 	return p, nil
 }

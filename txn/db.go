@@ -92,9 +92,11 @@ func (db *DB) NewTxn() *Txn {
 	return db.newTxnAt(now, now)
 }
 
-// NewTxnAt begins a read-only-capable transaction reading at ts (AS OF SYSTEM TIME).
+// NewTxnAt begins a read-only transaction reading at ts (AS OF SYSTEM TIME).
 func (db *DB) NewTxnAt(ts hlc.Timestamp) *Txn {
-	return db.newTxnAt(ts, ts)
+	t := db.newTxnAt(ts, ts)
+	t.SetFixedTimestamp(ts)
+	return t
 }
 
 func (db *DB) newTxnAt(ts, minTS hlc.Timestamp) *Txn {

@@ -323,7 +323,7 @@ func (t *Txn) reverseScanAcross(ctx context.Context, sc *kvpb.ScanRequest, res *
 		if bytes.Compare(d.StartKey, start) > 0 {
 			start = d.StartKey
 		}
-		part := &kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: end}, Reverse: true}
+		part := &kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: end}, Reverse: true, Locking: sc.Locking}
 		if sc.MaxKeys > 0 {
 			part.MaxKeys = sc.MaxKeys - int64(len(res.Rows))
 		}
@@ -646,6 +646,11 @@ func (t *Txn) Restart(ctx context.Context) error {
 	t.restarts++
 	fresh := t.db.newTxnAt(t.db.clock.Now(), old.MinTimestamp)
 	fresh.proto.Priority = old.Priority
+	if t.readOnly {
+		// A historical read stays where it was pinned.
+		fresh.proto.ReadTimestamp, fresh.proto.WriteTimestamp = old.ReadTimestamp, old.ReadTimestamp
+		fresh.proto.MinTimestamp, fresh.proto.GlobalUncertaintyLimit = old.ReadTimestamp, old.ReadTimestamp
+	}
 	t.mu.Lock()
 	t.proto = fresh.proto
 	t.mu.Unlock()

@@ -11,6 +11,9 @@ import (
 // tidb parser: neither may panic, and every error must carry a SQLSTATE.
 func FuzzNormalize(f *testing.F) {
 	f.Add("SELECT 1")
+	f.Add("BEGIN TRANSACTION AS OF SYSTEM TIME '-1s', PRIORITY HIGH")
+	f.Add("SET TRANSACTION ISOLATION LEVEL READ COMMITTED, READ ONLY PRIORITY LOW")
+	f.Add("SELECT * FROM t AS OF SYSTEM TIME '-1s' WHERE k = 1 FOR NO KEY UPDATE OF t NOWAIT OFFSET 1")
 	f.Fuzz(func(t *testing.T, sql string) {
 		st, err := Normalize(sql)
 		if err != nil {

@@ -22,6 +22,24 @@ type Statement struct {
 	ReturningParamOrder []int
 	// OnConflict is set for INSERT ... ON CONFLICT.
 	OnConflict *OnConflict
+	// TxnModes is set for BEGIN/START TRANSACTION and for SET TRANSACTION AS OF SYSTEM TIME:
+	// the modes tidb's grammar cannot carry.
+	TxnModes *TxnModes
+}
+
+// TxnModes are transaction modes of BEGIN or SET TRANSACTION that the normalized SQL cannot
+// express. The rest travel in the SQL: READ ONLY and AS OF SYSTEM TIME as tidb's START
+// TRANSACTION READ ONLY [AS OF TIMESTAMP expr]; SET TRANSACTION's other modes as assignments
+// to transaction_isolation, transaction_read_only and transaction_priority.
+type TxnModes struct {
+	// Priority is "low", "normal" or "high" (CockroachDB's PRIORITY mode), "" if not given.
+	Priority string
+	// ReadWrite is set when READ WRITE was given, which overrides
+	// default_transaction_read_only.
+	ReadWrite bool
+	// AsOf marks SET TRANSACTION AS OF SYSTEM TIME, normalized as tidb's SET TRANSACTION
+	// READ ONLY AS OF TIMESTAMP expr.
+	AsOf bool
 }
 
 // OnConflict describes an INSERT's ON CONFLICT clause.
@@ -108,8 +126,9 @@ func normalize(src string, toks []token) (Statement, error) {
 		return r.explain()
 	}
 	steps := []func() error{
-		r.statementForms, r.rejectOperators, r.createTable, r.alterTable, r.typedLiterals, r.casts,
-		r.atTimeZone, r.power, r.ilike, r.distinctFrom, r.orderLimit, r.insertClauses, r.returning,
+		r.statementForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,
+		r.casts, r.atTimeZone, r.power, r.ilike, r.distinctFrom, r.orderLimit, r.lockingClauses,
+		r.insertClauses, r.returning,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

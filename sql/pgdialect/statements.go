@@ -93,54 +93,6 @@ func (r *rewriter) statementForms() error {
 	return nil
 }
 
-// beginForm maps BEGIN/START TRANSACTION with its modes onto tidb's forms. Every isolation
-// level runs as SERIALIZABLE, the only level Meridian offers.
-func (r *rewriter) beginForm() error {
-	i := 1
-	if r.toks[0].is("start") {
-		if len(r.toks) < 2 || !r.toks[1].is("transaction") {
-			return r.syntaxError(1)
-		}
-		i = 2
-	} else if i < len(r.toks) && r.toks[i].is("work", "transaction") {
-		i++
-	}
-	readOnly := false
-	for i < len(r.toks) {
-		switch {
-		case r.toks[i].isOp(","):
-			i++
-		case r.toks[i].is("isolation") && i+2 < len(r.toks) && r.toks[i+1].is("level"):
-			switch {
-			case r.toks[i+2].is("serializable"):
-				i += 3
-			case i+3 < len(r.toks) && r.toks[i+2].is("repeatable") && r.toks[i+3].is("read"),
-				i+3 < len(r.toks) && r.toks[i+2].is("read") && r.toks[i+3].is("committed", "uncommitted"):
-				i += 4
-			default:
-				return r.syntaxError(i + 2)
-			}
-		case r.toks[i].is("read") && i+1 < len(r.toks) && r.toks[i+1].is("write", "only"):
-			readOnly = r.toks[i+1].is("only")
-			i += 2
-		case r.toks[i].is("deferrable"):
-			i++
-		case r.toks[i].is("not") && i+1 < len(r.toks) && r.toks[i+1].is("deferrable"):
-			i += 2
-		case r.toks[i].is("priority"):
-			return r.unsupported("transaction priorities")
-		default:
-			return r.syntaxError(i)
-		}
-	}
-	if readOnly {
-		r.toks = []token{ident("start"), ident("transaction"), ident("read"), ident("only")}
-	} else {
-		r.toks = []token{ident("begin")}
-	}
-	return nil
-}
-
 // setForm turns SET [SESSION] name {=|TO} value[, ...] into SET name = 'value': tidb reads
 // only expressions after "=", and PostgreSQL's values are words, numbers and lists.
 func (r *rewriter) setForm() error {
@@ -155,6 +107,9 @@ func (r *rewriter) setForm() error {
 	}
 	if i < len(r.toks) && r.toks[i].is("session") {
 		i++
+		if i+2 < len(r.toks) && !global && r.toks[i].is("characteristics") && r.toks[i+1].is("as") && r.toks[i+2].is("transaction") {
+			return r.sessionCharacteristics(i + 3)
+		}
 		if i < len(r.toks) && r.toks[i].is("characteristics", "authorization") {
 			return r.unsupported("SET SESSION " + strings.ToUpper(r.toks[i].text))
 		}
@@ -172,15 +127,8 @@ func (r *rewriter) setForm() error {
 		name, i = "search_path", i+1
 	case t.is("role", "constraints"):
 		return r.unsupported("SET " + strings.ToUpper(t.text))
-	case t.is("transaction"):
-		// Every transaction is SERIALIZABLE; read-only modes would need engine support.
-		for _, m := range r.toks[i+1:] {
-			if m.is("only", "deferrable", "snapshot") {
-				return r.unsupported("this SET TRANSACTION")
-			}
-		}
-		r.toks = []token{ident("set"), ident("transaction_isolation"), op("="), str("serializable")}
-		return nil
+	case t.is("transaction") && !global:
+		return r.setTransaction(i + 1)
 	case isName(t):
 		name = t.text
 		i++
@@ -287,6 +235,10 @@ func (r *rewriter) showForm() error {
 		return nil
 	case second.is("transaction") && len(r.toks) == 4 && r.toks[2].is("isolation") && r.toks[3].is("level"):
 		r.toks = []token{ident("show"), ident("variables"), ident("like"), str("transaction_isolation")}
+		return nil
+	case second.is("transaction") && len(r.toks) == 3 && r.toks[2].is("priority"):
+		// CockroachDB's SHOW TRANSACTION PRIORITY.
+		r.toks = []token{ident("show"), ident("variables"), ident("like"), str("transaction_priority")}
 		return nil
 	case second.is("time") && len(r.toks) == 3 && r.toks[2].is("zone"):
 		r.toks = []token{ident("show"), ident("variables"), ident("like"), str("timezone")}

@@ -37,6 +37,8 @@ const (
 	CodeStatementCompletionUnknown = "40003"
 	CodeCannotConnectNow           = "57P03"
 	CodeDeadlockDetected           = "40P01"
+	CodeLockNotAvailable           = "55P03"
+	CodeSnapshotTooOld             = "72000"
 	CodeSyntaxError                = "42601"
 	CodeUndefinedColumn            = "42703"
 	CodeUndefinedFunction          = "42883"
