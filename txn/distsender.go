@@ -425,8 +425,22 @@ func (ds *DistSender) deliver(ctx context.Context, node uint64, ba *kvpb.BatchRe
 	// The batch was sent and the node went away. Reads and the writes of an open
 	// transaction (which rewrite their own intents) can simply be sent again; a commit or a
 	// non-transactional write may have happened.
-	if ba.IsWrite() && (ba.Txn == nil || ba.HasCommit()) {
+	if ba.IsWrite() && (ba.Txn == nil || ba.HasCommit()) && !idempotent(ba) {
 		return nil, &kvpb.AmbiguousResultError{Message: fmt.Sprintf("n%d: %v", node, err)}
 	}
 	return nil, &nodeUnreachableError{nodeID: node, err: err}
+}
+
+// idempotent reports whether applying ba twice does what applying it once does: pushes,
+// intent resolution and status recovery, which only move a transaction or its intents
+// towards where they are going.
+func idempotent(ba *kvpb.BatchRequest) bool {
+	for _, req := range ba.Requests {
+		switch req.(type) {
+		case *kvpb.PushTxnRequest, *kvpb.ResolveIntentRequest, *kvpb.RecoverTxnRequest, *kvpb.QueryIntentRequest, *kvpb.QueryTxnRequest:
+		default:
+			return false
+		}
+	}
+	return true
 }
