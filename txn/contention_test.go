@@ -209,3 +209,48 @@ func TestDeadlockBroken(t *testing.T) {
 		})
 	}
 }
+
+// TestUncertaintyRefresh: a read that meets a value in its uncertainty interval moves the
+// transaction up to read it, when what the transaction read before is still valid there,
+// and restarts it (a retry error) when it is not.
+func TestUncertaintyRefresh(t *testing.T) {
+	db, _ := newDB(t)
+	db.NodeID = 99 // another node's clock gave the transactions their timestamps: no shortcut
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A new store takes no write within a clock offset of its start.
+	time.Sleep(600 * time.Millisecond)
+
+	reader := db.NewTxn()
+	if got := get(t, ctx, reader, "other"); got != "<nil>" {
+		t.Fatal(got)
+	}
+	writer := db.NewTxn() // starts after the reader, commits within its uncertainty interval
+	mustPut(t, ctx, writer, "k", "v")
+	if err := writer.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, ctx, reader, "k"); got != "v" {
+		t.Fatalf("read within the uncertainty interval: %s, want v", got)
+	}
+	if err := reader.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Now the earlier read is invalidated by the same writer: no refresh.
+	reader = db.NewTxn()
+	if got := get(t, ctx, reader, "j"); got != "<nil>" {
+		t.Fatal(got)
+	}
+	writer = db.NewTxn()
+	mustPut(t, ctx, writer, "j", "w")
+	mustPut(t, ctx, writer, "k", "w")
+	if err := writer.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := &txn.Batch{}
+	b.Get(key("k"))
+	if err := reader.Run(ctx, b); retryReason(err) == "" {
+		t.Fatalf("read after an invalidated refresh: %v, want a retry error", err)
+	}
+}

@@ -217,13 +217,44 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 		}
 	} else {
 		for i, req := range b.reqs {
-			if err := t.sendOne(ctx, req, &b.Results[i]); err != nil {
-				return err
+			for attempt := 0; ; attempt++ {
+				err := t.sendOne(ctx, req, &b.Results[i])
+				ts, uncertain := uncertaintyRestart(err)
+				if !uncertain || attempt >= maxUncertaintyRefreshes || t.readOnly {
+					if err != nil {
+						return err
+					}
+					break
+				}
+				// A value written at ts, within the uncertainty interval, may have been
+				// written before the transaction began: move the transaction's reads up
+				// to ts, if what it read so far (this batch's reads included) is still
+				// valid there, and read again. The uncertainty limit stays where it is, so
+				// this ends.
+				t.recordRefreshSpans(b.reqs[:i])
+				if rerr := t.refreshTo(ctx, ts); rerr != nil {
+					return err
+				}
+				b.Results[i] = Result{}
 			}
 		}
 	}
 	t.recordRefreshSpans(b.reqs)
 	return nil
+}
+
+// maxUncertaintyRefreshes bounds how often one request moves its transaction up to read a
+// value from its uncertainty interval before the transaction restarts instead.
+const maxUncertaintyRefreshes = 5
+
+// uncertaintyRestart reports whether err asks the transaction to restart because of a
+// value in its uncertainty interval, and that value's timestamp.
+func uncertaintyRestart(err error) (hlc.Timestamp, bool) {
+	var re *kvpb.TransactionRetryError
+	if errors.As(err, &re) && re.Reason == kvpb.RetryUncertainty && !re.Timestamp.IsEmpty() {
+		return re.Timestamp, true
+	}
+	return hlc.Timestamp{}, false
 }
 
 // independentWrites reports whether reqs are several point writes to distinct keys.
