@@ -410,7 +410,7 @@ func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.D
 		}
 		if txn.IsRetryable(err) && attempt < maxAutoRetries && ctx.Err() == nil {
 			// Restart keeps the priority, and a historical read's timestamp.
-			if rerr := t.Restart(ctx); rerr != nil {
+			if rerr := t.Restart(ctx, err); rerr != nil {
 				return nil, toPGError(rerr)
 			}
 			continue

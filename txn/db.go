@@ -135,8 +135,8 @@ func (db *DB) RunTxn(ctx context.Context, f func(ctx context.Context, t *Txn) er
 			_ = t.Rollback(ctx)
 			return err
 		}
-		if err := t.Restart(ctx); err != nil {
-			return err
+		if rerr := t.Restart(ctx, err); rerr != nil {
+			return rerr
 		}
 	}
 }

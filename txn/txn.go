@@ -663,7 +663,11 @@ func (t *Txn) Rollback(ctx context.Context) error {
 // Restart first waits a jittered, exponentially growing pause. Without it a transaction that
 // lost a conflict would come straight back, meet the same unfinished winner, and burn through
 // its retries before the winner could commit.
-func (t *Txn) Restart(ctx context.Context) error {
+//
+// cause is the error that made the transaction restart: one that names a timestamp (a value
+// in the uncertainty interval, a write that could not be read around) makes the new attempt
+// start at or above it, so that it does not meet the same value again.
+func (t *Txn) Restart(ctx context.Context, cause error) error {
 	old := t.snapshot()
 	t.done = false
 	if len(t.lockSpans) > 0 {
@@ -675,7 +679,12 @@ func (t *Txn) Restart(ctx context.Context) error {
 		return err
 	}
 	t.restarts++
-	fresh := t.db.newTxnAt(t.db.clock.Now(), old.MinTimestamp)
+	start := t.db.clock.Now()
+	var re *kvpb.TransactionRetryError
+	if errors.As(cause, &re) {
+		start = start.Forward(re.Timestamp)
+	}
+	fresh := t.db.newTxnAt(start, old.MinTimestamp)
 	fresh.proto.Priority = old.Priority
 	if t.readOnly {
 		// A historical read stays where it was pinned.

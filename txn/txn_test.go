@@ -236,7 +236,7 @@ func TestRestartedTxnIsNotAbandoned(t *testing.T) {
 
 	old := db.NewTxn()
 	time.Sleep(300 * time.Millisecond)
-	if err := old.Restart(ctx); err != nil {
+	if err := old.Restart(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	b := &txn.Batch{}
