@@ -76,9 +76,15 @@ func (s *Store) gcLoop() {
 	}
 }
 
-// collectGarbage runs one GC pass over every range at threshold now - TTL.
+// collectGarbage runs one GC pass over every range at threshold now - TTL, or just below the
+// oldest live reader's timestamp if that is lower.
 func (s *Store) collectGarbage(ctx context.Context) error {
 	threshold := s.cfg.Clock.Now().Add(-int64(s.cfg.GCTTL))
+	if s.cfg.GCProtected != nil {
+		if oldest := s.cfg.GCProtected(); !oldest.IsEmpty() && oldest.LessEq(threshold) {
+			threshold = hlc.Timestamp{WallTime: oldest.WallTime - 1}
+		}
+	}
 	for _, d := range s.Descriptors() {
 		if r := s.Replica(d.RangeID); r == nil || !r.IsLeaseholder() {
 			continue // the leaseholder collects; followers apply what it proposes

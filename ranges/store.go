@@ -41,6 +41,10 @@ type StoreConfig struct {
 	GCTTL time.Duration
 	// GCInterval is how often the store collects garbage. Default DefaultGCInterval.
 	GCInterval time.Duration
+	// GCProtected, if set, returns the oldest timestamp a live reader anywhere in the cluster
+	// reads at (zero: none): garbage collection keeps every version such a reader can see,
+	// even past the GC TTL.
+	GCProtected func() hlc.Timestamp
 
 	// Transport carries the Raft traffic of the store's replicas to other nodes. Without one
 	// the store is alone: its ranges can have no replicas elsewhere.

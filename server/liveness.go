@@ -30,6 +30,9 @@ type livenessRecord struct {
 	Epoch      uint64 `json:"epoch"`
 	Expiration int64  `json:"expiration"` // Unix nanoseconds, by the writer's clock
 	Draining   bool   `json:"draining,omitempty"`
+	// OldestRead is the read timestamp (wall time, Unix nanoseconds) of the oldest open
+	// transaction on the node, 0 if none: MVCC garbage collection leaves it what it reads.
+	OldestRead int64 `json:"oldest_read,omitempty"`
 }
 
 // liveAt reports whether the record is unexpired at now (a reading of the node's clock).
@@ -119,6 +122,7 @@ func (n *Node) heartbeatLiveness(ctx context.Context) error {
 			rec.Draining = rec.Draining || cur.Draining
 		}
 		rec.Expiration = n.clock.Now().WallTime + int64(n.livenessTTL())
+		rec.OldestRead = n.db.OldestReadTimestamp().WallTime
 		return writeLiveness(ctx, t, rec)
 	})
 	if err != nil {
@@ -203,4 +207,19 @@ func (n *Node) leaseGate() error {
 		return errNotLive
 	}
 	return nil
+}
+
+// gcProtected is the oldest read timestamp of an open transaction on any live node (zero if
+// none), as their liveness records last said.
+func (n *Node) gcProtected() hlc.Timestamp {
+	now := n.clock.Now().WallTime
+	oldest := n.db.OldestReadTimestamp().WallTime
+	n.live.mu.Lock()
+	defer n.live.mu.Unlock()
+	for _, rec := range n.live.records {
+		if rec.OldestRead != 0 && rec.Expiration > now && (oldest == 0 || rec.OldestRead < oldest) {
+			oldest = rec.OldestRead
+		}
+	}
+	return hlc.Timestamp{WallTime: oldest}
 }

@@ -86,6 +86,8 @@ type Config struct {
 	// LivenessTTL is how long a node's liveness heartbeat keeps it live (default
 	// DefaultLivenessTTL).
 	LivenessTTL time.Duration
+	// GCTTL and GCInterval configure MVCC garbage collection (ranges.StoreConfig).
+	GCTTL, GCInterval time.Duration
 }
 
 // Node is a running Meridian node.
@@ -279,6 +281,8 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 	if n.clustered() {
 		scfg.LeaseGate = n.leaseGate
 	}
+	scfg.GCProtected = n.gcProtected
+	scfg.GCTTL, scfg.GCInterval = n.cfg.GCTTL, n.cfg.GCInterval
 	dscfg := txn.DistSenderConfig{NodeID: id.NodeID, Nodes: n.liveNodeIDs, Clock: n.clock}
 	if n.clustered() {
 		scfg.Transport = n.transport

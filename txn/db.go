@@ -38,6 +38,11 @@ type DB struct {
 	// serialCommits turns parallel commits off (see SetParallelCommits).
 	serialCommits atomic.Bool
 
+	// open holds the transactions begun and not yet finished, whose reads MVCC garbage
+	// collection must not pull the versions from under (OldestReadTimestamp).
+	openMu sync.Mutex
+	open   map[*Txn]struct{}
+
 	wg       sync.WaitGroup
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -100,12 +105,18 @@ func (db *DB) NewTxnAt(ts hlc.Timestamp) *Txn {
 }
 
 func (db *DB) newTxnAt(ts, minTS hlc.Timestamp) *Txn {
+	t := &Txn{db: db, proto: db.newProto(ts, minTS)}
+	db.openTxn(t)
+	return t
+}
+
+// newProto is the state of a new transaction reading at ts.
+func (db *DB) newProto(ts, minTS hlc.Timestamp) *kvpb.Transaction {
 	var id mvcc.TxnID
 	if _, err := rand.Read(id[:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err))
 	}
-	t := &Txn{db: db}
-	t.proto = &kvpb.Transaction{
+	return &kvpb.Transaction{
 		TxnMeta: mvcc.TxnMeta{
 			ID:             id,
 			WriteTimestamp: ts,
@@ -116,7 +127,6 @@ func (db *DB) newTxnAt(ts, minTS hlc.Timestamp) *Txn {
 		GlobalUncertaintyLimit: ts.Add(int64(db.clock.MaxOffset())),
 		GatewayNodeID:          db.NodeID,
 	}
-	return t
 }
 
 // RunTxn runs f in a transaction and commits it, retrying from scratch on retryable errors.
@@ -139,6 +149,35 @@ func (db *DB) RunTxn(ctx context.Context, f func(ctx context.Context, t *Txn) er
 			return rerr
 		}
 	}
+}
+
+// OldestReadTimestamp is the lowest read timestamp of the transactions begun on this DB and
+// not yet finished (committed or rolled back), or the zero timestamp if there are none.
+func (db *DB) OldestReadTimestamp() hlc.Timestamp {
+	db.openMu.Lock()
+	defer db.openMu.Unlock()
+	var oldest hlc.Timestamp
+	for t := range db.open {
+		if ts := t.ReadTimestamp(); oldest.IsEmpty() || ts.Less(oldest) {
+			oldest = ts
+		}
+	}
+	return oldest
+}
+
+func (db *DB) openTxn(t *Txn) {
+	db.openMu.Lock()
+	if db.open == nil {
+		db.open = make(map[*Txn]struct{})
+	}
+	db.open[t] = struct{}{}
+	db.openMu.Unlock()
+}
+
+func (db *DB) closeTxn(t *Txn) {
+	db.openMu.Lock()
+	delete(db.open, t)
+	db.openMu.Unlock()
 }
 
 // IsRetryable reports whether err means "run the transaction again".

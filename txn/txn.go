@@ -684,17 +684,18 @@ func (t *Txn) Restart(ctx context.Context, cause error) error {
 	if errors.As(cause, &re) {
 		start = start.Forward(re.Timestamp)
 	}
-	fresh := t.db.newTxnAt(start, old.MinTimestamp)
-	fresh.proto.Priority = old.Priority
+	fresh := t.db.newProto(start, old.MinTimestamp)
+	fresh.Priority = old.Priority
 	if t.readOnly {
 		// A historical read stays where it was pinned.
-		fresh.proto.ReadTimestamp, fresh.proto.WriteTimestamp = old.ReadTimestamp, old.ReadTimestamp
-		fresh.proto.MinTimestamp, fresh.proto.GlobalUncertaintyLimit = old.ReadTimestamp, old.ReadTimestamp
+		fresh.ReadTimestamp, fresh.WriteTimestamp = old.ReadTimestamp, old.ReadTimestamp
+		fresh.MinTimestamp, fresh.GlobalUncertaintyLimit = old.ReadTimestamp, old.ReadTimestamp
 	}
 	t.mu.Lock()
-	t.proto = fresh.proto
+	t.proto = fresh
 	t.mu.Unlock()
 	t.lockSpans, t.refreshSpans, t.done = nil, nil, false
+	t.db.openTxn(t)
 	return nil
 }
 
@@ -720,6 +721,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func (t *Txn) finish() {
 	t.done = true
 	t.haltHeartbeat()
+	t.db.closeTxn(t)
 }
 
 func (t *Txn) haltHeartbeat() {
