@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -11,30 +10,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/meridiandb/meridian/internal/testaddr"
 	"github.com/meridiandb/meridian/ranges"
 	"github.com/meridiandb/meridian/server/gossip"
 )
 
-// freePorts reserves n loopback ports that are free on both TCP and UDP (gossip uses the
-// node's port number on UDP too).
+// freePorts reserves n loopback addresses for a test cluster (see testaddr).
 func freePorts(t testing.TB, n int) []string {
 	t.Helper()
-	var addrs []string
-	for len(addrs) < n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		addrs = append(addrs, addr)
-	}
-	return addrs
+	return testaddr.Loopback(n)
 }
 
 // testClusterConfig is a node configuration with failure detection shortened for tests.

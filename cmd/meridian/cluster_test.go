@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"sync"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/meridiandb/meridian/internal/testaddr"
 )
 
 // clusterNode is one `meridian start` process of a test cluster.
@@ -21,24 +22,10 @@ type clusterNode struct {
 	addr, httpAddr string
 }
 
-// freeAddrs reserves n loopback addresses whose port is free on TCP and UDP.
+// freeAddrs reserves n loopback addresses for a test cluster (see testaddr).
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	var out []string
-	for len(out) < n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", a)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			out = append(out, a)
-		}
-	}
-	return out
+	return testaddr.Loopback(n)
 }
 
 // startCluster runs n nodes as separate processes with default settings (plus extra
