@@ -24,7 +24,7 @@ type evalContext struct {
 }
 
 func (r *Replica) readOptions(ba *kvpb.BatchRequest) mvcc.ReadOptions {
-	opts := mvcc.ReadOptions{Uncertainty: r.uncertaintyLimit(ba)}
+	opts := mvcc.ReadOptions{Uncertainty: r.uncertaintyLimit(ba), Uncommitted: ba.Uncommitted}
 	if ba.Txn != nil {
 		opts.Txn = &ba.Txn.TxnMeta
 	}

@@ -439,9 +439,11 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 		}
 		if !ba.IsWrite() {
 			// Readers never wait: they move the writers above their reads.
-			if err := r.store.pushWritersAbove(ctx, ba.Txn, r.uncertaintyLimit(ba), wie.Intents); err != nil {
+			uncommitted, err := r.store.pushWritersAbove(ctx, ba.Txn, ba.Timestamp, wie.Intents)
+			if err != nil {
 				return nil, err
 			}
+			ba.Uncommitted = append(ba.Uncommitted, uncommitted...)
 			continue
 		}
 		in := wie.Intents[0]

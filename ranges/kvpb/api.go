@@ -427,6 +427,10 @@ type BatchRequest struct {
 	// LockTimeout, when positive, bounds how long the batch waits for another
 	// transaction's lock before failing with LockNotAvailableError (lock_timeout).
 	LockTimeout time.Duration `codec:",omitempty"`
+	// Uncommitted is filled in by the leaseholder evaluating the batch, never sent: the
+	// transactions it pushed above the batch's read timestamp while they were uncommitted
+	// (see mvcc.ReadOptions.Uncommitted).
+	Uncommitted []mvcc.TxnID
 }
 
 // IsWrite reports whether any request of the batch writes.

@@ -17,7 +17,7 @@ import (
 //
 //	txn name=A ts=20 [epoch=1]                                  define or update a transaction
 //	put|del|cput k=a ts=10 [v=x] [txn=A] [absent]               write (cput: absent = expectAbsent)
-//	get k=a ts=15 [txn=A] [unc=20] [inconsistent]
+//	get k=a ts=15 [txn=A] [unc=20] [inconsistent] [uncommitted=A]
 //	scan k=a end=z ts=15 [max=2] [reverse] [txn=A] [unc=20] [inconsistent]
 //	resolve k=a txn=A commit|abort [ts=25]
 //	resolve-range k=a end=z txn=A commit|abort [ts=25]
@@ -132,7 +132,15 @@ func (e *ddEnv) txnName(id TxnID) string {
 
 func (e *ddEnv) readOptions() ReadOptions {
 	_, inconsistent := e.arg("inconsistent")
-	return ReadOptions{Txn: e.txn(), Uncertainty: e.ts("unc"), Inconsistent: inconsistent}
+	opts := ReadOptions{Txn: e.txn(), Uncertainty: e.ts("unc"), Inconsistent: inconsistent}
+	if name, ok := e.arg("uncommitted"); ok {
+		txn, ok := e.txns[name]
+		if !ok {
+			e.t.Fatalf("%s: unknown txn %s", e.d.Pos, name)
+		}
+		opts.Uncommitted = []TxnID{txn.ID}
+	}
+	return opts
 }
 
 // fmtErr prints the package's errors compactly, with txn names instead of IDs.

@@ -26,6 +26,20 @@ type ReadOptions struct {
 	Uncertainty hlc.Timestamp
 	// Inconsistent reads ignore other transactions' intents instead of failing.
 	Inconsistent bool
+	// Uncommitted lists transactions known to have been uncommitted after the reader
+	// began, and pushed above its read timestamp: their intents above the read timestamp
+	// are skipped rather than taken as uncertain, since whenever they commit, it is after
+	// the reader began.
+	Uncommitted []TxnID
+}
+
+func (o *ReadOptions) uncommitted(id TxnID) bool {
+	for _, u := range o.Uncommitted {
+		if u == id {
+			return true
+		}
+	}
+	return false
 }
 
 // ScanOptions shape a scan.
@@ -150,7 +164,8 @@ func (r *reader) readKey(prefix []byte, positioned bool) (value []byte, vts hlc.
 				return nil, vts, false, nil, fmt.Errorf("key %x: intent without provisional value at %s", prefix, meta.WriteTimestamp)
 			}
 			return it.Value(), meta.WriteTimestamp, len(it.Value()) > 0, nil, nil
-		case !own && !r.opts.Inconsistent && meta.WriteTimestamp.LessEq(r.limit):
+		case !own && !r.opts.Inconsistent && meta.WriteTimestamp.LessEq(r.limit) &&
+			!(r.ts.Less(meta.WriteTimestamp) && r.opts.uncommitted(meta.ID)):
 			return nil, vts, false, &meta, nil
 		}
 		// An older epoch of the reader, an intent above the limit, or an inconsistent read:
