@@ -596,14 +596,21 @@ func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, record
 	}
 	db := t.db
 	db.goAsync(func(ctx context.Context) {
+		// The spans are resolved at once: each is one round to its range.
+		var wg sync.WaitGroup
 		for _, sp := range remote {
-			req := &kvpb.ResolveIntentRequest{Span: sp, Txn: txn.TxnMeta, Status: status, CommitTS: txn.WriteTimestamp}
-			var res Result
-			tmp := &Txn{db: db, proto: &kvpb.Transaction{}}
-			if err := tmp.sendOneNonTxn(ctx, req, &res); err != nil {
-				db.log.Warn("resolving intents", "span", sp, "err", err)
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req := &kvpb.ResolveIntentRequest{Span: sp, Txn: txn.TxnMeta, Status: status, CommitTS: txn.WriteTimestamp}
+				var res Result
+				tmp := &Txn{db: db, proto: &kvpb.Transaction{}}
+				if err := tmp.sendOneNonTxn(ctx, req, &res); err != nil {
+					db.log.Warn("resolving intents", "span", sp, "err", err)
+				}
+			}()
 		}
+		wg.Wait()
 	})
 }
 
