@@ -14,13 +14,13 @@ import (
 // lives on the leaseholder and holds a key only while someone waits for it: the intents
 // themselves are the locks and are replicated; the table only orders the waiting.
 //
-// The first waiter in a key's queue pushes the lock's holder (a push that waits at the
-// holder's record until the holder finishes, see waitPush); the others sleep until the
-// queue moves. When the holder's intent is resolved, the first waiter gets a reservation: it
-// evaluates next, and the rest stay queued until it has, behind its own new intent if it
-// wrote one. A newcomer writing a key that has a queue joins its tail instead of slipping
-// past (sequence). Nothing polls: waiters sleep on channels until a resolution here or the
-// end of a push wakes them.
+// While the lock is held, every waiter pushes its holder: a push that waits at the holder's
+// record until the holder finishes (see Replica.push), where deadlock detection sees who
+// waits for whom. When the holder's intent is resolved, the first waiter in line gets a
+// reservation: it evaluates next, and the rest stay queued until it has, behind its own new
+// intent if it wrote one. A newcomer writing a key that has a queue joins its tail instead of
+// slipping past (queuedAhead). Nothing polls: waiters sleep on channels until a resolution
+// here or the end of a push wakes them.
 type lockTable struct {
 	mu    sync.Mutex
 	locks map[string]*keyLock
@@ -100,13 +100,6 @@ func (lt *lockTable) next(w *lockWaiter) turn {
 	return turn{proceed: true}
 }
 
-func (l *keyLock) holderOrZero() mvcc.TxnMeta {
-	if l == nil {
-		return mvcc.TxnMeta{}
-	}
-	return l.holder
-}
-
 // leave takes w out of the table after it has evaluated (or given up). If w held the
 // reservation and its batch left an intent of its transaction on the key (wrote), the lock is
 // now held by that transaction; the queue behind it is woken either way.
@@ -161,18 +154,6 @@ func (lt *lockTable) queuedAhead(key []byte, txn mvcc.TxnID) bool {
 		return false
 	}
 	return len(l.queue) > 0 || l.reserved != nil && l.reserved.txn != txn
-}
-
-// clear wakes every waiter and forgets every queue; a replica that loses its lease calls it,
-// so that its waiters find out and go to the new leaseholder.
-func (lt *lockTable) clear() {
-	lt.mu.Lock()
-	defer lt.mu.Unlock()
-	for k, l := range lt.locks {
-		l.held = false
-		l.wakeAll()
-		delete(lt.locks, k)
-	}
 }
 
 // waitForLock queues ba behind the lock on key (whose holder, if the caller found its intent,

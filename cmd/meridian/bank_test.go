@@ -156,17 +156,7 @@ func TestBankInvariant(t *testing.T) {
 			}
 		}()
 	}
-	nemesisDone := make(chan int)
-	go func() {
-		nemesisDone <- c.runNemesis(stop, rand.New(rand.NewPCG(99, uint64(time.Now().UnixNano()))))
-	}()
-	time.Sleep(load)
-	close(stop)
-	kills := <-nemesisDone
-	c.logf("load stopped; waiting for the clients")
-	wg.Wait()
-	c.logf("clients done")
-	c.checkProcesses()
+	kills := c.runLoad(load, 99, stop, &wg)
 
 	t.Logf("%s of load, %d kills: %d transfers committed, %d of unknown outcome, %d retries (40001/40P01); %d reads checked",
 		load, kills, committed.Load(), unknown.Load(), retried.Load(), reads.Load())

@@ -305,6 +305,24 @@ func (c *chaosCluster) waitServing(ctx context.Context, nd *chaosNode, timeout t
 	return fmt.Errorf("n%d did not answer SELECT 1 within %s: %v", nd.id, timeout, last)
 }
 
+// runLoad lets the clients started by the caller run for load while the nemesis kills and
+// restarts nodes, then stops them (closing stop), waits for them (wg) and for the nemesis,
+// and checks that no node died on its own. It returns how many kills there were.
+func (c *chaosCluster) runLoad(load time.Duration, seed uint64, stop chan struct{}, wg *sync.WaitGroup) int {
+	nemesisDone := make(chan int)
+	go func() {
+		nemesisDone <- c.runNemesis(stop, rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano()))))
+	}()
+	time.Sleep(load)
+	close(stop)
+	kills := <-nemesisDone
+	c.logf("load stopped; waiting for the clients")
+	wg.Wait()
+	c.logf("clients done")
+	c.checkProcesses()
+	return kills
+}
+
 // runNemesis kills a random node with SIGKILL every few seconds, keeps it down for a while,
 // restarts it on its store and waits until it serves SQL again, until stop is closed. A
 // node that is down when stop is closed is restarted before runNemesis returns. It returns

@@ -110,16 +110,7 @@ func TestListAppendWithNodeKill(t *testing.T) {
 			}
 		}()
 	}
-	nemesisDone := make(chan int)
-	go func() {
-		nemesisDone <- c.runNemesis(stop, rand.New(rand.NewPCG(3, uint64(time.Now().UnixNano()))))
-	}()
-	time.Sleep(load)
-	close(stop)
-	kills := <-nemesisDone
-	wg.Wait()
-	c.logf("clients done")
-	c.checkProcesses()
+	kills := c.runLoad(load, 3, stop, &wg)
 
 	statuses := map[listappend.Status]int{}
 	for _, txn := range history {

@@ -195,16 +195,7 @@ func TestRegisterLinearizable(t *testing.T) {
 			}
 		}()
 	}
-	nemesisDone := make(chan int)
-	go func() {
-		nemesisDone <- c.runNemesis(stop, rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano()))))
-	}()
-	time.Sleep(load)
-	close(stop)
-	kills := <-nemesisDone
-	wg.Wait()
-	c.logf("clients done")
-	c.checkProcesses()
+	kills := c.runLoad(load, 7, stop, &wg)
 
 	history := rec.History()
 	regs.mu.Lock()
