@@ -419,7 +419,7 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 	for {
 		br, err := r.sendOnce(ctx, ba)
 		if err != nil {
-			err = r.proposalError(err, ba.Txn != nil && !ba.HasCommit())
+			err = r.proposalError(err, ba.Replayable())
 		}
 		if lw != nil {
 			r.locks.leave(lw, lockedBy(ba, lw.key, err))

@@ -422,10 +422,9 @@ func (ds *DistSender) deliver(ctx context.Context, node uint64, ba *kvpb.BatchRe
 	if rpc.IsRemote(err) || ctx.Err() != nil {
 		return nil, err
 	}
-	// The batch was sent and the node went away. Reads and the writes of an open
-	// transaction (which rewrite their own intents) can simply be sent again; a commit or a
-	// non-transactional write may have happened.
-	if ba.IsWrite() && (ba.Txn == nil || ba.HasCommit()) && !idempotent(ba) {
+	// The batch was sent and the node went away: it may have been applied. Only a batch
+	// that can be replayed may simply be sent again.
+	if !ba.Replayable() && !idempotent(ba) {
 		return nil, &kvpb.AmbiguousResultError{Message: fmt.Sprintf("n%d: %v", node, err)}
 	}
 	return nil, &nodeUnreachableError{nodeID: node, err: err}

@@ -443,6 +443,26 @@ func (b *BatchRequest) IsWrite() bool {
 	return false
 }
 
+// Replayable reports whether the batch may be applied twice with the effect of once, so
+// that it can be sent again when it is not known whether it was applied: reads, and the
+// writes of an open transaction, which rewrite its own intents. Not a commit, a write outside
+// a transaction, or a conditional write (a replay would find the first attempt's intent and
+// fail its condition).
+func (b *BatchRequest) Replayable() bool {
+	if !b.IsWrite() {
+		return true
+	}
+	if b.Txn == nil || b.HasCommit() {
+		return false
+	}
+	for _, r := range b.Requests {
+		if _, ok := r.(*ConditionalPutRequest); ok {
+			return false
+		}
+	}
+	return true
+}
+
 // HasCommit reports whether the batch commits its transaction.
 func (b *BatchRequest) HasCommit() bool {
 	for _, r := range b.Requests {

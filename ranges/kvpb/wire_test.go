@@ -243,3 +243,21 @@ func FuzzUnmarshal(f *testing.F) {
 		_ = r.UnmarshalBinary(b)
 	})
 }
+
+func TestReplayable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ba   BatchRequest
+		want bool
+	}{
+		{"read", BatchRequest{Requests: []Request{&GetRequest{Key: []byte("k")}}}, true},
+		{"write of an open transaction", BatchRequest{Txn: txn, Requests: []Request{&PutRequest{Key: []byte("k")}}}, true},
+		{"write outside a transaction", BatchRequest{Requests: []Request{&PutRequest{Key: []byte("k")}}}, false},
+		{"commit", BatchRequest{Txn: txn, Requests: []Request{&PutRequest{Key: []byte("k")}, &EndTxnRequest{Commit: true}}}, false},
+		{"conditional write", BatchRequest{Txn: txn, Requests: []Request{&ConditionalPutRequest{Key: []byte("k"), ExpectAbsent: true}}}, false},
+	} {
+		if got := tc.ba.Replayable(); got != tc.want {
+			t.Errorf("%s: Replayable() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
