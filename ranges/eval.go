@@ -264,9 +264,9 @@ func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS hlc.Timestamp, oneP
 func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, error) {
 	switch t := req.(type) {
 	case *kvpb.PutRequest:
-		return &kvpb.PutResponse{}, mvcc.Put(ec.rw, t.Key, ec.write, t.Value, ec.meta)
+		return &kvpb.PutResponse{}, mvcc.Put(ec.rw, t.Key, ec.write, t.Value, ec.numbered(t.Sequence))
 	case *kvpb.ConditionalPutRequest:
-		err := mvcc.ConditionalPut(ec.rw, t.Key, ec.write, t.Value, ec.meta, t.ExpectAbsent)
+		err := mvcc.ConditionalPut(ec.rw, t.Key, ec.write, t.Value, ec.numbered(t.Sequence), t.ExpectAbsent)
 		var cfe *mvcc.ConditionFailedError
 		if errors.As(err, &cfe) && ec.ba.Txn != nil && ec.ba.Timestamp.Less(cfe.Timestamp) {
 			// The value was committed after this transaction's snapshot, which saw the key
@@ -277,7 +277,7 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 		}
 		return &kvpb.ConditionalPutResponse{}, err
 	case *kvpb.DeleteRequest:
-		return &kvpb.DeleteResponse{}, mvcc.Delete(ec.rw, t.Key, ec.write, ec.meta)
+		return &kvpb.DeleteResponse{}, mvcc.Delete(ec.rw, t.Key, ec.write, ec.numbered(t.Sequence))
 	case *kvpb.DeleteRangeRequest:
 		res, err := mvcc.Scan(ec.rw, t.Key, t.EndKey, ec.ba.Timestamp, mvcc.ScanOptions{ReadOptions: ec.r.readOptions(ec.ba)})
 		if err != nil {
@@ -311,6 +311,17 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 		return ec.gc(t)
 	}
 	return nil, fmt.Errorf("unexpected write request %T", req)
+}
+
+// numbered is the meta for an intent written by the request with sequence number seq (nil
+// when the batch writes committed values).
+func (ec *evalContext) numbered(seq int32) *mvcc.TxnMeta {
+	if ec.meta == nil {
+		return nil
+	}
+	m := *ec.meta
+	m.Sequence = seq
+	return &m
 }
 
 // lockingRead serves a read that locks what it returns (FOR UPDATE): every row read gets an

@@ -42,6 +42,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 			return false, nil
 		}
 	}
+	t.numberWrites(b)
 	t.setAnchor(b)
 	txn := t.snapshot()
 	if txn.ReadTimestamp.Less(txn.WriteTimestamp) {

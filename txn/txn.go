@@ -36,6 +36,7 @@ type Txn struct {
 	restarts     int  // how many times Restart ran; paces the next one
 	priority     UserPriority
 	lockTimeout  time.Duration
+	sequence     int32 // the last write request's number (see numberWrites)
 
 	stopHeartbeat context.CancelFunc
 }
@@ -129,6 +130,7 @@ func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
 			return false, nil
 		}
 	}
+	t.numberWrites(b)
 	t.setAnchor(b)
 	var writes []kvpb.Span
 	for _, req := range b.reqs {
@@ -167,6 +169,18 @@ func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
 	}
 }
 
+// numberWrites gives each point write of b that has none the next sequence number of the
+// transaction, so that a write sent again after its outcome was lost recognizes its own
+// intent. A restart keeps counting: numbers only need to differ within an epoch.
+func (t *Txn) numberWrites(b *Batch) {
+	for _, req := range b.reqs {
+		if seq := kvpb.WriteSequence(req); seq != nil && *seq == 0 {
+			t.sequence++
+			*seq = t.sequence
+		}
+	}
+}
+
 // setAnchor picks the transaction's anchor key (where its record lives): its first write.
 func (t *Txn) setAnchor(b *Batch) {
 	t.mu.Lock()
@@ -184,6 +198,7 @@ func (t *Txn) setAnchor(b *Batch) {
 
 // send splits b by range and sends each part, updating the transaction from the responses.
 func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
+	t.numberWrites(b)
 	t.setAnchor(b)
 	// Writes are counted as the transaction's before they are sent: one that fails, or
 	// whose outcome is unknown, may still have left an intent, which the commit or rollback

@@ -167,6 +167,8 @@ type ScanRequest struct {
 // PutRequest writes a value (an intent when transactional).
 type PutRequest struct {
 	Key, Value []byte
+	// Sequence numbers the write within its transaction (see mvcc.TxnMeta.Sequence).
+	Sequence int32 `codec:",omitempty"`
 }
 
 // ConditionalPutRequest writes a value only if no live value exists (ExpectAbsent), which is how
@@ -174,10 +176,27 @@ type PutRequest struct {
 type ConditionalPutRequest struct {
 	Key, Value   []byte
 	ExpectAbsent bool
+	Sequence     int32 `codec:",omitempty"`
+}
+
+// WriteSequence points to the sequence number of a point write (nil for other requests).
+func WriteSequence(req Request) *int32 {
+	switch r := req.(type) {
+	case *PutRequest:
+		return &r.Sequence
+	case *ConditionalPutRequest:
+		return &r.Sequence
+	case *DeleteRequest:
+		return &r.Sequence
+	}
+	return nil
 }
 
 // DeleteRequest writes a tombstone.
-type DeleteRequest struct{ Key []byte }
+type DeleteRequest struct {
+	Key      []byte
+	Sequence int32 `codec:",omitempty"`
+}
 
 // DeleteRangeRequest writes tombstones over every live key of a span.
 type DeleteRangeRequest struct{ Span }
@@ -446,8 +465,8 @@ func (b *BatchRequest) IsWrite() bool {
 // Replayable reports whether the batch may be applied twice with the effect of once, so
 // that it can be sent again when it is not known whether it was applied: reads, and the
 // writes of an open transaction, which rewrite its own intents. Not a commit, a write outside
-// a transaction, or a conditional write (a replay would find the first attempt's intent and
-// fail its condition).
+// a transaction, or an unnumbered conditional write (a replay would find the first attempt's
+// intent and fail its condition; a numbered one recognizes its own intent).
 func (b *BatchRequest) Replayable() bool {
 	if !b.IsWrite() {
 		return true
@@ -456,7 +475,7 @@ func (b *BatchRequest) Replayable() bool {
 		return false
 	}
 	for _, r := range b.Requests {
-		if _, ok := r.(*ConditionalPutRequest); ok {
+		if cp, ok := r.(*ConditionalPutRequest); ok && cp.Sequence == 0 {
 			return false
 		}
 	}

@@ -27,9 +27,9 @@ func allRequests() []Request {
 	return []Request{
 		&GetRequest{Key: []byte("k"), Locking: LockExclusive},
 		&ScanRequest{Span: span, MaxKeys: 10, Reverse: true, Locking: LockShared},
-		&PutRequest{Key: []byte("k"), Value: []byte{0, 1, 0xff}},
-		&ConditionalPutRequest{Key: []byte("k"), Value: []byte("v"), ExpectAbsent: true},
-		&DeleteRequest{Key: []byte("k")},
+		&PutRequest{Key: []byte("k"), Value: []byte{0, 1, 0xff}, Sequence: 3},
+		&ConditionalPutRequest{Key: []byte("k"), Value: []byte("v"), ExpectAbsent: true, Sequence: 4},
+		&DeleteRequest{Key: []byte("k"), Sequence: 5},
 		&DeleteRangeRequest{Span: span},
 		&EndTxnRequest{Commit: true, LockSpans: []Span{span}, InFlightWrites: []Span{{Key: []byte("k")}}},
 		&HeartbeatTxnRequest{Now: ts2},
@@ -254,7 +254,8 @@ func TestReplayable(t *testing.T) {
 		{"write of an open transaction", BatchRequest{Txn: txn, Requests: []Request{&PutRequest{Key: []byte("k")}}}, true},
 		{"write outside a transaction", BatchRequest{Requests: []Request{&PutRequest{Key: []byte("k")}}}, false},
 		{"commit", BatchRequest{Txn: txn, Requests: []Request{&PutRequest{Key: []byte("k")}, &EndTxnRequest{Commit: true}}}, false},
-		{"conditional write", BatchRequest{Txn: txn, Requests: []Request{&ConditionalPutRequest{Key: []byte("k"), ExpectAbsent: true}}}, false},
+		{"unnumbered conditional write", BatchRequest{Txn: txn, Requests: []Request{&ConditionalPutRequest{Key: []byte("k"), ExpectAbsent: true}}}, false},
+		{"numbered conditional write", BatchRequest{Txn: txn, Requests: []Request{&ConditionalPutRequest{Key: []byte("k"), ExpectAbsent: true, Sequence: 2}}}, true},
 	} {
 		if got := tc.ba.Replayable(); got != tc.want {
 			t.Errorf("%s: Replayable() = %v, want %v", tc.name, got, tc.want)

@@ -352,11 +352,17 @@ func TestGC(t *testing.T) {
 
 func TestTxnMetaEncoding(t *testing.T) {
 	m := TxnMeta{ID: TxnID{0xde, 0xad, 15: 0x01}, Key: []byte("anchor\x00"), Epoch: 3,
-		WriteTimestamp: hlc.Timestamp{WallTime: 1 << 40, Logical: 7}, MinTimestamp: ts(9), Priority: -5}
+		WriteTimestamp: hlc.Timestamp{WallTime: 1 << 40, Logical: 7}, MinTimestamp: ts(9), Priority: -5, Sequence: 42}
 	b := encodeMeta(&m)
 	got, err := decodeMeta(b)
 	if err != nil || fmt.Sprint(got) != fmt.Sprint(m) {
 		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	// A version 1 meta, written before intents carried their request's sequence number.
+	v1 := append([]byte{1}, b[1:len(b)-4]...)
+	m.Sequence = 0
+	if got, err := decodeMeta(v1); err != nil || fmt.Sprint(got) != fmt.Sprint(m) {
+		t.Fatalf("version 1: %+v, %v", got, err)
 	}
 	for _, bad := range [][]byte{nil, b[:10], b[:len(b)-1], append([]byte{9}, b[1:]...)} {
 		if _, err := decodeMeta(bad); err == nil {
@@ -365,6 +371,28 @@ func TestTxnMetaEncoding(t *testing.T) {
 	}
 	if s := m.ID.String(); s != "dead0000-0000-0000-0000-000000000001" || m.ID.IsEmpty() || !(TxnID{}).IsEmpty() {
 		t.Errorf("TxnID: %s", s)
+	}
+}
+
+// TestWriteReplay: a conditional write sent again finds the intent it wrote, by its sequence
+// number, and succeeds; another conditional write of the same transaction does not.
+func TestWriteReplay(t *testing.T) {
+	db := openMem(t)
+	txn := &TxnMeta{ID: TxnID{7}, Key: []byte("k"), WriteTimestamp: ts(10), MinTimestamp: ts(10), Sequence: 1}
+	cput := func(m *TxnMeta) error {
+		return apply(t, db, func(b *pebble.Batch) error { return ConditionalPut(b, []byte("k"), ts(10), []byte("v"), m, true) })
+	}
+	if err := cput(txn); err != nil {
+		t.Fatal(err)
+	}
+	if err := cput(txn); err != nil {
+		t.Fatalf("the same write again: %v", err)
+	}
+	next := *txn
+	next.Sequence = 2
+	var cfe *ConditionFailedError
+	if err := cput(&next); !errors.As(err, &cfe) {
+		t.Fatalf("a second insert of the key by the transaction: %v, want ConditionFailedError", err)
 	}
 }
 

@@ -31,6 +31,10 @@ type TxnMeta struct {
 	// MinTimestamp is the transaction's original start time.
 	MinTimestamp hlc.Timestamp
 	Priority     int32
+	// Sequence numbers the write request that wrote the intent, within its transaction
+	// (0: not numbered). A request sent again after its outcome was lost finds its own
+	// intent by it, and does not take it for an earlier write of the transaction.
+	Sequence int32
 }
 
 // Intent is a provisional write found by a reader or writer.
@@ -39,7 +43,8 @@ type Intent struct {
 	Txn TxnMeta
 }
 
-const metaVersion = 1
+// metaVersion 2 added Sequence; version 1 metas read as Sequence 0.
+const metaVersion = 2
 
 func appendTS(b []byte, ts hlc.Timestamp) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(ts.WallTime))
@@ -55,7 +60,8 @@ func encodeMeta(m *TxnMeta) []byte {
 	b = appendTS(b, m.MinTimestamp)
 	b = binary.BigEndian.AppendUint32(b, uint32(m.Priority))
 	b = binary.AppendUvarint(b, uint64(len(m.Key)))
-	return append(b, m.Key...)
+	b = append(b, m.Key...)
+	return binary.BigEndian.AppendUint32(b, uint32(m.Sequence))
 }
 
 var errBadMeta = errors.New("mvcc: corrupt intent meta")
@@ -63,8 +69,15 @@ var errBadMeta = errors.New("mvcc: corrupt intent meta")
 func decodeMeta(b []byte) (TxnMeta, error) {
 	var m TxnMeta
 	const fixed = 1 + 16 + 4 + 12 + 12 + 4
-	if len(b) < fixed || b[0] != metaVersion {
+	if len(b) < fixed || b[0] != 1 && b[0] != metaVersion {
 		return m, errBadMeta
+	}
+	if b[0] == metaVersion {
+		if len(b) < fixed+4 {
+			return m, errBadMeta
+		}
+		m.Sequence = int32(binary.BigEndian.Uint32(b[len(b)-4:]))
+		b = b[:len(b)-4]
 	}
 	copy(m.ID[:], b[1:17])
 	m.Epoch = int32(binary.BigEndian.Uint32(b[17:]))

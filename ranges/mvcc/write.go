@@ -55,6 +55,9 @@ func write(rw ReadWriter, key []byte, ts hlc.Timestamp, value []byte, txn *TxnMe
 			return fmt.Errorf("mvcc: write of key %q by epoch %d of transaction %s, which already wrote at epoch %d",
 				key, txn.Epoch, txn.ID, meta.Epoch)
 		}
+		if meta.Epoch == txn.Epoch && txn.Sequence != 0 && meta.Sequence == txn.Sequence {
+			return nil // this very request wrote the intent: it is being sent again
+		}
 		own = &meta
 		it.Next()
 	}
