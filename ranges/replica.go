@@ -395,8 +395,10 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 	if err := r.awaitReadableTimestamp(ctx, ba.Timestamp); err != nil {
 		return nil, err
 	}
-	if push, ok := ba.Requests[0].(*kvpb.PushTxnRequest); ok && len(ba.Requests) == 1 {
-		return r.push(ctx, ba, push)
+	if len(ba.Requests) == 1 {
+		if push, ok := ba.Requests[0].(*kvpb.PushTxnRequest); ok {
+			return r.push(ctx, ba, push)
+		}
 	}
 	var deadline time.Time
 	if ba.LockTimeout > 0 {

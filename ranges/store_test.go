@@ -206,3 +206,14 @@ func TestStaleLeaseCommandRejected(t *testing.T) {
 		t.Fatalf("the command's write is missing: %v, %v", kv, err)
 	}
 }
+
+// TestEmptyBatch: a batch with no requests, addressed to a range, gets an empty answer, not a
+// panic in the node.
+func TestEmptyBatch(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	br, err := s.Send(context.Background(), &kvpb.BatchRequest{RangeID: 1})
+	if err != nil || len(br.Responses) != 0 {
+		t.Fatalf("empty batch: %+v, %v", br, err)
+	}
+}
