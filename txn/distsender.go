@@ -424,22 +424,8 @@ func (ds *DistSender) deliver(ctx context.Context, node uint64, ba *kvpb.BatchRe
 	}
 	// The batch was sent and the node went away: it may have been applied. Only a batch
 	// that can be replayed may simply be sent again.
-	if !ba.Replayable() && !idempotent(ba) {
+	if !ba.Replayable() {
 		return nil, &kvpb.AmbiguousResultError{Message: fmt.Sprintf("n%d: %v", node, err)}
 	}
 	return nil, &nodeUnreachableError{nodeID: node, err: err}
-}
-
-// idempotent reports whether applying ba twice does what applying it once does: pushes,
-// intent resolution and status recovery, which only move a transaction or its intents
-// towards where they are going.
-func idempotent(ba *kvpb.BatchRequest) bool {
-	for _, req := range ba.Requests {
-		switch req.(type) {
-		case *kvpb.PushTxnRequest, *kvpb.ResolveIntentRequest, *kvpb.RecoverTxnRequest, *kvpb.QueryIntentRequest, *kvpb.QueryTxnRequest:
-		default:
-			return false
-		}
-	}
-	return true
 }

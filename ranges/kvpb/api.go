@@ -463,16 +463,24 @@ func (b *BatchRequest) IsWrite() bool {
 }
 
 // Replayable reports whether the batch may be applied twice with the effect of once, so
-// that it can be sent again when it is not known whether it was applied: reads, and the
-// writes of an open transaction, which rewrite its own intents. Not a commit, a write outside
-// a transaction, or an unnumbered conditional write (a replay would find the first attempt's
-// intent and fail its condition; a numbered one recognizes its own intent).
+// that it can be sent again when it is not known whether it was applied: reads; the writes
+// of an open transaction, which rewrite its own intents (a conditional write recognizes its
+// own intent by its sequence number, and an unnumbered one cannot be replayed); and pushes,
+// intent resolution and status recovery, which only move a transaction or its intents
+// towards where they are going. Not a commit, nor any other write outside a transaction.
 func (b *BatchRequest) Replayable() bool {
 	if !b.IsWrite() {
 		return true
 	}
 	if b.Txn == nil || b.HasCommit() {
-		return false
+		for _, r := range b.Requests {
+			switch r.(type) {
+			case *PushTxnRequest, *ResolveIntentRequest, *RecoverTxnRequest, *QueryIntentRequest, *QueryTxnRequest:
+			default:
+				return false
+			}
+		}
+		return true
 	}
 	for _, r := range b.Requests {
 		if cp, ok := r.(*ConditionalPutRequest); ok && cp.Sequence == 0 {

@@ -255,6 +255,8 @@ func TestReplayable(t *testing.T) {
 		{"write outside a transaction", BatchRequest{Requests: []Request{&PutRequest{Key: []byte("k")}}}, false},
 		{"commit", BatchRequest{Txn: txn, Requests: []Request{&PutRequest{Key: []byte("k")}, &EndTxnRequest{Commit: true}}}, false},
 		{"unnumbered conditional write", BatchRequest{Txn: txn, Requests: []Request{&ConditionalPutRequest{Key: []byte("k"), ExpectAbsent: true}}}, false},
+		{"push", BatchRequest{Requests: []Request{&PushTxnRequest{Pushee: meta}}}, true},
+		{"intent resolution", BatchRequest{Requests: []Request{&ResolveIntentRequest{Span: span}}}, true},
 		{"numbered conditional write", BatchRequest{Txn: txn, Requests: []Request{&ConditionalPutRequest{Key: []byte("k"), ExpectAbsent: true, Sequence: 2}}}, true},
 	} {
 		if got := tc.ba.Replayable(); got != tc.want {
