@@ -139,7 +139,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 	}
 	// The outcome of the staging or of an in-flight write is unknown: settle it the way
 	// anyone else would.
-	rec, err := t.recoverOwn(ctx, txn, et.InFlightWrites)
+	rec, err := t.recoverOwn(ctx, txn)
 	if err != nil {
 		return true, &kvpb.AmbiguousResultError{Message: fmt.Sprintf("committing: %v", err)}
 	}
@@ -172,34 +172,21 @@ func (t *Txn) finishCommit(ctx context.Context, txn *kvpb.Transaction, anchor kv
 	return t.commitWait(ctx, txn.WriteTimestamp)
 }
 
-// recoverOwn runs status recovery on the transaction's own staged record.
-func (t *Txn) recoverOwn(ctx context.Context, txn *kvpb.Transaction, inFlight []kvpb.Span) (*kvpb.Transaction, error) {
-	implicit := true
-	for _, w := range inFlight {
-		q := &kvpb.QueryIntentRequest{Key: w.Key, Txn: txn.TxnMeta, Prevent: true}
-		d, err := t.db.lookup.RangeForKey(ctx, w.Key)
-		if err != nil {
-			return nil, err
-		}
-		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{q}})
-		if err != nil {
-			return nil, err
-		}
-		if !br.Responses[0].(*kvpb.QueryIntentResponse).Found {
-			implicit = false
-			break
-		}
-	}
+// recoverOwn settles the transaction's own commit when its outcome is unknown, the way
+// anyone else would: a forced push at its record recovers a STAGING record (proving or
+// preventing each in-flight write), aborts one that never got staged, and reports a
+// finished one as it is.
+func (t *Txn) recoverOwn(ctx context.Context, txn *kvpb.Transaction) (*kvpb.Transaction, error) {
 	d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
 	if err != nil {
 		return nil, err
 	}
-	rt := &kvpb.RecoverTxnRequest{Txn: txn.TxnMeta, ImplicitlyCommitted: implicit}
-	br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{rt}})
+	push := &kvpb.PushTxnRequest{Pushee: txn.TxnMeta, Now: t.db.clock.Now(), Force: true}
+	br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{push}})
 	if err != nil {
 		return nil, err
 	}
-	return br.Responses[0].(*kvpb.RecoverTxnResponse).Txn, nil
+	return br.Responses[0].(*kvpb.PushTxnResponse).Pushee, nil
 }
 
 // sendAt sends one point request as txn (not the transaction's current state, which other

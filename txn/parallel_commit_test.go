@@ -135,3 +135,34 @@ func TestStagingRecovery(t *testing.T) {
 		}
 	}
 }
+
+// TestCoordinatorRecoversOwnCommit: a coordinator that does not know whether its commit
+// happened settles it at once, as anyone would: committed if every in-flight write is
+// there, aborted if one is missing or the record was never staged.
+func TestCoordinatorRecoversOwnCommit(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		db, s := newSplitDB(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		staged := stage(t, ctx, db, s, lost)
+		rec, err := txn.RecoverOwn(ctx, db, staged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := kvpb.Committed
+		if lost {
+			want = kvpb.Aborted
+		}
+		if rec.Status != want {
+			t.Fatalf("lost write %v: recovered as %s, want %s", lost, rec.Status, want)
+		}
+	}
+	db, _ := newSplitDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	now := db.Clock().Now()
+	never := &kvpb.Transaction{TxnMeta: mvcc.TxnMeta{ID: mvcc.TxnID{8}, Key: key("b"), WriteTimestamp: now, MinTimestamp: now}}
+	if rec, err := txn.RecoverOwn(ctx, db, never); err != nil || rec.Status != kvpb.Aborted {
+		t.Fatalf("a commit that was never staged: %+v, %v; want ABORTED", rec, err)
+	}
+}

@@ -1,0 +1,13 @@
+package txn
+
+import (
+	"context"
+
+	"github.com/meridiandb/meridian/ranges/kvpb"
+)
+
+// RecoverOwn lets the package's external tests settle a commit of unknown outcome as its
+// coordinator does (recoverOwn).
+func RecoverOwn(ctx context.Context, db *DB, txn *kvpb.Transaction) (*kvpb.Transaction, error) {
+	return (&Txn{db: db}).recoverOwn(ctx, txn)
+}
