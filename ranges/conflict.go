@@ -47,10 +47,19 @@ func (s *Store) pushWritersAbove(ctx context.Context, reader *kvpb.Transaction, 
 			status = kvpb.Pending // move the intent up
 			uncommitted = append(uncommitted, in.Txn.ID)
 		}
-		res := &kvpb.ResolveIntentRequest{Span: kvpb.Span{Key: in.Key}, Txn: in.Txn, Status: status, CommitTS: pushee.WriteTimestamp}
-		if _, err := s.route(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{res}}); err != nil {
-			return nil, fmt.Errorf("resolving intent on %q: %w", in.Key, err)
+		if err := s.resolveIntent(ctx, in.Key, in.Txn, status, pushee.WriteTimestamp); err != nil {
+			return nil, err
 		}
 	}
 	return uncommitted, nil
+}
+
+// resolveIntent settles txn's intent on key, wherever its range is: commits or aborts it for
+// a finished transaction, or moves it up to ts for a pushed one (status Pending).
+func (s *Store) resolveIntent(ctx context.Context, key []byte, txn mvcc.TxnMeta, status kvpb.TxnStatus, ts hlc.Timestamp) error {
+	res := &kvpb.ResolveIntentRequest{Span: kvpb.Span{Key: key}, Txn: txn, Status: status, CommitTS: ts}
+	if _, err := s.route(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{res}}); err != nil {
+		return fmt.Errorf("resolving intent on %q: %w", key, err)
+	}
+	return nil
 }

@@ -250,8 +250,7 @@ func (r *Replica) pushLockHolder(ctx context.Context, ba *kvpb.BatchRequest, key
 		if !res.pushee.Status.Finalized() {
 			return nil // look again
 		}
-		resolve := &kvpb.ResolveIntentRequest{Span: kvpb.Span{Key: key}, Txn: holder, Status: res.pushee.Status, CommitTS: res.pushee.WriteTimestamp}
-		if _, err := r.store.route(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{resolve}}); err != nil {
+		if err := r.store.resolveIntent(ctx, key, holder, res.pushee.Status, res.pushee.WriteTimestamp); err != nil {
 			return err
 		}
 		// Resolved, though perhaps not here (the lease moved): the lock is free either way.
