@@ -28,6 +28,36 @@ func (l latencies) report(b *testing.B) {
 	b.ReportMetric(pct(0.99), "p99-µs")
 }
 
+// runClients runs op from clients goroutines, op(c) for client c, until b.N operations have
+// been done in all, and reports the operations' latency percentiles.
+func runClients(b *testing.B, clients int, op func(c int) error) {
+	var ops atomic.Int64
+	lats := make([]latencies, clients)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ops.Add(1) <= int64(b.N) {
+				start := time.Now()
+				if err := op(c); err != nil {
+					b.Error(err)
+					return
+				}
+				lats[c] = append(lats[c], time.Since(start))
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	var all latencies
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	all.report(b)
+}
+
 // BenchmarkPointSelect reads one row by primary key over pgwire (pgx, extended protocol with a
 // cached prepared statement, loopback TCP, server in process).
 func BenchmarkPointSelect(b *testing.B) {
@@ -153,32 +183,10 @@ func BenchmarkClusterInsert(b *testing.B) {
 			for i := range conns {
 				conns[i] = connect(b, nodes[i%len(nodes)])
 			}
-			var ops atomic.Int64
-			lats := make([]latencies, clients)
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for c := 0; c < clients; c++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for ops.Add(1) <= int64(b.N) {
-						k := next.Add(1)
-						start := time.Now()
-						if _, err := conns[c].Exec(ctx, "INSERT INTO kv VALUES ($1, 'v')", k); err != nil {
-							b.Error(err)
-							return
-						}
-						lats[c] = append(lats[c], time.Since(start))
-					}
-				}()
-			}
-			wg.Wait()
-			b.StopTimer()
-			var all latencies
-			for _, l := range lats {
-				all = append(all, l...)
-			}
-			all.report(b)
+			runClients(b, clients, func(c int) error {
+				_, err := conns[c].Exec(ctx, "INSERT INTO kv VALUES ($1, 'v')", next.Add(1))
+				return err
+			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inserts/s")
 		})
 	}
@@ -286,43 +294,25 @@ func BenchmarkBankContention(b *testing.B) {
 	for i := range conns {
 		conns[i] = connect(b, nodes[i%len(nodes)])
 	}
-	var done, restarts atomic.Int64
-	lats := make([]latencies, clients)
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for c := 0; c < clients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(c), 7))
-			for done.Add(1) <= int64(b.N) {
-				from, to := rng.IntN(100), rng.IntN(100)
-				for from == to {
-					to = rng.IntN(100)
-				}
-				start := time.Now()
-				for {
-					err := transfer(ctx, conns[c], from, to, 1+rng.IntN(10))
-					if err == nil {
-						break
-					}
-					if !isRestart(pgCode(err)) {
-						b.Error(err)
-						return
-					}
-					restarts.Add(1)
-				}
-				lats[c] = append(lats[c], time.Since(start))
+	rngs := make([]*rand.Rand, clients)
+	for c := range rngs {
+		rngs[c] = rand.New(rand.NewPCG(uint64(c), 7))
+	}
+	var restarts atomic.Int64
+	runClients(b, clients, func(c int) error {
+		rng := rngs[c]
+		from, to := rng.IntN(100), rng.IntN(100)
+		for from == to {
+			to = rng.IntN(100)
+		}
+		for {
+			err := transfer(ctx, conns[c], from, to, 1+rng.IntN(10))
+			if err == nil || !isRestart(pgCode(err)) {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
-	var all latencies
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	all.report(b)
+			restarts.Add(1)
+		}
+	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "transfers/s")
 	b.ReportMetric(float64(restarts.Load())/float64(b.N), "restarts/transfer")
 	var total int

@@ -59,14 +59,6 @@ func TestBankInvariant(t *testing.T) {
 		stop                               = make(chan struct{})
 		wg                                 sync.WaitGroup
 	)
-	stopped := func() bool {
-		select {
-		case <-stop:
-			return true
-		default:
-			return false
-		}
-	}
 	const transferClients, readClients = 8, 3
 	for w := 0; w < transferClients; w++ {
 		wg.Add(1)
@@ -75,13 +67,13 @@ func TestBankInvariant(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 			fc := &failoverConn{urls: c.urls(), pref: w % len(c.nodes)}
 			defer fc.drop()
-			for !stopped() {
+			for !closed(stop) {
 				a := rng.IntN(bankAccounts)
 				b := (a + 1 + rng.IntN(bankAccounts-1)) % bankAccounts
 				amount := 1 + rng.IntN(100)
 				// Retry a transfer that was rolled back (40001, 40P01) or never reached
 				// COMMIT; give up on it when its outcome is unknown.
-				for attempt := 0; attempt < 100 && !stopped(); attempt++ {
+				for attempt := 0; attempt < 100 && !closed(stop); attempt++ {
 					conn, err := fc.get(ctx)
 					if err != nil {
 						transferErrs.add("connect", err)
@@ -124,7 +116,7 @@ func TestBankInvariant(t *testing.T) {
 			defer wg.Done()
 			fc := &failoverConn{urls: c.urls(), pref: r % len(c.nodes)}
 			defer fc.drop()
-			for !stopped() {
+			for !closed(stop) {
 				conn, err := fc.get(ctx)
 				if err != nil {
 					readErrs.add("connect", err)

@@ -305,6 +305,16 @@ func (c *chaosCluster) waitServing(ctx context.Context, nd *chaosNode, timeout t
 	return fmt.Errorf("n%d did not answer SELECT 1 within %s: %v", nd.id, timeout, last)
 }
 
+// closed reports whether ch is closed: whether the clients should stop.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 // runLoad lets the clients started by the caller run for load while the nemesis kills and
 // restarts nodes, then stops them (closing stop), waits for them (wg) and for the nemesis,
 // and checks that no node died on its own. It returns how many kills there were.

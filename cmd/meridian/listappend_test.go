@@ -54,14 +54,6 @@ func TestListAppendWithNodeKill(t *testing.T) {
 		stop    = make(chan struct{})
 		wg      sync.WaitGroup
 	)
-	stopped := func() bool {
-		select {
-		case <-stop:
-			return true
-		default:
-			return false
-		}
-	}
 	const clients = 6
 	for cl := 0; cl < clients; cl++ {
 		wg.Add(1)
@@ -70,7 +62,7 @@ func TestListAppendWithNodeKill(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(cl), uint64(time.Now().UnixNano())))
 			fc := &failoverConn{urls: c.urls(), pref: cl % len(c.nodes)}
 			defer fc.drop()
-			for !stopped() {
+			for !closed(stop) {
 				conn, err := fc.get(ctx)
 				if err != nil {
 					errs.add("connect", err)

@@ -83,14 +83,6 @@ func TestRegisterLinearizable(t *testing.T) {
 		stop    = make(chan struct{})
 		wg      sync.WaitGroup
 	)
-	stopped := func() bool {
-		select {
-		case <-stop:
-			return true
-		default:
-			return false
-		}
-	}
 	for i := range slots {
 		regs.since[i] = time.Now()
 	}
@@ -103,7 +95,7 @@ func TestRegisterLinearizable(t *testing.T) {
 			fc := &failoverConn{urls: c.urls(), pref: cl % len(c.nodes)}
 			defer fc.drop()
 			lastSeen := map[int]int{} // what this client last read or wrote, to CAS from
-			for !stopped() {
+			for !closed(stop) {
 				conn, err := fc.get(ctx)
 				if err != nil {
 					errs.add("connect", err)
