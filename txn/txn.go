@@ -580,18 +580,20 @@ func (t *Txn) Commit(ctx context.Context) error {
 }
 
 // commitWait holds back the acknowledgement of a commit whose timestamp is ahead of this
-// node's clock (writes are pushed into the future after a lease moves, for example) until
-// the clock passes it: a transaction that starts anywhere after the acknowledgement then
-// reads at a later timestamp, or finds the write in its uncertainty interval, and so sees it.
+// node's physical clock (writes are pushed into the future after a lease moves, for
+// example) until the physical clock passes it. A transaction that starts anywhere after the
+// acknowledgement then reads at a later timestamp, or finds the write in its uncertainty
+// interval (its start plus the maximum offset between any two clocks), and so sees it. The
+// hybrid clock would not do: answers from the leaseholders move it forward, up to the
+// timestamps they wrote at, with no news about real time.
 func (t *Txn) commitWait(ctx context.Context, commitTS hlc.Timestamp) error {
 	clock := t.db.clock
 	for {
-		now := clock.Now()
-		if commitTS.Less(now) {
+		ahead := time.Duration(commitTS.WallTime - clock.PhysicalNow())
+		if ahead < 0 {
 			return nil
 		}
-		d := time.Duration(commitTS.WallTime-now.WallTime) + time.Microsecond
-		if err := sleepCtx(ctx, d); err != nil {
+		if err := sleepCtx(ctx, ahead+time.Microsecond); err != nil {
 			return err
 		}
 	}

@@ -271,3 +271,33 @@ func TestRestartedTxnIsNotAbandoned(t *testing.T) {
 		t.Fatalf("k = %s", got)
 	}
 }
+
+// TestCommitWaitsForPhysicalClock: a transaction whose timestamp runs ahead of real time (its
+// hybrid clock was moved forward by a timestamp from elsewhere) is acknowledged only once the
+// physical clock has passed its commit timestamp, so a transaction that starts anywhere after
+// the acknowledgement finds the write within its uncertainty interval.
+func TestCommitWaitsForPhysicalClock(t *testing.T) {
+	db, _ := newDB(t)
+	ctx := context.Background()
+	clock := db.Clock()
+	ahead := hlc.Timestamp{WallTime: clock.PhysicalNow() + int64(300*time.Millisecond)}
+	if _, err := clock.Update(ahead); err != nil {
+		t.Fatal(err)
+	}
+	tx := db.NewTxn()
+	b := &txn.Batch{}
+	b.Put(key("a"), []byte("1"))
+	if err := tx.Run(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	commitTS := tx.ReadTimestamp()
+	if commitTS.WallTime < ahead.WallTime {
+		t.Fatalf("the transaction started at %s, below the clock's %s", commitTS, ahead)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if phys := clock.PhysicalNow(); phys <= commitTS.WallTime {
+		t.Fatalf("commit at %s acknowledged at physical time %d, before it", commitTS, phys)
+	}
+}
