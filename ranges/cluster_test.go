@@ -324,3 +324,63 @@ func TestReplicateEmptyRange(t *testing.T) {
 		t.Fatalf("r%d has %d replicas, want 2", right.RangeID, got)
 	}
 }
+
+// TestRelocateSettlesLearners: an addition cut short after its learner joined the group (the
+// lease moved before the promotion) leaves the group and the descriptor disagreeing, which a
+// merge refuses. A relocation settles it: it promotes the learner when its node is wanted,
+// and removes it when not.
+func TestRelocateSettlesLearners(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := newTestCluster(t, 3)
+	r1 := c.nodes[1].store.Replica(1)
+	if err := r1.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: 2, StoreID: 2}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitReplicas(ctx, 1, 2)
+	strayLearner := func() {
+		t.Helper()
+		if err := r1.snapshotForLearner(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r1.raft.AddNonvoter(raftID(3), raftnet.Address(3), 0, configTimeout).Error(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r1.checkColocated(r1.Desc()); err == nil {
+			t.Fatal("a group with a stray learner passed for colocated")
+		}
+	}
+	relocate := func(targets ...uint64) {
+		t.Helper()
+		for i := 0; ; i++ {
+			br, err := r1.relocate(ctx, &kvpb.AdminRelocateRequest{Range: *r1.Desc(), Targets: targets})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if br.Responses[0].(*kvpb.AdminRelocateResponse).Done {
+				return
+			}
+			if i == 3 {
+				t.Fatalf("relocating onto %v: not done after %d steps", targets, i+1)
+			}
+		}
+	}
+
+	strayLearner()
+	relocate(1, 2)
+	if err := r1.checkColocated(r1.Desc()); err != nil {
+		t.Fatalf("after removing the learner: %v", err)
+	}
+	if _, ok := r1.Desc().Replica(3); ok {
+		t.Fatal("the unwanted learner's node is in the descriptor")
+	}
+
+	strayLearner()
+	relocate(1, 2, 3)
+	if err := r1.checkColocated(r1.Desc()); err != nil {
+		t.Fatalf("after promoting the learner: %v", err)
+	}
+	if _, ok := r1.Desc().Replica(3); !ok {
+		t.Fatal("the promoted learner is missing from the descriptor")
+	}
+}

@@ -297,6 +297,9 @@ func (r *Replica) relocate(ctx context.Context, req *kvpb.AdminRelocateRequest) 
 		want[t] = true
 	}
 	step := func() (bool, error) {
+		if fixed, err := r.settleLearners(ctx, want); fixed || err != nil {
+			return false, err
+		}
 		for _, t := range req.Targets {
 			if _, ok := desc.Replica(t); !ok {
 				return false, r.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: t, StoreID: t})
@@ -323,6 +326,28 @@ func (r *Replica) relocate(ctx context.Context, req *kvpb.AdminRelocateRequest) 
 	}
 	resp := &kvpb.AdminRelocateResponse{Done: done, Range: *r.Desc()}
 	return &kvpb.BatchResponse{Responses: []kvpb.Response{resp}}, nil
+}
+
+// settleLearners finishes or undoes a replica addition cut short after its learner joined
+// the Raft group (the lease moved before the promotion): a learner on a wanted node becomes
+// a voter, any other is removed. It reports whether it changed anything. Until then the
+// group and the descriptor disagree, and a merge refuses the range.
+func (r *Replica) settleLearners(ctx context.Context, want map[uint64]bool) (bool, error) {
+	f := r.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return false, err
+	}
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter {
+			continue
+		}
+		node := nodeOfServer(srv)
+		if want[node] {
+			return true, r.promoteLearner(ctx, node)
+		}
+		return true, r.removeLearner(ctx, node)
+	}
+	return false, nil
 }
 
 // mergeAbandoned reports whether the merge m names was abandoned before its command

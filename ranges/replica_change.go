@@ -63,6 +63,38 @@ func (r *Replica) AddReplica(ctx context.Context, target kvpb.ReplicaDescriptor)
 	return r.recordConfiguration(ctx, &target)
 }
 
+// promoteLearner makes the learner on node nodeID, left behind by an addition whose
+// promotion failed, a voter once it has caught up.
+func (r *Replica) promoteLearner(ctx context.Context, nodeID uint64) error {
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	if err := r.checkLeaseholder(ctx); err != nil {
+		return err
+	}
+	ctx = r.underLease(ctx)
+	if err := r.waitCaughtUp(ctx, nodeID, r.raft.LastIndex()); err != nil {
+		return err
+	}
+	if err := r.raft.AddVoter(raftID(nodeID), raftnet.Address(nodeID), 0, configTimeout).Error(); err != nil {
+		return fmt.Errorf("r%d: promoting n%d to voter: %w", r.rangeID, nodeID, err)
+	}
+	return r.recordConfiguration(ctx, &kvpb.ReplicaDescriptor{NodeID: nodeID, StoreID: nodeID})
+}
+
+// removeLearner takes out the learner on node nodeID, left behind by an addition whose
+// promotion failed.
+func (r *Replica) removeLearner(ctx context.Context, nodeID uint64) error {
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	if err := r.checkLeaseholder(ctx); err != nil {
+		return err
+	}
+	if err := r.raft.RemoveServer(raftID(nodeID), 0, configTimeout).Error(); err != nil {
+		return fmt.Errorf("r%d: removing the learner on n%d: %w", r.rangeID, nodeID, err)
+	}
+	return nil
+}
+
 // RemoveReplica removes the range's replica on node nodeID. The leaseholder cannot remove
 // itself: transfer the lease first.
 func (r *Replica) RemoveReplica(ctx context.Context, nodeID uint64) error {

@@ -141,6 +141,14 @@ func (n *Node) mergeStep(ctx context.Context, left, right kvpb.RangeDescriptor) 
 		&kvpb.AdminMergeRequest{Left: left, Right: right},
 	}})
 	if err != nil {
+		// The descriptors agree, but a Raft group may still hold a learner an addition cut
+		// short left behind, which the merge refuses: relocating each range onto the nodes it
+		// already has settles it (and does nothing otherwise).
+		for _, d := range []kvpb.RangeDescriptor{left, right} {
+			if _, _, rerr := n.relocateStep(ctx, d, targets); rerr != nil {
+				n.log.Debug("settling learners before a merge", "range", d.RangeID, "err", rerr)
+			}
+		}
 		return nil, err
 	}
 	merged := br.Responses[0].(*kvpb.AdminMergeResponse).Merged
