@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/hashicorp/raft"
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/keys"
@@ -85,7 +86,10 @@ func (r *Replica) evalRead(rd pebble.Reader, ba *kvpb.BatchRequest, req kvpb.Req
 		if err != nil {
 			return nil, err
 		}
-		return &kvpb.QueryIntentResponse{Found: in != nil && in.WriteTimestamp.LessEq(t.Txn.WriteTimestamp)}, nil
+		if in == nil || in.Sequence < t.Sequence {
+			return &kvpb.QueryIntentResponse{}, nil
+		}
+		return &kvpb.QueryIntentResponse{Found: true, Timestamp: in.WriteTimestamp}, nil
 	case *kvpb.RefreshRequest:
 		if ba.Txn == nil {
 			return nil, errors.New("refresh outside a transaction")
@@ -124,7 +128,7 @@ func (r *Replica) recordReads(ba *kvpb.BatchRequest, br *kvpb.BatchResponse) {
 		case *kvpb.RefreshRequest:
 			r.tsc.add(t.Span, ba.Timestamp, id)
 		case *kvpb.QueryIntentRequest:
-			if t.Prevent {
+			if qr := br.Responses[i].(*kvpb.QueryIntentResponse); t.Prevent && (!qr.Found || t.Txn.WriteTimestamp.Less(qr.Timestamp)) {
 				// A missing in-flight write can no longer land at or below the staging
 				// timestamp: status recovery has ruled it out.
 				r.tsc.add(kvpb.Span{Key: t.Key}, t.Txn.WriteTimestamp, mvcc.TxnID{})
@@ -137,7 +141,7 @@ func (r *Replica) recordReads(ba *kvpb.BatchRequest, br *kvpb.BatchResponse) {
 const maxEvalAttempts = 10
 
 // evaluateWrite evaluates a batch that writes, proposing its effects through Raft.
-func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, raft.ApplyFuture, error) {
 	onePC := r.canOnePhaseCommit(ba)
 	writeTS := ba.Timestamp
 	if ba.Txn != nil {
@@ -162,23 +166,45 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest) (*kv
 		}
 		if err != nil {
 			batch.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		defer batch.Close()
 		if onePC && writeTS != ba.Txn.ReadTimestamp {
 			// The reads the transaction made are only valid at its read timestamp; the
 			// coordinator must refresh them before committing higher.
-			return nil, &kvpb.TxnPushedError{PushedTo: writeTS}
+			return nil, nil, &kvpb.TxnPushedError{PushedTo: writeTS}
+		}
+		if !batch.Empty() && pipelinable(ba) {
+			pending := r.submit(ctx, command{repr: batch.Repr()}, proposalTimeout)
+			r.recordReads(ba, br)
+			return br, pending, nil
 		}
 		if !batch.Empty() {
 			if err := r.propose(ctx, command{repr: batch.Repr()}); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		r.afterWrite(ba, !batch.Empty())
 		r.recordReads(ba, br)
-		return br, nil
+		return br, nil, nil
 	}
+}
+
+// pipelinable reports whether a batch may be answered before its writes are replicated:
+// point writes of a transaction that asked for it (and no commit, which is only done once
+// replicated).
+func pipelinable(ba *kvpb.BatchRequest) bool {
+	if !ba.AsyncConsensus || ba.Txn == nil {
+		return false
+	}
+	for _, req := range ba.Requests {
+		switch req.(type) {
+		case *kvpb.PutRequest, *kvpb.ConditionalPutRequest, *kvpb.DeleteRequest:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // writesIntents reports whether req leaves intents (or, outside a transaction, values) on
@@ -390,7 +416,7 @@ func (ec *evalContext) endTxn(t *kvpb.EndTxnRequest) (kvpb.Response, error) {
 			if !t.Commit {
 				break
 			}
-			return nil, abortedError(rec)
+			return nil, kvpb.AbortedError(rec)
 		case kvpb.Committed:
 			if t.Commit {
 				return &kvpb.EndTxnResponse{}, nil // a retried commit that already happened

@@ -320,16 +320,11 @@ func (r *Replica) propose(ctx context.Context, cmd command) error {
 
 // proposeResult is propose, returning what applying the command reported.
 func (r *Replica) proposeResult(ctx context.Context, cmd command) (any, error) {
-	if term, ok := ctx.Value(leaseTermKey{}).(uint64); ok {
-		cmd.leaseTerm = term
-	} else {
-		cmd.leaseTerm = r.readyTerm.Load()
-	}
-	timeout := 30 * time.Second
+	timeout := proposalTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	f := r.raft.Apply(encodeCommand(cmd), timeout)
+	f := r.submit(ctx, cmd, timeout)
 	if err := f.Error(); err != nil {
 		return nil, fmt.Errorf("r%d: replicating: %w", r.rangeID, err)
 	}
@@ -338,6 +333,21 @@ func (r *Replica) proposeResult(ctx context.Context, cmd command) (any, error) {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// proposalTimeout bounds how long a proposal may wait to enter Raft when its request has
+// no deadline of its own.
+const proposalTimeout = 30 * time.Second
+
+// submit hands a command to Raft, stamped with the lease it was evaluated under (see
+// command.leaseTerm), and returns the future of its application.
+func (r *Replica) submit(ctx context.Context, cmd command, timeout time.Duration) raft.ApplyFuture {
+	if term, ok := ctx.Value(leaseTermKey{}).(uint64); ok {
+		cmd.leaseTerm = term
+	} else {
+		cmd.leaseTerm = r.readyTerm.Load()
+	}
+	return r.raft.Apply(encodeCommand(cmd), timeout)
 }
 
 // Send evaluates a batch on this range, replicating its writes. Intents of other
@@ -538,7 +548,12 @@ func (r *Replica) sendOnce(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 	if err != nil {
 		return nil, err
 	}
-	defer r.latches.release(g)
+	held := true
+	defer func() {
+		if held {
+			r.latches.release(g)
+		}
+	}()
 	// Checked under the latches: a split holds them all while it shrinks the range, and a
 	// freeze while it stops the range.
 	if err := r.checkKeys(ba); err != nil {
@@ -548,9 +563,35 @@ func (r *Replica) sendOnce(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 		return nil, &kvpb.MergeInProgressError{RangeID: r.rangeID}
 	}
 	if ba.IsWrite() {
-		return r.evaluateWrite(ctx, ba)
+		br, pending, err := r.evaluateWrite(ctx, ba)
+		if pending != nil {
+			// A pipelined write: answered now, its latches held until it applies, so that
+			// whatever touches its keys next (the transaction's proof of it included) sees
+			// its outcome.
+			held = false
+			go r.releaseWhenApplied(ba, pending, g)
+		}
+		return br, err
 	}
 	return r.evaluateRead(ctx, ba)
+}
+
+// releaseWhenApplied waits for a pipelined write's command to apply, or to fail, and then
+// releases its latches. Raft settles every future, at the latest when it shuts down. A
+// write that failed is not reported: its coordinator finds it missing when it proves it.
+func (r *Replica) releaseWhenApplied(ba *kvpb.BatchRequest, pending raft.ApplyFuture, g *latchGuard) {
+	defer r.latches.release(g)
+	err := pending.Error()
+	if err == nil {
+		if rerr, ok := pending.Response().(error); ok {
+			err = rerr
+		}
+	}
+	if err != nil {
+		r.store.log.Debug("a pipelined write did not apply", "range", r.rangeID, "txn", fmt.Sprintf("%x", ba.Txn.ID[:4]), "err", err)
+		return
+	}
+	r.afterWrite(ba, true)
 }
 
 func (r *Replica) latchSpans(ba *kvpb.BatchRequest) []latchSpan {

@@ -190,7 +190,7 @@ func (r *Replica) recoverStaging(ctx context.Context, rec *kvpb.Transaction) (*k
 		if err != nil {
 			return nil, fmt.Errorf("recovering transaction %x: %w", rec.ID[:4], err)
 		}
-		if !br.Responses[0].(*kvpb.QueryIntentResponse).Found {
+		if qr := br.Responses[0].(*kvpb.QueryIntentResponse); !qr.Found || rec.WriteTimestamp.Less(qr.Timestamp) {
 			implicit = false
 			break
 		}
@@ -218,7 +218,7 @@ func (r *Replica) checkDeadlock(ctx context.Context, wp *waitingPush, pusher *mv
 	}
 	resp := br.Responses[0].(*kvpb.QueryTxnResponse)
 	if resp.Txn != nil && resp.Txn.Status == kvpb.Aborted {
-		return false, abortedError(resp.Txn)
+		return false, kvpb.AbortedError(resp.Txn)
 	}
 	r.txnWait.setUpstream(wp, resp.Waiting)
 	cycle := waitCycle(wp.pusher, wp.pushee, resp.Waiting)
@@ -272,16 +272,4 @@ func deadlockVictim(cycle []kvpb.TxnRef) kvpb.TxnRef {
 // pushee without waiting: HIGH beats anything below it, and anything beats LOW.
 func canPushWithPriority(pusher, pushee int32) bool {
 	return pusher == kvpb.MaxTxnPriority && pushee < pusher || pushee == kvpb.MinTxnPriority && pusher > pushee
-}
-
-// abortedError is what a transaction finds when its record was aborted by another.
-func abortedError(rec *kvpb.Transaction) error {
-	reason, msg := rec.AbortReason, "the transaction was aborted by a conflicting transaction"
-	switch reason {
-	case kvpb.RetryDeadlock:
-		msg = "the transaction was aborted to break a deadlock with another transaction"
-	case "":
-		reason = kvpb.RetryAborted
-	}
-	return &kvpb.TransactionRetryError{Reason: reason, Aborted: true, Message: fmt.Sprintf("%s (transaction %x)", msg, rec.ID[:4])}
 }

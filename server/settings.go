@@ -38,6 +38,8 @@ func (n *Node) settingsLoop(ctx context.Context) error {
 			n.settings.mu.Unlock()
 			parallel, err := strconv.ParseBool(set["kv.transaction.parallel_commits_enabled"])
 			n.db.SetParallelCommits(err != nil || parallel)
+			pipelining, err := strconv.ParseBool(set["kv.transaction.write_pipelining_enabled"])
+			n.db.SetWritePipelining(err != nil || pipelining)
 		} else if ctx.Err() == nil {
 			n.log.Warn("reading cluster settings", "err", err)
 		}

@@ -49,6 +49,14 @@ var clusterSettings = map[string]clusterSetting{
 		}
 		return nil
 	}},
+	// kv.transaction.write_pipelining_enabled lets a transaction's writes be answered before
+	// they are replicated, proven later; off, each write waits for its round of consensus.
+	"kv.transaction.write_pipelining_enabled": {def: "true", check: func(v string) error {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		return nil
+	}},
 	// server.time_until_store_dead is how long a node may be unreachable before its
 	// replicas are replaced elsewhere.
 	"server.time_until_store_dead": {def: (5 * time.Minute).String(), check: func(v string) error {

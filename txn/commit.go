@@ -26,15 +26,16 @@ func isPointWrite(req kvpb.Request) bool {
 // commitInParallel commits the transaction together with b, a batch of point writes, in one
 // round of consensus (parallel commits): the writes on the range of the transaction's record
 // go in one batch with an EndTxn that stages the record (STAGING) and names every other
-// write as in flight; those other writes go to their ranges at the same time. Once all of
-// them succeed at the transaction's timestamp the transaction is committed, and the record is
+// write as in flight; those other writes go to their ranges at the same time, and the
+// transaction's pipelined writes still in flight are proven alongside. Once all of them
+// succeed at the transaction's timestamp the transaction is committed, and the record is
 // marked COMMITTED (and intents resolved) afterwards, in the background. Anyone who meets the
 // staged record before then and finds its coordinator gone recovers its status by proving or
 // preventing each in-flight write.
 //
 // It reports false, having sent nothing, when b does not qualify.
 func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
-	if t.db.serialCommits.Load() || len(b.reqs) == 0 {
+	if t.db.serialCommits.Load() {
 		return false, nil
 	}
 	for _, req := range b.reqs {
@@ -44,6 +45,15 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 	}
 	t.numberWrites(b)
 	t.setAnchor(b)
+	// The batch's writes go out at once with the staging; any earlier write of theirs must
+	// be in place first.
+	if err := t.proveTouched(ctx, b.reqs); err != nil {
+		return true, err
+	}
+	pipelined := t.inFlightWrites(nil)
+	if len(b.reqs) == 0 && len(pipelined) == 0 {
+		return false, nil
+	}
 	txn := t.snapshot()
 	if txn.ReadTimestamp.Less(txn.WriteTimestamp) {
 		if err := t.refreshTo(ctx, txn.WriteTimestamp); err != nil {
@@ -64,7 +74,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 			inFlight = append(inFlight, i)
 		}
 	}
-	if len(inFlight) == 0 {
+	if len(inFlight) == 0 && len(pipelined) == 0 {
 		return false, nil // one range: the ordinary commit is as quick
 	}
 	for _, req := range b.reqs {
@@ -75,29 +85,44 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 	for _, i := range inFlight {
 		et.InFlightWrites = append(et.InFlightWrites, b.reqs[i].Header())
 	}
+	for _, w := range pipelined {
+		et.InFlightWrites = append(et.InFlightWrites, kvpb.Span{Key: w.key})
+	}
 	b.Results = make([]Result, len(b.reqs))
 	var (
 		wg         sync.WaitGroup
 		writeErrs  = make([]error, len(inFlight))
 		writeTSs   = make([]hlc.Timestamp, len(inFlight))
+		proofTSs   []hlc.Timestamp
+		proofErrs  []error
 		stagingErr error
 	)
 	for n, i := range inFlight {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			writeTSs[n], writeErrs[n] = t.sendAt(ctx, txn, b.reqs[i], &b.Results[i])
+			var resp kvpb.Response
+			resp, writeTSs[n], writeErrs[n] = t.sendAt(ctx, txn, b.reqs[i])
+			if writeErrs[n] == nil {
+				fillResult(&b.Results[i], resp)
+			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		proofTSs, proofErrs = t.prove(ctx, txn, pipelined)
+	}()
 	stagingReqs := append(append([]kvpb.Request(nil), staged...), et)
 	_, stagingErr = t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: anchor.RangeID, Requests: stagingReqs, LockTimeout: t.lockTimeout})
 	wg.Wait()
 
 	pushedTo, definite, ambiguous := txn.WriteTimestamp, error(nil), false
-	for n, err := range writeErrs {
+	tss := append(writeTSs, proofTSs...)
+	for n, err := range append(writeErrs, proofErrs...) {
 		switch {
 		case err == nil:
-			pushedTo = pushedTo.Forward(writeTSs[n])
+			pushedTo = pushedTo.Forward(tss[n])
 		case isAmbiguous(err):
 			ambiguous = true
 		case definite == nil:
@@ -190,12 +215,13 @@ func (t *Txn) recoverOwn(ctx context.Context, txn *kvpb.Transaction) (*kvpb.Tran
 }
 
 // sendAt sends one point request as txn (not the transaction's current state, which other
-// requests of a parallel commit may be changing) and reports the timestamp it was written at.
-func (t *Txn) sendAt(ctx context.Context, txn *kvpb.Transaction, req kvpb.Request, res *Result) (hlc.Timestamp, error) {
+// requests of a parallel commit may be changing) and returns its response and the
+// timestamp it was written at.
+func (t *Txn) sendAt(ctx context.Context, txn *kvpb.Transaction, req kvpb.Request) (kvpb.Response, hlc.Timestamp, error) {
 	for attempt := 0; ; attempt++ {
 		d, err := t.db.lookup.RangeForKey(ctx, req.Header().Key)
 		if err != nil {
-			return hlc.Timestamp{}, err
+			return nil, hlc.Timestamp{}, err
 		}
 		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{req}, LockTimeout: t.lockTimeout})
 		var mismatch *kvpb.RangeKeyMismatchError
@@ -203,13 +229,12 @@ func (t *Txn) sendAt(ctx context.Context, txn *kvpb.Transaction, req kvpb.Reques
 			continue
 		}
 		if err != nil {
-			return hlc.Timestamp{}, err
+			return nil, hlc.Timestamp{}, err
 		}
-		fillResult(res, br.Responses[0])
 		if br.Txn != nil {
-			return br.Txn.WriteTimestamp, nil
+			return br.Responses[0], br.Txn.WriteTimestamp, nil
 		}
-		return txn.WriteTimestamp, nil
+		return br.Responses[0], txn.WriteTimestamp, nil
 	}
 }
 

@@ -37,6 +37,8 @@ type DB struct {
 
 	// serialCommits turns parallel commits off (see SetParallelCommits).
 	serialCommits atomic.Bool
+	// serialWrites turns write pipelining off (see SetWritePipelining).
+	serialWrites atomic.Bool
 
 	// open holds the transactions begun and not yet finished, whose reads MVCC garbage
 	// collection must not pull the versions from under (OldestReadTimestamp).
@@ -105,7 +107,7 @@ func (db *DB) NewTxnAt(ts hlc.Timestamp) *Txn {
 }
 
 func (db *DB) newTxnAt(ts, minTS hlc.Timestamp) *Txn {
-	t := &Txn{db: db, proto: db.newProto(ts, minTS)}
+	t := &Txn{db: db, proto: db.newProto(ts, minTS), pipelining: !db.serialWrites.Load()}
 	db.openTxn(t)
 	return t
 }

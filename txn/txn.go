@@ -37,6 +37,10 @@ type Txn struct {
 	priority     UserPriority
 	lockTimeout  time.Duration
 	sequence     int32 // the last write request's number (see numberWrites)
+	pipelining   bool  // writes go without waiting for consensus (see pipeline.go)
+	// inFlight holds the pipelined writes not yet proven: key → the last write number sent
+	// to it. Guarded by mu (writes of one batch go out concurrently).
+	inFlight map[string]int32
 
 	stopHeartbeat context.CancelFunc
 }
@@ -200,6 +204,9 @@ func (t *Txn) setAnchor(b *Batch) {
 func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 	t.numberWrites(b)
 	t.setAnchor(b)
+	if err := t.proveTouched(ctx, b.reqs); err != nil {
+		return err
+	}
 	// Writes are counted as the transaction's before they are sent: one that fails, or
 	// whose outcome is unknown, may still have left an intent, which the commit or rollback
 	// must resolve, and which the heartbeat must keep from looking abandoned meanwhile.
@@ -422,10 +429,14 @@ func withSpan(req kvpb.Request, sp kvpb.Span) kvpb.Request {
 }
 
 func (t *Txn) sendToRange(ctx context.Context, rangeID uint64, req kvpb.Request, res *Result) error {
-	ba := &kvpb.BatchRequest{Txn: t.snapshot(), RangeID: rangeID, Requests: []kvpb.Request{req}, LockTimeout: t.lockTimeout}
+	ba := &kvpb.BatchRequest{Txn: t.snapshot(), RangeID: rangeID, Requests: []kvpb.Request{req}, LockTimeout: t.lockTimeout,
+		AsyncConsensus: t.pipelineWrite(req)}
 	br, err := t.db.sender.Send(ctx, ba)
 	if err != nil {
 		return err
+	}
+	if ba.AsyncConsensus {
+		t.addInFlight(req)
 	}
 	if br.Txn != nil {
 		t.mu.Lock()
@@ -541,6 +552,13 @@ func (t *Txn) Commit(ctx context.Context) error {
 	if len(t.lockSpans) == 0 {
 		t.finish()
 		return nil
+	}
+	if ok, err := t.commitInParallel(ctx, &Batch{}); ok {
+		return err
+	}
+	// The record is committed only once every write is known to be in place.
+	if err := t.proveAll(ctx); err != nil {
+		return err
 	}
 	for attempt := 0; ; attempt++ {
 		txn := t.snapshot()
@@ -664,6 +682,9 @@ func (t *Txn) Rollback(ctx context.Context) error {
 		return nil
 	}
 	t.finish()
+	t.mu.Lock()
+	t.inFlight = nil // resolving them aborted, the writes need no proof
+	t.mu.Unlock()
 	if len(t.lockSpans) == 0 {
 		return nil
 	}

@@ -213,14 +213,17 @@ type EndTxnRequest struct {
 	InFlightWrites []Span `codec:",omitempty"`
 }
 
-// QueryIntentRequest asks whether Txn has an intent on Key at or below Txn.WriteTimestamp.
-// With Prevent, a missing intent can never be written there afterwards (the key's timestamp
-// cache is raised to that timestamp): status recovery of a STAGING transaction uses it to
-// prove, or to rule out, each of its in-flight writes.
+// QueryIntentRequest asks whether Txn has an intent on Key, written by its write number
+// Sequence or a later one, and at what timestamp. It waits for a write still in flight on
+// the key (its latches are held until it applies). With Prevent, an intent missing at or
+// below Txn.WriteTimestamp can never be written there afterwards (the key's timestamp cache
+// is raised to that timestamp): status recovery of a STAGING transaction uses it to prove,
+// or to rule out, each of its in-flight writes.
 type QueryIntentRequest struct {
-	Key     []byte
-	Txn     mvcc.TxnMeta
-	Prevent bool `codec:",omitempty"`
+	Key      []byte
+	Txn      mvcc.TxnMeta
+	Sequence int32 `codec:",omitempty"`
+	Prevent  bool  `codec:",omitempty"`
 }
 
 // RecoverTxnRequest finishes an abandoned STAGING transaction (Txn, as its record was seen)
@@ -374,9 +377,13 @@ type (
 	DeleteRangeResponse    struct{ Keys [][]byte }
 	EndTxnResponse         struct{ OnePhaseCommit bool }
 	HeartbeatTxnResponse   struct{ Txn *Transaction }
-	QueryIntentResponse    struct{ Found bool }
-	RecoverTxnResponse     struct{ Txn *Transaction }
-	QueryTxnResponse       struct {
+	QueryIntentResponse    struct {
+		Found bool
+		// Timestamp is where the intent found is.
+		Timestamp hlc.Timestamp `codec:",omitempty"`
+	}
+	RecoverTxnResponse struct{ Txn *Transaction }
+	QueryTxnResponse   struct {
 		Txn   *Transaction // nil when there is no record
 		Found bool
 		// Waiting are the waits that end at Txn, directly or through others, as the
@@ -446,6 +453,10 @@ type BatchRequest struct {
 	// LockTimeout, when positive, bounds how long the batch waits for another
 	// transaction's lock before failing with LockNotAvailableError (lock_timeout).
 	LockTimeout time.Duration `codec:",omitempty"`
+	// AsyncConsensus asks the leaseholder to answer a transaction's point writes once they
+	// are evaluated and proposed, without waiting for consensus (write pipelining). The
+	// coordinator later proves each write with a QueryIntent before it relies on it.
+	AsyncConsensus bool `codec:",omitempty"`
 	// Uncommitted is filled in by the leaseholder evaluating the batch, never sent: the
 	// transactions it pushed above the batch's read timestamp while they were uncommitted
 	// (see mvcc.ReadOptions.Uncommitted).

@@ -20,6 +20,8 @@ const (
 	RetryConflict       RetryReason = "RETRY_CONFLICT"
 	RetryCommitDeadline RetryReason = "RETRY_COMMIT_DEADLINE"
 	RetryDeadlock       RetryReason = "ABORT_REASON_DEADLOCK"
+	// RetryAsyncWriteFailure: a pipelined write was not found where it should have been.
+	RetryAsyncWriteFailure RetryReason = "RETRY_ASYNC_WRITE_FAILURE"
 )
 
 // LockNotAvailableError says a request gave up waiting for another transaction's lock after
@@ -47,6 +49,18 @@ type TransactionRetryError struct {
 
 func (e *TransactionRetryError) Error() string {
 	return fmt.Sprintf("restart transaction: %s: %s", e.Reason, e.Message)
+}
+
+// AbortedError is what a transaction finds when its record, rec, was aborted by another.
+func AbortedError(rec *Transaction) error {
+	reason, msg := rec.AbortReason, "the transaction was aborted by a conflicting transaction"
+	switch reason {
+	case RetryDeadlock:
+		msg = "the transaction was aborted to break a deadlock with another transaction"
+	case "":
+		reason = RetryAborted
+	}
+	return &TransactionRetryError{Reason: reason, Aborted: true, Message: fmt.Sprintf("%s (transaction %x)", msg, rec.ID[:4])}
 }
 
 // TxnPushedError tells the coordinator that the transaction's record was pushed to a later

@@ -125,12 +125,13 @@ type wireBatchRequest struct {
 	RangeID   uint64
 	Requests  []requestUnion
 	// LockTimeout in nanoseconds.
-	LockTimeout int64 `codec:",omitempty"`
+	LockTimeout    int64 `codec:",omitempty"`
+	AsyncConsensus bool  `codec:",omitempty"`
 }
 
 // MarshalBinary encodes the batch for the network.
 func (b *BatchRequest) MarshalBinary() ([]byte, error) {
-	w := wireBatchRequest{Timestamp: b.Timestamp, Txn: b.Txn, RangeID: b.RangeID, Requests: make([]requestUnion, len(b.Requests)), LockTimeout: int64(b.LockTimeout)}
+	w := wireBatchRequest{Timestamp: b.Timestamp, Txn: b.Txn, RangeID: b.RangeID, Requests: make([]requestUnion, len(b.Requests)), LockTimeout: int64(b.LockTimeout), AsyncConsensus: b.AsyncConsensus}
 	for i, r := range b.Requests {
 		if err := setUnion(&w.Requests[i], r); err != nil {
 			return nil, err
@@ -145,7 +146,7 @@ func (b *BatchRequest) UnmarshalBinary(data []byte) error {
 	if err := decodeWire(data, &w); err != nil {
 		return fmt.Errorf("kvpb: decoding batch request: %w", err)
 	}
-	*b = BatchRequest{Timestamp: w.Timestamp, Txn: w.Txn, RangeID: w.RangeID, Requests: make([]Request, len(w.Requests)), LockTimeout: time.Duration(w.LockTimeout)}
+	*b = BatchRequest{Timestamp: w.Timestamp, Txn: w.Txn, RangeID: w.RangeID, Requests: make([]Request, len(w.Requests)), LockTimeout: time.Duration(w.LockTimeout), AsyncConsensus: w.AsyncConsensus}
 	for i := range w.Requests {
 		r, err := getUnion(&w.Requests[i])
 		if err != nil {

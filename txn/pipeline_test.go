@@ -1,0 +1,160 @@
+package txn_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meridiandb/meridian/ranges"
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// lossySender sends batches to a store, counting pipelined writes and their proofs, and can
+// lose a pipelined write: it answers as the leaseholder would after evaluating it and sends
+// nothing, as when the write's proposal fails after the answer.
+type lossySender struct {
+	s *ranges.Store
+
+	mu        sync.Mutex
+	lose      map[string]bool // keys whose next pipelined write is lost
+	pipelined int
+	proofs    int
+}
+
+func (l *lossySender) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	l.mu.Lock()
+	for _, req := range ba.Requests {
+		if _, ok := req.(*kvpb.QueryIntentRequest); ok {
+			l.proofs++
+		}
+	}
+	if ba.AsyncConsensus {
+		l.pipelined++
+		if k := string(ba.Requests[0].Header().Key); len(ba.Requests) == 1 && l.lose[k] {
+			delete(l.lose, k)
+			l.mu.Unlock()
+			return &kvpb.BatchResponse{Responses: []kvpb.Response{&kvpb.PutResponse{}}}, nil
+		}
+	}
+	l.mu.Unlock()
+	return l.s.Send(ctx, ba)
+}
+
+func (l *lossySender) counts() (pipelined, proofs int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pipelined, l.proofs
+}
+
+// newLossyDB is a DB over a store split in two ranges (see newSplitDB) that sends through a
+// lossySender.
+func newLossyDB(t *testing.T) (*txn.DB, *lossySender) {
+	_, s := newSplitDB(t)
+	l := &lossySender{s: s, lose: map[string]bool{}}
+	db := txn.NewDB(l, s, s.Clock(), nil)
+	t.Cleanup(db.Close)
+	return db, l
+}
+
+// TestPipelinedWrites: an explicit transaction's writes are answered before they are
+// replicated and proven once each, at the commit (with parallel commits and without) or
+// before the transaction reads them back; the commit makes them all visible.
+func TestPipelinedWrites(t *testing.T) {
+	for _, parallel := range []bool{true, false} {
+		t.Run(fmt.Sprintf("parallel-commits=%t", parallel), func(t *testing.T) {
+			db, l := newLossyDB(t)
+			db.SetParallelCommits(parallel)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			tx := db.NewTxn()
+			for _, k := range []string{"b", "c", "x", "y"} { // both ranges
+				mustPut(t, ctx, tx, k, "v"+k)
+			}
+			if got := get(t, ctx, tx, "c"); got != "vc" { // proves c's write first
+				t.Fatalf("the transaction reads its own write of c as %s", got)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			pipelined, proofs := l.counts()
+			if pipelined != 4 || proofs != 4 {
+				t.Fatalf("%d writes pipelined and %d proofs, want 4 and 4", pipelined, proofs)
+			}
+			for _, k := range []string{"b", "c", "x", "y"} {
+				if got := read(t, db, k); got != "v"+k {
+					t.Fatalf("%s = %s after the commit", k, got)
+				}
+			}
+		})
+	}
+}
+
+// TestLostPipelinedWrite: a pipelined write that never lands is found missing by its proof,
+// before the transaction reads the key or at the commit, and the transaction restarts
+// (40001) instead of committing without it.
+func TestLostPipelinedWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		parallel bool
+		readBack bool
+	}{
+		{"commit/parallel-commits", true, false},
+		{"commit/serial-commits", false, false},
+		{"read-own-write", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, l := newLossyDB(t)
+			db.SetParallelCommits(tc.parallel)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			tx := db.NewTxn()
+			mustPut(t, ctx, tx, "b", "kept")
+			l.mu.Lock()
+			l.lose[string(key("x"))] = true
+			l.mu.Unlock()
+			mustPut(t, ctx, tx, "x", "lost")
+			var err error
+			if tc.readBack {
+				b := &txn.Batch{}
+				b.Get(key("x"))
+				err = tx.Run(ctx, b)
+			} else {
+				err = tx.Commit(ctx)
+			}
+			if retryReason(err) != kvpb.RetryAsyncWriteFailure {
+				t.Fatalf("got %v, want a retry error for the lost write", err)
+			}
+			if err := tx.Rollback(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"b", "x"} {
+				if got := read(t, db, k); got != "<nil>" {
+					t.Fatalf("%s = %s, but the transaction did not commit", k, got)
+				}
+			}
+		})
+	}
+}
+
+// TestWritePipeliningOff: with pipelining off, every write waits for consensus and nothing
+// needs proving.
+func TestWritePipeliningOff(t *testing.T) {
+	db, l := newLossyDB(t)
+	db.SetWritePipelining(false)
+	ctx := context.Background()
+	tx := db.NewTxn()
+	mustPut(t, ctx, tx, "b", "1")
+	mustPut(t, ctx, tx, "x", "2")
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pipelined, proofs := l.counts(); pipelined != 0 || proofs != 0 {
+		t.Fatalf("%d writes pipelined and %d proofs with pipelining off", pipelined, proofs)
+	}
+	if got := read(t, db, "x"); got != "2" {
+		t.Fatalf("x = %s", got)
+	}
+}
