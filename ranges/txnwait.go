@@ -276,12 +276,13 @@ func canPushWithPriority(pusher, pushee int32) bool {
 
 // abortedError is what a transaction finds when its record was aborted by another.
 func abortedError(rec *kvpb.Transaction) error {
-	reason, msg := rec.AbortReason, "the transaction was aborted by a conflicting transaction"
+	reason, msg := rec.AbortReason, "was aborted by a conflicting transaction"
 	switch reason {
 	case kvpb.RetryDeadlock:
-		msg = "the transaction was aborted to break a deadlock with another transaction"
+		msg = "was aborted to break a deadlock with another transaction"
 	case "":
 		reason = kvpb.RetryAborted
 	}
-	return &kvpb.TransactionRetryError{Reason: reason, Aborted: true, Message: fmt.Sprintf("%s (transaction %x)", msg, rec.ID[:4])}
+	return &kvpb.TransactionRetryError{Reason: reason, Aborted: true, Message: fmt.Sprintf("transaction %x %s", rec.ID[:4], msg),
+		Key: rec.AbortKey, Conflicting: rec.AbortedBy}
 }
