@@ -98,7 +98,9 @@ func (r *Replica) evalRead(rd pebble.Reader, ba *kvpb.BatchRequest, req kvpb.Req
 			var rce *mvcc.RefreshConflictError
 			if errors.As(err, &rce) {
 				return nil, &kvpb.TransactionRetryError{Reason: kvpb.RetrySerializable,
-					Message: fmt.Sprintf("a read of key %q is no longer valid at %s: it was overwritten at %s", rce.Key, ba.Timestamp, rce.Timestamp)}
+					Message:     fmt.Sprintf("a read is no longer valid at %s: the key was written at %s", ba.Timestamp, rce.Timestamp),
+					Key:         rce.Key,
+					Conflicting: &kvpb.ConflictingTxn{ID: rce.Txn, Timestamp: rce.Timestamp}}
 			}
 			return nil, err
 		}
@@ -299,7 +301,9 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 			// absent: not a duplicate in any serial order, but a conflict (PostgreSQL says
 			// 40001 here too, not 23505).
 			return nil, &kvpb.TransactionRetryError{Reason: kvpb.RetrySerializable,
-				Message: fmt.Sprintf("key %q was written at %s by a concurrent transaction, after this transaction's snapshot at %s", t.Key, cfe.Timestamp, ec.ba.Timestamp)}
+				Message:     fmt.Sprintf("the key was written at %s by a concurrent transaction, after this transaction's snapshot at %s", cfe.Timestamp, ec.ba.Timestamp),
+				Key:         t.Key,
+				Conflicting: &kvpb.ConflictingTxn{Timestamp: cfe.Timestamp}}
 		}
 		return &kvpb.ConditionalPutResponse{}, err
 	case *kvpb.DeleteRequest:
@@ -547,6 +551,10 @@ func (ec *evalContext) pushTxn(t *kvpb.PushTxnRequest) (kvpb.Response, error) {
 		rec.WriteTimestamp = t.PushTo
 	case t.Force || t.Pusher != nil && canPushWithPriority(t.Pusher.Priority, rec.Priority):
 		rec.Status, rec.AbortReason = kvpb.Aborted, t.Reason
+		if t.Pusher != nil && t.Key != nil {
+			rec.AbortKey = t.Key
+			rec.AbortedBy = &kvpb.ConflictingTxn{ID: t.Pusher.ID, Timestamp: t.Pusher.WriteTimestamp}
+		}
 	default:
 		return &kvpb.PushTxnResponse{Pushee: rec}, nil
 	}

@@ -2,6 +2,7 @@ package ranges
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -179,9 +180,9 @@ func (r *Replica) waitForLock(ctx context.Context, ba *kvpb.BatchRequest, key []
 			if err := r.pushLockHolder(ctx, ba, key, tn.holder, w, timeout); err != nil {
 				r.locks.leave(w, nil)
 				if err == errLockTimeout {
-					return nil, &kvpb.LockNotAvailableError{Key: key, Holder: tn.holder.ID, Timeout: ba.LockTimeout}
+					return nil, lockNotAvailable(ba, key, tn.holder)
 				}
-				return nil, err
+				return nil, blockedOn(err, key, tn.holder)
 			}
 			continue
 		}
@@ -189,12 +190,30 @@ func (r *Replica) waitForLock(ctx context.Context, ba *kvpb.BatchRequest, key []
 		case <-w.wake:
 		case <-timeout:
 			r.locks.leave(w, nil)
-			return nil, &kvpb.LockNotAvailableError{Key: key, Holder: tn.holder.ID, Timeout: ba.LockTimeout}
+			return nil, lockNotAvailable(ba, key, tn.holder)
 		case <-ctx.Done():
 			r.locks.leave(w, nil)
 			return nil, ctx.Err()
 		}
 	}
+}
+
+func lockNotAvailable(ba *kvpb.BatchRequest, key []byte, holder mvcc.TxnMeta) error {
+	return &kvpb.LockNotAvailableError{Key: key, Holder: holder.ID, Timeout: ba.LockTimeout, HolderTimestamp: holder.WriteTimestamp}
+}
+
+// blockedOn adds to a deadlock abort that ends a wait for holder's lock on key what only the
+// wait knows: the key the victim was blocked on, and by whom (its record names the lock it
+// held instead). Other errors pass unchanged.
+func blockedOn(err error, key []byte, holder mvcc.TxnMeta) error {
+	var re *kvpb.TransactionRetryError
+	if !errors.As(err, &re) || re.Reason != kvpb.RetryDeadlock {
+		return err
+	}
+	named := *re
+	named.Key, named.Waiting = key, true
+	named.Conflicting = &kvpb.ConflictingTxn{ID: holder.ID, Timestamp: holder.WriteTimestamp}
+	return &named
 }
 
 type lockTimeoutError struct{}
@@ -216,7 +235,7 @@ func (r *Replica) pushLockHolder(ctx context.Context, ba *kvpb.BatchRequest, key
 		return nil
 	}
 	pctx, cancel := context.WithCancel(ctx)
-	push := &kvpb.PushTxnRequest{Pushee: holder, Wait: true}
+	push := &kvpb.PushTxnRequest{Pushee: holder, Wait: true, Key: key}
 	if ba.Txn != nil {
 		push.Pusher = &ba.Txn.TxnMeta
 	}

@@ -440,7 +440,9 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 		var uncertain *mvcc.ReadWithinUncertaintyIntervalError
 		if errors.As(err, &uncertain) && ba.Txn != nil {
 			return nil, &kvpb.TransactionRetryError{Reason: kvpb.RetryUncertainty, Timestamp: uncertain.ExistingTimestamp,
-				Message: fmt.Sprintf("read at %s met a value written at %s, possibly before the transaction began", uncertain.ReadTimestamp, uncertain.ExistingTimestamp)}
+				Message:     fmt.Sprintf("read at %s met a value written at %s, possibly before the transaction began", uncertain.ReadTimestamp, uncertain.ExistingTimestamp),
+				Key:         uncertain.Key,
+				Conflicting: &kvpb.ConflictingTxn{Timestamp: uncertain.ExistingTimestamp}}
 		}
 		var wie *mvcc.WriteIntentError
 		if !errors.As(err, &wie) {

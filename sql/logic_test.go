@@ -38,7 +38,8 @@ func startNode(t testing.TB) *server.Node {
 //	1
 //	SELECT 1
 //
-// Errors print as "ERROR <SQLSTATE>: <message>". Run with -rewrite to regenerate, then review.
+// Errors print as "ERROR <SQLSTATE>: <message>", followed, with the argument details, by their
+// DETAIL and HINT as psql shows them. Run with -rewrite to regenerate, then review.
 func TestLogic(t *testing.T) {
 	datadriven.Walk(t, "testdata/logic", func(t *testing.T, path string) {
 		n := startNode(t)
@@ -64,7 +65,7 @@ func TestLogic(t *testing.T) {
 			c := conn(session)
 			switch d.Cmd {
 			case "sql":
-				return runSimple(ctx, c, d.Input)
+				return runSimple(ctx, c, d.Input, d.HasArg("details"))
 			case "prepared":
 				return runExtended(ctx, c, d)
 			case "status":
@@ -76,7 +77,7 @@ func TestLogic(t *testing.T) {
 	})
 }
 
-func runSimple(ctx context.Context, c *pgconn.PgConn, sql string) string {
+func runSimple(ctx context.Context, c *pgconn.PgConn, sql string, details bool) string {
 	var sb strings.Builder
 	mrr := c.Exec(ctx, sql)
 	for mrr.NextResult() {
@@ -84,6 +85,9 @@ func runSimple(ctx context.Context, c *pgconn.PgConn, sql string) string {
 	}
 	if err := mrr.Close(); err != nil {
 		writeErr(&sb, err)
+		if pe, ok := err.(*pgconn.PgError); ok && details {
+			writeDetails(&sb, pe)
+		}
 	}
 	return sb.String()
 }
@@ -141,6 +145,27 @@ func writeResult(sb *strings.Builder, rr *pgconn.ResultReader) {
 
 // txnIDs are redacted from messages: they differ from run to run.
 var txnIDs = regexp.MustCompile(`\(([0-9a-f]{8})\)`)
+
+// Details name transactions without parentheses too, and timestamps: they are redacted as well.
+var (
+	detailTxnIDs = regexp.MustCompile(`(transaction:? )[0-9a-f]{8}\b`)
+	timestamps   = regexp.MustCompile(`\b\d{10,}\.\d{9},\d+\b`)
+)
+
+func redact(s string) string {
+	s = txnIDs.ReplaceAllString(s, "(<txn>)")
+	s = detailTxnIDs.ReplaceAllString(s, "${1}<txn>")
+	return timestamps.ReplaceAllString(s, "<ts>")
+}
+
+func writeDetails(sb *strings.Builder, pe *pgconn.PgError) {
+	if pe.Detail != "" {
+		fmt.Fprintf(sb, "DETAIL: %s\n", redact(pe.Detail))
+	}
+	if pe.Hint != "" {
+		fmt.Fprintf(sb, "HINT: %s\n", redact(pe.Hint))
+	}
+}
 
 func writeErr(sb *strings.Builder, err error) {
 	if pe, ok := err.(*pgconn.PgError); ok {

@@ -2,7 +2,6 @@ package sql
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -568,7 +567,8 @@ type outRow struct {
 }
 
 // nowaitLockTimeout is the lock timeout of a NOWAIT locking read: the shortest positive wait,
-// so that the read fails at the first lock another transaction holds.
+// so that the read fails at the first lock another transaction holds. lock_timeout counts in
+// milliseconds, so a LockNotAvailableError with this timeout comes from a NOWAIT.
 const nowaitLockTimeout = time.Nanosecond
 
 func (p *selectPlan) run(ctx context.Context, x *execCtx) (*result, error) {
@@ -576,11 +576,9 @@ func (p *selectPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 		x.txn.SetLockTimeout(nowaitLockTimeout)
 		defer x.txn.SetLockTimeout(x.session.durationVar("lock_timeout"))
 	}
+	// A lock NOWAIT could not take fails like one waited for too long: the 55P03 names the
+	// relation and the row (lockNotAvailableError).
 	rows, err := p.rows(ctx, x)
-	var lna *kvpb.LockNotAvailableError
-	if p.lock != nil && p.lock.nowait && p.src != nil && errors.As(err, &lna) {
-		return nil, &pgerror.Error{Code: pgerror.CodeLockNotAvailable, Message: fmt.Sprintf("could not obtain lock on row in relation %q", p.src.table.Name), Detail: lna.Error()}
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -210,7 +210,7 @@ func (s *Session) fail(err error) error {
 	if s.txn != nil {
 		s.txnFailed = true
 	}
-	return toPGError(err)
+	return s.toPGError(err)
 }
 
 func writeResult(w wire.ResultWriter, res *result, formats []int16, describe bool) error {
@@ -282,8 +282,15 @@ func encodeRow(row []types.Datum, cols []resultColumn, formats []int16) ([][]byt
 	return vals, nil
 }
 
-// toPGError classifies errors from lower layers with PostgreSQL SQLSTATEs.
-func toPGError(err error) error {
+// toPGError classifies errors from lower layers with PostgreSQL SQLSTATEs, naming the keys
+// of conflicts in SQL terms.
+func (s *Session) toPGError(err error) error {
+	return toPGError(err, s.tableByID)
+}
+
+// toPGError classifies errors from lower layers with PostgreSQL SQLSTATEs. tables names the
+// tables of conflicting keys; with nil, or where it finds nothing, keys show in generic form.
+func toPGError(err error, tables tableLookup) error {
 	if err == nil {
 		return nil
 	}
@@ -293,17 +300,11 @@ func toPGError(err error) error {
 	}
 	var re *kvpb.TransactionRetryError
 	if errors.As(err, &re) {
-		if re.Reason == kvpb.RetryDeadlock {
-			return &pgerror.Error{Code: pgerror.CodeDeadlockDetected, Message: "deadlock detected", Detail: re.Message,
-				Hint: "The transaction was aborted to break a deadlock with another transaction; retry it (SQLSTATE 40P01)."}
-		}
-		return &pgerror.Error{Code: pgerror.CodeSerializationFailure, Message: "restart transaction: " + re.Message,
-			Hint: "The transaction conflicted with a concurrent one; retry it (SQLSTATE 40001)."}
+		return retryError(re, tables)
 	}
 	var lna *kvpb.LockNotAvailableError
 	if errors.As(err, &lna) {
-		return &pgerror.Error{Code: pgerror.CodeLockNotAvailable, Message: "canceling statement due to lock timeout", Detail: lna.Error(),
-			Hint: "Another transaction holds a lock this statement waited for longer than lock_timeout."}
+		return lockNotAvailableError(lna, tables)
 	}
 	var gc *kvpb.BatchTimestampBeforeGCError
 	if errors.As(err, &gc) {
@@ -391,7 +392,7 @@ func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.D
 	readOnly := s.vars["default_transaction_read_only"] == "on"
 	if asOf != nil {
 		if fixed, err = s.evalAsOf(ctx, asOf.TsExpr, p.params, params); err != nil {
-			return nil, toPGError(err)
+			return nil, s.toPGError(err)
 		}
 		t, readOnly = s.newFixedTxn(fixed), true
 		p.plan = nil // plan against the schema as of then
@@ -411,14 +412,14 @@ func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.D
 		if txn.IsRetryable(err) && attempt < maxAutoRetries && ctx.Err() == nil {
 			// Restart keeps the priority, and a historical read's timestamp.
 			if rerr := t.Restart(ctx, err); rerr != nil {
-				return nil, toPGError(rerr)
+				return nil, s.toPGError(rerr)
 			}
 			continue
 		}
 		rbCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = t.Rollback(rbCtx)
 		cancel()
-		return nil, toPGError(err)
+		return nil, s.toPGError(err)
 	}
 }
 
@@ -501,7 +502,7 @@ func (s *Session) begin(ctx context.Context, p *prepared, params []types.Datum) 
 	if n.AsOf != nil {
 		var err error
 		if asOf, err = s.evalAsOf(ctx, n.AsOf.TsExpr, p.params, params); err != nil {
-			return nil, toPGError(err)
+			return nil, s.toPGError(err)
 		}
 		t = s.newFixedTxn(asOf)
 	} else {
@@ -535,7 +536,7 @@ func (s *Session) commit(ctx context.Context) (*result, error) {
 		rbCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = t.Rollback(rbCtx)
 		cancel()
-		return nil, toPGError(err)
+		return nil, s.toPGError(err)
 	}
 	if ddl {
 		s.srv.cat.Invalidate()
@@ -550,7 +551,7 @@ func (s *Session) rollback(ctx context.Context) (*result, error) {
 	t := s.txn
 	s.endTxn()
 	if err := t.Rollback(ctx); err != nil {
-		return nil, toPGError(err)
+		return nil, s.toPGError(err)
 	}
 	return &result{tag: "ROLLBACK"}, nil
 }

@@ -197,6 +197,11 @@ func TestHighPriorityTakesTheLock(t *testing.T) {
 	if sqlState(err) != "40001" {
 		t.Fatalf("the pushed-aside LOW transaction: got %v, want SQLSTATE 40001", err)
 	}
+	// It is told which row it lost: aborted over its lock there, or, reading on, finding
+	// the other transaction's write there.
+	if pe := pgErr(err); !strings.Contains(pe.Message, `table "t", key (k)=(1)`) {
+		t.Errorf("the 40001 does not name the row: %q", pe.Message)
+	}
 	mustQuery(t, a, "ROLLBACK")
 	if got := one(t, b, "SELECT v FROM t WHERE k = 1"); got != "2" {
 		t.Fatalf("got %s, want 2", got)
@@ -226,9 +231,13 @@ func TestDeadlockDetected(t *testing.T) {
 	default:
 		t.Fatalf("want exactly one of the two aborted with 40P01, got a: %v, b: %v", errA, errB)
 	}
-	var pe *pgconn.PgError
-	if errors.As(errors.Join(errA, errB), &pe) && pe.Message != "deadlock detected" {
-		t.Errorf("message: %q", pe.Message)
+	// The victim names a row of the cycle: the one it waited for (a: k=2, b: k=1), or, if it
+	// learned of its abort later, the one it held (a: k=1, b: k=2).
+	pe := pgErr(errors.Join(errA, errB))
+	t.Logf("the victim's error:\n%s", clientView(pe))
+	if !strings.HasPrefix(pe.Message, "deadlock detected: ") || !strings.Contains(pe.Message, `lock on table "t", key (k)=(`) ||
+		!strings.Contains(pe.Detail, "Key: /Table/t/t_pkey/") {
+		t.Errorf("the 40P01 does not name the row: %q (%q)", pe.Message, pe.Detail)
 	}
 	mustQuery(t, winner, "COMMIT")
 	mustQuery(t, a, "ROLLBACK")
@@ -238,6 +247,85 @@ func TestDeadlockDetected(t *testing.T) {
 	if fmt.Sprint(got) != want {
 		t.Fatalf("got %v, want %s", got, want)
 	}
+}
+
+// pgErr is err's PostgreSQL error, or an empty one.
+func pgErr(err error) *pgconn.PgError {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return &pgconn.PgError{}
+}
+
+// clientView shows an error as psql prints it.
+func clientView(pe *pgconn.PgError) string {
+	s := fmt.Sprintf("ERROR:  %s (SQLSTATE %s)", pe.Message, pe.Code)
+	if pe.Detail != "" {
+		s += "\nDETAIL:  " + pe.Detail
+	}
+	if pe.Hint != "" {
+		s += "\nHINT:  " + pe.Hint
+	}
+	return s
+}
+
+// TestConflictErrorsNameTheRow: two sessions conflict in explicit transactions, and the
+// error the loser's client gets names the table and the row (its primary key values), in
+// its message, with the whole key and the other transaction in its detail.
+func TestConflictErrorsNameTheRow(t *testing.T) {
+	n := startNode(t)
+	a, b := connect(t, n), connect(t, n)
+	mustQuery(t, a, "CREATE TABLE accounts (id INT PRIMARY KEY, bal INT NOT NULL)")
+	mustQuery(t, a, "INSERT INTO accounts VALUES (5, 100), (6, 100)")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	t.Run("40001", func(t *testing.T) {
+		// a reads the row; b changes it and commits; a's write of what it read must not
+		// commit: its read is no longer true.
+		if got := one(t, a, "BEGIN; SELECT bal FROM accounts WHERE id = 5"); got != "100" {
+			t.Fatalf("got %s", got)
+		}
+		mustQuery(t, b, "UPDATE accounts SET bal = 0 WHERE id = 5")
+		_, err := query(ctx, a, "UPDATE accounts SET bal = bal + 1 WHERE id = 5")
+		if err == nil {
+			_, err = query(ctx, a, "COMMIT")
+		} else {
+			mustQuery(t, a, "ROLLBACK")
+		}
+		pe := pgErr(err)
+		t.Logf("a's error:\n%s", clientView(pe))
+		if pe.Code != "40001" {
+			t.Fatalf("got %v, want SQLSTATE 40001", err)
+		}
+		const want = `restart transaction: serialization conflict: another transaction wrote to table "accounts", key (id)=(5) after this transaction read it`
+		if pe.Message != want {
+			t.Errorf("message %q, want %q", pe.Message, want)
+		}
+		if !strings.Contains(pe.Detail, "Key: /Table/accounts/accounts_pkey/5\n") || !strings.Contains(pe.Detail, "Conflicting write: committed at ") {
+			t.Errorf("detail %q", pe.Detail)
+		}
+		if pe.Hint == "" {
+			t.Error("no hint")
+		}
+	})
+
+	t.Run("55P03", func(t *testing.T) {
+		mustQuery(t, a, "BEGIN; UPDATE accounts SET bal = 1 WHERE id = 6")
+		defer mustQuery(t, a, "ROLLBACK")
+		mustQuery(t, b, "SET lock_timeout = '50ms'")
+		_, err := query(ctx, b, "BEGIN; UPDATE accounts SET bal = 2 WHERE id = 6")
+		mustQuery(t, b, "ROLLBACK")
+		pe := pgErr(err)
+		t.Logf("b's error:\n%s", clientView(pe))
+		if pe.Code != "55P03" || pe.Message != `could not obtain lock on row in relation "accounts"` {
+			t.Fatalf("got %v, want SQLSTATE 55P03 naming the relation", err)
+		}
+		if !strings.HasPrefix(pe.Detail, "Key (id)=(6) is locked by another transaction (") || !strings.Contains(pe.Detail, "lock_timeout (50ms)") {
+			t.Errorf("detail %q", pe.Detail)
+		}
+	})
 }
 
 // hlcWall reads the wall time (nanoseconds) of a cluster_logical_timestamp() decimal.

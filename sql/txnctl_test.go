@@ -2,35 +2,89 @@ package sql
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/mvcc"
 	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/rowenc"
 )
 
 func TestToPGErrorTransactionErrors(t *testing.T) {
+	tables := lookupIn(testTables())
+	accounts5 := rowKey(t, testTables()[104], int64(5), nil)
+	other := &kvpb.ConflictingTxn{ID: mvcc.TxnID{0x1a, 0x2b, 0x3c, 0x4d, 9}, Timestamp: hlc.Timestamp{WallTime: 1700000000000000000, Logical: 2}}
+	committed := &kvpb.ConflictingTxn{Timestamp: hlc.Timestamp{WallTime: 1700000000000000000}}
 	for _, tc := range []struct {
-		err  error
-		code string
-		msg  string
+		err    error
+		code   string
+		msg    string
+		detail string
 	}{
-		{&kvpb.TransactionRetryError{Reason: kvpb.RetryDeadlock, Message: "aborted to break a cycle"}, pgerror.CodeDeadlockDetected, "deadlock detected"},
-		{fmt.Errorf("wrapped: %w", &kvpb.TransactionRetryError{Reason: kvpb.RetryDeadlock}), pgerror.CodeDeadlockDetected, "deadlock detected"},
-		{&kvpb.TransactionRetryError{Reason: kvpb.RetryWriteTooOld, Message: "write too old"}, pgerror.CodeSerializationFailure, "restart transaction: write too old"},
-		{&kvpb.LockNotAvailableError{Key: []byte("k"), Timeout: time.Second}, pgerror.CodeLockNotAvailable, "canceling statement due to lock timeout"},
+		{&kvpb.TransactionRetryError{Reason: kvpb.RetryDeadlock, Message: "aborted to break a cycle"}, pgerror.CodeDeadlockDetected,
+			"deadlock detected", "Reason: ABORT_REASON_DEADLOCK: aborted to break a cycle"},
+		{fmt.Errorf("wrapped: %w", &kvpb.TransactionRetryError{Reason: kvpb.RetryDeadlock}), pgerror.CodeDeadlockDetected,
+			"deadlock detected", "Reason: ABORT_REASON_DEADLOCK"},
+		{&kvpb.TransactionRetryError{Reason: kvpb.RetryDeadlock, Message: "aborted", Key: accounts5, Waiting: true, Conflicting: other},
+			pgerror.CodeDeadlockDetected,
+			`deadlock detected: this transaction waited for a lock on table "accounts", key (id)=(5) held by another transaction (1a2b3c4d), which was waiting, directly or not, for this one`,
+			"Reason: ABORT_REASON_DEADLOCK: aborted\nKey: /Table/accounts/accounts_pkey/5\nConflicting transaction: 1a2b3c4d, writing at 1700000000.000000000,2"},
+		{&kvpb.TransactionRetryError{Reason: kvpb.RetryDeadlock, Message: "aborted", Key: accounts5, Conflicting: other},
+			pgerror.CodeDeadlockDetected,
+			`deadlock detected: another transaction (1a2b3c4d) waited for this transaction's lock on table "accounts", key (id)=(5) while this transaction was waiting, directly or not, for it`,
+			"Reason: ABORT_REASON_DEADLOCK: aborted\nKey: /Table/accounts/accounts_pkey/5\nConflicting transaction: 1a2b3c4d, writing at 1700000000.000000000,2"},
+		{&kvpb.TransactionRetryError{Reason: kvpb.RetryWriteTooOld, Message: "write too old"}, pgerror.CodeSerializationFailure,
+			"restart transaction: write too old: write too old", "Reason: RETRY_WRITE_TOO_OLD: write too old"},
+		{&kvpb.TransactionRetryError{Reason: kvpb.RetryWriteTooOld, Key: accounts5, Conflicting: other}, pgerror.CodeSerializationFailure,
+			`restart transaction: write too old: another transaction (1a2b3c4d) wrote to table "accounts", key (id)=(5) after this transaction read it`,
+			"Reason: RETRY_WRITE_TOO_OLD\nKey: /Table/accounts/accounts_pkey/5\nConflicting transaction: 1a2b3c4d, writing at 1700000000.000000000,2"},
+		{&kvpb.TransactionRetryError{Reason: kvpb.RetrySerializable, Message: "a read is no longer valid", Key: accounts5, Conflicting: committed},
+			pgerror.CodeSerializationFailure,
+			`restart transaction: serialization conflict: another transaction wrote to table "accounts", key (id)=(5) after this transaction read it`,
+			"Reason: RETRY_SERIALIZABLE: a read is no longer valid\nKey: /Table/accounts/accounts_pkey/5\nConflicting write: committed at 1700000000.000000000,0"},
+		{&kvpb.TransactionRetryError{Reason: kvpb.RetrySerializable, Message: "the commit was pushed 11 times"}, pgerror.CodeSerializationFailure,
+			"restart transaction: serialization conflict: the commit was pushed 11 times", "Reason: RETRY_SERIALIZABLE: the commit was pushed 11 times"},
+		{&kvpb.TransactionRetryError{Reason: kvpb.RetryUncertainty, Key: accounts5, Conflicting: committed}, pgerror.CodeSerializationFailure,
+			`restart transaction: uncertain read: another transaction wrote to table "accounts", key (id)=(5) so close to this transaction's start that it may have come first`,
+			"Reason: RETRY_UNCERTAINTY\nKey: /Table/accounts/accounts_pkey/5\nConflicting write: committed at 1700000000.000000000,0"},
+		{&kvpb.TransactionRetryError{Reason: kvpb.RetryAborted, Aborted: true, Key: accounts5, Conflicting: &kvpb.ConflictingTxn{ID: other.ID}},
+			pgerror.CodeSerializationFailure,
+			`restart transaction: transaction aborted: another transaction (1a2b3c4d) needed this transaction's lock on table "accounts", key (id)=(5) and aborted it`,
+			"Reason: ABORT_REASON_ABORTED\nKey: /Table/accounts/accounts_pkey/5\nConflicting transaction: 1a2b3c4d"},
+		{&kvpb.TransactionRetryError{Reason: kvpb.RetryConflict, Key: []byte{0x03, 'd', 0, 0, 0, 104}}, pgerror.CodeSerializationFailure,
+			"restart transaction: write conflict: conflict with another transaction on key /System/descriptor/104",
+			"Reason: RETRY_CONFLICT\nKey: /System/descriptor/104"},
+		{&kvpb.TransactionRetryError{Reason: "RETRY_SOMETHING_NEW", Key: []byte{0x05, 0xff, 0x00}}, pgerror.CodeSerializationFailure,
+			"restart transaction: retry something new: conflict with another transaction on key /0x05ff00",
+			"Reason: RETRY_SOMETHING_NEW\nKey: /0x05ff00"},
+		{&kvpb.LockNotAvailableError{Key: []byte("k"), Timeout: time.Second}, pgerror.CodeLockNotAvailable,
+			"could not obtain lock on key /0x6b", "Key /0x6b is locked by another transaction. The statement waited for it longer than lock_timeout (1s)."},
+		{&kvpb.LockNotAvailableError{Key: accounts5, Holder: other.ID, Timeout: 100 * time.Millisecond}, pgerror.CodeLockNotAvailable,
+			`could not obtain lock on row in relation "accounts"`,
+			"Key (id)=(5) is locked by another transaction (1a2b3c4d). The statement waited for it longer than lock_timeout (100ms)."},
+		{fmt.Errorf("scanning: %w", &kvpb.LockNotAvailableError{Key: accounts5, Holder: other.ID, Timeout: nowaitLockTimeout}), pgerror.CodeLockNotAvailable,
+			`could not obtain lock on row in relation "accounts"`, "Key (id)=(5) is locked by another transaction (1a2b3c4d)."},
+		{&kvpb.LockNotAvailableError{Key: rowenc.IndexPrefix(104), Holder: other.ID, Timeout: time.Second}, pgerror.CodeLockNotAvailable,
+			`could not obtain lock on row in relation "accounts"`,
+			"Key /Table/accounts/accounts_pkey is locked by another transaction (1a2b3c4d). The statement waited for it longer than lock_timeout (1s)."},
 		{&kvpb.BatchTimestampBeforeGCError{Timestamp: hlc.Timestamp{WallTime: 5}, Threshold: hlc.Timestamp{WallTime: 9}}, pgerror.CodeSnapshotTooOld,
-			"snapshot too old: cannot read at timestamp 0.000000005,0, at or below the GC threshold 0.000000009,0"},
+			"snapshot too old: cannot read at timestamp 0.000000005,0, at or below the GC threshold 0.000000009,0", ""},
 	} {
-		pe := pgerror.Flatten(toPGError(tc.err))
-		if pe.Code != tc.code || pe.Message != tc.msg {
-			t.Errorf("%v: got %s %q, want %s %q", tc.err, pe.Code, pe.Message, tc.code, tc.msg)
+		pe := pgerror.Flatten(toPGError(tc.err, tables))
+		if pe.Code != tc.code || pe.Message != tc.msg || pe.Detail != strings.ReplaceAll(tc.detail, "\\n", "\n") {
+			t.Errorf("%v:\n got %s %q\n     detail %q\nwant %s %q\n     detail %q", tc.err, pe.Code, pe.Message, pe.Detail, tc.code, tc.msg, tc.detail)
+		}
+		if pe.Hint == "" && pe.Code != pgerror.CodeSnapshotTooOld && !strings.Contains(tc.detail, "is locked by") {
+			t.Errorf("%v: no hint", tc.err)
 		}
 	}
-	pe := pgerror.Flatten(toPGError(&kvpb.LockNotAvailableError{Key: []byte("k"), Timeout: time.Second}))
-	if pe.Detail == "" {
-		t.Error("the lock timeout error lost the KV message")
+	// Without a catalog, conflicts still map, with keys in generic form.
+	pe := pgerror.Flatten(toPGError(&kvpb.TransactionRetryError{Reason: kvpb.RetrySerializable, Key: accounts5}, nil))
+	if pe.Code != pgerror.CodeSerializationFailure || !strings.Contains(pe.Message, "key /Table/104/1/0x118000000000000005") {
+		t.Errorf("without a catalog: %s %q", pe.Code, pe.Message)
 	}
 }
 

@@ -1,6 +1,7 @@
 package txn_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,15 @@ func retryReason(err error) kvpb.RetryReason {
 		return re.Reason
 	}
 	return ""
+}
+
+// conflictOf is the conflict a retry error names (empty for other errors).
+func conflictOf(err error) kvpb.TransactionRetryError {
+	var re *kvpb.TransactionRetryError
+	if errors.As(err, &re) {
+		return *re
+	}
+	return kvpb.TransactionRetryError{}
 }
 
 // TestWriterWaitsForLock: a write to a key another transaction has written waits until that
@@ -127,6 +137,9 @@ func TestLockTimeout(t *testing.T) {
 	if !errors.As(err, &lna) {
 		t.Fatalf("write with a lock timeout: %v, want LockNotAvailableError", err)
 	}
+	if !bytes.Equal(lna.Key, key("a")) || lna.Holder != holder.ID() || lna.HolderTimestamp.IsEmpty() {
+		t.Errorf("the error does not name the lock: %+v", lna)
+	}
 	_ = waiter.Rollback(ctx)
 	if err := holder.Commit(ctx); err != nil {
 		t.Fatal(err)
@@ -155,8 +168,13 @@ func TestHighPriorityPushesAside(t *testing.T) {
 			if err := pusher.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := holder.Commit(ctx); retryReason(err) == "" {
+			err := holder.Commit(ctx)
+			if retryReason(err) == "" {
 				t.Fatalf("commit of the pushed-aside transaction: %v, want a retry error", err)
+			}
+			// It learns which of its locks it lost, and to whom.
+			if c := conflictOf(err); !bytes.Equal(c.Key, key("a")) || c.Conflicting == nil || c.Conflicting.ID != pusher.ID() {
+				t.Errorf("%v: names %q and %+v, want %q and the pusher", err, c.Key, c.Conflicting, key("a"))
 			}
 			if got := read(t, db, "a"); got != "pusher" {
 				t.Fatalf("a = %s", got)
@@ -183,12 +201,24 @@ func TestDeadlockBroken(t *testing.T) {
 			results := make(chan error, n)
 			for i := range txns {
 				go func() {
-					err := put(ctx, txns[i], fmt.Sprint((i+1)%n), "second")
+					next := (i + 1) % n
+					err := put(ctx, txns[i], fmt.Sprint(next), "second")
 					if err == nil {
 						err = txns[i].Commit(ctx)
 					} else {
 						t.Logf("transaction %d after %s: %v", i, time.Since(start).Round(time.Millisecond), err)
 						_ = txns[i].Rollback(ctx)
+					}
+					// The victim names the lock of the cycle it waited for, and its holder,
+					// or, learning of the abort later, the lock it held, and who wanted it.
+					prev := (i + n - 1) % n
+					want, by := key(fmt.Sprint(i)), txns[prev]
+					if c := conflictOf(err); c.Waiting {
+						want, by = key(fmt.Sprint(next)), txns[next]
+					}
+					if c := conflictOf(err); retryReason(err) == kvpb.RetryDeadlock &&
+						(!bytes.Equal(c.Key, want) || c.Conflicting == nil || c.Conflicting.ID != by.ID()) {
+						t.Errorf("transaction %d: %v names %q and %+v, want %q and %x", i, err, c.Key, c.Conflicting, want, by.ID())
 					}
 					results <- err
 				}()
@@ -255,7 +285,11 @@ func TestUncertaintyRefresh(t *testing.T) {
 	}
 	b := &txn.Batch{}
 	b.Get(key("k"))
-	if err := reader.Run(ctx, b); retryReason(err) == "" {
+	err := reader.Run(ctx, b)
+	if retryReason(err) == "" {
 		t.Fatalf("read after an invalidated refresh: %v, want a retry error", err)
+	}
+	if c := conflictOf(err); !bytes.Equal(c.Key, key("k")) || c.Conflicting == nil || c.Conflicting.Timestamp.IsEmpty() {
+		t.Errorf("%v: names %q and %+v, want %q and the write's timestamp", err, c.Key, c.Conflicting, key("k"))
 	}
 }

@@ -161,6 +161,6 @@ func (t *Txn) lostWriteError(ctx context.Context, txn *kvpb.Transaction, w inFli
 			return kvpb.AbortedError(rec)
 		}
 	}
-	return &kvpb.TransactionRetryError{Reason: kvpb.RetryAsyncWriteFailure,
+	return &kvpb.TransactionRetryError{Reason: kvpb.RetryAsyncWriteFailure, Key: w.key,
 		Message: fmt.Sprintf("write number %d of the transaction was lost before it was replicated", w.seq)}
 }

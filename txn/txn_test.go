@@ -1,7 +1,9 @@
 package txn_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges"
+	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 	"github.com/meridiandb/meridian/txn"
 )
@@ -203,12 +206,26 @@ func TestWriteSkewRejected(t *testing.T) {
 	errs := []error{t1.Run(ctx, w1), t2.Run(ctx, w2)}
 	errs = append(errs, t1.Commit(ctx), t2.Commit(ctx))
 	failed := 0
-	for _, err := range errs {
+	for i, err := range errs {
 		if err != nil {
 			if !txn.IsRetryable(err) {
 				t.Fatalf("unexpected error: %v", err)
 			}
 			failed++
+			// The error names the conflict: the key the other transaction wrote after
+			// this one read it, and the other transaction if its write was an intent.
+			other, otherKey := t2, key("y")
+			if i%2 == 1 {
+				other, otherKey = t1, key("x")
+			}
+			var re *kvpb.TransactionRetryError
+			errors.As(err, &re)
+			if !bytes.Equal(re.Key, otherKey) {
+				t.Errorf("%v: key %q, want %q", err, re.Key, otherKey)
+			}
+			if c := re.Conflicting; c == nil || !c.ID.IsEmpty() && c.ID != other.ID() {
+				t.Errorf("%v: conflicting transaction %+v, want %x", err, c, other.ID())
+			}
 		}
 	}
 	if failed == 0 {

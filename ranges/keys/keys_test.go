@@ -54,3 +54,36 @@ func TestRangeIDSuffix(t *testing.T) {
 		t.Fatal("PrefixEnd")
 	}
 }
+
+func TestPretty(t *testing.T) {
+	id := [16]byte{0xde, 0xad, 0xbe, 0xef, 5}
+	for _, tc := range []struct {
+		key  []byte
+		want string
+	}{
+		{nil, "/Min"},
+		{KeyMax, "/Max"},
+		{[]byte{0xff, 0xff, 0x01}, "/Max/0x01"},
+		{RangeDescriptorKey(7), "/Local/RangeID/7/desc"},
+		{RangeIDKey(7, "a\x00"), `/Local/RangeID/7/"a\x00"`},
+		{RaftLogPrefix(3), "/Local/Raft/3"},
+		{StoreLowWaterKey, "/Local/Store/lowwater"},
+		{RangeTombstoneKey(9), "/Local/Store/tombstone/9"},
+		{TxnRecordKey([]byte{0x05, 0x89}, id), "/Local/Txn/0x0589/deadbeef"},
+		{TxnRecordKey(NodeIDGeneratorKey, id), "/Local/Txn/System/node-id-generator/deadbeef"},
+		{[]byte{0x01, 'z'}, "/Local/0x7a"},
+		{MetaKey([]byte{0x05, 0x89}), "/Meta/0x0589"},
+		{MetaKey(KeyMax), "/Meta/Max"},
+		{NodeLivenessKey(2), "/System/liveness/2"},
+		{ClusterSettingKey("sql.defaults"), "/System/setting/sql.defaults"},
+		{ClusterSettingKey("a b"), `/System/setting/"a b"`},
+		{SchemaVersionKey, "/System/schema-version"},
+		{[]byte{0x03, 'd', 0, 0, 0, 0x68}, "/System/0x6400000068"},
+		{[]byte{0x05, 0x89, 0x88, 0xff}, "/0x058988ff"},
+		{[]byte("\x00garbage\x7f"), "/0x00676172626167657f"},
+	} {
+		if got := Pretty(tc.key); got != tc.want {
+			t.Errorf("Pretty(%q) = %s, want %s", tc.key, got, tc.want)
+		}
+	}
+}

@@ -109,6 +109,10 @@ type Transaction struct {
 	InFlightWrites []Span `json:",omitempty"`
 	// AbortReason says why an ABORTED record was aborted by another transaction.
 	AbortReason RetryReason `json:",omitempty"`
+	// AbortKey and AbortedBy, when another transaction aborted this one for a lock, are
+	// that lock's key and the transaction that wanted it.
+	AbortKey  []byte          `json:",omitempty" codec:",omitempty"`
+	AbortedBy *ConflictingTxn `json:",omitempty" codec:",omitempty"`
 }
 
 // Clone returns a deep-enough copy for the transaction layer to mutate independently.
@@ -266,6 +270,9 @@ type PushTxnRequest struct {
 	Wait bool `codec:",omitempty"`
 	// Reason is recorded as the abort reason when the push aborts the pushee.
 	Reason RetryReason `codec:",omitempty"`
+	// Key is the key of the pushee's lock the pusher wants, recorded with an abort (for
+	// priority, or to break a deadlock) so that the pushee can say what it lost.
+	Key []byte `codec:",omitempty"`
 }
 
 // ResolveIntentRequest finalizes the intents of a transaction in a span.

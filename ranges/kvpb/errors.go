@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
@@ -24,20 +25,43 @@ const (
 	RetryAsyncWriteFailure RetryReason = "RETRY_ASYNC_WRITE_FAILURE"
 )
 
+// ConflictingTxn is what is known of the other transaction in a conflict. Who wrote a
+// committed value is not recorded, so a conflict with one knows only its timestamp.
+type ConflictingTxn struct {
+	// ID is zero when the other transaction is not known, only its write.
+	ID mvcc.TxnID `codec:",omitempty"`
+	// Timestamp is where the other transaction wrote (or, pending, writes).
+	Timestamp hlc.Timestamp `codec:",omitempty"`
+}
+
+// ShortID is the first 4 bytes of the ID in hex, how people are shown transactions; "" for
+// an unknown one.
+func (c *ConflictingTxn) ShortID() string {
+	if c == nil || c.ID.IsEmpty() {
+		return ""
+	}
+	return fmt.Sprintf("%x", c.ID[:4])
+}
+
 // LockNotAvailableError says a request gave up waiting for another transaction's lock after
 // its lock timeout. It reaches SQL clients as SQLSTATE 55P03.
 type LockNotAvailableError struct {
 	Key     []byte
 	Holder  mvcc.TxnID
 	Timeout time.Duration
+	// HolderTimestamp is where the holder writes, when known.
+	HolderTimestamp hlc.Timestamp `codec:",omitempty"`
 }
 
 func (e *LockNotAvailableError) Error() string {
-	return fmt.Sprintf("could not obtain lock on key %q within lock_timeout %s: held by transaction %x", e.Key, e.Timeout, e.Holder[:4])
+	return fmt.Sprintf("could not obtain lock on key %s within lock_timeout %s: held by transaction %x", keys.Pretty(e.Key), e.Timeout, e.Holder[:4])
 }
 
 // TransactionRetryError says the transaction must restart (with a higher timestamp, or from
 // scratch after an abort). It reaches SQL clients as SQLSTATE 40001.
+//
+// Message says what happened in words and never holds a key: the layers that build it do not
+// know what a key means. Key and Conflicting carry the conflict for the SQL layer to name.
 type TransactionRetryError struct {
 	Reason  RetryReason
 	Message string
@@ -45,22 +69,43 @@ type TransactionRetryError struct {
 	Aborted bool
 	// Timestamp is a timestamp the retry should start at or above.
 	Timestamp hlc.Timestamp
+	// Key is the key of the conflict, when one key caused it (nil otherwise). For
+	// RetrySerializable, RetryWriteTooOld and RetryUncertainty, it is a key another
+	// transaction wrote after (or about when) this one read it. For RetryAborted and
+	// RetryDeadlock, it is the lock over which this transaction was aborted: one it held and
+	// the aborting transaction wanted or, with Waiting, one it waited for.
+	Key []byte `codec:",omitempty"`
+	// Waiting says this transaction was aborted while it waited for Conflicting's lock on
+	// Key: the deadlock victim learns so in its wait, while one that learns of its abort
+	// later knows only the lock it held (from its record).
+	Waiting bool `codec:",omitempty"`
+	// Conflicting is the other transaction of the conflict, nil when not known.
+	Conflicting *ConflictingTxn `codec:",omitempty"`
 }
 
 func (e *TransactionRetryError) Error() string {
-	return fmt.Sprintf("restart transaction: %s: %s", e.Reason, e.Message)
+	msg := fmt.Sprintf("restart transaction: %s: %s", e.Reason, e.Message)
+	if e.Key != nil {
+		msg += " (conflict on key " + keys.Pretty(e.Key)
+		if id := e.Conflicting.ShortID(); id != "" {
+			msg += " with transaction " + id
+		}
+		msg += ")"
+	}
+	return msg
 }
 
 // AbortedError is what a transaction finds when its record, rec, was aborted by another.
 func AbortedError(rec *Transaction) error {
-	reason, msg := rec.AbortReason, "the transaction was aborted by a conflicting transaction"
+	reason, msg := rec.AbortReason, "was aborted by a conflicting transaction"
 	switch reason {
 	case RetryDeadlock:
-		msg = "the transaction was aborted to break a deadlock with another transaction"
+		msg = "was aborted to break a deadlock with another transaction"
 	case "":
 		reason = RetryAborted
 	}
-	return &TransactionRetryError{Reason: reason, Aborted: true, Message: fmt.Sprintf("%s (transaction %x)", msg, rec.ID[:4])}
+	return &TransactionRetryError{Reason: reason, Aborted: true, Message: fmt.Sprintf("transaction %x %s", rec.ID[:4], msg),
+		Key: rec.AbortKey, Conflicting: rec.AbortedBy}
 }
 
 // TxnPushedError tells the coordinator that the transaction's record was pushed to a later

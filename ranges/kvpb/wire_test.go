@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,8 @@ var (
 		Epoch: 2, WriteTimestamp: ts2, MinTimestamp: ts1}
 	span = Span{Key: []byte("a"), EndKey: []byte("b\x00c")}
 	txn  = &Transaction{TxnMeta: meta, Status: Pending, ReadTimestamp: ts1, GlobalUncertaintyLimit: ts2,
-		LastHeartbeat: ts1, LockSpans: []Span{span, {Key: []byte("k")}}}
+		LastHeartbeat: ts1, LockSpans: []Span{span, {Key: []byte("k")}},
+		AbortKey: []byte("k"), AbortedBy: &ConflictingTxn{ID: meta.ID, Timestamp: ts2}}
 )
 
 // allRequests holds one of every request type with every field set.
@@ -36,7 +38,7 @@ func allRequests() []Request {
 		&QueryTxnRequest{Txn: meta, WaitingTxns: true},
 		&QueryIntentRequest{Key: []byte("k"), Txn: meta, Prevent: true},
 		&RecoverTxnRequest{Txn: meta, ImplicitlyCommitted: true},
-		&PushTxnRequest{Pushee: meta, Now: ts2, ExpireBefore: ts1, Force: true, PushTo: ts2, Pusher: &meta, Wait: true, Reason: RetryDeadlock},
+		&PushTxnRequest{Pushee: meta, Now: ts2, ExpireBefore: ts1, Force: true, PushTo: ts2, Pusher: &meta, Wait: true, Reason: RetryDeadlock, Key: []byte("k")},
 		&ResolveIntentRequest{Span: span, Txn: meta, Status: Committed, CommitTS: ts2},
 		&RefreshRequest{Span: span, From: ts1},
 		&GCRequest{Span: span, Threshold: ts1},
@@ -124,8 +126,6 @@ func TestBatchReplyRoundTrip(t *testing.T) {
 	}
 }
 
-// TestErrorsKeepTheirType: every typed error callers branch on arrives as that type, with
-// its fields, wrapped or not, and other errors arrive with their message.
 func TestDescriptorRoundTrip(t *testing.T) {
 	d := &RangeDescriptor{RangeID: 4, StartKey: []byte("a"), EndKey: []byte{0xff, 0xff},
 		Replicas: []ReplicaDescriptor{{NodeID: 1, StoreID: 1, ReplicaID: 1}, {NodeID: 3, StoreID: 3, ReplicaID: 2}}, Generation: 7}
@@ -139,9 +139,12 @@ func TestDescriptorRoundTrip(t *testing.T) {
 	}
 }
 
+// TestErrorsKeepTheirType: every typed error callers branch on arrives as that type, with
+// its fields, wrapped or not, and other errors arrive with their message.
 func TestErrorsKeepTheirType(t *testing.T) {
 	typed := []error{
-		&TransactionRetryError{Reason: RetrySerializable, Message: "m", Aborted: true, Timestamp: ts1},
+		&TransactionRetryError{Reason: RetrySerializable, Message: "m", Aborted: true, Timestamp: ts1,
+			Key: []byte("\x05\x89k"), Conflicting: &ConflictingTxn{ID: meta.ID, Timestamp: ts2}},
 		&TxnPushedError{PushedTo: ts2},
 		&ConflictError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
 		&RangeNotFoundError{RangeID: 2, Key: []byte("k"), StoreID: 1},
@@ -153,10 +156,10 @@ func TestErrorsKeepTheirType(t *testing.T) {
 		&mvcc.WriteIntentError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
 		&mvcc.WriteTooOldError{Timestamp: ts1, ActualTimestamp: ts2},
 		&mvcc.ConditionFailedError{ActualValue: []byte("v")},
-		&mvcc.ReadWithinUncertaintyIntervalError{ReadTimestamp: ts1, ExistingTimestamp: ts2},
-		&mvcc.RefreshConflictError{Key: []byte("k"), Timestamp: ts2},
+		&mvcc.ReadWithinUncertaintyIntervalError{ReadTimestamp: ts1, ExistingTimestamp: ts2, Key: []byte("k")},
+		&mvcc.RefreshConflictError{Key: []byte("k"), Timestamp: ts2, Txn: meta.ID},
 		&hlc.ClockOffsetError{Remote: ts2, Physical: 5, MaxOffset: 500 * time.Millisecond},
-		&LockNotAvailableError{Key: []byte("k"), Holder: meta.ID, Timeout: time.Second},
+		&LockNotAvailableError{Key: []byte("k"), Holder: meta.ID, Timeout: time.Second, HolderTimestamp: ts2},
 	}
 	if n := reflect.TypeOf(errorDetail{}).NumField(); n != len(typed) {
 		t.Fatalf("errorDetail has %d fields, the test %d", n, len(typed))
@@ -186,6 +189,59 @@ func TestErrorsKeepTheirType(t *testing.T) {
 	}
 	if got := roundTripError(t, context.Canceled); !errors.Is(got, context.Canceled) {
 		t.Errorf("%q is not Canceled", got)
+	}
+}
+
+// TestConflictSurvivesTheNetwork: what a SQL client's error names — the key of a conflict and
+// the other transaction — arrives with the error, in either form a conflict takes, and an
+// error from a node that does not send them arrives without them.
+func TestConflictSurvivesTheNetwork(t *testing.T) {
+	key := []byte{0x05, 0xf0, 0x89, 0x8d, 0x00, 0xff}
+	for _, orig := range []error{
+		&TransactionRetryError{Reason: RetryDeadlock, Aborted: true, Message: "aborted to break a deadlock", Key: key,
+			Conflicting: &ConflictingTxn{ID: meta.ID, Timestamp: ts2}},
+		&TransactionRetryError{Reason: RetrySerializable, Key: key, Conflicting: &ConflictingTxn{Timestamp: ts1}},
+		&LockNotAvailableError{Key: key, Holder: meta.ID, Timeout: time.Nanosecond, HolderTimestamp: ts1},
+	} {
+		var got error = roundTripError(t, fmt.Errorf("r7: %w", orig))
+		target := reflect.New(reflect.TypeOf(orig))
+		if !errors.As(got, target.Interface()) || !reflect.DeepEqual(target.Elem().Interface(), orig) {
+			t.Errorf("%v: arrived as %+v", orig, target.Elem().Interface())
+		}
+		if strings.Contains(got.Error(), string(key[1:4])) {
+			t.Errorf("the message shows the raw key: %q", got)
+		}
+	}
+
+	// A node of the version before sends a retry error without them.
+	type oldRetry struct {
+		Reason    RetryReason
+		Message   string
+		Aborted   bool
+		Timestamp hlc.Timestamp
+	}
+	type oldDetail struct {
+		TransactionRetry *oldRetry
+	}
+	b, err := encodeWire(&struct {
+		Err *struct {
+			Message string
+			Detail  oldDetail
+		}
+	}{Err: &struct {
+		Message string
+		Detail  oldDetail
+	}{Message: "restart", Detail: oldDetail{&oldRetry{Reason: RetryWriteTooOld, Message: "m", Timestamp: ts1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r BatchReply
+	if err := r.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	var re *TransactionRetryError
+	if !errors.As(r.Err.GoError(), &re) || re.Reason != RetryWriteTooOld || re.Key != nil || re.Conflicting != nil {
+		t.Fatalf("an old node's retry error arrived as %+v", re)
 	}
 }
 

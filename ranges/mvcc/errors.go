@@ -49,6 +49,8 @@ func (e *ConditionFailedError) Error() string {
 // been written before the reader started (its clock may lag the writer's).
 type ReadWithinUncertaintyIntervalError struct {
 	ReadTimestamp, ExistingTimestamp hlc.Timestamp
+	// Key is the key of the value, for the error a SQL client sees.
+	Key []byte `codec:",omitempty"`
 }
 
 func (e *ReadWithinUncertaintyIntervalError) Error() string {
@@ -59,6 +61,9 @@ func (e *ReadWithinUncertaintyIntervalError) Error() string {
 type RefreshConflictError struct {
 	Key       []byte
 	Timestamp hlc.Timestamp
+	// Txn is the writer when the write is an intent; zero for a committed value, whose
+	// writer is not recorded.
+	Txn TxnID
 }
 
 func (e *RefreshConflictError) Error() string {

@@ -162,7 +162,7 @@ func CheckNoNewerWrites(r pebble.Reader, start, end []byte, from, to hlc.Timesta
 				return fmt.Errorf("key %x: %w", prefix, err)
 			}
 			if m.ID != txnID && m.WriteTimestamp.LessEq(to) {
-				return &RefreshConflictError{Key: appendUnescaped(nil, prefix), Timestamp: m.WriteTimestamp}
+				return &RefreshConflictError{Key: appendUnescaped(nil, prefix), Timestamp: m.WriteTimestamp, Txn: m.ID}
 			}
 			hasMeta, skip = true, m.WriteTimestamp
 		}

@@ -193,7 +193,7 @@ func (r *reader) readKey(prefix []byte, positioned bool) (value []byte, vts hlc.
 			continue
 		}
 		if r.ts.Less(v) {
-			return nil, vts, false, nil, &ReadWithinUncertaintyIntervalError{ReadTimestamp: r.ts, ExistingTimestamp: v}
+			return nil, vts, false, nil, &ReadWithinUncertaintyIntervalError{ReadTimestamp: r.ts, ExistingTimestamp: v, Key: appendUnescaped(nil, prefix)}
 		}
 		return it.Value(), v, len(it.Value()) > 0, nil, nil
 	}

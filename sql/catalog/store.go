@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -268,6 +269,31 @@ func (c *Catalog) LookupTable(ctx context.Context, t *txn.Txn, dbID uint32, name
 		c.mu.Unlock()
 	}
 	return d.Table, nil
+}
+
+// TableByID reads the table with descriptor ID id in t, bypassing the cache, which is keyed by
+// name; nil when there is no such table.
+func (c *Catalog) TableByID(ctx context.Context, t *txn.Txn, id uint32) (*Table, error) {
+	d, err := c.getDescriptor(ctx, t, id)
+	if err != nil || d == nil {
+		return nil, err
+	}
+	return d.Table, nil
+}
+
+// PrettyKey renders a key of the catalog's layout for people (/System/namespace/…,
+// /System/descriptor/…); ok is false for any other key.
+func PrettyKey(key []byte) (s string, ok bool) {
+	switch {
+	case bytes.Equal(key, idGeneratorKey):
+		return "/System/descriptor-id-generator", true
+	case bytes.HasPrefix(key, descriptorPrefix) && len(key) == len(descriptorPrefix)+4:
+		return fmt.Sprintf("/System/descriptor/%d", binary.BigEndian.Uint32(key[len(descriptorPrefix):])), true
+	case bytes.HasPrefix(key, namespacePrefix) && len(key) >= len(namespacePrefix)+4:
+		rest := key[len(namespacePrefix):]
+		return fmt.Sprintf("/System/namespace/%d/%q", binary.BigEndian.Uint32(rest), rest[4:]), true
+	}
+	return "", false
 }
 
 // CreateDatabase creates a database within t.

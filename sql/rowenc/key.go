@@ -2,6 +2,7 @@ package rowenc
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -15,15 +16,15 @@ import (
 // tablesPrefix starts the SQL table data key space; bytes below it belong to the system.
 const tablesPrefix byte = 0x05
 
-// primaryIndexID identifies the primary index within a table's key space; secondary indexes
+// PrimaryIndexID identifies the primary index within a table's key space; secondary indexes
 // will take higher IDs.
-const primaryIndexID = 1
+const PrimaryIndexID = 1
 
 // IndexPrefix is the key prefix shared by every row of table's primary index.
 func IndexPrefix(tableID uint32) []byte {
 	k := []byte{tablesPrefix}
 	k = encoding.AppendUvarint(k, uint64(tableID))
-	return encoding.AppendUvarint(k, primaryIndexID)
+	return encoding.AppendUvarint(k, PrimaryIndexID)
 }
 
 // TableSpan is the key span holding all of a table's data.
@@ -158,4 +159,50 @@ func PrettyKey(t *catalog.Table, key []byte) string {
 		sb.WriteString("/…")
 	}
 	return sb.String()
+}
+
+// DecodeTableKey splits a key of the table data space into its table and index IDs and the
+// encoded index columns that follow them. ok is false for a key outside that space or one
+// whose IDs do not decode: it is no row of any table.
+func DecodeTableKey(key []byte) (tableID, indexID uint32, cols []byte, ok bool) {
+	if len(key) == 0 || key[0] != tablesPrefix {
+		return 0, 0, nil, false
+	}
+	rest, t, err := encoding.DecodeUvarint(key[1:])
+	if err != nil || t > math.MaxUint32 {
+		return 0, 0, nil, false
+	}
+	if len(rest) == 0 {
+		return uint32(t), 0, nil, true // the table's start: no index yet
+	}
+	rest, i, err := encoding.DecodeUvarint(rest)
+	if err != nil || i > math.MaxUint32 {
+		return 0, 0, nil, false
+	}
+	return uint32(t), uint32(i), rest, true
+}
+
+// DecodePrimaryKey decodes t's primary key values, in key column order, from the encoded
+// columns of a primary index key (as DecodeTableKey returns them). The bound of a span may
+// hold only the first few columns, and gives that many values; bytes that are not a whole
+// value of the next column, or that remain after the last, are an error.
+func DecodePrimaryKey(t *catalog.Table, cols []byte) ([]types.Datum, error) {
+	var vals []types.Datum
+	for i, ord := range t.PrimaryKeyOrdinals() {
+		if len(cols) == 0 {
+			return vals, nil
+		}
+		if ord < 0 {
+			return nil, fmt.Errorf("table %q: primary key column %d does not exist", t.Name, t.PrimaryKey[i])
+		}
+		rest, d, err := decodeKeyDatum(cols, t.Columns[ord].Type, t.PrimaryKeyDesc[i])
+		if err != nil {
+			return nil, fmt.Errorf("decoding key of %q: %w", t.Name, err)
+		}
+		vals, cols = append(vals, d), rest
+	}
+	if len(cols) > 0 {
+		return nil, fmt.Errorf("key of %q: %d bytes after the primary key", t.Name, len(cols))
+	}
+	return vals, nil
 }
