@@ -56,7 +56,7 @@ func TestMergeProtocol(t *testing.T) {
 	widened := left
 	widened.EndKey, widened.Generation = right.EndKey, right.Generation+1
 	b := s.db.NewIndexedBatch()
-	if err := writeDescriptor(b, &widened, &left, s.Clock().Now()); err != nil {
+	if err := writeDescriptor(b, &widened, &left, s.Clock().Now(), localTimestamp(s.Clock())); err != nil {
 		t.Fatal(err)
 	}
 	cmd := command{flags: flagDescriptor | flagMerge, merge: mergeArgs{otherRangeID: 3, freezeIndex: sub.FreezeIndex}, repr: append([]byte(nil), b.Repr()...)}

@@ -49,11 +49,11 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 	}
 	b := r.store.db.NewIndexedBatch()
 	defer b.Close()
-	now := r.store.cfg.Clock.Now()
-	if err := writeDescriptor(b, &left, desc, now); err != nil {
+	now, local := r.store.cfg.Clock.Now(), r.localNow()
+	if err := writeDescriptor(b, &left, desc, now, local); err != nil {
 		return nil, err
 	}
-	if err := writeDescriptor(b, &right, desc, now); err != nil {
+	if err := writeDescriptor(b, &right, desc, now, local); err != nil {
 		return nil, err
 	}
 	// The right half inherits the GC threshold: its history below it is as gone as ours.

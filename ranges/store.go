@@ -161,7 +161,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 			Replicas: []kvpb.ReplicaDescriptor{{NodeID: cfg.NodeID, StoreID: cfg.StoreID, ReplicaID: 1}},
 		}
 		b := db.NewIndexedBatch()
-		err := writeDescriptor(b, d, d, cfg.Clock.Now())
+		err := writeDescriptor(b, d, d, cfg.Clock.Now(), localTimestamp(cfg.Clock))
 		if err == nil {
 			err = b.Commit(pebble.Sync)
 		}

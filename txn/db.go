@@ -94,7 +94,16 @@ func (db *DB) goAsync(f func(ctx context.Context)) bool {
 // NewTxn begins a transaction at the current time.
 func (db *DB) NewTxn() *Txn {
 	now := db.clock.Now()
-	return db.newTxnAt(now, now)
+	t := db.newTxnAt(now, now)
+	t.proto.Observe(db.gatewayObservation(now))
+	return t
+}
+
+// gatewayObservation is what a transaction starting at start knows of the gateway's clock:
+// the start itself, a reading of it no lower than its physical clock, and taken (as an
+// observation must be) no earlier than the start.
+func (db *DB) gatewayObservation(start hlc.Timestamp) kvpb.ObservedTimestamp {
+	return kvpb.ObservedTimestamp{NodeID: db.NodeID, Timestamp: start}
 }
 
 // NewTxnAt begins a read-only transaction reading at ts (AS OF SYSTEM TIME).

@@ -142,6 +142,7 @@ func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
 	for attempt := 0; ; attempt++ {
 		ba := &kvpb.BatchRequest{Txn: t.snapshot(), RangeID: desc.RangeID, Requests: reqs, LockTimeout: t.lockTimeout}
 		br, err := t.db.sender.Send(ctx, ba)
+		t.observe(br)
 		var pushed *kvpb.TxnPushedError
 		if errors.As(err, &pushed) {
 			if attempt >= 10 {
@@ -427,6 +428,7 @@ func (t *Txn) sendToRange(ctx context.Context, rangeID uint64, req kvpb.Request,
 	if err != nil {
 		return err
 	}
+	t.observe(br)
 	if br.Txn != nil {
 		t.mu.Lock()
 		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(br.Txn.WriteTimestamp)
@@ -434,6 +436,17 @@ func (t *Txn) sendToRange(ctx context.Context, rangeID uint64, req kvpb.Request,
 	}
 	fillResult(res, br.Responses[0])
 	return nil
+}
+
+// observe records the clock reading of the leaseholder that served br, for the
+// transaction's later reads there (see kvpb.Transaction.ObservedTimestamps).
+func (t *Txn) observe(br *kvpb.BatchResponse) {
+	if br == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.proto.Observe(br.Observed)
 }
 
 func (t *Txn) fillResults(b *Batch, resps []kvpb.Response) {
@@ -522,9 +535,11 @@ func (t *Txn) sendRefresh(ctx context.Context, txn *kvpb.Transaction, req *kvpb.
 		if len(req.EndKey) > 0 && bytes.Compare(req.EndKey, d.EndKey) > 0 {
 			part.EndKey = d.EndKey
 		}
-		if _, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{&part}}); err != nil {
+		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{&part}})
+		if err != nil {
 			return err
 		}
+		t.observe(br)
 		if len(req.EndKey) == 0 || bytes.Compare(req.EndKey, d.EndKey) <= 0 {
 			return nil
 		}
@@ -714,6 +729,14 @@ func (t *Txn) Restart(ctx context.Context, cause error) error {
 		// A historical read stays where it was pinned.
 		fresh.ReadTimestamp, fresh.WriteTimestamp = old.ReadTimestamp, old.ReadTimestamp
 		fresh.MinTimestamp, fresh.GlobalUncertaintyLimit = old.ReadTimestamp, old.ReadTimestamp
+	} else {
+		// Every observation so far was taken after the transaction first began, which is
+		// what makes it valid: a value written on its node after it could not have been
+		// acknowledged before the transaction began, in this attempt or the first.
+		for _, o := range old.ObservedTimestamps {
+			fresh.Observe(o)
+		}
+		fresh.Observe(t.db.gatewayObservation(start))
 	}
 	t.mu.Lock()
 	t.proto = fresh

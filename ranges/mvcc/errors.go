@@ -49,9 +49,15 @@ func (e *ConditionFailedError) Error() string {
 // been written before the reader started (its clock may lag the writer's).
 type ReadWithinUncertaintyIntervalError struct {
 	ReadTimestamp, ExistingTimestamp hlc.Timestamp
+	// LocalTimestamp is the value's local timestamp (see UncertaintyInterval).
+	LocalTimestamp hlc.Timestamp `codec:",omitempty"`
 }
 
 func (e *ReadWithinUncertaintyIntervalError) Error() string {
+	if !e.LocalTimestamp.IsEmpty() && e.LocalTimestamp.Less(e.ExistingTimestamp) {
+		return fmt.Sprintf("read at %s met a value at %s (local timestamp %s) within its uncertainty interval",
+			e.ReadTimestamp, e.ExistingTimestamp, e.LocalTimestamp)
+	}
 	return fmt.Sprintf("read at %s met a value at %s within its uncertainty interval", e.ReadTimestamp, e.ExistingTimestamp)
 }
 
