@@ -198,7 +198,6 @@ func (t *Txn) sendAt(ctx context.Context, txn *kvpb.Transaction, req kvpb.Reques
 			return hlc.Timestamp{}, err
 		}
 		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{req}, LockTimeout: t.lockTimeout})
-		t.observe(br)
 		var mismatch *kvpb.RangeKeyMismatchError
 		if errors.As(err, &mismatch) && attempt < 10 {
 			continue

@@ -95,15 +95,11 @@ func (db *DB) goAsync(f func(ctx context.Context)) bool {
 func (db *DB) NewTxn() *Txn {
 	now := db.clock.Now()
 	t := db.newTxnAt(now, now)
-	t.proto.Observe(db.gatewayObservation(now))
+	// The start is the transaction's observation of its gateway: a reading of the gateway's
+	// clock no lower than its physical clock, taken (as an observation must be) no earlier
+	// than the transaction began.
+	t.proto.Observe(kvpb.ObservedTimestamp{NodeID: db.NodeID, Timestamp: now})
 	return t
-}
-
-// gatewayObservation is what a transaction starting at start knows of the gateway's clock:
-// the start itself, a reading of it no lower than its physical clock, and taken (as an
-// observation must be) no earlier than the start.
-func (db *DB) gatewayObservation(start hlc.Timestamp) kvpb.ObservedTimestamp {
-	return kvpb.ObservedTimestamp{NodeID: db.NodeID, Timestamp: start}
 }
 
 // NewTxnAt begins a read-only transaction reading at ts (AS OF SYSTEM TIME).

@@ -142,7 +142,6 @@ func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
 	for attempt := 0; ; attempt++ {
 		ba := &kvpb.BatchRequest{Txn: t.snapshot(), RangeID: desc.RangeID, Requests: reqs, LockTimeout: t.lockTimeout}
 		br, err := t.db.sender.Send(ctx, ba)
-		t.observe(br)
 		var pushed *kvpb.TxnPushedError
 		if errors.As(err, &pushed) {
 			if attempt >= 10 {
@@ -730,13 +729,11 @@ func (t *Txn) Restart(ctx context.Context, cause error) error {
 		fresh.ReadTimestamp, fresh.WriteTimestamp = old.ReadTimestamp, old.ReadTimestamp
 		fresh.MinTimestamp, fresh.GlobalUncertaintyLimit = old.ReadTimestamp, old.ReadTimestamp
 	} else {
-		// Every observation so far was taken after the transaction first began, which is
-		// what makes it valid: a value written on its node after it could not have been
-		// acknowledged before the transaction began, in this attempt or the first.
-		for _, o := range old.ObservedTimestamps {
-			fresh.Observe(o)
-		}
-		fresh.Observe(t.db.gatewayObservation(start))
+		// Every observation so far (the gateway's at the first start among them) was taken
+		// after the transaction first began, which is all that makes one valid: a value
+		// written on its node after it cannot have been acknowledged before the
+		// transaction began, in this attempt or the first.
+		fresh.ObservedTimestamps = append([]kvpb.ObservedTimestamp(nil), old.ObservedTimestamps...)
 	}
 	t.mu.Lock()
 	t.proto = fresh
