@@ -3,6 +3,7 @@ package hlc
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,8 @@ func (e *ClockOffsetError) Error() string {
 type Clock struct {
 	physicalNow func() int64
 	maxOffset   time.Duration
+	// highPhys is the highest physical reading handed out (see PhysicalNow).
+	highPhys atomic.Int64
 
 	mu   sync.Mutex
 	last Timestamp
@@ -48,12 +51,26 @@ func NewClock(physicalNow func() int64, maxOffset time.Duration) *Clock {
 // MaxOffset is the configured maximum clock offset.
 func (c *Clock) MaxOffset() time.Duration { return c.maxOffset }
 
-// PhysicalNow reads the physical clock.
-func (c *Clock) PhysicalNow() int64 { return c.physicalNow() }
+// PhysicalNow reads the physical clock, but never returns less than an earlier reading: a
+// node's readings stand for the order of events on it (a value's local timestamp against a
+// transaction's observation of the node, see ranges/mvcc.ReadOptions), which a machine clock
+// stepped back would turn around.
+func (c *Clock) PhysicalNow() int64 {
+	phys := c.physicalNow()
+	for {
+		high := c.highPhys.Load()
+		if phys <= high {
+			return high
+		}
+		if c.highPhys.CompareAndSwap(high, phys) {
+			return phys
+		}
+	}
+}
 
 // Now returns a timestamp after every timestamp the clock returned or was updated with.
 func (c *Clock) Now() Timestamp {
-	phys := c.physicalNow()
+	phys := c.PhysicalNow()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if phys > c.last.WallTime {
@@ -69,7 +86,7 @@ func (c *Clock) Now() Timestamp {
 // clock's new reading. A remote timestamp more than MaxOffset ahead of the physical clock is
 // rejected with a *ClockOffsetError and leaves the clock unchanged.
 func (c *Clock) Update(remote Timestamp) (Timestamp, error) {
-	phys := c.physicalNow()
+	phys := c.PhysicalNow()
 	if c.maxOffset > 0 && remote.WallTime-phys > int64(c.maxOffset) {
 		return Timestamp{}, &ClockOffsetError{Remote: remote, Physical: phys, MaxOffset: c.maxOffset}
 	}

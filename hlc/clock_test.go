@@ -229,3 +229,22 @@ func TestConcurrentNowAndUpdate(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPhysicalNowNeverStepsBack: a machine clock stepped back does not take the clock's
+// physical readings with it; they resume once the machine clock passes the highest one.
+func TestPhysicalNowNeverStepsBack(t *testing.T) {
+	m := NewManualClock(1000)
+	c := NewClock(m.UnixNano, time.Second)
+	for _, s := range []struct {
+		set, want int64
+	}{{1000, 1000}, {900, 1000}, {1000, 1000}, {1001, 1001}, {5, 1001}} {
+		m.Set(s.set)
+		if got := c.PhysicalNow(); got != s.want {
+			t.Fatalf("machine clock at %d: PhysicalNow() = %d, want %d", s.set, got, s.want)
+		}
+	}
+	// The hybrid clock never reads below a physical reading handed out before.
+	if now := c.Now(); now.WallTime < 1001 {
+		t.Fatalf("Now() = %s after a physical reading of 1001", now)
+	}
+}

@@ -26,6 +26,8 @@ type testCluster struct {
 	mu    sync.Mutex
 	addrs map[uint64]string
 	nodes map[uint64]*testNode
+	// clock, if set, gives each node its clock (default: the machine's, the default offset).
+	clock func(id uint64) *hlc.Clock
 }
 
 type testNode struct {
@@ -38,7 +40,12 @@ type testNode struct {
 }
 
 func newTestCluster(t testing.TB, n int) *testCluster {
-	c := &testCluster{t: t, addrs: map[uint64]string{}, nodes: map[uint64]*testNode{}}
+	return newTestClusterWithClocks(t, n, nil)
+}
+
+// newTestClusterWithClocks starts a cluster whose node id runs on clock(id).
+func newTestClusterWithClocks(t testing.TB, n int, clock func(id uint64) *hlc.Clock) *testCluster {
+	c := &testCluster{t: t, addrs: map[uint64]string{}, nodes: map[uint64]*testNode{}, clock: clock}
 	for id := uint64(1); id <= uint64(n); id++ {
 		c.start(id, t.TempDir())
 	}
@@ -74,8 +81,12 @@ func (c *testCluster) start(id uint64, dir string) *testNode {
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	clock := hlc.NewClock(nil, hlc.DefaultMaxOffset)
+	if c.clock != nil {
+		clock = c.clock(id)
+	}
 	n.store, err = OpenStore(ctx, StoreConfig{
-		Dir: dir, NodeID: id, StoreID: id, Clock: hlc.NewClock(nil, hlc.DefaultMaxOffset),
+		Dir: dir, NodeID: id, StoreID: id, Clock: clock,
 		Transport: n.tr, JoinOnly: id != 1, RaftHeartbeatTimeout: 300 * time.Millisecond,
 	})
 	if err != nil {

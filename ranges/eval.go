@@ -22,10 +22,11 @@ type evalContext struct {
 	txn   *kvpb.Transaction // mutable copy; nil for non-transactional batches
 	meta  *mvcc.TxnMeta     // the meta written into intents; nil when writing committed values
 	write hlc.Timestamp     // where this batch writes
+	local hlc.Timestamp     // the local timestamp of what it writes (see mvcc.Put)
 }
 
 func (r *Replica) readOptions(ba *kvpb.BatchRequest) mvcc.ReadOptions {
-	opts := mvcc.ReadOptions{Uncertainty: r.uncertaintyLimit(ba), Uncommitted: ba.Uncommitted}
+	opts := mvcc.ReadOptions{Uncertainty: r.uncertaintyInterval(ba), Uncommitted: ba.Uncommitted}
 	if ba.Txn != nil {
 		opts.Txn = &ba.Txn.TxnMeta
 	}
@@ -142,8 +143,11 @@ func (r *Replica) recordReads(ba *kvpb.BatchRequest, br *kvpb.BatchResponse) {
 // maxEvalAttempts bounds re-evaluation after WriteTooOld pushes within one batch.
 const maxEvalAttempts = 10
 
-// evaluateWrite evaluates a batch that writes, proposing its effects through Raft.
-func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, raft.ApplyFuture, error) {
+// evaluateWrite evaluates a batch that writes, proposing its effects through Raft (or, for a
+// pipelined batch, handing them to Raft and returning the pending application). now is this
+// node's physical clock, read under the batch's latches: the local timestamp of the values it
+// writes.
+func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now hlc.Timestamp) (*kvpb.BatchResponse, raft.ApplyFuture, error) {
 	onePC := r.canOnePhaseCommit(ba)
 	writeTS := ba.Timestamp
 	if ba.Txn != nil {
@@ -159,7 +163,7 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest) (*kv
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		br, batch, err := r.evalWriteAt(ba, writeTS, onePC)
+		br, batch, err := r.evalWriteAt(ba, writeTS, now, onePC)
 		var wto *mvcc.WriteTooOldError
 		if errors.As(err, &wto) && attempt < maxEvalAttempts {
 			batch.Close()
@@ -260,9 +264,9 @@ func spanEqual(a, b kvpb.Span) bool {
 	return string(a.Key) == string(b.Key) && string(a.EndKey) == string(b.EndKey)
 }
 
-func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS hlc.Timestamp, onePC bool) (*kvpb.BatchResponse, *pebble.Batch, error) {
+func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS, local hlc.Timestamp, onePC bool) (*kvpb.BatchResponse, *pebble.Batch, error) {
 	batch := r.store.db.NewIndexedBatch()
-	ec := &evalContext{r: r, ba: ba, rw: batch, write: writeTS}
+	ec := &evalContext{r: r, ba: ba, rw: batch, write: writeTS, local: local}
 	if ba.Txn != nil {
 		ec.txn = ba.Txn.Clone()
 		ec.txn.WriteTimestamp = writeTS
@@ -292,9 +296,9 @@ func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS hlc.Timestamp, oneP
 func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, error) {
 	switch t := req.(type) {
 	case *kvpb.PutRequest:
-		return &kvpb.PutResponse{}, mvcc.Put(ec.rw, t.Key, ec.write, t.Value, ec.numbered(t.Sequence))
+		return &kvpb.PutResponse{}, mvcc.Put(ec.rw, t.Key, ec.write, ec.local, t.Value, ec.numbered(t.Sequence))
 	case *kvpb.ConditionalPutRequest:
-		err := mvcc.ConditionalPut(ec.rw, t.Key, ec.write, t.Value, ec.numbered(t.Sequence), t.ExpectAbsent)
+		err := mvcc.ConditionalPut(ec.rw, t.Key, ec.write, ec.local, t.Value, ec.numbered(t.Sequence), t.ExpectAbsent)
 		var cfe *mvcc.ConditionFailedError
 		if errors.As(err, &cfe) && ec.ba.Txn != nil && ec.ba.Timestamp.Less(cfe.Timestamp) {
 			// The value was committed after this transaction's snapshot, which saw the key
@@ -307,7 +311,7 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 		}
 		return &kvpb.ConditionalPutResponse{}, err
 	case *kvpb.DeleteRequest:
-		return &kvpb.DeleteResponse{}, mvcc.Delete(ec.rw, t.Key, ec.write, ec.numbered(t.Sequence))
+		return &kvpb.DeleteResponse{}, mvcc.Delete(ec.rw, t.Key, ec.write, ec.local, ec.numbered(t.Sequence))
 	case *kvpb.DeleteRangeRequest:
 		res, err := mvcc.Scan(ec.rw, t.Key, t.EndKey, ec.ba.Timestamp, mvcc.ScanOptions{ReadOptions: ec.r.readOptions(ec.ba)})
 		if err != nil {
@@ -315,7 +319,7 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 		}
 		resp := &kvpb.DeleteRangeResponse{}
 		for _, kv := range res.KVs {
-			if err := mvcc.Delete(ec.rw, kv.Key, ec.write, ec.meta); err != nil {
+			if err := mvcc.Delete(ec.rw, kv.Key, ec.write, ec.local, ec.meta); err != nil {
 				return nil, err
 			}
 			resp.Keys = append(resp.Keys, kv.Key)
@@ -376,7 +380,7 @@ func (ec *evalContext) lockingRead(req kvpb.Request) (kvpb.Response, error) {
 		rows = t.KVs
 	}
 	for _, kv := range rows {
-		if err := mvcc.Put(ec.rw, kv.Key, ec.write, kv.Value, ec.meta); err != nil {
+		if err := mvcc.Put(ec.rw, kv.Key, ec.write, ec.local, kv.Value, ec.meta); err != nil {
 			return nil, err
 		}
 	}

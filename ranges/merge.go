@@ -111,7 +111,7 @@ func (r *Replica) adminMerge(ctx context.Context, req *kvpb.AdminMergeRequest) (
 	merged.Generation = max(desc.Generation, right.Generation) + 1
 	b := r.store.db.NewIndexedBatch()
 	defer b.Close()
-	if err := writeDescriptor(b, &merged, desc, r.store.cfg.Clock.Now()); err != nil {
+	if err := writeDescriptor(b, &merged, desc, r.store.cfg.Clock.Now(), r.localNow()); err != nil {
 		return nil, err
 	}
 	if th, err := r.gcThreshold(); err != nil {

@@ -56,7 +56,7 @@ func TestMergeProtocol(t *testing.T) {
 	widened := left
 	widened.EndKey, widened.Generation = right.EndKey, right.Generation+1
 	b := s.db.NewIndexedBatch()
-	if err := writeDescriptor(b, &widened, &left, s.Clock().Now()); err != nil {
+	if err := writeDescriptor(b, &widened, &left, s.Clock().Now(), localTimestamp(s.Clock())); err != nil {
 		t.Fatal(err)
 	}
 	cmd := command{flags: flagDescriptor | flagMerge, merge: mergeArgs{otherRangeID: 3, freezeIndex: sub.FreezeIndex}, repr: append([]byte(nil), b.Repr()...)}
@@ -78,9 +78,16 @@ func TestMergeProtocol(t *testing.T) {
 
 	// Now a merge that completes.
 	right = *s.Replica(3).Desc()
+	clock := s.Clock()
+	before := clock.PhysicalNow()
 	merged := mustSend(t, s, 2, &kvpb.AdminMergeRequest{Left: left, Right: right}).(*kvpb.AdminMergeResponse).Merged
 	if string(merged.StartKey) != "\x10m" || string(merged.EndKey) != string(right.EndKey) {
 		t.Fatalf("merged range %s", &merged)
+	}
+	// The absorbed values were written under their own leaseholder's clock: no observation
+	// of this node taken before the merge tells whether they came after it.
+	if min := l.minValidObserved.Load(); min < before+int64(clock.MaxOffset()) {
+		t.Fatalf("after the merge the minimum valid observed timestamp is %d, below %d + the max offset", min, before)
 	}
 	if s.Replica(3) != nil {
 		t.Fatal("the absorbed range is still on the store")

@@ -43,10 +43,15 @@ type Replica struct {
 	txnWait *txnWaitQueue // pushes waiting for transactions whose records live here
 
 	// readyTerm is the Raft term in which this replica, as leader, has applied every entry
-	// committed before it took over, and so may serve reads; leaseStart is when (this
-	// node's clock) it became ready.
-	readyTerm  atomic.Uint64
-	leaseStart atomic.Pointer[hlc.Timestamp]
+	// committed before it took over, and so may serve reads.
+	readyTerm atomic.Uint64
+	// minValidObserved is the wall time below which no observed timestamp of this node
+	// shrinks a transaction's uncertainty interval here: every value in the range written
+	// by another node's clock has a local timestamp at or below it (see uncertaintyInterval).
+	minValidObserved atomic.Int64
+	// inheritedMinValid, when not zero, is the left range's minValidObserved, for the first
+	// lease of a range split off one this node led, with no replica elsewhere (see takeLease).
+	inheritedMinValid atomic.Int64
 	// changeMu serializes replica changes.
 	changeMu sync.Mutex
 
@@ -76,8 +81,14 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, lowWa
 		txnWait: newTxnWaitQueue(),
 	}
 	fsm, err := newRangeFSM(s.db, desc.RangeID, fsmHooks{
-		desc: r.Desc, onDesc: r.setDesc, onSplit: func(right *kvpb.RangeDescriptor) { s.splitApplied(right, r.IsLeaseholder()) },
-		absorb: s.absorbRight, onMerged: s.mergeApplied, retireOverlapping: s.retireOverlapping,
+		desc: r.Desc, onDesc: r.setDesc, onSplit: func(right *kvpb.RangeDescriptor) { s.splitApplied(right, r) },
+		absorb: func(rightID, freezeIndex uint64) {
+			// The absorbed range's values were written under its leaseholder's clock, and
+			// become ours to serve once the merge applies.
+			r.forwardMinValidObserved()
+			s.absorbRight(rightID, freezeIndex)
+		},
+		onMerged: s.mergeApplied, retireOverlapping: s.retireOverlapping,
 	}, &r.written)
 	if err != nil {
 		return nil, err
@@ -259,19 +270,45 @@ func (r *Replica) IsLeaseholder() bool { return r.raft.State() == raft.Leader }
 // timestamps up to its own physical clock plus the maximum clock offset (see
 // awaitReadableTimestamp), and its clock is at most that offset ahead of ours: no write may
 // land below now + twice the max offset. (Alone, a range has had no other leaseholder; its
-// restarts are covered by the store's persisted low water.)
+// restarts are covered by the store's persisted low water.) It also wrote values under its
+// own clock, which observations of ours say nothing about (forwardMinValidObserved).
 func (r *Replica) takeLease() {
 	clock := r.store.cfg.Clock
-	now := clock.Now()
 	if len(r.Desc().Replicas) > 1 {
 		// From the physical clock, not the hybrid one: a hybrid clock already moved ahead by
 		// such pushes would otherwise push further at every lease change.
 		r.tsc.forwardLowWater(hlc.Timestamp{WallTime: clock.PhysicalNow() + 2*int64(clock.MaxOffset())})
 	}
-	r.leaseStart.Store(&now)
+	// Even a range that is alone now: it may have had replicas, and leaseholders, on other
+	// nodes, and this node may have restarted with its clock set back since it wrote. Not so
+	// the first lease of a range split off one this node led, alone: every value in it was
+	// written under the left range's leases, here, so the left range's minimum holds.
+	if inherited := r.inheritedMinValid.Swap(0); inherited != 0 && len(r.Desc().Replicas) == 1 {
+		r.minValidObserved.Store(max(r.minValidObserved.Load(), inherited))
+	} else {
+		r.forwardMinValidObserved()
+	}
 	// The previous leaseholder may have collected garbage since this replica last looked.
 	if th, err := r.gcThreshold(); err == nil {
 		r.gcThresholdWall.Store(th.WallTime)
+	}
+}
+
+// forwardMinValidObserved raises the minimum valid observed timestamp to this node's
+// physical clock plus the maximum clock offset, for values that become this replica's to
+// serve having been written under another node's clock: under an earlier lease, or by the
+// leaseholder of a range being merged into this one. Each was evaluated before now, by a
+// clock at most one offset ahead of ours, so its local timestamp is below the new minimum;
+// an observation of this node below it cannot tell whether such a value was written before
+// or after it, and yields to it.
+func (r *Replica) forwardMinValidObserved() {
+	clock := r.store.cfg.Clock
+	min := clock.PhysicalNow() + int64(clock.MaxOffset())
+	for {
+		old := r.minValidObserved.Load()
+		if min <= old || r.minValidObserved.CompareAndSwap(old, min) {
+			return
+		}
 	}
 }
 
@@ -564,8 +601,12 @@ func (r *Replica) sendOnce(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 	if r.Frozen() {
 		return nil, &kvpb.MergeInProgressError{RangeID: r.rangeID}
 	}
+	// Read under the latches: every write this batch can see was evaluated before it.
+	now := r.localNow()
+	var br *kvpb.BatchResponse
 	if ba.IsWrite() {
-		br, pending, err := r.evaluateWrite(ctx, ba)
+		var pending raft.ApplyFuture
+		br, pending, err = r.evaluateWrite(ctx, ba, now)
 		if pending != nil {
 			// A pipelined write: answered now, its latches held until it applies, so that
 			// whatever touches its keys next (the transaction's proof of it included) sees
@@ -573,9 +614,14 @@ func (r *Replica) sendOnce(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 			held = false
 			go r.releaseWhenApplied(ba, pending, g)
 		}
-		return br, err
+	} else {
+		br, err = r.evaluateRead(ctx, ba)
 	}
-	return r.evaluateRead(ctx, ba)
+	if err != nil {
+		return nil, err
+	}
+	br.Observed = kvpb.ObservedTimestamp{NodeID: r.store.cfg.NodeID, Timestamp: now}
+	return br, nil
 }
 
 // releaseWhenApplied waits for a pipelined write's command to apply, or to fail, and then
@@ -625,30 +671,40 @@ func (r *Replica) latchSpans(ba *kvpb.BatchRequest) []latchSpan {
 	return spans
 }
 
-// uncertaintyLimit is the upper end of the transaction's uncertainty interval on this node.
-// A value above the read timestamp but within the limit might have been written before the
-// transaction started, on a node whose clock runs ahead: reading past it would miss an
-// acknowledged write. When this node's own clock gave the transaction its timestamp, any
-// value this node wrote as leaseholder above that timestamp was written after the
-// transaction began (the leaseholder moves its clock past what it writes), so the interval
-// shrinks to the read timestamp, but never below the start of this node's lease: values
-// written under an earlier lease, elsewhere, stay uncertain.
-func (r *Replica) uncertaintyLimit(ba *kvpb.BatchRequest) hlc.Timestamp {
+// uncertaintyInterval is the transaction's uncertainty interval on this replica. A value
+// above the read timestamp but within the global limit might have been written before the
+// transaction started, on a node whose clock runs ahead, or pushed into the future: reading
+// past it could miss an acknowledged write. The transaction's observation of this node's
+// clock, taken after it started, separates the values written here after it started (local
+// timestamp above the observation) from the others; values written under other nodes'
+// clocks are covered by the minimum valid observed timestamp (see forwardMinValidObserved).
+// Without an observation of this node, nothing is known and the global limit applies.
+func (r *Replica) uncertaintyInterval(ba *kvpb.BatchRequest) mvcc.UncertaintyInterval {
 	txn := ba.Txn
 	if txn == nil || txn.GlobalUncertaintyLimit.LessEq(ba.Timestamp) {
-		return ba.Timestamp
+		return mvcc.UncertaintyInterval{}
 	}
-	if txn.GatewayNodeID == 0 || txn.GatewayNodeID == r.store.cfg.NodeID {
-		limit := ba.Timestamp
-		if ls := r.leaseStart.Load(); ls != nil && len(r.Desc().Replicas) > 1 {
-			limit = limit.Forward(*ls)
+	in := mvcc.UncertaintyInterval{GlobalLimit: txn.GlobalUncertaintyLimit, LocalLimit: txn.GlobalUncertaintyLimit}
+	if obs, ok := txn.ObservedTimestamp(r.store.cfg.NodeID); ok {
+		local := obs.Forward(hlc.Timestamp{WallTime: r.minValidObserved.Load()})
+		if local.Less(in.LocalLimit) {
+			in.LocalLimit = local
 		}
-		if txn.GlobalUncertaintyLimit.Less(limit) {
-			return txn.GlobalUncertaintyLimit
-		}
-		return limit
 	}
-	return txn.GlobalUncertaintyLimit
+	return in
+}
+
+// localNow is this node's physical clock reading, the local timestamp of the writes a batch
+// evaluated now makes and the observation its response carries.
+func (r *Replica) localNow() hlc.Timestamp { return localTimestamp(r.store.cfg.Clock) }
+
+// localTimestamp is clock's physical reading as a timestamp: the local timestamp of a value
+// written now (see mvcc.Put). Not the hybrid clock, which timestamps from other nodes move
+// ahead: an observation of this node must be above every local timestamp written here before
+// it, and the minimum valid observed timestamp above every one written elsewhere before it,
+// both comparisons of physical clocks.
+func localTimestamp(clock *hlc.Clock) hlc.Timestamp {
+	return hlc.Timestamp{WallTime: clock.PhysicalNow()}
 }
 
 // observe moves the clock past the timestamps a batch wrote at: a write pushed above the

@@ -279,21 +279,21 @@ func nextReplicaID(d *kvpb.RangeDescriptor) uint64 {
 func (r *Replica) proposeDescriptor(ctx context.Context, d *kvpb.RangeDescriptor) error {
 	b := r.store.db.NewIndexedBatch()
 	defer b.Close()
-	if err := writeDescriptor(b, d, d, r.store.cfg.Clock.Now()); err != nil {
+	if err := writeDescriptor(b, d, d, r.store.cfg.Clock.Now(), r.localNow()); err != nil {
 		return err
 	}
 	return r.propose(ctx, command{flags: flagDescriptor, repr: b.Repr()})
 }
 
 // writeDescriptor writes d to its range-local key and, if range holder (which evaluates the
-// write) holds d's meta record, to the meta record at ts.
-func writeDescriptor(rw mvcc.ReadWriter, d, holder *kvpb.RangeDescriptor, ts hlc.Timestamp) error {
+// write) holds d's meta record, to the meta record at ts, with local timestamp local.
+func writeDescriptor(rw mvcc.ReadWriter, d, holder *kvpb.RangeDescriptor, ts, local hlc.Timestamp) error {
 	enc := encodeDescriptor(d)
 	if err := mvcc.PutUnversioned(rw, keys.RangeDescriptorKey(d.RangeID), enc); err != nil {
 		return err
 	}
 	if meta := keys.MetaKey(d.EndKey); holder.ContainsKey(meta) {
-		if err := mvcc.Put(rw, meta, ts, enc, nil); err != nil {
+		if err := mvcc.Put(rw, meta, ts, local, enc, nil); err != nil {
 			return fmt.Errorf("r%d: writing its meta record: %w", d.RangeID, err)
 		}
 	}

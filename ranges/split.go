@@ -49,11 +49,11 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 	}
 	b := r.store.db.NewIndexedBatch()
 	defer b.Close()
-	now := r.store.cfg.Clock.Now()
-	if err := writeDescriptor(b, &left, desc, now); err != nil {
+	now, local := r.store.cfg.Clock.Now(), r.localNow()
+	if err := writeDescriptor(b, &left, desc, now, local); err != nil {
 		return nil, err
 	}
-	if err := writeDescriptor(b, &right, desc, now); err != nil {
+	if err := writeDescriptor(b, &right, desc, now, local); err != nil {
 		return nil, err
 	}
 	// The right half inherits the GC threshold: its history below it is as gone as ours.
@@ -78,7 +78,8 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 // stands for election at once: the new range has its leader (and leaseholder) where the
 // old one had, instead of after an election timeout (2-4 s by default), during which
 // nothing could be written to it.
-func (s *Store) splitApplied(right *kvpb.RangeDescriptor, ledLeft bool) {
+func (s *Store) splitApplied(right *kvpb.RangeDescriptor, left *Replica) {
+	ledLeft := left.IsLeaseholder()
 	if _, ok := right.Replica(s.cfg.NodeID); !ok {
 		return
 	}
@@ -94,6 +95,9 @@ func (s *Store) splitApplied(right *kvpb.RangeDescriptor, ledLeft bool) {
 		lowWater := s.cfg.Clock.Now().Add(int64(s.cfg.Clock.MaxOffset()))
 		if r, err = newReplica(context.Background(), s, right, lowWater); err == nil {
 			s.replicas[right.RangeID] = r
+			if ledLeft && len(right.Replicas) == 1 {
+				r.inheritedMinValid.Store(max(left.minValidObserved.Load(), 1))
+			}
 		}
 	}
 	s.mu.Unlock()

@@ -161,7 +161,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 			Replicas: []kvpb.ReplicaDescriptor{{NodeID: cfg.NodeID, StoreID: cfg.StoreID, ReplicaID: 1}},
 		}
 		b := db.NewIndexedBatch()
-		err := writeDescriptor(b, d, d, cfg.Clock.Now())
+		err := writeDescriptor(b, d, d, cfg.Clock.Now(), localTimestamp(cfg.Clock))
 		if err == nil {
 			err = b.Commit(pebble.Sync)
 		}
@@ -179,6 +179,11 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		if err != nil {
 			s.Close()
 			return nil, err
+		}
+		if bootstrap {
+			// A range just made holds nothing another clock, or an earlier run of this
+			// one, wrote (see takeLease).
+			r.inheritedMinValid.Store(1)
 		}
 		s.addReplica(r)
 	}

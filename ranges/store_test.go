@@ -179,7 +179,7 @@ func TestStaleLeaseCommandRejected(t *testing.T) {
 	defer s.Close()
 	fsm := s.replicas[1].fsm
 	b := s.db.NewIndexedBatch()
-	if err := mvcc.Put(b, []byte("\x10stale"), hlc.Timestamp{WallTime: 1}, []byte("x"), nil); err != nil {
+	if err := mvcc.Put(b, []byte("\x10stale"), hlc.Timestamp{WallTime: 1}, hlc.Timestamp{WallTime: 1}, []byte("x"), nil); err != nil {
 		t.Fatal(err)
 	}
 	repr := append([]byte(nil), b.Repr()...)

@@ -24,6 +24,12 @@ func readTxnRecord(r pebble.Reader, anchor []byte, id mvcc.TxnID) (*kvpb.Transac
 }
 
 func writeTxnRecord(w pebble.Writer, t *kvpb.Transaction) error {
+	if len(t.ObservedTimestamps) > 0 {
+		// They matter only to the coordinator's reads; the record need not carry them.
+		c := *t
+		c.ObservedTimestamps = nil
+		t = &c
+	}
 	b, err := json.Marshal(t)
 	if err != nil {
 		return fmt.Errorf("encoding transaction record: %w", err)

@@ -96,7 +96,12 @@ func (db *DB) goAsync(f func(ctx context.Context)) bool {
 // NewTxn begins a transaction at the current time.
 func (db *DB) NewTxn() *Txn {
 	now := db.clock.Now()
-	return db.newTxnAt(now, now)
+	t := db.newTxnAt(now, now)
+	// The start is the transaction's observation of its gateway: a reading of the gateway's
+	// clock no lower than its physical clock, taken (as an observation must be) no earlier
+	// than the transaction began.
+	t.proto.Observe(kvpb.ObservedTimestamp{NodeID: db.NodeID, Timestamp: now})
+	return t
 }
 
 // NewTxnAt begins a read-only transaction reading at ts (AS OF SYSTEM TIME).

@@ -438,6 +438,7 @@ func (t *Txn) sendToRange(ctx context.Context, rangeID uint64, req kvpb.Request,
 	if ba.AsyncConsensus {
 		t.addInFlight(req)
 	}
+	t.observe(br)
 	if br.Txn != nil {
 		t.mu.Lock()
 		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(br.Txn.WriteTimestamp)
@@ -445,6 +446,17 @@ func (t *Txn) sendToRange(ctx context.Context, rangeID uint64, req kvpb.Request,
 	}
 	fillResult(res, br.Responses[0])
 	return nil
+}
+
+// observe records the clock reading of the leaseholder that served br, for the
+// transaction's later reads there (see kvpb.Transaction.ObservedTimestamps).
+func (t *Txn) observe(br *kvpb.BatchResponse) {
+	if br == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.proto.Observe(br.Observed)
 }
 
 func (t *Txn) fillResults(b *Batch, resps []kvpb.Response) {
@@ -533,9 +545,11 @@ func (t *Txn) sendRefresh(ctx context.Context, txn *kvpb.Transaction, req *kvpb.
 		if len(req.EndKey) > 0 && bytes.Compare(req.EndKey, d.EndKey) > 0 {
 			part.EndKey = d.EndKey
 		}
-		if _, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{&part}}); err != nil {
+		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{&part}})
+		if err != nil {
 			return err
 		}
+		t.observe(br)
 		if len(req.EndKey) == 0 || bytes.Compare(req.EndKey, d.EndKey) <= 0 {
 			return nil
 		}
@@ -735,6 +749,12 @@ func (t *Txn) Restart(ctx context.Context, cause error) error {
 		// A historical read stays where it was pinned.
 		fresh.ReadTimestamp, fresh.WriteTimestamp = old.ReadTimestamp, old.ReadTimestamp
 		fresh.MinTimestamp, fresh.GlobalUncertaintyLimit = old.ReadTimestamp, old.ReadTimestamp
+	} else {
+		// Every observation so far (the gateway's at the first start among them) was taken
+		// after the transaction first began, which is all that makes one valid: a value
+		// written on its node after it cannot have been acknowledged before the
+		// transaction began, in this attempt or the first.
+		fresh.ObservedTimestamps = append([]kvpb.ObservedTimestamp(nil), old.ObservedTimestamps...)
 	}
 	t.mu.Lock()
 	t.proto = fresh

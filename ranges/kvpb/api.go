@@ -98,11 +98,19 @@ type Transaction struct {
 	ReadTimestamp hlc.Timestamp
 	// GlobalUncertaintyLimit is ReadTimestamp plus the maximum clock offset at the start.
 	GlobalUncertaintyLimit hlc.Timestamp
+	// ObservedTimestamps hold, per node, the lowest physical clock reading the node gave
+	// the transaction (in a BatchResponse), all taken after it began; the gateway's is the
+	// transaction's start. On a node it observed, the transaction's uncertainty interval
+	// shrinks to the values written there before the observation (see
+	// mvcc.UncertaintyInterval). They stay valid across restarts: the transaction began
+	// before any of them.
+	ObservedTimestamps []ObservedTimestamp `json:",omitempty" codec:",omitempty"`
 	// LastHeartbeat is when the coordinator last proved the transaction alive.
 	LastHeartbeat hlc.Timestamp
 	// LockSpans are the spans holding the transaction's intents (kept in the record at commit).
 	LockSpans []Span
-	// GatewayNodeID is the node whose clock gave the transaction its timestamp.
+	// GatewayNodeID is the node whose clock gave the transaction its timestamp. (Its
+	// observation of that clock is in ObservedTimestamps.)
 	GatewayNodeID uint64
 	// InFlightWrites are, in a STAGING record, the writes whose success makes the
 	// transaction committed.
@@ -122,7 +130,43 @@ func (t *Transaction) Clone() *Transaction {
 	}
 	c := *t
 	c.LockSpans = append([]Span(nil), t.LockSpans...)
+	c.ObservedTimestamps = append([]ObservedTimestamp(nil), t.ObservedTimestamps...)
 	return &c
+}
+
+// ObservedTimestamp is a physical clock reading of node NodeID, taken after the
+// transaction that holds it began.
+type ObservedTimestamp struct {
+	NodeID    uint64
+	Timestamp hlc.Timestamp
+}
+
+// ObservedTimestamp returns the transaction's observation of node nodeID's clock.
+func (t *Transaction) ObservedTimestamp(nodeID uint64) (hlc.Timestamp, bool) {
+	for _, o := range t.ObservedTimestamps {
+		if o.NodeID == nodeID {
+			return o.Timestamp, true
+		}
+	}
+	return hlc.Timestamp{}, false
+}
+
+// Observe records o unless the transaction holds a lower observation of the same node: the
+// lowest is the most useful, as fewer values were written before it. A zero node or
+// timestamp is no observation.
+func (t *Transaction) Observe(o ObservedTimestamp) {
+	if o.NodeID == 0 || o.Timestamp.IsEmpty() {
+		return
+	}
+	for i := range t.ObservedTimestamps {
+		if t.ObservedTimestamps[i].NodeID == o.NodeID {
+			if o.Timestamp.Less(t.ObservedTimestamps[i].Timestamp) {
+				t.ObservedTimestamps[i].Timestamp = o.Timestamp
+			}
+			return
+		}
+	}
+	t.ObservedTimestamps = append(t.ObservedTimestamps, o)
 }
 
 // Request is one operation in a batch.
@@ -525,4 +569,8 @@ type BatchResponse struct {
 	Txn       *Transaction
 	// Timestamp is the timestamp the batch was evaluated at.
 	Timestamp hlc.Timestamp
+	// Observed is the leaseholder's node and a reading of its physical clock taken while it
+	// evaluated the batch: a transaction's coordinator collects these (see
+	// Transaction.ObservedTimestamps). Zero when nothing was evaluated.
+	Observed ObservedTimestamp
 }

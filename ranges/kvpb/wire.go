@@ -161,6 +161,7 @@ type wireBatchResponse struct {
 	Responses []responseUnion
 	Txn       *Transaction `codec:",omitempty"`
 	Timestamp hlc.Timestamp
+	Observed  ObservedTimestamp `codec:",omitempty"`
 }
 
 // BatchReply is a node's answer to a BatchRequest sent over the network: a response, or an
@@ -180,7 +181,7 @@ func (r *BatchReply) MarshalBinary() ([]byte, error) {
 	var w wireBatchReply
 	w.Err = r.Err
 	if br := r.Response; br != nil {
-		w.Response = &wireBatchResponse{Txn: br.Txn, Timestamp: br.Timestamp, Responses: make([]responseUnion, len(br.Responses))}
+		w.Response = &wireBatchResponse{Txn: br.Txn, Timestamp: br.Timestamp, Observed: br.Observed, Responses: make([]responseUnion, len(br.Responses))}
 		for i, resp := range br.Responses {
 			if err := setUnion(&w.Response.Responses[i], resp); err != nil {
 				return nil, err
@@ -198,7 +199,7 @@ func (r *BatchReply) UnmarshalBinary(data []byte) error {
 	}
 	*r = BatchReply{Err: w.Err}
 	if wr := w.Response; wr != nil {
-		r.Response = &BatchResponse{Txn: wr.Txn, Timestamp: wr.Timestamp, Responses: make([]Response, len(wr.Responses))}
+		r.Response = &BatchResponse{Txn: wr.Txn, Timestamp: wr.Timestamp, Observed: wr.Observed, Responses: make([]Response, len(wr.Responses))}
 		for i := range wr.Responses {
 			resp, err := getUnion(&wr.Responses[i])
 			if err != nil {

@@ -21,7 +21,8 @@ var (
 	span = Span{Key: []byte("a"), EndKey: []byte("b\x00c")}
 	txn  = &Transaction{TxnMeta: meta, Status: Pending, ReadTimestamp: ts1, GlobalUncertaintyLimit: ts2,
 		LastHeartbeat: ts1, LockSpans: []Span{span, {Key: []byte("k")}},
-		AbortKey: []byte("k"), AbortedBy: &ConflictingTxn{ID: meta.ID, Timestamp: ts2}}
+		AbortKey: []byte("k"), AbortedBy: &ConflictingTxn{ID: meta.ID, Timestamp: ts2},
+		ObservedTimestamps: []ObservedTimestamp{{NodeID: 1, Timestamp: ts1}, {NodeID: 3, Timestamp: ts2}}, GatewayNodeID: 1}
 )
 
 // allRequests holds one of every request type with every field set.
@@ -109,7 +110,7 @@ func TestBatchRequestRoundTrip(t *testing.T) {
 
 func TestBatchReplyRoundTrip(t *testing.T) {
 	for _, r := range []*BatchReply{
-		{Response: &BatchResponse{Responses: allResponses(), Txn: txn, Timestamp: ts2}},
+		{Response: &BatchResponse{Responses: allResponses(), Txn: txn, Timestamp: ts2, Observed: ObservedTimestamp{NodeID: 3, Timestamp: ts1}}},
 		{Response: &BatchResponse{Responses: []Response{&GetResponse{}}, Timestamp: ts1}},
 	} {
 		b, err := r.MarshalBinary()
@@ -156,7 +157,7 @@ func TestErrorsKeepTheirType(t *testing.T) {
 		&mvcc.WriteIntentError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
 		&mvcc.WriteTooOldError{Timestamp: ts1, ActualTimestamp: ts2},
 		&mvcc.ConditionFailedError{ActualValue: []byte("v")},
-		&mvcc.ReadWithinUncertaintyIntervalError{ReadTimestamp: ts1, ExistingTimestamp: ts2, Key: []byte("k")},
+		&mvcc.ReadWithinUncertaintyIntervalError{ReadTimestamp: ts1, ExistingTimestamp: ts2, Key: []byte("k"), LocalTimestamp: ts1},
 		&mvcc.RefreshConflictError{Key: []byte("k"), Timestamp: ts2, Txn: meta.ID},
 		&hlc.ClockOffsetError{Remote: ts2, Physical: 5, MaxOffset: 500 * time.Millisecond},
 		&LockNotAvailableError{Key: []byte("k"), Holder: meta.ID, Timeout: time.Second, HolderTimestamp: ts2},

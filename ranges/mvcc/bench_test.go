@@ -27,7 +27,7 @@ func BenchmarkMVCCPut(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		key = fmt.Appendf(key[:0], "key%09d", i)
 		batch := db.NewIndexedBatch()
-		if err := Put(batch, key, ts(int64(i+1)), value, nil); err != nil {
+		if err := Put(batch, key, ts(int64(i+1)), ts(int64(i+1)), value, nil); err != nil {
 			b.Fatal(err)
 		}
 		if err := batch.Commit(pebble.NoSync); err != nil {
@@ -45,7 +45,7 @@ func BenchmarkMVCCGet(b *testing.B) {
 	batch := db.NewIndexedBatch()
 	for _, k := range keys {
 		for v := int64(1); v <= 4; v++ {
-			if err := Put(batch, k, ts(v*10), []byte("value"), nil); err != nil {
+			if err := Put(batch, k, ts(v*10), ts(v*10), []byte("value"), nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -74,7 +74,7 @@ func BenchmarkMVCCScan(b *testing.B) {
 			batch := db.NewIndexedBatch()
 			for _, k := range benchKeys(1000) {
 				for v := int64(1); v <= 3; v++ {
-					if err := Put(batch, k, ts(v*10), []byte("value"), nil); err != nil {
+					if err := Put(batch, k, ts(v*10), ts(v*10), []byte("value"), nil); err != nil {
 						b.Fatal(err)
 					}
 				}

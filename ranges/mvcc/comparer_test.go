@@ -64,7 +64,7 @@ func TestOpenOnDisk(t *testing.T) {
 	}
 	b := db.NewIndexedBatch()
 	for i := int64(1); i <= 3; i++ {
-		if err := Put(b, []byte("k"), hlc.Timestamp{WallTime: i * 10}, []byte{byte('0' + i)}, nil); err != nil {
+		if err := Put(b, []byte("k"), hlc.Timestamp{WallTime: i * 10}, hlc.Timestamp{WallTime: i * 10}, []byte{byte('0' + i)}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -16,14 +16,19 @@ import (
 // TestDataDriven runs the scripts in testdata/. Commands:
 //
 //	txn name=A ts=20 [epoch=1]                                  define or update a transaction
-//	put|del|cput k=a ts=10 [v=x] [txn=A] [absent]               write (cput: absent = expectAbsent)
-//	get k=a ts=15 [txn=A] [unc=20] [inconsistent] [uncommitted=A]
-//	scan k=a end=z ts=15 [max=2] [reverse] [txn=A] [unc=20] [inconsistent]
+//	put|del|cput k=a ts=10 [local=8] [v=x] [txn=A] [absent]     write (cput: absent = expectAbsent);
+//	                                                            local: its local timestamp (default ts)
+//	legacy-put k=a ts=10 [v=x]                                  a version as stored before local timestamps
+//	get k=a ts=15 [txn=A] [unc=20] [local-limit=17] [inconsistent] [uncommitted=A]
+//	scan k=a end=z ts=15 [max=2] [reverse] [txn=A] [unc=20] [local-limit=17] [inconsistent]
+//	                                                            unc, local-limit: the uncertainty interval
 //	resolve k=a txn=A commit|abort [ts=25]
 //	resolve-range k=a end=z txn=A commit|abort [ts=25]
+//	push k=a txn=A ts=25                                        move A's intent up to 25
 //	refresh k=a [end=z] from=10 to=20 txn=A
 //	gc k=a end=z ts=25
-//	dump                                                        every engine key, decoded
+//	dump                                                        every engine key, decoded, with
+//	                                                            local timestamps kept in headers
 //	flush                                                       flush memtables to sstables
 //
 // Keys and values accept Go escapes (k=a\x00). Timestamps are wall[.logical].
@@ -132,7 +137,8 @@ func (e *ddEnv) txnName(id TxnID) string {
 
 func (e *ddEnv) readOptions() ReadOptions {
 	_, inconsistent := e.arg("inconsistent")
-	opts := ReadOptions{Txn: e.txn(), Uncertainty: e.ts("unc"), Inconsistent: inconsistent}
+	unc := UncertaintyInterval{GlobalLimit: e.ts("unc"), LocalLimit: e.ts("local-limit")}
+	opts := ReadOptions{Txn: e.txn(), Uncertainty: unc, Inconsistent: inconsistent}
 	if name, ok := e.arg("uncommitted"); ok {
 		txn, ok := e.txns[name]
 		if !ok {
@@ -165,7 +171,8 @@ func (e *ddEnv) fmtErr(err error) string {
 	case errors.As(err, &cfe):
 		return fmt.Sprintf("error: ConditionFailedError: actual=%q", cfe.ActualValue)
 	case errors.As(err, &rwu):
-		return fmt.Sprintf("error: ReadWithinUncertaintyIntervalError: read=%s existing=%s", fmtTS(rwu.ReadTimestamp), fmtTS(rwu.ExistingTimestamp))
+		return fmt.Sprintf("error: ReadWithinUncertaintyIntervalError: read=%s existing=%s local=%s",
+			fmtTS(rwu.ReadTimestamp), fmtTS(rwu.ExistingTimestamp), fmtTS(rwu.LocalTimestamp))
 	case errors.As(err, &rce):
 		return fmt.Sprintf("error: RefreshConflictError: key=%q ts=%s", rce.Key, fmtTS(rce.Timestamp))
 	}
@@ -211,14 +218,32 @@ func (e *ddEnv) run(db *pebble.DB) string {
 	case "put", "del", "cput":
 		return e.batch(db, func(b *pebble.Batch) (string, error) {
 			key, ts, txn := e.mustBytes("k"), e.ts("ts"), e.txn()
+			local := ts
+			if _, ok := e.arg("local"); ok {
+				local = e.ts("local")
+			}
 			switch d.Cmd {
 			case "put":
-				return "", Put(b, key, ts, e.mustBytes("v"), txn)
+				return "", Put(b, key, ts, local, e.mustBytes("v"), txn)
 			case "del":
-				return "", Delete(b, key, ts, txn)
+				return "", Delete(b, key, ts, local, txn)
 			}
 			_, absent := e.arg("absent")
-			return "", ConditionalPut(b, key, ts, e.mustBytes("v"), txn, absent)
+			return "", ConditionalPut(b, key, ts, local, e.mustBytes("v"), txn, absent)
+		})
+
+	case "legacy-put":
+		// The engine key and bare value, as every version was written before local
+		// timestamps: such a version's local timestamp is its timestamp.
+		return e.batch(db, func(b *pebble.Batch) (string, error) {
+			return "", b.Set(EncodeKey(e.mustBytes("k"), e.ts("ts")), e.bytes("v"), nil)
+		})
+
+	case "push":
+		txn := e.txn()
+		return e.batch(db, func(b *pebble.Batch) (string, error) {
+			moved, err := PushIntent(b, e.mustBytes("k"), txn.ID, e.ts("ts"))
+			return fmt.Sprintf("moved=%t", moved), err
 		})
 
 	case "get":
@@ -308,11 +333,26 @@ func (e *ddEnv) run(db *pebble.DB) string {
 				fmt.Fprintf(&b, "%q meta: txn=%s ts=%s epoch=%d\n", k, e.txnName(m.ID), fmtTS(m.WriteTimestamp), m.Epoch)
 				continue
 			}
-			if len(it.Value()) == 0 {
-				fmt.Fprintf(&b, "%q@%s -> <tombstone>\n", k, fmtTS(ts))
-			} else {
-				fmt.Fprintf(&b, "%q@%s -> %q\n", k, fmtTS(ts), it.Value())
+			n, err := keyPrefixLen(it.Key())
+			if err != nil {
+				e.t.Fatal(err)
 			}
+			_, header, err := decodeVersionSuffix(it.Key()[n:])
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			value, local, err := decodeValue(ts, header, it.Value())
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			shown := fmt.Sprintf("%q", value)
+			if len(value) == 0 {
+				shown = "<tombstone>"
+			}
+			if header {
+				shown += " local=" + fmtTS(local)
+			}
+			fmt.Fprintf(&b, "%q@%s -> %s\n", k, fmtTS(ts), shown)
 		}
 		if b.Len() == 0 {
 			return "<empty>"

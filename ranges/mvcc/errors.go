@@ -51,9 +51,15 @@ type ReadWithinUncertaintyIntervalError struct {
 	ReadTimestamp, ExistingTimestamp hlc.Timestamp
 	// Key is the key of the value, for the error a SQL client sees.
 	Key []byte `codec:",omitempty"`
+	// LocalTimestamp is the value's local timestamp (see UncertaintyInterval).
+	LocalTimestamp hlc.Timestamp `codec:",omitempty"`
 }
 
 func (e *ReadWithinUncertaintyIntervalError) Error() string {
+	if !e.LocalTimestamp.IsEmpty() && e.LocalTimestamp.Less(e.ExistingTimestamp) {
+		return fmt.Sprintf("read at %s met a value at %s (local timestamp %s) within its uncertainty interval",
+			e.ReadTimestamp, e.ExistingTimestamp, e.LocalTimestamp)
+	}
 	return fmt.Sprintf("read at %s met a value at %s within its uncertainty interval", e.ReadTimestamp, e.ExistingTimestamp)
 }
 

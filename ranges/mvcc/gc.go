@@ -45,7 +45,7 @@ func GC(rw ReadWriter, start, end []byte, threshold hlc.Timestamp) (GCStats, err
 			hasIntent, provisional = true, m.WriteTimestamp
 			continue
 		}
-		v, err := decodeSuffix(k[n:])
+		v, header, err := decodeVersionSuffix(k[n:])
 		if err != nil {
 			return st, err
 		}
@@ -54,7 +54,11 @@ func GC(rw ReadWriter, start, end []byte, threshold hlc.Timestamp) (GCStats, err
 		}
 		if !keptOne {
 			keptOne = true
-			if len(it.Value()) > 0 {
+			value, _, err := decodeValue(v, header, it.Value())
+			if err != nil {
+				return st, fmt.Errorf("key %x at %s: %w", prefix, v, err)
+			}
+			if len(value) > 0 {
 				continue // the value readers at threshold see
 			}
 		}

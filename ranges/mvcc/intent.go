@@ -10,8 +10,9 @@ import (
 )
 
 // ResolveIntent finishes transaction id's intent on key: committing turns the provisional value
-// into a version at commitTS (a zero commitTS keeps the intent's timestamp); aborting removes
-// it. It reports whether there was such an intent; another transaction's intent is left alone.
+// into a version at commitTS (a zero commitTS keeps the intent's timestamp), with the local
+// timestamp it was written with; aborting removes it. It reports whether there was such an
+// intent; another transaction's intent is left alone.
 func ResolveIntent(rw ReadWriter, key []byte, id TxnID, commit bool, commitTS hlc.Timestamp) (bool, error) {
 	meta, prefix, err := intentOf(rw, key, id)
 	if meta == nil || err != nil {
@@ -21,7 +22,11 @@ func ResolveIntent(rw ReadWriter, key []byte, id TxnID, commit bool, commitTS hl
 		return false, err
 	}
 	if !commit {
-		return true, rw.Delete(appendTimestamp(prefix[:len(prefix):len(prefix)], meta.WriteTimestamp), nil)
+		k, _, _, found, err := versionAt(rw, prefix, meta.WriteTimestamp)
+		if err != nil || !found {
+			return true, err
+		}
+		return true, rw.Delete(k, nil)
 	}
 	if commitTS.IsEmpty() || commitTS == meta.WriteTimestamp {
 		// The provisional value already is the committed version; dropping the meta suffices.
@@ -32,7 +37,7 @@ func ResolveIntent(rw ReadWriter, key []byte, id TxnID, commit bool, commitTS hl
 
 // PushIntent moves transaction id's intent on key up to timestamp to, when it is below it:
 // the transaction was pushed there by a reader, which may then read the key below the intent.
-// It reports whether the intent moved.
+// The provisional value keeps its local timestamp. It reports whether the intent moved.
 func PushIntent(rw ReadWriter, key []byte, id TxnID, to hlc.Timestamp) (bool, error) {
 	meta, prefix, err := intentOf(rw, key, id)
 	if meta == nil || err != nil || to.LessEq(meta.WriteTimestamp) {
@@ -67,19 +72,27 @@ func intentOf(r pebble.Reader, key []byte, id TxnID) (*TxnMeta, []byte, error) {
 	return &meta, prefix, nil
 }
 
-// moveProvisional moves an intent's provisional value from one timestamp to another.
+// moveProvisional moves an intent's provisional value from one timestamp to another. Its
+// local timestamp stays: the value was written when it was written, wherever it lands, and a
+// reader that began after a commit acknowledged at the new timestamp must still find it
+// uncertain.
 func moveProvisional(rw ReadWriter, key, prefix []byte, from, to hlc.Timestamp) error {
-	provisional := appendTimestamp(prefix[:len(prefix):len(prefix)], from)
-	val, closer, err := rw.Get(provisional)
+	k, stored, header, found, err := versionAt(rw, prefix, from)
 	if err != nil {
-		return fmt.Errorf("key %q: intent without provisional value at %s: %w", key, from, err)
-	}
-	val = append([]byte(nil), val...)
-	closer.Close()
-	if err := rw.Delete(provisional, nil); err != nil {
 		return err
 	}
-	return rw.Set(appendTimestamp(prefix[:len(prefix):len(prefix)], to), val, nil)
+	if !found {
+		return fmt.Errorf("key %q: intent without provisional value at %s", key, from)
+	}
+	value, local, err := decodeValue(from, header, stored)
+	if err != nil {
+		return fmt.Errorf("key %q at %s: %w", key, from, err)
+	}
+	if err := rw.Delete(k, nil); err != nil {
+		return err
+	}
+	nk, nv := encodeVersion(prefix[:len(prefix):len(prefix)], to, local, value)
+	return rw.Set(nk, nv, nil)
 }
 
 // ResolveIntentRange resolves transaction id's intents in [start, end) and returns how many
@@ -169,7 +182,7 @@ func CheckNoNewerWrites(r pebble.Reader, start, end []byte, from, to hlc.Timesta
 		// The newest versions at or below to decide: seek past everything newer.
 		buf = appendTimestamp(append(buf[:0], prefix...), to)
 		for ok = it.SeekGE(buf); ok; ok = it.Next() {
-			v, isVersion, err := versionTS(it.Key(), prefix)
+			v, _, isVersion, err := versionTS(it.Key(), prefix)
 			if err != nil {
 				return err
 			}

@@ -82,17 +82,21 @@ func DecodeKey(ek []byte) ([]byte, hlc.Timestamp, error) {
 	return user, ts, err
 }
 
+// decodeSuffix decodes the timestamp of an engine key's suffix: zero for the meta slot.
 func decodeSuffix(s []byte) (hlc.Timestamp, error) {
-	switch len(s) {
-	case 0:
+	if len(s) == 0 {
 		return hlc.Timestamp{}, nil
-	case tsLen:
-		return hlc.Timestamp{
-			WallTime: int64(^binary.BigEndian.Uint64(s)),
-			Logical:  int32(^binary.BigEndian.Uint32(s[8:])),
-		}, nil
 	}
-	return hlc.Timestamp{}, fmt.Errorf("%w: %d-byte timestamp suffix", errBadKey, len(s))
+	ts, _, err := decodeVersionSuffix(s)
+	return ts, err
+}
+
+// decodeTS decodes the timestamp at the front of a version suffix.
+func decodeTS(s []byte) hlc.Timestamp {
+	return hlc.Timestamp{
+		WallTime: int64(^binary.BigEndian.Uint64(s)),
+		Logical:  int32(^binary.BigEndian.Uint32(s[8:])),
+	}
 }
 
 // Comparer orders engine keys bytewise, like Pebble's default comparer, and adds Split so that

@@ -85,9 +85,9 @@ func TestVersionsAndTombstones(t *testing.T) {
 	}{{10, "a"}, {20, "b"}, {30, ""}, {40, "d"}} {
 		if err := apply(t, db, func(b *pebble.Batch) error {
 			if w.val == "" {
-				return Delete(b, []byte("k"), ts(w.at), nil)
+				return Delete(b, []byte("k"), ts(w.at), ts(w.at), nil)
 			}
-			return Put(b, []byte("k"), ts(w.at), []byte(w.val), nil)
+			return Put(b, []byte("k"), ts(w.at), ts(w.at), []byte(w.val), nil)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -101,18 +101,18 @@ func TestVersionsAndTombstones(t *testing.T) {
 		}
 	}
 	// Writing below the newest version is too old.
-	err := apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(35), []byte("x"), nil) })
+	err := apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(35), ts(35), []byte("x"), nil) })
 	var wto *WriteTooOldError
 	if !errors.As(err, &wto) || wto.ActualTimestamp != ts(40).Next() {
 		t.Fatalf("write below newest: %v", err)
 	}
 	// Uncertainty: a value in (read, limit] fails the read.
-	_, err = Get(db, []byte("k"), ts(35), ReadOptions{Uncertainty: ts(45)})
+	_, err = Get(db, []byte("k"), ts(35), ReadOptions{Uncertainty: UncertaintyInterval{GlobalLimit: ts(45)}})
 	var rwu *ReadWithinUncertaintyIntervalError
 	if !errors.As(err, &rwu) || rwu.ExistingTimestamp != ts(40) {
 		t.Fatalf("uncertain read: %v", err)
 	}
-	if got := mustGet(t, db, "k", 35, ReadOptions{Uncertainty: ts(39)}); got != "<nil>" {
+	if got := mustGet(t, db, "k", 35, ReadOptions{Uncertainty: UncertaintyInterval{GlobalLimit: ts(39)}}); got != "<nil>" {
 		t.Fatalf("read below uncertainty window = %s", got)
 	}
 }
@@ -127,8 +127,8 @@ func TestIntents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(10), []byte("old"), nil) }))
-	must(apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(20), []byte("new"), txn) }))
+	must(apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(10), ts(10), []byte("old"), nil) }))
+	must(apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(20), ts(20), []byte("new"), txn) }))
 
 	if got := mustGet(t, db, "k", 20, ReadOptions{Txn: txn}); got != "new" {
 		t.Fatalf("own intent = %s", got)
@@ -148,18 +148,18 @@ func TestIntents(t *testing.T) {
 	if got := mustGet(t, db, "k", 30, ReadOptions{Txn: &older}); got != "old" {
 		t.Fatalf("a restarted txn read its dead intent: %s", got)
 	}
-	if err := apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(25), []byte("x"), other) }); !errors.As(err, &wie) {
+	if err := apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(25), ts(25), []byte("x"), other) }); !errors.As(err, &wie) {
 		t.Fatalf("write over another's intent: %v", err)
 	}
 	// CPut sees the own intent as live; rewriting moves the provisional value.
 	if err := apply(t, db, func(b *pebble.Batch) error {
-		return ConditionalPut(b, []byte("k"), ts(22), []byte("y"), txn, true)
+		return ConditionalPut(b, []byte("k"), ts(22), ts(22), []byte("y"), txn, true)
 	}); err == nil {
 		t.Fatal("CPut over own live intent succeeded")
 	}
 	moved := *txn
 	moved.WriteTimestamp = ts(22)
-	must(apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(22), []byte("newer"), &moved) }))
+	must(apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(22), ts(22), []byte("newer"), &moved) }))
 	if got := mustGet(t, db, "k", 22, ReadOptions{Txn: &moved}); got != "newer" {
 		t.Fatalf("rewritten intent = %s", got)
 	}
@@ -180,7 +180,7 @@ func TestIntents(t *testing.T) {
 		}
 	}
 	// Abort removes everything the intent wrote.
-	must(apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("a"), ts(30), []byte("tmp"), other) }))
+	must(apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("a"), ts(30), ts(30), []byte("tmp"), other) }))
 	must(apply(t, db, func(b *pebble.Batch) error {
 		_, err := ResolveIntentRange(b, []byte("a"), []byte("b"), other.ID, false, hlc.Timestamp{})
 		return err
@@ -193,7 +193,9 @@ func TestIntents(t *testing.T) {
 func TestConditionalPut(t *testing.T) {
 	db := openMem(t)
 	cput := func(at int64, v string) error {
-		return apply(t, db, func(b *pebble.Batch) error { return ConditionalPut(b, []byte("u"), ts(at), []byte(v), nil, true) })
+		return apply(t, db, func(b *pebble.Batch) error {
+			return ConditionalPut(b, []byte("u"), ts(at), ts(at), []byte(v), nil, true)
+		})
 	}
 	if err := cput(10, "1"); err != nil {
 		t.Fatal(err)
@@ -202,7 +204,7 @@ func TestConditionalPut(t *testing.T) {
 	if err := cput(20, "2"); !errors.As(err, &cfe) || string(cfe.ActualValue) != "1" {
 		t.Fatalf("CPut over live value: %v", err)
 	}
-	if err := apply(t, db, func(b *pebble.Batch) error { return Delete(b, []byte("u"), ts(30), nil) }); err != nil {
+	if err := apply(t, db, func(b *pebble.Batch) error { return Delete(b, []byte("u"), ts(30), ts(30), nil) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := cput(40, "3"); err != nil {
@@ -215,11 +217,11 @@ func TestScanPagination(t *testing.T) {
 	var want []string
 	for i := 0; i < 20; i++ {
 		k := fmt.Sprintf("k%02d", i)
-		if err := apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte(k), ts(10), []byte(k), nil) }); err != nil {
+		if err := apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte(k), ts(10), ts(10), []byte(k), nil) }); err != nil {
 			t.Fatal(err)
 		}
 		if i%5 == 3 {
-			if err := apply(t, db, func(b *pebble.Batch) error { return Delete(b, []byte(k), ts(11), nil) }); err != nil {
+			if err := apply(t, db, func(b *pebble.Batch) error { return Delete(b, []byte(k), ts(11), ts(11), nil) }); err != nil {
 				t.Fatal(err)
 			}
 			continue
@@ -264,7 +266,7 @@ func TestScanCollectsIntents(t *testing.T) {
 	for i, id := range []byte{1, 2, 3} {
 		txn := &TxnMeta{ID: TxnID{id}, WriteTimestamp: ts(10)}
 		k := []byte(fmt.Sprintf("k%d", i))
-		if err := apply(t, db, func(b *pebble.Batch) error { return Put(b, k, ts(10), []byte("v"), txn) }); err != nil {
+		if err := apply(t, db, func(b *pebble.Batch) error { return Put(b, k, ts(10), ts(10), []byte("v"), txn) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -278,12 +280,12 @@ func TestScanCollectsIntents(t *testing.T) {
 func TestCheckNoNewerWrites(t *testing.T) {
 	db := openMem(t)
 	me, other := TxnID{1}, TxnID{2}
-	_ = apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("a"), ts(15), []byte("v"), nil) })
+	_ = apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("a"), ts(15), ts(15), []byte("v"), nil) })
 	_ = apply(t, db, func(b *pebble.Batch) error {
-		return Put(b, []byte("b"), ts(18), []byte("mine"), &TxnMeta{ID: me, WriteTimestamp: ts(18)})
+		return Put(b, []byte("b"), ts(18), ts(18), []byte("mine"), &TxnMeta{ID: me, WriteTimestamp: ts(18)})
 	})
 	_ = apply(t, db, func(b *pebble.Batch) error {
-		return Put(b, []byte("c"), ts(30), []byte("theirs"), &TxnMeta{ID: other, WriteTimestamp: ts(30)})
+		return Put(b, []byte("c"), ts(30), ts(30), []byte("theirs"), &TxnMeta{ID: other, WriteTimestamp: ts(30)})
 	})
 	for _, c := range []struct {
 		start, end string
@@ -315,9 +317,9 @@ func TestGC(t *testing.T) {
 	write := func(k string, at int64, v string) {
 		if err := apply(t, db, func(b *pebble.Batch) error {
 			if v == "" {
-				return Delete(b, []byte(k), ts(at), nil)
+				return Delete(b, []byte(k), ts(at), ts(at), nil)
 			}
-			return Put(b, []byte(k), ts(at), []byte(v), nil)
+			return Put(b, []byte(k), ts(at), ts(at), []byte(v), nil)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -380,7 +382,9 @@ func TestWriteReplay(t *testing.T) {
 	db := openMem(t)
 	txn := &TxnMeta{ID: TxnID{7}, Key: []byte("k"), WriteTimestamp: ts(10), MinTimestamp: ts(10), Sequence: 1}
 	cput := func(m *TxnMeta) error {
-		return apply(t, db, func(b *pebble.Batch) error { return ConditionalPut(b, []byte("k"), ts(10), []byte("v"), m, true) })
+		return apply(t, db, func(b *pebble.Batch) error {
+			return ConditionalPut(b, []byte("k"), ts(10), ts(10), []byte("v"), m, true)
+		})
 	}
 	if err := cput(txn); err != nil {
 		t.Fatal(err)
@@ -428,7 +432,7 @@ func TestScanIntentCap(t *testing.T) {
 	txn := &TxnMeta{ID: TxnID{1}, WriteTimestamp: ts(10)}
 	if err := apply(t, db, func(b *pebble.Batch) error {
 		for i := 0; i < 250; i++ {
-			if err := Put(b, []byte(fmt.Sprintf("k%03d", i)), ts(10), []byte("v"), txn); err != nil {
+			if err := Put(b, []byte(fmt.Sprintf("k%03d", i)), ts(10), ts(10), []byte("v"), txn); err != nil {
 				return err
 			}
 		}

@@ -13,10 +13,10 @@ import (
 func TestPushIntent(t *testing.T) {
 	db := openMem(t)
 	writer := &TxnMeta{ID: TxnID{7}, Key: []byte("k"), WriteTimestamp: ts(20), MinTimestamp: ts(20)}
-	if err := apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(10), []byte("old"), nil) }); err != nil {
+	if err := apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(10), ts(10), []byte("old"), nil) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(20), []byte("new"), writer) }); err != nil {
+	if err := apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("k"), ts(20), ts(20), []byte("new"), writer) }); err != nil {
 		t.Fatal(err)
 	}
 	var wie *WriteIntentError

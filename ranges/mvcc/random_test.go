@@ -16,8 +16,9 @@ import (
 
 // The model: per user key, its committed versions (oldest first) and at most one intent.
 type modelVersion struct {
-	ts  hlc.Timestamp
-	val string // "" is a tombstone
+	ts    hlc.Timestamp
+	val   string        // "" is a tombstone
+	local hlc.Timestamp // at most ts
 }
 
 type modelIntent struct {
@@ -25,6 +26,16 @@ type modelIntent struct {
 	epoch int32
 	ts    hlc.Timestamp
 	val   string
+	local hlc.Timestamp // at most ts
+}
+
+// effectiveLocal is the local timestamp a version at ts written with local has: local, or
+// ts itself when local is not below it.
+func effectiveLocal(ts, local hlc.Timestamp) hlc.Timestamp {
+	if local.Less(ts) {
+		return local
+	}
+	return ts
 }
 
 type modelKey struct {
@@ -60,14 +71,18 @@ type modelRead struct {
 }
 
 func (mk *modelKey) read(ts hlc.Timestamp, opts ReadOptions) modelRead {
-	limit := ts.Forward(opts.Uncertainty)
+	limit := ts.Forward(opts.Uncertainty.GlobalLimit)
+	localLimit := opts.Uncertainty.LocalLimit
+	if localLimit.IsEmpty() {
+		localLimit = limit
+	}
 	var skip *hlc.Timestamp
 	if in := mk.intent; in != nil {
 		own := opts.Txn != nil && opts.Txn.ID == in.txn
 		switch {
 		case own && in.epoch == opts.Txn.Epoch:
 			return modelRead{val: in.val, ts: in.ts, found: in.val != ""}
-		case !own && !opts.Inconsistent && in.ts.LessEq(limit):
+		case !own && !opts.Inconsistent && in.ts.LessEq(limit) && (in.ts.LessEq(ts) || in.local.LessEq(localLimit)):
 			return modelRead{conflict: true}
 		}
 		skip = &in.ts
@@ -78,6 +93,9 @@ func (mk *modelKey) read(ts hlc.Timestamp, opts ReadOptions) modelRead {
 			continue
 		}
 		if ts.Less(v.ts) {
+			if localLimit.Less(v.local) {
+				continue // written after the reader began
+			}
 			t := v.ts
 			return modelRead{uncert: &t}
 		}
@@ -165,7 +183,7 @@ func (m model) scan(sorted []string, start, end string, ts hlc.Timestamp, opts S
 }
 
 // write applies a write to the model, returning the outcome the engine must match.
-func (m model) write(k string, ts hlc.Timestamp, val string, txn *TxnMeta, expectAbsent bool) string {
+func (m model) write(k string, ts, local hlc.Timestamp, val string, txn *TxnMeta, expectAbsent bool) string {
 	mk := m.key(k)
 	var own *modelIntent
 	if in := mk.intent; in != nil {
@@ -189,9 +207,9 @@ func (m model) write(k string, ts hlc.Timestamp, val string, txn *TxnMeta, expec
 		return outcome(nil, &WriteTooOldError{ActualTimestamp: newest.Next()})
 	}
 	if txn == nil {
-		mk.versions = append(mk.versions, modelVersion{ts, val})
+		mk.versions = append(mk.versions, modelVersion{ts, val, effectiveLocal(ts, local)})
 	} else {
-		mk.intent = &modelIntent{txn: txn.ID, epoch: txn.Epoch, ts: ts, val: val}
+		mk.intent = &modelIntent{txn: txn.ID, epoch: txn.Epoch, ts: ts, val: val, local: effectiveLocal(ts, local)}
 	}
 	return outcome(nil, nil)
 }
@@ -204,9 +222,20 @@ func (m model) resolve(k string, id TxnID, commit bool, commitTS hlc.Timestamp) 
 	}
 	mk.intent = nil
 	if commit {
-		mk.versions = append(mk.versions, modelVersion{commitTS, in.val})
+		// The value keeps the local timestamp it was written with.
+		mk.versions = append(mk.versions, modelVersion{commitTS, in.val, effectiveLocal(commitTS, in.local)})
 		sort.Slice(mk.versions, func(i, j int) bool { return mk.versions[i].ts.Less(mk.versions[j].ts) })
 	}
+	return true
+}
+
+// push moves txn id's intent on k up to to, keeping its local timestamp, as PushIntent does.
+func (m model) push(k string, id TxnID, to hlc.Timestamp) bool {
+	in := m.key(k).intent
+	if in == nil || in.txn != id || to.LessEq(in.ts) {
+		return false
+	}
+	in.ts = to
 	return true
 }
 
@@ -285,11 +314,23 @@ func runRandom(t *testing.T, seed int64, ops int) {
 		if rng.Intn(2) == 0 {
 			o.Txn = txns[rng.Intn(len(txns))]
 		}
-		if rng.Intn(3) == 0 {
-			o.Uncertainty = ts.Add(rng.Int63n(8) - 1)
+		if rng.Intn(2) == 0 {
+			o.Uncertainty.GlobalLimit = ts.Add(rng.Int63n(8) - 1)
+			if rng.Intn(2) == 0 {
+				o.Uncertainty.LocalLimit = ts.Add(rng.Int63n(8) - 3)
+			}
 		}
 		o.Inconsistent = rng.Intn(4) == 0
 		return o
+	}
+	// randLocal is a write's local timestamp: mostly below ts (a write pushed into the
+	// future), sometimes above it (a transaction writing at an old timestamp).
+	randLocal := func(ts hlc.Timestamp) hlc.Timestamp {
+		w := ts.WallTime + rng.Int63n(9) - 6
+		if w < 1 {
+			w = 1
+		}
+		return hlc.Timestamp{WallTime: w, Logical: int32(rng.Intn(2))}
 	}
 	apply := func(f func(b *pebble.Batch) error) error {
 		b := db.NewIndexedBatch()
@@ -335,8 +376,9 @@ func runRandom(t *testing.T, seed int64, ops int) {
 			if rng.Intn(4) == 0 {
 				val = ""
 			}
-			want := m.write(k, ts, val, nil, false)
-			got := outcome(nil, apply(func(b *pebble.Batch) error { return Put(b, []byte(k), ts, []byte(val), nil) }))
+			local := randLocal(ts)
+			want := m.write(k, ts, local, val, nil, false)
+			got := outcome(nil, apply(func(b *pebble.Batch) error { return Put(b, []byte(k), ts, local, []byte(val), nil) }))
 			count(want)
 			if got != want {
 				t.Fatalf("op %d: Put(%q@%s): got %s, want %s", i, k, ts, got, want)
@@ -349,14 +391,27 @@ func runRandom(t *testing.T, seed int64, ops int) {
 				val = ""
 			}
 			absent := rng.Intn(3) == 0
-			want := m.write(k, txn.WriteTimestamp, val, txn, absent)
+			local := randLocal(txn.WriteTimestamp)
+			want := m.write(k, txn.WriteTimestamp, local, val, txn, absent)
 			got := outcome(nil, apply(func(b *pebble.Batch) error {
-				return ConditionalPut(b, []byte(k), txn.WriteTimestamp, []byte(val), txn, absent)
+				return ConditionalPut(b, []byte(k), txn.WriteTimestamp, local, []byte(val), txn, absent)
 			}))
 			count(want)
 			if got != want {
 				t.Fatalf("op %d: CPut(%q@%s, txn %d epoch %d, absent=%v): got %s, want %s",
 					i, k, txn.WriteTimestamp, txn.ID[0], txn.Epoch, absent, got, want)
+			}
+
+		case op < 43: // a reader pushes one intent up
+			txn := txns[rng.Intn(len(txns))]
+			to := randTS(4)
+			want := m.push(k, txn.ID, to)
+			var got bool
+			if err := apply(func(b *pebble.Batch) (err error) {
+				got, err = PushIntent(b, []byte(k), txn.ID, to)
+				return err
+			}); err != nil || got != want {
+				t.Fatalf("op %d: PushIntent(%q, %s): %v, %v; want %v", i, k, to, got, err, want)
 			}
 
 		case op < 45: // push or restart a transaction

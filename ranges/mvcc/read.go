@@ -20,10 +20,8 @@ type KeyValue struct {
 type ReadOptions struct {
 	// Txn is the reading transaction: it sees its own intents of its current epoch.
 	Txn *TxnMeta
-	// Uncertainty, when above the read timestamp, makes committed values in (ts, Uncertainty]
-	// fail the read, and intents at or below it conflict: the reader's clock may lag the
-	// writer's, so it cannot tell whether they happened before it started.
-	Uncertainty hlc.Timestamp
+	// Uncertainty is the reader's uncertainty interval above the read timestamp.
+	Uncertainty UncertaintyInterval
 	// Inconsistent reads ignore other transactions' intents instead of failing.
 	Inconsistent bool
 	// Uncommitted lists transactions known to have been uncommitted after the reader
@@ -31,6 +29,26 @@ type ReadOptions struct {
 	// are skipped rather than taken as uncertain, since whenever they commit, it is after
 	// the reader began.
 	Uncommitted []TxnID
+}
+
+// UncertaintyInterval holds the versions above a read timestamp that may have been written
+// before the reader began, by a node whose clock ran ahead of the reader's or at a
+// timestamp pushed into the future: skipping one could miss a write acknowledged before the
+// reader started. Another writer's committed version at a timestamp in (read timestamp,
+// GlobalLimit] fails the read (ReadWithinUncertaintyIntervalError), and another
+// transaction's intent there conflicts (WriteIntentError), unless its local timestamp is
+// above LocalLimit: then it was written after the reader began, and it is skipped like any
+// version above the read timestamp.
+type UncertaintyInterval struct {
+	// GlobalLimit is the read timestamp plus the maximum clock offset, as of the reader's
+	// start: no clock read higher when the reader began. Zero (or at most the read
+	// timestamp): the reader has no uncertainty interval.
+	GlobalLimit hlc.Timestamp
+	// LocalLimit is a physical clock reading of the node serving the read, taken after the
+	// reader began (an observed timestamp), and above the local timestamp of every value
+	// written there by another node's clock: a version whose local timestamp is above it
+	// was written after the reader began. Zero: nothing is known, GlobalLimit applies.
+	LocalLimit hlc.Timestamp
 }
 
 func (o *ReadOptions) uncommitted(id TxnID) bool {
@@ -86,7 +104,7 @@ func keySpace(userKey []byte) (prefix, upper, version []byte) {
 			n++
 		}
 	}
-	buf := make([]byte, 0, 3*n+tsLen)
+	buf := make([]byte, 0, 3*n+tsLen+1)
 	prefix = appendEscaped(buf, userKey)
 	upper = append(buf[n:n], prefix...)
 	upper[n-1]++ // the terminator 0x00 0x01 becomes 0x00 0x02
@@ -99,13 +117,14 @@ func newIter(r pebble.Reader, lower, upper []byte) (*pebble.Iterator, error) {
 }
 
 // versionTS returns the timestamp of engine key k if it is a version of the user key with this
-// prefix; ok is false when k is the meta slot or belongs to another user key.
-func versionTS(k, prefix []byte) (hlc.Timestamp, bool, error) {
+// prefix, and whether its value carries a header; ok is false when k is the meta slot or
+// belongs to another user key.
+func versionTS(k, prefix []byte) (ts hlc.Timestamp, header, ok bool, err error) {
 	if !bytes.HasPrefix(k, prefix) || len(k) == len(prefix) {
-		return hlc.Timestamp{}, false, nil
+		return hlc.Timestamp{}, false, false, nil
 	}
-	ts, err := decodeSuffix(k[len(prefix):])
-	return ts, err == nil, err
+	ts, header, err = decodeVersionSuffix(k[len(prefix):])
+	return ts, header, err == nil, err
 }
 
 // reader evaluates what a reader at ts sees of individual user keys with one iterator.
@@ -115,14 +134,21 @@ type reader struct {
 	// iterator that reads a single user key.
 	prefixSeek bool
 	ts         hlc.Timestamp
-	// limit is ts forwarded to the uncertainty limit: the newest version that matters.
-	limit hlc.Timestamp
-	opts  ReadOptions
-	buf   []byte
+	// limit is ts forwarded to the global uncertainty limit: the newest version that
+	// matters. localLimit is the highest local timestamp of a version in (ts, limit] that
+	// counts as possibly written before the reader began.
+	limit, localLimit hlc.Timestamp
+	opts              ReadOptions
+	buf               []byte
 }
 
 func newReader(it *pebble.Iterator, ts hlc.Timestamp, opts ReadOptions) *reader {
-	return &reader{it: it, ts: ts, limit: ts.Forward(opts.Uncertainty), opts: opts}
+	r := &reader{it: it, ts: ts, limit: ts.Forward(opts.Uncertainty.GlobalLimit), localLimit: opts.Uncertainty.LocalLimit, opts: opts}
+	if r.localLimit.IsEmpty() {
+		// Every version's local timestamp is at most its timestamp: all of (ts, limit] counts.
+		r.localLimit = r.limit
+	}
+	return r
 }
 
 func (r *reader) seek(k []byte) bool {
@@ -154,28 +180,39 @@ func (r *reader) readKey(prefix []byte, positioned bool) (value []byte, vts hlc.
 			return nil, vts, false, nil, fmt.Errorf("key %x: %w", prefix, err)
 		}
 		own := r.opts.Txn != nil && r.opts.Txn.ID == meta.ID
-		switch {
-		case own && meta.Epoch == r.opts.Txn.Epoch:
+		if own && meta.Epoch == r.opts.Txn.Epoch {
 			// The transaction reads its own write, whatever its timestamp.
-			if !r.seekVersion(prefix, meta.WriteTimestamp) || !bytes.Equal(it.Key(), r.buf) {
-				if err := it.Error(); err != nil {
-					return nil, vts, false, nil, err
-				}
-				return nil, vts, false, nil, fmt.Errorf("key %x: intent without provisional value at %s", prefix, meta.WriteTimestamp)
+			r.seekVersion(prefix, meta.WriteTimestamp)
+			value, _, err := r.provisional(prefix, meta.WriteTimestamp)
+			if err != nil {
+				return nil, vts, false, nil, err
 			}
-			return it.Value(), meta.WriteTimestamp, len(it.Value()) > 0, nil, nil
-		case !own && !r.opts.Inconsistent && meta.WriteTimestamp.LessEq(r.limit) &&
-			!(r.ts.Less(meta.WriteTimestamp) && r.opts.uncommitted(meta.ID)):
-			return nil, vts, false, &meta, nil
+			return value, meta.WriteTimestamp, len(value) > 0, nil, nil
 		}
-		// An older epoch of the reader, an intent above the limit, or an inconsistent read:
-		// the provisional value is invisible and the committed versions below it count.
 		hasMeta, skip = true, meta.WriteTimestamp
 		it.Next()
+		if !own && !r.opts.Inconsistent && meta.WriteTimestamp.LessEq(r.limit) {
+			conflict := meta.WriteTimestamp.LessEq(r.ts)
+			if !conflict && !r.opts.uncommitted(meta.ID) {
+				// Within the uncertainty interval: the provisional value, next, tells
+				// whether it was written before the reader began.
+				_, local, err := r.provisional(prefix, meta.WriteTimestamp)
+				if err != nil {
+					return nil, vts, false, nil, err
+				}
+				conflict = local.LessEq(r.localLimit)
+			}
+			if conflict {
+				return nil, vts, false, &meta, nil
+			}
+		}
+		// An older epoch of the reader, an intent above the limit or known to be later than
+		// the reader, or an inconsistent read: the provisional value is invisible and the
+		// committed versions below it count.
 	}
 	seeked := false
 	for n := 0; it.Valid(); n++ {
-		v, ok, err := versionTS(it.Key(), prefix)
+		v, header, ok, err := versionTS(it.Key(), prefix)
 		if err != nil || !ok {
 			return nil, vts, false, nil, err
 		}
@@ -192,12 +229,44 @@ func (r *reader) readKey(prefix []byte, positioned bool) (value []byte, vts hlc.
 			it.Next()
 			continue
 		}
-		if r.ts.Less(v) {
-			return nil, vts, false, nil, &ReadWithinUncertaintyIntervalError{ReadTimestamp: r.ts, ExistingTimestamp: v, Key: appendUnescaped(nil, prefix)}
+		value, local, err := decodeValue(v, header, it.Value())
+		if err != nil {
+			return nil, vts, false, nil, fmt.Errorf("key %x at %s: %w", prefix, v, err)
 		}
-		return it.Value(), v, len(it.Value()) > 0, nil, nil
+		if r.ts.Less(v) {
+			if local.LessEq(r.localLimit) {
+				return nil, vts, false, nil, &ReadWithinUncertaintyIntervalError{ReadTimestamp: r.ts, ExistingTimestamp: v, LocalTimestamp: local, Key: appendUnescaped(nil, prefix)}
+			}
+			// Written after the reader began: as invisible as any later version.
+			it.Next()
+			continue
+		}
+		return value, v, len(value) > 0, nil, nil
 	}
 	return nil, vts, false, nil, it.Error()
+}
+
+// provisional decodes the version the iterator is on, which must be an intent's provisional
+// value at ts: the writer's bytes (valid until the iterator moves) and its local timestamp.
+func (r *reader) provisional(prefix []byte, ts hlc.Timestamp) ([]byte, hlc.Timestamp, error) {
+	it := r.it
+	if it.Valid() {
+		v, header, ok, err := versionTS(it.Key(), prefix)
+		if err != nil {
+			return nil, hlc.Timestamp{}, err
+		}
+		if ok && v == ts {
+			value, local, err := decodeValue(v, header, it.Value())
+			if err != nil {
+				return nil, hlc.Timestamp{}, fmt.Errorf("key %x at %s: %w", prefix, v, err)
+			}
+			return value, local, nil
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, hlc.Timestamp{}, err
+	}
+	return nil, hlc.Timestamp{}, fmt.Errorf("key %x: intent without provisional value at %s", prefix, ts)
 }
 
 // Get reads key as of ts. It returns nil when the key has no value at ts.
