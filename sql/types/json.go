@@ -51,7 +51,7 @@ func jsonKeyLess(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// JSONString, JSONNumberOf and the rest build values; JSONObjectOf sorts and dedupes keys.
+// JSONStringOf, JSONNumberOf and the rest build values; JSONObjectOf sorts and dedupes keys.
 func JSONStringOf(s string) JSON       { return JSON{Kind: JSONString, Str: s} }
 func JSONNumberOf(d *apd.Decimal) JSON { return JSON{Kind: JSONNumber, Num: d} }
 func JSONBoolOf(b bool) JSON           { return JSON{Kind: JSONBool, Bool: b} }
