@@ -127,8 +127,8 @@ func normalize(src string, toks []token) (Statement, error) {
 	}
 	steps := []func() error{
 		r.statementForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,
-		r.casts, r.atTimeZone, r.power, r.ilike, r.distinctFrom, r.orderLimit, r.lockingClauses,
-		r.insertClauses, r.returning,
+		r.extract, r.casts, r.arrays, r.atTimeZone, r.power, r.otherOperators, r.anyAll, r.ilike, r.distinctFrom,
+		r.rejectLeftovers, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -183,14 +183,10 @@ func (r *rewriter) rejectOperators() error {
 				return r.unsupported("the bitwise NOT operator ~")
 			}
 			return r.unsupported("regular expression and pattern operators (" + t.text + ")")
-		case t.text == "->" || t.text == "->>" || t.text == "@>" || t.text == "<@" || t.text == "&&" || t.text == "@":
+		case t.text == "@" || t.text == "#-":
 			return r.unsupported("the operator " + t.text)
-		case t.text == "[" || t.text == "]":
-			return r.unsupported("arrays")
 		case t.text == "=>":
 			return r.unsupported("named function arguments")
-		case t.text == ":":
-			return r.syntaxError(i)
 		}
 	}
 	return nil
