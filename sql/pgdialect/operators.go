@@ -114,8 +114,12 @@ func (r *rewriter) arrays() error {
 		i = start
 	}
 	for i := 0; i+1 < len(r.toks); i++ {
-		if r.toks[i].is("array") && !r.toks[i].gen && r.toks[i+1].isOp("(") {
+		switch {
+		case r.toks[i].is("array") && !r.toks[i].gen && r.toks[i+1].isOp("("):
 			return r.unsupported("ARRAY(subquery)")
+		case r.toks[i].is("cardinality") && r.toks[i+1].isOp("(") && (i == 0 || !r.toks[i-1].isOp(".")):
+			// tidb reserves CARDINALITY; quoted, it reads as the function name it is.
+			r.toks[i].kind = tokQIdent
 		}
 	}
 	return nil
