@@ -468,8 +468,17 @@ func outputName(e ast.ExprNode) string {
 			}
 			return "?column?"
 		}
-		if name == "meridian_ilike" || name == ast.Concat {
-			return "?column?" // operators: ILIKE and ||
+		switch name {
+		case "meridian_ilike", ast.Concat, "meridian_op", "meridian_any", "meridian_all", "meridian_slice":
+			return "?column?" // operators: ILIKE, ||, the JSON and array operators, ANY/ALL
+		case "meridian_array":
+			return "array"
+		case "meridian_extract":
+			return "extract"
+		case "meridian_subscript":
+			if len(n.Args) == 2 {
+				return outputName(n.Args[0]) // a[1] is named a
+			}
 		}
 		return name
 	case *ast.CaseExpr:
@@ -507,6 +516,16 @@ func shortTypeName(t types.T) string {
 		return "timestamptz"
 	case types.UUIDFamily:
 		return "uuid"
+	case types.TimeFamily:
+		return "time"
+	case types.IntervalFamily:
+		return "interval"
+	case types.JSONBFamily:
+		return "jsonb"
+	case types.JSONFamily:
+		return "json"
+	case types.ArrayFamily:
+		return shortTypeName(t.ElemType()) // '{1}'::int[] is named int4, as in PostgreSQL
 	}
 	return "unknown"
 }
