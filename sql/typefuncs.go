@@ -786,6 +786,11 @@ func (c *compiler) arrayFunc(n *ast.FuncCallExpr, name string) (*scalar, error) 
 		}, false), nil
 	}
 	// array_to_string(a, delimiter [, null_string])
+	for _, a := range args[1:] {
+		if a.typ.Family != types.StringFamily {
+			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function array_to_string(%s) does not exist", strings.Join(typeNames(args), ", "))
+		}
+	}
 	return c.derived(types.String, args, func(v []types.Datum) (types.Datum, error) {
 		if v[0] == nil || v[1] == nil {
 			return nil, nil

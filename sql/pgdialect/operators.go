@@ -93,6 +93,9 @@ func (r *rewriter) arrays() error {
 			}
 			return r.syntaxError(i)
 		}
+		if r.toks[0].is("update") && start > 0 && m+1 < len(r.toks) && r.toks[m+1].isOp("=") && (r.toks[start-1].is("set") || r.toks[start-1].isOp(",")) {
+			return r.unsupported("assignment to array elements")
+		}
 		base := append([]token(nil), r.toks[start:i]...)
 		var call []token
 		if colon := topLevelColon(inner); colon >= 0 {
