@@ -359,7 +359,13 @@ func (c *compiler) castCall(n *ast.FuncCallExpr) (*scalar, error) {
 	if err != nil {
 		return nil, err
 	}
-	arg, err := c.compileWant(n.Args[0], types.Unknown)
+	// An array constructor takes its element type from the cast, so that ARRAY[]::int[] has
+	// one; other expressions are typed by themselves.
+	argWant := types.Unknown
+	if fc, ok := n.Args[0].(*ast.FuncCallExpr); ok && fc.FnName.L == "meridian_array" && t.Family == types.ArrayFamily {
+		argWant = t
+	}
+	arg, err := c.compileWant(n.Args[0], argWant)
 	if err != nil {
 		return nil, err
 	}

@@ -266,6 +266,9 @@ func (c *compiler) arrayConstructor(n *ast.FuncCallExpr, want types.T) (*scalar,
 	ewant := types.Unknown
 	if want.Family == types.ArrayFamily {
 		ewant = want.ElemType()
+	} else if len(n.Args) == 0 {
+		return nil, pgerror.New(pgerror.CodeIndeterminateDatatype, "cannot determine type of empty array").
+			WithHint("Explicitly cast to the desired type, for example ARRAY[]::integer[].")
 	}
 	elems := make([]*scalar, len(n.Args))
 	for i, a := range n.Args {
@@ -279,7 +282,10 @@ func (c *compiler) arrayConstructor(n *ast.FuncCallExpr, want types.T) (*scalar,
 	if err != nil {
 		return nil, err
 	}
-	if et.Family == types.UnknownFamily && len(elems) > 0 {
+	switch {
+	case et.Family == types.UnknownFamily && ewant.Family != types.UnknownFamily:
+		et = ewant
+	case et.Family == types.UnknownFamily:
 		et = types.String // all untyped: text, as in PostgreSQL
 	}
 	for i, e := range elems {
@@ -556,14 +562,6 @@ func (c *compiler) jsonArg(e ast.ExprNode, fn string) (*scalar, error) {
 	return s, nil
 }
 
-// asJSON reads a json (text) or jsonb value as jsonb.
-func asJSON(d types.Datum) (types.JSON, error) {
-	if s, ok := d.(string); ok {
-		return types.ParseJSON(s)
-	}
-	return d.(types.JSON), nil
-}
-
 func (c *compiler) jsonUnary(n *ast.FuncCallExpr, name string) (*scalar, error) {
 	if len(n.Args) != 1 {
 		return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s with %d argument(s) does not exist", name, len(n.Args))
@@ -595,7 +593,7 @@ func (c *compiler) jsonUnary(n *ast.FuncCallExpr, name string) (*scalar, error) 
 		resT = types.Int4
 	}
 	return c.derived(resT, []*scalar{arg}, func(v []types.Datum) (types.Datum, error) {
-		j, err := asJSON(v[0])
+		j, err := types.AsJSON(v[0])
 		if err != nil {
 			return nil, err
 		}

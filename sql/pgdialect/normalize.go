@@ -344,14 +344,14 @@ func (r *rewriter) openParen(i int) int {
 }
 
 // topLevelIndex returns the index of the first token from from on, outside parentheses
-// opened after from, that matches pred, or -1.
+// and brackets opened after from, that matches pred, or -1.
 func (r *rewriter) topLevelIndex(from int, pred func(token) bool) int {
 	depth := 0
 	for j := from; j < len(r.toks); j++ {
 		switch {
-		case r.toks[j].isOp("("):
+		case r.toks[j].isOp("(") || r.toks[j].isOp("["):
 			depth++
-		case r.toks[j].isOp(")"):
+		case r.toks[j].isOp(")") || r.toks[j].isOp("]"):
 			depth--
 			if depth < 0 {
 				return -1

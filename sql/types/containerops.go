@@ -7,9 +7,9 @@ import (
 // isTextArray reports whether t is an array of a string type (text[], varchar[]).
 func isTextArray(t T) bool { return t.Family == ArrayFamily && t.Elem == StringFamily }
 
-// asJSON reads a json or jsonb value as jsonb. json text was validated on input, so a
-// failure here is a programming error that still surfaces as an ordinary SQL error.
-func asJSON(d Datum) (JSON, error) {
+// AsJSON reads a json (text) or jsonb value as jsonb. json text was validated on input, so
+// a failure here is a programming error that still surfaces as an ordinary SQL error.
+func AsJSON(d Datum) (JSON, error) {
 	if s, ok := d.(string); ok {
 		return ParseJSON(s)
 	}
@@ -50,7 +50,7 @@ func jsonOp(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 	if l == nil || r == nil {
 		return res, nil, nil
 	}
-	j, err := asJSON(l)
+	j, err := AsJSON(l)
 	if err != nil {
 		return T{}, nil, err
 	}
