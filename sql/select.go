@@ -281,6 +281,9 @@ func (s *Session) planSelect(ctx context.Context, t *txn.Txn, n *ast.SelectStmt,
 			if err != nil {
 				return nil, err
 			}
+			if err := checkComparable(g.typ, "equality"); err != nil {
+				return nil, err
+			}
 			p.groupBy = append(p.groupBy, g)
 		}
 		for _, f := range fields {
@@ -330,6 +333,15 @@ func (s *Session) planSelect(ctx context.Context, t *txn.Txn, n *ast.SelectStmt,
 					return nil, err
 				}
 				oi.expr = e
+			}
+			var t types.T
+			if oi.expr != nil {
+				t = oi.expr.typ
+			} else {
+				t = p.cols[oi.outIdx].typ
+			}
+			if err := checkComparable(t, "ordering"); err != nil {
+				return nil, err
 			}
 			p.order = append(p.order, oi)
 		}
@@ -485,6 +497,16 @@ func outputName(e ast.ExprNode) string {
 		return "case"
 	}
 	return "?column?"
+}
+
+// checkComparable refuses to sort or group by json, which, unlike jsonb, has no equality or
+// ordering in PostgreSQL (nor arrays of it).
+func checkComparable(t types.T, what string) error {
+	if t.Family == types.JSONFamily || t.Family == types.ArrayFamily && t.Elem == types.JSONFamily {
+		return pgerror.New(pgerror.CodeUndefinedFunction, "could not identify an %s operator for type %s", what, t.String()).
+			WithHint("Cast the value to jsonb, which has both.")
+	}
+	return nil
 }
 
 // shortTypeName is the pg_type.typname of t, which PostgreSQL uses to name cast columns.

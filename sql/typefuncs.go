@@ -50,6 +50,8 @@ func (c *compiler) typeFuncs(n *ast.FuncCallExpr, name string, want types.T) (s 
 		s, err = c.arrayFunc(n, name)
 	case "string_to_array":
 		s, err = c.stringToArray(n)
+	case "array_agg", "jsonb_agg", "json_agg", "jsonb_object_agg", "json_object_agg", "string_agg":
+		err = pgerror.Unsupported("aggregate function " + name)
 	case "unnest", "jsonb_array_elements", "jsonb_array_elements_text", "jsonb_each", "jsonb_each_text",
 		"jsonb_object_keys", "json_array_elements", "json_each", "json_object_keys", "generate_series":
 		err = pgerror.Unsupported("set-returning functions such as " + name + "()")
@@ -307,7 +309,12 @@ func (c *compiler) subscript(n *ast.FuncCallExpr, slice bool) (*scalar, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.typ.Family != types.ArrayFamily {
+	switch a.typ.Family {
+	case types.ArrayFamily:
+	case types.JSONBFamily:
+		return nil, pgerror.New(pgerror.CodeFeatureNotSupported, "jsonb subscripting is not supported").
+			WithHint("Use the -> operator: j -> 'key' or j -> 0.")
+	default:
 		return nil, pgerror.New(pgerror.CodeDatatypeMismatch, "cannot subscript type %s because it does not support subscripting", a.typ.String())
 	}
 	args := []*scalar{a}
