@@ -107,7 +107,7 @@ func (s *aggState) add(ec *evalCtx, row []types.Datum) error {
 		return err
 	}
 	if s.seen != nil {
-		k := string(types.AppendText(nil, a.arg.typ, v))
+		k := string(types.AppendGroupKey(nil, a.arg.typ, v))
 		if s.seen[k] {
 			return nil
 		}

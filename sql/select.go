@@ -748,7 +748,7 @@ func distinctRows(cols []resultColumn, in []outRow) []outRow {
 				continue
 			}
 			key = append(key, 1)
-			key = types.AppendText(key, cols[i].typ, v)
+			key = types.AppendGroupKey(key, cols[i].typ, v)
 			key = append(key, 0xff)
 		}
 		if !seen[string(key)] {
@@ -809,7 +809,7 @@ func (p *selectPlan) aggregate(ctx context.Context, x *execCtx, project func([]t
 				continue
 			}
 			key = append(key, 1)
-			key = types.AppendText(key, g.typ, v)
+			key = types.AppendGroupKey(key, g.typ, v)
 			key = append(key, 0xff)
 		}
 		gr, ok := groups[string(key)]
