@@ -336,14 +336,39 @@ func (r *rewriter) typedLiterals() error {
 		if err != nil || j >= len(r.toks) || r.toks[j].kind != tokString {
 			continue
 		}
+		lit := r.toks[j]
 		if j+1 < len(r.toks) && r.toks[j+1].kind == tokIdent && intervalFields[r.toks[j+1].text] {
-			return r.unsupported("interval literals with field qualifiers")
+			// interval '2' hour is two hours; a qualifier that would truncate a longer value,
+			// or a range (DAY TO SECOND), is not supported.
+			field := r.toks[j+1].text
+			if typ != "interval" || !isPlainNumber(lit.text) || j+2 < len(r.toks) && (r.toks[j+2].is("to") || r.toks[j+2].isOp("(")) {
+				return r.unsupported("interval literals with field qualifiers")
+			}
+			lit = str(strings.TrimSpace(lit.text) + " " + field)
+			j++
 		}
-		call := castCall([]token{r.toks[j]}, typ)
+		call := castCall([]token{lit}, typ)
 		r.replace(i, j+1, call...)
 		i += len(call) - 1
 	}
 	return nil
+}
+
+// isPlainNumber reports whether s is a signed decimal number and nothing else.
+func isPlainNumber(s string) bool {
+	s = strings.TrimLeft(strings.TrimSpace(s), "+-")
+	digits, dots := 0, 0
+	for k := 0; k < len(s); k++ {
+		switch {
+		case s[k] >= '0' && s[k] <= '9':
+			digits++
+		case s[k] == '.':
+			dots++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && dots <= 1
 }
 
 // isUnarySign reports whether toks[k] is a prefix + or -.

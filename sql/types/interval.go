@@ -329,6 +329,19 @@ func ParseInterval(s string) (Interval, error) {
 		ago, toks = true, toks[:len(toks)-1]
 	}
 	ib := intervalBuilder{ok: true}
+	// Each unit may be given once, as in PostgreSQL: '1 hour 1 hour' is a mistake, not two
+	// hours. A clock gives hours, minutes and seconds.
+	seen := map[intervalUnit]bool{}
+	once := func(units ...intervalUnit) bool {
+		for _, u := range units {
+			if seen[u] {
+				return false
+			}
+			seen[u] = true
+		}
+		return true
+	}
+	clockUnits := []intervalUnit{intervalUnits["hour"], intervalUnits["minute"], intervalUnits["second"]}
 	for i := 0; i < len(toks); i++ {
 		tok := toks[i]
 		switch {
@@ -336,6 +349,9 @@ func ParseInterval(s string) (Interval, error) {
 			us, ok := parseClockDuration(tok)
 			if !ok {
 				return Interval{}, badIntervalOrRange(s, tok)
+			}
+			if !once(clockUnits...) {
+				return Interval{}, badInterval(s)
 			}
 			ib.addMicros(us)
 		case isNumberStart(tok[0]):
@@ -353,6 +369,9 @@ func ParseInterval(s string) (Interval, error) {
 			case i+1 == len(toks):
 				u = intervalUnit{micros: usPerSec} // a bare trailing number is seconds
 			default:
+				return Interval{}, badInterval(s)
+			}
+			if !once(u) {
 				return Interval{}, badInterval(s)
 			}
 			ib.add(u, whole, frac)
@@ -427,6 +446,7 @@ func parseClockDuration(tok string) (int64, bool) {
 // parseISOInterval reads the designator form of ISO 8601 after its P.
 func parseISOInterval(orig, s string) (Interval, error) {
 	ib := intervalBuilder{ok: true}
+	seen := map[intervalUnit]bool{}
 	inTime := false
 	if s == "" {
 		return Interval{}, badInterval(orig)
@@ -472,6 +492,10 @@ func parseISOInterval(orig, s string) (Interval, error) {
 		default:
 			return Interval{}, badInterval(orig)
 		}
+		if seen[u] {
+			return Interval{}, badInterval(orig)
+		}
+		seen[u] = true
 		ib.add(u, whole, frac)
 		s = s[j+1:]
 	}
