@@ -305,6 +305,9 @@ func (c *compiler) subscript(n *ast.FuncCallExpr, slice bool) (*scalar, error) {
 	if len(n.Args) != 2 && !slice || len(n.Args) != 3 && slice {
 		return nil, pgerror.New(pgerror.CodeInternalError, "malformed subscript")
 	}
+	if inner, ok := n.Args[0].(*ast.FuncCallExpr); ok && (inner.FnName.L == "meridian_subscript" || inner.FnName.L == "meridian_slice") {
+		return nil, pgerror.Unsupported("multidimensional array subscripts (a[i][j])")
+	}
 	a, err := c.compile(n.Args[0])
 	if err != nil {
 		return nil, err

@@ -114,7 +114,9 @@ func (r *rewriter) arrays() error {
 			call = funcCall("meridian_subscript", base, inner)
 		}
 		r.replace(start, m+1, call...)
-		i = start
+		// The base may hold brackets of its own ((ARRAY[1, 2])[1], a[1][2]): scan on from the
+		// end of the call, whose index brackets are already gone.
+		i = start + len(call)
 	}
 	for i := 0; i+1 < len(r.toks); i++ {
 		switch {
