@@ -60,6 +60,8 @@ func (c *compiler) aggregate(n *ast.AggregateFuncExpr) (*scalar, error) {
 			a.typ = types.Float8
 		case types.DecimalFamily:
 			a.typ = types.Numeric
+		case types.IntervalFamily:
+			a.typ = types.IntervalT
 		default:
 			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function sum(%s) does not exist", a.arg.typ.String())
 		}
@@ -69,6 +71,8 @@ func (c *compiler) aggregate(n *ast.AggregateFuncExpr) (*scalar, error) {
 			a.typ = types.Numeric
 		case types.FloatFamily:
 			a.typ = types.Float8
+		case types.IntervalFamily:
+			a.typ = types.IntervalT
 		default:
 			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function avg(%s) does not exist", a.arg.typ.String())
 		}
@@ -103,7 +107,7 @@ func (s *aggState) add(ec *evalCtx, row []types.Datum) error {
 		return err
 	}
 	if s.seen != nil {
-		k := string(types.AppendText(nil, a.arg.typ, v))
+		k := string(types.AppendGroupKey(nil, a.arg.typ, v))
 		if s.seen[k] {
 			return nil
 		}
@@ -124,7 +128,7 @@ func (s *aggState) add(ec *evalCtx, row []types.Datum) error {
 		}
 		return nil
 	}
-	// sum and avg accumulate in the result type (numeric or float8 or int8).
+	// sum and avg accumulate in the result type (numeric, float8, int8 or interval).
 	sumT := a.typ
 	cv, err := types.Cast(v, a.arg.typ, sumT)
 	if err != nil {
@@ -146,8 +150,12 @@ func (s *aggState) result() (types.Datum, error) {
 		if s.count == 0 {
 			return nil, nil
 		}
-		if s.agg.typ.Family == types.FloatFamily {
+		switch s.agg.typ.Family {
+		case types.FloatFamily:
 			return s.acc.(float64) / float64(s.count), nil
+		case types.IntervalFamily:
+			_, out, err := types.BinaryOp("/", types.IntervalT, s.acc, types.Int8, s.count)
+			return out, err
 		}
 		_, out, err := types.BinaryOp("/", types.Numeric, s.acc, types.Numeric, apd.New(s.count, 0))
 		return out, err

@@ -226,6 +226,10 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 				return nil, pgerror.New(pgerror.CodeDuplicateColumn, "column %q appears twice in primary key constraint", name)
 			}
 		}
+		if !rowenc.KeyEncodable(col.Type) {
+			return nil, pgerror.New(pgerror.CodeFeatureNotSupported, "column %q of type %s cannot be part of a primary key", name, col.Type.String()).
+				WithHint("Meridian cannot yet key rows by json, jsonb or array values; key the table by another column.")
+		}
 		col.Nullable = false // primary key columns are NOT NULL
 		tbl.PrimaryKey = append(tbl.PrimaryKey, col.ID)
 		tbl.PrimaryKeyDesc = append(tbl.PrimaryKeyDesc, pkDesc[i])

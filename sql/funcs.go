@@ -39,6 +39,9 @@ func wantArgs(name string, args []*scalar, n int) error {
 
 func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) {
 	name := n.FnName.L
+	if s, ok, err := c.typeFuncs(n, name, want); ok {
+		return s, err
+	}
 	switch name {
 	case "meridian_cast":
 		return c.castCall(n)
@@ -120,6 +123,11 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 			panic("meridian_force_panic() called")
 		}}, nil
 	case ast.Concat:
+		if len(n.Args) == 2 {
+			if s, ok, err := c.containerConcat(n); ok {
+				return s, err
+			}
+		}
 		args, err := c.args(n, types.String)
 		if err != nil {
 			return nil, err
@@ -210,6 +218,47 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 	}
 	return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s(%s) does not exist", name, strings.Join(typeNames(args), ", ")).
 		WithHint("No function matches the given name and argument types.")
+}
+
+// containerConcat compiles a || b when either side is an array or jsonb: an untyped side
+// takes the other's type (a literal '{...}' next to an array is an array). ok is false for
+// the string and bytea forms, which the caller handles.
+func (c *compiler) containerConcat(n *ast.FuncCallExpr) (*scalar, bool, error) {
+	probe := &compiler{scope: c.scope, params: &paramTypes{types: append([]types.T(nil), c.params.types...), order: c.params.order},
+		aggs: c.aggs, excludedOffset: c.excludedOffset, session: c.session}
+	if c.aggs != nil {
+		probe.aggs = new([]*aggregate) // typing only: the real compile below collects them
+	}
+	var kinds []types.Family
+	for _, a := range n.Args {
+		s, err := probe.compile(a)
+		if err != nil {
+			return nil, true, err
+		}
+		if !s.untyped {
+			kinds = append(kinds, s.typ.Family)
+		}
+	}
+	container := false
+	for _, f := range kinds {
+		container = container || f == types.ArrayFamily || f == types.JSONBFamily
+	}
+	if !container {
+		return nil, false, nil
+	}
+	l, r, err := c.unify(n.Args[0], n.Args[1])
+	if err != nil {
+		return nil, true, err
+	}
+	lt, rt := l.typ, r.typ
+	resT, _, err := types.BinaryOp("||", lt, nil, rt, nil)
+	if err != nil {
+		return nil, true, err
+	}
+	return c.derived(resT, []*scalar{l, r}, func(v []types.Datum) (types.Datum, error) {
+		_, out, err := types.BinaryOp("||", lt, v[0], rt, v[1])
+		return out, err
+	}, false), true, nil
 }
 
 func argTypes(args []*scalar) []types.T {
@@ -310,7 +359,13 @@ func (c *compiler) castCall(n *ast.FuncCallExpr) (*scalar, error) {
 	if err != nil {
 		return nil, err
 	}
-	arg, err := c.compileWant(n.Args[0], types.Unknown)
+	// An array constructor takes its element type from the cast, so that ARRAY[]::int[] has
+	// one; other expressions are typed by themselves.
+	argWant := types.Unknown
+	if fc, ok := n.Args[0].(*ast.FuncCallExpr); ok && fc.FnName.L == "meridian_array" && t.Family == types.ArrayFamily {
+		argWant = t
+	}
+	arg, err := c.compileWant(n.Args[0], argWant)
 	if err != nil {
 		return nil, err
 	}

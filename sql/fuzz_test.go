@@ -22,6 +22,10 @@ func FuzzSQL(f *testing.F) {
 		"SELECT * FROM t ORDER BY 1 DESC LIMIT 1 OFFSET 1", "SHOW TABLES", "SET application_name = 'f'", "EXPLAIN SELECT * FROM t WHERE k = 1",
 		"BEGIN PRIORITY HIGH; SELECT * FROM t WHERE k = 1 FOR UPDATE NOWAIT; COMMIT", "SELECT * FROM t AS OF SYSTEM TIME '-1h'",
 		"BEGIN AS OF SYSTEM TIME cluster_logical_timestamp(); SET TRANSACTION READ WRITE", "SET statement_timeout = '1s'; SET lock_timeout = 100",
+		"CREATE TABLE n (k INT PRIMARY KEY, j JSONB, a INT[], i INTERVAL, t TIME)",
+		"INSERT INTO n VALUES (1, '{\"a\": [1, 2]}', ARRAY[1, NULL], '1 day', '10:00')",
+		"SELECT j->'a'->>1, a[1], a[1:2] || 3, i * 2, t + i, extract(hour FROM t) FROM n WHERE j @> '{}' AND 1 = ANY(a)",
+		"SELECT jsonb_build_object('k', a), array_to_string(a, ','), date_trunc('day', now() - i) FROM n ORDER BY j, a, i",
 	} {
 		f.Add(s)
 	}

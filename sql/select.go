@@ -281,6 +281,9 @@ func (s *Session) planSelect(ctx context.Context, t *txn.Txn, n *ast.SelectStmt,
 			if err != nil {
 				return nil, err
 			}
+			if err := checkComparable(g.typ, "equality"); err != nil {
+				return nil, err
+			}
 			p.groupBy = append(p.groupBy, g)
 		}
 		for _, f := range fields {
@@ -330,6 +333,15 @@ func (s *Session) planSelect(ctx context.Context, t *txn.Txn, n *ast.SelectStmt,
 					return nil, err
 				}
 				oi.expr = e
+			}
+			var t types.T
+			if oi.expr != nil {
+				t = oi.expr.typ
+			} else {
+				t = p.cols[oi.outIdx].typ
+			}
+			if err := checkComparable(t, "ordering"); err != nil {
+				return nil, err
 			}
 			p.order = append(p.order, oi)
 		}
@@ -468,14 +480,33 @@ func outputName(e ast.ExprNode) string {
 			}
 			return "?column?"
 		}
-		if name == "meridian_ilike" || name == ast.Concat {
-			return "?column?" // operators: ILIKE and ||
+		switch name {
+		case "meridian_ilike", ast.Concat, "meridian_op", "meridian_any", "meridian_all", "meridian_slice":
+			return "?column?" // operators: ILIKE, ||, the JSON and array operators, ANY/ALL
+		case "meridian_array":
+			return "array"
+		case "meridian_extract":
+			return "extract"
+		case "meridian_subscript":
+			if len(n.Args) == 2 {
+				return outputName(n.Args[0]) // a[1] is named a
+			}
 		}
 		return name
 	case *ast.CaseExpr:
 		return "case"
 	}
 	return "?column?"
+}
+
+// checkComparable refuses to sort or group by json, which, unlike jsonb, has no equality or
+// ordering in PostgreSQL (nor arrays of it).
+func checkComparable(t types.T, what string) error {
+	if t.Family == types.JSONFamily || t.Family == types.ArrayFamily && t.Elem == types.JSONFamily {
+		return pgerror.New(pgerror.CodeUndefinedFunction, "could not identify an %s operator for type %s", what, t.String()).
+			WithHint("Cast the value to jsonb, which has both.")
+	}
+	return nil
 }
 
 // shortTypeName is the pg_type.typname of t, which PostgreSQL uses to name cast columns.
@@ -507,6 +538,16 @@ func shortTypeName(t types.T) string {
 		return "timestamptz"
 	case types.UUIDFamily:
 		return "uuid"
+	case types.TimeFamily:
+		return "time"
+	case types.IntervalFamily:
+		return "interval"
+	case types.JSONBFamily:
+		return "jsonb"
+	case types.JSONFamily:
+		return "json"
+	case types.ArrayFamily:
+		return shortTypeName(t.ElemType()) // '{1}'::int[] is named int4, as in PostgreSQL
 	}
 	return "unknown"
 }
@@ -707,7 +748,7 @@ func distinctRows(cols []resultColumn, in []outRow) []outRow {
 				continue
 			}
 			key = append(key, 1)
-			key = types.AppendText(key, cols[i].typ, v)
+			key = types.AppendGroupKey(key, cols[i].typ, v)
 			key = append(key, 0xff)
 		}
 		if !seen[string(key)] {
@@ -768,7 +809,7 @@ func (p *selectPlan) aggregate(ctx context.Context, x *execCtx, project func([]t
 				continue
 			}
 			key = append(key, 1)
-			key = types.AppendText(key, g.typ, v)
+			key = types.AppendGroupKey(key, g.typ, v)
 			key = append(key, 0xff)
 		}
 		gr, ok := groups[string(key)]

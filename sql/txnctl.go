@@ -160,6 +160,14 @@ func (s *Session) asOfValue(ec *evalCtx, e ast.ExprNode, params *paramTypes, now
 		return decimalToHLC(v)
 	case time.Time:
 		return timeToHLC(v), nil
+	case types.Interval:
+		// Relative to now, with PostgreSQL's fixed lengths for months (30 days) and days.
+		days := int64(v.Months)*30 + int64(v.Days)
+		const maxDays = math.MaxInt64 / int64(24*time.Hour)
+		if days > maxDays || days < -maxDays {
+			return hlc.Timestamp{}, errAsOfValue()
+		}
+		return relative(now, time.Duration(days)*24*time.Hour+time.Duration(v.Micros)*time.Microsecond), nil
 	}
 	return hlc.Timestamp{}, errAsOfValue()
 }

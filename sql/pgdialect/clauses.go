@@ -74,9 +74,9 @@ func (r *rewriter) createTable() error {
 	depth, start := 0, open+1
 	for j := open + 1; j < closeIdx; j++ {
 		switch {
-		case r.toks[j].isOp("("):
+		case r.toks[j].isOp("(") || r.toks[j].isOp("["): // brackets: DEFAULT ARRAY[1, 2]
 			depth++
-		case r.toks[j].isOp(")"):
+		case r.toks[j].isOp(")") || r.toks[j].isOp("]"):
 			depth--
 		case depth == 0 && r.toks[j].isOp(","):
 			elems = append(elems, span{start, j})

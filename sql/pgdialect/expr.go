@@ -13,6 +13,16 @@ func (r *rewriter) primaryBefore(end int) (int, bool) {
 	t := r.toks[end]
 	start := end
 	switch {
+	case t.isOp("]"):
+		// A subscript a[i], a[i][j], (expr)[i], or an ARRAY[...] constructor.
+		open := r.openBracket(end)
+		switch {
+		case open < 1:
+			return 0, false
+		case r.toks[open-1].is("array"):
+			return open - 1, true
+		}
+		return r.primaryBefore(open - 1)
 	case t.isOp(")"):
 		start = r.openParen(end)
 		if start < 0 {
@@ -114,6 +124,12 @@ func (r *rewriter) primaryAfter(start int) (int, bool) {
 		}
 	case t.kind == tokIdent && isOperatorWord(t.text):
 		return 0, false
+	case t.is("array") && end < len(r.toks) && r.toks[end].isOp("["):
+		m := r.matchBracket(end)
+		if m < 0 {
+			return 0, false
+		}
+		end = m + 1
 	case isName(t):
 		for end+1 < len(r.toks) && r.toks[end].isOp(".") && isName(r.toks[end+1]) {
 			end += 2
@@ -129,6 +145,13 @@ func (r *rewriter) primaryAfter(start int) (int, bool) {
 	case t.kind == tokOp && len(t.text) > 1 && t.text[1] == '\'':
 	default:
 		return 0, false
+	}
+	for end < len(r.toks) && r.toks[end].isOp("[") && !t.is("array") {
+		m := r.matchBracket(end)
+		if m < 0 {
+			return 0, false
+		}
+		end = m + 1
 	}
 	for end+1 < len(r.toks) && r.toks[end].isOp("::") {
 		_, typeEnd, err := r.typeName(end + 1)
@@ -207,8 +230,23 @@ func (r *rewriter) typeName(i int) (string, int, error) {
 			name += "(" + strings.Join(mods, ",") + ")"
 		}
 	}
-	if j < len(r.toks) && (r.toks[j].isOp("[") || r.toks[j].is("array")) {
-		return "", 0, r.unsupported("array types")
+	// Array suffixes: [], [n], ARRAY and ARRAY[n]; a bound is ignored, as in PostgreSQL, and
+	// each further dimension adds a [] for the engine to refuse.
+	for j < len(r.toks) {
+		switch {
+		case r.toks[j].isOp("[") && j+1 < len(r.toks) && r.toks[j+1].isOp("]"):
+			j += 2
+		case r.toks[j].isOp("[") && j+2 < len(r.toks) && r.toks[j+1].kind == tokNumber && r.toks[j+2].isOp("]"):
+			j += 3
+		case r.toks[j].is("array") && !r.toks[j].gen:
+			j++
+			if j+2 < len(r.toks) && r.toks[j].isOp("[") && r.toks[j+1].kind == tokNumber && r.toks[j+2].isOp("]") {
+				j += 3
+			}
+		default:
+			return name, j, nil
+		}
+		name += "[]"
 	}
 	return name, j, nil
 }
@@ -298,14 +336,39 @@ func (r *rewriter) typedLiterals() error {
 		if err != nil || j >= len(r.toks) || r.toks[j].kind != tokString {
 			continue
 		}
+		lit := r.toks[j]
 		if j+1 < len(r.toks) && r.toks[j+1].kind == tokIdent && intervalFields[r.toks[j+1].text] {
-			return r.unsupported("interval literals with field qualifiers")
+			// interval '2' hour is two hours; a qualifier that would truncate a longer value,
+			// or a range (DAY TO SECOND), is not supported.
+			field := r.toks[j+1].text
+			if typ != "interval" || !isPlainNumber(lit.text) || j+2 < len(r.toks) && (r.toks[j+2].is("to") || r.toks[j+2].isOp("(")) {
+				return r.unsupported("interval literals with field qualifiers")
+			}
+			lit = str(strings.TrimSpace(lit.text) + " " + field)
+			j++
 		}
-		call := castCall([]token{r.toks[j]}, typ)
+		call := castCall([]token{lit}, typ)
 		r.replace(i, j+1, call...)
 		i += len(call) - 1
 	}
 	return nil
+}
+
+// isPlainNumber reports whether s is a signed decimal number and nothing else.
+func isPlainNumber(s string) bool {
+	s = strings.TrimLeft(strings.TrimSpace(s), "+-")
+	digits, dots := 0, 0
+	for k := 0; k < len(s); k++ {
+		switch {
+		case s[k] >= '0' && s[k] <= '9':
+			digits++
+		case s[k] == '.':
+			dots++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && dots <= 1
 }
 
 // isUnarySign reports whether toks[k] is a prefix + or -.

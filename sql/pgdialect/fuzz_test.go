@@ -14,6 +14,8 @@ func FuzzNormalize(f *testing.F) {
 	f.Add("BEGIN TRANSACTION AS OF SYSTEM TIME '-1s', PRIORITY HIGH")
 	f.Add("SET TRANSACTION ISOLATION LEVEL READ COMMITTED, READ ONLY PRIORITY LOW")
 	f.Add("SELECT * FROM t AS OF SYSTEM TIME '-1s' WHERE k = 1 FOR NO KEY UPDATE OF t NOWAIT OFFSET 1")
+	f.Add("SELECT j->'a'->>0, a[1:2], ARRAY[1, 2]::int8[] FROM t WHERE j @> $1 AND k = ANY($2) AND j ? 'x'")
+	f.Add("SELECT extract(epoch FROM now() - interval '1 hour'), x::text[] || ARRAY['y']")
 	f.Fuzz(func(t *testing.T, sql string) {
 		st, err := Normalize(sql)
 		if err != nil {

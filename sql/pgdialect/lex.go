@@ -211,9 +211,11 @@ func lex(src string) ([]token, error) {
 		default:
 			op := lexOp(src[i:])
 			switch op {
-			case "#", "`", "?", "\\", "{", "}", "!":
+			case "#", "`", "\\", "{", "}", "!":
 				// tidb gives these meanings PostgreSQL does not have (comments, quoting, ODBC
-				// escapes, negation); PostgreSQL itself rejects them here.
+				// escapes, negation); PostgreSQL itself rejects them here. (? is jsonb's key
+				// existence operator, rewritten into a call before tidb could read it as a
+				// placeholder.)
 				return nil, syntaxErrorAt(src, i, "syntax error at or near \"%s\"", op)
 			}
 			toks = append(toks, token{kind: tokOp, text: op, pos: i})
@@ -293,7 +295,7 @@ func isIdentStart(c byte) bool {
 
 func isIdentChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' || c == '$' }
 
-var multiOps = []string{"->>", "~~*", "!~~", "!~*", "::", "<=", ">=", "<>", "!=", "||", "->", "=>", "~~", "!~", "~*", "@>", "<@", "&&", "<<", ">>"}
+var multiOps = []string{"->>", "#>>", "~~*", "#>", "#-", "?|", "?&", "!~~", "!~*", "::", "<=", ">=", "<>", "!=", "||", "->", "=>", "~~", "!~", "~*", "@>", "<@", "&&", "<<", ">>"}
 
 func lexOp(s string) string {
 	for _, op := range multiOps {

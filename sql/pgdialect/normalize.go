@@ -127,8 +127,8 @@ func normalize(src string, toks []token) (Statement, error) {
 	}
 	steps := []func() error{
 		r.statementForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,
-		r.casts, r.atTimeZone, r.power, r.ilike, r.distinctFrom, r.orderLimit, r.lockingClauses,
-		r.insertClauses, r.returning,
+		r.extract, r.casts, r.arrays, r.atTimeZone, r.power, r.otherOperators, r.anyAll, r.ilike, r.distinctFrom,
+		r.rejectLeftovers, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -183,14 +183,10 @@ func (r *rewriter) rejectOperators() error {
 				return r.unsupported("the bitwise NOT operator ~")
 			}
 			return r.unsupported("regular expression and pattern operators (" + t.text + ")")
-		case t.text == "->" || t.text == "->>" || t.text == "@>" || t.text == "<@" || t.text == "&&" || t.text == "@":
+		case t.text == "@" || t.text == "#-":
 			return r.unsupported("the operator " + t.text)
-		case t.text == "[" || t.text == "]":
-			return r.unsupported("arrays")
 		case t.text == "=>":
 			return r.unsupported("named function arguments")
-		case t.text == ":":
-			return r.syntaxError(i)
 		}
 	}
 	return nil
@@ -348,14 +344,14 @@ func (r *rewriter) openParen(i int) int {
 }
 
 // topLevelIndex returns the index of the first token from from on, outside parentheses
-// opened after from, that matches pred, or -1.
+// and brackets opened after from, that matches pred, or -1.
 func (r *rewriter) topLevelIndex(from int, pred func(token) bool) int {
 	depth := 0
 	for j := from; j < len(r.toks); j++ {
 		switch {
-		case r.toks[j].isOp("("):
+		case r.toks[j].isOp("(") || r.toks[j].isOp("["):
 			depth++
-		case r.toks[j].isOp(")"):
+		case r.toks[j].isOp(")") || r.toks[j].isOp("]"):
 			depth--
 			if depth < 0 {
 				return -1

@@ -2,6 +2,7 @@ package pgdialect
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -78,6 +79,9 @@ func writeStatement(sb *strings.Builder, st Statement) {
 	}
 }
 
+// stringLiterals matches the normalized SQL's string literals.
+var stringLiterals = regexp.MustCompile(`'(?:[^']|'')*'`)
+
 // checkParses asserts that tidb accepts what Normalize produced.
 func checkParses(t *testing.T, pos string, st Statement) {
 	t.Helper()
@@ -92,8 +96,8 @@ func checkParses(t *testing.T, pos string, st Statement) {
 			t.Errorf("%s: tidb rejects RETURNING list %q: %v", pos, st.Returning, err)
 		}
 	}
-	if got := strings.Count(st.SQL, "?"); got != len(st.ParamOrder) {
-		// Only a string literal could hold another "?"; none of the tests use one.
+	// Only a string literal can hold another "?", such as the name in meridian_op('?', ...).
+	if got := strings.Count(stringLiterals.ReplaceAllString(st.SQL, "''"), "?"); got != len(st.ParamOrder) {
 		t.Errorf("%s: %d markers but ParamOrder has %d entries", pos, got, len(st.ParamOrder))
 	}
 }

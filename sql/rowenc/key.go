@@ -63,6 +63,13 @@ func AppendKeyDatum(b []byte, t types.T, d types.Datum, desc bool) ([]byte, erro
 		return encoding.AppendTime(b, d.(time.Time), dir), nil
 	case types.UUIDFamily:
 		return encoding.AppendUUID(b, d.(types.UUID), dir), nil
+	case types.TimeFamily:
+		return encoding.AppendInt(b, int64(d.(types.TimeOfDay)), dir), nil
+	case types.IntervalFamily:
+		// Intervals order (and are equal) by span, so the key holds the span; the exact
+		// months, days and time travel in the row value (see keyLosesValue).
+		days, us := types.IntervalSpan(d.(types.Interval))
+		return encoding.AppendInt(encoding.AppendInt(b, days, dir), us, dir), nil
 	}
 	return nil, fmt.Errorf("cannot encode a %s value in a key", t)
 }
@@ -91,9 +98,42 @@ func decodeKeyDatum(b []byte, t types.T, desc bool) ([]byte, types.Datum, error)
 	case types.UUIDFamily:
 		rest, u, err := encoding.DecodeUUID(b, dir)
 		return rest, types.UUID(u), err
+	case types.TimeFamily:
+		rest, v, err := encoding.DecodeInt(b, dir)
+		return rest, types.TimeOfDay(v), err
+	case types.IntervalFamily:
+		rest, days, err := encoding.DecodeInt(b, dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		rest, us, err := encoding.DecodeInt(rest, dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		iv, ok := types.IntervalFromSpan(days, us)
+		if !ok {
+			return nil, nil, fmt.Errorf("interval key out of range")
+		}
+		return rest, iv, nil
 	}
 	return nil, nil, fmt.Errorf("cannot decode a %s value from a key", t)
 }
+
+// KeyEncodable reports whether values of type t can be primary key columns. JSON and arrays
+// cannot: their key encodings would have to follow their btree orders, which Meridian does not
+// implement.
+func KeyEncodable(t types.T) bool {
+	switch t.Family {
+	case types.JSONBFamily, types.JSONFamily, types.ArrayFamily:
+		return false
+	}
+	return true
+}
+
+// keyLosesValue reports types whose key encoding does not determine the value: an interval's
+// key is its span, which '1 mon' and '30 days' share. Such key columns are stored in the row
+// value as well.
+func keyLosesValue(t types.T) bool { return t.Family == types.IntervalFamily }
 
 // PrimaryKey encodes the key of a row (all of the table's columns, in table order).
 func PrimaryKey(t *catalog.Table, row []types.Datum) ([]byte, error) {

@@ -28,7 +28,7 @@ func EncodeRow(t *catalog.Table, row []types.Datum) (key, value []byte, err erro
 	}
 	value = []byte{valueVersion}
 	for i, c := range t.Columns {
-		if row[i] == nil || t.IsPrimaryKeyColumn(c.ID) {
+		if row[i] == nil || t.IsPrimaryKeyColumn(c.ID) && !keyLosesValue(c.Type) {
 			continue
 		}
 		value = binary.AppendUvarint(value, uint64(c.ID))
@@ -63,6 +63,34 @@ func appendValueDatum(b []byte, t types.T, d types.Datum) ([]byte, error) {
 	case types.UUIDFamily:
 		u := d.(types.UUID)
 		return append(b, u[:]...), nil
+	case types.TimeFamily:
+		return binary.AppendVarint(b, int64(d.(types.TimeOfDay))), nil
+	case types.IntervalFamily:
+		iv := d.(types.Interval)
+		b = binary.AppendVarint(b, int64(iv.Months))
+		b = binary.AppendVarint(b, int64(iv.Days))
+		return binary.AppendVarint(b, iv.Micros), nil
+	case types.JSONBFamily:
+		return appendLenPrefixed(b, types.AppendJSON(nil, d.(types.JSON))), nil
+	case types.JSONFamily:
+		return appendLenPrefixed(b, []byte(d.(string))), nil
+	case types.ArrayFamily:
+		// The element family, the count, then each element as 0 (NULL) or 1 and its payload.
+		a := d.(types.Array)
+		b = append(b, byte(t.Elem))
+		b = binary.AppendUvarint(b, uint64(len(a.Elems)))
+		elem := t.ElemType()
+		for _, e := range a.Elems {
+			if e == nil {
+				b = append(b, 0)
+				continue
+			}
+			var err error
+			if b, err = appendValueDatum(append(b, 1), elem, e); err != nil {
+				return nil, err
+			}
+		}
+		return b, nil
 	}
 	return nil, fmt.Errorf("cannot store a %s value", t)
 }
@@ -133,7 +161,7 @@ func decodeValueDatum(b []byte, fam types.Family) (types.Datum, int, error) {
 			return nil, 0, errCorrupt
 		}
 		return math.Float64frombits(binary.BigEndian.Uint64(b)), 8, nil
-	case types.DecimalFamily, types.StringFamily, types.BytesFamily:
+	case types.DecimalFamily, types.StringFamily, types.BytesFamily, types.JSONBFamily, types.JSONFamily:
 		l, n := binary.Uvarint(b)
 		if n <= 0 || uint64(len(b)-n) < l {
 			return nil, 0, errCorrupt
@@ -147,8 +175,14 @@ func decodeValueDatum(b []byte, fam types.Family) (types.Datum, int, error) {
 				return nil, 0, errCorrupt
 			}
 			return d, used, nil
-		case types.StringFamily:
+		case types.StringFamily, types.JSONFamily:
 			return string(raw), used, nil
+		case types.JSONBFamily:
+			j, err := types.ParseJSON(string(raw))
+			if err != nil {
+				return nil, 0, fmt.Errorf("%w: %v", errCorrupt, err)
+			}
+			return j, used, nil
 		}
 		return append([]byte(nil), raw...), used, nil
 	case types.DateFamily, types.TimestampFamily, types.TimestampTZFamily:
@@ -164,6 +198,53 @@ func decodeValueDatum(b []byte, fam types.Family) (types.Datum, int, error) {
 		var u types.UUID
 		copy(u[:], b)
 		return u, 16, nil
+	case types.TimeFamily:
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return nil, 0, errCorrupt
+		}
+		return types.TimeOfDay(v), n, nil
+	case types.IntervalFamily:
+		var f [3]int64
+		used := 0
+		for i := range f {
+			v, n := binary.Varint(b[used:])
+			if n <= 0 {
+				return nil, 0, errCorrupt
+			}
+			f[i], used = v, used+n
+		}
+		if f[0] != int64(int32(f[0])) || f[1] != int64(int32(f[1])) {
+			return nil, 0, errCorrupt
+		}
+		return types.Interval{Months: int32(f[0]), Days: int32(f[1]), Micros: f[2]}, used, nil
+	case types.ArrayFamily:
+		if len(b) < 1 || types.Family(b[0]) == types.ArrayFamily {
+			return nil, 0, errCorrupt
+		}
+		elem := types.Family(b[0])
+		count, n := binary.Uvarint(b[1:])
+		if n <= 0 || count > uint64(len(b)) { // each element takes at least a byte
+			return nil, 0, errCorrupt
+		}
+		used := 1 + n
+		a := types.Array{Elems: make([]types.Datum, count)}
+		for i := range a.Elems {
+			if used >= len(b) {
+				return nil, 0, errCorrupt
+			}
+			present := b[used]
+			used++
+			if present == 0 {
+				continue
+			}
+			d, m, err := decodeValueDatum(b[used:], elem)
+			if err != nil {
+				return nil, 0, err
+			}
+			a.Elems[i], used = d, used+m
+		}
+		return a, used, nil
 	}
 	return nil, 0, fmt.Errorf("%w: unknown type family %d", errCorrupt, fam)
 }

@@ -23,6 +23,9 @@ const (
 	stampPosInfinity = math.MaxInt64
 )
 
+// jsonbVersion starts jsonb's binary form, which is otherwise its text.
+const jsonbVersion = 1
+
 // AppendBinary appends d in PostgreSQL's binary send format for t. d must not be nil.
 func AppendBinary(b []byte, t T, d Datum) ([]byte, error) {
 	switch t.Family {
@@ -59,6 +62,19 @@ func AppendBinary(b []byte, t T, d Datum) ([]byte, error) {
 	case UUIDFamily:
 		u := d.(UUID)
 		return append(b, u[:]...), nil
+	case TimeFamily:
+		return binary.BigEndian.AppendUint64(b, uint64(d.(TimeOfDay))), nil
+	case IntervalFamily:
+		iv := d.(Interval)
+		b = binary.BigEndian.AppendUint64(b, uint64(iv.Micros))
+		b = binary.BigEndian.AppendUint32(b, uint32(iv.Days))
+		return binary.BigEndian.AppendUint32(b, uint32(iv.Months)), nil
+	case JSONBFamily:
+		return AppendJSON(append(b, jsonbVersion), d.(JSON)), nil
+	case JSONFamily:
+		return append(b, d.(string)...), nil
+	case ArrayFamily:
+		return appendArrayBinary(b, t, d.(Array))
 	}
 	return nil, pgerror.Unsupported("binary format for type " + t.String())
 }
@@ -142,6 +158,37 @@ func DecodeBinary(t T, b []byte) (Datum, error) {
 		var u UUID
 		copy(u[:], b)
 		return u, nil
+	case TimeFamily:
+		if err := fixed(8); err != nil {
+			return nil, err
+		}
+		us := int64(binary.BigEndian.Uint64(b))
+		if us < 0 || us > usPerDay {
+			return nil, pgerror.New(pgerror.CodeDatetimeFieldOverflow, "time out of range")
+		}
+		return TimeOfDay(us), nil
+	case IntervalFamily:
+		if err := fixed(16); err != nil {
+			return nil, err
+		}
+		return Interval{
+			Micros: int64(binary.BigEndian.Uint64(b)),
+			Days:   int32(binary.BigEndian.Uint32(b[8:])),
+			Months: int32(binary.BigEndian.Uint32(b[12:])),
+		}, nil
+	case JSONBFamily:
+		if len(b) == 0 || b[0] != jsonbVersion {
+			v := -1
+			if len(b) > 0 {
+				v = int(b[0])
+			}
+			return nil, pgerror.New(pgerror.CodeInvalidBinaryRepresent, "unsupported jsonb version number %d", v)
+		}
+		return ParseJSON(string(b[1:]))
+	case JSONFamily:
+		return ParseText(t, string(b))
+	case ArrayFamily:
+		return decodeArrayBinary(t, b)
 	case UnknownFamily:
 		return string(b), nil
 	}

@@ -38,7 +38,15 @@ func isTime(f Family) bool { return f == DateFamily || f == TimestampFamily || f
 // explicitCastable mirrors pg_cast plus the automatic I/O conversion casts to and from string
 // types that PostgreSQL allows explicitly.
 func explicitCastable(from, to T) bool {
+	if from.Family == ArrayFamily && to.Family == ArrayFamily {
+		return explicitCastable(from.ElemType(), to.ElemType())
+	}
+	if extraCast(from, to) {
+		return true
+	}
 	switch {
+	case from.Family == JSONBFamily && (to.Family == BoolFamily || isNumber(to.Family)):
+		return true // jsonb's casts of a scalar to its SQL type (PostgreSQL 11+)
 	case from.Family == to.Family, from.Family == UnknownFamily, to.Family == UnknownFamily:
 		return true
 	case from.Family == StringFamily, to.Family == StringFamily:
@@ -59,12 +67,33 @@ func explicitCastable(from, to T) bool {
 // assignable mirrors the casts PostgreSQL applies in assignment context: implicit and
 // assignment casts, including I/O conversion to (but not from) string types.
 func assignable(from, to T) bool {
+	if from.Family == ArrayFamily && to.Family == ArrayFamily {
+		return assignable(from.ElemType(), to.ElemType())
+	}
+	if extraCast(from, to) {
+		return true
+	}
 	switch {
 	case from.Family == to.Family, from.Family == UnknownFamily, to.Family == UnknownFamily:
 		return true
 	case to.Family == StringFamily:
 		return true
 	case isNumber(from.Family) && isNumber(to.Family), isTime(from.Family) && isTime(to.Family):
+		return true
+	}
+	return false
+}
+
+// extraCast reports the implicit and assignment casts among the time, interval and JSON
+// types: time <-> interval, timestamp(tz) -> time, json <-> jsonb.
+func extraCast(from, to T) bool {
+	f, t := from.Family, to.Family
+	switch {
+	case f == TimeFamily && t == IntervalFamily, f == IntervalFamily && t == TimeFamily:
+		return true
+	case (f == TimestampFamily || f == TimestampTZFamily) && t == TimeFamily:
+		return true
+	case f == JSONFamily && t == JSONBFamily, f == JSONBFamily && t == JSONFamily:
 		return true
 	}
 	return false
@@ -87,6 +116,9 @@ func baseType(t T) T {
 func convert(d Datum, from, to T, explicit bool) (Datum, error) {
 	if d == nil || to.Family == UnknownFamily {
 		return d, nil
+	}
+	if j, ok := d.(JSON); ok && to.Family != JSONBFamily && to.Family != StringFamily && to.Family != JSONFamily {
+		return jsonToScalar(j, to, explicit)
 	}
 	if s, ok := d.(string); ok && to.Family != StringFamily {
 		// An untyped literal or a text value goes through to's input function; the modifier is
@@ -113,8 +145,44 @@ func convert(d Datum, from, to T, explicit bool) (Datum, error) {
 		case int64:
 			return v != 0, nil
 		}
-	case BytesFamily, UUIDFamily:
+	case BytesFamily, UUIDFamily, JSONBFamily:
 		return d, nil
+	case JSONFamily:
+		if j, ok := d.(JSON); ok {
+			return string(AppendJSON(nil, j)), nil
+		}
+	case ArrayFamily:
+		if a, ok := d.(Array); ok {
+			out := Array{Elems: make([]Datum, len(a.Elems))}
+			for i, e := range a.Elems {
+				v, err := convert(e, from.ElemType(), to.ElemType(), explicit)
+				if err != nil {
+					return nil, err
+				}
+				out.Elems[i] = v
+			}
+			return out, nil
+		}
+	case TimeFamily:
+		switch v := d.(type) {
+		case TimeOfDay:
+			return v, nil
+		case time.Time:
+			return timeOfDayOf(v), nil
+		case Interval:
+			us := v.Micros % usPerDay
+			if us < 0 {
+				us += usPerDay
+			}
+			return TimeOfDay(us), nil
+		}
+	case IntervalFamily:
+		switch v := d.(type) {
+		case Interval:
+			return v, nil
+		case TimeOfDay:
+			return Interval{Micros: int64(v)}, nil
+		}
 	case DateFamily:
 		if v, ok := d.(time.Time); ok {
 			return truncateToDate(v), nil
@@ -127,6 +195,18 @@ func convert(d Datum, from, to T, explicit bool) (Datum, error) {
 		}
 	}
 	return nil, pgerror.New(pgerror.CodeCannotCoerce, "cannot cast type %s to %s", from.String(), to.String())
+}
+
+// jsonToScalar is jsonb's cast to boolean or a number type: the value must be of the
+// matching JSON kind.
+func jsonToScalar(j JSON, to T, explicit bool) (Datum, error) {
+	switch {
+	case to.Family == BoolFamily && j.Kind == JSONBool:
+		return j.Bool, nil
+	case isNumber(to.Family) && j.Kind == JSONNumber:
+		return convert(j.Num, Numeric, to, explicit)
+	}
+	return nil, pgerror.New(pgerror.CodeInvalidParameterValue, "cannot cast jsonb %s to type %s", j.TypeName(), to.String())
 }
 
 func toString(d Datum, from, to T, explicit bool) (Datum, error) {

@@ -6,5 +6,7 @@
 // *pgerror.Error carrying the SQLSTATE PostgreSQL would report, so drivers and applications see
 // the same errors they would from PostgreSQL. Values of type char(n) are held without their
 // trailing blank padding, which is added back only on output, because PostgreSQL ignores that
-// padding in comparisons and casts.
+// padding in comparisons and casts. Besides the scalar types there are time, interval (months,
+// days and microseconds kept apart), jsonb (a normalized tree), json (the text as given) and
+// one-dimensional arrays of any of them; docs/types.md lists what is and is not supported.
 package types

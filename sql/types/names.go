@@ -58,9 +58,38 @@ func (t T) OID() uint32 {
 		return OIDTimestampTZ
 	case UUIDFamily:
 		return OIDUUID
+	case TimeFamily:
+		return OIDTime
+	case IntervalFamily:
+		return OIDInterval
+	case JSONBFamily:
+		return OIDJSONB
+	case JSONFamily:
+		return OIDJSON
+	case ArrayFamily:
+		if oid, ok := arrayOIDs[t.ElemType().OID()]; ok {
+			return oid
+		}
 	}
 	return OIDUnknown
 }
+
+// arrayOIDs maps element type OIDs to their array types' OIDs (pg_type.typarray).
+var arrayOIDs = map[uint32]uint32{
+	OIDBool: 1000, OIDBytea: 1001, OIDInt2: 1005, OIDInt4: 1007, OIDText: 1009, OIDBpchar: 1014,
+	OIDVarchar: 1015, OIDInt8: 1016, OIDFloat4: 1021, OIDFloat8: 1022, OIDTimestamp: 1115,
+	OIDDate: 1182, OIDTime: 1183, OIDTimestampTZ: 1185, OIDInterval: 1187, OIDNumeric: 1231,
+	OIDUUID: 2951, OIDJSONB: 3807, OIDJSON: 199,
+}
+
+// arrayElemOIDs is arrayOIDs inverted.
+var arrayElemOIDs = func() map[uint32]uint32 {
+	m := make(map[uint32]uint32, len(arrayOIDs))
+	for e, a := range arrayOIDs {
+		m[a] = e
+	}
+	return m
+}()
 
 // Size is pg_type.typlen: the fixed size in bytes, -1 for variable length, -2 for unknown
 // (which PostgreSQL stores as a C string).
@@ -77,8 +106,10 @@ func (t T) Size() int16 {
 		return 8
 	case DateFamily:
 		return 4
-	case TimestampFamily, TimestampTZFamily:
+	case TimestampFamily, TimestampTZFamily, TimeFamily:
 		return 8
+	case IntervalFamily:
+		return 16
 	case UUIDFamily:
 		return 16
 	case UnknownFamily:
@@ -90,6 +121,9 @@ func (t T) Size() int16 {
 // TypeModifier is pg_attribute.atttypmod: the declared length or precision plus the 4-byte
 // varlena header PostgreSQL folds into it, or -1 when the type has no modifier.
 func (t T) TypeModifier() int32 {
+	if t.Family == ArrayFamily {
+		return t.ElemType().TypeModifier() // an array column reports its element's modifier
+	}
 	switch t.Family {
 	case StringFamily:
 		if t.StringKind != Text && t.Width > 0 {
@@ -151,6 +185,16 @@ func (t T) String() string {
 		return "timestamp with time zone"
 	case UUIDFamily:
 		return "uuid"
+	case TimeFamily:
+		return "time without time zone"
+	case IntervalFamily:
+		return "interval"
+	case JSONBFamily:
+		return "jsonb"
+	case JSONFamily:
+		return "json"
+	case ArrayFamily:
+		return t.ElemType().String() + "[]"
 	}
 	return "unknown"
 }
@@ -188,8 +232,20 @@ func FromOID(oid uint32) (T, bool) {
 		return TimestampTZ, true
 	case OIDUUID:
 		return UUIDType, true
+	case OIDTime:
+		return Time, true
+	case OIDInterval:
+		return IntervalT, true
+	case OIDJSONB:
+		return JSONB, true
+	case OIDJSON:
+		return JSONT, true
 	case OIDUnknown:
 		return Unknown, true
+	}
+	if elem, ok := arrayElemOIDs[oid]; ok {
+		e, _ := FromOID(elem)
+		return ArrayOf(e), true
 	}
 	return T{}, false
 }
@@ -218,13 +274,16 @@ var typeNames = map[string]T{
 	"timestamptz": TimestampTZ, "timestamp with time zone": TimestampTZ,
 	"uuid":    UUIDType,
 	"unknown": Unknown,
+	"time":    Time, "time without time zone": Time,
+	"interval": IntervalT,
+	"jsonb":    JSONB,
+	"json":     JSONT,
 }
 
 // unsupportedTypes are real PostgreSQL types Meridian lacks; naming them is a 0A000 rather than
 // "does not exist", which would mislead a user porting a schema.
 var unsupportedTypes = map[string]bool{
-	"time": true, "time without time zone": true, "time with time zone": true, "timetz": true,
-	"interval": true, "json": true, "jsonb": true, "money": true, "inet": true, "cidr": true,
+	"time with time zone": true, "timetz": true, "money": true, "inet": true, "cidr": true,
 	"macaddr": true, "xml": true, "bit": true, "bit varying": true, "varbit": true, "oid": true,
 	"serial": true, "bigserial": true, "smallserial": true,
 }
@@ -233,6 +292,9 @@ var unsupportedTypes = map[string]bool{
 // "timestamp(3) with time zone". Names are case-insensitive and runs of spaces are ignored.
 func ParseTypeName(name string) (T, error) {
 	s := strings.ToLower(strings.TrimSpace(name))
+	if base, ok := cutArraySuffix(s); ok {
+		return parseArrayTypeName(name, base)
+	}
 	var mods []int32
 	hasMods := false
 	if open := strings.IndexByte(s, '('); open >= 0 {
@@ -251,9 +313,6 @@ func ParseTypeName(name string) (T, error) {
 		s = s[:open] + " " + s[end+1:]
 	}
 	s = strings.Join(strings.Fields(s), " ")
-	if strings.HasSuffix(s, "[]") {
-		return T{}, pgerror.Unsupported("array types")
-	}
 	t, ok := typeNames[s]
 	if !ok {
 		if unsupportedTypes[s] {
@@ -265,6 +324,35 @@ func ParseTypeName(name string) (T, error) {
 		return t, nil
 	}
 	return applyTypeModifiers(s, t, mods)
+}
+
+// parseArrayTypeName reads the element type of "base[]" or "base ARRAY". Only one dimension
+// is kept: a declared bound ("int[3]") reaches here without its number, as PostgreSQL ignores
+// it too, but a second dimension is refused rather than stored as a flat array.
+func parseArrayTypeName(name, base string) (T, error) {
+	if _, ok := cutArraySuffix(base); ok {
+		return T{}, pgerror.Unsupported("multidimensional arrays")
+	}
+	elem, err := ParseTypeName(base)
+	if err != nil {
+		return T{}, err
+	}
+	if elem.Family == UnknownFamily {
+		return T{}, pgerror.New(pgerror.CodeUndefinedObject, `type "%s" does not exist`, strings.TrimSpace(name))
+	}
+	return ArrayOf(elem), nil
+}
+
+// cutArraySuffix splits "base[]" or "base array" (lower case) into base.
+func cutArraySuffix(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if base, ok := strings.CutSuffix(s, "[]"); ok {
+		return strings.TrimSpace(base), true
+	}
+	if base, ok := strings.CutSuffix(s, " array"); ok {
+		return strings.TrimSpace(base), true
+	}
+	return "", false
 }
 
 func syntaxError(name string) error {
@@ -312,9 +400,9 @@ func applyTypeModifiers(s string, t T, mods []int32) (T, error) {
 			return Float4, nil
 		}
 		return Float8, nil
-	case (t.Family == TimestampFamily || t.Family == TimestampTZFamily) && len(mods) == 1:
+	case (t.Family == TimestampFamily || t.Family == TimestampTZFamily || t.Family == TimeFamily || t.Family == IntervalFamily) && len(mods) == 1:
 		if mods[0] < 0 {
-			return T{}, pgerror.New(pgerror.CodeInvalidParameterValue, "TIMESTAMP(%d) precision must not be negative", mods[0])
+			return T{}, pgerror.New(pgerror.CodeInvalidParameterValue, "%s(%d) precision must not be negative", strings.ToUpper(strings.Fields(t.String())[0]), mods[0])
 		}
 		// Fractional-second precision is accepted but not kept: values keep microseconds.
 		return t, nil

@@ -43,8 +43,10 @@ func TestParseTypeName(t *testing.T) {
 		{"varchar(x)", pgerror.CodeSyntaxError, ""},
 		{"varchar(3", pgerror.CodeSyntaxError, ""},
 		{"varchar(3))", pgerror.CodeSyntaxError, ""},
-		{"interval", pgerror.CodeFeatureNotSupported, ""},
-		{"int[]", pgerror.CodeFeatureNotSupported, ""},
+		{"timetz", pgerror.CodeFeatureNotSupported, ""},
+		{"int[][]", pgerror.CodeFeatureNotSupported, "Meridian does not support multidimensional arrays yet"},
+		{"int array[]", pgerror.CodeFeatureNotSupported, ""},
+		{"foo[]", pgerror.CodeUndefinedObject, `type "foo" does not exist`},
 	} {
 		_, err := ParseTypeName(c.in)
 		expectErr(t, c.in, err, c.code, c.msg)
@@ -79,6 +81,27 @@ func TestTypeMetadata(t *testing.T) {
 		{"timestamp", 1114, 8, -1, true, "timestamp without time zone"},
 		{"timestamptz", 1184, 8, -1, true, "timestamp with time zone"},
 		{"uuid", 2950, 16, -1, true, "uuid"},
+		{"time", 1083, 8, -1, true, "time without time zone"},
+		{"time(3)", 1083, 8, -1, true, "time without time zone"},
+		{"interval", 1186, 16, -1, true, "interval"},
+		{"jsonb", 3802, -1, -1, true, "jsonb"},
+		{"json", 114, -1, -1, true, "json"},
+		{"int[]", 1007, -1, -1, true, "integer[]"},
+		{"int4 array", 1007, -1, -1, true, "integer[]"},
+		{"bigint[]", 1016, -1, -1, true, "bigint[]"},
+		{"int2[]", 1005, -1, -1, true, "smallint[]"},
+		{"text[]", 1009, -1, -1, true, "text[]"},
+		{"varchar(3)[]", 1015, -1, 7, false, "character varying(3)[]"},
+		{"bool[]", 1000, -1, -1, true, "boolean[]"},
+		{"float8[]", 1022, -1, -1, true, "double precision[]"},
+		{"numeric[]", 1231, -1, -1, true, "numeric[]"},
+		{"uuid[]", 2951, -1, -1, true, "uuid[]"},
+		{"date[]", 1182, -1, -1, true, "date[]"},
+		{"timestamp[]", 1115, -1, -1, true, "timestamp without time zone[]"},
+		{"timestamptz[]", 1185, -1, -1, true, "timestamp with time zone[]"},
+		{"bytea[]", 1001, -1, -1, true, "bytea[]"},
+		{"interval[]", 1187, -1, -1, true, "interval[]"},
+		{"jsonb[]", 3807, -1, -1, true, "jsonb[]"},
 	} {
 		typ := mustType(t, c.name)
 		if typ.OID() != c.oid || typ.Size() != c.size || typ.TypeModifier() != c.typmod || typ.String() != c.typeName {
@@ -95,8 +118,8 @@ func TestTypeMetadata(t *testing.T) {
 	if back, ok := FromOID(705); !ok || back != Unknown {
 		t.Errorf("FromOID(705) = %v, %v", back, ok)
 	}
-	if _, ok := FromOID(1186); ok {
-		t.Error("FromOID(interval) should fail")
+	if _, ok := FromOID(1185 + 1000); ok {
+		t.Error("FromOID(2185) should fail")
 	}
 	// A hand-built integer type without a width behaves as bigint throughout.
 	if w := (T{Family: IntFamily}); w.OID() != OIDInt8 || w.Size() != 8 || w.String() != "bigint" {

@@ -61,6 +61,22 @@ func Compare(t T, a, b Datum) int {
 		if y, ok := b.(UUID); ok {
 			return bytes.Compare(x[:], y[:])
 		}
+	case TimeOfDay:
+		if y, ok := b.(TimeOfDay); ok {
+			return cmpOrdered(int64(x), int64(y))
+		}
+	case Interval:
+		if y, ok := b.(Interval); ok {
+			return CompareInterval(x, y)
+		}
+	case JSON:
+		if y, ok := b.(JSON); ok {
+			return CompareJSON(x, y)
+		}
+	case Array:
+		if y, ok := b.(Array); ok {
+			return compareArrays(t, x, y)
+		}
 	}
 	// Mixed numeric representations, e.g. an int64 sorted in a numeric column.
 	return compareNumbers(a, b)
@@ -181,8 +197,12 @@ func BinaryOp(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 		return compareOp(op, lt, l, rt, r)
 	case "||":
 		return concatOp(lt, l, rt, r)
+	case "->", "->>", "#>", "#>>", "?", "?|", "?&":
+		return jsonOp(op, lt, l, rt, r)
+	case "@>", "<@", "&&":
+		return containmentOp(op, lt, l, rt, r)
 	case "+", "-", "*", "/", "%":
-		if isTime(lt.Family) || isTime(rt.Family) {
+		if isTime(lt.Family) || isTime(rt.Family) || isClock(lt.Family) || isClock(rt.Family) {
 			return dateArith(op, lt, l, rt, r)
 		}
 		if !isNumber(lt.Family) || !isNumber(rt.Family) {
@@ -221,6 +241,12 @@ func arithType(lt, rt T) T {
 func compareOp(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 	lf, rf := lt.Family, rt.Family
 	comparable := lf == rf || isNumber(lf) && isNumber(rf) || isTime(lf) && isTime(rf)
+	switch {
+	case lf == JSONFamily:
+		comparable = false // json has no equality or ordering, only jsonb does
+	case lf == ArrayFamily && rf == ArrayFamily:
+		comparable = elemsComparable(lt, rt)
+	}
 	if !comparable {
 		return T{}, nil, opError(op, lt, rt)
 	}
@@ -275,9 +301,28 @@ func compareNumbersOrTimes(l, r Datum) int {
 	return compareNumbers(l, r)
 }
 
+// elemsComparable reports whether arrays of types a and b have elements one can compare.
+func elemsComparable(a, b T) bool {
+	ae, be := a.ElemType(), b.ElemType()
+	return ae.Family == be.Family || isNumber(ae.Family) && isNumber(be.Family) || isTime(ae.Family) && isTime(be.Family) ||
+		ae.Family == UnknownFamily || be.Family == UnknownFamily
+}
+
+// isClock reports the families of time of day and interval.
+func isClock(f Family) bool { return f == TimeFamily || f == IntervalFamily }
+
 // concatOp is ||: bytea || bytea is bytea; otherwise one side must be a string type and the
 // other is converted with its output function, as anytextcat/textanycat do.
 func concatOp(lt T, l Datum, rt T, r Datum) (T, Datum, error) {
+	if lt.Family == ArrayFamily || rt.Family == ArrayFamily {
+		return arrayConcat(lt, l, rt, r)
+	}
+	if lt.Family == JSONBFamily && rt.Family == JSONBFamily {
+		if l == nil || r == nil {
+			return JSONB, nil, nil
+		}
+		return JSONB, ConcatJSON(l.(JSON), r.(JSON)), nil
+	}
 	if lt.Family == BytesFamily && rt.Family == BytesFamily {
 		if l == nil || r == nil {
 			return Bytes, nil, nil
@@ -384,15 +429,17 @@ func floatArith(op string, t T, a, b float64) (Datum, error) {
 	return v, nil
 }
 
-// dateArith handles the operators whose operands include a date or time: date ± integer and
-// integer + date give a date, date - date gives the days between. PostgreSQL's other
-// date/time arithmetic produces or takes an interval, which Meridian lacks (0A000).
+// dateArith handles the operators whose operands include a date, time, timestamp or
+// interval: date ± integer, date - date (days), date/timestamp ± interval, timestamp -
+// timestamp (an interval of days and time), date + time, time ± interval, time - time,
+// interval ± interval, and interval times or divided by a number.
 func dateArith(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 	lf, rf := lt.Family, rt.Family
+	nullRes := l == nil || r == nil
 	switch {
 	case lf == DateFamily && rf == IntFamily && (op == "+" || op == "-"),
 		lf == IntFamily && rf == DateFamily && op == "+":
-		if l == nil || r == nil {
+		if nullRes {
 			return Date, nil, nil
 		}
 		date, days := l, r
@@ -413,12 +460,94 @@ func dateArith(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 		}
 		return Date, res, nil
 	case lf == DateFamily && rf == DateFamily && op == "-":
-		if l == nil || r == nil {
+		if nullRes {
 			return Int4, nil, nil
 		}
 		return Int4, daysSinceEpoch(l.(time.Time)) - daysSinceEpoch(r.(time.Time)), nil
+	case isTime(lf) && rf == IntervalFamily && (op == "+" || op == "-"),
+		lf == IntervalFamily && isTime(rf) && op == "+":
+		res := Timestamp
+		stamp, iv := l, r
+		if lf == IntervalFamily {
+			stamp, iv = r, l
+			lf = rf
+		}
+		if lf == TimestampTZFamily {
+			res = TimestampTZ
+		}
+		if nullRes {
+			return res, nil, nil
+		}
+		x := iv.(Interval)
+		if op == "-" {
+			var ok bool
+			if x, ok = negateInterval(x); !ok {
+				return T{}, nil, intervalOverflow()
+			}
+		}
+		v, err := AddInterval(stamp.(time.Time), x)
+		return res, v, err
 	case isTime(lf) && isTime(rf) && op == "-":
-		return T{}, nil, pgerror.New(pgerror.CodeFeatureNotSupported, "%s - %s yields an interval, which is not supported", lt.String(), rt.String())
+		if nullRes {
+			return IntervalT, nil, nil
+		}
+		v, err := subtractStamps(l.(time.Time), r.(time.Time))
+		return IntervalT, v, err
+	case lf == DateFamily && rf == TimeFamily && (op == "+" || op == "-"),
+		lf == TimeFamily && rf == DateFamily && op == "+":
+		if nullRes {
+			return Timestamp, nil, nil
+		}
+		date, tod := l, r
+		if lf == TimeFamily {
+			date, tod = r, l
+		}
+		us := int64(tod.(TimeOfDay))
+		if op == "-" {
+			us = -us
+		}
+		v, err := AddInterval(date.(time.Time), Interval{Micros: us})
+		return Timestamp, v, err
+	case lf == TimeFamily && rf == IntervalFamily && (op == "+" || op == "-"),
+		lf == IntervalFamily && rf == TimeFamily && op == "+":
+		if nullRes {
+			return Time, nil, nil
+		}
+		tod, iv := l, r
+		if lf == IntervalFamily {
+			tod, iv = r, l
+		}
+		d := iv.(Interval).Micros % usPerDay
+		if op == "-" {
+			d = -d
+		}
+		us := (int64(tod.(TimeOfDay)) + d) % usPerDay
+		if us < 0 {
+			us += usPerDay
+		}
+		return Time, TimeOfDay(us), nil
+	case lf == TimeFamily && rf == TimeFamily && op == "-":
+		if nullRes {
+			return IntervalT, nil, nil
+		}
+		return IntervalT, Interval{Micros: int64(l.(TimeOfDay)) - int64(r.(TimeOfDay))}, nil
+	case lf == IntervalFamily && rf == IntervalFamily && (op == "+" || op == "-"):
+		if nullRes {
+			return IntervalT, nil, nil
+		}
+		v, err := addIntervals(l.(Interval), r.(Interval), op == "-")
+		return IntervalT, v, err
+	case lf == IntervalFamily && isNumber(rf) && (op == "*" || op == "/"),
+		isNumber(lf) && rf == IntervalFamily && op == "*":
+		if nullRes {
+			return IntervalT, nil, nil
+		}
+		iv, n := l, r
+		if lf != IntervalFamily {
+			iv, n = r, l
+		}
+		v, err := scaleInterval(iv.(Interval), toFloat64(n), op == "/")
+		return IntervalT, v, err
 	}
 	return T{}, nil, opError(op, lt, rt)
 }
@@ -428,7 +557,7 @@ func dateArith(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 func UnaryMinus(t T, d Datum) (Datum, error) {
 	switch v := d.(type) {
 	case nil:
-		if !isNumber(t.Family) && t.Family != UnknownFamily {
+		if !isNumber(t.Family) && t.Family != UnknownFamily && t.Family != IntervalFamily {
 			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "operator does not exist: - %s", t.String())
 		}
 		return nil, nil
@@ -444,6 +573,12 @@ func UnaryMinus(t T, d Datum) (Datum, error) {
 			return v, nil
 		}
 		return decimalDatum(normDecimal(new(apd.Decimal).Neg(v)))
+	case Interval:
+		n, ok := negateInterval(v)
+		if !ok {
+			return nil, intervalOverflow()
+		}
+		return n, nil
 	}
 	return nil, pgerror.New(pgerror.CodeUndefinedFunction, "operator does not exist: - %s", t.String()).
 		WithHint("No operator matches the given name and argument types. You might need to add explicit type casts.")

@@ -106,13 +106,65 @@ func randDatum(r *rand.Rand, typ T) Datum {
 		var u UUID
 		r.Read(u[:])
 		return u
+	case TimeFamily:
+		if r.Intn(8) == 0 {
+			return TimeOfDay([]int64{0, usPerDay, usPerDay - 1}[r.Intn(3)])
+		}
+		return TimeOfDay(r.Int63n(usPerDay))
+	case IntervalFamily:
+		if r.Intn(8) == 0 {
+			return Interval{Months: math.MinInt32, Days: math.MaxInt32, Micros: math.MinInt64 + 1}
+		}
+		return Interval{Months: int32(r.Uint32()) >> r.Intn(32), Days: int32(r.Uint32()) >> r.Intn(32), Micros: int64(r.Uint64()) >> r.Intn(64)}
+	case JSONBFamily:
+		return randJSON(r, 3)
+	case ArrayFamily:
+		a := Array{Elems: make([]Datum, r.Intn(5))}
+		for i := range a.Elems {
+			if r.Intn(5) > 0 {
+				a.Elems[i] = randDatum(r, typ.ElemType())
+			}
+		}
+		return a
 	}
 	return nil
+}
+
+func randJSON(r *rand.Rand, depth int) JSON {
+	k := r.Intn(6)
+	if depth == 0 {
+		k = r.Intn(4)
+	}
+	switch k {
+	case 0:
+		return JSON{Kind: JSONNull}
+	case 1:
+		return JSONStringOf(randDatum(r, String).(string))
+	case 2:
+		return JSONNumberOf(apd.New(r.Int63n(2000)-1000, -int32(r.Intn(4))))
+	case 3:
+		return JSONBoolOf(r.Intn(2) == 0)
+	case 4:
+		a := JSON{Kind: JSONArray}
+		for i := r.Intn(4); i > 0; i-- {
+			a.Elems = append(a.Elems, randJSON(r, depth-1))
+		}
+		return a
+	}
+	var keys []string
+	var vals []JSON
+	for i := r.Intn(4); i > 0; i-- {
+		keys = append(keys, randDatum(r, String).(string))
+		vals = append(vals, randJSON(r, depth-1))
+	}
+	return JSONObjectOf(keys, vals)
 }
 
 var roundTripTypes = []string{
 	"bool", "int2", "int4", "int8", "float4", "float8", "numeric", "numeric(12,4)", "numeric(5,-2)", "text",
 	"varchar(5)", "char(4)", "bytea", "date", "timestamp", "timestamptz", "uuid",
+	"time", "interval", "jsonb", "int4[]", "int8[]", "text[]", "char(2)[]", "numeric(6,2)[]", "float4[]", "bool[]", "bytea[]",
+	"timestamptz[]", "date[]", "uuid[]", "interval[]", "jsonb[]",
 }
 
 // sameDatum is exact equality, stricter than Compare: it tells -0 from 0 and 1.0 from 1.00.
@@ -127,6 +179,21 @@ func sameDatum(typ T, a, b Datum) bool {
 	}
 	if ta, ok := a.(time.Time); ok {
 		return ta.Equal(b.(time.Time))
+	}
+	if ia, ok := a.(Interval); ok {
+		return ia == b.(Interval) // Compare would equate '1 mon' with '30 days'
+	}
+	if aa, ok := a.(Array); ok {
+		ba := b.(Array)
+		if len(aa.Elems) != len(ba.Elems) {
+			return false
+		}
+		for i := range aa.Elems {
+			if (aa.Elems[i] == nil) != (ba.Elems[i] == nil) || aa.Elems[i] != nil && !sameDatum(typ.ElemType(), aa.Elems[i], ba.Elems[i]) {
+				return false
+			}
+		}
+		return true
 	}
 	return Compare(typ, a, b) == 0
 }

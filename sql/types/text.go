@@ -54,6 +54,14 @@ func AppendText(b []byte, t T, d Datum) []byte {
 		hex.Encode(buf[24:], v[10:])
 		buf[8], buf[13], buf[18], buf[23] = '-', '-', '-', '-'
 		return append(b, buf[:]...)
+	case TimeOfDay:
+		return appendTimeOfDay(b, v)
+	case Interval:
+		return appendInterval(b, v)
+	case JSON:
+		return AppendJSON(b, v)
+	case Array:
+		return appendArray(b, t, v)
 	}
 	// Datums are produced by this package, so another Go type is a programming error upstream;
 	// printing it beats crashing a server holding other sessions.
@@ -121,6 +129,20 @@ func ParseText(t T, s string) (Datum, error) {
 		return parseDateTime(t.Family, s)
 	case UUIDFamily:
 		return parseUUID(s)
+	case TimeFamily:
+		return ParseTimeOfDay(s)
+	case IntervalFamily:
+		return ParseInterval(s)
+	case JSONBFamily:
+		return ParseJSON(s)
+	case JSONFamily:
+		// json keeps the text as given, once it is known to be JSON.
+		if _, err := ParseJSON(s); err != nil {
+			return nil, err
+		}
+		return s, nil
+	case ArrayFamily:
+		return parseArray(t, s)
 	case UnknownFamily:
 		return s, nil
 	}

@@ -20,6 +20,13 @@ const (
 	TimestampFamily                 // time.Time in UTC, read as a wall-clock reading without zone
 	TimestampTZFamily               // time.Time in UTC, an instant
 	UUIDFamily                      // UUID
+	// The families below were added later; family numbers are stored in row values and
+	// descriptors, so new ones only ever go at the end.
+	TimeFamily     // TimeOfDay
+	IntervalFamily // Interval
+	JSONBFamily    // JSON, the parsed, normalized document
+	JSONFamily     // string, the document's text as given (validated)
+	ArrayFamily    // Array; Elem is the element family, the other fields the element's modifiers
 )
 
 // StringKind tells text, varchar(n) and char(n) apart; they share StringFamily.
@@ -39,6 +46,10 @@ type T struct {
 	Precision  int32 // DecimalFamily total digits; 0 = unconstrained
 	Scale      int32 // DecimalFamily digits after the point
 	StringKind StringKind
+	// Elem is the element family of an ArrayFamily type; Width, Precision, Scale and
+	// StringKind then describe the element. Keeping the element inline keeps T a comparable
+	// value that the catalog stores as is.
+	Elem Family `json:",omitempty"`
 }
 
 // Datum is one SQL value: nil for NULL, otherwise the Go type its Family documents.
@@ -66,7 +77,43 @@ var (
 	Timestamp   = T{Family: TimestampFamily}
 	TimestampTZ = T{Family: TimestampTZFamily}
 	UUIDType    = T{Family: UUIDFamily}
+	Time        = T{Family: TimeFamily}
+	IntervalT   = T{Family: IntervalFamily}
+	JSONB       = T{Family: JSONBFamily}
+	JSONT       = T{Family: JSONFamily}
 )
+
+// ArrayOf is the one-dimensional array type whose elements are of type elem.
+func ArrayOf(elem T) T {
+	a := elem
+	a.Elem, a.Family = elem.Family, ArrayFamily
+	return a
+}
+
+// ElemType is the element type of an array type t.
+func (t T) ElemType() T {
+	e := t
+	e.Family, e.Elem = t.Elem, UnknownFamily
+	return e
+}
+
+// TimeOfDay is a time without time zone: microseconds since midnight, 0 to 24:00:00 inclusive
+// (PostgreSQL accepts 24:00:00 as the end of a day).
+type TimeOfDay int64
+
+// Interval is PostgreSQL's interval: months, days and microseconds kept apart, because a
+// month has no fixed number of days and a day no fixed number of hours across DST changes.
+type Interval struct {
+	Months int32
+	Days   int32
+	Micros int64
+}
+
+// Array is a one-dimensional array with lower bound 1. Elements are Datums of the array
+// type's element type; nil elements are NULL.
+type Array struct {
+	Elems []Datum
+}
 
 // PostgreSQL type OIDs (pg_type.oid) for the types Meridian supports.
 const (
@@ -86,4 +133,8 @@ const (
 	OIDTimestampTZ uint32 = 1184
 	OIDNumeric     uint32 = 1700
 	OIDUUID        uint32 = 2950
+	OIDTime        uint32 = 1083
+	OIDInterval    uint32 = 1186
+	OIDJSON        uint32 = 114
+	OIDJSONB       uint32 = 3802
 )
