@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -136,6 +137,55 @@ func TestRootPasswordWithUsers(t *testing.T) {
 		}
 		if pgCode(err) != tc.code {
 			t.Errorf("%s with %q: %v, want %q", tc.user, tc.password, err, tc.code)
+		}
+	}
+}
+
+// TestPrivilegesReachEveryNode changes privileges on one node and checks them on another at
+// once: the next statement there sees the change, with no wait, because a GRANT or REVOKE
+// bumps the schema version every transaction reads.
+func TestPrivilegesReachEveryNode(t *testing.T) {
+	nodes := startCluster(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root := connect(t, nodes[0])
+	for _, stmt := range []string{
+		"CREATE TABLE t (k INT PRIMARY KEY, v TEXT)",
+		"INSERT INTO t VALUES (1, 'one')",
+		"CREATE USER bob",
+		"CREATE ROLE readers",
+	} {
+		if _, err := root.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	bob, err := pgx.Connect(ctx, nodes[1].SQLURL("bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close(ctx)
+	read := func() error {
+		var v string
+		return bob.QueryRow(ctx, "SELECT v FROM t WHERE k = $1", 1).Scan(&v)
+	}
+	for i, step := range []struct {
+		stmt string
+		code string // of bob's read on the other node, right after
+	}{
+		{"", "42501"},
+		{"GRANT SELECT ON t TO bob", ""},
+		{"REVOKE SELECT ON t FROM bob", "42501"},
+		{"GRANT SELECT ON t TO readers", "42501"},
+		{"GRANT readers TO bob", ""},
+		{"REVOKE readers FROM bob", "42501"},
+	} {
+		if step.stmt != "" {
+			if _, err := root.Exec(ctx, step.stmt); err != nil {
+				t.Fatalf("%s: %v", step.stmt, err)
+			}
+		}
+		if err := read(); pgCode(err) != step.code {
+			t.Fatalf("step %d, after %q on n1: bob's read on n2 = %v, want %q", i, step.stmt, err, step.code)
 		}
 	}
 }

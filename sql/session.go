@@ -638,7 +638,19 @@ func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs
 		return nil, err
 	}
 	if _, err := s.planFor(ctx, t, p); err != nil {
-		return nil, err
+		if pgerror.Code(err) != CodeInsufficientPrivilege || t == s.txn {
+			return nil, err
+		}
+		// Planned in a throwaway transaction, the statement saw descriptors and roles at the
+		// schema version the session read last, which may predate a GRANT made since on
+		// another node. Running it would read the version first and plan again; a denial
+		// here must be as fresh, so it is checked again at the latest version.
+		if err := s.syncSchema(ctx, t); err != nil {
+			return nil, err
+		}
+		if _, err := s.planFor(ctx, t, p); err != nil {
+			return nil, err
+		}
 	}
 	pt.defaultToText()
 	return p, nil
