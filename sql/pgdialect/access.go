@@ -2,6 +2,8 @@ package pgdialect
 
 import (
 	"strings"
+
+	"github.com/meridiandb/meridian/sql/pgerror"
 )
 
 // AccessKind is which statement about users, roles or privileges an Access is.
@@ -218,14 +220,31 @@ func (p *accessParser) parse() (*Access, error) {
 // roleOptions reads CREATE and ALTER's options up to the end of the statement.
 func (p *accessParser) roleOptions(o *RoleOptions) error {
 	yes, no := true, false
+	var sawLogin, sawPassword bool
+	// As in PostgreSQL, an option may be given once.
+	redundant := func(seen *bool) error {
+		if *seen {
+			return pgerror.New(pgerror.CodeSyntaxError, "conflicting or redundant options")
+		}
+		*seen = true
+		return nil
+	}
 	for !p.atEnd() {
 		t := p.r.toks[p.i]
 		switch {
-		case p.accept("login"):
-			o.Login = &yes
-		case p.accept("nologin"):
+		case t.is("login", "nologin"):
+			if err := redundant(&sawLogin); err != nil {
+				return err
+			}
+			p.i++
 			o.Login = &no
+			if t.is("login") {
+				o.Login = &yes
+			}
 		case t.is("encrypted", "password"):
+			if err := redundant(&sawPassword); err != nil {
+				return err
+			}
 			p.i++
 			if t.is("encrypted") && !p.accept("password") {
 				return p.r.syntaxError(p.i)
