@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -11,6 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/internal/certs"
 	"github.com/meridiandb/meridian/placement"
 	"github.com/meridiandb/meridian/ranges"
 	"github.com/meridiandb/meridian/ranges/keys"
@@ -31,7 +34,7 @@ import (
 	"github.com/meridiandb/meridian/server/gossip"
 	"github.com/meridiandb/meridian/sql"
 	"github.com/meridiandb/meridian/sql/catalog"
-	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/privilege"
 	"github.com/meridiandb/meridian/txn"
 	"github.com/meridiandb/meridian/wire"
 )
@@ -54,8 +57,19 @@ type Config struct {
 	Join []string
 	// Locality places the node, e.g. {"region": "us-east1", "zone": "a"}.
 	Locality map[string]string
-	// Password, when set, is required from every SQL user (cleartext password authentication).
+	// Password, when set, is root's password on this node (root may also have one of its
+	// own, set with ALTER USER, which this one overrides), and makes the node secure: every
+	// SQL user must then prove who they are, with a password (SCRAM-SHA-256) or a client
+	// certificate.
 	Password string
+	// CertsDir holds the node's certificates (ca.crt, node.crt, node.key; see
+	// internal/certs). With it the node is secure: SQL clients must use TLS, and every user
+	// must prove who they are.
+	CertsDir string
+	// Insecure runs the node in plain text, where users without a password log in without
+	// one (users with a password still need it). A node without CertsDir and Password runs
+	// so anyway; Insecure says it was meant, and refuses CertsDir and Password.
+	Insecure bool
 	// MaxOffset is the largest clock offset tolerated between nodes.
 	MaxOffset time.Duration
 	Logger    *slog.Logger
@@ -113,6 +127,7 @@ type Node struct {
 	store   *ranges.Store
 	ds      *txn.DistSender
 	db      *txn.DB
+	cat     *catalog.Catalog
 	sql     *sql.Server
 	gossip  *gossip.Gossip
 	cluster string
@@ -194,10 +209,21 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	rpc.RegisterKVServer(n.grpc, kvService{n})
 	n.grpc.RegisterService(&nodeServiceDesc, n)
 
-	wcfg := wire.Config{NewBackend: n.newBackend, Logger: cfg.Logger}
-	if cfg.Password != "" {
-		wcfg.Auth = passwordAuth(cfg.Password)
+	if cfg.Insecure && (cfg.CertsDir != "" || cfg.Password != "") {
+		return nil, errors.New("an insecure node takes no certificates and no password")
 	}
+	wcfg := wire.Config{NewBackend: n.newBackend, Logger: cfg.Logger}
+	if cfg.CertsDir != "" {
+		if wcfg.TLS, err = certs.ServerTLS(cfg.CertsDir); err != nil {
+			return nil, err
+		}
+		wcfg.RequireTLS = true
+	}
+	auth, err := newNodeAuth(n)
+	if err != nil {
+		return nil, err
+	}
+	wcfg.Auth = auth
 	n.wire = wire.NewServer(wcfg)
 	if cfg.HTTPAddr != "" {
 		if n.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
@@ -298,6 +324,7 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 	n.db = txn.NewDB(n.ds, n.ds, n.clock, n.log)
 	n.db.NodeID = id.NodeID
 	cat := catalog.New()
+	n.cat = cat
 	if bootstrap || !n.clustered() {
 		if err := n.bootstrapCluster(ctx, cat, id.ClusterID); err != nil {
 			return err
@@ -543,7 +570,7 @@ func (s kvService) Batch(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Batc
 
 func (n *Node) newBackend(ctx context.Context, user, database string, params map[string]string) (wire.Backend, error) {
 	if !n.isReady() {
-		return nil, pgerror.New(pgerror.CodeCannotConnectNow, "this node has not joined a cluster yet; run `meridian init --host <addr>` against one node of a new cluster")
+		return nil, errNotReady
 	}
 	return n.sql.NewBackend(ctx, user, database, params)
 }
@@ -559,13 +586,34 @@ func (n *Node) HTTPAddr() string {
 	return n.httpLn.Addr().String()
 }
 
-// SQLURL is a connection URL for the node's default database.
+// SQLURL is a connection URL for the node's default database: root's carries Config.Password,
+// and on a node with certificates the URL verifies the node's (sslmode=verify-full) and
+// presents the user's client certificate if the certs directory has one.
 func (n *Node) SQLURL(user string) string {
-	auth := user
-	if n.cfg.Password != "" {
-		auth += ":" + n.cfg.Password
+	u := url.URL{Scheme: "postgresql", User: url.User(user), Host: n.SQLAddr(), Path: "/" + catalog.DefaultDatabase}
+	if user == privilege.Root && n.cfg.Password != "" {
+		u.User = url.UserPassword(user, n.cfg.Password)
 	}
-	return fmt.Sprintf("postgresql://%s@%s/%s?sslmode=disable", auth, n.SQLAddr(), catalog.DefaultDatabase)
+	if n.cfg.CertsDir == "" {
+		u.RawQuery = "sslmode=disable"
+		return u.String()
+	}
+	dir, err := filepath.Abs(n.cfg.CertsDir)
+	if err != nil {
+		dir = n.cfg.CertsDir
+	}
+	q := url.Values{"sslmode": {"verify-full"}, "sslrootcert": {filepath.Join(dir, certs.CACert)}}
+	if crt, key := certs.ClientFiles(dir, user); fileExists(crt) && fileExists(key) {
+		q.Set("sslcert", crt)
+		q.Set("sslkey", key)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // Stop stops serving and closes the store. It is safe to call more than once.
@@ -609,16 +657,4 @@ func (n *Node) Stop() {
 			_ = n.dialer.Close()
 		}
 	})
-}
-
-// passwordAuth requires one shared password from every user.
-type passwordAuth string
-
-func (p passwordAuth) PasswordRequired(context.Context, string) (bool, error) { return true, nil }
-
-func (p passwordAuth) CheckPassword(_ context.Context, user, password string) error {
-	if subtle.ConstantTimeCompare([]byte(password), []byte(p)) != 1 {
-		return fmt.Errorf("password authentication failed for user %q", user)
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
 	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/privilege"
 	"github.com/meridiandb/meridian/sql/rowenc"
 	"github.com/meridiandb/meridian/sql/types"
 	"github.com/meridiandb/meridian/txn"
@@ -66,6 +67,9 @@ func (s *Session) planSplit(ctx context.Context, t *txn.Txn, n *ast.SplitRegionS
 	}
 	tbl, err := s.resolveTable(ctx, t, n.Table)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkTableOwner(ctx, t, tbl); err != nil {
 		return nil, err
 	}
 	ords := tbl.PrimaryKeyOrdinals()
@@ -149,6 +153,10 @@ func (s *Session) planShowRanges(n *ast.ShowStmt) (plan, error) {
 		}
 		tbl, err := s.resolveTable(ctx, x.txn, n.Table)
 		if err != nil {
+			return nil, err
+		}
+		// Range boundaries are primary key values: showing them is reading the table.
+		if err := s.checkTable(ctx, x.txn, tbl, privilege.Select); err != nil {
 			return nil, err
 		}
 		start, end := rowenc.TableSpan(tbl.ID)

@@ -10,6 +10,7 @@ import (
 	"github.com/meridiandb/meridian/sql/catalog"
 	"github.com/meridiandb/meridian/sql/parser"
 	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/privilege"
 	"github.com/meridiandb/meridian/sql/rowenc"
 	"github.com/meridiandb/meridian/sql/types"
 	"github.com/meridiandb/meridian/txn"
@@ -28,7 +29,11 @@ type createDatabasePlan struct {
 }
 
 func (p *createDatabasePlan) run(ctx context.Context, x *execCtx) (*result, error) {
-	err := x.session.srv.cat.CreateDatabase(ctx, x.txn, p.name)
+	// Meridian has no CREATEDB attribute: only the superuser creates databases.
+	if err := x.session.requireSuperuser("create database"); err != nil {
+		return nil, err
+	}
+	err := x.session.srv.cat.CreateDatabase(ctx, x.txn, p.name, x.session.user)
 	if err != nil && !(p.ifNotExists && pgerror.Code(err) == pgerror.CodeDuplicateDatabase) {
 		return nil, err
 	}
@@ -61,6 +66,9 @@ func (p *dropDatabasePlan) run(ctx context.Context, x *execCtx) (*result, error)
 			}
 			return &result{tag: "DROP DATABASE", notices: []notice{{Code: pgerror.CodeInvalidCatalogName, Message: fmt.Sprintf("database %q does not exist, skipping", p.name)}}}, nil
 		}
+		return nil, err
+	}
+	if err := s.checkDatabaseOwner(ctx, x.txn, d); err != nil {
 		return nil, err
 	}
 	names, err := s.srv.cat.ListTables(ctx, x.txn, d.ID)
@@ -252,9 +260,13 @@ func (p *createTablePlan) run(ctx context.Context, x *execCtx) (*result, error) 
 		}
 		return nil, err
 	}
+	if err := s.checkDatabase(ctx, x.txn, d, privilege.Create); err != nil {
+		return nil, err
+	}
 	tbl := *p.table // a fresh copy each execution: CreateTable assigns the ID
 	tbl.Columns = append([]catalog.Column(nil), p.table.Columns...)
 	tbl.DatabaseID = d.ID
+	tbl.ACL = &privilege.ACL{Owner: s.user} // the creator owns it
 	var notices []notice
 	if err := s.srv.cat.CreateTable(ctx, x.txn, &tbl); err != nil {
 		if !(p.ifNotExists && pgerror.Code(err) == pgerror.CodeDuplicateTable) {
@@ -295,6 +307,9 @@ func (p *dropTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 		}
 		// Read the descriptor transactionally: the cache may be stale.
 		if tbl, err = s.srv.cat.LookupTable(ctx, x.txn, tbl.DatabaseID, tbl.Name, 0); err != nil {
+			return nil, err
+		}
+		if err := s.checkTableOwner(ctx, x.txn, tbl); err != nil {
 			return nil, err
 		}
 		if err := dropTable(ctx, x.txn, s.srv.cat, tbl); err != nil {

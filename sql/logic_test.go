@@ -2,7 +2,9 @@ package sql_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/meridiandb/meridian/server"
+	"github.com/meridiandb/meridian/sql/catalog"
 )
 
 // startNode runs a single-node Meridian on a temporary store for one test.
@@ -28,6 +31,16 @@ func startNode(t testing.TB) *server.Node {
 	return n
 }
 
+// userURL is the connection URL of user (with password, if not empty) on n's database.
+func userURL(n *server.Node, user, password, database string) string {
+	u := url.URL{Scheme: "postgresql", Host: n.SQLAddr(), Path: "/" + database, RawQuery: "sslmode=disable"}
+	u.User = url.User(user)
+	if password != "" {
+		u.User = url.UserPassword(user, password)
+	}
+	return u.String()
+}
+
 // TestLogic runs the SQL logic tests in testdata/logic: each file is a session of statements
 // against a fresh node, with the exact output a PostgreSQL client would see.
 //
@@ -40,16 +53,19 @@ func startNode(t testing.TB) *server.Node {
 //
 // Errors print as "ERROR <SQLSTATE>: <message>", followed, with the argument details, by their
 // DETAIL and HINT as psql shows them. Run with -rewrite to regenerate, then review.
+//
+// Statements run as root unless a session is opened with user= (and password=); the connect
+// command tries a connection alone (user=, password=, database=) and prints "ok" or its error.
 func TestLogic(t *testing.T) {
 	datadriven.Walk(t, "testdata/logic", func(t *testing.T, path string) {
 		n := startNode(t)
 		ctx := context.Background()
 		conns := map[string]*pgconn.PgConn{}
-		conn := func(name string) *pgconn.PgConn {
+		conn := func(name, user, password string) *pgconn.PgConn {
 			if c, ok := conns[name]; ok {
 				return c
 			}
-			c, err := pgconn.Connect(ctx, n.SQLURL("root"))
+			c, err := pgconn.Connect(ctx, userURL(n, user, password, catalog.DefaultDatabase))
 			if err != nil {
 				t.Fatalf("%s: connect: %v", filepath.Base(path), err)
 			}
@@ -58,11 +74,32 @@ func TestLogic(t *testing.T) {
 			return c
 		}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
-			session := "default"
-			if d.HasArg("session") {
-				d.ScanArgs(t, "session", &session)
+			session, user, password, database := "default", "root", "", catalog.DefaultDatabase
+			for _, a := range []struct {
+				key string
+				dst *string
+			}{{"session", &session}, {"user", &user}, {"password", &password}, {"database", &database}} {
+				if d.HasArg(a.key) {
+					d.ScanArgs(t, a.key, a.dst)
+				}
 			}
-			c := conn(session)
+			if d.Cmd == "connect" {
+				// A connection attempt on its own: "ok", or the error that refused it.
+				c, err := pgconn.Connect(ctx, userURL(n, user, password, database))
+				if err != nil {
+					// The driver wraps the server's error with the address, which changes.
+					var pe *pgconn.PgError
+					if errors.As(err, &pe) {
+						err = pe
+					}
+					var sb strings.Builder
+					writeErr(&sb, err)
+					return sb.String()
+				}
+				c.Close(ctx)
+				return "ok\n"
+			}
+			c := conn(session, user, password)
 			switch d.Cmd {
 			case "sql":
 				return runSimple(ctx, c, d.Input, d.HasArg("details"))

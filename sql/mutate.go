@@ -12,6 +12,7 @@ import (
 	"github.com/meridiandb/meridian/sql/catalog"
 	"github.com/meridiandb/meridian/sql/parser"
 	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/privilege"
 	"github.com/meridiandb/meridian/sql/rowenc"
 	"github.com/meridiandb/meridian/sql/types"
 	"github.com/meridiandb/meridian/txn"
@@ -307,7 +308,26 @@ func (s *Session) planInsert(ctx context.Context, t *txn.Txn, n *ast.InsertStmt,
 	if ip.ret, err = s.planReturning(tbl, tableScope(tbl, name), p); err != nil {
 		return nil, err
 	}
+	want := privilege.Insert
+	if ip.mode == conflictUpsert || ip.mode == conflictDoUpdate {
+		want |= privilege.Update
+	}
+	if p.stmt.Returning != "" {
+		want |= privilege.Select
+	}
+	if err := s.checkTable(ctx, t, tbl, want); err != nil {
+		return nil, err
+	}
 	return ip, nil
+}
+
+// mutationPrivileges is what an UPDATE or DELETE needs besides its own privilege: as in
+// PostgreSQL, reading rows to choose them (WHERE) or to return them (RETURNING) needs SELECT.
+func mutationPrivileges(own privilege.Kind, where bool, p *prepared) privilege.Kind {
+	if where || p.stmt.Returning != "" {
+		own |= privilege.Select
+	}
+	return own
 }
 
 func moreOrFewer(got, want int) string {
@@ -548,6 +568,9 @@ func (s *Session) planUpdate(ctx context.Context, t *txn.Txn, n *ast.UpdateStmt,
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkTable(ctx, t, src.table, mutationPrivileges(privilege.Update, n.Where != nil, p)); err != nil {
+		return nil, err
+	}
 	up := &updatePlan{src: src}
 	if up.updates, err = compileAssignments(src.comp, src.table, n.List); err != nil {
 		return nil, err
@@ -621,6 +644,9 @@ func (s *Session) planDelete(ctx context.Context, t *txn.Txn, n *ast.DeleteStmt,
 	}
 	src, err := s.planSource(ctx, t, n.TableRefs, n.Where, p.params)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkTable(ctx, t, src.table, mutationPrivileges(privilege.Delete, n.Where != nil, p)); err != nil {
 		return nil, err
 	}
 	dp := &deletePlan{src: src}

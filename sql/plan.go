@@ -52,6 +52,9 @@ type noSchemaChange struct{}
 func (noSchemaChange) changesSchema() bool { return false }
 
 func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan, error) {
+	if p.stmt.Access != nil {
+		return s.planAccess(p.stmt.Access)
+	}
 	switch n := p.node.(type) {
 	case *ast.SelectStmt:
 		return s.planSelect(ctx, t, n, p.params)

@@ -13,6 +13,7 @@ import (
 	"github.com/meridiandb/meridian/sql/catalog"
 	"github.com/meridiandb/meridian/sql/parser"
 	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/privilege"
 	"github.com/meridiandb/meridian/sql/types"
 	"github.com/meridiandb/meridian/txn"
 )
@@ -249,6 +250,14 @@ func (s *Session) planSelect(ctx context.Context, t *txn.Txn, n *ast.SelectStmt,
 	if n.From != nil {
 		src, err := s.planSource(ctx, t, n.From, n.Where, params)
 		if err != nil {
+			return nil, err
+		}
+		want := privilege.Select
+		if p.lock != nil {
+			// As PostgreSQL: locking rows asks for the right to change them.
+			want |= privilege.Update
+		}
+		if err := s.checkTable(ctx, t, src.table, want); err != nil {
 			return nil, err
 		}
 		p.src, c = src, src.comp

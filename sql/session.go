@@ -80,11 +80,14 @@ func (s *Server) NewBackend(ctx context.Context, user, database string, params m
 		}
 	}
 	err := s.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
-		_, err := s.cat.LookupDatabase(ctx, t, database, 0)
-		return err
+		d, err := s.cat.LookupDatabase(ctx, t, database, 0)
+		if err != nil {
+			return err
+		}
+		return sess.checkLogin(ctx, t, d)
 	})
 	if err != nil {
-		return nil, err
+		return nil, toPGError(err, nil)
 	}
 	return sess, nil
 }
@@ -181,7 +184,7 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		return w.Empty()
 	}
 	for _, st := range stmts {
-		if st.SQL == "" {
+		if st.SQL == "" && st.Access == nil {
 			if err := w.Empty(); err != nil {
 				return err
 			}
@@ -399,7 +402,7 @@ func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.D
 	} else {
 		t = s.srv.db.NewTxn()
 	}
-	if what := writingStatement(p.node); readOnly && what != "" {
+	if what := statementWrites(p); readOnly && what != "" {
 		return nil, errReadOnly(what)
 	}
 	t.SetPriority(s.defaultPriority())
@@ -445,7 +448,7 @@ func (s *Session) runExplicit(ctx context.Context, p *prepared, params []types.D
 	if !s.txnAsOf.IsEmpty() {
 		p.plan = nil // plan against the schema as of the transaction's time
 	}
-	if what := writingStatement(p.node); s.txnReadOnly && what != "" {
+	if what := statementWrites(p); s.txnReadOnly && what != "" {
 		return nil, errReadOnly(what)
 	}
 	s.txn.SetLockTimeout(s.durationVar("lock_timeout"))
@@ -590,9 +593,12 @@ func (p *prepared) numParams() int { return len(p.params.types) }
 // prepare parses a normalized statement and plans it, which settles its parameter types and
 // result columns. paramOIDs are the client's declared parameter types.
 func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs []uint32) (*prepared, error) {
-	node, err := parser.ParseOne(st.SQL, st.Original)
-	if err != nil {
-		return nil, err
+	var node ast.StmtNode
+	if st.Access == nil {
+		var err error
+		if node, err = parser.ParseOne(st.SQL, st.Original); err != nil {
+			return nil, err
+		}
 	}
 	n := st.NumParams
 	if len(paramOIDs) > n {
@@ -632,7 +638,19 @@ func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs
 		return nil, err
 	}
 	if _, err := s.planFor(ctx, t, p); err != nil {
-		return nil, err
+		if pgerror.Code(err) != CodeInsufficientPrivilege || t == s.txn {
+			return nil, err
+		}
+		// Planned in a throwaway transaction, the statement saw descriptors and roles at the
+		// schema version the session read last, which may predate a GRANT made since on
+		// another node. Running it would read the version first and plan again; a denial
+		// here must be as fresh, so it is checked again at the latest version.
+		if err := s.syncSchema(ctx, t); err != nil {
+			return nil, err
+		}
+		if _, err := s.planFor(ctx, t, p); err != nil {
+			return nil, err
+		}
 	}
 	pt.defaultToText()
 	return p, nil
@@ -667,7 +685,7 @@ func (s *Session) Prepare(ctx context.Context, query string, paramOIDs []uint32)
 	if err != nil {
 		return nil, err
 	}
-	if st.SQL == "" {
+	if st.SQL == "" && st.Access == nil {
 		return &preparedStatement{s: s, empty: true}, nil
 	}
 	p, err := s.prepare(ctx, st, paramOIDs)

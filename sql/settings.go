@@ -92,6 +92,9 @@ type clusterSettingPlan struct {
 func (p *clusterSettingPlan) columns() []resultColumn { return nil }
 
 func (p *clusterSettingPlan) run(ctx context.Context, x *execCtx) (*result, error) {
+	if err := x.session.requireSuperuser("change cluster settings"); err != nil {
+		return nil, err
+	}
 	var b txn.Batch
 	if p.value == "" {
 		b.Del(keys.ClusterSettingKey(p.name))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/sql/parser"
+	"github.com/meridiandb/meridian/sql/pgdialect"
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/sql/types"
 	"github.com/meridiandb/meridian/txn"
@@ -38,6 +39,9 @@ func (s *Session) newFixedTxn(ts hlc.Timestamp) *txn.Txn {
 // Meridian takes it only where CockroachDB's grammar puts it, after the FROM clause of a
 // top-level SELECT (here: of one table), or under EXPLAIN of one.
 func asOfClause(node ast.StmtNode) (*ast.AsOfClause, error) {
+	if node == nil {
+		return nil, nil // a statement the dialect parsed itself (pgdialect.Access)
+	}
 	f := &asOfFinder{}
 	node.Accept(f)
 	if len(f.found) == 0 {
@@ -358,8 +362,19 @@ func parseClockInterval(s string) (time.Duration, bool) {
 	return d, true
 }
 
-// writingStatement names a statement that writes or takes locks, "" for one that only
+// statementWrites names a statement that writes or takes locks, "" for one that only
 // reads: a read-only transaction refuses the first kind (25006).
+func statementWrites(p *prepared) string {
+	if a := p.stmt.Access; a != nil {
+		if a.Kind == pgdialect.ShowGrants || a.Kind == pgdialect.ShowRoles {
+			return ""
+		}
+		return accessStatementName(a)
+	}
+	return writingStatement(p.node)
+}
+
+// writingStatement is statementWrites for a statement of the tidb grammar.
 func writingStatement(node ast.StmtNode) string {
 	switch n := node.(type) {
 	case *ast.InsertStmt:

@@ -1,6 +1,11 @@
 package wire
 
-import "context"
+import (
+	"context"
+	"crypto/x509"
+
+	"github.com/meridiandb/meridian/wire/scram"
+)
 
 // Column describes one result column as RowDescription carries it.
 type Column struct {
@@ -74,10 +79,40 @@ type Portal interface {
 	Close()
 }
 
-// Authenticator decides how a user proves who they are.
+// Authenticator decides how a user proves who they are. An error it returns ends the
+// connection with a FATAL error (28000 unless the error carries a SQLSTATE).
 type Authenticator interface {
 	// PasswordRequired reports whether user must send a password (false: trust).
 	PasswordRequired(ctx context.Context, user string) (bool, error)
 	// CheckPassword verifies a cleartext password; an error means authentication failed.
+	// An Authenticator that is also a SCRAMAuthenticator is never asked.
 	CheckPassword(ctx context.Context, user, password string) error
+}
+
+// SCRAMAuthenticator is an Authenticator that keeps passwords as SCRAM-SHA-256 verifiers: a
+// user who must send a password proves it with a SCRAM exchange (AuthenticationSASL)
+// instead, so the password itself never crosses the connection.
+type SCRAMAuthenticator interface {
+	Authenticator
+	// SCRAMVerifier returns the verifier user's proof is checked against. ok is false when
+	// the user does not exist or has no password: v must then be a mock verifier
+	// (scram.Mock), against which the exchange is played out to the same failure as a wrong
+	// password, so that a client cannot tell which users exist.
+	SCRAMVerifier(ctx context.Context, user string) (v scram.Verifier, ok bool, err error)
+}
+
+// CertAuthenticator is an Authenticator that accepts a TLS client certificate, which the TLS
+// handshake verified against Config.TLS's ClientCAs, as proof of identity.
+type CertAuthenticator interface {
+	Authenticator
+	// CertificateLogin reports whether cert proves that the client is user. false goes on to
+	// PasswordRequired, as if there were no certificate.
+	CertificateLogin(ctx context.Context, user string, cert *x509.Certificate) (bool, error)
+}
+
+// SuperuserReporter may be implemented by a Backend whose user may or may not be a
+// superuser; the server reports it as the is_superuser parameter (psql's prompt shows it).
+// A Backend without it is reported as a superuser's.
+type SuperuserReporter interface {
+	Superuser() bool
 }

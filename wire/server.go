@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"log/slog"
@@ -20,8 +21,16 @@ type Config struct {
 	// database whose users do not own databases). params are all startup parameters. Its error
 	// is sent to the client as a FATAL ErrorResponse and the connection is closed.
 	NewBackend func(ctx context.Context, user, database string, params map[string]string) (Backend, error)
-	// Auth decides whether users must send a password; nil trusts everyone.
+	// Auth decides whether users must send a password; nil trusts everyone. It may also be a
+	// SCRAMAuthenticator or a CertAuthenticator.
 	Auth Authenticator
+	// TLS, when set, is the server side of the TLS a client asks for with SSLRequest; nil
+	// answers SSLRequest with 'N' and the client goes on in plain text or gives up. Client
+	// certificates it verifies (ClientAuth VerifyClientCertIfGiven, ClientCAs) are offered to
+	// a CertAuthenticator.
+	TLS *tls.Config
+	// RequireTLS refuses sessions that did not upgrade to TLS (28000).
+	RequireTLS bool
 	// Logger receives session failures; nil means slog.Default().
 	Logger *slog.Logger
 	// ServerVersion is reported as the server_version parameter. Drivers parse its leading
@@ -37,6 +46,9 @@ const (
 	defaultServerVersion  = "16.0 (Meridian)"
 	defaultMaxMessageSize = 64 << 20
 	defaultDatabase       = "defaultdb"
+	// tlsHandshakeTimeout bounds the TLS handshake, so that a client that asks for TLS and
+	// then stalls does not hold a session forever.
+	tlsHandshakeTimeout = 10 * time.Second
 	// defaultShutdownGrace is how long Close lets sessions whose running query it cancelled
 	// report the cancellation themselves before their connections are cut.
 	defaultShutdownGrace = 5 * time.Second
@@ -66,6 +78,13 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.MaxMessageSize <= 0 {
 		cfg.MaxMessageSize = defaultMaxMessageSize
+	}
+	if cfg.TLS != nil {
+		cfg.TLS = cfg.TLS.Clone()
+		if len(cfg.TLS.NextProtos) == 0 {
+			// libpq 17 and newer offer ALPN "postgresql" and expect it back.
+			cfg.TLS.NextProtos = []string{"postgresql"}
+		}
 	}
 	return &Server{
 		cfg:      cfg,

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/wire/scram"
 )
 
 // Startup-phase request codes, sent where a StartupMessage carries its protocol version.
@@ -57,14 +59,19 @@ const (
 // session's goroutine.
 type session struct {
 	srv  *Server
-	conn net.Conn
+	conn net.Conn // the client's connection, which closing ends the session
 	rd   *connReader
 	be   *pgproto3.Backend
+	// tls is the state of the TLS the session upgraded to, nil in plain text.
+	tls *tls.ConnectionState
 
 	pid    uint32
 	secret [4]byte
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// stream carries the protocol: conn, or the TLS connection over it. Close writes to it
+	// (shutdown), so it changes only under mu.
+	stream   net.Conn
 	state    sessionState
 	shutting bool
 	cancel   context.CancelCauseFunc // cancels the running query; nil between queries
@@ -94,7 +101,7 @@ func newSession(s *Server, conn net.Conn) *session {
 	be := pgproto3.NewBackend(rd, conn)
 	be.SetMaxBodyLen(s.cfg.MaxMessageSize)
 	return &session{
-		srv: s, conn: conn, rd: rd, be: be,
+		srv: s, conn: conn, stream: conn, rd: rd, be: be,
 		stmts: map[string]PreparedStatement{}, portals: map[string]boundPortal{},
 	}
 }
@@ -184,8 +191,18 @@ func (ss *session) handshake() (map[string]string, bool) {
 				ss.sendFatal(protocolViolation("invalid length of encryption request packet"))
 				return nil, false
 			}
-			// No TLS or GSS encryption yet: refuse, and the client may go on in plain text on
-			// this same connection (or give up, if it requires encryption).
+			if ss.tls != nil {
+				ss.sendFatal(protocolViolation("encryption request on an encrypted connection"))
+				return nil, false
+			}
+			if code == sslRequestCode && ss.srv.cfg.TLS != nil {
+				if !ss.upgradeTLS() {
+					return nil, false
+				}
+				continue
+			}
+			// No TLS configured, and no GSS encryption ever: refuse, and the client may go on
+			// in plain text on this same connection (or give up, if it requires encryption).
 			if _, err := ss.conn.Write([]byte{'N'}); err != nil {
 				return nil, false
 			}
@@ -197,12 +214,44 @@ func (ss *session) handshake() (map[string]string, bool) {
 			// A cancel connection gets no reply either way.
 			return nil, false
 		case code>>16 == 3:
+			if ss.srv.cfg.RequireTLS && ss.tls == nil {
+				ss.sendFatal(pgerror.New(pgerror.CodeInvalidAuthorization, "this server accepts only encrypted connections").
+					WithHint("Connect with TLS (sslmode=require, verify-ca or verify-full)."))
+				return nil, false
+			}
 			return ss.startupParams(code, body[4:])
 		default:
 			ss.sendFatal(protocolViolation("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", code>>16, code&0xffff))
 			return nil, false
 		}
 	}
+}
+
+// upgradeTLS accepts an SSLRequest and runs the TLS handshake; the rest of the session
+// speaks through TLS. It reports false when the connection is done.
+func (ss *session) upgradeTLS() bool {
+	if _, err := ss.conn.Write([]byte{'S'}); err != nil {
+		return false
+	}
+	// Nothing the client sent after the SSLRequest has been read: readStartupPacket reads
+	// exactly one packet, so plain-text bytes injected ahead of the handshake cannot be
+	// taken for encrypted ones; they fail the handshake instead.
+	tc := tls.Server(ss.conn, ss.srv.cfg.TLS)
+	ss.conn.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
+	if err := tc.Handshake(); err != nil {
+		ss.srv.log.Info("wire: TLS handshake failed", "remote", ss.remoteAddr(), "err", err)
+		return false
+	}
+	ss.conn.SetDeadline(time.Time{})
+	st := tc.ConnectionState()
+	ss.tls = &st
+	ss.rd = &connReader{r: tc}
+	ss.be = pgproto3.NewBackend(ss.rd, tc)
+	ss.be.SetMaxBodyLen(ss.srv.cfg.MaxMessageSize)
+	ss.mu.Lock()
+	ss.stream = tc
+	ss.mu.Unlock()
+	return true
 }
 
 // readStartupPacket reads one length-prefixed, untyped startup-phase packet and returns its
@@ -299,7 +348,7 @@ func (ss *session) begin(ctx context.Context, params map[string]string) bool {
 		{"integer_datetimes", "on"},
 		{"standard_conforming_strings", "on"},
 		{"IntervalStyle", "postgres"},
-		{"is_superuser", "on"},
+		{"is_superuser", superuser(backend)},
 		{"session_authorization", user},
 		{"application_name", params["application_name"]},
 	} {
@@ -309,35 +358,50 @@ func (ss *session) begin(ctx context.Context, params map[string]string) bool {
 	return !ss.ready()
 }
 
-// authenticate runs the cleartext password exchange when the Authenticator asks for one.
+// superuser is the is_superuser parameter of a session.
+func superuser(b Backend) string {
+	if r, ok := b.(SuperuserReporter); ok && !r.Superuser() {
+		return "off"
+	}
+	return "on"
+}
+
+// authenticate establishes who the client is: by its TLS client certificate, by trust, or by a
+// password exchange (SCRAM-SHA-256 when the Authenticator keeps verifiers, else cleartext).
 func (ss *session) authenticate(ctx context.Context, user string) bool {
 	auth := ss.srv.cfg.Auth
 	if auth == nil {
 		return true
 	}
+	if ca, ok := auth.(CertAuthenticator); ok && ss.tls != nil && len(ss.tls.VerifiedChains) > 0 {
+		accepted, err := ca.CertificateLogin(ctx, user, ss.tls.VerifiedChains[0][0])
+		if err != nil {
+			ss.authError(err)
+			return false
+		}
+		if accepted {
+			return true
+		}
+	}
 	required, err := auth.PasswordRequired(ctx, user)
 	if err != nil {
-		var pe *pgerror.Error
-		if !errors.As(err, &pe) {
-			err = pgerror.New(pgerror.CodeInvalidAuthorization, "%v", err)
-		}
-		ss.sendFatal(err)
+		ss.authError(err)
 		return false
 	}
 	if !required {
 		return true
+	}
+	if sa, ok := auth.(SCRAMAuthenticator); ok {
+		return ss.scram(ctx, sa, user)
 	}
 	ss.be.Send(&pgproto3.AuthenticationCleartextPassword{})
 	if ss.flush() != nil {
 		return false
 	}
 	// 'p' messages are decoded according to the authentication method in progress.
-	if err := ss.be.SetAuthType(pgproto3.AuthTypeCleartextPassword); err != nil {
-		panic(err) // a constant pgproto3 knows; failing here is a programming error
-	}
-	msg, err := ss.be.Receive()
-	if err != nil {
-		ss.readFailed(err)
+	ss.setAuthType(pgproto3.AuthTypeCleartextPassword)
+	msg, ok := ss.receiveAuth("password")
+	if !ok {
 		return false
 	}
 	pw, ok := msg.(*pgproto3.PasswordMessage)
@@ -346,12 +410,116 @@ func (ss *session) authenticate(ctx context.Context, user string) bool {
 		return false
 	}
 	if err := auth.CheckPassword(ctx, user, pw.Password); err != nil {
-		// The client learns nothing about why; the log does.
-		ss.srv.log.Info("wire: password authentication failed", "user", user, "remote", ss.remoteAddr(), "err", err)
-		ss.sendFatal(pgerror.New(pgerror.CodeInvalidPassword, "password authentication failed for user %q", user))
+		ss.passwordFailed(user, err)
 		return false
 	}
 	return true
+}
+
+// scram runs a SCRAM-SHA-256 exchange: AuthenticationSASL offers the mechanism, the
+// client's SASLInitialResponse and SASLResponse carry its two messages, and
+// AuthenticationSASLContinue and AuthenticationSASLFinal the server's.
+func (ss *session) scram(ctx context.Context, sa SCRAMAuthenticator, user string) bool {
+	v, real, err := sa.SCRAMVerifier(ctx, user)
+	if err != nil {
+		ss.authError(err)
+		return false
+	}
+	ss.be.Send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{scram.Mechanism}})
+	if ss.flush() != nil {
+		return false
+	}
+	ss.setAuthType(pgproto3.AuthTypeSASL)
+	msg, ok := ss.receiveAuth("SASL")
+	if !ok {
+		return false
+	}
+	initial, ok := msg.(*pgproto3.SASLInitialResponse)
+	if !ok {
+		ss.sendFatal(protocolViolation("expected SASL response, got %s message", messageName(msg)))
+		return false
+	}
+	if initial.AuthMechanism != scram.Mechanism {
+		ss.sendFatal(protocolViolation("client selected an invalid SASL authentication mechanism"))
+		return false
+	}
+	ex := scram.NewExchange(v, real)
+	serverFirst, err := ex.First(initial.Data)
+	if err != nil {
+		ss.scramFailed(user, err)
+		return false
+	}
+	ss.be.Send(&pgproto3.AuthenticationSASLContinue{Data: serverFirst})
+	if ss.flush() != nil {
+		return false
+	}
+	ss.setAuthType(pgproto3.AuthTypeSASLContinue)
+	if msg, ok = ss.receiveAuth("SASL"); !ok {
+		return false
+	}
+	resp, ok := msg.(*pgproto3.SASLResponse)
+	if !ok {
+		ss.sendFatal(protocolViolation("expected SASL response, got %s message", messageName(msg)))
+		return false
+	}
+	serverFinal, err := ex.Final(resp.Data)
+	if err != nil {
+		ss.scramFailed(user, err)
+		return false
+	}
+	ss.be.Send(&pgproto3.AuthenticationSASLFinal{Data: serverFinal})
+	// From here on a 'p' message is no authentication response.
+	ss.setAuthType(pgproto3.AuthTypeOk)
+	return true
+}
+
+func (ss *session) setAuthType(t uint32) {
+	if err := ss.be.SetAuthType(t); err != nil {
+		panic(err) // a constant pgproto3 knows; failing here is a programming error
+	}
+}
+
+// receiveAuth reads the client's answer to an authentication request. A client that gives up
+// (Terminate, or closing the connection) ends the session quietly.
+func (ss *session) receiveAuth(what string) (pgproto3.FrontendMessage, bool) {
+	msg, err := ss.be.Receive()
+	if err != nil {
+		ss.readFailed(err)
+		return nil, false
+	}
+	if _, ok := msg.(*pgproto3.Terminate); ok {
+		ss.srv.log.Debug("wire: client gave up during "+what+" authentication", "remote", ss.remoteAddr())
+		return nil, false
+	}
+	return msg, true
+}
+
+// scramFailed ends the session after a failed SCRAM exchange: a malformed message is a
+// protocol violation, a wrong proof (or a user without a verifier) a failed password.
+func (ss *session) scramFailed(user string, err error) {
+	var me *scram.MalformedError
+	if errors.As(err, &me) {
+		ss.srv.log.Info("wire: malformed SCRAM message", "user", user, "remote", ss.remoteAddr(), "err", err)
+		ss.sendFatal(protocolViolation("malformed SCRAM message").WithDetail(me.Detail))
+		return
+	}
+	ss.passwordFailed(user, err)
+}
+
+// passwordFailed ends the session with PostgreSQL's 28P01, which says nothing about why; the
+// log does.
+func (ss *session) passwordFailed(user string, err error) {
+	ss.srv.log.Info("wire: password authentication failed", "user", user, "remote", ss.remoteAddr(), "err", err)
+	ss.sendFatal(pgerror.New(pgerror.CodeInvalidPassword, "password authentication failed for user %q", user))
+}
+
+// authError ends the session after the Authenticator itself failed.
+func (ss *session) authError(err error) {
+	var pe *pgerror.Error
+	if !errors.As(err, &pe) {
+		err = pgerror.New(pgerror.CodeInvalidAuthorization, "%v", err)
+	}
+	ss.sendFatal(err)
 }
 
 // loop handles frontend messages until the session ends.
@@ -406,8 +574,8 @@ func (ss *session) shutdown() bool {
 			// its output; the deadline keeps a client that does not read from stalling Close.
 			buf, err := errorResponse(errAdminShutdown, "FATAL").Encode(nil)
 			if err == nil {
-				ss.conn.SetWriteDeadline(time.Now().Add(time.Second))
-				ss.conn.Write(buf)
+				ss.stream.SetWriteDeadline(time.Now().Add(time.Second))
+				ss.stream.Write(buf)
 			}
 		}
 		return true

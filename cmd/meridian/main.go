@@ -33,7 +33,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(demoCmd(), startSingleNodeCmd(), startCmd(), initCmd(), nodeCmd())
+	root.AddCommand(demoCmd(), startSingleNodeCmd(), startCmd(), initCmd(), nodeCmd(), certCmd())
 	return root
 }
 
@@ -81,7 +81,9 @@ func nodeFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.StringVar(&cfg.StoreDir, "store", "meridian-data", "directory holding the node's data")
 	f.StringVar(&cfg.ListenAddr, "listen-addr", "127.0.0.1:26257", "address for SQL clients, other nodes and gossip (its port on UDP too)")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address for the HTTP status endpoints (/health, /_status/...)")
-	f.StringVar(&cfg.Password, "password", os.Getenv("MERIDIAN_PASSWORD"), "password every SQL user must present (default $MERIDIAN_PASSWORD; empty: trust)")
+	f.StringVar(&cfg.Password, "password", os.Getenv("MERIDIAN_PASSWORD"), "root's password; makes every SQL user authenticate (default $MERIDIAN_PASSWORD)")
+	f.StringVar(&cfg.CertsDir, "certs-dir", "", "directory of the node's certificates (`meridian cert`): SQL clients must use TLS and authenticate")
+	f.BoolVar(&cfg.Insecure, "insecure", false, "plain text, and users without a password need none (what a node without --certs-dir and --password does)")
 }
 
 // runPersistent runs a node on its store directory, creating it if needed.
@@ -235,6 +237,14 @@ func run(cmd *cobra.Command, cfg server.Config, storeKind string) error {
 	defer n.Stop()
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "Meridian is running.\n")
+	switch {
+	case cfg.CertsDir != "":
+		fmt.Fprintf(out, "security: TLS with the certificates in %s; every user authenticates\n", cfg.CertsDir)
+	case cfg.Password != "":
+		fmt.Fprintf(out, "security: plain text; every user authenticates (root with --password)\n")
+	default:
+		fmt.Fprintf(out, "security: insecure (plain text; users without a password need none)\n")
+	}
 	fmt.Fprintf(out, "sql:   %s\n", n.SQLURL("root"))
 	if a := n.HTTPAddr(); a != "" {
 		fmt.Fprintf(out, "http:  http://%s/health\n", a)

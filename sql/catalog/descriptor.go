@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/meridiandb/meridian/sql/privilege"
 	"github.com/meridiandb/meridian/sql/types"
 )
 
@@ -31,12 +32,40 @@ type Table struct {
 	PrimaryKeyDesc []bool
 	NextColumnID   uint32
 	Version        uint64
+	// ACL is the table's owner and grants; nil (a table made before privileges existed)
+	// means owned by root, with no grants.
+	ACL *privilege.ACL `json:",omitempty"`
+}
+
+// Privileges returns the table's access control list.
+func (t *Table) Privileges() privilege.ACL {
+	if t.ACL == nil {
+		return privilege.ACL{Owner: privilege.Root}
+	}
+	return *t.ACL
 }
 
 // Database describes a database.
 type Database struct {
 	ID   uint32
 	Name string
+	// ACL is the database's owner and grants; nil (a database made before privileges
+	// existed) means DefaultDatabaseACL(root).
+	ACL *privilege.ACL `json:",omitempty"`
+}
+
+// DefaultDatabaseACL is a new database's: its owner's, and CONNECT for public, as in
+// PostgreSQL.
+func DefaultDatabaseACL(owner string) privilege.ACL {
+	return privilege.ACL{Owner: owner, Grants: []privilege.Grant{{Grantee: privilege.Public, Kinds: privilege.Connect}}}
+}
+
+// Privileges returns the database's access control list.
+func (d *Database) Privileges() privilege.ACL {
+	if d.ACL == nil {
+		return DefaultDatabaseACL(privilege.Root)
+	}
+	return *d.ACL
 }
 
 // descriptor is the stored form: exactly one field is set.

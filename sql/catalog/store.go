@@ -13,6 +13,7 @@ import (
 	"github.com/meridiandb/meridian/ranges/encoding"
 	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/privilege"
 	"github.com/meridiandb/meridian/txn"
 )
 
@@ -21,10 +22,14 @@ import (
 //	'n' parentID(4) name → ID(4)      namespace: databases have parent 0
 //	'd' ID(4)            → descriptor (JSON)
 //	'g'                  → next descriptor ID(4)
+//	'r' name             → role (JSON; see roles.go)
+//	'a'                  → secret for mock authentication (see AuthSecret)
 var (
 	namespacePrefix  = append(append([]byte(nil), keys.SystemPrefix...), 'n')
 	descriptorPrefix = append(append([]byte(nil), keys.SystemPrefix...), 'd')
 	idGeneratorKey   = append(append([]byte(nil), keys.SystemPrefix...), 'g')
+	rolePrefix       = append(append([]byte(nil), keys.SystemPrefix...), 'r')
+	authSecretKey    = append(append([]byte(nil), keys.SystemPrefix...), 'a')
 )
 
 // FirstUserID is the first descriptor ID handed to user objects; lower IDs are reserved.
@@ -53,6 +58,10 @@ type Catalog struct {
 	mu     sync.Mutex
 	tables map[tableKey]cached[*Table]
 	dbs    map[string]cached[*Database]
+	roles  map[string]cached[*Role]
+
+	secretMu sync.Mutex
+	secret   []byte // AuthSecret, once read
 }
 
 // cached is a descriptor read at a schema version.
@@ -80,6 +89,7 @@ func (c *Catalog) Invalidate() {
 	defer c.mu.Unlock()
 	c.tables = make(map[tableKey]cached[*Table])
 	c.dbs = make(map[string]cached[*Database])
+	c.roles = make(map[string]cached[*Role])
 }
 
 // SchemaVersion reads the cluster's schema version in t, for use as the cache version of
@@ -133,7 +143,7 @@ func (c *Catalog) Bootstrap(ctx context.Context, db *txn.DB) error {
 			if _, err := c.lookupDatabase(ctx, t, name, 0); err == nil {
 				continue
 			}
-			if err := c.CreateDatabase(ctx, t, name); err != nil {
+			if err := c.CreateDatabase(ctx, t, name, privilege.Root); err != nil {
 				return err
 			}
 		}
@@ -281,12 +291,26 @@ func (c *Catalog) TableByID(ctx context.Context, t *txn.Txn, id uint32) (*Table,
 	return d.Table, nil
 }
 
+// DatabaseByID reads the database with descriptor ID id in t, bypassing the cache; nil when
+// there is no such database.
+func (c *Catalog) DatabaseByID(ctx context.Context, t *txn.Txn, id uint32) (*Database, error) {
+	d, err := c.getDescriptor(ctx, t, id)
+	if err != nil || d == nil {
+		return nil, err
+	}
+	return d.Database, nil
+}
+
 // PrettyKey renders a key of the catalog's layout for people (/System/namespace/…,
 // /System/descriptor/…); ok is false for any other key.
 func PrettyKey(key []byte) (s string, ok bool) {
 	switch {
 	case bytes.Equal(key, idGeneratorKey):
 		return "/System/descriptor-id-generator", true
+	case bytes.Equal(key, authSecretKey):
+		return "/System/auth-secret", true
+	case bytes.HasPrefix(key, rolePrefix):
+		return fmt.Sprintf("/System/role/%q", key[len(rolePrefix):]), true
 	case bytes.HasPrefix(key, descriptorPrefix) && len(key) == len(descriptorPrefix)+4:
 		return fmt.Sprintf("/System/descriptor/%d", binary.BigEndian.Uint32(key[len(descriptorPrefix):])), true
 	case bytes.HasPrefix(key, namespacePrefix) && len(key) >= len(namespacePrefix)+4:
@@ -296,8 +320,8 @@ func PrettyKey(key []byte) (s string, ok bool) {
 	return "", false
 }
 
-// CreateDatabase creates a database within t.
-func (c *Catalog) CreateDatabase(ctx context.Context, t *txn.Txn, name string) error {
+// CreateDatabase creates a database owned by owner within t.
+func (c *Catalog) CreateDatabase(ctx context.Context, t *txn.Txn, name, owner string) error {
 	if _, ok, err := c.getID(ctx, t, 0, name); err != nil {
 		return err
 	} else if ok {
@@ -309,7 +333,8 @@ func (c *Catalog) CreateDatabase(ctx context.Context, t *txn.Txn, name string) e
 	}
 	var b txn.Batch
 	b.Put(namespaceKey(0, name), binary.BigEndian.AppendUint32(nil, id))
-	if err := putDescriptor(&b, id, descriptor{Database: &Database{ID: id, Name: name}}); err != nil {
+	acl := DefaultDatabaseACL(owner)
+	if err := putDescriptor(&b, id, descriptor{Database: &Database{ID: id, Name: name, ACL: &acl}}); err != nil {
 		return err
 	}
 	return t.Run(ctx, &b)
@@ -337,6 +362,61 @@ func (c *Catalog) CreateTable(ctx context.Context, t *txn.Txn, tbl *Table) error
 		return err
 	}
 	return t.Run(ctx, &b)
+}
+
+// SetTableACL replaces a table's access control list within t: a schema change, which every
+// node sees at its next read of the schema version.
+func (c *Catalog) SetTableACL(ctx context.Context, t *txn.Txn, tbl *Table, acl privilege.ACL) error {
+	if err := bumpSchemaVersion(ctx, t); err != nil {
+		return err
+	}
+	nt := *tbl
+	nt.ACL = &acl
+	nt.Version++
+	var b txn.Batch
+	if err := putDescriptor(&b, nt.ID, descriptor{Table: &nt}); err != nil {
+		return err
+	}
+	return t.Run(ctx, &b)
+}
+
+// SetDatabaseACL replaces a database's access control list within t.
+func (c *Catalog) SetDatabaseACL(ctx context.Context, t *txn.Txn, d *Database, acl privilege.ACL) error {
+	if err := bumpSchemaVersion(ctx, t); err != nil {
+		return err
+	}
+	nd := *d
+	nd.ACL = &acl
+	var b txn.Batch
+	if err := putDescriptor(&b, nd.ID, descriptor{Database: &nd}); err != nil {
+		return err
+	}
+	return t.Run(ctx, &b)
+}
+
+// Descriptors reads every database and table descriptor in t, for what must look at all of
+// them (dropping a role checks that nothing depends on it).
+func (c *Catalog) Descriptors(ctx context.Context, t *txn.Txn) ([]*Database, []*Table, error) {
+	var b txn.Batch
+	b.Scan(descriptorPrefix, encoding.PrefixEnd(descriptorPrefix), 0, false)
+	if err := t.Run(ctx, &b); err != nil {
+		return nil, nil, err
+	}
+	var dbs []*Database
+	var tables []*Table
+	for _, kv := range b.Results[0].Rows {
+		var d descriptor
+		if err := json.Unmarshal(kv.Value, &d); err != nil {
+			return nil, nil, fmt.Errorf("decoding descriptor at %x: %w", kv.Key, err)
+		}
+		switch {
+		case d.Database != nil:
+			dbs = append(dbs, d.Database)
+		case d.Table != nil:
+			tables = append(tables, d.Table)
+		}
+	}
+	return dbs, tables, nil
 }
 
 // DropTable removes a table's descriptor and name; the caller deletes its data.

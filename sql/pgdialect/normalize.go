@@ -25,6 +25,8 @@ type Statement struct {
 	// TxnModes is set for BEGIN/START TRANSACTION and for SET TRANSACTION AS OF SYSTEM TIME:
 	// the modes tidb's grammar cannot carry.
 	TxnModes *TxnModes
+	// Access is set, and SQL empty, for statements about users, roles and privileges.
+	Access *Access
 }
 
 // TxnModes are transaction modes of BEGIN or SET TRANSACTION that the normalized SQL cannot
@@ -124,6 +126,9 @@ func normalize(src string, toks []token) (Statement, error) {
 	r := &rewriter{src: src, toks: append([]token(nil), toks...)}
 	if r.toks[0].is("explain") {
 		return r.explain()
+	}
+	if r.isAccess() {
+		return r.accessStatement()
 	}
 	steps := []func() error{
 		r.statementForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,

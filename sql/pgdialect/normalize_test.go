@@ -56,6 +56,21 @@ func formatError(err error) string {
 }
 
 func writeStatement(sb *strings.Builder, st Statement) {
+	if a := st.Access; a != nil {
+		fmt.Fprintf(sb, "access %d: user=%v roles=%q if_exists=%v privileges=%q on_database=%v objects=%v grantees=%q\n",
+			a.Kind, a.User, a.Roles, a.IfExists, a.Privileges, a.OnDatabase, a.Objects, a.Grantees)
+		o := a.Options
+		if o.Login != nil {
+			fmt.Fprintf(sb, "login: %v\n", *o.Login)
+		}
+		if o.Password != nil {
+			fmt.Fprintf(sb, "password: %q\n", *o.Password)
+		}
+		if o.PasswordNull {
+			sb.WriteString("password: NULL\n")
+		}
+		return
+	}
 	if st.SQL == "" {
 		sb.WriteString("(empty)\n")
 		return
