@@ -12,27 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/meridiandb/meridian/internal/certs"
+	"github.com/meridiandb/meridian/internal/certs/certstest"
 )
-
-// makeCerts creates a CA, a node certificate for the loopback address and client
-// certificates for users, as `meridian cert` does.
-func makeCerts(t *testing.T, users ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	o := certs.Options{Dir: dir}
-	if err := certs.CreateCA(o); err != nil {
-		t.Fatal(err)
-	}
-	if err := certs.CreateNode(o, []string{"127.0.0.1", "localhost"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range users {
-		if err := certs.CreateClient(o, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // passwordURL connects user with a password over TLS, verifying the node's certificate.
 func passwordURL(n *Node, dir, user, password string) string {
@@ -45,7 +26,7 @@ func passwordURL(n *Node, dir, user, password string) string {
 // creates a user with a password, who logs in with SCRAM over TLS (verify-full) and can read a
 // table only while granted SELECT.
 func TestSecureNode(t *testing.T) {
-	dir := makeCerts(t, "root")
+	dir := certstest.Make(t, "root")
 	n := startTestNode(t, Config{CertsDir: dir})
 	ctx := context.Background()
 

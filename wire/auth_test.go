@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/meridiandb/meridian/internal/certs"
+	"github.com/meridiandb/meridian/internal/certs/certstest"
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/wire/scram"
 )
@@ -244,27 +245,8 @@ func TestSASLMessageFlow(t *testing.T) {
 	})
 }
 
-// makeCerts creates a CA, a node certificate for 127.0.0.1 and client certificates.
-func makeCerts(t *testing.T, users ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	o := certs.Options{Dir: dir}
-	if err := certs.CreateCA(o); err != nil {
-		t.Fatal(err)
-	}
-	if err := certs.CreateNode(o, []string{"127.0.0.1", "localhost"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range users {
-		if err := certs.CreateClient(o, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func TestTLS(t *testing.T) {
-	dir := makeCerts(t, "alice", "mallory")
+	dir := certstest.Make(t, "alice", "mallory")
 	tlsCfg, err := certs.ServerTLS(dir)
 	if err != nil {
 		t.Fatal(err)
