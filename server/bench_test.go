@@ -22,10 +22,17 @@ func (l latencies) report(b *testing.B) {
 	if len(l) == 0 {
 		return
 	}
+	b.ReportMetric(float64(l.percentile(0.50).Microseconds()), "p50-µs")
+	b.ReportMetric(float64(l.percentile(0.99).Microseconds()), "p99-µs")
+}
+
+// percentile sorts l and returns its p-th percentile (0 for none).
+func (l latencies) percentile(p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
 	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
-	pct := func(p float64) float64 { return float64(l[int(p*float64(len(l)-1))].Microseconds()) }
-	b.ReportMetric(pct(0.50), "p50-µs")
-	b.ReportMetric(pct(0.99), "p99-µs")
+	return l[int(p*float64(len(l)-1))]
 }
 
 // runClients runs op from clients goroutines, op(c) for client c, until b.N operations have
@@ -198,7 +205,8 @@ func BenchmarkClusterInsert(b *testing.B) {
 // and explicit ones (BEGIN, one INSERT per row, COMMIT). On, the writes (or, explicit, the
 // proofs of the pipelined writes) and the staged commit record go out together and the
 // client is answered after one round of consensus; off, the commit record is written after
-// the writes, a second round.
+// the writes, a second round. On and off alternate in blocks within each sub-benchmark,
+// which reports both, and their ratio.
 func BenchmarkMultiRangeCommit(b *testing.B) {
 	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0 })
 	waitFirstRangeEverywhere(b, nodes)
@@ -217,21 +225,25 @@ func BenchmarkMultiRangeCommit(b *testing.B) {
 	// Let the new ranges' leases settle: a lease that moves starts with writes pushed a
 	// little into the future, whose commits then wait for the clock.
 	time.Sleep(10 * time.Second)
-	for _, parallel := range []bool{false, true} {
-		if _, err := setup.Exec(ctx, fmt.Sprintf("SET CLUSTER SETTING kv.transaction.parallel_commits_enabled = %v", parallel)); err != nil {
+	setParallel := func(on bool) {
+		if _, err := setup.Exec(ctx, fmt.Sprintf("SET CLUSTER SETTING kv.transaction.parallel_commits_enabled = %v", on)); err != nil {
 			b.Fatal(err)
 		}
 		time.Sleep(settingsInterval + 500*time.Millisecond) // every node has read it
-		for _, explicit := range []bool{false, true} {
-			for _, ranges := range []int{2, 5} {
-				form := "implicit"
-				if explicit {
-					form = "explicit"
-				}
-				b.Run(fmt.Sprintf("%s/ranges=%d/parallel=%v", form, ranges, parallel), func(b *testing.B) {
-					lat := make(latencies, 0, b.N)
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
+	}
+	for _, explicit := range []bool{false, true} {
+		for _, ranges := range []int{2, 5} {
+			form := "implicit"
+			if explicit {
+				form = "explicit"
+			}
+			// On and off alternate in blocks, so that drift over the run (leases, background
+			// work, the disk) falls on both alike.
+			b.Run(fmt.Sprintf("%s/ranges=%d", form, ranges), func(b *testing.B) {
+				lat := map[bool]latencies{}
+				for done, on := 0, false; done < b.N; on = !on {
+					setParallel(on)
+					for k := 0; k < multiRangeBlock && done < b.N; k, done = k+1, done+1 {
 						next++
 						start := time.Now()
 						var err error
@@ -250,16 +262,26 @@ func BenchmarkMultiRangeCommit(b *testing.B) {
 						if err != nil {
 							b.Fatal(err)
 						}
-						lat = append(lat, time.Since(start))
+						lat[on] = append(lat[on], time.Since(start))
 						time.Sleep(multiRangeGap)
 					}
-					b.StopTimer()
-					lat.report(b)
-				})
-			}
+				}
+				on, off := lat[true].percentile(0.5), lat[false].percentile(0.5)
+				b.ReportMetric(float64(off.Microseconds()), "off-p50-µs")
+				b.ReportMetric(float64(lat[false].percentile(0.99).Microseconds()), "off-p99-µs")
+				b.ReportMetric(float64(on.Microseconds()), "on-p50-µs")
+				b.ReportMetric(float64(lat[true].percentile(0.99).Microseconds()), "on-p99-µs")
+				if off > 0 {
+					b.ReportMetric(float64(on)/float64(off), "on/off-p50")
+				}
+			})
 		}
 	}
 }
+
+// multiRangeBlock is how many transactions BenchmarkMultiRangeCommit runs with parallel
+// commits on, or off, before it switches.
+const multiRangeBlock = 100
 
 // insertEach runs an explicit transaction that inserts one row into each of the first
 // ranges of BenchmarkMultiRangeCommit's table, one statement per row: with write pipelining
