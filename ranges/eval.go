@@ -204,9 +204,7 @@ func pipelinable(ba *kvpb.BatchRequest) bool {
 		return false
 	}
 	for _, req := range ba.Requests {
-		switch req.(type) {
-		case *kvpb.PutRequest, *kvpb.ConditionalPutRequest, *kvpb.DeleteRequest:
-		default:
+		if !kvpb.IsPointWrite(req) {
 			return false
 		}
 	}

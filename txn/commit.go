@@ -14,15 +14,6 @@ import (
 // for the transactions the DB starts from now on.
 func (db *DB) SetParallelCommits(on bool) { db.serialCommits.Store(!on) }
 
-// isPointWrite reports whether req writes one key (and reads nothing back but a condition).
-func isPointWrite(req kvpb.Request) bool {
-	switch req.(type) {
-	case *kvpb.PutRequest, *kvpb.ConditionalPutRequest, *kvpb.DeleteRequest:
-		return true
-	}
-	return false
-}
-
 // commitInParallel commits the transaction together with b, a batch of point writes, in one
 // round of consensus (parallel commits): the writes on the range of the transaction's record
 // go in one batch with an EndTxn that stages the record (STAGING) and names every other
@@ -39,7 +30,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		return false, nil
 	}
 	for _, req := range b.reqs {
-		if !isPointWrite(req) {
+		if !kvpb.IsPointWrite(req) {
 			return false, nil
 		}
 	}

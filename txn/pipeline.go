@@ -31,7 +31,7 @@ func (db *DB) SetWritePipelining(on bool) { db.serialWrites.Store(!on) }
 // pipelineWrite reports whether req, about to be sent, may go without waiting for
 // consensus (and then counts it as in flight once it has been answered).
 func (t *Txn) pipelineWrite(req kvpb.Request) bool {
-	if !t.pipelining || !isPointWrite(req) {
+	if !t.pipelining || !kvpb.IsPointWrite(req) {
 		return false
 	}
 	t.mu.Lock()

@@ -286,7 +286,7 @@ func independentWrites(reqs []kvpb.Request) bool {
 	}
 	seen := make(map[string]struct{}, len(reqs))
 	for _, req := range reqs {
-		if !isPointWrite(req) {
+		if !kvpb.IsPointWrite(req) {
 			return false
 		}
 		k := string(req.Header().Key)

@@ -227,6 +227,11 @@ type ConditionalPutRequest struct {
 	Sequence     int32 `codec:",omitempty"`
 }
 
+// IsPointWrite reports whether req writes exactly one key and reads nothing back but a
+// condition (Put, ConditionalPut, Delete): the writes that are numbered, sent in parallel,
+// and pipelined.
+func IsPointWrite(req Request) bool { return WriteSequence(req) != nil }
+
 // WriteSequence points to the sequence number of a point write (nil for other requests).
 func WriteSequence(req Request) *int32 {
 	switch r := req.(type) {
