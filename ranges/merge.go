@@ -333,6 +333,14 @@ func (r *Replica) relocate(ctx context.Context, req *kvpb.AdminRelocateRequest) 
 // a voter, any other is removed. It reports whether it changed anything. Until then the
 // group and the descriptor disagree, and a merge refuses the range.
 func (r *Replica) settleLearners(ctx context.Context, want map[uint64]bool) (bool, error) {
+	// Under changeMu, and from the configuration read under it: a learner seen outside it may
+	// belong to an addition still under way, which would go on to promote it.
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	if err := r.checkLeaseholder(ctx); err != nil {
+		return false, err
+	}
+	ctx = r.underLease(ctx)
 	f := r.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return false, err
@@ -345,7 +353,7 @@ func (r *Replica) settleLearners(ctx context.Context, want map[uint64]bool) (boo
 		if want[node] {
 			return true, r.promoteLearner(ctx, node)
 		}
-		return true, r.removeLearner(ctx, node)
+		return true, r.removeLearner(node)
 	}
 	return false, nil
 }

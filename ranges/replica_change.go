@@ -64,14 +64,8 @@ func (r *Replica) AddReplica(ctx context.Context, target kvpb.ReplicaDescriptor)
 }
 
 // promoteLearner makes the learner on node nodeID, left behind by an addition whose
-// promotion failed, a voter once it has caught up.
+// promotion failed, a voter once it has caught up. The caller holds changeMu.
 func (r *Replica) promoteLearner(ctx context.Context, nodeID uint64) error {
-	r.changeMu.Lock()
-	defer r.changeMu.Unlock()
-	if err := r.checkLeaseholder(ctx); err != nil {
-		return err
-	}
-	ctx = r.underLease(ctx)
 	if err := r.waitCaughtUp(ctx, nodeID, r.raft.LastIndex()); err != nil {
 		return err
 	}
@@ -82,13 +76,8 @@ func (r *Replica) promoteLearner(ctx context.Context, nodeID uint64) error {
 }
 
 // removeLearner takes out the learner on node nodeID, left behind by an addition whose
-// promotion failed.
-func (r *Replica) removeLearner(ctx context.Context, nodeID uint64) error {
-	r.changeMu.Lock()
-	defer r.changeMu.Unlock()
-	if err := r.checkLeaseholder(ctx); err != nil {
-		return err
-	}
+// promotion failed. The caller holds changeMu.
+func (r *Replica) removeLearner(nodeID uint64) error {
 	if err := r.raft.RemoveServer(raftID(nodeID), 0, configTimeout).Error(); err != nil {
 		return fmt.Errorf("r%d: removing the learner on n%d: %w", r.rangeID, nodeID, err)
 	}
