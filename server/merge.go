@@ -56,8 +56,14 @@ func (n *Node) mergePass(ctx context.Context) {
 // one's leaseholder is asked.
 func (n *Node) maybeMerge(ctx context.Context, left kvpb.RangeDescriptor) (bool, error) {
 	right, err := n.ds.RangeForKey(ctx, left.EndKey)
-	if err != nil || right.Sticky || !bytes.Equal(right.StartKey, left.EndKey) {
+	if err != nil || right.Sticky {
 		return false, err
+	}
+	if !bytes.Equal(right.StartKey, left.EndKey) {
+		// The cache disagrees with the left range, whose descriptor this node holds: the
+		// entry is stale (a merge there), and would stay so without this.
+		n.ds.Evict(right.RangeID)
+		return false, nil
 	}
 	sizeLimit := n.rangeMaxBytes() / 2
 	ls, err := n.rangeStats(ctx, left, sizeLimit)
