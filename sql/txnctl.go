@@ -615,6 +615,9 @@ func normalizeVar(name, val string) (string, error) {
 	case "statement_timeout", "lock_timeout":
 		_, v, err := parseTimeSetting(name, val)
 		return v, err
+	case "statement_memory_limit":
+		_, v, err := parseMemorySetting(name, val)
+		return v, err
 	case "transaction_priority", "default_transaction_priority":
 		p, err := txn.ParseUserPriority(val)
 		if err != nil {

@@ -60,6 +60,9 @@ const (
 	CodeQueryCanceled              = "57014"
 	CodeAdminShutdown              = "57P01"
 	CodeOutOfMemory                = "53200"
+	CodeCardinalityViolation       = "21000"
+	CodeWindowingError             = "42P20"
+	CodeInvalidRecursion           = "42P19"
 	CodeProgramLimitExceeded       = "54000"
 	CodeInternalError              = "XX000"
 )
