@@ -450,18 +450,20 @@ func (r *rewriter) insertClauses() error {
 // returning cuts a top-level RETURNING list out of INSERT, UPDATE and DELETE; the engine
 // evaluates it over the rows the statement wrote.
 func (r *rewriter) returning() error {
-	if len(r.toks) == 0 || !r.toks[0].is("insert", "update", "delete", "replace") {
+	// The statement may follow a WITH clause.
+	main := r.mainStatement()
+	if main < 0 || main >= len(r.toks) || !r.toks[main].is("insert", "update", "delete", "replace") {
 		return nil
 	}
 	// tidb's multi-table UPDATE and DELETE differ from PostgreSQL's FROM and USING in which
 	// table is written; refuse them rather than guess.
-	if r.toks[0].is("update") && r.topLevelIndex(1, func(t token) bool { return t.is("from") }) >= 0 {
+	if r.toks[main].is("update") && r.topLevelIndex(main+1, func(t token) bool { return t.is("from") }) >= 0 {
 		return r.unsupported("UPDATE ... FROM")
 	}
-	if r.toks[0].is("delete") && r.topLevelIndex(1, func(t token) bool { return t.is("using") }) >= 0 {
+	if r.toks[main].is("delete") && r.topLevelIndex(main+1, func(t token) bool { return t.is("using") }) >= 0 {
 		return r.unsupported("DELETE ... USING")
 	}
-	i := r.topLevelIndex(1, func(t token) bool { return t.is("returning") })
+	i := r.topLevelIndex(main+1, func(t token) bool { return t.is("returning") })
 	if i < 0 {
 		return nil
 	}
