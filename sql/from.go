@@ -1,6 +1,8 @@
 package sql
 
 import (
+	"strings"
+
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 
@@ -121,6 +123,13 @@ func (p *planner) planTableSource(ts *ast.TableSource, qs *queryScope, lock *loc
 		}
 		return &logicalScan{tbl: tbl, name: name, cols: scope, lock: tl}, nil
 	case *ast.SelectStmt, *ast.SetOprStmt:
+		if f, ok := tableFunctionCall(src); ok && alias != "" {
+			node, err := p.planTableFunc(f, alias, qs)
+			if err != nil {
+				return nil, err
+			}
+			return &logicalDerived{name: alias, node: node}, nil
+		}
 		if alias == "" {
 			return nil, pgerror.New(pgerror.CodeSyntaxError, "subquery in FROM must have an alias").
 				WithHint("For example, FROM (SELECT ...) [AS] foo.")
@@ -150,7 +159,7 @@ func (l *lockSpec) covers(name string) bool {
 // columnAliases are the column names an alias list gives the relation named alias, nil if
 // none.
 func (p *planner) columnAliases(alias string) []string {
-	return p.aliases[alias]
+	return p.aliases[strings.ToLower(alias)]
 }
 
 // applyColumnAliases renames the first visible columns of scope.

@@ -257,7 +257,7 @@ func (s *Session) planInsert(ctx context.Context, t *txn.Txn, n *ast.InsertStmt,
 		default:
 			return nil, pgerror.Unsupported("this INSERT source")
 		}
-		if ip.sel, err = s.planSelect(ctx, t, sel, p.params); err != nil {
+		if ip.sel, err = s.planSelect(ctx, t, sel, p); err != nil {
 			return nil, err
 		}
 		if len(ip.sel.cols) != len(ip.targets) {

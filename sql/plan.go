@@ -63,9 +63,9 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	}
 	switch n := p.node.(type) {
 	case *ast.SelectStmt:
-		return s.planSelect(ctx, t, n, p.params)
+		return s.planSelect(ctx, t, n, p)
 	case *ast.SetOprStmt:
-		return s.planSelect(ctx, t, n, p.params)
+		return s.planSelect(ctx, t, n, p)
 	case *ast.InsertStmt:
 		return s.planInsert(ctx, t, n, p)
 	case *ast.UpdateStmt:

@@ -228,7 +228,7 @@ func (p *planner) finishSelect(n *ast.SelectStmt, input relNode, qs *queryScope)
 	exprs := append([]*scalar(nil), outputs...)
 	var outScope []scopeColumn
 	for i, f := range fields {
-		col := scopeColumn{name: f.name, typ: outputs[i].typ}
+		col := scopeColumn{name: f.name, typ: outputs[i].typ, untyped: outputs[i].untyped}
 		if outputs[i].untyped {
 			col.typ = types.String
 		}

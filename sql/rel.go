@@ -90,10 +90,9 @@ func (m *memAccount) grow(n int64) error {
 	m.used += n
 	m.peak = max(m.peak, m.used)
 	if m.limit > 0 && m.used > m.limit {
-		used := m.used
 		m.used -= n
-		return pgerror.New(pgerror.CodeOutOfMemory, "query memory limit exceeded: the statement needs more than %s (%s in use)", formatBytes(m.limit), formatBytes(used)).
-			WithHint("Add a LIMIT or a more selective WHERE clause, or raise the session's statement_memory_limit.")
+		return pgerror.New(pgerror.CodeOutOfMemory, "memory budget exceeded: %d bytes requested, %d already held; statement_memory_limit is %s", n, m.used, formatBytes(m.limit)).
+			WithHint("Add a LIMIT or a more selective WHERE clause, or raise statement_memory_limit.")
 	}
 	return nil
 }

@@ -146,28 +146,28 @@ func (p *selectPlan) columns() []resultColumn { return p.cols }
 func (p *selectPlan) explain() []string { return explainTree(p.node, nil) }
 
 // planSelect plans a query statement (SELECT, or a set operation of them).
-func (s *Session) planSelect(ctx context.Context, t *txn.Txn, n ast.ResultSetNode, params *paramTypes) (*selectPlan, error) {
-	pl := &planner{s: s, ctx: ctx, txn: t, params: params}
+func (s *Session) planSelect(ctx context.Context, t *txn.Txn, n ast.ResultSetNode, p *prepared) (*selectPlan, error) {
+	pl := &planner{s: s, ctx: ctx, txn: t, params: p.params, aliases: p.stmt.ColumnAliases}
 	node, err := pl.planQuery(n, pl.topScope())
 	if err != nil {
 		return nil, err
 	}
-	p := &selectPlan{node: node}
+	sp := &selectPlan{node: node}
 	if sel, ok := n.(*ast.SelectStmt); ok && sel.LockInfo != nil && sel.LockInfo.LockType != ast.SelectLockNone {
 		lock, err := lockStrengthOf(sel.LockInfo)
 		if err != nil {
 			return nil, err
 		}
-		p.lock = &lock
+		sp.lock = &lock
 	}
 	for _, col := range node.cols() {
 		rc := resultColumn{name: col.name, typ: col.typ, tableID: col.tableID, attrNum: col.attrNum}
 		if col.untyped {
 			rc.typ = types.String
 		}
-		p.cols = append(p.cols, rc)
+		sp.cols = append(sp.cols, rc)
 	}
-	return p, nil
+	return sp, nil
 }
 
 type field struct {
@@ -280,6 +280,20 @@ func outputName(e ast.ExprNode) string {
 		return name
 	case *ast.CaseExpr:
 		return "case"
+	case *ast.WindowFuncExpr:
+		return strings.ToLower(n.Name)
+	case *ast.ExistsSubqueryExpr:
+		return "exists"
+	case *ast.SubqueryExpr:
+		// A scalar subquery is named by its one output column.
+		if sel, ok := n.Query.(*ast.SelectStmt); ok && sel.Fields != nil && len(sel.Fields.Fields) == 1 {
+			if f := sel.Fields.Fields[0]; f.WildCard == nil {
+				if f.AsName.O != "" {
+					return f.AsName.O
+				}
+				return outputName(f.Expr)
+			}
+		}
 	}
 	return "?column?"
 }
@@ -409,7 +423,7 @@ func (v *ungroupedFinder) Enter(n ast.Node) (ast.Node, bool) {
 func (v *ungroupedFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 // exprText is an expression's SQL text, for EXPLAIN and for matching expressions.
-func exprText(e ast.ExprNode) string { return parser.RestoreSQL(e) }
+func exprText(e ast.ExprNode) string { return parser.DisplaySQL(e) }
 
 // nowaitLockTimeout is the lock timeout of a NOWAIT locking read: the shortest positive wait,
 // so that the read fails at the first lock another transaction holds. lock_timeout counts in

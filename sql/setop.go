@@ -444,6 +444,13 @@ func (p *planner) withClause(w *ast.WithClause, qs *queryScope) (*cteScope, erro
 		}
 		scope.defs[name] = def
 	}
+	// Plan each CTE once now, as PostgreSQL analyzes even the ones nothing references, so
+	// that their errors show.
+	for _, cte := range w.CTEs {
+		if _, err := p.planCTERef(scope.defs[cte.Name.O], qs.derived(scope)); err != nil {
+			return nil, err
+		}
+	}
 	return scope, nil
 }
 
@@ -451,6 +458,10 @@ func (p *planner) withClause(w *ast.WithClause, qs *queryScope) (*cteScope, erro
 func (p *planner) planCTERef(def *cteDef, qs *queryScope) (relNode, error) {
 	if def.work != nil {
 		return &workScanNode{wt: def.work}, nil
+	}
+	if def.planning {
+		// Only a recursive CTE sees itself, and only from the recursive term of a union.
+		return nil, pgerror.New(pgerror.CodeInvalidRecursion, "recursive query %q does not have the form non-recursive-term UNION [ALL] recursive-term", def.name)
 	}
 	if def.inAnchor {
 		return nil, pgerror.New(pgerror.CodeInvalidRecursion, "recursive reference to query %q must not appear within its non-recursive term", def.name)
