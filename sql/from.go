@@ -96,6 +96,24 @@ func (p *planner) planTableSource(ts *ast.TableSource, qs *queryScope, lock *loc
 				return &logicalDerived{name: alias, node: renamed(node, alias, p.columnAliases(alias))}, nil
 			}
 		}
+		if vt, err := p.lookupVirtual(src); err != nil {
+			return nil, err
+		} else if vt != nil {
+			if alias == "" {
+				alias = vt.name
+			}
+			scope := make([]scopeColumn, len(vt.columns))
+			for i, c := range vt.columns {
+				c.table = alias
+				scope[i] = c
+			}
+			if names := p.columnAliases(alias); names != nil {
+				if err := applyColumnAliases(scope, names, alias); err != nil {
+					return nil, err
+				}
+			}
+			return &logicalDerived{name: alias, node: &vtableNode{vt: vt, scope: scope}}, nil
+		}
 		tbl, err := p.s.resolveTable(p.ctx, p.txn, src)
 		if err != nil {
 			return nil, err
