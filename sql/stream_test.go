@@ -3,6 +3,7 @@ package sql_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func TestResultsStream(t *testing.T) {
 	defer conn.Close(ctx)
 	for _, stmt := range []string{
 		"CREATE TABLE big (id INT PRIMARY KEY, pad TEXT)",
-		"INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 20000) AS g",
+		"INSERT INTO big SELECT g, '" + strings.Repeat("x", 100) + "' FROM generate_series(1, 20000) AS g",
 		"SET statement_memory_limit = '256kB'",
 	} {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
