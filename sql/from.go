@@ -241,7 +241,10 @@ func (s *logicalScan) build(qs *queryScope) (relNode, error) {
 	if s.lock != nil {
 		src.scan.locking = s.lock.strength
 	}
-	return newScanNode(src, s.cols), nil
+	n := newScanNode(src, s.cols)
+	n.stats = qs.p.s.tableStats(qs.p.ctx, s.tbl)
+	n.est = scanEstimate(s.tbl, n.stats, s.conds)
+	return n, nil
 }
 
 // newSource compiles a table's pushed-down conditions into its filter and the key spans
@@ -507,41 +510,9 @@ func (j *logicalJoin) build(qs *queryScope) (relNode, error) {
 		return nil, err
 	}
 	ls, rs := l.cols(), r.cols()
-	spec := joinSpec{kind: j.kind, left: l, right: r}
-	spec.scope = append(append([]scopeColumn(nil), ls...), rs...)
-	lc, rc := qs.compiler(ls), qs.compiler(rs)
-	var rest []ast.ExprNode
-	var pairs [][2]string
-	for _, cond := range j.conds {
-		lk, rk, text, ok := equiKey(cond, ls, rs, lc, rc)
-		if !ok {
-			rest = append(rest, cond)
-			continue
-		}
-		spec.leftKeys = append(spec.leftKeys, lk)
-		spec.rightKeys = append(spec.rightKeys, rk)
-		pairs = append(pairs, text)
-	}
-	spec.onText = equalityText(pairs)
-	if len(rest) > 0 {
-		pred, err := compileWhere(qs.compiler(spec.scope), andAll(rest))
-		if err != nil {
-			return nil, err
-		}
-		spec.residual = pred
-	}
-	var node relNode
-	switch {
-	case len(spec.leftKeys) == 0:
-		node = &nestedLoopJoinNode{spec}
-	case mergeable(&spec):
-		node = &mergeJoinNode{spec}
-	default:
-		if lj := lookupable(&spec); lj != nil {
-			node = lj
-		} else {
-			node = &hashJoinNode{spec}
-		}
+	node, err := planJoinAlgorithm(j.kind, l, r, j.conds, qs, true)
+	if err != nil {
+		return nil, err
 	}
 	if len(j.using) == 0 {
 		return node, nil
@@ -565,10 +536,83 @@ func (j *logicalJoin) build(qs *queryScope) (relNode, error) {
 			exprs = append(exprs, &scalar{typ: ls[u[0]].typ, colOrd: -1, eval: columnReader(li)})
 		}
 	}
-	for i := range spec.scope {
-		exprs = append(exprs, &scalar{typ: spec.scope[i].typ, colOrd: -1, eval: columnReader(i)})
+	for i := range len(ls) + len(rs) {
+		exprs = append(exprs, &scalar{typ: node.cols()[i].typ, colOrd: -1, eval: columnReader(i)})
 	}
 	return &projectNode{input: node, exprs: exprs, scope: j.cols, passthrough: true}, nil
+}
+
+// planJoinAlgorithm compiles a join's conditions and picks its algorithm by the estimated
+// sizes of its inputs: a lookup join when the left input is small beside the right table,
+// a merge join when both inputs are scans ordered on the keys, else a hash join that builds
+// on the smaller input (swapping an inner join's sides, then restoring the column order),
+// and a nested-loop join when no condition is an equality.
+func planJoinAlgorithm(kind joinKind, l, r relNode, conds []ast.ExprNode, qs *queryScope, maySwap bool) (relNode, error) {
+	ls, rs := l.cols(), r.cols()
+	spec := joinSpec{kind: kind, left: l, right: r}
+	spec.scope = append(append([]scopeColumn(nil), ls...), rs...)
+	lc, rc := qs.compiler(ls), qs.compiler(rs)
+	var rest []ast.ExprNode
+	var pairs [][2]string
+	for _, cond := range conds {
+		lk, rk, text, ok := equiKey(cond, ls, rs, lc, rc)
+		if !ok {
+			rest = append(rest, cond)
+			continue
+		}
+		spec.leftKeys = append(spec.leftKeys, lk)
+		spec.rightKeys = append(spec.rightKeys, rk)
+		pairs = append(pairs, text)
+	}
+	spec.onText = equalityText(pairs)
+	if len(rest) > 0 {
+		pred, err := compileWhere(qs.compiler(spec.scope), andAll(rest))
+		if err != nil {
+			return nil, err
+		}
+		spec.residual = pred
+	}
+	if len(spec.leftKeys) == 0 {
+		return &nestedLoopJoinNode{spec}, nil
+	}
+	if lj := lookupable(&spec); lj != nil {
+		return lj, nil
+	}
+	if mergeable(&spec) {
+		return &mergeJoinNode{spec}, nil
+	}
+	if maySwap && kind == innerJoin && estimateRows(r) > 2*estimateRows(l) {
+		// Build the hash table on the smaller side, then put the columns back in order.
+		swapped, err := planJoinAlgorithm(kind, r, l, conds, qs, false)
+		if err != nil {
+			return nil, err
+		}
+		if _, isHash := swapped.(*hashJoinNode); isHash {
+			return reorderColumns(swapped, len(rs), len(ls)), nil
+		}
+	}
+	return &hashJoinNode{spec}, nil
+}
+
+// reorderColumns turns the columns of a join of (b, a) back into (a, b), where b has nb
+// columns and a has na.
+func reorderColumns(n relNode, nb, na int) relNode {
+	in := n.cols()
+	exprs := make([]*scalar, 0, nb+na)
+	scope := make([]scopeColumn, 0, nb+na)
+	for _, i := range append(seq(nb, nb+na), seq(0, nb)...) {
+		exprs = append(exprs, &scalar{typ: in[i].typ, colOrd: -1, eval: columnReader(i)})
+		scope = append(scope, in[i])
+	}
+	return &projectNode{input: n, exprs: exprs, scope: scope, passthrough: true}
+}
+
+func seq(from, to int) []int {
+	out := make([]int, 0, to-from)
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
 }
 
 // equiKey recognizes a join equality between a column expression of each side, compiling
@@ -659,14 +703,14 @@ func mergeable(j *joinSpec) bool {
 }
 
 // lookupable returns a lookup join when the right input is a table whose whole primary key
-// the join keys give, and the left input is small (pinned down by its own key), so that
-// looking its rows up beats reading the table.
+// the join keys give, and the left input is estimated so small beside the table that
+// looking its rows up (a random read each, batched) beats reading the table.
 func lookupable(j *joinSpec) *lookupJoinNode {
 	if j.kind != innerJoin && j.kind != leftJoin {
 		return nil
 	}
 	rs, ok := j.right.(*scanNode)
-	if !ok || !smallInput(j.left) {
+	if !ok || estimateRows(j.left)*lookupCostFactor > tableRows(rs) {
 		return nil
 	}
 	tbl := rs.src.table
@@ -691,24 +735,6 @@ func lookupable(j *joinSpec) *lookupJoinNode {
 	spec := *j
 	spec.leftKeys = lk
 	return &lookupJoinNode{joinSpec: spec, table: tbl, target: rs}
-}
-
-// smallInput reports whether a plan reads few rows by its shape: a scan pinned down by its
-// key, a VALUES list, a LIMIT, or a join or filter over such.
-func smallInput(n relNode) bool {
-	switch x := n.(type) {
-	case *scanNode:
-		return x.src.scan.kc != nil && x.src.scan.kc.lo == nil && x.src.scan.kc.hi == nil
-	case *valuesNode, *limitNode:
-		return true
-	case *filterNode:
-		return smallInput(x.input)
-	case *projectNode:
-		return smallInput(x.input)
-	case *lookupJoinNode:
-		return smallInput(x.left)
-	}
-	return false
 }
 
 // pushable reports whether a condition may move: it has no subquery (which may read

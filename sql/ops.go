@@ -19,6 +19,10 @@ type scanNode struct {
 	// first request need not read more.
 	limitHint int64
 	raw       *rawScan // the scan before filtering, for EXPLAIN
+	// stats are the table's statistics (nil if never analyzed) and est the rows the scan
+	// is estimated to return.
+	stats *tableStats
+	est   float64
 }
 
 func newScanNode(src *source, scope []scopeColumn) *scanNode {

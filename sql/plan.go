@@ -61,6 +61,9 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	if p.stmt.Access != nil {
 		return s.planAccess(p.stmt.Access)
 	}
+	if p.stmt.Maintenance != nil {
+		return s.planMaintenance(ctx, t, p.stmt.Maintenance)
+	}
 	switch n := p.node.(type) {
 	case *ast.SelectStmt:
 		return s.planSelect(ctx, t, n, p)

@@ -39,6 +39,7 @@ type Server struct {
 	cat     *catalog.Catalog
 	log     *slog.Logger
 	lastRow atomic.Int64
+	stats   statsCache
 }
 
 // NewServer returns a SQL server.
@@ -187,7 +188,7 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		return w.Empty()
 	}
 	for _, st := range stmts {
-		if st.SQL == "" && st.Access == nil {
+		if st.Empty() {
 			if err := w.Empty(); err != nil {
 				return err
 			}
@@ -616,7 +617,7 @@ func (p *prepared) numParams() int { return len(p.params.types) }
 // result columns. paramOIDs are the client's declared parameter types.
 func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs []uint32) (*prepared, error) {
 	var node ast.StmtNode
-	if st.Access == nil {
+	if !st.Special() {
 		var err error
 		if node, err = parser.ParseOne(st.SQL, st.Original); err != nil {
 			return nil, err
@@ -707,7 +708,7 @@ func (s *Session) Prepare(ctx context.Context, query string, paramOIDs []uint32)
 	if err != nil {
 		return nil, err
 	}
-	if st.SQL == "" && st.Access == nil {
+	if st.Empty() {
 		return &preparedStatement{s: s, empty: true}, nil
 	}
 	p, err := s.prepare(ctx, st, paramOIDs)

@@ -27,6 +27,8 @@ type Statement struct {
 	TxnModes *TxnModes
 	// Access is set, and SQL empty, for statements about users, roles and privileges.
 	Access *Access
+	// Maintenance is set, and SQL empty, for VACUUM and ANALYZE.
+	Maintenance *Maintenance
 	// ColumnAliases holds the column alias lists of FROM items, cut out of SQL, by the
 	// item's alias lower-cased (ast.TableSource.AsName.L): FROM t AS a (x, y) is FROM t AS a
 	// in SQL and "a": {"x", "y"} here. The names are as PostgreSQL folds them (unquoted
@@ -134,6 +136,9 @@ func normalize(src string, toks []token) (Statement, error) {
 	}
 	if r.isAccess() {
 		return r.accessStatement()
+	}
+	if r.isMaintenance() {
+		return r.maintenance()
 	}
 	steps := []func() error{
 		r.statementForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,
