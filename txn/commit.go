@@ -140,7 +140,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(pushedTo)
 		t.mu.Unlock()
 		t.recordRefreshSpans(b.reqs)
-		return true, t.Commit(ctx)
+		return true, t.commit(ctx)
 	case stagingErr != nil && !isAmbiguous(stagingErr):
 		// Nothing was staged, and the writes on the record's range were not made: make
 		// them, and commit the ordinary way.
@@ -155,7 +155,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 			}
 		}
 		t.recordRefreshSpans(b.reqs)
-		return true, t.Commit(ctx)
+		return true, t.commit(ctx)
 	}
 	// The outcome of the staging or of an in-flight write is unknown: settle it the way
 	// anyone else would.
