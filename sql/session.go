@@ -149,6 +149,8 @@ type Session struct {
 	fixedTxn *txn.Txn
 	// sink receives the rows of the query being executed, streaming them to the client.
 	sink *rowWriter
+	// savepoints are the explicit transaction's savepoints, oldest first (see txnctl.go).
+	savepoints []savepoint
 }
 
 var _ wire.Backend = (*Session)(nil)
@@ -379,13 +381,20 @@ func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum
 }
 
 func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
-	switch p.node.(type) {
+	switch n := p.node.(type) {
 	case *ast.BeginStmt:
 		return s.begin(ctx, p, params)
 	case *ast.CommitStmt:
 		return s.commit(ctx)
 	case *ast.RollbackStmt:
+		if n.SavepointName != "" {
+			return s.rollbackToSavepoint(ctx, n.SavepointName)
+		}
 		return s.rollback(ctx)
+	case *ast.SavepointStmt:
+		return s.savepoint(n.Name)
+	case *ast.ReleaseSavepointStmt:
+		return s.releaseSavepoint(n.Name)
 	}
 	if m := p.stmt.TxnModes; m != nil && m.AsOf {
 		return s.setTransactionAsOf(ctx, p, params)
@@ -545,6 +554,7 @@ func (s *Session) begin(ctx context.Context, p *prepared, params []types.Datum) 
 func (s *Session) endTxn() {
 	s.txn, s.txnFailed, s.txnSchemaChanged = nil, false, false
 	s.txnReadOnly, s.txnAsOf, s.txnUsed = false, hlc.Timestamp{}, false
+	s.savepoints = nil
 }
 
 func (s *Session) commit(ctx context.Context) (*result, error) {
@@ -640,7 +650,7 @@ func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs
 	}
 	p := &prepared{stmt: st, node: node, params: pt}
 	switch node.(type) {
-	case *ast.BeginStmt, *ast.CommitStmt, *ast.RollbackStmt:
+	case *ast.BeginStmt, *ast.CommitStmt, *ast.RollbackStmt, *ast.SavepointStmt, *ast.ReleaseSavepointStmt:
 		pt.defaultToText()
 		return p, nil
 	}

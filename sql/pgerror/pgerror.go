@@ -31,6 +31,7 @@ const (
 	CodeReadOnlySQLTransaction     = "25006"
 	CodeInvalidAuthorization       = "28000"
 	CodeInvalidPassword            = "28P01"
+	CodeInvalidSavepointSpec       = "3B001"
 	CodeInvalidCatalogName         = "3D000"
 	CodeInvalidCursorName          = "34000"
 	CodeSerializationFailure       = "40001"
