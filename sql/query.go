@@ -250,6 +250,8 @@ func (p *planner) finishSelect(n *ast.SelectStmt, input relNode, qs *queryScope)
 	if n.OrderBy != nil {
 		for _, item := range n.OrderBy.Items {
 			col := -1
+			expr, nullsFirst := orderItem(item)
+			item := &ast.ByItem{Expr: expr, Desc: item.Desc}
 			if pos, ok := item.Expr.(*ast.PositionExpr); ok {
 				if pos.P != nil || pos.N < 1 || pos.N > len(fields) {
 					return nil, pgerror.New(pgerror.CodeInvalidColumnReference, "ORDER BY position %d is not in select list", pos.N)
@@ -276,7 +278,7 @@ func (p *planner) finishSelect(n *ast.SelectStmt, input relNode, qs *queryScope)
 			if err := checkComparable(outScope[col].typ, "ordering"); err != nil {
 				return nil, err
 			}
-			keys = append(keys, sortKey{col: col, desc: item.Desc, nullsFirst: item.Desc})
+			keys = append(keys, sortKey{col: col, desc: item.Desc, nullsFirst: nullsFirst})
 			orderText = append(orderText, orderItemText(item))
 		}
 	}
@@ -539,3 +541,17 @@ func (v *aggFinder) Enter(n ast.Node) (ast.Node, bool) {
 }
 
 func (v *aggFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// orderItem unwraps the front end's NULLS FIRST/LAST marker of a sort item, returning the
+// expression and where its NULLs go (by default last ascending, first descending).
+func orderItem(item *ast.ByItem) (ast.ExprNode, bool) {
+	if f, ok := item.Expr.(*ast.FuncCallExpr); ok && len(f.Args) == 1 {
+		switch f.FnName.L {
+		case "meridian_nulls_first":
+			return f.Args[0], true
+		case "meridian_nulls_last":
+			return f.Args[0], false
+		}
+	}
+	return item.Expr, item.Desc
+}

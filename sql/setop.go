@@ -354,7 +354,8 @@ func (p *planner) orderAndLimit(node relNode, ob *ast.OrderByClause, l *ast.Limi
 		var texts []string
 		for _, item := range ob.Items {
 			col := -1
-			switch e := item.Expr.(type) {
+			expr, nullsFirst := orderItem(item)
+			switch e := expr.(type) {
 			case *ast.PositionExpr:
 				if e.P != nil || e.N < 1 || e.N > len(scope) {
 					return nil, pgerror.New(pgerror.CodeInvalidColumnReference, "ORDER BY position %d is not in select list", e.N)
@@ -374,7 +375,7 @@ func (p *planner) orderAndLimit(node relNode, ob *ast.OrderByClause, l *ast.Limi
 				return nil, pgerror.New(pgerror.CodeFeatureNotSupported, "invalid UNION/INTERSECT/EXCEPT ORDER BY clause").
 					WithDetail("Only result column names can be used, not expressions or functions.")
 			}
-			keys = append(keys, sortKey{col: col, desc: item.Desc, nullsFirst: item.Desc})
+			keys = append(keys, sortKey{col: col, desc: item.Desc, nullsFirst: nullsFirst})
 			texts = append(texts, orderItemText(item))
 		}
 		sn := &sortNode{input: node, keys: keys, label: strings.Join(texts, ", ")}

@@ -25,8 +25,9 @@ type windowFunc struct {
 }
 
 type windowOrder struct {
-	e    *scalar
-	desc bool
+	e          *scalar
+	desc       bool
+	nullsFirst bool
 }
 
 // frameBound is one end of a window frame.
@@ -77,14 +78,15 @@ func (c *compiler) windowFunc(n *ast.WindowFuncExpr) (*scalar, error) {
 	}
 	if spec.OrderBy != nil {
 		for _, item := range spec.OrderBy.Items {
-			s, err := wc.compile(item.Expr)
+			expr, nullsFirst := orderItem(item)
+			s, err := wc.compile(expr)
 			if err != nil {
 				return nil, err
 			}
 			if s.untyped {
 				s, _ = coerce(s, types.String)
 			}
-			w.order = append(w.order, windowOrder{e: s, desc: item.Desc})
+			w.order = append(w.order, windowOrder{e: s, desc: item.Desc, nullsFirst: nullsFirst})
 		}
 	}
 	if w.frame, err = frameOf(spec.Frame, len(w.order) > 0); err != nil {
@@ -342,6 +344,12 @@ func (f *windowFunc) compute(ec *evalCtx, rows [][]types.Datum, set func(i int, 
 	}
 	cmpOrder := func(a, b []types.Datum) int {
 		for j, o := range f.order {
+			if (a[j] == nil) != (b[j] == nil) {
+				if (a[j] == nil) == o.nullsFirst {
+					return -1
+				}
+				return 1
+			}
 			c := types.Compare(o.e.typ, a[j], b[j])
 			if o.desc {
 				c = -c
