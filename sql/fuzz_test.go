@@ -26,6 +26,15 @@ func FuzzSQL(f *testing.F) {
 		"INSERT INTO n VALUES (1, '{\"a\": [1, 2]}', ARRAY[1, NULL], '1 day', '10:00')",
 		"SELECT j->'a'->>1, a[1], a[1:2] || 3, i * 2, t + i, extract(hour FROM t) FROM n WHERE j @> '{}' AND 1 = ANY(a)",
 		"SELECT jsonb_build_object('k', a), array_to_string(a, ','), date_trunc('day', now() - i) FROM n ORDER BY j, a, i",
+		"SELECT a.k, b.v FROM t a LEFT JOIN t b ON a.k = b.k + 1 FULL JOIN n ON n.k = a.k WHERE a.v IS NOT NULL",
+		"SELECT k FROM t WHERE EXISTS (SELECT 1 FROM n WHERE n.k = t.k) AND k IN (SELECT k FROM n) AND k > ALL (SELECT 0)",
+		"WITH RECURSIVE r(x) AS (SELECT 1 UNION SELECT x + 1 FROM r WHERE x < 3) SELECT x, (SELECT count(*) FROM t WHERE k = x) FROM r",
+		"SELECT k, sum(k) OVER (PARTITION BY v ORDER BY k ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), rank() OVER w FROM t WINDOW w AS (ORDER BY v DESC NULLS LAST)",
+		"SELECT v FROM t UNION SELECT 'x' INTERSECT SELECT v FROM t EXCEPT ALL SELECT NULL ORDER BY 1 LIMIT 2",
+		"SELECT DISTINCT ON (v) v, k FROM t ORDER BY v, k DESC",
+		"SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS x(p, q) JOIN generate_series(1, 2) g ON g = p",
+		"EXPLAIN ANALYZE SELECT count(*) FROM t a, t b WHERE a.k = b.k GROUP BY a.v HAVING count(*) > 0",
+		"ANALYZE t",
 	} {
 		f.Add(s)
 	}
