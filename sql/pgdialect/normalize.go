@@ -27,6 +27,8 @@ type Statement struct {
 	TxnModes *TxnModes
 	// Access is set, and SQL empty, for statements about users, roles and privileges.
 	Access *Access
+	// DDL is set for DDL statements with something tidb's grammar cannot carry.
+	DDL *DDL
 }
 
 // TxnModes are transaction modes of BEGIN or SET TRANSACTION that the normalized SQL cannot
@@ -131,7 +133,7 @@ func normalize(src string, toks []token) (Statement, error) {
 		return r.accessStatement()
 	}
 	steps := []func() error{
-		r.statementForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,
+		r.schemaForms, r.statementForms, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,
 		r.extract, r.casts, r.arrays, r.atTimeZone, r.power, r.otherOperators, r.anyAll, r.ilike, r.distinctFrom,
 		r.rejectLeftovers, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,
 	}
