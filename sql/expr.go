@@ -17,6 +17,7 @@ import (
 	"github.com/meridiandb/meridian/sql/parser"
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/sql/types"
+	"github.com/meridiandb/meridian/txn"
 )
 
 // scalar is a compiled, typed expression.
@@ -50,6 +51,9 @@ type evalCtx struct {
 	// readTS is the transaction's read timestamp (cluster_logical_timestamp()).
 	readTS  hlc.Timestamp
 	session *Session
+	// txn is the statement's transaction (nil where none runs), for functions that read
+	// descriptors (nextval).
+	txn *txn.Txn
 }
 
 // scopeColumn is a column an expression can reference.

@@ -195,6 +195,7 @@ type insertPlan struct {
 	mode     conflictMode
 	updates  []assignment // DO UPDATE SET, over the existing row followed by the proposed one
 	ret      *returning
+	cons     *mutationConstraints
 }
 
 func (p *insertPlan) columns() []resultColumn { return p.ret.columns() }
@@ -306,6 +307,12 @@ func (s *Session) planInsert(ctx context.Context, t *txn.Txn, n *ast.InsertStmt,
 		}
 	}
 	if ip.ret, err = s.planReturning(tbl, tableScope(tbl, name), p); err != nil {
+		return nil, err
+	}
+	if err := checkIdentityInsert(tbl, ip.targets, ip.values, ip.sel != nil); err != nil {
+		return nil, err
+	}
+	if ip.cons, err = s.planMutationConstraints(tbl); err != nil {
 		return nil, err
 	}
 	want := privilege.Insert
@@ -449,9 +456,14 @@ func (p *insertPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	}
 	b := &txn.Batch{}
 	var changed [][]types.Datum
+	var changes []rowChange
 	if p.mode == conflictError {
-		for _, e := range enc {
+		for i, e := range enc {
+			if err := p.cons.checkRow(x.ec, rows[i]); err != nil {
+				return nil, err
+			}
 			b.PutIfAbsent(e.key, e.value)
+			changes = append(changes, rowChange{new: rows[i]})
 		}
 		changed = rows
 	} else {
@@ -485,8 +497,12 @@ func (p *insertPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 			touched[string(e.key)] = true
 			old, exists := existing[string(e.key)]
 			if !exists {
+				if err := p.cons.checkRow(x.ec, rows[i]); err != nil {
+					return nil, err
+				}
 				b.PutIfAbsent(e.key, e.value)
 				changed = append(changed, rows[i])
+				changes = append(changes, rowChange{new: rows[i]})
 				continue
 			}
 			var updated []types.Datum
@@ -511,13 +527,17 @@ func (p *insertPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 					}
 				}
 			}
+			if err := p.cons.checkRow(x.ec, updated); err != nil {
+				return nil, err
+			}
 			if err := writeUpdatedRow(b, tbl, e.key, updated); err != nil {
 				return nil, err
 			}
 			changed = append(changed, updated)
+			changes = append(changes, rowChange{old: old, new: updated})
 		}
 	}
-	if err := x.write(ctx, b); err != nil {
+	if err := p.cons.write(ctx, x, b, changes); err != nil {
 		return nil, uniqueViolation(err, tbl)
 	}
 	out, err := p.ret.rows(x.ec, changed)
@@ -548,6 +568,7 @@ type updatePlan struct {
 	src     *source
 	updates []assignment
 	ret     *returning
+	cons    *mutationConstraints
 }
 
 func (p *updatePlan) columns() []resultColumn { return p.ret.columns() }
@@ -572,7 +593,13 @@ func (s *Session) planUpdate(ctx context.Context, t *txn.Txn, n *ast.UpdateStmt,
 		return nil, err
 	}
 	up := &updatePlan{src: src}
+	if err := checkIdentityUpdate(src.table, n.List); err != nil {
+		return nil, err
+	}
 	if up.updates, err = compileAssignments(src.comp, src.table, n.List); err != nil {
+		return nil, err
+	}
+	if up.cons, err = s.planMutationConstraints(src.table); err != nil {
 		return nil, err
 	}
 	if up.ret, err = s.planReturning(src.table, src.comp.scope, p); err != nil {
@@ -592,6 +619,7 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	}
 	b := &txn.Batch{}
 	changed := make([][]types.Datum, 0, len(olds))
+	changes := make([]rowChange, 0, len(olds))
 	for _, old := range olds {
 		row := append([]types.Datum(nil), old...)
 		for _, a := range p.updates {
@@ -603,6 +631,9 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 				return nil, err
 			}
 		}
+		if err := p.cons.checkRow(x.ec, row); err != nil {
+			return nil, err
+		}
 		oldKey, err := rowenc.PrimaryKey(tbl, old)
 		if err != nil {
 			return nil, err
@@ -611,8 +642,9 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 			return nil, err
 		}
 		changed = append(changed, row)
+		changes = append(changes, rowChange{old: old, new: row})
 	}
-	if err := x.write(ctx, b); err != nil {
+	if err := p.cons.write(ctx, x, b, changes); err != nil {
 		return nil, uniqueViolation(err, tbl)
 	}
 	out, err := p.ret.rows(x.ec, changed)
@@ -624,8 +656,9 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 
 type deletePlan struct {
 	noSchemaChange
-	src *source
-	ret *returning
+	src  *source
+	ret  *returning
+	cons *mutationConstraints
 }
 
 func (p *deletePlan) columns() []resultColumn { return p.ret.columns() }
@@ -653,6 +686,9 @@ func (s *Session) planDelete(ctx context.Context, t *txn.Txn, n *ast.DeleteStmt,
 	if dp.ret, err = s.planReturning(src.table, src.comp.scope, p); err != nil {
 		return nil, err
 	}
+	if dp.cons, err = s.planMutationConstraints(src.table); err != nil {
+		return nil, err
+	}
 	return dp, nil
 }
 
@@ -660,6 +696,7 @@ func (p *deletePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	tbl := p.src.table
 	b := &txn.Batch{}
 	var deleted [][]types.Datum
+	var changes []rowChange
 	if err := p.src.each(ctx, x, 0, func(row []types.Datum) (bool, error) {
 		k, err := rowenc.PrimaryKey(tbl, row)
 		if err != nil {
@@ -667,11 +704,12 @@ func (p *deletePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 		}
 		b.Del(k)
 		deleted = append(deleted, row)
+		changes = append(changes, rowChange{old: row})
 		return true, nil
 	}); err != nil {
 		return nil, err
 	}
-	if err := x.write(ctx, b); err != nil {
+	if err := p.cons.write(ctx, x, b, changes); err != nil {
 		return nil, err
 	}
 	out, err := p.ret.rows(x.ec, deleted)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -145,6 +144,8 @@ type Session struct {
 	schemaEpoch   int
 	// fixedTxn is the latest transaction pinned AS OF SYSTEM TIME.
 	fixedTxn *txn.Txn
+	// sequences is the session's sequence state: currval, lastval, cached values.
+	sequences sessionSequences
 }
 
 var _ wire.Backend = (*Session)(nil)
@@ -466,7 +467,7 @@ func (s *Session) runInTxn(ctx context.Context, t *txn.Txn, p *prepared, params 
 		return nil, err
 	}
 	readTS := t.ReadTimestamp()
-	ec := &evalCtx{ctx: ctx, params: params, txnTime: time.Unix(0, readTS.WallTime).UTC().Truncate(time.Microsecond), session: s, readTS: readTS}
+	ec := &evalCtx{ctx: ctx, params: params, txnTime: time.Unix(0, readTS.WallTime).UTC().Truncate(time.Microsecond), session: s, readTS: readTS, txn: t}
 	res, err := pl.run(ctx, &execCtx{ec: ec, txn: t, session: s, autocommit: autocommit})
 	if err != nil {
 		return nil, err
@@ -833,21 +834,7 @@ func (s *Session) syncSchema(ctx context.Context, t *txn.Txn) error {
 
 // resolveTable finds a table named by a statement.
 func (s *Session) resolveTable(ctx context.Context, t *txn.Txn, tn *ast.TableName) (*catalog.Table, error) {
-	dbName := s.database
-	if schema := tn.Schema.O; schema != "" && !strings.EqualFold(schema, "public") {
-		dbName = schema
-	}
-	d, err := s.srv.cat.LookupDatabase(ctx, t, dbName, s.cacheVersion())
-	if err != nil {
-		if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
-			if tn.Schema.O == "" {
-				return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation %q does not exist", tn.Name.O)
-			}
-			return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation \"%s.%s\" does not exist", tn.Schema.O, tn.Name.O)
-		}
-		return nil, err
-	}
-	return s.srv.cat.LookupTable(ctx, t, d.ID, tn.Name.O, s.cacheVersion())
+	return s.resolveTableName(ctx, t, tn) // names.go: schemas and search_path
 }
 
 func (s *Session) currentDatabase(ctx context.Context, t *txn.Txn) (*catalog.Database, error) {
