@@ -8,6 +8,7 @@ import (
 
 	"github.com/meridiandb/meridian/sql/catalog"
 	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/types"
 	"github.com/meridiandb/meridian/txn"
 )
 
@@ -241,4 +242,48 @@ func parseQualifiedName(text string) ([]string, error) {
 		return nil, pgerror.New(pgerror.CodeSyntaxError, "improper relation name (too many dotted names): %s", text)
 	}
 	return parts, nil
+}
+
+// showTables lists the tables of every schema of the session's database, or of the schema
+// (or, failing that, the database) from names.
+func (s *Session) showTables(ctx context.Context, t *txn.Txn, from string) ([][]types.Datum, error) {
+	cat := s.srv.cat
+	db, err := s.currentDatabase(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	var schemas []*catalog.Schema
+	if from != "" {
+		sc, ok, err := s.qualifiedSchema(ctx, t, from, s.cacheVersion())
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, pgerror.New(pgerror.CodeInvalidSchemaName, "schema %q does not exist", from)
+		}
+		schemas = []*catalog.Schema{sc}
+	} else {
+		names, err := cat.ListSchemas(ctx, t, db.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			sc, err := cat.LookupSchema(ctx, t, db.ID, name, s.cacheVersion())
+			if err != nil {
+				return nil, err
+			}
+			schemas = append(schemas, sc)
+		}
+	}
+	var rows [][]types.Datum
+	for _, sc := range schemas {
+		names, err := cat.ListTablesIn(ctx, t, sc.DatabaseID, sc.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			rows = append(rows, []types.Datum{sc.Name, name})
+		}
+	}
+	return rows, nil
 }

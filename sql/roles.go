@@ -374,18 +374,7 @@ func (p *accessPlan) grantPrivileges(ctx context.Context, x *execCtx) (*result, 
 // resolveObjectTable reads the table a GRANT, REVOKE or SHOW GRANTS names, bypassing the
 // cache: the statement is about to change it, or must show its latest grants.
 func (s *Session) resolveObjectTable(ctx context.Context, t *txn.Txn, obj pgdialect.ObjectName) (*catalog.Table, error) {
-	dbName := s.database
-	if obj.Schema != "" && obj.Schema != "public" {
-		dbName = obj.Schema
-	}
-	d, err := s.srv.cat.LookupDatabase(ctx, t, dbName, 0)
-	if err != nil {
-		if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
-			return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation \"%s.%s\" does not exist", obj.Schema, obj.Name)
-		}
-		return nil, err
-	}
-	return s.srv.cat.LookupTable(ctx, t, d.ID, obj.Name, 0)
+	return s.lookupTableAt(ctx, t, obj.Schema, obj.Name, 0)
 }
 
 func (p *accessPlan) grantRole(ctx context.Context, x *execCtx) (*result, error) {
