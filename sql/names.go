@@ -77,6 +77,9 @@ func (s *Session) currentSchema(ctx context.Context, t *txn.Txn) (string, error)
 // when neither exists.
 func (s *Session) qualifiedSchema(ctx context.Context, t *txn.Txn, schema string, at uint64) (*catalog.Schema, bool, error) {
 	db, err := s.srv.cat.LookupDatabase(ctx, t, s.database, at)
+	if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
+		return nil, false, nil
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -119,6 +122,10 @@ func resolveRelation[T any](ctx context.Context, s *Session, t *txn.Txn, schema,
 		return v, err
 	}
 	db, err := s.srv.cat.LookupDatabase(ctx, t, s.database, at)
+	if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
+		// Read as of a time before the database existed.
+		return zero, pgerror.New(pgerror.CodeUndefinedTable, "relation %q does not exist", name)
+	}
 	if err != nil {
 		return zero, err
 	}

@@ -257,9 +257,12 @@ func (p *dropSequencePlan) run(ctx context.Context, x *execCtx) (*result, error)
 	for _, tn := range p.names {
 		seq, err := s.lookupSequence(ctx, x.txn, tn.Schema.O, tn.Name.O, 0)
 		if err != nil {
-			if p.ifExists && pgerror.Code(err) == pgerror.CodeUndefinedTable {
-				notices = append(notices, notice{Code: pgerror.CodeUndefinedTable, Message: fmt.Sprintf("sequence %q does not exist, skipping", tn.Name.O)})
-				continue
+			if pgerror.Code(err) == pgerror.CodeUndefinedTable {
+				if p.ifExists {
+					notices = append(notices, notice{Code: pgerror.CodeUndefinedTable, Message: fmt.Sprintf("sequence %q does not exist, skipping", tn.Name.O)})
+					continue
+				}
+				return nil, pgerror.New(pgerror.CodeUndefinedTable, "sequence %q does not exist", tn.Name.O)
 			}
 			return nil, err
 		}

@@ -40,6 +40,9 @@ const (
 // to meridian_<name>.
 var sequenceFunctions = wordSet(`nextval currval setval lastval`)
 
+// sequenceOptionWords are the words of CREATE SEQUENCE's options.
+var sequenceOptionWords = []string{"increment", "by", "start", "with", "minvalue", "maxvalue", "no", "cache", "cycle"}
+
 // SequenceFunctionPrefix starts the engine's names of the sequence functions.
 const SequenceFunctionPrefix = "meridian_"
 
@@ -92,6 +95,12 @@ func (r *rewriter) sequenceForms() error {
 		}
 	}
 	if len(r.toks) > 3 && r.toks[0].is("create") && r.toks[1].is("sequence") {
+		// The options are syntax, though tidb reserves some of their words.
+		for i := 3; i < len(r.toks); i++ {
+			if r.toks[i].is(sequenceOptionWords...) {
+				r.toks[i].gen = true
+			}
+		}
 		for i := 2; i+1 < len(r.toks); i++ {
 			if !r.toks[i].is("as") {
 				continue
