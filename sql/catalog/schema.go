@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/meridiandb/meridian/ranges/encoding"
 	"github.com/meridiandb/meridian/sql/pgerror"
@@ -167,11 +168,11 @@ func (c *Catalog) SchemaByID(ctx context.Context, t *txn.Txn, db, id uint32) (*S
 
 // CreateSchema creates a schema in database db, owned by owner.
 func (c *Catalog) CreateSchema(ctx context.Context, t *txn.Txn, db uint32, name, owner string) (*Schema, error) {
-	if ReservedSchemaNames[name] {
+	if strings.HasPrefix(name, "pg_") {
 		return nil, pgerror.New(pgerror.CodeReservedName, "unacceptable schema name %q", name).
 			WithDetail(`The prefix "pg_" is reserved for system schemas.`)
 	}
-	if name == PublicSchema {
+	if name == PublicSchema || ReservedSchemaNames[name] {
 		return nil, pgerror.New(pgerror.CodeDuplicateSchema, "schema %q already exists", name)
 	}
 	if _, ok, err := c.getID(ctx, t, db, 0, name); err != nil {
