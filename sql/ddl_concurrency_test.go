@@ -228,3 +228,32 @@ func TestAlterTableIsAtomicForReaders(t *testing.T) {
 		t.Fatalf("%s rows have every column's default, want %d", got, rows)
 	}
 }
+
+// TestPreparedStatementFollowsSearchPath checks that a prepared statement resolves its
+// unqualified names again once search_path changes, as PostgreSQL re-plans it.
+func TestPreparedStatementFollowsSearchPath(t *testing.T) {
+	n := startNode(t)
+	c := connect(t, n)
+	mustQuery(t, c, `CREATE SCHEMA app;
+		CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('public');
+		CREATE TABLE app.t (v TEXT); INSERT INTO app.t VALUES ('app')`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Prepare(ctx, "q", "SELECT v FROM t", nil); err != nil {
+		t.Fatal(err)
+	}
+	read := func() string {
+		res := c.ExecPrepared(ctx, "q", nil, nil, nil).Read()
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		return string(res.Rows[0][0])
+	}
+	if got := read(); got != "public" {
+		t.Fatalf("before SET search_path: %q", got)
+	}
+	mustQuery(t, c, "SET search_path = app, public")
+	if got := read(); got != "app" {
+		t.Fatalf("after SET search_path: %q, want app", got)
+	}
+}

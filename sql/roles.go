@@ -232,6 +232,10 @@ func (p *accessPlan) dropRole(ctx context.Context, x *execCtx) (*result, error) 
 	if err != nil {
 		return nil, err
 	}
+	objs, err := cat.AllObjects(ctx, x.txn)
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range p.a.Roles {
 		switch {
 		case name == privilege.Root:
@@ -260,6 +264,14 @@ func (p *accessPlan) dropRole(ctx context.Context, x *execCtx) (*result, error) 
 		}
 		for _, t := range tables {
 			deps = appendDependencies(deps, name, t.Privileges(), "table "+t.Name)
+		}
+		for _, sc := range objs.Schemas {
+			deps = appendDependencies(deps, name, sc.Privileges(), "schema "+sc.Name)
+		}
+		for _, seq := range objs.Sequences {
+			if seq.OwnedBy == nil { // an owned sequence goes with its table
+				deps = appendDependencies(deps, name, seq.Privileges(), "sequence "+seq.Name)
+			}
 		}
 		if len(deps) > 0 {
 			return nil, pgerror.New(codeDependentObjects, "role %q cannot be dropped because some objects depend on it", name).

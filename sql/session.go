@@ -587,6 +587,7 @@ type prepared struct {
 	params *paramTypes
 	plan   plan
 	gen    uint64 // catalog generation the plan was made at
+	path   string // search_path the plan resolved names with
 }
 
 func (p *prepared) numParams() int { return len(p.params.types) }
@@ -669,14 +670,14 @@ func (p *paramTypes) defaultToText() {
 // planFor returns p's plan, re-planning if the schema changed since it was made.
 func (s *Session) planFor(ctx context.Context, t *txn.Txn, p *prepared) (plan, error) {
 	gen := s.srv.cat.Generation()
-	if p.plan != nil && p.gen == gen && !s.txnSchemaChanged {
+	if p.plan != nil && p.gen == gen && !s.txnSchemaChanged && p.path == s.vars["search_path"] {
 		return p.plan, nil
 	}
 	pl, err := s.buildPlan(ctx, t, p)
 	if err != nil {
 		return nil, err
 	}
-	p.plan, p.gen = pl, gen
+	p.plan, p.gen, p.path = pl, gen, s.vars["search_path"]
 	return pl, nil
 }
 

@@ -261,6 +261,15 @@ type DatabaseObjects struct {
 
 // ObjectsOf reads every schema, table and sequence of database db in t.
 func (c *Catalog) ObjectsOf(ctx context.Context, t *txn.Txn, db uint32) (*DatabaseObjects, error) {
+	return c.objects(ctx, t, func(id uint32) bool { return id == db })
+}
+
+// AllObjects reads every schema, table and sequence of every database in t.
+func (c *Catalog) AllObjects(ctx context.Context, t *txn.Txn) (*DatabaseObjects, error) {
+	return c.objects(ctx, t, func(uint32) bool { return true })
+}
+
+func (c *Catalog) objects(ctx context.Context, t *txn.Txn, inDatabase func(uint32) bool) (*DatabaseObjects, error) {
 	var b txn.Batch
 	b.Scan(descriptorPrefix, encoding.PrefixEnd(descriptorPrefix), 0, false)
 	if err := t.Run(ctx, &b); err != nil {
@@ -273,11 +282,11 @@ func (c *Catalog) ObjectsOf(ctx context.Context, t *txn.Txn, db uint32) (*Databa
 			return nil, fmt.Errorf("decoding descriptor at %x: %w", kv.Key, err)
 		}
 		switch {
-		case d.Schema != nil && d.Schema.DatabaseID == db:
+		case d.Schema != nil && inDatabase(d.Schema.DatabaseID):
 			out.Schemas = append(out.Schemas, d.Schema)
-		case d.Table != nil && d.Table.DatabaseID == db:
+		case d.Table != nil && inDatabase(d.Table.DatabaseID):
 			out.Tables = append(out.Tables, d.Table)
-		case d.Sequence != nil && d.Sequence.DatabaseID == db:
+		case d.Sequence != nil && inDatabase(d.Sequence.DatabaseID):
 			out.Sequences = append(out.Sequences, d.Sequence)
 		}
 	}
