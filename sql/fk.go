@@ -41,11 +41,14 @@ type compiledCheck struct {
 type mutationConstraints struct {
 	table  *catalog.Table
 	checks []compiledCheck
+	// related are the tables tbl's foreign keys involve, read when the statement is
+	// planned: a plan lives no longer than the schema version it was made at.
+	related map[uint32]*catalog.Table
 }
 
-// planMutationConstraints compiles the constraints of tbl for a statement that writes it;
-// nil when it has none beyond NOT NULL and its primary key.
-func (s *Session) planMutationConstraints(tbl *catalog.Table) (*mutationConstraints, error) {
+// planMutationConstraints compiles the constraints of tbl for a statement that writes it,
+// in t; nil when it has none beyond NOT NULL and its primary key.
+func (s *Session) planMutationConstraints(ctx context.Context, t *txn.Txn, tbl *catalog.Table) (*mutationConstraints, error) {
 	if len(tbl.Checks) == 0 && len(tbl.ForeignKeys) == 0 && len(tbl.ReferencedBy) == 0 {
 		return nil, nil
 	}
@@ -53,7 +56,28 @@ func (s *Session) planMutationConstraints(tbl *catalog.Table) (*mutationConstrai
 	if err != nil {
 		return nil, err
 	}
-	return &mutationConstraints{table: tbl, checks: checks}, nil
+	m := &mutationConstraints{table: tbl, checks: checks, related: map[uint32]*catalog.Table{tbl.ID: tbl}}
+	var ids []uint32
+	for _, fk := range tbl.ForeignKeys {
+		ids = append(ids, fk.ReferencedTable)
+	}
+	for _, ref := range tbl.ReferencedBy {
+		ids = append(ids, ref.Table)
+	}
+	for _, id := range ids {
+		if m.related[id] != nil {
+			continue
+		}
+		other, err := s.srv.cat.TableByID(ctx, t, id)
+		if err != nil {
+			return nil, err
+		}
+		if other == nil {
+			return nil, fmt.Errorf("table %d of a foreign key of %q does not exist", id, tbl.Name)
+		}
+		m.related[id] = other
+	}
+	return m, nil
 }
 
 func (s *Session) compileChecks(tbl *catalog.Table) ([]compiledCheck, error) {
@@ -122,7 +146,10 @@ func (m *mutationConstraints) write(ctx context.Context, x *execCtx, b *txn.Batc
 			return err
 		}
 	}
-	r := &fkRun{x: x, tables: map[uint32]*catalog.Table{m.table.ID: m.table}, checks: map[uint32][]compiledCheck{m.table.ID: m.checks}}
+	r := &fkRun{x: x, tables: make(map[uint32]*catalog.Table, len(m.related)), checks: map[uint32][]compiledCheck{m.table.ID: m.checks}}
+	for id, tbl := range m.related {
+		r.tables[id] = tbl
+	}
 	if err := r.afterChanges(ctx, m.table, changes, 0); err != nil {
 		return err
 	}

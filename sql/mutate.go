@@ -312,7 +312,7 @@ func (s *Session) planInsert(ctx context.Context, t *txn.Txn, n *ast.InsertStmt,
 	if err := checkIdentityInsert(tbl, ip.targets, ip.values, ip.sel != nil); err != nil {
 		return nil, err
 	}
-	if ip.cons, err = s.planMutationConstraints(tbl); err != nil {
+	if ip.cons, err = s.planMutationConstraints(ctx, t, tbl); err != nil {
 		return nil, err
 	}
 	want := privilege.Insert
@@ -599,7 +599,7 @@ func (s *Session) planUpdate(ctx context.Context, t *txn.Txn, n *ast.UpdateStmt,
 	if up.updates, err = compileAssignments(src.comp, src.table, n.List); err != nil {
 		return nil, err
 	}
-	if up.cons, err = s.planMutationConstraints(src.table); err != nil {
+	if up.cons, err = s.planMutationConstraints(ctx, t, src.table); err != nil {
 		return nil, err
 	}
 	if up.ret, err = s.planReturning(src.table, src.comp.scope, p); err != nil {
@@ -686,7 +686,7 @@ func (s *Session) planDelete(ctx context.Context, t *txn.Txn, n *ast.DeleteStmt,
 	if dp.ret, err = s.planReturning(src.table, src.comp.scope, p); err != nil {
 		return nil, err
 	}
-	if dp.cons, err = s.planMutationConstraints(src.table); err != nil {
+	if dp.cons, err = s.planMutationConstraints(ctx, t, src.table); err != nil {
 		return nil, err
 	}
 	return dp, nil
