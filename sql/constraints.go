@@ -263,6 +263,9 @@ func (s *Session) resolveForeignKey(ctx context.Context, t *txn.Txn, child *cata
 		if parent, err = s.lookupTableAt(ctx, t, d.parent.Schema.O, d.parent.Name.O, 0); err != nil {
 			return fk, nil, err
 		}
+		if parent.ID == child.ID {
+			parent = child // the descriptor being changed, with this statement's columns
+		}
 		if parent.DatabaseID != child.DatabaseID {
 			return fk, nil, pgerror.Unsupported("cross-database references")
 		}
