@@ -347,7 +347,7 @@ func (s *Session) alterColumn(nt *catalog.Table, def *ast.ColumnDef, a *alterati
 	}
 	if len(def.Options) == 0 { // DROP DEFAULT
 		if col.Identity != "" {
-			return pgerror.New(pgerror.CodeSyntaxError, "column %q of relation %q is an identity column", name, nt.Name).
+			return pgerror.New(pgerror.CodeObjectNotInPrereqState, "column %q of relation %q is an identity column", name, nt.Name).
 				WithHint("Use ALTER TABLE ... ALTER COLUMN ... DROP IDENTITY instead.")
 		}
 		col.Default = ""
@@ -370,7 +370,7 @@ func (s *Session) alterColumn(nt *catalog.Table, def *ast.ColumnDef, a *alterati
 				return pgerror.New(pgerror.CodeInvalidTableDefinition, "column %q is in a primary key", name)
 			}
 			if col.Identity != "" {
-				return pgerror.New(pgerror.CodeInvalidTableDefinition, "column %q of relation %q is an identity column", name, nt.Name)
+				return pgerror.New(pgerror.CodeObjectNotInPrereqState, "column %q of relation %q is an identity column", name, nt.Name)
 			}
 			col.Nullable = true
 			delete(a.notNull, col.ID)
@@ -378,7 +378,7 @@ func (s *Session) alterColumn(nt *catalog.Table, def *ast.ColumnDef, a *alterati
 		}
 	}
 	if col.Identity != "" {
-		return pgerror.New(pgerror.CodeSyntaxError, "column %q of relation %q is an identity column", name, nt.Name).
+		return pgerror.New(pgerror.CodeObjectNotInPrereqState, "column %q of relation %q is an identity column", name, nt.Name).
 			WithHint("Use ALTER TABLE ... ALTER COLUMN ... DROP IDENTITY instead.")
 	}
 	if v, ok := e.(*parser.Value); ok && v.Val == nil {

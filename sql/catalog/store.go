@@ -56,9 +56,9 @@ func descriptorKey(id uint32) []byte {
 // with a descriptor another node has since changed. Reading the version puts it in the
 // transaction's read set: a schema change that commits meanwhile makes it refresh or retry.
 type Catalog struct {
-	gen    atomic.Uint64
-	newest atomic.Uint64 // highest schema version seen
-	mu     sync.Mutex
+	gen       atomic.Uint64
+	newest    atomic.Uint64 // highest schema version seen
+	mu        sync.Mutex
 	tables    map[tableKey]cached[*Table]
 	dbs       map[string]cached[*Database]
 	roles     map[string]cached[*Role]

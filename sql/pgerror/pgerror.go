@@ -145,13 +145,11 @@ const (
 
 // Codes of constraints and sequences.
 const (
-	CodeForeignKeyViolation       = "23503"
-	CodeObjectNotInPrereqState    = "55000"
-	CodeSequenceGeneratorLimit    = "2200H"
-	CodeInvalidForeignKey         = "42830"
-	CodeInvalidObjectDefinition   = "42P17"
-	CodeGeneratedAlways           = "428C9"
-	CodeSyntaxErrorOrAccessRule   = "42000"
+	CodeForeignKeyViolation    = "23503"
+	CodeObjectNotInPrereqState = "55000"
+	CodeSequenceGeneratorLimit = "2200H"
+	CodeInvalidForeignKey      = "42830"
+	CodeGeneratedAlways        = "428C9"
 )
 
 // Codes used by type conversion and input validation in sql/types.
