@@ -257,3 +257,76 @@ func TestPreparedStatementFollowsSearchPath(t *testing.T) {
 		t.Fatalf("after SET search_path: %q, want app", got)
 	}
 }
+
+// TestNextvalConcurrentSessions draws from one sequence in several sessions at once, some
+// in transactions that roll back: every value is handed out once, and none is lost to a
+// rollback's undoing (the counter is not transactional).
+func TestNextvalConcurrentSessions(t *testing.T) {
+	n := startNode(t)
+	setup := connect(t, n)
+	mustQuery(t, setup, "CREATE SEQUENCE s; CREATE SEQUENCE cached CACHE 7")
+	const sessions, draws = 3, 30
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, seq := range []string{"s", "cached"} {
+		got := make([][]int, sessions)
+		var wg sync.WaitGroup
+		errs := make(chan error, sessions)
+		for i := 0; i < sessions; i++ {
+			c := connect(t, n)
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				for k := 0; k < draws; k++ {
+					stmt := fmt.Sprintf("SELECT nextval('%s')", seq)
+					if k%3 == 0 {
+						stmt = fmt.Sprintf("BEGIN; SELECT nextval('%s'); ROLLBACK", seq)
+					}
+					res, err := c.Exec(ctx, stmt).ReadAll()
+					if err != nil {
+						errs <- err
+						return
+					}
+					for _, r := range res {
+						if len(r.Rows) == 1 {
+							v, err := strconv.Atoi(string(r.Rows[0][0]))
+							if err != nil {
+								errs <- err
+								return
+							}
+							got[i] = append(got[i], v)
+						}
+					}
+				}
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		seen := map[int]bool{}
+		for _, vals := range got {
+			for _, v := range vals {
+				if seen[v] {
+					t.Fatalf("%s: value %d handed out twice", seq, v)
+				}
+				seen[v] = true
+			}
+		}
+		if len(seen) != sessions*draws {
+			t.Fatalf("%s: %d distinct values, want %d", seq, len(seen), sessions*draws)
+		}
+		if seq == "s" {
+			// Without a cache the values are exactly 1..N: rollbacks gave none back.
+			for v := 1; v <= sessions*draws; v++ {
+				if !seen[v] {
+					t.Fatalf("value %d was never handed out", v)
+				}
+			}
+			if next := one(t, setup, "SELECT nextval('s')"); next != strconv.Itoa(sessions*draws+1) {
+				t.Fatalf("next value %s, want %d", next, sessions*draws+1)
+			}
+		}
+	}
+}
