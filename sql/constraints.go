@@ -279,7 +279,7 @@ func (s *Session) resolveForeignKey(ctx context.Context, t *txn.Txn, child *cata
 	}
 	if len(d.parentCols) == 0 {
 		if !hasExplicitPrimaryKey(parent) {
-			return fk, nil, pgerror.New(pgerror.CodeUndefinedObject, "there is no primary key for referenced table %q", parent.Name)
+			return fk, nil, pgerror.New(pgerror.CodeInvalidForeignKey, "there is no primary key for referenced table %q", parent.Name)
 		}
 		fk.ReferencedColumns = append(fk.ReferencedColumns, parent.PrimaryKey...)
 	} else {

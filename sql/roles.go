@@ -533,7 +533,14 @@ func (s *Session) planShowGrants(a *pgdialect.Access) plan {
 				if d == nil {
 					return nil, fmt.Errorf("table %q of database %d, which does not exist", tbl.Name, tbl.DatabaseID)
 				}
-				add(d.Name, "public", tbl.Name, "table", tbl.Privileges())
+				sc, err := cat.SchemaByID(ctx, x.txn, tbl.DatabaseID, tbl.ParentSchemaID())
+				if err != nil {
+					return nil, err
+				}
+				if sc == nil {
+					return nil, fmt.Errorf("table %q of schema %d, which does not exist", tbl.Name, tbl.ParentSchemaID())
+				}
+				add(d.Name, sc.Name, tbl.Name, "table", tbl.Privileges())
 			}
 		default:
 			d, err := cat.LookupDatabase(ctx, x.txn, s.database, 0)
