@@ -418,10 +418,18 @@ func (c *compiler) sequenceFuncs(n *ast.FuncCallExpr, name string) (*scalar, boo
 	}}, true, nil
 }
 
+// statementTxn is the transaction the expressions run in, nil where none runs.
+func (ec *evalCtx) statementTxn() *txn.Txn {
+	if ec.x == nil {
+		return nil
+	}
+	return ec.x.txn
+}
+
 // sequenceNamed resolves the sequence a sequence function's text argument names, in the
 // statement's transaction.
 func (s *Session) sequenceNamed(ec *evalCtx, text string) (*catalog.Sequence, error) {
-	if ec.txn == nil {
+	if ec.statementTxn() == nil {
 		return nil, pgerror.Unsupported("sequence functions in this context")
 	}
 	parts, err := parseQualifiedName(text)
@@ -438,7 +446,7 @@ func (s *Session) sequenceNamed(ec *evalCtx, text string) (*catalog.Sequence, er
 		}
 		schema = parts[1]
 	}
-	return s.lookupSequence(ec.ctx, ec.txn, schema, name, s.cacheVersion())
+	return s.lookupSequence(ec.ctx, ec.statementTxn(), schema, name, s.cacheVersion())
 }
 
 // nextval hands out the sequence's next value: from the session's cache, or by taking
@@ -495,9 +503,9 @@ func (s *Session) lastval(ec *evalCtx) (types.Datum, error) {
 	if !s.sequences.hasLast {
 		return nil, pgerror.New(pgerror.CodeObjectNotInPrereqState, "lastval is not yet defined in this session")
 	}
-	if ec.txn != nil {
+	if ec.statementTxn() != nil {
 		// PostgreSQL fails once the sequence is gone.
-		if seq, err := s.srv.cat.SequenceByID(ec.ctx, ec.txn, s.sequences.lastSeq); err != nil {
+		if seq, err := s.srv.cat.SequenceByID(ec.ctx, ec.statementTxn(), s.sequences.lastSeq); err != nil {
 			return nil, err
 		} else if seq == nil {
 			return nil, pgerror.New(pgerror.CodeObjectNotInPrereqState, "lastval is not yet defined in this session")

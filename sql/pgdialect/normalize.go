@@ -27,6 +27,13 @@ type Statement struct {
 	TxnModes *TxnModes
 	// Access is set, and SQL empty, for statements about users, roles and privileges.
 	Access *Access
+	// Maintenance is set, and SQL empty, for VACUUM and ANALYZE.
+	Maintenance *Maintenance
+	// ColumnAliases holds the column alias lists of FROM items, cut out of SQL, by the
+	// item's alias lower-cased (ast.TableSource.AsName.L): FROM t AS a (x, y) is FROM t AS a
+	// in SQL and "a": {"x", "y"} here. The names are as PostgreSQL folds them (unquoted
+	// lower-cased, quoted kept). Nil if there are none.
+	ColumnAliases map[string][]string
 	// DDL is set for DDL statements with something tidb's grammar cannot carry.
 	DDL *DDL
 }
@@ -132,10 +139,14 @@ func normalize(src string, toks []token) (Statement, error) {
 	if r.isAccess() {
 		return r.accessStatement()
 	}
+	if r.isMaintenance() {
+		return r.maintenance()
+	}
 	steps := []func() error{
 		r.schemaForms, r.statementForms, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,
 		r.extract, r.casts, r.arrays, r.atTimeZone, r.power, r.otherOperators, r.anyAll, r.ilike, r.distinctFrom,
-		r.rejectLeftovers, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,
+		r.rejectLeftovers, r.lateral, r.fullJoins, r.fromClauses, r.distinctOn, r.cteHints, r.valuesLists,
+		r.withInsert, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

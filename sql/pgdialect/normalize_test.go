@@ -2,7 +2,9 @@ package pgdialect
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,6 +96,10 @@ func writeStatement(sb *strings.Builder, st Statement) {
 	}
 	if oc := st.OnConflict; oc != nil {
 		fmt.Fprintf(sb, "on conflict: columns=%v constraint=%q do_nothing=%v\n", oc.Columns, oc.Constraint, oc.DoNothing)
+	}
+	aliases := slices.Sorted(maps.Keys(st.ColumnAliases))
+	for _, a := range aliases {
+		fmt.Fprintf(sb, "column aliases %q: %q\n", a, st.ColumnAliases[a])
 	}
 }
 
