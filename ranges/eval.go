@@ -225,7 +225,7 @@ func writesIntents(req kvpb.Request) bool {
 
 func isDataWrite(req kvpb.Request) bool {
 	switch req.(type) {
-	case *kvpb.PutRequest, *kvpb.ConditionalPutRequest, *kvpb.DeleteRequest, *kvpb.DeleteRangeRequest:
+	case *kvpb.PutRequest, *kvpb.ConditionalPutRequest, *kvpb.DeleteRequest, *kvpb.DeleteRangeRequest, *kvpb.IncrementRequest:
 		return true
 	}
 	return false
@@ -324,6 +324,8 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 			resp.Keys = append(resp.Keys, kv.Key)
 		}
 		return resp, nil
+	case *kvpb.IncrementRequest:
+		return ec.increment(t)
 	case *kvpb.GetRequest, *kvpb.ScanRequest:
 		return ec.lockingRead(req, *kvpb.IntentSequence(req))
 	case *kvpb.EndTxnRequest:
@@ -344,6 +346,35 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 		return ec.gc(t)
 	}
 	return nil, fmt.Errorf("unexpected write request %T", req)
+}
+
+// increment allocates values of the counter at t.Key from its newest value. Outside a
+// transaction the batch writes at ec.write: a newer committed value makes the write too old,
+// and the evaluation is retried above it, so the value read is always the newest.
+func (ec *evalContext) increment(t *kvpb.IncrementRequest) (kvpb.Response, error) {
+	if ec.ba.Txn != nil {
+		return nil, errors.New("an increment is only sent outside a transaction")
+	}
+	if t.Increment == 0 || t.Min > t.Max {
+		return nil, fmt.Errorf("malformed increment of key %q", t.Key)
+	}
+	kv, err := mvcc.Get(ec.rw, t.Key, ec.write, mvcc.ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var present *kvpb.CounterState
+	if kv != nil {
+		st, err := kvpb.DecodeCounterState(kv.Value)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", t.Key, err)
+		}
+		present = &st
+	}
+	resp, next := t.Allocate(present)
+	if resp.Count == 0 {
+		return &resp, nil
+	}
+	return &resp, mvcc.Put(ec.rw, t.Key, ec.write, ec.local, next.Encode(), nil)
 }
 
 // numbered is the meta for an intent written by the request with sequence number seq (nil

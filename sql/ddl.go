@@ -9,6 +9,7 @@ import (
 
 	"github.com/meridiandb/meridian/sql/catalog"
 	"github.com/meridiandb/meridian/sql/parser"
+	"github.com/meridiandb/meridian/sql/pgdialect"
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/sql/privilege"
 	"github.com/meridiandb/meridian/sql/rowenc"
@@ -71,16 +72,23 @@ func (p *dropDatabasePlan) run(ctx context.Context, x *execCtx) (*result, error)
 	if err := s.checkDatabaseOwner(ctx, x.txn, d); err != nil {
 		return nil, err
 	}
-	names, err := s.srv.cat.ListTables(ctx, x.txn, d.ID)
+	// Everything in it goes; foreign keys never leave a database, so none survives.
+	objs, err := s.srv.cat.ObjectsOf(ctx, x.txn, d.ID)
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range names {
-		tbl, err := s.srv.cat.LookupTable(ctx, x.txn, d.ID, name, 0)
-		if err != nil {
+	for _, tbl := range objs.Tables {
+		if err := dropTable(ctx, x.txn, s.srv.cat, tbl); err != nil {
 			return nil, err
 		}
-		if err := dropTable(ctx, x.txn, s.srv.cat, tbl); err != nil {
+	}
+	for _, seq := range objs.Sequences {
+		if err := dropSequence(ctx, x.txn, s.srv.cat, seq); err != nil {
+			return nil, err
+		}
+	}
+	for _, sc := range objs.Schemas {
+		if err := s.srv.cat.DropSchema(ctx, x.txn, sc); err != nil {
 			return nil, err
 		}
 	}
@@ -106,9 +114,12 @@ func dropTable(ctx context.Context, t *txn.Txn, cat *catalog.Catalog, tbl *catal
 
 type createTablePlan struct {
 	schemaChange
-	dbName      string
+	schema      string // "" for an unqualified name: the first schema of search_path
 	table       *catalog.Table
 	ifNotExists bool
+	// foreignKeys are resolved, and serials' sequences made, once the table has its ID.
+	foreignKeys []fkDef
+	serials     []serialColumn
 }
 
 // columnType recovers the PostgreSQL type the dialect carried through tidb's grammar as
@@ -132,11 +143,10 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 	case n.TemporaryKeyword != ast.TemporaryNone:
 		return nil, pgerror.Unsupported("temporary tables")
 	}
-	dbName := s.database
-	if schema := n.Table.Schema.O; schema != "" && schema != "public" {
-		dbName = schema
-	}
 	tbl := &catalog.Table{Name: n.Table.Name.O, NextColumnID: 1}
+	var checks []checkDef
+	var fks []fkDef
+	var serials []serialColumn
 	var pk []string
 	var pkDesc []bool
 	setPK := func(cols []string, desc []bool) error {
@@ -147,13 +157,21 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 		return nil
 	}
 	for _, def := range n.Cols {
-		typ, err := columnType(def)
+		col, serial, err := s.newColumn(tbl, def)
 		if err != nil {
 			return nil, err
 		}
-		col := catalog.Column{ID: tbl.NextColumnID, Name: def.Name.Name.O, Type: typ, Nullable: true}
+		if serial != nil {
+			serials = append(serials, *serial)
+		}
 		tbl.NextColumnID++
 		for _, opt := range def.Options {
+			if handled, err := columnConstraintOption(&col, opt, &checks, &fks); handled || err != nil {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
 			switch opt.Tp {
 			case ast.ColumnOptionNotNull:
 				col.Nullable = false
@@ -164,6 +182,16 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 					return nil, err
 				}
 			case ast.ColumnOptionDefaultValue:
+				if serial != nil {
+					return nil, pgerror.New(pgerror.CodeSyntaxError, "multiple default values specified for column %q of table %q", col.Name, tbl.Name)
+				}
+				if ident, err := identityColumn(tbl, &col, opt.Expr); err != nil {
+					return nil, err
+				} else if ident != nil {
+					serial = ident
+					serials = append(serials, *ident)
+					continue
+				}
 				if v, ok := opt.Expr.(*parser.Value); ok && v.Val == nil {
 					continue // DEFAULT NULL is no default
 				}
@@ -173,10 +201,6 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 				}
 			case ast.ColumnOptionUniqKey:
 				return nil, pgerror.Unsupported("UNIQUE constraints")
-			case ast.ColumnOptionCheck:
-				return nil, pgerror.Unsupported("CHECK constraints")
-			case ast.ColumnOptionReference:
-				return nil, pgerror.Unsupported("foreign keys")
 			case ast.ColumnOptionCollate:
 				return nil, pgerror.Unsupported("COLLATE")
 			case ast.ColumnOptionGenerated:
@@ -204,10 +228,17 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 			}
 		case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex:
 			return nil, pgerror.Unsupported("UNIQUE constraints")
-		case ast.ConstraintForeignKey:
-			return nil, pgerror.Unsupported("foreign keys")
-		case ast.ConstraintCheck:
-			return nil, pgerror.Unsupported("CHECK constraints")
+		case ast.ConstraintForeignKey, ast.ConstraintCheck:
+			check, fk, err := tableConstraintDef(c)
+			if err != nil {
+				return nil, err
+			}
+			if check != nil {
+				checks = append(checks, *check)
+			}
+			if fk != nil {
+				fks = append(fks, *fk)
+			}
 		default:
 			return nil, pgerror.Unsupported("indexes in CREATE TABLE")
 		}
@@ -248,31 +279,36 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 		}
 		return nil, pgerror.New(pgerror.CodeInvalidTableDefinition, "%v", err)
 	}
-	return &createTablePlan{dbName: dbName, table: tbl, ifNotExists: n.IfNotExists}, nil
+	for _, c := range checks {
+		if _, err := s.addCheck(tbl, c); err != nil {
+			return nil, err
+		}
+	}
+	return &createTablePlan{schema: n.Table.Schema.O, table: tbl, ifNotExists: n.IfNotExists, foreignKeys: fks, serials: serials}, nil
 }
 
 func (p *createTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	s := x.session
-	d, err := s.srv.cat.LookupDatabase(ctx, x.txn, p.dbName, 0)
+	d, sc, err := s.creationSchema(ctx, x.txn, p.schema)
 	if err != nil {
-		if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
-			return nil, pgerror.New(pgerror.CodeInvalidSchemaName, "schema %q does not exist", p.dbName)
-		}
 		return nil, err
 	}
-	if err := s.checkDatabase(ctx, x.txn, d, privilege.Create); err != nil {
+	if err := s.checkCreateIn(ctx, x.txn, d, sc); err != nil {
 		return nil, err
 	}
-	tbl := *p.table // a fresh copy each execution: CreateTable assigns the ID
-	tbl.Columns = append([]catalog.Column(nil), p.table.Columns...)
-	tbl.DatabaseID = d.ID
+	tbl := cloneTable(p.table) // a fresh copy each execution: CreateTable assigns the ID
+	tbl.DatabaseID, tbl.SchemaID = d.ID, sc.ID
 	tbl.ACL = &privilege.ACL{Owner: s.user} // the creator owns it
 	var notices []notice
-	if err := s.srv.cat.CreateTable(ctx, x.txn, &tbl); err != nil {
+	if err := s.srv.cat.CreateTable(ctx, x.txn, tbl); err != nil {
 		if !(p.ifNotExists && pgerror.Code(err) == pgerror.CodeDuplicateTable) {
 			return nil, err
 		}
 		notices = append(notices, notice{Code: pgerror.CodeDuplicateTable, Message: fmt.Sprintf("relation %q already exists, skipping", tbl.Name)})
+	} else if len(p.foreignKeys) > 0 || len(p.serials) > 0 {
+		if err := s.finishCreateTable(ctx, x.txn, tbl, sc, p.foreignKeys, p.serials); err != nil {
+			return nil, err
+		}
 	}
 	if err := x.finishRead(ctx); err != nil {
 		return nil, err
@@ -284,38 +320,43 @@ type dropTablePlan struct {
 	schemaChange
 	tables   []*ast.TableName
 	ifExists bool
+	cascade  bool
 }
 
-func (s *Session) planDropTable(n *ast.DropTableStmt) (plan, error) {
+func (s *Session) planDropTable(n *ast.DropTableStmt, opts *pgdialect.DDL) (plan, error) {
 	if n.IsView {
 		return nil, pgerror.Unsupported("views")
 	}
-	return &dropTablePlan{tables: n.Tables, ifExists: n.IfExists}, nil
+	return &dropTablePlan{tables: n.Tables, ifExists: n.IfExists, cascade: opts != nil && opts.Cascade}, nil
 }
 
 func (p *dropTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	s := x.session
 	var notices []notice
+	var tables []*catalog.Table
 	for _, tn := range p.tables {
-		tbl, err := s.resolveTable(ctx, x.txn, tn)
+		// Read the descriptor transactionally: the cache may be stale.
+		tbl, err := s.lookupTableAt(ctx, x.txn, tn.Schema.O, tn.Name.O, 0)
 		if err != nil {
 			if p.ifExists && pgerror.Code(err) == pgerror.CodeUndefinedTable {
 				notices = append(notices, notice{Code: pgerror.CodeUndefinedTable, Message: fmt.Sprintf("table %q does not exist, skipping", tn.Name.O)})
 				continue
 			}
-			return nil, err
-		}
-		// Read the descriptor transactionally: the cache may be stale.
-		if tbl, err = s.srv.cat.LookupTable(ctx, x.txn, tbl.DatabaseID, tbl.Name, 0); err != nil {
+			if pgerror.Code(err) == pgerror.CodeWrongObjectType {
+				return nil, pgerror.Flatten(err).WithHint("Use DROP SEQUENCE to remove a sequence.")
+			}
 			return nil, err
 		}
 		if err := s.checkTableOwner(ctx, x.txn, tbl); err != nil {
 			return nil, err
 		}
-		if err := dropTable(ctx, x.txn, s.srv.cat, tbl); err != nil {
-			return nil, err
-		}
+		tables = append(tables, tbl)
 	}
+	more, err := s.dropTables(ctx, x.txn, tables, p.cascade)
+	if err != nil {
+		return nil, err
+	}
+	notices = append(notices, more...)
 	if err := x.finishRead(ctx); err != nil {
 		return nil, err
 	}

@@ -42,6 +42,9 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 	if s, ok, err := c.typeFuncs(n, name, want); ok {
 		return s, err
 	}
+	if s, ok, err := c.sequenceFuncs(n, name); ok {
+		return s, err
+	}
 	switch name {
 	case "meridian_cast":
 		return c.castCall(n)
@@ -72,6 +75,17 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 		}}, nil
 	case "version":
 		return constScalar(types.String, Version), nil
+	case "current_schema":
+		return &scalar{typ: types.String, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
+			if ec.statementTxn() == nil {
+				return nil, pgerror.Unsupported("current_schema() in this context")
+			}
+			name, err := ec.session.currentSchema(ec.ctx, ec.statementTxn())
+			if err != nil || name == "" {
+				return nil, err
+			}
+			return name, nil
+		}}, nil
 	case "current_database", "database":
 		return &scalar{typ: types.String, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
 			return ec.session.database, nil

@@ -194,6 +194,7 @@ type insertPlan struct {
 	mode     conflictMode
 	updates  []assignment // DO UPDATE SET, over the existing row followed by the proposed one
 	ret      *returning
+	cons     *mutationConstraints
 }
 
 func (p *insertPlan) columns() []resultColumn { return p.ret.columns() }
@@ -308,6 +309,12 @@ func (s *Session) planInsert(ctx context.Context, t *txn.Txn, n *ast.InsertStmt,
 		}
 	}
 	if ip.ret, err = s.planReturning(tbl, tableScope(tbl, name), p); err != nil {
+		return nil, err
+	}
+	if err := checkIdentityInsert(tbl, ip.targets, ip.values, ip.sel != nil); err != nil {
+		return nil, err
+	}
+	if ip.cons, err = s.planMutationConstraints(ctx, t, tbl); err != nil {
 		return nil, err
 	}
 	want := privilege.Insert
@@ -451,9 +458,14 @@ func (p *insertPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	}
 	b := &txn.Batch{}
 	var changed [][]types.Datum
+	var changes []rowChange
 	if p.mode == conflictError {
-		for _, e := range enc {
+		for i, e := range enc {
+			if err := p.cons.checkRow(x.ec, rows[i]); err != nil {
+				return nil, err
+			}
 			b.PutIfAbsent(e.key, e.value)
+			changes = append(changes, rowChange{new: rows[i]})
 		}
 		changed = rows
 	} else {
@@ -487,8 +499,12 @@ func (p *insertPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 			touched[string(e.key)] = true
 			old, exists := existing[string(e.key)]
 			if !exists {
+				if err := p.cons.checkRow(x.ec, rows[i]); err != nil {
+					return nil, err
+				}
 				b.PutIfAbsent(e.key, e.value)
 				changed = append(changed, rows[i])
+				changes = append(changes, rowChange{new: rows[i]})
 				continue
 			}
 			var updated []types.Datum
@@ -513,13 +529,17 @@ func (p *insertPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 					}
 				}
 			}
+			if err := p.cons.checkRow(x.ec, updated); err != nil {
+				return nil, err
+			}
 			if err := writeUpdatedRow(b, tbl, e.key, updated); err != nil {
 				return nil, err
 			}
 			changed = append(changed, updated)
+			changes = append(changes, rowChange{old: old, new: updated})
 		}
 	}
-	if err := x.write(ctx, b); err != nil {
+	if err := p.cons.write(ctx, x, b, changes); err != nil {
 		return nil, uniqueViolation(err, tbl)
 	}
 	out, err := p.ret.rows(x.ec, changed)
@@ -550,6 +570,7 @@ type updatePlan struct {
 	src     *source
 	updates []assignment
 	ret     *returning
+	cons    *mutationConstraints
 }
 
 func (p *updatePlan) columns() []resultColumn { return p.ret.columns() }
@@ -570,7 +591,13 @@ func (s *Session) planUpdate(ctx context.Context, t *txn.Txn, n *ast.UpdateStmt,
 		return nil, err
 	}
 	up := &updatePlan{src: src}
+	if err := checkIdentityUpdate(src.table, n.List); err != nil {
+		return nil, err
+	}
 	if up.updates, err = compileAssignments(src.comp, src.table, n.List); err != nil {
+		return nil, err
+	}
+	if up.cons, err = s.planMutationConstraints(ctx, t, src.table); err != nil {
 		return nil, err
 	}
 	if up.ret, err = s.planReturning(src.table, src.comp.scope, p); err != nil {
@@ -590,6 +617,7 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	}
 	b := &txn.Batch{}
 	changed := make([][]types.Datum, 0, len(olds))
+	changes := make([]rowChange, 0, len(olds))
 	for _, old := range olds {
 		row := append([]types.Datum(nil), old...)
 		for _, a := range p.updates {
@@ -601,6 +629,9 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 				return nil, err
 			}
 		}
+		if err := p.cons.checkRow(x.ec, row); err != nil {
+			return nil, err
+		}
 		oldKey, err := rowenc.PrimaryKey(tbl, old)
 		if err != nil {
 			return nil, err
@@ -609,8 +640,9 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 			return nil, err
 		}
 		changed = append(changed, row)
+		changes = append(changes, rowChange{old: old, new: row})
 	}
-	if err := x.write(ctx, b); err != nil {
+	if err := p.cons.write(ctx, x, b, changes); err != nil {
 		return nil, uniqueViolation(err, tbl)
 	}
 	out, err := p.ret.rows(x.ec, changed)
@@ -622,8 +654,9 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 
 type deletePlan struct {
 	noSchemaChange
-	src *source
-	ret *returning
+	src  *source
+	ret  *returning
+	cons *mutationConstraints
 }
 
 func (p *deletePlan) columns() []resultColumn { return p.ret.columns() }
@@ -647,6 +680,9 @@ func (s *Session) planDelete(ctx context.Context, t *txn.Txn, n *ast.DeleteStmt,
 	if dp.ret, err = s.planReturning(src.table, src.comp.scope, p); err != nil {
 		return nil, err
 	}
+	if dp.cons, err = s.planMutationConstraints(ctx, t, src.table); err != nil {
+		return nil, err
+	}
 	return dp, nil
 }
 
@@ -654,6 +690,7 @@ func (p *deletePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	tbl := p.src.table
 	b := &txn.Batch{}
 	var deleted [][]types.Datum
+	var changes []rowChange
 	if err := p.src.each(ctx, x, 0, func(row []types.Datum) (bool, error) {
 		k, err := rowenc.PrimaryKey(tbl, row)
 		if err != nil {
@@ -661,11 +698,12 @@ func (p *deletePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 		}
 		b.Del(k)
 		deleted = append(deleted, row)
+		changes = append(changes, rowChange{old: row})
 		return true, nil
 	}); err != nil {
 		return nil, err
 	}
-	if err := x.write(ctx, b); err != nil {
+	if err := p.cons.write(ctx, x, b, changes); err != nil {
 		return nil, err
 	}
 	out, err := p.ret.rows(x.ec, deleted)

@@ -61,6 +61,9 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	if p.stmt.Access != nil {
 		return s.planAccess(p.stmt.Access)
 	}
+	if pl, ok, err := s.planSchemaStatement(ctx, t, p); ok { // schema_ddl.go
+		return pl, err
+	}
 	if p.stmt.Maintenance != nil {
 		return s.planMaintenance(ctx, t, p.stmt.Maintenance)
 	}
@@ -82,7 +85,7 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	case *ast.CreateTableStmt:
 		return s.planCreateTable(ctx, t, n)
 	case *ast.DropTableStmt:
-		return s.planDropTable(n)
+		return s.planDropTable(n, p.stmt.DDL)
 	case *ast.ShowStmt:
 		return s.planShow(n)
 	case *ast.SetStmt:

@@ -232,6 +232,10 @@ func (p *accessPlan) dropRole(ctx context.Context, x *execCtx) (*result, error) 
 	if err != nil {
 		return nil, err
 	}
+	objs, err := cat.AllObjects(ctx, x.txn)
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range p.a.Roles {
 		switch {
 		case name == privilege.Root:
@@ -260,6 +264,14 @@ func (p *accessPlan) dropRole(ctx context.Context, x *execCtx) (*result, error) 
 		}
 		for _, t := range tables {
 			deps = appendDependencies(deps, name, t.Privileges(), "table "+t.Name)
+		}
+		for _, sc := range objs.Schemas {
+			deps = appendDependencies(deps, name, sc.Privileges(), "schema "+sc.Name)
+		}
+		for _, seq := range objs.Sequences {
+			if seq.OwnedBy == nil { // an owned sequence goes with its table
+				deps = appendDependencies(deps, name, seq.Privileges(), "sequence "+seq.Name)
+			}
 		}
 		if len(deps) > 0 {
 			return nil, pgerror.New(codeDependentObjects, "role %q cannot be dropped because some objects depend on it", name).
@@ -374,18 +386,7 @@ func (p *accessPlan) grantPrivileges(ctx context.Context, x *execCtx) (*result, 
 // resolveObjectTable reads the table a GRANT, REVOKE or SHOW GRANTS names, bypassing the
 // cache: the statement is about to change it, or must show its latest grants.
 func (s *Session) resolveObjectTable(ctx context.Context, t *txn.Txn, obj pgdialect.ObjectName) (*catalog.Table, error) {
-	dbName := s.database
-	if obj.Schema != "" && obj.Schema != "public" {
-		dbName = obj.Schema
-	}
-	d, err := s.srv.cat.LookupDatabase(ctx, t, dbName, 0)
-	if err != nil {
-		if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
-			return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation \"%s.%s\" does not exist", obj.Schema, obj.Name)
-		}
-		return nil, err
-	}
-	return s.srv.cat.LookupTable(ctx, t, d.ID, obj.Name, 0)
+	return s.lookupTableAt(ctx, t, obj.Schema, obj.Name, 0)
 }
 
 func (p *accessPlan) grantRole(ctx context.Context, x *execCtx) (*result, error) {
@@ -532,7 +533,14 @@ func (s *Session) planShowGrants(a *pgdialect.Access) plan {
 				if d == nil {
 					return nil, fmt.Errorf("table %q of database %d, which does not exist", tbl.Name, tbl.DatabaseID)
 				}
-				add(d.Name, "public", tbl.Name, "table", tbl.Privileges())
+				sc, err := cat.SchemaByID(ctx, x.txn, tbl.DatabaseID, tbl.ParentSchemaID())
+				if err != nil {
+					return nil, err
+				}
+				if sc == nil {
+					return nil, fmt.Errorf("table %q of schema %d, which does not exist", tbl.Name, tbl.ParentSchemaID())
+				}
+				add(d.Name, sc.Name, tbl.Name, "table", tbl.Privileges())
 			}
 		default:
 			d, err := cat.LookupDatabase(ctx, x.txn, s.database, 0)

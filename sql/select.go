@@ -268,6 +268,8 @@ func outputName(e ast.ExprNode) string {
 		switch name {
 		case "meridian_ilike", ast.Concat, "meridian_op", "meridian_any", "meridian_all", "meridian_slice":
 			return "?column?" // operators: ILIKE, ||, the JSON and array operators, ANY/ALL
+		case "meridian_nextval", "meridian_currval", "meridian_setval", "meridian_lastval":
+			return strings.TrimPrefix(name, "meridian_") // the sequence functions (sequence.go)
 		case "meridian_array":
 			return "array"
 		case "meridian_extract":

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -151,6 +150,8 @@ type Session struct {
 	sink *rowWriter
 	// savepoints are the explicit transaction's savepoints, oldest first (see txnctl.go).
 	savepoints []savepoint
+	// sequences is the session's sequence state: currval, lastval, cached values.
+	sequences sessionSequences
 }
 
 var _ wire.Backend = (*Session)(nil)
@@ -619,6 +620,7 @@ type prepared struct {
 	params *paramTypes
 	plan   plan
 	gen    uint64 // catalog generation the plan was made at
+	path   string // search_path the plan resolved names with
 }
 
 func (p *prepared) numParams() int { return len(p.params.types) }
@@ -701,14 +703,14 @@ func (p *paramTypes) defaultToText() {
 // planFor returns p's plan, re-planning if the schema changed since it was made.
 func (s *Session) planFor(ctx context.Context, t *txn.Txn, p *prepared) (plan, error) {
 	gen := s.srv.cat.Generation()
-	if p.plan != nil && p.gen == gen && !s.txnSchemaChanged {
+	if p.plan != nil && p.gen == gen && !s.txnSchemaChanged && p.path == s.vars["search_path"] {
 		return p.plan, nil
 	}
 	pl, err := s.buildPlan(ctx, t, p)
 	if err != nil {
 		return nil, err
 	}
-	p.plan, p.gen = pl, gen
+	p.plan, p.gen, p.path = pl, gen, s.vars["search_path"]
 	return pl, nil
 }
 
@@ -879,21 +881,7 @@ func (s *Session) syncSchema(ctx context.Context, t *txn.Txn) error {
 
 // resolveTable finds a table named by a statement.
 func (s *Session) resolveTable(ctx context.Context, t *txn.Txn, tn *ast.TableName) (*catalog.Table, error) {
-	dbName := s.database
-	if schema := tn.Schema.O; schema != "" && !strings.EqualFold(schema, "public") {
-		dbName = schema
-	}
-	d, err := s.srv.cat.LookupDatabase(ctx, t, dbName, s.cacheVersion())
-	if err != nil {
-		if pgerror.Code(err) == pgerror.CodeInvalidCatalogName {
-			if tn.Schema.O == "" {
-				return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation %q does not exist", tn.Name.O)
-			}
-			return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation \"%s.%s\" does not exist", tn.Schema.O, tn.Name.O)
-		}
-		return nil, err
-	}
-	return s.srv.cat.LookupTable(ctx, t, d.ID, tn.Name.O, s.cacheVersion())
+	return s.resolveTableName(ctx, t, tn) // names.go: schemas and search_path
 }
 
 func (s *Session) currentDatabase(ctx context.Context, t *txn.Txn) (*catalog.Database, error) {

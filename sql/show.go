@@ -53,24 +53,8 @@ func (s *Session) planShow(n *ast.ShowStmt) (plan, error) {
 			return singleColumn(names), nil
 		}}, nil
 	case ast.ShowTables:
-		dbName := s.database
-		if n.DBName != "" && n.DBName != "public" {
-			dbName = n.DBName
-		}
 		return &showPlan{cols: textColumns("schema_name", "table_name"), rows: func(ctx context.Context, x *execCtx) ([][]types.Datum, error) {
-			d, err := s.srv.cat.LookupDatabase(ctx, x.txn, dbName, s.cacheVersion())
-			if err != nil {
-				return nil, err
-			}
-			names, err := s.srv.cat.ListTables(ctx, x.txn, d.ID)
-			if err != nil {
-				return nil, err
-			}
-			rows := make([][]types.Datum, len(names))
-			for i, name := range names {
-				rows[i] = []types.Datum{"public", name}
-			}
-			return rows, nil
+			return s.showTables(ctx, x.txn, n.DBName)
 		}}, nil
 	case ast.ShowRegions:
 		return s.planShowRanges(n)

@@ -372,6 +372,14 @@ func statementWrites(p *prepared) string {
 		}
 		return accessStatementName(a)
 	}
+	if d := p.stmt.DDL; d != nil && d.Schema {
+		switch p.node.(type) {
+		case *ast.CreateDatabaseStmt:
+			return "CREATE SCHEMA"
+		case *ast.DropDatabaseStmt:
+			return "DROP SCHEMA"
+		}
+	}
 	return writingStatement(p.node)
 }
 
@@ -397,6 +405,10 @@ func writingStatement(node ast.StmtNode) string {
 		return "DROP TABLE"
 	case *ast.AlterTableStmt:
 		return "ALTER TABLE"
+	case *ast.CreateSequenceStmt:
+		return "CREATE SEQUENCE"
+	case *ast.DropSequenceStmt:
+		return "DROP SEQUENCE"
 	case *ast.CreateIndexStmt:
 		return "CREATE INDEX"
 	case *ast.DropIndexStmt:

@@ -63,6 +63,7 @@ type requestUnion struct {
 	Subsume        *SubsumeRequest        `codec:",omitempty"`
 	ResolveMerge   *ResolveMergeRequest   `codec:",omitempty"`
 	AdminRelocate  *AdminRelocateRequest  `codec:",omitempty"`
+	Increment      *IncrementRequest      `codec:",omitempty"`
 }
 
 type responseUnion struct {
@@ -87,6 +88,7 @@ type responseUnion struct {
 	Subsume        *SubsumeResponse        `codec:",omitempty"`
 	ResolveMerge   *ResolveMergeResponse   `codec:",omitempty"`
 	AdminRelocate  *AdminRelocateResponse  `codec:",omitempty"`
+	Increment      *IncrementResponse      `codec:",omitempty"`
 }
 
 // setUnion stores v in the field of *union that has v's type.

@@ -49,6 +49,7 @@ func allRequests() []Request {
 		&SubsumeRequest{Left: RangeDescriptor{RangeID: 1}, Right: RangeDescriptor{RangeID: 9}},
 		&ResolveMergeRequest{LeftKey: []byte("a"), RightRangeID: 9, FreezeIndex: 40},
 		&AdminRelocateRequest{Range: RangeDescriptor{RangeID: 9}, Targets: []uint64{1, 2, 4}},
+		&IncrementRequest{Key: []byte("k"), Increment: -2, Count: 10, Start: -1, Min: -100, Max: -1, Cycle: true},
 	}
 }
 
@@ -75,6 +76,7 @@ func allResponses() []Response {
 		&SubsumeResponse{FreezeIndex: 40, FreezeTimestamp: ts2},
 		&ResolveMergeResponse{Merged: true},
 		&AdminRelocateResponse{Done: true},
+		&IncrementResponse{First: -7, Count: 3},
 	}
 }
 

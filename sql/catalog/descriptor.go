@@ -18,6 +18,9 @@ type Column struct {
 	Default string
 	// Hidden columns (the implicit rowid) are not part of SELECT * or INSERT without a list.
 	Hidden bool
+	// Identity is IdentityAlways or IdentityByDefault for a GENERATED … AS IDENTITY column,
+	// whose default draws from the sequence the table owns for it.
+	Identity string `json:",omitempty"`
 }
 
 // Table describes a table: its columns and primary key.
@@ -35,6 +38,17 @@ type Table struct {
 	// ACL is the table's owner and grants; nil (a table made before privileges existed)
 	// means owned by root, with no grants.
 	ACL *privilege.ACL `json:",omitempty"`
+	// SchemaID is the schema holding the table; 0 (a table made before schemas) means
+	// public. See ParentSchemaID.
+	SchemaID uint32 `json:",omitempty"`
+	// Checks, ForeignKeys (this table's references to others) and ReferencedBy (other
+	// tables' references to this one) are its constraints besides the primary key; see
+	// constraints.go.
+	Checks       []CheckConstraint `json:",omitempty"`
+	ForeignKeys  []ForeignKey      `json:",omitempty"`
+	ReferencedBy []ForeignKeyRef   `json:",omitempty"`
+	// OwnedSequences are the sequences of its SERIAL and identity columns, dropped with it.
+	OwnedSequences []OwnedSequence `json:",omitempty"`
 }
 
 // Privileges returns the table's access control list.
@@ -72,6 +86,8 @@ func (d *Database) Privileges() privilege.ACL {
 type descriptor struct {
 	Database *Database `json:",omitempty"`
 	Table    *Table    `json:",omitempty"`
+	Schema   *Schema   `json:",omitempty"`
+	Sequence *Sequence `json:",omitempty"`
 }
 
 // ColumnByName returns the column named name (case-sensitive, as stored) and its ordinal.

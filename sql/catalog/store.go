@@ -19,7 +19,9 @@ import (
 
 // System key layout (under keys.SystemPrefix):
 //
-//	'n' parentID(4) name → ID(4)      namespace: databases have parent 0
+//	'n' dbID(4) schemaID(4) name → ID(4)   namespace: databases are under (0, 0), schemas
+//	                                       under (db, 0), tables and sequences under
+//	                                       (db, schema); see schema.go
 //	'd' ID(4)            → descriptor (JSON)
 //	'g'                  → next descriptor ID(4)
 //	'r' name             → role (JSON; see roles.go)
@@ -38,8 +40,9 @@ const FirstUserID = 100
 // DefaultDatabase is the database every cluster starts with and connections default to.
 const DefaultDatabase = "defaultdb"
 
-func namespaceKey(parent uint32, name string) []byte {
-	k := binary.BigEndian.AppendUint32(append([]byte(nil), namespacePrefix...), parent)
+func namespaceKey(db, schema uint32, name string) []byte {
+	k := binary.BigEndian.AppendUint32(append([]byte(nil), namespacePrefix...), db)
+	k = binary.BigEndian.AppendUint32(k, schema)
 	return append(k, name...)
 }
 
@@ -53,12 +56,14 @@ func descriptorKey(id uint32) []byte {
 // with a descriptor another node has since changed. Reading the version puts it in the
 // transaction's read set: a schema change that commits meanwhile makes it refresh or retry.
 type Catalog struct {
-	gen    atomic.Uint64
-	newest atomic.Uint64 // highest schema version seen
-	mu     sync.Mutex
-	tables map[tableKey]cached[*Table]
-	dbs    map[string]cached[*Database]
-	roles  map[string]cached[*Role]
+	gen       atomic.Uint64
+	newest    atomic.Uint64 // highest schema version seen
+	mu        sync.Mutex
+	tables    map[tableKey]cached[*Table]
+	dbs       map[string]cached[*Database]
+	roles     map[string]cached[*Role]
+	schemas   map[schemaKey]cached[*Schema]
+	sequences map[tableKey]cached[*Sequence]
 
 	secretMu sync.Mutex
 	secret   []byte // AuthSecret, once read
@@ -71,8 +76,8 @@ type cached[T any] struct {
 }
 
 type tableKey struct {
-	db   uint32
-	name string
+	db, schema uint32
+	name       string
 }
 
 // New returns an empty catalog cache.
@@ -90,6 +95,8 @@ func (c *Catalog) Invalidate() {
 	c.tables = make(map[tableKey]cached[*Table])
 	c.dbs = make(map[string]cached[*Database])
 	c.roles = make(map[string]cached[*Role])
+	c.schemas = make(map[schemaKey]cached[*Schema])
+	c.sequences = make(map[tableKey]cached[*Sequence])
 }
 
 // SchemaVersion reads the cluster's schema version in t, for use as the cache version of
@@ -171,9 +178,9 @@ func nextID(ctx context.Context, t *txn.Txn) (uint32, error) {
 	return id, t.Run(ctx, &w)
 }
 
-func (c *Catalog) getID(ctx context.Context, t *txn.Txn, parent uint32, name string) (uint32, bool, error) {
+func (c *Catalog) getID(ctx context.Context, t *txn.Txn, db, schema uint32, name string) (uint32, bool, error) {
 	var b txn.Batch
-	b.Get(namespaceKey(parent, name))
+	b.Get(namespaceKey(db, schema, name))
 	if err := t.Run(ctx, &b); err != nil {
 		return 0, false, err
 	}
@@ -226,7 +233,7 @@ func (c *Catalog) lookupDatabase(ctx context.Context, t *txn.Txn, name string, a
 			return d.v, nil
 		}
 	}
-	id, ok, err := c.getID(ctx, t, 0, name)
+	id, ok, err := c.getID(ctx, t, 0, 0, name)
 	if err != nil {
 		return nil, err
 	}
@@ -248,9 +255,15 @@ func (c *Catalog) lookupDatabase(ctx context.Context, t *txn.Txn, name string, a
 	return d.Database, nil
 }
 
-// LookupTable resolves a table of a database by name.
+// LookupTable resolves a table of a database's public schema by name.
 func (c *Catalog) LookupTable(ctx context.Context, t *txn.Txn, dbID uint32, name string, at uint64) (*Table, error) {
-	key := tableKey{dbID, name}
+	return c.LookupTableIn(ctx, t, dbID, PublicSchemaID, name, at)
+}
+
+// LookupTableIn resolves a table of a schema by name. A sequence of that name is a 42809
+// error: it is a relation, but not a table.
+func (c *Catalog) LookupTableIn(ctx context.Context, t *txn.Txn, dbID, schemaID uint32, name string, at uint64) (*Table, error) {
+	key := tableKey{dbID, schemaID, name}
 	if at != 0 {
 		c.mu.Lock()
 		tbl, ok := c.tables[key]
@@ -259,7 +272,7 @@ func (c *Catalog) LookupTable(ctx context.Context, t *txn.Txn, dbID uint32, name
 			return tbl.v, nil
 		}
 	}
-	id, ok, err := c.getID(ctx, t, dbID, name)
+	id, ok, err := c.getID(ctx, t, dbID, schemaID, name)
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +282,9 @@ func (c *Catalog) LookupTable(ctx context.Context, t *txn.Txn, dbID uint32, name
 	d, err := c.getDescriptor(ctx, t, id)
 	if err != nil {
 		return nil, err
+	}
+	if d != nil && d.Sequence != nil {
+		return nil, pgerror.New(pgerror.CodeWrongObjectType, "%q is not a table", name)
 	}
 	if d == nil || d.Table == nil {
 		return nil, fmt.Errorf("namespace entry for table %q points at missing descriptor %d", name, id)
@@ -315,14 +331,17 @@ func PrettyKey(key []byte) (s string, ok bool) {
 		return fmt.Sprintf("/System/descriptor/%d", binary.BigEndian.Uint32(key[len(descriptorPrefix):])), true
 	case bytes.HasPrefix(key, namespacePrefix) && len(key) >= len(namespacePrefix)+4:
 		rest := key[len(namespacePrefix):]
-		return fmt.Sprintf("/System/namespace/%d/%q", binary.BigEndian.Uint32(rest), rest[4:]), true
+		if len(rest) < 8 {
+			return "", false
+		}
+		return fmt.Sprintf("/System/namespace/%d/%d/%q", binary.BigEndian.Uint32(rest), binary.BigEndian.Uint32(rest[4:]), rest[8:]), true
 	}
 	return "", false
 }
 
 // CreateDatabase creates a database owned by owner within t.
 func (c *Catalog) CreateDatabase(ctx context.Context, t *txn.Txn, name, owner string) error {
-	if _, ok, err := c.getID(ctx, t, 0, name); err != nil {
+	if _, ok, err := c.getID(ctx, t, 0, 0, name); err != nil {
 		return err
 	} else if ok {
 		return pgerror.New(pgerror.CodeDuplicateDatabase, "database %q already exists", name)
@@ -332,7 +351,7 @@ func (c *Catalog) CreateDatabase(ctx context.Context, t *txn.Txn, name, owner st
 		return err
 	}
 	var b txn.Batch
-	b.Put(namespaceKey(0, name), binary.BigEndian.AppendUint32(nil, id))
+	b.Put(namespaceKey(0, 0, name), binary.BigEndian.AppendUint32(nil, id))
 	acl := DefaultDatabaseACL(owner)
 	if err := putDescriptor(&b, id, descriptor{Database: &Database{ID: id, Name: name, ACL: &acl}}); err != nil {
 		return err
@@ -345,10 +364,8 @@ func (c *Catalog) CreateTable(ctx context.Context, t *txn.Txn, tbl *Table) error
 	if err := tbl.Validate(); err != nil {
 		return pgerror.New(pgerror.CodeInvalidTableDefinition, "%v", err)
 	}
-	if _, ok, err := c.getID(ctx, t, tbl.DatabaseID, tbl.Name); err != nil {
+	if err := c.checkRelationNameFree(ctx, t, tbl.DatabaseID, tbl.ParentSchemaID(), tbl.Name); err != nil {
 		return err
-	} else if ok {
-		return pgerror.New(pgerror.CodeDuplicateTable, "relation %q already exists", tbl.Name)
 	}
 	id, err := nextID(ctx, t)
 	if err != nil {
@@ -357,7 +374,7 @@ func (c *Catalog) CreateTable(ctx context.Context, t *txn.Txn, tbl *Table) error
 	tbl.ID = id
 	tbl.Version = 1
 	var b txn.Batch
-	b.Put(namespaceKey(tbl.DatabaseID, tbl.Name), binary.BigEndian.AppendUint32(nil, id))
+	b.Put(namespaceKey(tbl.DatabaseID, tbl.ParentSchemaID(), tbl.Name), binary.BigEndian.AppendUint32(nil, id))
 	if err := putDescriptor(&b, id, descriptor{Table: tbl}); err != nil {
 		return err
 	}
@@ -425,7 +442,7 @@ func (c *Catalog) DropTable(ctx context.Context, t *txn.Txn, tbl *Table) error {
 		return err
 	}
 	var b txn.Batch
-	b.Del(namespaceKey(tbl.DatabaseID, tbl.Name))
+	b.Del(namespaceKey(tbl.DatabaseID, tbl.ParentSchemaID(), tbl.Name))
 	b.Del(descriptorKey(tbl.ID))
 	return t.Run(ctx, &b)
 }
@@ -437,23 +454,23 @@ func (c *Catalog) DropDatabase(ctx context.Context, t *txn.Txn, d *Database) err
 		return err
 	}
 	var b txn.Batch
-	b.Del(namespaceKey(0, d.Name))
+	b.Del(namespaceKey(0, 0, d.Name))
 	b.Del(descriptorKey(d.ID))
 	return t.Run(ctx, &b)
 }
 
 // ListDatabases returns every database, sorted by name.
 func (c *Catalog) ListDatabases(ctx context.Context, t *txn.Txn) ([]string, error) {
-	return c.listNames(ctx, t, 0)
+	return c.listNames(ctx, t, 0, 0)
 }
 
-// ListTables returns the names of a database's tables, sorted.
+// ListTables returns the names of the tables of a database's public schema, sorted.
 func (c *Catalog) ListTables(ctx context.Context, t *txn.Txn, dbID uint32) ([]string, error) {
-	return c.listNames(ctx, t, dbID)
+	return c.ListTablesIn(ctx, t, dbID, PublicSchemaID)
 }
 
-func (c *Catalog) listNames(ctx context.Context, t *txn.Txn, parent uint32) ([]string, error) {
-	prefix := namespaceKey(parent, "")
+func (c *Catalog) listNames(ctx context.Context, t *txn.Txn, db, schema uint32) ([]string, error) {
+	prefix := namespaceKey(db, schema, "")
 	var b txn.Batch
 	b.Scan(prefix, encoding.PrefixEnd(prefix), 0, false)
 	if err := t.Run(ctx, &b); err != nil {

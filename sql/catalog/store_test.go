@@ -7,8 +7,8 @@ func TestPrettyKey(t *testing.T) {
 		key  []byte
 		want string
 	}{
-		{namespaceKey(0, "defaultdb"), `/System/namespace/0/"defaultdb"`},
-		{namespaceKey(100, "a\x00b"), `/System/namespace/100/"a\x00b"`},
+		{namespaceKey(0, 0, "defaultdb"), `/System/namespace/0/0/"defaultdb"`},
+		{namespaceKey(100, PublicSchemaID, "a\x00b"), `/System/namespace/100/1/"a\x00b"`},
 		{descriptorKey(104), "/System/descriptor/104"},
 		{idGeneratorKey, "/System/descriptor-id-generator"},
 	} {

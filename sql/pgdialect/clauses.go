@@ -145,10 +145,8 @@ func (r *rewriter) columnDef(start, end int) error {
 		// tidb checks collation names against MySQL's; PostgreSQL's mean other orders.
 		return r.unsupported("COLLATE")
 	}
-	for k := typeEnd; k+2 < end; k++ {
-		if r.toks[k].is("generated") && r.toks[k+1].is("always", "by") && r.topLevelIndex(k, func(t token) bool { return t.is("identity") }) >= 0 {
-			return r.unsupported("identity columns")
-		}
+	if _, err := r.identityColumn(typeEnd, end); err != nil {
+		return err
 	}
 	r.replace(start+1, typeEnd, ident("enum"), op("("), str(typ), op(")"))
 	r.toks[start].name = true
@@ -176,6 +174,24 @@ func (r *rewriter) alterTable() error {
 		}
 	}
 	// Actions are top-level comma-separated; rewrite from the last so indexes hold.
+	bounds := []int{3}
+	for j := 3; ; {
+		k := r.topLevelIndex(j, func(t token) bool { return t.isOp(",") })
+		if k < 0 {
+			break
+		}
+		bounds = append(bounds, k+1)
+		j = k + 1
+	}
+	for k := len(bounds) - 1; k >= 0; k-- {
+		end := len(r.toks)
+		if k+1 < len(bounds) {
+			end = bounds[k+1] - 1
+		}
+		if bounds[k] < end {
+			r.alterTableAction(bounds[k], end)
+		}
+	}
 	var starts []int
 	depth := 0
 	for j := 3; j < len(r.toks); j++ {

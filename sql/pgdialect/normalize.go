@@ -34,6 +34,8 @@ type Statement struct {
 	// in SQL and "a": {"x", "y"} here. The names are as PostgreSQL folds them (unquoted
 	// lower-cased, quoted kept). Nil if there are none.
 	ColumnAliases map[string][]string
+	// DDL is set for DDL statements with something tidb's grammar cannot carry.
+	DDL *DDL
 }
 
 // TxnModes are transaction modes of BEGIN or SET TRANSACTION that the normalized SQL cannot
@@ -141,7 +143,7 @@ func normalize(src string, toks []token) (Statement, error) {
 		return r.maintenance()
 	}
 	steps := []func() error{
-		r.statementForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,
+		r.schemaForms, r.statementForms, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,
 		r.extract, r.casts, r.arrays, r.atTimeZone, r.power, r.otherOperators, r.anyAll, r.ilike, r.distinctFrom,
 		r.rejectLeftovers, r.lateral, r.fullJoins, r.fromClauses, r.distinctOn, r.cteHints, r.valuesLists,
 		r.withInsert, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,

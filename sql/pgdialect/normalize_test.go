@@ -91,6 +91,9 @@ func writeStatement(sb *strings.Builder, st Statement) {
 	if m := st.TxnModes; m != nil && *m != (TxnModes{}) {
 		fmt.Fprintf(sb, "txn modes: priority=%q read_write=%v as_of=%v\n", m.Priority, m.ReadWrite, m.AsOf)
 	}
+	if d := st.DDL; d != nil {
+		fmt.Fprintf(sb, "ddl: cascade=%v schema=%v drop_constraint_if_exists=%q sequence_type=%q\n", d.Cascade, d.Schema, d.DropConstraintIfExists, d.SequenceType)
+	}
 	if oc := st.OnConflict; oc != nil {
 		fmt.Fprintf(sb, "on conflict: columns=%v constraint=%q do_nothing=%v\n", oc.Columns, oc.Constraint, oc.DoNothing)
 	}

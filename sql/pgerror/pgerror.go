@@ -141,6 +141,19 @@ func Unsupported(construct string) *Error {
 const (
 	CodeInvalidSchemaName = "3F000"
 	CodeObjectInUse       = "55006"
+	CodeWrongObjectType   = "42809"
+	CodeDuplicateSchema   = "42P06"
+	CodeReservedName      = "42939"
+	CodeDependentObjects  = "2BP01"
+)
+
+// Codes of constraints and sequences.
+const (
+	CodeForeignKeyViolation    = "23503"
+	CodeObjectNotInPrereqState = "55000"
+	CodeSequenceGeneratorLimit = "2200H"
+	CodeInvalidForeignKey      = "42830"
+	CodeGeneratedAlways        = "428C9"
 )
 
 // Codes used by type conversion and input validation in sql/types.

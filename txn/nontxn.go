@@ -1,0 +1,56 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/meridiandb/meridian/ranges/kvpb"
+)
+
+// Increment allocates values of the counter at req.Key outside any transaction (see
+// kvpb.IncrementRequest): whatever happens to the transaction that asked, the values stay
+// taken. A failure after the request was sent may leave them taken too (an ambiguous
+// result); the caller never sees the same value twice.
+func (db *DB) Increment(ctx context.Context, req *kvpb.IncrementRequest) (kvpb.IncrementResponse, error) {
+	resp, err := db.sendPointNonTxn(ctx, req)
+	if err != nil {
+		return kvpb.IncrementResponse{}, err
+	}
+	r, ok := resp.(*kvpb.IncrementResponse)
+	if !ok {
+		return kvpb.IncrementResponse{}, fmt.Errorf("txn: an increment was answered with %T", resp)
+	}
+	return *r, nil
+}
+
+// PutNonTxn writes value at key outside any transaction, at the leaseholder's present time
+// (a counter's new state, for SQL's setval).
+func (db *DB) PutNonTxn(ctx context.Context, key, value []byte) error {
+	_, err := db.sendPointNonTxn(ctx, &kvpb.PutRequest{Key: key, Value: value})
+	return err
+}
+
+// sendPointNonTxn sends one single-key request without transaction state to the range that
+// holds its key, following splits and merges.
+func (db *DB) sendPointNonTxn(ctx context.Context, req kvpb.Request) (kvpb.Response, error) {
+	key := req.Header().Key
+	for attempt := 0; ; attempt++ {
+		d, err := db.lookup.RangeForKey(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		br, err := db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{req}})
+		var mismatch *kvpb.RangeKeyMismatchError
+		if errors.As(err, &mismatch) && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(br.Responses) != 1 {
+			return nil, fmt.Errorf("txn: %d responses to one request", len(br.Responses))
+		}
+		return br.Responses[0], nil
+	}
+}
