@@ -27,7 +27,12 @@ func Delete(rw ReadWriter, key []byte, ts, local hlc.Timestamp, txn *TxnMeta) er
 // ConditionalPut writes like Put; with expectAbsent it fails with *ConditionFailedError if the
 // key has a live value: its newest committed value, or the writer's own intent.
 func ConditionalPut(rw ReadWriter, key []byte, ts, local hlc.Timestamp, value []byte, txn *TxnMeta, expectAbsent bool) error {
-	return write(rw, key, ts, local, value, txn, expectAbsent)
+	err := write(rw, key, ts, local, value, txn, expectAbsent)
+	var cfe *ConditionFailedError
+	if errors.As(err, &cfe) {
+		cfe.Key = append([]byte(nil), key...)
+	}
+	return err
 }
 
 // write checks, in order: other transactions' intents (the caller must resolve them before

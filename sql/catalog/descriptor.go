@@ -35,6 +35,10 @@ type Table struct {
 	// ACL is the table's owner and grants; nil (a table made before privileges existed)
 	// means owned by root, with no grants.
 	ACL *privilege.ACL `json:",omitempty"`
+	// Indexes are the table's secondary indexes, public or on their way in or out (see
+	// Index.State); NextIndexID is the ID the next one takes (see AllocateIndexID).
+	Indexes     []Index `json:",omitempty"`
+	NextIndexID uint32  `json:",omitempty"`
 }
 
 // Privileges returns the table's access control list.
@@ -142,7 +146,7 @@ func (t *Table) Validate() error {
 			return fmt.Errorf("primary key column %d of %q does not exist", id, t.Name)
 		}
 	}
-	return nil
+	return t.validateIndexes()
 }
 
 func (t *Table) String() string {

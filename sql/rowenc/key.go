@@ -17,15 +17,11 @@ import (
 const tablesPrefix byte = 0x05
 
 // PrimaryIndexID identifies the primary index within a table's key space; secondary indexes
-// will take higher IDs.
+// take higher IDs (see index.go).
 const PrimaryIndexID = 1
 
 // IndexPrefix is the key prefix shared by every row of table's primary index.
-func IndexPrefix(tableID uint32) []byte {
-	k := []byte{tablesPrefix}
-	k = encoding.AppendUvarint(k, uint64(tableID))
-	return encoding.AppendUvarint(k, PrimaryIndexID)
-}
+func IndexPrefix(tableID uint32) []byte { return IndexKeyPrefix(tableID, PrimaryIndexID) }
 
 // TableSpan is the key span holding all of a table's data.
 func TableSpan(tableID uint32) (start, end []byte) {
