@@ -9,6 +9,7 @@ import (
 
 	"github.com/meridiandb/meridian/sql/catalog"
 	"github.com/meridiandb/meridian/sql/parser"
+	"github.com/meridiandb/meridian/sql/pgdialect"
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/sql/privilege"
 	"github.com/meridiandb/meridian/sql/rowenc"
@@ -109,6 +110,7 @@ type createTablePlan struct {
 	dbName      string
 	table       *catalog.Table
 	ifNotExists bool
+	indexes     []indexDef // the secondary indexes and UNIQUE constraints declared
 }
 
 // columnType recovers the PostgreSQL type the dialect carried through tidb's grammar as
@@ -121,7 +123,7 @@ func columnType(def *ast.ColumnDef) (types.T, error) {
 	return types.ParseTypeName(elems[0])
 }
 
-func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.CreateTableStmt) (plan, error) {
+func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.CreateTableStmt, stored map[int][]string) (plan, error) {
 	switch {
 	case n.Select != nil:
 		return nil, pgerror.Unsupported("CREATE TABLE AS")
@@ -139,6 +141,7 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 	tbl := &catalog.Table{Name: n.Table.Name.O, NextColumnID: 1}
 	var pk []string
 	var pkDesc []bool
+	var indexes []indexDef
 	setPK := func(cols []string, desc []bool) error {
 		if pk != nil {
 			return pgerror.New(pgerror.CodeInvalidTableDefinition, "multiple primary keys for table %q are not allowed", tbl.Name)
@@ -172,7 +175,7 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 					return nil, err
 				}
 			case ast.ColumnOptionUniqKey:
-				return nil, pgerror.Unsupported("UNIQUE constraints")
+				indexes = append(indexes, indexDef{columns: []pgdialect.IndexColumn{{Name: col.Name}}, unique: true, constraint: true})
 			case ast.ColumnOptionCheck:
 				return nil, pgerror.Unsupported("CHECK constraints")
 			case ast.ColumnOptionReference:
@@ -187,7 +190,7 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 		}
 		tbl.Columns = append(tbl.Columns, col)
 	}
-	for _, c := range n.Constraints {
+	for k, c := range n.Constraints {
 		switch c.Tp {
 		case ast.ConstraintPrimaryKey:
 			var cols []string
@@ -202,14 +205,18 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 			if err := setPK(cols, desc); err != nil {
 				return nil, err
 			}
-		case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex:
-			return nil, pgerror.Unsupported("UNIQUE constraints")
+		case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex, ast.ConstraintIndex, ast.ConstraintKey:
+			def, err := indexDefFromConstraint(c, stored[k])
+			if err != nil {
+				return nil, err
+			}
+			indexes = append(indexes, def)
 		case ast.ConstraintForeignKey:
 			return nil, pgerror.Unsupported("foreign keys")
 		case ast.ConstraintCheck:
 			return nil, pgerror.Unsupported("CHECK constraints")
 		default:
-			return nil, pgerror.Unsupported("indexes in CREATE TABLE")
+			return nil, pgerror.Unsupported("this table constraint")
 		}
 	}
 	if pk == nil {
@@ -248,7 +255,12 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 		}
 		return nil, pgerror.New(pgerror.CodeInvalidTableDefinition, "%v", err)
 	}
-	return &createTablePlan{dbName: dbName, table: tbl, ifNotExists: n.IfNotExists}, nil
+	for _, def := range indexes {
+		if _, err := buildIndex(tbl, def, def.name); err != nil {
+			return nil, err
+		}
+	}
+	return &createTablePlan{dbName: dbName, table: tbl, ifNotExists: n.IfNotExists, indexes: indexes}, nil
 }
 
 func (p *createTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
@@ -267,6 +279,9 @@ func (p *createTablePlan) run(ctx context.Context, x *execCtx) (*result, error) 
 	tbl.Columns = append([]catalog.Column(nil), p.table.Columns...)
 	tbl.DatabaseID = d.ID
 	tbl.ACL = &privilege.ACL{Owner: s.user} // the creator owns it
+	if err := s.addTableIndexes(ctx, x.txn, &tbl, p.indexes); err != nil {
+		return nil, err
+	}
 	var notices []notice
 	if err := s.srv.cat.CreateTable(ctx, x.txn, &tbl); err != nil {
 		if !(p.ifNotExists && pgerror.Code(err) == pgerror.CodeDuplicateTable) {

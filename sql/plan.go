@@ -55,6 +55,9 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	if p.stmt.Access != nil {
 		return s.planAccess(p.stmt.Access)
 	}
+	if p.stmt.Index != nil {
+		return s.planIndexStatement(ctx, t, p.stmt.Index)
+	}
 	switch n := p.node.(type) {
 	case *ast.SelectStmt:
 		return s.planSelect(ctx, t, n, p.params)
@@ -69,7 +72,9 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	case *ast.DropDatabaseStmt:
 		return &dropDatabasePlan{name: n.Name.O, ifExists: n.IfExists}, nil
 	case *ast.CreateTableStmt:
-		return s.planCreateTable(ctx, t, n)
+		return s.planCreateTable(ctx, t, n, p.stmt.StoredColumns)
+	case *ast.AlterTableStmt:
+		return s.planAlterTable(ctx, t, n, p.stmt.StoredColumns)
 	case *ast.DropTableStmt:
 		return s.planDropTable(n)
 	case *ast.ShowStmt:

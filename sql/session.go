@@ -184,7 +184,7 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		return w.Empty()
 	}
 	for _, st := range stmts {
-		if st.SQL == "" && st.Access == nil {
+		if st.SQL == "" && st.Access == nil && st.Index == nil {
 			if err := w.Empty(); err != nil {
 				return err
 			}
@@ -594,7 +594,7 @@ func (p *prepared) numParams() int { return len(p.params.types) }
 // result columns. paramOIDs are the client's declared parameter types.
 func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs []uint32) (*prepared, error) {
 	var node ast.StmtNode
-	if st.Access == nil {
+	if st.Access == nil && st.Index == nil {
 		var err error
 		if node, err = parser.ParseOne(st.SQL, st.Original); err != nil {
 			return nil, err
@@ -685,7 +685,7 @@ func (s *Session) Prepare(ctx context.Context, query string, paramOIDs []uint32)
 	if err != nil {
 		return nil, err
 	}
-	if st.SQL == "" && st.Access == nil {
+	if st.SQL == "" && st.Access == nil && st.Index == nil {
 		return &preparedStatement{s: s, empty: true}, nil
 	}
 	p, err := s.prepare(ctx, st, paramOIDs)

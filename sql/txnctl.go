@@ -40,7 +40,7 @@ func (s *Session) newFixedTxn(ts hlc.Timestamp) *txn.Txn {
 // top-level SELECT (here: of one table), or under EXPLAIN of one.
 func asOfClause(node ast.StmtNode) (*ast.AsOfClause, error) {
 	if node == nil {
-		return nil, nil // a statement the dialect parsed itself (pgdialect.Access)
+		return nil, nil // a statement the dialect parsed itself (pgdialect.Access, .Index)
 	}
 	f := &asOfFinder{}
 	node.Accept(f)
@@ -370,6 +370,9 @@ func statementWrites(p *prepared) string {
 			return ""
 		}
 		return accessStatementName(a)
+	}
+	if ix := p.stmt.Index; ix != nil {
+		return ix.StatementName()
 	}
 	return writingStatement(p.node)
 }
