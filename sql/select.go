@@ -47,6 +47,9 @@ func (s *Session) planSource(ctx context.Context, t *txn.Txn, refs *ast.TableRef
 		if src.scan.kc, err = c.constrainKey(tbl, where); err != nil {
 			return nil, err
 		}
+		if err := c.planIndexScan(src.scan, where); err != nil {
+			return nil, err
+		}
 	}
 	return src, nil
 }
@@ -382,6 +385,9 @@ func (s *Session) planSelect(ctx context.Context, t *txn.Txn, n *ast.SelectStmt,
 // scanSatisfiesOrder reports whether reading the primary key forwards or backwards yields
 // ORDER BY's order, and if so sets the scan direction.
 func (p *selectPlan) scanSatisfiesOrder(ob *ast.OrderByClause) bool {
+	if p.src.scan.index != nil {
+		return false // an index scan yields the index's order
+	}
 	tbl := p.src.table
 	ords := tbl.PrimaryKeyOrdinals()
 	if len(ob.Items) > len(ords) {
