@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/meridiandb/meridian/ranges/encoding"
@@ -48,18 +49,21 @@ const (
 	stageBackfillDone                            // the backfill finished, before validation
 )
 
-// testingIndexBuildHook, when set (by tests only), runs at each stage of an online build; an
-// error stops the build there. errAbandonBuild stops it as a node that died would: without
-// dropping the half-built index.
-var testingIndexBuildHook func(stage indexBuildStage, tableID, indexID uint32) error
+// indexBuildHook runs at a stage of an online build; an error stops the build there.
+type indexBuildHook func(stage indexBuildStage, tableID, indexID uint32) error
+
+// testingIndexBuildHook holds the hook tests install (export_test.go); nil otherwise.
+// errAbandonBuild from it stops the build as a node that died would: without dropping the
+// half-built index.
+var testingIndexBuildHook atomic.Pointer[indexBuildHook]
 
 var errAbandonBuild = errors.New("index build abandoned (testing)")
 
 func runIndexBuildHook(stage indexBuildStage, tableID, indexID uint32) error {
-	if testingIndexBuildHook == nil {
-		return nil
+	if h := testingIndexBuildHook.Load(); h != nil {
+		return (*h)(stage, tableID, indexID)
 	}
-	return testingIndexBuildHook(stage, tableID, indexID)
+	return nil
 }
 
 // errIndexGone reports an index that another statement dropped (or replaced) while this one
