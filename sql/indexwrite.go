@@ -223,8 +223,9 @@ func uniqueViolation(err error, tbl *catalog.Table) error {
 			}
 		} else if idx := tbl.IndexByID(indexID); idx != nil {
 			name = idx.Name
-			if v, err := rowenc.DecodeIndexKeyValues(tbl, idx, enc); err == nil {
-				cols, vals = describeValues(tbl, idx.ColumnIDs, v)
+			if ids, v, err := rowenc.DecodeIndexKey(tbl, idx, enc); err == nil && len(v) >= len(idx.ColumnIDs) {
+				n := len(idx.ColumnIDs)
+				cols, vals = describeValues(tbl, ids[:n], v[:n])
 			}
 		}
 	}

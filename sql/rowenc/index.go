@@ -199,17 +199,27 @@ func DecodeIndexEntry(t *catalog.Table, idx *catalog.Index, key, value []byte, r
 	return nil
 }
 
-// DecodeIndexKeyValues decodes the indexed column values at the front of an index key's
-// encoded columns (as DecodeTableKey returns them), in index column order, for messages
-// such as a unique violation's "Key (b)=(5)".
-func DecodeIndexKeyValues(t *catalog.Table, idx *catalog.Index, cols []byte) ([]types.Datum, error) {
+// DecodeIndexKey decodes the values in an index key's encoded columns (as DecodeTableKey
+// returns them): the indexed columns, then the primary key suffix when the key holds one,
+// for messages such as a unique violation's "Key (b)=(5)". The bound of a span may hold only
+// the first few values, and gives that many; bytes that are not a whole value of the next
+// column, or that remain after the last, are an error. ids are the values' columns.
+func DecodeIndexKey(t *catalog.Table, idx *catalog.Index, cols []byte) (ids []uint32, vals []types.Datum, err error) {
+	suffixIDs, suffixDesc := t.KeySuffixColumns(idx)
+	allIDs := append(append([]uint32(nil), idx.ColumnIDs...), suffixIDs...)
+	allDesc := append(append([]bool(nil), idx.ColumnDesc...), suffixDesc...)
 	row := make([]types.Datum, len(t.Columns))
-	if _, _, err := decodeColumns(cols, t, idx.ColumnIDs, idx.ColumnDesc, row); err != nil {
-		return nil, err
+	for i, id := range allIDs {
+		if len(cols) == 0 {
+			break
+		}
+		if cols, _, err = decodeColumns(cols, t, allIDs[i:i+1], allDesc[i:i+1], row); err != nil {
+			return nil, nil, err
+		}
+		ids, vals = append(ids, id), append(vals, row[t.ColumnOrdinal(id)])
 	}
-	vals := make([]types.Datum, len(idx.ColumnIDs))
-	for i, id := range idx.ColumnIDs {
-		vals[i] = row[t.ColumnOrdinal(id)]
+	if len(cols) > 0 {
+		return nil, nil, fmt.Errorf("key of index %q of %q: %d bytes after the primary key", idx.Name, t.Name, len(cols))
 	}
-	return vals, nil
+	return ids, vals, nil
 }

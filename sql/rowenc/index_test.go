@@ -161,9 +161,22 @@ func TestUniqueIndexKeys(t *testing.T) {
 	if !ok || indexID != unique.ID {
 		t.Fatalf("DecodeTableKey: index %d, %v", indexID, ok)
 	}
-	vals, err := DecodeIndexKeyValues(tbl, unique, cols)
-	if err != nil || len(vals) != 2 || vals[0] != true || vals[1] != int64(7) {
-		t.Fatalf("DecodeIndexKeyValues = %v, %v", vals, err)
+	ids, vals, err := DecodeIndexKey(tbl, unique, cols)
+	if err != nil || len(vals) != 2 || vals[0] != true || vals[1] != int64(7) || ids[0] != 3 || ids[1] != 1 {
+		t.Fatalf("DecodeIndexKey = %v, %v, %v", ids, vals, err)
+	}
+	// A non-unique key holds the primary key suffix too; a key cut inside a value does
+	// not decode.
+	k, _, err = IndexEntry(tbl, nonUnique, row(7, "x", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, cols, _ = DecodeTableKey(k)
+	if ids, vals, err := DecodeIndexKey(tbl, nonUnique, cols); err != nil || len(vals) != 2 || vals[0] != "x" || vals[1] != int64(7) || ids[1] != 1 {
+		t.Fatalf("DecodeIndexKey = %v, %v, %v", ids, vals, err)
+	}
+	if _, _, err := DecodeIndexKey(tbl, nonUnique, cols[:len(cols)-1]); err == nil {
+		t.Fatal("a key cut inside a value decoded")
 	}
 }
 
