@@ -114,6 +114,9 @@ type keyColumns struct {
 func (kc *keyConstraint) spans(ec *evalCtx, t *catalog.Table, kcols keyColumns, point bool) ([]keySpan, error) {
 	ords := kcols.ords
 	prefixes := [][]byte{kcols.prefix}
+	// complete: every pinned column is in the prefixes; when their product grows too large,
+	// the prefixes stop short and neither single keys nor the range apply.
+	complete := true
 	for i, cands := range kc.eqs {
 		col := t.Columns[ords[i]]
 		var vals [][]byte
@@ -136,7 +139,7 @@ func (kc *keyConstraint) spans(ec *evalCtx, t *catalog.Table, kcols keyColumns, 
 			}
 		}
 		if len(prefixes)*len(vals) > maxPointSpans {
-			point = false // scan the prefixes so far; the filter checks the rest
+			complete = false // scan the prefixes so far; the filter checks the rest
 			break
 		}
 		next := make([][]byte, 0, len(prefixes)*len(vals))
@@ -150,12 +153,12 @@ func (kc *keyConstraint) spans(ec *evalCtx, t *catalog.Table, kcols keyColumns, 
 	sortKeys(prefixes)
 	var out []keySpan
 	for _, p := range prefixes {
-		if point {
+		if point && complete {
 			out = append(out, keySpan{start: p})
 			continue
 		}
 		start, end := p, encoding.PrefixEnd(p)
-		if kc.lo != nil || kc.hi != nil {
+		if complete && (kc.lo != nil || kc.hi != nil) {
 			col := t.Columns[ords[kc.rangeCol]]
 			desc := kcols.desc[kc.rangeCol]
 			// In a descending column, the low value bounds the end of the span.
