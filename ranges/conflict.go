@@ -47,7 +47,7 @@ func (s *Store) pushWritersAbove(ctx context.Context, reader *kvpb.Transaction, 
 			status = kvpb.Pending // move the intent up
 			uncommitted = append(uncommitted, in.Txn.ID)
 		}
-		if err := s.resolveIntent(ctx, in.Key, in.Txn, status, pushee.WriteTimestamp); err != nil {
+		if err := s.resolveIntent(ctx, in.Key, in.Txn, status, pushee.WriteTimestamp, pushee.IgnoredSeqNums); err != nil {
 			return nil, err
 		}
 	}
@@ -55,9 +55,10 @@ func (s *Store) pushWritersAbove(ctx context.Context, reader *kvpb.Transaction, 
 }
 
 // resolveIntent settles txn's intent on key, wherever its range is: commits or aborts it for
-// a finished transaction, or moves it up to ts for a pushed one (status Pending).
-func (s *Store) resolveIntent(ctx context.Context, key []byte, txn mvcc.TxnMeta, status kvpb.TxnStatus, ts hlc.Timestamp) error {
-	res := &kvpb.ResolveIntentRequest{Span: kvpb.Span{Key: key}, Txn: txn, Status: status, CommitTS: ts}
+// a finished transaction, or moves it up to ts for a pushed one (status Pending). ignored
+// are the transaction's rolled-back write numbers, as its record has them.
+func (s *Store) resolveIntent(ctx context.Context, key []byte, txn mvcc.TxnMeta, status kvpb.TxnStatus, ts hlc.Timestamp, ignored []mvcc.SeqRange) error {
+	res := &kvpb.ResolveIntentRequest{Span: kvpb.Span{Key: key}, Txn: txn, Status: status, CommitTS: ts, IgnoredSeqNums: ignored}
 	if _, err := s.route(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{res}}); err != nil {
 		return fmt.Errorf("resolving intent on %q: %w", key, err)
 	}

@@ -28,7 +28,7 @@ type evalContext struct {
 func (r *Replica) readOptions(ba *kvpb.BatchRequest) mvcc.ReadOptions {
 	opts := mvcc.ReadOptions{Uncertainty: r.uncertaintyInterval(ba), Uncommitted: ba.Uncommitted}
 	if ba.Txn != nil {
-		opts.Txn = &ba.Txn.TxnMeta
+		opts.Txn, opts.Ignored = &ba.Txn.TxnMeta, ba.Txn.IgnoredSeqNums
 	}
 	return opts
 }
@@ -296,7 +296,7 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 	case *kvpb.PutRequest:
 		return &kvpb.PutResponse{}, mvcc.Put(ec.rw, t.Key, ec.write, ec.local, t.Value, ec.numbered(t.Sequence))
 	case *kvpb.ConditionalPutRequest:
-		err := mvcc.ConditionalPut(ec.rw, t.Key, ec.write, ec.local, t.Value, ec.numbered(t.Sequence), t.ExpectAbsent)
+		err := mvcc.ConditionalPut(ec.rw, t.Key, ec.write, ec.local, t.Value, ec.numbered(t.Sequence), t.ExpectAbsent, ec.ignored())
 		var cfe *mvcc.ConditionFailedError
 		if errors.As(err, &cfe) && ec.ba.Txn != nil && ec.ba.Timestamp.Less(cfe.Timestamp) {
 			// The value was committed after this transaction's snapshot, which saw the key
@@ -316,15 +316,16 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 			return nil, err
 		}
 		resp := &kvpb.DeleteRangeResponse{}
+		meta := ec.numbered(t.Sequence)
 		for _, kv := range res.KVs {
-			if err := mvcc.Delete(ec.rw, kv.Key, ec.write, ec.local, ec.meta); err != nil {
+			if err := mvcc.Delete(ec.rw, kv.Key, ec.write, ec.local, meta); err != nil {
 				return nil, err
 			}
 			resp.Keys = append(resp.Keys, kv.Key)
 		}
 		return resp, nil
 	case *kvpb.GetRequest, *kvpb.ScanRequest:
-		return ec.lockingRead(req)
+		return ec.lockingRead(req, *kvpb.IntentSequence(req))
 	case *kvpb.EndTxnRequest:
 		if onePC {
 			return &kvpb.EndTxnResponse{OnePhaseCommit: true}, nil
@@ -337,7 +338,7 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 	case *kvpb.RecoverTxnRequest:
 		return ec.recoverTxn(t)
 	case *kvpb.ResolveIntentRequest:
-		n, err := resolveSpan(ec.rw, t.Span, t.Txn.ID, t.Status, t.CommitTS)
+		n, err := resolveSpan(ec.rw, t.Span, t.Txn.ID, t.Status, t.CommitTS, t.IgnoredSeqNums)
 		return &kvpb.ResolveIntentResponse{Resolved: n}, err
 	case *kvpb.GCRequest:
 		return ec.gc(t)
@@ -356,11 +357,19 @@ func (ec *evalContext) numbered(seq int32) *mvcc.TxnMeta {
 	return &m
 }
 
+// ignored are the batch's transaction's rolled-back write numbers.
+func (ec *evalContext) ignored() []mvcc.SeqRange {
+	if ec.txn == nil {
+		return nil
+	}
+	return ec.txn.IgnoredSeqNums
+}
+
 // lockingRead serves a read that locks what it returns (FOR UPDATE): every row read gets an
 // intent holding its present value, so the transaction holds it as if it had written it. The
 // value is the one read at the transaction's read timestamp; if a newer one exists, the
 // transaction's refresh fails before it can commit, so a stale value is never committed.
-func (ec *evalContext) lockingRead(req kvpb.Request) (kvpb.Response, error) {
+func (ec *evalContext) lockingRead(req kvpb.Request, seq int32) (kvpb.Response, error) {
 	if ec.ba.Txn == nil {
 		return nil, errors.New("a locking read needs a transaction")
 	}
@@ -377,15 +386,17 @@ func (ec *evalContext) lockingRead(req kvpb.Request) (kvpb.Response, error) {
 	case *kvpb.ScanResponse:
 		rows = t.KVs
 	}
+	meta := ec.numbered(seq)
 	for _, kv := range rows {
-		if err := mvcc.Put(ec.rw, kv.Key, ec.write, ec.local, kv.Value, ec.meta); err != nil {
+		if err := mvcc.Put(ec.rw, kv.Key, ec.write, ec.local, kv.Value, meta); err != nil {
 			return nil, err
 		}
 	}
 	return resp, nil
 }
 
-func resolveSpan(rw mvcc.ReadWriter, sp kvpb.Span, id mvcc.TxnID, status kvpb.TxnStatus, commitTS hlc.Timestamp) (int, error) {
+// resolveSpan resolves transaction id's intents in sp (see kvpb.ResolveIntentRequest).
+func resolveSpan(rw mvcc.ReadWriter, sp kvpb.Span, id mvcc.TxnID, status kvpb.TxnStatus, commitTS hlc.Timestamp, ignored []mvcc.SeqRange) (int, error) {
 	if status == kvpb.Pending {
 		if len(sp.EndKey) > 0 {
 			return 0, fmt.Errorf("pushing intents over a span is not supported")
@@ -398,13 +409,13 @@ func resolveSpan(rw mvcc.ReadWriter, sp kvpb.Span, id mvcc.TxnID, status kvpb.Tx
 	}
 	commit := status == kvpb.Committed
 	if len(sp.EndKey) == 0 {
-		ok, err := mvcc.ResolveIntent(rw, sp.Key, id, commit, commitTS)
+		ok, err := mvcc.ResolveIntent(rw, sp.Key, id, commit, commitTS, ignored)
 		if ok {
 			return 1, err
 		}
 		return 0, err
 	}
-	return mvcc.ResolveIntentRange(rw, sp.Key, sp.EndKey, id, commit, commitTS)
+	return mvcc.ResolveIntentRange(rw, sp.Key, sp.EndKey, id, commit, commitTS, ignored)
 }
 
 // endTxn finalizes the transaction record, or stages it (parallel commits). Intents on this
@@ -465,7 +476,7 @@ func (ec *evalContext) finalize(txn *kvpb.Transaction, status kvpb.TxnStatus, lo
 	var remote []kvpb.Span
 	for _, sp := range lockSpans {
 		if desc.ContainsKey(sp.Key) && (len(sp.EndKey) == 0 || string(sp.EndKey) <= string(desc.EndKey)) {
-			if _, err := resolveSpan(ec.rw, sp, txn.ID, status, txn.WriteTimestamp); err != nil {
+			if _, err := resolveSpan(ec.rw, sp, txn.ID, status, txn.WriteTimestamp, txn.IgnoredSeqNums); err != nil {
 				return err
 			}
 			continue

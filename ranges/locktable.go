@@ -269,7 +269,7 @@ func (r *Replica) pushLockHolder(ctx context.Context, ba *kvpb.BatchRequest, key
 		if !res.pushee.Status.Finalized() {
 			return nil // look again
 		}
-		if err := r.store.resolveIntent(ctx, key, holder, res.pushee.Status, res.pushee.WriteTimestamp); err != nil {
+		if err := r.store.resolveIntent(ctx, key, holder, res.pushee.Status, res.pushee.WriteTimestamp, res.pushee.IgnoredSeqNums); err != nil {
 			return err
 		}
 		// Resolved, though perhaps not here (the lease moved): the lock is free either way.

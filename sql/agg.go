@@ -28,15 +28,29 @@ func (c *compiler) aggregate(n *ast.AggregateFuncExpr) (*scalar, error) {
 	if c.aggs == nil {
 		return nil, pgerror.New(pgerror.CodeGroupingError, "aggregate functions are not allowed here")
 	}
-	name := n.F
-	a := &aggregate{name: name, distinct: n.Distinct}
-	inner := &compiler{scope: c.scope, params: c.params, session: c.session, excludedOffset: -1}
+	// The argument reads input rows and may not aggregate again.
+	inner := &compiler{scope: c.scope, params: c.params, session: c.session, excludedOffset: -1, q: c.q}
+	a, err := buildAggregate(inner, n.F, n.Args, n.Distinct)
+	if err != nil {
+		return nil, err
+	}
+	slot := len(*c.aggs)
+	*c.aggs = append(*c.aggs, a)
+	return &scalar{typ: a.typ, colOrd: -1, eval: func(_ *evalCtx, row []types.Datum) (types.Datum, error) {
+		return row[slot], nil
+	}}, nil
+}
+
+// buildAggregate compiles an aggregate function's argument with inner and settles its result
+// type.
+func buildAggregate(inner *compiler, name string, args []ast.ExprNode, distinct bool) (*aggregate, error) {
+	a := &aggregate{name: name, distinct: distinct}
 	// tidb spells count(*) as count(1), which counts every row as well.
-	if !(name == "count" && len(n.Args) == 0) {
-		if len(n.Args) != 1 {
-			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s with %d arguments does not exist", name, len(n.Args))
+	if !(name == "count" && len(args) == 0) {
+		if len(args) != 1 {
+			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s with %d arguments does not exist", name, len(args))
 		}
-		arg, err := inner.compile(n.Args[0])
+		arg, err := inner.compile(args[0])
 		if err != nil {
 			return nil, err
 		}
@@ -81,11 +95,7 @@ func (c *compiler) aggregate(n *ast.AggregateFuncExpr) (*scalar, error) {
 	default:
 		return nil, pgerror.Unsupported("aggregate function " + name)
 	}
-	slot := len(*c.aggs)
-	*c.aggs = append(*c.aggs, a)
-	return &scalar{typ: a.typ, colOrd: -1, eval: func(_ *evalCtx, row []types.Datum) (types.Datum, error) {
-		return row[slot], nil
-	}}, nil
+	return a, nil
 }
 
 func newAggState(a *aggregate) *aggState {

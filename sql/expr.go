@@ -50,6 +50,13 @@ type evalCtx struct {
 	// readTS is the transaction's read timestamp (cluster_logical_timestamp()).
 	readTS  hlc.Timestamp
 	session *Session
+	// x is the execution the expressions belong to, which subqueries run in.
+	x *execCtx
+	// outer holds, by query depth, the row each enclosing query is evaluating, which
+	// correlated subqueries' outer column references read.
+	outer [][]types.Datum
+	// subqueryResults caches the results of uncorrelated subqueries for the statement.
+	subqueryResults map[*subquery]any
 }
 
 // scopeColumn is a column an expression can reference.
@@ -57,6 +64,20 @@ type scopeColumn struct {
 	table string
 	name  string
 	typ   types.T
+	// hidden columns are left out of SELECT *: a table's implicit rowid, the columns an
+	// operator adds for its own use (sort keys, aggregate slots), the inputs of a merged
+	// USING column.
+	hidden bool
+	// untyped marks an output column of an untyped literal ('x', NULL), whose type a set
+	// operation takes from the other side.
+	untyped bool
+	// qualifiedOnly columns answer only references qualified by their table: the two
+	// inputs of a USING column, which unqualified references see merged.
+	qualifiedOnly bool
+	// tableID and attrNum name the table column the values come from, if any, for
+	// RowDescription.
+	tableID uint32
+	attrNum uint16
 }
 
 // compiler turns AST expressions into scalars against a scope of input columns.
@@ -71,6 +92,15 @@ type compiler struct {
 	// excluded, for INSERT ... ON CONFLICT DO UPDATE, is the proposed row VALUES(col) reads.
 	excludedOffset int
 	session        *Session
+	// q is the query the expressions belong to: the enclosing queries (for correlated
+	// subqueries) and the WITH clauses in force. Nil outside queries.
+	q *queryScope
+	// aggBase, with aggs, is where the group's first input row starts in aggregated rows
+	// (after the aggregate slots, whose number is known only once the query is planned).
+	aggBase *int
+	// windows, when non-nil, allows window functions, each a slot after winBase.
+	windows *[]*windowFunc
+	winBase *int
 }
 
 type paramTypes struct {
@@ -169,8 +199,14 @@ func (c *compiler) compileExpr(e ast.ExprNode, want types.T) (*scalar, error) {
 		return c.excludedColumn(n.Column.Name)
 	case *ast.FuncCastExpr:
 		return nil, pgerror.Unsupported("this form of CAST")
-	case *ast.SubqueryExpr, *ast.ExistsSubqueryExpr:
-		return nil, pgerror.Unsupported("subqueries")
+	case *ast.SubqueryExpr:
+		return c.scalarSubquery(n)
+	case *ast.ExistsSubqueryExpr:
+		return c.exists(n)
+	case *ast.CompareSubqueryExpr:
+		return c.compareSubquery(n)
+	case *ast.WindowFuncExpr:
+		return c.windowFunc(n)
 	case *ast.RowExpr:
 		return nil, pgerror.Unsupported("row constructors")
 	case *ast.VariableExpr:
@@ -290,7 +326,7 @@ func (c *compiler) column(n *ast.ColumnName) (*scalar, error) {
 	table := n.Table.O
 	found := -1
 	for i, col := range c.scope {
-		if col.name != name || table != "" && col.table != table {
+		if col.name != name || table != "" && col.table != table || table == "" && col.qualifiedOnly {
 			continue
 		}
 		if found >= 0 {
@@ -298,32 +334,36 @@ func (c *compiler) column(n *ast.ColumnName) (*scalar, error) {
 		}
 		found = i
 	}
+	if found < 0 && c.q != nil && c.q.outer != nil {
+		if s, err := c.q.outer.column(n); err == nil {
+			return c.outerReference(s), nil
+		} else if pgerror.Code(err) != pgerror.CodeUndefinedColumn {
+			return nil, err
+		}
+	}
 	if found < 0 {
 		if table != "" {
 			return nil, pgerror.New(pgerror.CodeUndefinedColumn, "column %s.%s does not exist", table, name)
 		}
 		return nil, pgerror.New(pgerror.CodeUndefinedColumn, "column %q does not exist", name)
 	}
-	ord := found
-	if c.aggs != nil {
-		ord += aggSlotsBase // re-based when the aggregation is planned
-	}
-	s := &scalar{typ: c.scope[found].typ, colOrd: found, eval: columnReader(ord)}
-	return s, nil
+	return c.columnAt(found), nil
 }
 
-// aggSlotsBase marks column ordinals inside aggregated output expressions; planAggregation
-// rewrites them (see groupRowReader).
-const aggSlotsBase = 1 << 20
+// columnAt reads the scope's column found.
+func (c *compiler) columnAt(found int) *scalar {
+	if c.aggs != nil {
+		// In aggregated rows the group's first input row follows the aggregate slots.
+		base := c.aggBase
+		return &scalar{typ: c.scope[found].typ, colOrd: found, eval: func(_ *evalCtx, row []types.Datum) (types.Datum, error) {
+			return row[*base+found], nil
+		}}
+	}
+	return &scalar{typ: c.scope[found].typ, colOrd: found, eval: columnReader(found)}
+}
 
 func columnReader(ord int) func(*evalCtx, []types.Datum) (types.Datum, error) {
 	return func(_ *evalCtx, row []types.Datum) (types.Datum, error) {
-		if ord >= aggSlotsBase {
-			// In aggregated output rows the group's first input row follows the aggregate
-			// slots; the slot count is stored in row's last element by the aggregator.
-			n := row[len(row)-1].(int)
-			return row[n+ord-aggSlotsBase], nil
-		}
 		return row[ord], nil
 	}
 }
@@ -542,7 +582,7 @@ func equalsFn(lt, rt types.T) func(a, b types.Datum) (bool, error) {
 
 func (c *compiler) in(n *ast.PatternInExpr) (*scalar, error) {
 	if n.Sel != nil {
-		return nil, pgerror.Unsupported("IN (subquery)")
+		return c.inSubquery(n)
 	}
 	l, err := c.compile(n.Expr)
 	if err != nil {

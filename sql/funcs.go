@@ -225,9 +225,12 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 // the string and bytea forms, which the caller handles.
 func (c *compiler) containerConcat(n *ast.FuncCallExpr) (*scalar, bool, error) {
 	probe := &compiler{scope: c.scope, params: &paramTypes{types: append([]types.T(nil), c.params.types...), order: c.params.order},
-		aggs: c.aggs, excludedOffset: c.excludedOffset, session: c.session}
+		aggs: c.aggs, excludedOffset: c.excludedOffset, session: c.session, q: c.q, aggBase: c.aggBase, winBase: c.winBase}
 	if c.aggs != nil {
 		probe.aggs = new([]*aggregate) // typing only: the real compile below collects them
+	}
+	if c.windows != nil {
+		probe.windows = new([]*windowFunc)
 	}
 	var kinds []types.Family
 	for _, a := range n.Args {

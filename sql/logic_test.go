@@ -167,7 +167,7 @@ func writeResult(sb *strings.Builder, rr *pgconn.ResultReader) {
 			if v == nil {
 				parts[i] = "NULL"
 			} else {
-				parts[i] = string(v)
+				parts[i] = executionTime.ReplaceAllString(string(v), "${1}<time>")
 			}
 		}
 		sb.WriteString(strings.Join(parts, " | ") + "\n")
@@ -187,6 +187,8 @@ var txnIDs = regexp.MustCompile(`\(([0-9a-f]{8})\)`)
 var (
 	detailTxnIDs = regexp.MustCompile(`(transaction:? )[0-9a-f]{8}\b`)
 	timestamps   = regexp.MustCompile(`\b\d{10,}\.\d{9},\d+\b`)
+	// executionTime is EXPLAIN ANALYZE's timing, which differs from run to run.
+	executionTime = regexp.MustCompile(`^(execution time: ).*$`)
 )
 
 func redact(s string) string {

@@ -35,8 +35,7 @@ func (s *Session) planReturning(tbl *catalog.Table, scope []scopeColumn, p *prep
 	if !ok || sel.From != nil {
 		return nil, pgerror.New(pgerror.CodeSyntaxError, "invalid RETURNING list")
 	}
-	src := &source{table: tbl}
-	fields, err := expandFields(sel.Fields, scope, src)
+	fields, _, err := expandFields(sel.Fields, scope, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -52,8 +51,8 @@ func (s *Session) planReturning(tbl *catalog.Table, scope []scopeColumn, p *prep
 		if exprs[i].untyped {
 			rc.typ = types.String
 		}
-		if f.colOrd >= 0 {
-			rc.tableID, rc.attrNum = tbl.ID, uint16(f.colOrd+1)
+		if o := exprs[i].colOrd; o >= 0 {
+			rc.tableID, rc.attrNum = tbl.ID, uint16(o+1)
 		}
 		r.cols = append(r.cols, rc)
 	}
@@ -90,7 +89,7 @@ func (r *returning) rows(ec *evalCtx, changed [][]types.Datum) ([][]types.Datum,
 func tableScope(tbl *catalog.Table, name string) []scopeColumn {
 	scope := make([]scopeColumn, len(tbl.Columns))
 	for i, col := range tbl.Columns {
-		scope[i] = scopeColumn{table: name, name: col.Name, typ: col.Type}
+		scope[i] = scopeColumn{table: name, name: col.Name, typ: col.Type, hidden: col.Hidden, tableID: tbl.ID, attrNum: uint16(i + 1)}
 	}
 	return scope
 }
@@ -192,11 +191,9 @@ func (p *insertPlan) columns() []resultColumn { return p.ret.columns() }
 func (p *insertPlan) explain() []string {
 	lines := []string{"insert into " + p.table.Name}
 	if p.sel != nil {
-		lines = append(lines, p.sel.explain()...)
-	} else {
-		lines = append(lines, fmt.Sprintf("values (%d rows)", len(p.values)))
+		return append(lines, indent(p.sel.explain())...)
 	}
-	return lines
+	return append(lines, fmt.Sprintf("  values (%d rows)", len(p.values)))
 }
 
 func (s *Session) planInsert(ctx context.Context, t *txn.Txn, n *ast.InsertStmt, p *prepared) (*insertPlan, error) {
@@ -235,17 +232,22 @@ func (s *Session) planInsert(ctx context.Context, t *txn.Txn, n *ast.InsertStmt,
 		}
 		ip.defaults = append(ip.defaults, d)
 	}
-	c := &compiler{params: p.params, session: s, excludedOffset: -1}
+	c := (&planner{s: s, ctx: ctx, txn: t, params: p.params}).topScope().compiler(nil)
 	switch {
 	case n.Select != nil:
-		sel, ok := n.Select.(*ast.SelectStmt)
-		if !ok {
+		var sel ast.ResultSetNode
+		switch q := n.Select.(type) {
+		case *ast.SelectStmt:
+			if q.Kind == ast.SelectStmtKindValues {
+				return nil, pgerror.Unsupported("INSERT ... VALUES in this form")
+			}
+			sel = q
+		case *ast.SetOprStmt:
+			sel = q
+		default:
 			return nil, pgerror.Unsupported("this INSERT source")
 		}
-		if sel.Kind == ast.SelectStmtKindValues {
-			return nil, pgerror.Unsupported("INSERT ... VALUES in this form")
-		}
-		if ip.sel, err = s.planSelect(ctx, t, sel, p.params); err != nil {
+		if ip.sel, err = s.planSelect(ctx, t, sel, p); err != nil {
 			return nil, err
 		}
 		if len(ip.sel.cols) != len(ip.targets) {
@@ -478,11 +480,7 @@ type updatePlan struct {
 func (p *updatePlan) columns() []resultColumn { return p.ret.columns() }
 
 func (p *updatePlan) explain() []string {
-	lines := []string{"update " + p.src.table.Name}
-	if p.src.filter != nil {
-		lines = append(lines, "filter")
-	}
-	return append(lines, p.src.scan.explain())
+	return append([]string{"update " + p.src.table.Name}, indent(explainTree(newScanNode(p.src, nil), nil))...)
 }
 
 func (s *Session) planUpdate(ctx context.Context, t *txn.Txn, n *ast.UpdateStmt, p *prepared) (*updatePlan, error) {
@@ -563,11 +561,7 @@ type deletePlan struct {
 func (p *deletePlan) columns() []resultColumn { return p.ret.columns() }
 
 func (p *deletePlan) explain() []string {
-	lines := []string{"delete from " + p.src.table.Name}
-	if p.src.filter != nil {
-		lines = append(lines, "filter")
-	}
-	return append(lines, p.src.scan.explain())
+	return append([]string{"delete from " + p.src.table.Name}, indent(explainTree(newScanNode(p.src, nil), nil))...)
 }
 
 func (s *Session) planDelete(ctx context.Context, t *txn.Txn, n *ast.DeleteStmt, p *prepared) (*deletePlan, error) {

@@ -24,6 +24,12 @@ type execCtx struct {
 	txn        *txn.Txn
 	session    *Session
 	autocommit bool
+	// mem is the statement's memory budget.
+	mem *memAccount
+	// stats, when non-nil, counts each node's rows (EXPLAIN ANALYZE).
+	stats map[relNode]*nodeStats
+	// sink, when non-nil, receives a query's rows as they are produced.
+	sink rowSink
 }
 
 // finishRead commits an implicit read-only statement.
@@ -58,9 +64,14 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	if p.stmt.Index != nil {
 		return s.planIndexStatement(ctx, t, p.stmt.Index)
 	}
+	if p.stmt.Maintenance != nil {
+		return s.planMaintenance(ctx, t, p.stmt.Maintenance)
+	}
 	switch n := p.node.(type) {
 	case *ast.SelectStmt:
-		return s.planSelect(ctx, t, n, p.params)
+		return s.planSelect(ctx, t, n, p)
+	case *ast.SetOprStmt:
+		return s.planSelect(ctx, t, n, p)
 	case *ast.InsertStmt:
 		return s.planInsert(ctx, t, n, p)
 	case *ast.UpdateStmt:
@@ -85,8 +96,6 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 		return s.planExplain(ctx, t, n, p)
 	case *ast.SplitRegionStmt:
 		return s.planSplit(ctx, t, n, p)
-	case *ast.SetOprStmt:
-		return nil, pgerror.Unsupported("UNION/INTERSECT/EXCEPT")
 	}
 	return nil, pgerror.Unsupported(statementName(p.stmt.Original))
 }

@@ -233,6 +233,12 @@ func sortKeys(ks [][]byte) {
 // scanPageSize is how many rows one request reads when the caller may stop early.
 const scanPageSize = 1024
 
+// firstScanPage and maxScanPage bound the pages of a scan that reads to the end.
+const (
+	firstScanPage = 1024
+	maxScanPage   = 32768
+)
+
 // run reads the table's rows in the scan's order, calling emit for each; emit returns false
 // to stop early (a satisfied LIMIT). Rows passed to emit are fresh slices.
 func (s *tableScan) run(ctx context.Context, t *txn.Txn, ec *evalCtx, pageRows int64, emit func(row []types.Datum) (bool, error)) error {
@@ -282,6 +288,12 @@ func (s *tableScan) run(ctx context.Context, t *txn.Txn, ec *evalCtx, pageRows i
 		}
 		return nil
 	}
+	// Without a page size the scan reads in pages that grow, so that a small table costs
+	// one request and a large one streams through bounded memory.
+	grow := pageRows <= 0
+	if grow {
+		pageRows = firstScanPage
+	}
 	for _, sp := range spans {
 		start, end := sp.start, sp.end
 		for {
@@ -307,6 +319,9 @@ func (s *tableScan) run(ctx context.Context, t *txn.Txn, ec *evalCtx, pageRows i
 			}
 			if res.ResumeKey == nil {
 				break
+			}
+			if grow && pageRows < maxScanPage {
+				pageRows *= 2
 			}
 			if s.reverse {
 				end = res.ResumeKey

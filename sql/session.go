@@ -39,6 +39,7 @@ type Server struct {
 	cat     *catalog.Catalog
 	log     *slog.Logger
 	lastRow atomic.Int64
+	stats   statsCache
 }
 
 // NewServer returns a SQL server.
@@ -110,6 +111,7 @@ func defaultVars() map[string]string {
 		"intervalstyle":                 "postgres",
 		"statement_timeout":             "0",
 		"lock_timeout":                  "0",
+		"statement_memory_limit":        defaultStatementMemory,
 		"transaction_read_only":         "off",
 		"default_transaction_read_only": "off",
 		"transaction_priority":          "normal",
@@ -145,6 +147,10 @@ type Session struct {
 	schemaEpoch   int
 	// fixedTxn is the latest transaction pinned AS OF SYSTEM TIME.
 	fixedTxn *txn.Txn
+	// sink receives the rows of the query being executed, streaming them to the client.
+	sink *rowWriter
+	// savepoints are the explicit transaction's savepoints, oldest first (see txnctl.go).
+	savepoints []savepoint
 }
 
 var _ wire.Backend = (*Session)(nil)
@@ -184,7 +190,7 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		return w.Empty()
 	}
 	for _, st := range stmts {
-		if st.SQL == "" && st.Access == nil && st.Index == nil {
+		if st.Empty() {
 			if err := w.Empty(); err != nil {
 				return err
 			}
@@ -197,11 +203,17 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		if p.numParams() > 0 {
 			return s.fail(pgerror.New(pgerror.CodeUndefinedParameter, "there is no parameter $1"))
 		}
-		res, err := s.execute(ctx, p, nil)
+		rw := &rowWriter{w: w, describe: true}
+		res, err := s.executeTo(ctx, p, nil, rw)
 		if err != nil {
 			return err
 		}
-		if err := writeResult(w, res, nil, true); err != nil {
+		if res.streamed {
+			err = rw.finish(res)
+		} else {
+			err = writeResult(w, res, nil, true)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -344,6 +356,13 @@ const maxAutoRetries = 50
 // errStatementTimeout is PostgreSQL's error for a statement that ran past statement_timeout.
 var errStatementTimeout = pgerror.New(pgerror.CodeQueryCanceled, "canceling statement due to statement timeout")
 
+// executeTo runs a statement, streaming a query's rows to rw.
+func (s *Session) executeTo(ctx context.Context, p *prepared, params []types.Datum, rw *rowWriter) (*result, error) {
+	s.sink = rw
+	defer func() { s.sink = nil }()
+	return s.execute(ctx, p, params)
+}
+
 // execute runs a prepared statement with bound parameters, within statement_timeout.
 func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
 	timeout := s.durationVar("statement_timeout")
@@ -362,13 +381,20 @@ func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum
 }
 
 func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
-	switch p.node.(type) {
+	switch n := p.node.(type) {
 	case *ast.BeginStmt:
 		return s.begin(ctx, p, params)
 	case *ast.CommitStmt:
 		return s.commit(ctx)
 	case *ast.RollbackStmt:
+		if n.SavepointName != "" {
+			return s.rollbackToSavepoint(ctx, n.SavepointName)
+		}
 		return s.rollback(ctx)
+	case *ast.SavepointStmt:
+		return s.savepoint(n.Name)
+	case *ast.ReleaseSavepointStmt:
+		return s.releaseSavepoint(n.Name)
 	}
 	if m := p.stmt.TxnModes; m != nil && m.AsOf {
 		return s.setTransactionAsOf(ctx, p, params)
@@ -412,7 +438,7 @@ func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.D
 		if err == nil {
 			return res, nil
 		}
-		if txn.IsRetryable(err) && attempt < maxAutoRetries && ctx.Err() == nil {
+		if txn.IsRetryable(err) && attempt < maxAutoRetries && ctx.Err() == nil && s.sink.retryable() {
 			// Restart keeps the priority, and a historical read's timestamp.
 			if rerr := t.Restart(ctx, err); rerr != nil {
 				return nil, s.toPGError(rerr)
@@ -467,7 +493,12 @@ func (s *Session) runInTxn(ctx context.Context, t *txn.Txn, p *prepared, params 
 	}
 	readTS := t.ReadTimestamp()
 	ec := &evalCtx{ctx: ctx, params: params, txnTime: time.Unix(0, readTS.WallTime).UTC().Truncate(time.Microsecond), session: s, readTS: readTS}
-	res, err := pl.run(ctx, &execCtx{ec: ec, txn: t, session: s, autocommit: autocommit})
+	x := &execCtx{ec: ec, txn: t, session: s, autocommit: autocommit, mem: &memAccount{limit: s.memoryLimit()}}
+	if s.sink != nil {
+		x.sink = s.sink
+	}
+	ec.x = x
+	res, err := pl.run(ctx, x)
 	if err != nil {
 		return nil, err
 	}
@@ -523,6 +554,7 @@ func (s *Session) begin(ctx context.Context, p *prepared, params []types.Datum) 
 func (s *Session) endTxn() {
 	s.txn, s.txnFailed, s.txnSchemaChanged = nil, false, false
 	s.txnReadOnly, s.txnAsOf, s.txnUsed = false, hlc.Timestamp{}, false
+	s.savepoints = nil
 }
 
 func (s *Session) commit(ctx context.Context) (*result, error) {
@@ -564,12 +596,13 @@ type notice struct {
 	Code, Message string
 }
 
-// result is a statement's complete output.
+// result is a statement's output: its rows, unless they streamed to the client.
 type result struct {
-	cols    []resultColumn
-	rows    [][]types.Datum
-	tag     string
-	notices []notice
+	cols     []resultColumn
+	rows     [][]types.Datum
+	streamed bool
+	tag      string
+	notices  []notice
 }
 
 type resultColumn struct {
@@ -597,7 +630,7 @@ func (p *prepared) numParams() int { return len(p.params.types) }
 // result columns. paramOIDs are the client's declared parameter types.
 func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs []uint32) (*prepared, error) {
 	var node ast.StmtNode
-	if st.Access == nil && st.Index == nil {
+	if !st.Special() {
 		var err error
 		if node, err = parser.ParseOne(st.SQL, st.Original); err != nil {
 			return nil, err
@@ -620,7 +653,7 @@ func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs
 	}
 	p := &prepared{stmt: st, node: node, params: pt}
 	switch node.(type) {
-	case *ast.BeginStmt, *ast.CommitStmt, *ast.RollbackStmt:
+	case *ast.BeginStmt, *ast.CommitStmt, *ast.RollbackStmt, *ast.SavepointStmt, *ast.ReleaseSavepointStmt:
 		pt.defaultToText()
 		return p, nil
 	}
@@ -679,7 +712,7 @@ func (s *Session) Prepare(ctx context.Context, query string, paramOIDs []uint32)
 	if err != nil {
 		return nil, err
 	}
-	if st.SQL == "" && st.Access == nil && st.Index == nil {
+	if st.Empty() {
 		return &preparedStatement{s: s, empty: true}, nil
 	}
 	p, err := s.prepare(ctx, st, paramOIDs)
@@ -764,6 +797,19 @@ func (po *portal) Execute(ctx context.Context, maxRows int, w wire.ResultWriter)
 		return false, w.Empty()
 	}
 	if po.res == nil {
+		if maxRows <= 0 {
+			// Run to completion in one Execute: the rows stream.
+			rw := &rowWriter{w: w, formats: po.formats}
+			res, err := po.s.executeTo(ctx, po.p, po.params, rw)
+			if err != nil {
+				return false, err
+			}
+			po.res = &result{cols: res.cols}
+			if res.streamed {
+				return false, rw.finish(res)
+			}
+			return false, writeResult(w, res, po.formats, false)
+		}
 		res, err := po.s.execute(ctx, po.p, po.params)
 		if err != nil {
 			return false, err

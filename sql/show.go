@@ -245,28 +245,28 @@ func (p *explainPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 }
 
 // explainer is implemented by plans EXPLAIN can describe: one line per operator, outermost
-// first.
+// first, each input indented under its consumer.
 type explainer interface {
 	explain() []string
 }
 
 func (s *Session) planExplain(ctx context.Context, t *txn.Txn, n *ast.ExplainStmt, p *prepared) (plan, error) {
-	if n.Analyze {
-		return nil, pgerror.Unsupported("EXPLAIN ANALYZE")
-	}
 	inner := *p
 	inner.node = n.Stmt
 	pl, err := s.buildPlan(ctx, t, &inner)
 	if err != nil {
 		return nil, err
 	}
+	if n.Analyze {
+		sp, ok := pl.(*selectPlan)
+		if !ok {
+			return nil, pgerror.Unsupported("EXPLAIN ANALYZE of this statement")
+		}
+		return &analyzePlan{inner: sp}, nil
+	}
 	ex, ok := pl.(explainer)
 	if !ok {
 		return nil, pgerror.Unsupported("EXPLAIN of this statement")
 	}
-	lines := ex.explain()
-	for i := range lines {
-		lines[i] = strings.Repeat("  ", i) + lines[i]
-	}
-	return &explainPlan{lines: lines}, nil
+	return &explainPlan{lines: ex.explain()}, nil
 }

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -19,9 +20,9 @@ import (
 	"github.com/meridiandb/meridian/txn"
 )
 
-// This file holds the session's transaction controls beyond BEGIN and COMMIT: AS OF SYSTEM
-// TIME, read-only transactions, priorities, isolation levels, and statement and lock
-// timeouts.
+// This file holds the session's transaction controls beyond BEGIN and COMMIT: savepoints,
+// AS OF SYSTEM TIME, read-only transactions, priorities, isolation levels, and statement
+// and lock timeouts.
 
 // followerReadOffset is how far behind the present follower_read_timestamp() reads: far
 // enough behind the closed timestamp target (3 s) that any replica could serve the read, as
@@ -529,6 +530,97 @@ func (s *Session) setTransactionAsOf(ctx context.Context, p *prepared, params []
 	return &result{tag: "SET"}, nil
 }
 
+// savepoint is a savepoint of the session's explicit transaction. Savepoints undo writes at
+// the KV layer (see txn.Savepoint): schema changes, which are writes of descriptors in the
+// same transaction, are undone with the rest. Session settings changed by SET since the
+// savepoint stay, as they do after ROLLBACK.
+type savepoint struct {
+	name string
+	kv   txn.Savepoint
+}
+
+// findSavepoint returns the index of the newest savepoint named name, or -1.
+func (s *Session) findSavepoint(name string) int {
+	for i := len(s.savepoints) - 1; i >= 0; i-- {
+		if s.savepoints[i].name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func errNoSavepoint(name string) error {
+	return pgerror.New(pgerror.CodeInvalidSavepointSpec, "savepoint %q does not exist", name)
+}
+
+func errOutsideTxnBlock(stmt string) error {
+	return pgerror.New(pgerror.CodeNoActiveSQLTransaction, "%s can only be used in transaction blocks", stmt)
+}
+
+// savepoint runs SAVEPOINT name. A name may be used again: the newest savepoint of a name
+// hides the older ones until it is released.
+func (s *Session) savepoint(name string) (*result, error) {
+	if s.txn == nil {
+		return nil, errOutsideTxnBlock("SAVEPOINT")
+	}
+	if s.txnFailed {
+		return nil, errTxnAborted()
+	}
+	s.savepoints = append(s.savepoints, savepoint{name: name, kv: s.txn.Savepoint()})
+	return &result{tag: "SAVEPOINT"}, nil
+}
+
+// releaseSavepoint runs RELEASE [SAVEPOINT] name: it forgets the savepoint and every later
+// one, keeping what was written since.
+func (s *Session) releaseSavepoint(name string) (*result, error) {
+	if s.txn == nil {
+		return nil, errOutsideTxnBlock("RELEASE SAVEPOINT")
+	}
+	if s.txnFailed {
+		return nil, errTxnAborted()
+	}
+	i := s.findSavepoint(name)
+	if i < 0 {
+		return nil, s.fail(errNoSavepoint(name))
+	}
+	s.savepoints = s.savepoints[:i]
+	return &result{tag: "RELEASE"}, nil
+}
+
+// rollbackToSavepoint runs ROLLBACK TO [SAVEPOINT] name: it undoes what the transaction
+// wrote since the savepoint, forgets the later savepoints and keeps this one, and returns an
+// aborted transaction to the open state.
+//
+// After a serialization failure (40001) or a deadlock (40P01) the transaction must
+// restart: its reads, or its writes, are no longer valid, so it cannot continue from a
+// savepoint with work before it. Only a savepoint established before the transaction did
+// anything (SAVEPOINT right after BEGIN, as CockroachDB's cockroach_restart is used) can
+// be rolled back to, which restarts the transaction; any other fails with the same
+// SQLSTATE, and the transaction stays aborted.
+func (s *Session) rollbackToSavepoint(ctx context.Context, name string) (*result, error) {
+	if s.txn == nil {
+		return nil, errOutsideTxnBlock("ROLLBACK TO SAVEPOINT")
+	}
+	i := s.findSavepoint(name)
+	if i < 0 {
+		return nil, s.fail(errNoSavepoint(name))
+	}
+	if err := s.txn.RollbackToSavepoint(ctx, s.savepoints[i].kv); err != nil {
+		var restart *txn.SavepointRestartError
+		if errors.As(err, &restart) {
+			cause := s.toPGError(restart.Cause)
+			return nil, s.fail(&pgerror.Error{Code: pgerror.Code(cause),
+				Message: fmt.Sprintf("cannot roll back to savepoint %q: the transaction must restart", name),
+				Detail:  cause.Error(),
+				Hint:    "Roll back the whole transaction and retry it. To retry with ROLLBACK TO SAVEPOINT instead, establish the savepoint first thing after BEGIN."})
+		}
+		return nil, s.fail(err)
+	}
+	s.savepoints = s.savepoints[:i+1]
+	s.txnFailed = false
+	return &result{tag: "ROLLBACK"}, nil
+}
+
 func errTxnAborted() error {
 	return pgerror.New(pgerror.CodeInFailedSQLTransaction, "current transaction is aborted, commands ignored until end of transaction block")
 }
@@ -617,6 +709,9 @@ func normalizeVar(name, val string) (string, error) {
 	switch name {
 	case "statement_timeout", "lock_timeout":
 		_, v, err := parseTimeSetting(name, val)
+		return v, err
+	case "statement_memory_limit":
+		_, v, err := parseMemorySetting(name, val)
 		return v, err
 	case "transaction_priority", "default_transaction_priority":
 		p, err := txn.ParseUserPriority(val)

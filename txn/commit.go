@@ -37,9 +37,13 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 	t.numberWrites(b)
 	t.setAnchor(b)
 	// The batch's writes go out at once with the staging; any earlier write of theirs must
-	// be in place first.
-	if err := t.proveTouched(ctx, b.reqs); err != nil {
-		return true, err
+	// be in place first. (With no writes, there is nothing to check: proveTouched would take
+	// the empty list for "all", and prove every pipelined write a round before the staging
+	// instead of alongside it.)
+	if len(b.reqs) > 0 {
+		if err := t.proveTouched(ctx, b.reqs); err != nil {
+			return true, err
+		}
 	}
 	pipelined := t.inFlightWrites(nil)
 	if len(b.reqs) == 0 && len(pipelined) == 0 {
@@ -136,7 +140,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(pushedTo)
 		t.mu.Unlock()
 		t.recordRefreshSpans(b.reqs)
-		return true, t.Commit(ctx)
+		return true, t.commit(ctx)
 	case stagingErr != nil && !isAmbiguous(stagingErr):
 		// Nothing was staged, and the writes on the record's range were not made: make
 		// them, and commit the ordinary way.
@@ -151,7 +155,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 			}
 		}
 		t.recordRefreshSpans(b.reqs)
-		return true, t.Commit(ctx)
+		return true, t.commit(ctx)
 	}
 	// The outcome of the staging or of an in-flight write is unknown: settle it the way
 	// anyone else would.

@@ -38,6 +38,12 @@ type Txn struct {
 	lockTimeout  time.Duration
 	sequence     int32 // the last write request's number (see numberWrites)
 	pipelining   bool  // writes go without waiting for consensus (see pipeline.go)
+	// used: the transaction has sent requests in this attempt; a savepoint taken before
+	// that is its initial savepoint (see Savepoint).
+	used bool
+	// restartCause is the retryable error the transaction failed with, nil unless it must
+	// restart before it can go on (see RollbackToSavepoint).
+	restartCause error
 	// inFlight holds the pipelined writes not yet proven: key → the last write number sent
 	// to it. Guarded by mu (writes of one batch go out concurrently).
 	inFlight map[string]int32
@@ -86,7 +92,16 @@ func (t *Txn) Run(ctx context.Context, b *Batch) error {
 	if t.readOnly && b.hasWrites() {
 		return ErrReadOnly
 	}
-	return t.send(ctx, b, false)
+	t.used = true
+	return t.noteRestart(t.send(ctx, b, false))
+}
+
+// noteRestart remembers a retryable error the transaction failed with, and returns err.
+func (t *Txn) noteRestart(err error) error {
+	if IsRetryable(err) {
+		t.restartCause = err
+	}
+	return err
 }
 
 // ErrReadOnly is returned for a write in a transaction pinned to a historical timestamp.
@@ -101,6 +116,11 @@ func (t *Txn) CommitInBatch(ctx context.Context, b *Batch) error {
 	if t.readOnly && b.hasWrites() {
 		return ErrReadOnly
 	}
+	t.used = true
+	return t.noteRestart(t.commitInBatch(ctx, b))
+}
+
+func (t *Txn) commitInBatch(ctx context.Context, b *Batch) error {
 	if len(t.lockSpans) == 0 && t.snapshot().Epoch == 0 && b.hasWrites() {
 		if ok, err := t.tryOnePhase(ctx, b); ok || err != nil {
 			return err
@@ -112,7 +132,7 @@ func (t *Txn) CommitInBatch(ctx context.Context, b *Batch) error {
 	if err := t.send(ctx, b, false); err != nil {
 		return err
 	}
-	return t.Commit(ctx)
+	return t.commit(ctx)
 }
 
 // tryOnePhase commits b in one batch if all its keys live on one range. It reports whether it
@@ -173,12 +193,14 @@ func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
 	}
 }
 
-// numberWrites gives each point write of b that has none the next sequence number of the
-// transaction, so that a write sent again after its outcome was lost recognizes its own
-// intent. A restart keeps counting: numbers only need to differ within an epoch.
+// numberWrites gives each request of b that leaves intents and has no number yet the next
+// sequence number of the transaction, so that a write sent again after its outcome was lost
+// recognizes its own intent, and a rollback to a savepoint can name the writes it undoes. A
+// restart keeps counting: numbers only need to differ within an epoch, and a savepoint
+// taken before a restart stays below every later write.
 func (t *Txn) numberWrites(b *Batch) {
 	for _, req := range b.reqs {
-		if seq := kvpb.WriteSequence(req); seq != nil && *seq == 0 {
+		if seq := kvpb.IntentSequence(req); seq != nil && *seq == 0 {
 			t.sequence++
 			*seq = t.sequence
 		}
@@ -376,7 +398,7 @@ func (t *Txn) reverseScanAcross(ctx context.Context, sc *kvpb.ScanRequest, res *
 		if bytes.Compare(d.StartKey, start) > 0 {
 			start = d.StartKey
 		}
-		part := &kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: end}, Reverse: true, Locking: sc.Locking}
+		part := &kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: end}, Reverse: true, Locking: sc.Locking, Sequence: sc.Sequence}
 		if sc.MaxKeys > 0 {
 			part.MaxKeys = sc.MaxKeys - int64(len(res.Rows))
 		}
@@ -415,7 +437,9 @@ func withSpan(req kvpb.Request, sp kvpb.Span) kvpb.Request {
 		c.Span = sp
 		return &c
 	case *kvpb.DeleteRangeRequest:
-		return &kvpb.DeleteRangeRequest{Span: sp}
+		c := *r
+		c.Span = sp
+		return &c
 	case *kvpb.ResolveIntentRequest:
 		c := *r
 		c.Span = sp
@@ -563,6 +587,10 @@ func (t *Txn) Commit(ctx context.Context) error {
 	if t.done {
 		return ErrTxnDone
 	}
+	return t.noteRestart(t.commit(ctx))
+}
+
+func (t *Txn) commit(ctx context.Context) error {
 	if len(t.lockSpans) == 0 {
 		t.finish()
 		return nil
@@ -651,7 +679,8 @@ func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, record
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				req := &kvpb.ResolveIntentRequest{Span: sp, Txn: txn.TxnMeta, Status: status, CommitTS: txn.WriteTimestamp}
+				req := &kvpb.ResolveIntentRequest{Span: sp, Txn: txn.TxnMeta, Status: status, CommitTS: txn.WriteTimestamp,
+					IgnoredSeqNums: txn.IgnoredSeqNums}
 				var res Result
 				tmp := &Txn{db: db, proto: &kvpb.Transaction{}}
 				if err := tmp.sendOneNonTxn(ctx, req, &res); err != nil {
@@ -760,6 +789,7 @@ func (t *Txn) Restart(ctx context.Context, cause error) error {
 	t.proto = fresh
 	t.mu.Unlock()
 	t.lockSpans, t.refreshSpans, t.done = nil, nil, false
+	t.used, t.restartCause = false, nil
 	t.db.openTxn(t)
 	return nil
 }

@@ -58,7 +58,15 @@ var (
 	ClusterSettingPrefix = []byte{0x03, 0x00, 's', 'e', 't', '/'}
 	// ClusterIDKey holds the cluster's ID, written when the cluster is initialized.
 	ClusterIDKey = []byte{0x03, 0x00, 'c', 'l', 'u', 's', 't', 'e', 'r'}
+	// TableStatsPrefix starts the table statistics ANALYZE collects, one record per table
+	// ID (TableStatsKey).
+	TableStatsPrefix = []byte{0x03, 0x00, 's', 't', 'a', 't', '/'}
 )
+
+// TableStatsKey is where the statistics of table tableID are kept.
+func TableStatsKey(tableID uint32) []byte {
+	return binary.BigEndian.AppendUint32(append([]byte(nil), TableStatsPrefix...), tableID)
+}
 
 // ClusterSettingKey is where cluster setting name is kept.
 func ClusterSettingKey(name string) []byte {

@@ -121,6 +121,31 @@ type Transaction struct {
 	// that lock's key and the transaction that wanted it.
 	AbortKey  []byte          `json:",omitempty" codec:",omitempty"`
 	AbortedBy *ConflictingTxn `json:",omitempty" codec:",omitempty"`
+	// IgnoredSeqNums are the write numbers (TxnMeta.Sequence of its intents) the transaction
+	// rolled back to savepoints: sorted, disjoint and not adjacent. Its reads skip those
+	// writes of its own, and its commit keeps of each intent the latest write not among
+	// them. The record keeps them, so that whoever resolves the intents of a committed
+	// transaction resolves them the same way.
+	IgnoredSeqNums []mvcc.SeqRange `json:",omitempty" codec:",omitempty"`
+}
+
+// IgnoreSeqRange adds r to the transaction's ignored sequence numbers, merging it with the
+// ranges it overlaps or touches.
+func (t *Transaction) IgnoreSeqRange(r mvcc.SeqRange) {
+	if r.End < r.Start {
+		return
+	}
+	old := t.IgnoredSeqNums
+	out := make([]mvcc.SeqRange, 0, len(old)+1)
+	i := 0
+	for ; i < len(old) && old[i].End+1 < r.Start; i++ {
+		out = append(out, old[i])
+	}
+	for ; i < len(old) && old[i].Start <= r.End+1; i++ {
+		r.Start, r.End = min(r.Start, old[i].Start), max(r.End, old[i].End)
+	}
+	out = append(out, r)
+	t.IgnoredSeqNums = append(out, old[i:]...)
 }
 
 // Clone returns a deep-enough copy for the transaction layer to mutate independently.
@@ -131,6 +156,7 @@ func (t *Transaction) Clone() *Transaction {
 	c := *t
 	c.LockSpans = append([]Span(nil), t.LockSpans...)
 	c.ObservedTimestamps = append([]ObservedTimestamp(nil), t.ObservedTimestamps...)
+	c.IgnoredSeqNums = append([]mvcc.SeqRange(nil), t.IgnoredSeqNums...)
 	return &c
 }
 
@@ -202,6 +228,8 @@ const (
 type GetRequest struct {
 	Key     []byte
 	Locking LockStrength `codec:",omitempty"`
+	// Sequence numbers the intent an exclusive locking read leaves (see PutRequest).
+	Sequence int32 `codec:",omitempty"`
 }
 
 // ScanRequest reads the keys of a span in order.
@@ -210,6 +238,8 @@ type ScanRequest struct {
 	MaxKeys int64 // 0 = no limit
 	Reverse bool
 	Locking LockStrength `codec:",omitempty"`
+	// Sequence numbers the intents an exclusive locking read leaves (see PutRequest).
+	Sequence int32 `codec:",omitempty"`
 }
 
 // PutRequest writes a value (an intent when transactional).
@@ -252,7 +282,31 @@ type DeleteRequest struct {
 }
 
 // DeleteRangeRequest writes tombstones over every live key of a span.
-type DeleteRangeRequest struct{ Span }
+type DeleteRangeRequest struct {
+	Span
+	// Sequence numbers the tombstones' intents (see PutRequest).
+	Sequence int32 `codec:",omitempty"`
+}
+
+// IntentSequence points to the sequence number of a request that leaves intents in a
+// transaction: a point write, a DeleteRange or an exclusive locking read (nil for other
+// requests). Every such request is numbered, so that a rollback to a savepoint can name
+// the writes it undoes.
+func IntentSequence(req Request) *int32 {
+	switch r := req.(type) {
+	case *DeleteRangeRequest:
+		return &r.Sequence
+	case *GetRequest:
+		if r.Locking == LockExclusive {
+			return &r.Sequence
+		}
+	case *ScanRequest:
+		if r.Locking == LockExclusive {
+			return &r.Sequence
+		}
+	}
+	return WriteSequence(req)
+}
 
 // EndTxnRequest commits or aborts the batch's transaction by writing its record, which lives on
 // the range of the transaction's anchor key.
@@ -332,6 +386,10 @@ type ResolveIntentRequest struct {
 	// their transaction was pushed.
 	Status   TxnStatus
 	CommitTS hlc.Timestamp
+	// IgnoredSeqNums, for a commit, are the transaction's rolled-back write numbers
+	// (Transaction.IgnoredSeqNums): of each intent the latest write not among them is
+	// committed.
+	IgnoredSeqNums []mvcc.SeqRange `codec:",omitempty"`
 }
 
 // RefreshRequest checks that nothing was written in a span between From and the batch

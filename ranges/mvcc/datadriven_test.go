@@ -16,14 +16,19 @@ import (
 // TestDataDriven runs the scripts in testdata/. Commands:
 //
 //	txn name=A ts=20 [epoch=1]                                  define or update a transaction
-//	put|del|cput k=a ts=10 [local=8] [v=x] [txn=A] [absent]     write (cput: absent = expectAbsent);
-//	                                                            local: its local timestamp (default ts)
+//	put|del|cput k=a ts=10 [local=8] [v=x] [txn=A] [seq=3] [absent] [ignore=2-3,5-5]
+//	                                                            write (cput: absent = expectAbsent);
+//	                                                            local: its local timestamp (default ts);
+//	                                                            seq: the write's sequence number
 //	legacy-put k=a ts=10 [v=x]                                  a version as stored before local timestamps
 //	get k=a ts=15 [txn=A] [unc=20] [local-limit=17] [inconsistent] [uncommitted=A]
 //	scan k=a end=z ts=15 [max=2] [reverse] [txn=A] [unc=20] [local-limit=17] [inconsistent]
 //	                                                            unc, local-limit: the uncertainty interval
-//	resolve k=a txn=A commit|abort [ts=25]
-//	resolve-range k=a end=z txn=A commit|abort [ts=25]
+//	resolve k=a txn=A commit|abort [ts=25] [ignore=2-3]
+//	resolve-range k=a end=z txn=A commit|abort [ts=25] [ignore=2-3]
+//	                                                            ignore (on reads, cput and
+//	                                                            resolve): the txn's ignored
+//	                                                            sequence ranges
 //	push k=a txn=A ts=25                                        move A's intent up to 25
 //	refresh k=a [end=z] from=10 to=20 txn=A
 //	gc k=a end=z ts=25
@@ -123,7 +128,36 @@ func (e *ddEnv) txn() *TxnMeta {
 	if !ok {
 		e.t.Fatalf("%s: unknown txn %s", e.d.Pos, name)
 	}
+	if v, ok := e.arg("seq"); ok {
+		seq, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			e.t.Fatalf("%s: bad seq=%s", e.d.Pos, v)
+		}
+		numbered := *txn
+		numbered.Sequence = int32(seq)
+		return &numbered
+	}
 	return txn
+}
+
+// ignored parses ignore=a-b,c-d: sequence ranges the transaction rolled back.
+func (e *ddEnv) ignored() []SeqRange {
+	var out []SeqRange
+	for _, a := range e.d.CmdArgs {
+		if a.Key != "ignore" {
+			continue
+		}
+		for _, v := range a.Vals {
+			from, to, _ := strings.Cut(v, "-")
+			start, err1 := strconv.ParseInt(from, 10, 32)
+			end, err2 := strconv.ParseInt(to, 10, 32)
+			if err1 != nil || err2 != nil {
+				e.t.Fatalf("%s: bad ignore=%s", e.d.Pos, v)
+			}
+			out = append(out, SeqRange{Start: int32(start), End: int32(end)})
+		}
+	}
+	return out
 }
 
 func (e *ddEnv) txnName(id TxnID) string {
@@ -138,7 +172,7 @@ func (e *ddEnv) txnName(id TxnID) string {
 func (e *ddEnv) readOptions() ReadOptions {
 	_, inconsistent := e.arg("inconsistent")
 	unc := UncertaintyInterval{GlobalLimit: e.ts("unc"), LocalLimit: e.ts("local-limit")}
-	opts := ReadOptions{Txn: e.txn(), Uncertainty: unc, Inconsistent: inconsistent}
+	opts := ReadOptions{Txn: e.txn(), Ignored: e.ignored(), Uncertainty: unc, Inconsistent: inconsistent}
 	if name, ok := e.arg("uncommitted"); ok {
 		txn, ok := e.txns[name]
 		if !ok {
@@ -229,7 +263,7 @@ func (e *ddEnv) run(db *pebble.DB) string {
 				return "", Delete(b, key, ts, local, txn)
 			}
 			_, absent := e.arg("absent")
-			return "", ConditionalPut(b, key, ts, local, e.mustBytes("v"), txn, absent)
+			return "", ConditionalPut(b, key, ts, local, e.mustBytes("v"), txn, absent, e.ignored())
 		})
 
 	case "legacy-put":
@@ -284,10 +318,10 @@ func (e *ddEnv) run(db *pebble.DB) string {
 		txn := e.txn()
 		return e.batch(db, func(b *pebble.Batch) (string, error) {
 			if d.Cmd == "resolve" {
-				found, err := ResolveIntent(b, e.mustBytes("k"), txn.ID, commit, e.ts("ts"))
+				found, err := ResolveIntent(b, e.mustBytes("k"), txn.ID, commit, e.ts("ts"), e.ignored())
 				return fmt.Sprintf("found=%t", found), err
 			}
-			n, err := ResolveIntentRange(b, e.mustBytes("k"), e.mustBytes("end"), txn.ID, commit, e.ts("ts"))
+			n, err := ResolveIntentRange(b, e.mustBytes("k"), e.mustBytes("end"), txn.ID, commit, e.ts("ts"), e.ignored())
 			return fmt.Sprintf("resolved=%d", n), err
 		})
 
@@ -326,11 +360,18 @@ func (e *ddEnv) run(db *pebble.DB) string {
 				e.t.Fatal(err)
 			}
 			if ts.IsEmpty() {
-				m, err := decodeMeta(it.Value())
+				m, err := decodeIntentMeta(it.Value(), true)
 				if err != nil {
 					e.t.Fatal(err)
 				}
-				fmt.Fprintf(&b, "%q meta: txn=%s ts=%s epoch=%d\n", k, e.txnName(m.ID), fmtTS(m.WriteTimestamp), m.Epoch)
+				fmt.Fprintf(&b, "%q meta: txn=%s ts=%s epoch=%d", k, e.txnName(m.ID), fmtTS(m.WriteTimestamp), m.Epoch)
+				if m.Sequence != 0 {
+					fmt.Fprintf(&b, " seq=%d", m.Sequence)
+				}
+				for _, h := range m.History {
+					fmt.Fprintf(&b, " [seq %d: %q]", h.Sequence, h.Value)
+				}
+				b.WriteString("\n")
 				continue
 			}
 			n, err := keyPrefixLen(it.Key())

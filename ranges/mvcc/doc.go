@@ -4,7 +4,10 @@
 // write of an unfinished transaction, stored as an ordinary version at the transaction's write
 // timestamp plus a meta record, in the key's meta slot, that names the transaction (a compact
 // binary TxnMeta, version byte first) and so tells resolution and readers where the
-// provisional value lives. Readers and writers that meet another transaction's intent get a
+// provisional value lives. When a transaction writes a key again, the meta also keeps the
+// values of its earlier writes with their sequence numbers (the intent history), so that a
+// rollback to a savepoint, which makes the transaction ignore a range of its sequence
+// numbers, can bring an earlier value back for its reads and its commit. Readers and writers that meet another transaction's intent get a
 // WriteIntentError so the layer above can push or wait for that transaction; the transaction's
 // own reads see its intent. Every version also has a local timestamp, the clock reading of
 // the leaseholder that evaluated the write, which readers weigh against their uncertainty

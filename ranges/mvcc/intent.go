@@ -13,7 +13,14 @@ import (
 // into a version at commitTS (a zero commitTS keeps the intent's timestamp), with the local
 // timestamp it was written with; aborting removes it. It reports whether there was such an
 // intent; another transaction's intent is left alone.
-func ResolveIntent(rw ReadWriter, key []byte, id TxnID, commit bool, commitTS hlc.Timestamp) (bool, error) {
+//
+// ignored are the write numbers the transaction rolled back to savepoints: a commit keeps
+// the latest write of the key not among them (from the intent's history if need be), or
+// removes the intent like an abort if the transaction rolled back every write of the key.
+// A value from the history keeps the provisional value's local timestamp, which is later
+// than its own: no reader can have seen it before the commit, after that last write, so
+// the later clock reading is still a valid lower bound of when it became visible.
+func ResolveIntent(rw ReadWriter, key []byte, id TxnID, commit bool, commitTS hlc.Timestamp, ignored []SeqRange) (bool, error) {
 	meta, prefix, err := intentOf(rw, key, id)
 	if meta == nil || err != nil {
 		return false, err
@@ -21,14 +28,20 @@ func ResolveIntent(rw ReadWriter, key []byte, id TxnID, commit bool, commitTS hl
 	if err := rw.Delete(prefix, nil); err != nil {
 		return false, err
 	}
-	if !commit {
+	if commitTS.IsEmpty() {
+		commitTS = meta.WriteTimestamp
+	}
+	value, current, found := meta.visible(ignored)
+	switch {
+	case !commit || !found:
 		k, _, _, found, err := versionAt(rw, prefix, meta.WriteTimestamp)
 		if err != nil || !found {
 			return true, err
 		}
 		return true, rw.Delete(k, nil)
-	}
-	if commitTS.IsEmpty() || commitTS == meta.WriteTimestamp {
+	case !current:
+		return true, replaceProvisional(rw, key, prefix, meta.WriteTimestamp, commitTS, value)
+	case commitTS == meta.WriteTimestamp:
 		// The provisional value already is the committed version; dropping the meta suffices.
 		return true, nil
 	}
@@ -37,7 +50,8 @@ func ResolveIntent(rw ReadWriter, key []byte, id TxnID, commit bool, commitTS hl
 
 // PushIntent moves transaction id's intent on key up to timestamp to, when it is below it:
 // the transaction was pushed there by a reader, which may then read the key below the intent.
-// The provisional value keeps its local timestamp. It reports whether the intent moved.
+// The provisional value keeps its local timestamp, and the intent its history. It reports
+// whether the intent moved.
 func PushIntent(rw ReadWriter, key []byte, id TxnID, to hlc.Timestamp) (bool, error) {
 	meta, prefix, err := intentOf(rw, key, id)
 	if meta == nil || err != nil || to.LessEq(meta.WriteTimestamp) {
@@ -47,12 +61,12 @@ func PushIntent(rw ReadWriter, key []byte, id TxnID, to hlc.Timestamp) (bool, er
 		return false, err
 	}
 	meta.WriteTimestamp = to
-	return true, rw.Set(prefix, encodeMeta(meta), nil)
+	return true, rw.Set(prefix, encodeIntentMeta(meta), nil)
 }
 
-// intentOf returns the meta of transaction id's intent on key (nil if key has no intent of
-// id) and the key's engine prefix.
-func intentOf(r pebble.Reader, key []byte, id TxnID) (*TxnMeta, []byte, error) {
+// intentOf returns the meta, history included, of transaction id's intent on key (nil if key
+// has no intent of id) and the key's engine prefix.
+func intentOf(r pebble.Reader, key []byte, id TxnID) (*intentMeta, []byte, error) {
 	prefix := keyPrefix(key)
 	v, closer, err := r.Get(prefix)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -61,13 +75,17 @@ func intentOf(r pebble.Reader, key []byte, id TxnID) (*TxnMeta, []byte, error) {
 	if err != nil {
 		return nil, prefix, err
 	}
-	meta, err := decodeMeta(v)
-	closer.Close()
+	defer closer.Close()
+	meta, err := decodeIntentMeta(v, true)
 	if err != nil {
 		return nil, prefix, fmt.Errorf("key %q: %w", key, err)
 	}
 	if meta.ID != id {
 		return nil, prefix, nil
+	}
+	for i := range meta.History {
+		// The values point into v, which the closer releases.
+		meta.History[i].Value = append([]byte(nil), meta.History[i].Value...)
 	}
 	return &meta, prefix, nil
 }
@@ -77,27 +95,45 @@ func intentOf(r pebble.Reader, key []byte, id TxnID) (*TxnMeta, []byte, error) {
 // reader that began after a commit acknowledged at the new timestamp must still find it
 // uncertain.
 func moveProvisional(rw ReadWriter, key, prefix []byte, from, to hlc.Timestamp) error {
-	k, stored, header, found, err := versionAt(rw, prefix, from)
+	value, local, err := takeProvisional(rw, key, prefix, from)
 	if err != nil {
-		return err
-	}
-	if !found {
-		return fmt.Errorf("key %q: intent without provisional value at %s", key, from)
-	}
-	value, local, err := decodeValue(from, header, stored)
-	if err != nil {
-		return fmt.Errorf("key %q at %s: %w", key, from, err)
-	}
-	if err := rw.Delete(k, nil); err != nil {
 		return err
 	}
 	nk, nv := encodeVersion(prefix[:len(prefix):len(prefix)], to, local, value)
 	return rw.Set(nk, nv, nil)
 }
 
-// ResolveIntentRange resolves transaction id's intents in [start, end) and returns how many
-// it resolved.
-func ResolveIntentRange(rw ReadWriter, start, end []byte, id TxnID, commit bool, commitTS hlc.Timestamp) (int, error) {
+// replaceProvisional commits, at to, value in place of an intent's provisional value at
+// from, with the provisional value's local timestamp (see ResolveIntent).
+func replaceProvisional(rw ReadWriter, key, prefix []byte, from, to hlc.Timestamp, value []byte) error {
+	_, local, err := takeProvisional(rw, key, prefix, from)
+	if err != nil {
+		return err
+	}
+	nk, nv := encodeVersion(prefix[:len(prefix):len(prefix)], to, local, value)
+	return rw.Set(nk, nv, nil)
+}
+
+// takeProvisional deletes an intent's provisional value at ts and returns it (a copy) and its
+// local timestamp.
+func takeProvisional(rw ReadWriter, key, prefix []byte, ts hlc.Timestamp) ([]byte, hlc.Timestamp, error) {
+	k, stored, header, found, err := versionAt(rw, prefix, ts)
+	if err != nil {
+		return nil, hlc.Timestamp{}, err
+	}
+	if !found {
+		return nil, hlc.Timestamp{}, fmt.Errorf("key %q: intent without provisional value at %s", key, ts)
+	}
+	value, local, err := decodeValue(ts, header, stored)
+	if err != nil {
+		return nil, hlc.Timestamp{}, fmt.Errorf("key %q at %s: %w", key, ts, err)
+	}
+	return value, local, rw.Delete(k, nil)
+}
+
+// ResolveIntentRange resolves transaction id's intents in [start, end) as ResolveIntent does
+// and returns how many it resolved.
+func ResolveIntentRange(rw ReadWriter, start, end []byte, id TxnID, commit bool, commitTS hlc.Timestamp, ignored []SeqRange) (int, error) {
 	// Collect first: the batch is written while resolving, and an iterator over it need not
 	// see those writes consistently.
 	keys, err := intentKeys(rw, start, end, id)
@@ -106,7 +142,7 @@ func ResolveIntentRange(rw ReadWriter, start, end []byte, id TxnID, commit bool,
 	}
 	n := 0
 	for _, k := range keys {
-		ok, err := ResolveIntent(rw, k, id, commit, commitTS)
+		ok, err := ResolveIntent(rw, k, id, commit, commitTS, ignored)
 		if err != nil {
 			return n, err
 		}
@@ -204,5 +240,8 @@ func CheckNoNewerWrites(r pebble.Reader, start, end []byte, from, to hlc.Timesta
 // IntentOf returns the meta of transaction id's intent on key, or nil if id has none there.
 func IntentOf(r pebble.Reader, key []byte, id TxnID) (*TxnMeta, error) {
 	meta, _, err := intentOf(r, key, id)
-	return meta, err
+	if meta == nil {
+		return nil, err
+	}
+	return &meta.TxnMeta, err
 }

@@ -153,7 +153,7 @@ func TestIntents(t *testing.T) {
 	}
 	// CPut sees the own intent as live; rewriting moves the provisional value.
 	if err := apply(t, db, func(b *pebble.Batch) error {
-		return ConditionalPut(b, []byte("k"), ts(22), ts(22), []byte("y"), txn, true)
+		return ConditionalPut(b, []byte("k"), ts(22), ts(22), []byte("y"), txn, true, nil)
 	}); err == nil {
 		t.Fatal("CPut over own live intent succeeded")
 	}
@@ -165,7 +165,7 @@ func TestIntents(t *testing.T) {
 	}
 	// Commit at a later timestamp moves the value.
 	must(apply(t, db, func(b *pebble.Batch) error {
-		ok, err := ResolveIntent(b, []byte("k"), txn.ID, true, ts(28))
+		ok, err := ResolveIntent(b, []byte("k"), txn.ID, true, ts(28), nil)
 		if !ok {
 			return fmt.Errorf("intent not found")
 		}
@@ -182,7 +182,7 @@ func TestIntents(t *testing.T) {
 	// Abort removes everything the intent wrote.
 	must(apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte("a"), ts(30), ts(30), []byte("tmp"), other) }))
 	must(apply(t, db, func(b *pebble.Batch) error {
-		_, err := ResolveIntentRange(b, []byte("a"), []byte("b"), other.ID, false, hlc.Timestamp{})
+		_, err := ResolveIntentRange(b, []byte("a"), []byte("b"), other.ID, false, hlc.Timestamp{}, nil)
 		return err
 	}))
 	if got := mustGet(t, db, "a", 100, ReadOptions{}); got != "<nil>" {
@@ -194,7 +194,7 @@ func TestConditionalPut(t *testing.T) {
 	db := openMem(t)
 	cput := func(at int64, v string) error {
 		return apply(t, db, func(b *pebble.Batch) error {
-			return ConditionalPut(b, []byte("u"), ts(at), ts(at), []byte(v), nil, true)
+			return ConditionalPut(b, []byte("u"), ts(at), ts(at), []byte(v), nil, true, nil)
 		})
 	}
 	if err := cput(10, "1"); err != nil {
@@ -383,7 +383,7 @@ func TestWriteReplay(t *testing.T) {
 	txn := &TxnMeta{ID: TxnID{7}, Key: []byte("k"), WriteTimestamp: ts(10), MinTimestamp: ts(10), Sequence: 1}
 	cput := func(m *TxnMeta) error {
 		return apply(t, db, func(b *pebble.Batch) error {
-			return ConditionalPut(b, []byte("k"), ts(10), ts(10), []byte("v"), m, true)
+			return ConditionalPut(b, []byte("k"), ts(10), ts(10), []byte("v"), m, true, nil)
 		})
 	}
 	if err := cput(txn); err != nil {

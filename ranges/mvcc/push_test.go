@@ -48,7 +48,7 @@ func TestPushIntent(t *testing.T) {
 		t.Fatalf("writer after the push sees %s", got)
 	}
 	if err := apply(t, db, func(b *pebble.Batch) error {
-		_, err := ResolveIntent(b, []byte("k"), writer.ID, true, ts(31))
+		_, err := ResolveIntent(b, []byte("k"), writer.ID, true, ts(31), nil)
 		return err
 	}); err != nil {
 		t.Fatal(err)

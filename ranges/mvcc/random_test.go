@@ -394,7 +394,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 			local := randLocal(txn.WriteTimestamp)
 			want := m.write(k, txn.WriteTimestamp, local, val, txn, absent)
 			got := outcome(nil, apply(func(b *pebble.Batch) error {
-				return ConditionalPut(b, []byte(k), txn.WriteTimestamp, local, []byte(val), txn, absent)
+				return ConditionalPut(b, []byte(k), txn.WriteTimestamp, local, []byte(val), txn, absent, nil)
 			}))
 			count(want)
 			if got != want {
@@ -428,7 +428,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 			want := m.resolve(k, txn.ID, commit, commitTS)
 			var got bool
 			if err := apply(func(b *pebble.Batch) (err error) {
-				got, err = ResolveIntent(b, []byte(k), txn.ID, commit, commitTS)
+				got, err = ResolveIntent(b, []byte(k), txn.ID, commit, commitTS, nil)
 				return err
 			}); err != nil || got != want {
 				t.Fatalf("op %d: ResolveIntent(%q): %v, %v; want %v", i, k, got, err, want)
@@ -446,7 +446,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 			}
 			var got int
 			if err := apply(func(b *pebble.Batch) (err error) {
-				got, err = ResolveIntentRange(b, []byte(bounds[0]), []byte(bounds[len(bounds)-1]), txn.ID, commit, commitTS)
+				got, err = ResolveIntentRange(b, []byte(bounds[0]), []byte(bounds[len(bounds)-1]), txn.ID, commit, commitTS, nil)
 				return err
 			}); err != nil || got != want {
 				t.Fatalf("op %d: ResolveIntentRange: %d, %v; want %d", i, got, err, want)

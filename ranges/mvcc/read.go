@@ -20,6 +20,9 @@ type KeyValue struct {
 type ReadOptions struct {
 	// Txn is the reading transaction: it sees its own intents of its current epoch.
 	Txn *TxnMeta
+	// Ignored are the write numbers Txn rolled back to savepoints: of its own intent it
+	// sees the latest write not among them, or, if all are, the committed value beneath.
+	Ignored []SeqRange
 	// Uncertainty is the reader's uncertainty interval above the read timestamp.
 	Uncertainty UncertaintyInterval
 	// Inconsistent reads ignore other transactions' intents instead of failing.
@@ -175,19 +178,32 @@ func (r *reader) readKey(prefix []byte, positioned bool) (value []byte, vts hlc.
 	var skip hlc.Timestamp // a provisional value this reader must not see
 	hasMeta := false
 	if it.Valid() && bytes.Equal(it.Key(), prefix) {
-		meta, err := decodeMeta(it.Value())
+		// Only the reader's own intent may need its history, and only once it rolled
+		// back to a savepoint.
+		im, err := decodeIntentMeta(it.Value(), r.opts.Txn != nil && len(r.opts.Ignored) > 0)
 		if err != nil {
 			return nil, vts, false, nil, fmt.Errorf("key %x: %w", prefix, err)
 		}
+		meta := im.TxnMeta
 		own := r.opts.Txn != nil && r.opts.Txn.ID == meta.ID
 		if own && meta.Epoch == r.opts.Txn.Epoch {
-			// The transaction reads its own write, whatever its timestamp.
-			r.seekVersion(prefix, meta.WriteTimestamp)
-			value, _, err := r.provisional(prefix, meta.WriteTimestamp)
-			if err != nil {
-				return nil, vts, false, nil, err
+			// The transaction reads its own latest write not rolled back, whatever its
+			// timestamp.
+			value, current, found := im.visible(r.opts.Ignored)
+			switch {
+			case current:
+				r.seekVersion(prefix, meta.WriteTimestamp)
+				value, _, err := r.provisional(prefix, meta.WriteTimestamp)
+				if err != nil {
+					return nil, vts, false, nil, err
+				}
+				return value, meta.WriteTimestamp, len(value) > 0, nil, nil
+			case found:
+				// A value of the history: a subslice of the meta, valid until the
+				// iterator moves.
+				return value, meta.WriteTimestamp, len(value) > 0, nil, nil
 			}
-			return value, meta.WriteTimestamp, len(value) > 0, nil, nil
+			// Every write of the key rolled back: what is beneath counts, as below.
 		}
 		hasMeta, skip = true, meta.WriteTimestamp
 		it.Next()
@@ -206,9 +222,9 @@ func (r *reader) readKey(prefix []byte, positioned bool) (value []byte, vts hlc.
 				return nil, vts, false, &meta, nil
 			}
 		}
-		// An older epoch of the reader, an intent above the limit or known to be later than
-		// the reader, or an inconsistent read: the provisional value is invisible and the
-		// committed versions below it count.
+		// An older epoch of the reader, or its own intent with every write rolled back, an
+		// intent above the limit or known to be later than the reader, or an inconsistent
+		// read: the provisional value is invisible and the committed versions below it count.
 	}
 	seeked := false
 	for n := 0; it.Valid(); n++ {

@@ -217,3 +217,12 @@ func (v *paramCollector) Enter(n ast.Node) (ast.Node, bool) {
 }
 
 func (v *paramCollector) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// DisplaySQL renders n for people (EXPLAIN): names unquoted, keywords upper case.
+func DisplaySQL(n ast.Node) string {
+	var sb strings.Builder
+	if err := n.Restore(format.NewRestoreCtx(format.RestoreStringSingleQuotes|format.RestoreKeyWordUppercase, &sb)); err != nil {
+		return fmt.Sprintf("<%T>", n)
+	}
+	return sb.String()
+}

@@ -227,7 +227,20 @@ func (r *rewriter) orderLimit() error {
 		case t.is("nulls") && i+1 < len(r.toks) && r.toks[i+1].is("first", "last"):
 			desc := i > 0 && r.toks[i-1].is("desc")
 			if (r.toks[i+1].text == "last") == desc {
-				return r.unsupported("NULLS " + strings.ToUpper(r.toks[i+1].text) + " with " + map[bool]string{true: "DESC", false: "ASC"}[desc])
+				// Not the default for the direction: the sort item becomes
+				// meridian_nulls_first(expr) or meridian_nulls_last(expr).
+				end := i
+				if end > 0 && r.toks[end-1].is("asc", "desc") {
+					end--
+				}
+				start, ok := r.sortItemStart(end)
+				if !ok {
+					return r.syntaxError(i)
+				}
+				marker := "meridian_nulls_" + r.toks[i+1].text
+				r.replace(end, i+2, r.toks[end:i]...)
+				r.replace(start, end, funcCall(marker, append([]token(nil), r.toks[start:end]...))...)
+				continue
 			}
 			r.replace(i, i+2)
 			i--
@@ -450,18 +463,20 @@ func (r *rewriter) insertClauses() error {
 // returning cuts a top-level RETURNING list out of INSERT, UPDATE and DELETE; the engine
 // evaluates it over the rows the statement wrote.
 func (r *rewriter) returning() error {
-	if len(r.toks) == 0 || !r.toks[0].is("insert", "update", "delete", "replace") {
+	// The statement may follow a WITH clause.
+	main := r.mainStatement()
+	if main < 0 || main >= len(r.toks) || !r.toks[main].is("insert", "update", "delete", "replace") {
 		return nil
 	}
 	// tidb's multi-table UPDATE and DELETE differ from PostgreSQL's FROM and USING in which
 	// table is written; refuse them rather than guess.
-	if r.toks[0].is("update") && r.topLevelIndex(1, func(t token) bool { return t.is("from") }) >= 0 {
+	if r.toks[main].is("update") && r.topLevelIndex(main+1, func(t token) bool { return t.is("from") }) >= 0 {
 		return r.unsupported("UPDATE ... FROM")
 	}
-	if r.toks[0].is("delete") && r.topLevelIndex(1, func(t token) bool { return t.is("using") }) >= 0 {
+	if r.toks[main].is("delete") && r.topLevelIndex(main+1, func(t token) bool { return t.is("using") }) >= 0 {
 		return r.unsupported("DELETE ... USING")
 	}
-	i := r.topLevelIndex(1, func(t token) bool { return t.is("returning") })
+	i := r.topLevelIndex(main+1, func(t token) bool { return t.is("returning") })
 	if i < 0 {
 		return nil
 	}
@@ -471,4 +486,27 @@ func (r *rewriter) returning() error {
 	r.st.Returning, r.st.ReturningParamOrder = emit(r.toks[i+1:])
 	r.toks = r.toks[:i]
 	return nil
+}
+
+// sortItemStart finds where the sort item ending before end starts: after the ORDER BY
+// (or PARTITION BY) or the comma before it, at the same parenthesis depth.
+func (r *rewriter) sortItemStart(end int) (int, bool) {
+	depth := 0
+	for k := end - 1; k >= 0; k-- {
+		t := r.toks[k]
+		switch {
+		case t.isOp(")"):
+			depth++
+		case t.isOp("("):
+			if depth == 0 {
+				return 0, false
+			}
+			depth--
+		case depth == 0 && t.isOp(","):
+			return k + 1, k+1 < end
+		case depth == 0 && t.is("by") && k > 0 && r.toks[k-1].is("order"):
+			return k + 1, k+1 < end
+		}
+	}
+	return 0, false
 }

@@ -7,6 +7,10 @@
 // and CAST become meridian_cast(expr, 'type') and column types travel as enum('type'), since
 // tidb knows only MySQL's types; ON CONFLICT, UPSERT, RETURNING, transaction, SET and SHOW
 // forms, ILIKE, IS DISTINCT FROM, ^, AT TIME ZONE and FETCH/OFFSET are mapped onto tidb
-// syntax or cut out for the engine. What it recognizes but cannot express is refused with
-// SQLSTATE 0A000 rather than passed on to be misread.
+// syntax or cut out for the engine. Query structure tidb lacks travels as marker calls the
+// planner recognizes (FULL JOIN as a LEFT JOIN on meridian_full_join(cond), DISTINCT ON as
+// a first field meridian_distinct_on(...), a function in FROM as a derived table of
+// meridian_table_function(f(...))), VALUES queries become UNION ALL selects, and FROM
+// column alias lists move to Statement.ColumnAliases (see queries.go). What it recognizes
+// but cannot express is refused with SQLSTATE 0A000 rather than passed on to be misread.
 package pgdialect

@@ -34,6 +34,13 @@ type Statement struct {
 	// CreateTableStmt.Constraints), and of the UNIQUE constraints of ALTER TABLE, by the
 	// position of their action (AlterTableStmt.Specs); tidb's grammar cannot carry them.
 	StoredColumns map[int][]string
+	// Maintenance is set, and SQL empty, for VACUUM and ANALYZE.
+	Maintenance *Maintenance
+	// ColumnAliases holds the column alias lists of FROM items, cut out of SQL, by the
+	// item's alias lower-cased (ast.TableSource.AsName.L): FROM t AS a (x, y) is FROM t AS a
+	// in SQL and "a": {"x", "y"} here. The names are as PostgreSQL folds them (unquoted
+	// lower-cased, quoted kept). Nil if there are none.
+	ColumnAliases map[string][]string
 }
 
 // TxnModes are transaction modes of BEGIN or SET TRANSACTION that the normalized SQL cannot
@@ -140,10 +147,14 @@ func normalize(src string, toks []token) (Statement, error) {
 	if r.isIndexStatement() {
 		return r.indexStatement()
 	}
+	if r.isMaintenance() {
+		return r.maintenance()
+	}
 	steps := []func() error{
 		r.statementForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.storedColumnClauses, r.typedLiterals,
 		r.extract, r.casts, r.arrays, r.atTimeZone, r.power, r.otherOperators, r.anyAll, r.ilike, r.distinctFrom,
-		r.rejectLeftovers, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,
+		r.rejectLeftovers, r.lateral, r.fullJoins, r.fromClauses, r.distinctOn, r.cteHints, r.valuesLists,
+		r.withInsert, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

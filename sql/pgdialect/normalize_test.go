@@ -2,7 +2,9 @@ package pgdialect
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,6 +105,10 @@ func writeStatement(sb *strings.Builder, st Statement) {
 	}
 	if len(st.StoredColumns) > 0 {
 		fmt.Fprintf(sb, "stored columns: %v\n", st.StoredColumns)
+	}
+	aliases := slices.Sorted(maps.Keys(st.ColumnAliases))
+	for _, a := range aliases {
+		fmt.Fprintf(sb, "column aliases %q: %q\n", a, st.ColumnAliases[a])
 	}
 }
 

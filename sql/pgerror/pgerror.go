@@ -31,6 +31,7 @@ const (
 	CodeReadOnlySQLTransaction     = "25006"
 	CodeInvalidAuthorization       = "28000"
 	CodeInvalidPassword            = "28P01"
+	CodeInvalidSavepointSpec       = "3B001"
 	CodeInvalidCatalogName         = "3D000"
 	CodeInvalidCursorName          = "34000"
 	CodeSerializationFailure       = "40001"
@@ -60,6 +61,9 @@ const (
 	CodeQueryCanceled              = "57014"
 	CodeAdminShutdown              = "57P01"
 	CodeOutOfMemory                = "53200"
+	CodeCardinalityViolation       = "21000"
+	CodeWindowingError             = "42P20"
+	CodeInvalidRecursion           = "42P19"
 	CodeProgramLimitExceeded       = "54000"
 	CodeInternalError              = "XX000"
 )

@@ -1,0 +1,504 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strings"
+
+	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/sql/catalog"
+	"github.com/meridiandb/meridian/sql/rowenc"
+	"github.com/meridiandb/meridian/sql/types"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// joinKind is the kind of a join: which unmatched rows it keeps.
+type joinKind int
+
+const (
+	innerJoin joinKind = iota
+	leftJoin
+	rightJoin
+	fullJoin
+)
+
+func (k joinKind) String() string {
+	return [...]string{"inner", "left outer", "right outer", "full outer"}[k]
+}
+
+// keepsLeft and keepsRight report whether unmatched rows of a side appear, NULL-extended.
+func (k joinKind) keepsLeft() bool  { return k == leftJoin || k == fullJoin }
+func (k joinKind) keepsRight() bool { return k == rightJoin || k == fullJoin }
+
+// joinSpec is what every join algorithm shares: the inputs, the equality columns (compiled
+// against each input's own columns), and the rest of the ON condition (compiled against the
+// joined row).
+type joinSpec struct {
+	kind        joinKind
+	left, right relNode
+	leftKeys    []*scalar
+	rightKeys   []*scalar
+	residual    *scalar
+	scope       []scopeColumn
+	onText      string // the equality, for EXPLAIN
+}
+
+func (j *joinSpec) cols() []scopeColumn { return j.scope }
+
+func (j *joinSpec) keyTypes() []types.T {
+	out := make([]types.T, len(j.leftKeys))
+	for i, k := range j.leftKeys {
+		out[i] = k.typ
+	}
+	return out
+}
+
+// keyOf evaluates a side's join key into key; ok is false when a value is NULL, which
+// matches nothing.
+func keyOf(ec *evalCtx, exprs []*scalar, typs []types.T, row []types.Datum, key []byte, vals []types.Datum) ([]byte, bool, error) {
+	for i, e := range exprs {
+		v, err := e.eval(ec, row)
+		if err != nil {
+			return nil, false, err
+		}
+		if v == nil {
+			return key, false, nil
+		}
+		vals[i] = v
+	}
+	return groupKey(key[:0], typs, vals), true, nil
+}
+
+// joined concatenates a left and a right row; nil stands for a side's NULLs.
+func (j *joinSpec) joined(l, r []types.Datum) []types.Datum {
+	nl, nr := len(j.left.cols()), len(j.right.cols())
+	out := make([]types.Datum, nl+nr)
+	copy(out, l)
+	copy(out[nl:], r)
+	return out
+}
+
+// accept reports whether the joined row passes the residual ON condition.
+func (j *joinSpec) accept(ec *evalCtx, row []types.Datum) (bool, error) {
+	if j.residual == nil {
+		return true, nil
+	}
+	v, err := j.residual.eval(ec, row)
+	if err != nil || v == nil {
+		return false, err
+	}
+	return v.(bool), nil
+}
+
+func (j *joinSpec) details() []string {
+	var d []string
+	if j.onText != "" {
+		d = append(d, "equality: "+j.onText)
+	}
+	if j.residual != nil {
+		d = append(d, "filter: other conditions")
+	}
+	return d
+}
+
+// hashJoinNode builds a hash table of the right input on its keys and streams the left
+// input through it. Right rows are held in memory, charged to the statement's budget.
+type hashJoinNode struct{ joinSpec }
+
+func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	ec := x.ec
+	typs := n.keyTypes()
+	rights, held, err := collect(ctx, x, n.right)
+	if err != nil {
+		return err
+	}
+	defer x.mem.shrink(held)
+	table := map[string][]int{}
+	vals := make([]types.Datum, len(typs))
+	var key []byte
+	for i, r := range rights {
+		var ok bool
+		if key, ok, err = keyOf(ec, n.rightKeys, typs, r, key, vals); err != nil {
+			return err
+		}
+		if ok {
+			table[string(key)] = append(table[string(key)], i)
+		}
+	}
+	var matched []bool
+	if n.kind.keepsRight() {
+		matched = make([]bool, len(rights))
+	}
+	stopped := false
+	err = runNode(ctx, x, n.left, func(l []types.Datum) (bool, error) {
+		var ok bool
+		var err error
+		if key, ok, err = keyOf(ec, n.leftKeys, typs, l, key, vals); err != nil {
+			return false, err
+		}
+		found := false
+		if ok {
+			for _, i := range table[string(key)] {
+				row := n.joined(l, rights[i])
+				if pass, err := n.accept(ec, row); err != nil || !pass {
+					if err != nil {
+						return false, err
+					}
+					continue
+				}
+				found = true
+				if matched != nil {
+					matched[i] = true
+				}
+				if more, err := emit(row); err != nil || !more {
+					stopped = true
+					return false, err
+				}
+			}
+		}
+		if !found && n.kind.keepsLeft() {
+			more, err := emit(n.joined(l, nil))
+			stopped = !more
+			return more, err
+		}
+		return true, nil
+	})
+	if err != nil || stopped {
+		return err
+	}
+	for i, m := range matched {
+		if !m {
+			if more, err := emit(n.joined(nil, rights[i])); err != nil || !more {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (n *hashJoinNode) describe() nodeDesc {
+	return nodeDesc{name: fmt.Sprintf("hash join (%s)", n.kind), details: n.details(), inputs: []relNode{n.left, n.right}}
+}
+
+// nestedLoopJoinNode joins on a condition with no equality to hash: the right input is
+// held in memory and every left row is tried against every right row.
+type nestedLoopJoinNode struct{ joinSpec }
+
+func (n *nestedLoopJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	ec := x.ec
+	rights, held, err := collect(ctx, x, n.right)
+	if err != nil {
+		return err
+	}
+	defer x.mem.shrink(held)
+	var matched []bool
+	if n.kind.keepsRight() {
+		matched = make([]bool, len(rights))
+	}
+	stopped := false
+	err = runNode(ctx, x, n.left, func(l []types.Datum) (bool, error) {
+		found := false
+		for i, r := range rights {
+			row := n.joined(l, r)
+			pass, err := n.accept(ec, row)
+			if err != nil {
+				return false, err
+			}
+			if !pass {
+				continue
+			}
+			found = true
+			if matched != nil {
+				matched[i] = true
+			}
+			if more, err := emit(row); err != nil || !more {
+				stopped = true
+				return false, err
+			}
+		}
+		if !found && n.kind.keepsLeft() {
+			more, err := emit(n.joined(l, nil))
+			stopped = !more
+			return more, err
+		}
+		return true, nil
+	})
+	if err != nil || stopped {
+		return err
+	}
+	for i, m := range matched {
+		if !m {
+			if more, err := emit(n.joined(nil, rights[i])); err != nil || !more {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (n *nestedLoopJoinNode) describe() nodeDesc {
+	name := fmt.Sprintf("nested loop join (%s)", n.kind)
+	if n.residual == nil {
+		name = "cross join"
+		if n.kind != innerJoin {
+			name = fmt.Sprintf("nested loop join (%s)", n.kind)
+		}
+	}
+	return nodeDesc{name: name, details: n.details(), inputs: []relNode{n.left, n.right}}
+}
+
+// mergeJoinNode joins two inputs that both arrive ordered on the join keys (ascending), as
+// two primary-key scans joined on their key columns do: it walks both in step, holding only
+// the right rows of the current key.
+type mergeJoinNode struct{ joinSpec }
+
+func (n *mergeJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	ec := x.ec
+	typs := n.keyTypes()
+	seq := func(yield func([]types.Datum, error) bool) {
+		err := runNode(ctx, x, n.right, func(row []types.Datum) (bool, error) {
+			return yield(row, nil), nil
+		})
+		if err != nil {
+			yield(nil, err)
+		}
+	}
+	next, stop := iter.Pull2(iter.Seq2[[]types.Datum, error](seq))
+	defer stop()
+
+	keyVals := func(exprs []*scalar, row []types.Datum) ([]types.Datum, error) {
+		out := make([]types.Datum, len(exprs))
+		for i, e := range exprs {
+			v, err := e.eval(ec, row)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+	compare := func(a, b []types.Datum) int {
+		for i := range a {
+			if c := types.Compare(typs[i], a[i], b[i]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	}
+	var (
+		pending    []types.Datum // the next right row not yet grouped
+		pendingKey []types.Datum
+		done       bool
+		group      [][]types.Datum // right rows of groupKey
+		groupKey   []types.Datum
+	)
+	advance := func() error {
+		row, err, ok := next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			done, pending = true, nil
+			return nil
+		}
+		pending = row
+		pendingKey, err = keyVals(n.rightKeys, row)
+		return err
+	}
+	if err := advance(); err != nil {
+		return err
+	}
+	return runNode(ctx, x, n.left, func(l []types.Datum) (bool, error) {
+		lk, err := keyVals(n.leftKeys, l)
+		if err != nil {
+			return false, err
+		}
+		if groupKey == nil || compare(groupKey, lk) != 0 {
+			// Skip right rows below the left key, then gather those equal to it.
+			group, groupKey = nil, nil
+			for !done && compare(pendingKey, lk) < 0 {
+				if err := advance(); err != nil {
+					return false, err
+				}
+			}
+			for !done && compare(pendingKey, lk) == 0 {
+				group = append(group, pending)
+				groupKey = pendingKey
+				if err := advance(); err != nil {
+					return false, err
+				}
+			}
+		}
+		found := false
+		for _, r := range group {
+			row := n.joined(l, r)
+			pass, err := n.accept(ec, row)
+			if err != nil {
+				return false, err
+			}
+			if !pass {
+				continue
+			}
+			found = true
+			if more, err := emit(row); err != nil || !more {
+				return false, err
+			}
+		}
+		if !found && n.kind.keepsLeft() {
+			return emit(n.joined(l, nil))
+		}
+		return true, nil
+	})
+}
+
+func (n *mergeJoinNode) describe() nodeDesc {
+	return nodeDesc{name: fmt.Sprintf("merge join (%s)", n.kind), details: n.details(), inputs: []relNode{n.left, n.right}}
+}
+
+// lookupJoinNode joins each left row to the rows of a table found by its primary key: the
+// left rows go in batches, each batch's lookups in one request. It suits a left input much
+// smaller than the table.
+type lookupJoinNode struct {
+	joinSpec
+	table  *catalog.Table
+	target *scanNode // the right input: its filter applies to the rows looked up
+}
+
+// lookupBatch is how many left rows share one round of lookups.
+const lookupBatch = 256
+
+func (n *lookupJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	ec := x.ec
+	tbl := n.table
+	pkOrds := tbl.PrimaryKeyOrdinals()
+	full := len(n.leftKeys) == len(pkOrds)
+	var batch [][]types.Datum
+	stopped := false
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		b := &txn.Batch{}
+		var asked []int // batch index of each request
+		for i, l := range batch {
+			key := rowenc.IndexPrefix(tbl.ID)
+			null := false
+			for k, e := range n.leftKeys {
+				v, err := e.eval(ec, l)
+				if err != nil {
+					return err
+				}
+				if v == nil {
+					null = true
+					break
+				}
+				if key, err = rowenc.AppendKeyDatum(key, tbl.Columns[pkOrds[k]].Type, v, tbl.PrimaryKeyDesc[k]); err != nil {
+					return err
+				}
+			}
+			if null {
+				continue
+			}
+			lock := n.target.src.scan.locking
+			switch {
+			case full && lock != kvpb.LockNone:
+				b.GetLocking(key, lock)
+			case full:
+				b.Get(key)
+			case lock != kvpb.LockNone:
+				b.ScanLocking(key, prefixEnd(key), 0, false, lock)
+			default:
+				b.Scan(key, prefixEnd(key), 0, false)
+			}
+			asked = append(asked, i)
+		}
+		if b.Len() > 0 {
+			if err := x.txn.Run(ctx, b); err != nil {
+				return err
+			}
+		}
+		found := make([]bool, len(batch))
+		for r, res := range b.Results {
+			i := asked[r]
+			for _, kv := range res.Rows {
+				right := make([]types.Datum, len(tbl.Columns))
+				if err := rowenc.DecodeRow(tbl, kv.Key, kv.Value, right); err != nil {
+					return err
+				}
+				if ok, err := n.target.src.pass(ec, right); err != nil || !ok {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+				row := n.joined(batch[i], right)
+				pass, err := n.accept(ec, row)
+				if err != nil {
+					return err
+				}
+				if !pass {
+					continue
+				}
+				found[i] = true
+				if more, err := emit(row); err != nil || !more {
+					stopped = true
+					return err
+				}
+			}
+		}
+		if n.kind.keepsLeft() {
+			for i, l := range batch {
+				if !found[i] {
+					if more, err := emit(n.joined(l, nil)); err != nil || !more {
+						stopped = true
+						return err
+					}
+				}
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	err := runNode(ctx, x, n.left, func(l []types.Datum) (bool, error) {
+		batch = append(batch, l)
+		if len(batch) < lookupBatch {
+			return true, nil
+		}
+		err := flush()
+		return !stopped, err
+	})
+	if err != nil || stopped {
+		return err
+	}
+	return flush()
+}
+
+func (n *lookupJoinNode) describe() nodeDesc {
+	d := n.details()
+	if n.target.src.filter != nil {
+		d = append(d, "filter on "+n.table.Name+": pushed-down conditions")
+	}
+	return nodeDesc{name: fmt.Sprintf("lookup join (%s) on %s@%s", n.kind, n.table.Name, n.table.PrimaryKeyName()), details: d, inputs: []relNode{n.left}}
+}
+
+// prefixEnd is the first key after every key starting with prefix.
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// equalityText renders join equalities for EXPLAIN.
+func equalityText(pairs [][2]string) string {
+	parts := make([]string, len(pairs))
+	for i, p := range pairs {
+		parts[i] = p[0] + " = " + p[1]
+	}
+	return strings.Join(parts, " AND ")
+}

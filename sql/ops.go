@@ -1,0 +1,501 @@
+package sql
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/meridiandb/meridian/sql/types"
+)
+
+// scanNode reads one table through its source: the key spans WHERE pins down, then the
+// conditions pushed down to the table.
+type scanNode struct {
+	src   *source
+	scope []scopeColumn
+	// limitHint, when positive, is how many rows the consumer needs at most, so that the
+	// first request need not read more.
+	limitHint int64
+	raw       *rawScan // the scan before filtering, for EXPLAIN
+	// stats are the table's statistics (nil if never analyzed) and est the rows the scan
+	// is estimated to return.
+	stats *tableStats
+	est   float64
+}
+
+func newScanNode(src *source, scope []scopeColumn) *scanNode {
+	n := &scanNode{src: src, scope: scope}
+	n.raw = &rawScan{n}
+	return n
+}
+
+func (n *scanNode) cols() []scopeColumn { return n.scope }
+
+func (n *scanNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	var page int64
+	if n.limitHint > 0 {
+		page = n.limitHint
+		if n.src.filter != nil {
+			page = scanPageSize
+		}
+	}
+	var raw *nodeStats
+	if x.stats != nil && n.src.filter != nil {
+		raw = &nodeStats{loops: 1}
+		if old := x.stats[n.raw]; old != nil {
+			raw.rows, raw.loops = old.rows, old.loops+1
+		}
+		x.stats[n.raw] = raw
+	}
+	return n.src.scan.run(ctx, x.txn, x.ec, page, func(row []types.Datum) (bool, error) {
+		if raw != nil {
+			raw.rows++
+		}
+		ok, err := n.src.pass(x.ec, row)
+		if err != nil || !ok {
+			return true, err
+		}
+		return emit(row)
+	})
+}
+
+func (n *scanNode) describe() nodeDesc {
+	if n.src.filter == nil {
+		return n.raw.describe()
+	}
+	return nodeDesc{name: "filter", inputs: []relNode{n.raw}}
+}
+
+// rawScan stands for a scanNode's reads before its filter in EXPLAIN.
+type rawScan struct{ n *scanNode }
+
+func (r *rawScan) cols() []scopeColumn { return r.n.scope }
+func (r *rawScan) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	panic("rawScan only describes a scan")
+}
+func (r *rawScan) describe() nodeDesc { return nodeDesc{name: r.n.src.scan.explain()} }
+
+// valuesNode produces rows of expressions: SELECT without FROM is one row of none.
+type valuesNode struct {
+	scope []scopeColumn
+	rows  [][]*scalar
+}
+
+func (n *valuesNode) cols() []scopeColumn { return n.scope }
+
+func (n *valuesNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	for _, exprs := range n.rows {
+		row := make([]types.Datum, len(exprs))
+		for i, e := range exprs {
+			v, err := e.eval(x.ec, nil)
+			if err != nil {
+				return err
+			}
+			row[i] = v
+		}
+		if more, err := emit(row); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *valuesNode) describe() nodeDesc {
+	return nodeDesc{name: fmt.Sprintf("values (%d row%s)", len(n.rows), plural(len(n.rows)))}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// filterNode passes the rows for which its predicate is true.
+type filterNode struct {
+	input relNode
+	pred  *scalar
+}
+
+func (n *filterNode) cols() []scopeColumn { return n.input.cols() }
+
+func (n *filterNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	return runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
+		v, err := n.pred.eval(x.ec, row)
+		if err != nil || v == nil || !v.(bool) {
+			return true, err
+		}
+		return emit(row)
+	})
+}
+
+func (n *filterNode) describe() nodeDesc {
+	return nodeDesc{name: "filter", inputs: []relNode{n.input}}
+}
+
+// projectNode computes its output columns from each input row.
+type projectNode struct {
+	input relNode
+	exprs []*scalar
+	scope []scopeColumn
+	// passthrough marks a projection that only renames or hides columns; EXPLAIN skips it.
+	passthrough bool
+}
+
+func (n *projectNode) cols() []scopeColumn { return n.scope }
+
+func (n *projectNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	return runNode(ctx, x, n.input, func(in []types.Datum) (bool, error) {
+		out := make([]types.Datum, len(n.exprs))
+		for i, e := range n.exprs {
+			v, err := e.eval(x.ec, in)
+			if err != nil {
+				return false, err
+			}
+			out[i] = v
+		}
+		return emit(out)
+	})
+}
+
+func (n *projectNode) describe() nodeDesc {
+	if n.passthrough {
+		return n.input.describe()
+	}
+	return nodeDesc{name: "render", inputs: []relNode{n.input}}
+}
+
+// limitNode passes at most limit rows after skipping offset.
+type limitNode struct {
+	input         relNode
+	limit, offset *scalar
+}
+
+func (n *limitNode) cols() []scopeColumn { return n.input.cols() }
+
+func (n *limitNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	limit, hasLimit, err := evalInt(x.ec, n.limit, "LIMIT")
+	if err != nil {
+		return err
+	}
+	offset, _, err := evalInt(x.ec, n.offset, "OFFSET")
+	if err != nil {
+		return err
+	}
+	if hasLimit && limit == 0 {
+		return nil
+	}
+	var seen, sent int64
+	return runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
+		seen++
+		if seen <= offset {
+			return true, nil
+		}
+		sent++
+		more, err := emit(row)
+		return more && !(hasLimit && sent >= limit), err
+	})
+}
+
+func (n *limitNode) describe() nodeDesc {
+	return nodeDesc{name: "limit", inputs: []relNode{n.input}}
+}
+
+// sortKey orders rows by one input column.
+type sortKey struct {
+	col        int
+	desc       bool
+	nullsFirst bool
+}
+
+// sortNode sorts its input. With a limit it keeps only the rows that can make the cut (a
+// top-k heap), so ORDER BY … LIMIT k holds k rows, not the whole input.
+type sortNode struct {
+	input relNode
+	keys  []sortKey
+	// limit and offset, when limit is set, bound the rows that need sorting.
+	limit, offset *scalar
+	label         string // the ORDER BY, for EXPLAIN
+}
+
+func (n *sortNode) cols() []scopeColumn { return n.input.cols() }
+
+func (n *sortNode) less(typs []types.T) func(a, b []types.Datum) int {
+	return func(a, b []types.Datum) int {
+		for _, k := range n.keys {
+			av, bv := a[k.col], b[k.col]
+			var c int
+			switch {
+			case av == nil && bv == nil:
+				continue
+			case av == nil || bv == nil:
+				// NULLs sort first or last whatever the direction; the planner sets
+				// nullsFirst to PostgreSQL's default (first when descending) unless told.
+				if (av == nil) == k.nullsFirst {
+					return -1
+				}
+				return 1
+			default:
+				c = types.Compare(typs[k.col], av, bv)
+			}
+			if c == 0 {
+				continue
+			}
+			if k.desc {
+				return -c
+			}
+			return c
+		}
+		return 0
+	}
+}
+
+func (n *sortNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	cmp := n.less(colTypes(n.input.cols()))
+	var keep int64 = -1
+	if n.limit != nil {
+		limit, ok, err := evalInt(x.ec, n.limit, "LIMIT")
+		if err != nil {
+			return err
+		}
+		offset, _, err := evalInt(x.ec, n.offset, "OFFSET")
+		if err != nil {
+			return err
+		}
+		if ok {
+			keep = limit + offset
+		}
+	}
+	var rows [][]types.Datum
+	var held int64
+	defer func() { x.mem.shrink(held) }()
+	if keep >= 0 {
+		h := &rowHeap{cmp: cmp}
+		err := runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
+			if int64(h.Len()) < keep {
+				sz := rowSize(row)
+				if err := x.mem.grow(sz); err != nil {
+					return false, err
+				}
+				held += sz
+				heap.Push(h, row)
+			} else if keep > 0 && cmp(row, h.rows[0]) < 0 {
+				h.rows[0] = row
+				heap.Fix(h, 0)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		rows = h.rows
+	} else {
+		var err error
+		var bytes int64
+		rows, bytes, err = collect(ctx, x, n.input)
+		if err != nil {
+			return err
+		}
+		held = bytes
+	}
+	slices.SortStableFunc(rows, cmp)
+	for _, row := range rows {
+		if more, err := emit(row); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *sortNode) describe() nodeDesc {
+	name := "sort"
+	if n.limit != nil {
+		name = "top-k sort"
+	}
+	if n.label != "" {
+		name += " (" + n.label + ")"
+	}
+	return nodeDesc{name: name, inputs: []relNode{n.input}}
+}
+
+// rowHeap is a max-heap under cmp: its root is the row a better one displaces.
+type rowHeap struct {
+	rows [][]types.Datum
+	cmp  func(a, b []types.Datum) int
+}
+
+func (h *rowHeap) Len() int           { return len(h.rows) }
+func (h *rowHeap) Less(i, j int) bool { return h.cmp(h.rows[i], h.rows[j]) > 0 }
+func (h *rowHeap) Swap(i, j int)      { h.rows[i], h.rows[j] = h.rows[j], h.rows[i] }
+func (h *rowHeap) Push(v any)         { h.rows = append(h.rows, v.([]types.Datum)) }
+func (h *rowHeap) Pop() any {
+	v := h.rows[len(h.rows)-1]
+	h.rows = h.rows[:len(h.rows)-1]
+	return v
+}
+
+// distinctNode passes the first row of each distinct value of its key columns (all
+// columns for DISTINCT, the DISTINCT ON expressions otherwise), remembering the keys seen.
+type distinctNode struct {
+	input relNode
+	on    []int // key columns; nil: all
+	label string
+}
+
+func (n *distinctNode) cols() []scopeColumn { return n.input.cols() }
+
+func (n *distinctNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	typs := colTypes(n.input.cols())
+	on := n.on
+	if on == nil {
+		on = make([]int, len(typs))
+		for i := range on {
+			on[i] = i
+		}
+	}
+	keyTypes := make([]types.T, len(on))
+	for i, c := range on {
+		keyTypes[i] = typs[c]
+	}
+	seen := map[string]struct{}{}
+	var held int64
+	defer func() { x.mem.shrink(held) }()
+	var key []byte
+	vals := make([]types.Datum, len(on))
+	return runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
+		for i, c := range on {
+			vals[i] = row[c]
+		}
+		key = groupKey(key[:0], keyTypes, vals)
+		if _, ok := seen[string(key)]; ok {
+			return true, nil
+		}
+		sz := int64(len(key) + 48)
+		if err := x.mem.grow(sz); err != nil {
+			return false, err
+		}
+		held += sz
+		seen[string(key)] = struct{}{}
+		return emit(row)
+	})
+}
+
+func (n *distinctNode) describe() nodeDesc {
+	name := "distinct"
+	if n.label != "" {
+		name += " on " + n.label
+	}
+	return nodeDesc{name: name, inputs: []relNode{n.input}}
+}
+
+// aggNode groups its input and computes aggregates. Its rows are the aggregate results
+// followed by the group's first input row, which column references in the aggregated
+// expressions read (PostgreSQL allows only grouped columns there, which are equal over the
+// group).
+type aggNode struct {
+	input   relNode
+	groupBy []*scalar
+	aggs    []*aggregate
+	scope   []scopeColumn
+	label   string
+}
+
+func (n *aggNode) cols() []scopeColumn { return n.scope }
+
+type group struct {
+	first  []types.Datum
+	states []*aggState
+}
+
+func (n *aggNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	ec := x.ec
+	groups := map[string]*group{}
+	var order []*group
+	var key []byte
+	var held int64
+	defer func() { x.mem.shrink(held) }()
+	typs := make([]types.T, len(n.groupBy))
+	for i, g := range n.groupBy {
+		typs[i] = g.typ
+	}
+	vals := make([]types.Datum, len(n.groupBy))
+	err := runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
+		for i, g := range n.groupBy {
+			v, err := g.eval(ec, row)
+			if err != nil {
+				return false, err
+			}
+			vals[i] = v
+		}
+		key = groupKey(key[:0], typs, vals)
+		gr, ok := groups[string(key)]
+		if !ok {
+			sz := rowSize(row) + int64(len(key)) + int64(64*len(n.aggs))
+			if err := x.mem.grow(sz); err != nil {
+				return false, err
+			}
+			held += sz
+			gr = &group{first: row}
+			for _, a := range n.aggs {
+				gr.states = append(gr.states, newAggState(a))
+			}
+			groups[string(key)] = gr
+			order = append(order, gr)
+		}
+		for _, st := range gr.states {
+			if err := st.add(ec, row); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	// Without GROUP BY, an aggregate over no rows still yields one row.
+	if len(n.groupBy) == 0 && len(order) == 0 {
+		gr := &group{first: make([]types.Datum, len(n.input.cols()))}
+		for _, a := range n.aggs {
+			gr.states = append(gr.states, newAggState(a))
+		}
+		order = append(order, gr)
+	}
+	for _, gr := range order {
+		row := make([]types.Datum, 0, len(n.aggs)+len(gr.first))
+		for _, st := range gr.states {
+			v, err := st.result()
+			if err != nil {
+				return err
+			}
+			row = append(row, v)
+		}
+		row = append(row, gr.first...)
+		if more, err := emit(row); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *aggNode) describe() nodeDesc {
+	name := "group"
+	if n.label != "" {
+		name += " (" + n.label + ")"
+	}
+	return nodeDesc{name: name, inputs: []relNode{n.input}}
+}
+
+// orderLabel renders ORDER BY keys for EXPLAIN: +a,-b.
+func orderLabel(scope []scopeColumn, keys []sortKey) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		sign := "+"
+		if k.desc {
+			sign = "-"
+		}
+		parts[i] = sign + scope[k.col].name
+	}
+	return strings.Join(parts, ",")
+}
