@@ -123,7 +123,9 @@ func TestErrorsCarrySQLSTATE(t *testing.T) {
 		{"SELEC 1", "42601"},
 		{"SELECT * FROM nosuch", "42P01"},
 		{"INSERT INTO t VALUES (1)", "23505"},
-		{"SELECT * FROM t, t", "0A000"},
+		{"SELECT * FROM t, t", "42712"},
+		{"SELECT * FROM t, LATERAL (SELECT 1) s", "0A000"},
+		{"SELECT (SELECT k FROM t UNION ALL SELECT 2)", "21000"},
 		{"SELECT nosuch FROM t", "42703"},
 		{"SELECT 1/0", "22012"},
 	} {
