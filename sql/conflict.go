@@ -28,8 +28,11 @@ type tableLookup func(id uint32) *catalog.Table
 type sqlKey struct {
 	// table is nil when the key is no row of a table the catalog knows.
 	table *catalog.Table
-	// cols and vals are the primary key columns the key holds and their values as text; a
-	// span's bound may hold only the first few, and an undecodable key none.
+	// index names the secondary index the key is an entry of; "" for the primary index.
+	index string
+	// cols and vals are the columns the key holds (the primary key's; for an index entry,
+	// the indexed columns and the primary key columns after them) and their values as
+	// text; a span's bound may hold only the first few, and an undecodable key none.
 	cols, vals []string
 	// pretty is the whole key in one path (/Table/accounts/accounts_pkey/5), or the
 	// generic rendering of a key outside any known table (/System/…, hex).
@@ -58,21 +61,30 @@ func describeKey(key []byte, tables tableLookup) sqlKey {
 		return sqlKey{pretty: s + hexSuffix(cols)}
 	}
 	k := sqlKey{table: tbl, pretty: "/Table/" + tbl.Name}
-	switch {
+	var ids []uint32
+	var vals []types.Datum
+	var err error
+	switch idx := tbl.IndexByID(index); {
 	case index == 0:
 		return k
-	case index != rowenc.PrimaryIndexID:
+	case index == rowenc.PrimaryIndexID:
+		k.pretty += "/" + tbl.PrimaryKeyName()
+		ids = tbl.PrimaryKey
+		vals, err = rowenc.DecodePrimaryKey(tbl, cols)
+	case idx != nil:
+		k.index = idx.Name
+		k.pretty += "/" + idx.Name
+		ids, vals, err = rowenc.DecodeIndexKey(tbl, idx, cols)
+	default:
 		k.pretty += fmt.Sprintf("/%d%s", index, hexSuffix(cols))
 		return k
 	}
-	k.pretty += "/" + tbl.PrimaryKeyName()
-	vals, err := rowenc.DecodePrimaryKey(tbl, cols)
 	if err != nil {
 		k.pretty += hexSuffix(cols)
 		return k
 	}
 	for i, d := range vals {
-		col := tbl.Columns[tbl.ColumnOrdinal(tbl.PrimaryKey[i])]
+		col := tbl.Columns[tbl.ColumnOrdinal(ids[i])]
 		text, path := "NULL", "NULL"
 		if d != nil {
 			text = string(types.AppendText(nil, col.Type, d))
@@ -106,6 +118,8 @@ func (k sqlKey) terms() string {
 		return "key " + k.pretty
 	case len(k.vals) == 0:
 		return fmt.Sprintf("table %q", k.table.Name)
+	case k.index != "":
+		return fmt.Sprintf("table %q, index %q, key %s", k.table.Name, k.index, k.tuple())
 	}
 	return fmt.Sprintf("table %q, key %s", k.table.Name, k.tuple())
 }

@@ -20,6 +20,7 @@ func testTables() map[uint32]*catalog.Table {
 	}
 	add(104, "accounts", []catalog.Column{{ID: 1, Name: "id", Type: types.Int8}, {ID: 2, Name: "bal", Type: types.Int8}},
 		[]uint32{1}, []bool{false})
+	tables[104].Indexes = []catalog.Index{{ID: 3, Name: "accounts_bal_idx", ColumnIDs: []uint32{2}, ColumnDesc: []bool{true}, State: catalog.IndexPublic}}
 	add(105, "users", []catalog.Column{{ID: 1, Name: "email", Type: types.String}}, []uint32{1}, []bool{false})
 	add(106, "orders", []catalog.Column{{ID: 1, Name: "qty", Type: types.Int4}, {ID: 2, Name: "region", Type: types.String},
 		{ID: 3, Name: "placed", Type: types.Date}}, []uint32{2, 3}, []bool{false, true})
@@ -36,6 +37,16 @@ func lookupIn(tables map[uint32]*catalog.Table) tableLookup {
 func rowKey(t *testing.T, tbl *catalog.Table, row ...types.Datum) []byte {
 	t.Helper()
 	key, err := rowenc.PrimaryKey(tbl, row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// indexKey is the key of the entry in the named index of the row with the given values.
+func indexKey(t *testing.T, tbl *catalog.Table, index string, row ...types.Datum) []byte {
+	t.Helper()
+	key, _, err := rowenc.IndexEntry(tbl, tbl.IndexByName(index), row)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +87,8 @@ func TestDescribeKey(t *testing.T) {
 		{"the index's start", rowenc.IndexPrefix(104), lookupIn(tables), `table "accounts"`, "/Table/accounts/accounts_pkey", "()=()"},
 		{"another index", append(encoding.AppendUvarint(tableStart[:len(tableStart):len(tableStart)], 2), 0x12, 0x34), lookupIn(tables),
 			`table "accounts"`, "/Table/accounts/2/0x1234", "()=()"},
+		{"a secondary index entry", indexKey(t, tables[104], "accounts_bal_idx", int64(5), int64(-40)), lookupIn(tables),
+			`table "accounts", index "accounts_bal_idx", key (bal, id)=(-40, 5)`, "/Table/accounts/accounts_bal_idx/-40/5", "(bal, id)=(-40, 5)"},
 		{"a table the catalog does not know", rowKey(t, tables[104], int64(5), nil), lookupIn(nil),
 			"key /Table/104/1/0x118000000000000005", "/Table/104/1/0x118000000000000005", "()=()"},
 		{"no catalog at all", accounts5, nil, "key /Table/104/1/0x118000000000000005", "/Table/104/1/0x118000000000000005", "()=()"},

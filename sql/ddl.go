@@ -120,6 +120,7 @@ type createTablePlan struct {
 	// foreignKeys are resolved, and serials' sequences made, once the table has its ID.
 	foreignKeys []fkDef
 	serials     []serialColumn
+	indexes     []indexDef // the secondary indexes and UNIQUE constraints declared
 }
 
 // columnType recovers the PostgreSQL type the dialect carried through tidb's grammar as
@@ -132,7 +133,7 @@ func columnType(def *ast.ColumnDef) (types.T, error) {
 	return types.ParseTypeName(elems[0])
 }
 
-func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.CreateTableStmt) (plan, error) {
+func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.CreateTableStmt, stored map[int][]string) (plan, error) {
 	switch {
 	case n.Select != nil:
 		return nil, pgerror.Unsupported("CREATE TABLE AS")
@@ -149,6 +150,7 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 	var serials []serialColumn
 	var pk []string
 	var pkDesc []bool
+	var indexes []indexDef
 	setPK := func(cols []string, desc []bool) error {
 		if pk != nil {
 			return pgerror.New(pgerror.CodeInvalidTableDefinition, "multiple primary keys for table %q are not allowed", tbl.Name)
@@ -200,7 +202,7 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 					return nil, err
 				}
 			case ast.ColumnOptionUniqKey:
-				return nil, pgerror.Unsupported("UNIQUE constraints")
+				indexes = append(indexes, indexDef{columns: []pgdialect.IndexColumn{{Name: col.Name}}, unique: true, constraint: true})
 			case ast.ColumnOptionCollate:
 				return nil, pgerror.Unsupported("COLLATE")
 			case ast.ColumnOptionGenerated:
@@ -211,7 +213,7 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 		}
 		tbl.Columns = append(tbl.Columns, col)
 	}
-	for _, c := range n.Constraints {
+	for k, c := range n.Constraints {
 		switch c.Tp {
 		case ast.ConstraintPrimaryKey:
 			var cols []string
@@ -226,8 +228,12 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 			if err := setPK(cols, desc); err != nil {
 				return nil, err
 			}
-		case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex:
-			return nil, pgerror.Unsupported("UNIQUE constraints")
+		case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex, ast.ConstraintIndex, ast.ConstraintKey:
+			def, err := indexDefFromConstraint(c, stored[k])
+			if err != nil {
+				return nil, err
+			}
+			indexes = append(indexes, def)
 		case ast.ConstraintForeignKey, ast.ConstraintCheck:
 			check, fk, err := tableConstraintDef(c)
 			if err != nil {
@@ -240,7 +246,7 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 				fks = append(fks, *fk)
 			}
 		default:
-			return nil, pgerror.Unsupported("indexes in CREATE TABLE")
+			return nil, pgerror.Unsupported("this table constraint")
 		}
 	}
 	if pk == nil {
@@ -284,7 +290,12 @@ func (s *Session) planCreateTable(ctx context.Context, t *txn.Txn, n *ast.Create
 			return nil, err
 		}
 	}
-	return &createTablePlan{schema: n.Table.Schema.O, table: tbl, ifNotExists: n.IfNotExists, foreignKeys: fks, serials: serials}, nil
+	for _, def := range indexes {
+		if _, err := buildIndex(tbl, def, def.name); err != nil {
+			return nil, err
+		}
+	}
+	return &createTablePlan{schema: n.Table.Schema.O, table: tbl, ifNotExists: n.IfNotExists, foreignKeys: fks, serials: serials, indexes: indexes}, nil
 }
 
 func (p *createTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
@@ -299,6 +310,9 @@ func (p *createTablePlan) run(ctx context.Context, x *execCtx) (*result, error) 
 	tbl := cloneTable(p.table) // a fresh copy each execution: CreateTable assigns the ID
 	tbl.DatabaseID, tbl.SchemaID = d.ID, sc.ID
 	tbl.ACL = &privilege.ACL{Owner: s.user} // the creator owns it
+	if err := s.addTableIndexes(ctx, x.txn, tbl, p.indexes); err != nil {
+		return nil, err
+	}
 	var notices []notice
 	if err := s.srv.cat.CreateTable(ctx, x.txn, tbl); err != nil {
 		if !(p.ifNotExists && pgerror.Code(err) == pgerror.CodeDuplicateTable) {

@@ -476,6 +476,9 @@ func (r *fkRun) actOnReferencing(ctx context.Context, parent *catalog.Table, ref
 		}
 		childChanges = append(childChanges, rowChange{old: row.vals, new: updated})
 	}
+	if err := childIndexEntries(ctx, r.x, b, child, childChanges); err != nil {
+		return err
+	}
 	if err := r.x.txn.Run(ctx, b); err != nil {
 		if conditionFailed(err) {
 			return uniqueViolation(err, child)
@@ -505,7 +508,7 @@ func (r *fkRun) referencingRows(ctx context.Context, child *catalog.Table, fk *c
 		}
 	}
 	if spans == nil {
-		start, end := rowenc.TableSpan(child.ID)
+		start, end := rowenc.PrimarySpan(child.ID)
 		spans = []keySpan{{start, end}}
 	}
 	var out []referencingRow
@@ -573,6 +576,40 @@ func scanRows(ctx context.Context, t *txn.Txn, tbl *catalog.Table, start, end []
 			}
 		}
 		start = res.ResumeKey
+	}
+	return nil
+}
+
+// childIndexEntries adds to b the index changes of the rows a cascading action deleted or
+// updated.
+func childIndexEntries(ctx context.Context, x *execCtx, b *txn.Batch, child *catalog.Table, changes []rowChange) error {
+	if len(child.Indexes) == 0 {
+		return nil
+	}
+	var deleted, olds [][]types.Datum
+	for _, c := range changes {
+		if c.new == nil {
+			deleted = append(deleted, c.old)
+		} else {
+			olds = append(olds, c.old)
+		}
+	}
+	if err := deleteRowsIndexEntries(ctx, x.txn, b, child, deleted); err != nil {
+		return err
+	}
+	if len(olds) == 0 {
+		return nil
+	}
+	owners, err := readEntryOwners(ctx, x.txn, child, olds)
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		if c.new != nil {
+			if err := updateIndexEntries(b, child, c.old, c.new, owners); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -263,6 +263,9 @@ func newSource(c *compiler, tbl *catalog.Table, conds []ast.ExprNode) (*source, 
 	if src.scan.kc, err = c.constrainKey(tbl, where); err != nil {
 		return nil, err
 	}
+	if err := c.planIndexScan(src.scan, where); err != nil {
+		return nil, err
+	}
 	return src, nil
 }
 
@@ -664,15 +667,15 @@ func equiKey(e ast.ExprNode, ls, rs []scopeColumn, lc, rc *compiler) (lk, rk *sc
 	return lk, rk, [2]string{exprText(l), exprText(r)}, true
 }
 
-// mergeable reports whether both inputs are primary-key scans read forwards in the order of
-// the join keys, and puts the keys in that order.
+// mergeable reports whether both inputs are primary-key scans read forwards (not through a
+// secondary index) in the order of the join keys, and puts the keys in that order.
 func mergeable(j *joinSpec) bool {
 	if j.kind != innerJoin && j.kind != leftJoin {
 		return false
 	}
 	ls, lok := j.left.(*scanNode)
 	rs, rok := j.right.(*scanNode)
-	if !lok || !rok || ls.src.scan.reverse || rs.src.scan.reverse {
+	if !lok || !rok || ls.src.scan.reverse || rs.src.scan.reverse || ls.src.scan.index != nil || rs.src.scan.index != nil {
 		return false
 	}
 	lpk, rpk := ls.src.table.PrimaryKeyOrdinals(), rs.src.table.PrimaryKeyOrdinals()

@@ -3,12 +3,10 @@ package sql
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
-	"github.com/meridiandb/meridian/ranges/mvcc"
 	"github.com/meridiandb/meridian/sql/catalog"
 	"github.com/meridiandb/meridian/sql/parser"
 	"github.com/meridiandb/meridian/sql/pgerror"
@@ -166,15 +164,6 @@ func assign(tbl *catalog.Table, ord int, e *scalar, v types.Datum) (types.Datum,
 	return types.AssignCast(v, from, col.Type)
 }
 
-// uniqueViolation turns a failed uniqueness check into PostgreSQL's 23505.
-func uniqueViolation(err error, tbl *catalog.Table) error {
-	var cfe *mvcc.ConditionFailedError
-	if errors.As(err, &cfe) {
-		return pgerror.New(pgerror.CodeUniqueViolation, "duplicate key value violates unique constraint %q", tbl.PrimaryKeyName())
-	}
-	return err
-}
-
 type conflictMode int
 
 const (
@@ -193,6 +182,7 @@ type insertPlan struct {
 	defaults []*scalar   // per table column
 	mode     conflictMode
 	updates  []assignment // DO UPDATE SET, over the existing row followed by the proposed one
+	arbiters []arbiter    // the unique constraints ON CONFLICT and UPSERT check
 	ret      *returning
 	cons     *mutationConstraints
 }
@@ -291,11 +281,8 @@ func (s *Session) planInsert(ctx context.Context, t *txn.Txn, n *ast.InsertStmt,
 	case n.IgnoreErr:
 		ip.mode = conflictDoNothing
 	}
-	if oc != nil && oc.Constraint != "" && oc.Constraint != tbl.PrimaryKeyName() {
-		return nil, pgerror.New(pgerror.CodeUndefinedObject, "constraint %q for table %q does not exist", oc.Constraint, tbl.Name)
-	}
-	if oc != nil && len(oc.Columns) > 0 && !sameColumns(oc.Columns, tbl.PrimaryKeyColumnNames()) {
-		return nil, pgerror.New(pgerror.CodeInvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification")
+	if ip.arbiters, err = conflictArbiters(tbl, oc, ip.mode); err != nil {
+		return nil, err
 	}
 	if ip.mode == conflictDoUpdate {
 		if oc != nil && len(oc.Columns) == 0 && oc.Constraint == "" {
@@ -447,97 +434,27 @@ func (p *insertPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	type encoded struct{ key, value []byte }
-	enc := make([]encoded, len(rows))
-	for i, row := range rows {
-		k, v, err := rowenc.EncodeRow(tbl, row)
-		if err != nil {
-			return nil, err
-		}
-		enc[i] = encoded{k, v}
-	}
 	b := &txn.Batch{}
 	var changed [][]types.Datum
 	var changes []rowChange
 	if p.mode == conflictError {
-		for i, e := range enc {
-			if err := p.cons.checkRow(x.ec, rows[i]); err != nil {
+		for _, row := range rows {
+			if err := p.cons.checkRow(x.ec, row); err != nil {
 				return nil, err
 			}
-			b.PutIfAbsent(e.key, e.value)
-			changes = append(changes, rowChange{new: rows[i]})
+			k, v, err := rowenc.EncodeRow(tbl, row)
+			if err != nil {
+				return nil, err
+			}
+			b.PutIfAbsent(k, v)
+			if err := putIndexEntries(b, tbl, row); err != nil {
+				return nil, err
+			}
+			changes = append(changes, rowChange{new: row})
 		}
 		changed = rows
-	} else {
-		// Read the rows the proposed keys would collide with.
-		rb := &txn.Batch{}
-		for _, e := range enc {
-			rb.Get(e.key)
-		}
-		if err := x.txn.Run(ctx, rb); err != nil {
-			return nil, err
-		}
-		existing := map[string][]types.Datum{}
-		for _, r := range rb.Results {
-			for _, kv := range r.Rows {
-				row := make([]types.Datum, len(tbl.Columns))
-				if err := rowenc.DecodeRow(tbl, kv.Key, kv.Value, row); err != nil {
-					return nil, err
-				}
-				existing[string(kv.Key)] = row
-			}
-		}
-		touched := map[string]bool{}
-		for i, e := range enc {
-			if touched[string(e.key)] {
-				if p.mode == conflictDoNothing {
-					continue
-				}
-				return nil, pgerror.New("21000", "ON CONFLICT DO UPDATE command cannot affect row a second time").
-					WithHint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")
-			}
-			touched[string(e.key)] = true
-			old, exists := existing[string(e.key)]
-			if !exists {
-				if err := p.cons.checkRow(x.ec, rows[i]); err != nil {
-					return nil, err
-				}
-				b.PutIfAbsent(e.key, e.value)
-				changed = append(changed, rows[i])
-				changes = append(changes, rowChange{new: rows[i]})
-				continue
-			}
-			var updated []types.Datum
-			switch p.mode {
-			case conflictDoNothing:
-				continue
-			case conflictUpsert:
-				updated = append([]types.Datum(nil), old...)
-				for _, ord := range p.targets {
-					updated[ord] = rows[i][ord]
-				}
-			case conflictDoUpdate:
-				updated = append([]types.Datum(nil), old...)
-				in := append(append([]types.Datum(nil), old...), rows[i]...)
-				for _, a := range p.updates {
-					v, err := a.expr.eval(x.ec, in)
-					if err != nil {
-						return nil, err
-					}
-					if updated[a.ord], err = assign(tbl, a.ord, a.expr, v); err != nil {
-						return nil, err
-					}
-				}
-			}
-			if err := p.cons.checkRow(x.ec, updated); err != nil {
-				return nil, err
-			}
-			if err := writeUpdatedRow(b, tbl, e.key, updated); err != nil {
-				return nil, err
-			}
-			changed = append(changed, updated)
-			changes = append(changes, rowChange{old: old, new: updated})
-		}
+	} else if changed, changes, err = p.writeWithConflicts(ctx, x, b, rows); err != nil {
+		return nil, err
 	}
 	if err := p.cons.write(ctx, x, b, changes); err != nil {
 		return nil, uniqueViolation(err, tbl)
@@ -615,6 +532,10 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	}); err != nil {
 		return nil, err
 	}
+	owners, err := readEntryOwners(ctx, x.txn, tbl, olds)
+	if err != nil {
+		return nil, err
+	}
 	b := &txn.Batch{}
 	changed := make([][]types.Datum, 0, len(olds))
 	changes := make([]rowChange, 0, len(olds))
@@ -637,6 +558,9 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 			return nil, err
 		}
 		if err := writeUpdatedRow(b, tbl, oldKey, row); err != nil {
+			return nil, err
+		}
+		if err := updateIndexEntries(b, tbl, old, row, owners); err != nil {
 			return nil, err
 		}
 		changed = append(changed, row)
@@ -701,6 +625,9 @@ func (p *deletePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 		changes = append(changes, rowChange{old: row})
 		return true, nil
 	}); err != nil {
+		return nil, err
+	}
+	if err := deleteRowsIndexEntries(ctx, x.txn, b, tbl, deleted); err != nil {
 		return nil, err
 	}
 	if err := p.cons.write(ctx, x, b, changes); err != nil {

@@ -64,6 +64,9 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	if pl, ok, err := s.planSchemaStatement(ctx, t, p); ok { // schema_ddl.go
 		return pl, err
 	}
+	if p.stmt.Index != nil {
+		return s.planIndexStatement(ctx, t, p.stmt.Index)
+	}
 	if p.stmt.Maintenance != nil {
 		return s.planMaintenance(ctx, t, p.stmt.Maintenance)
 	}
@@ -83,7 +86,7 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	case *ast.DropDatabaseStmt:
 		return &dropDatabasePlan{name: n.Name.O, ifExists: n.IfExists}, nil
 	case *ast.CreateTableStmt:
-		return s.planCreateTable(ctx, t, n)
+		return s.planCreateTable(ctx, t, n, p.stmt.StoredColumns)
 	case *ast.DropTableStmt:
 		return s.planDropTable(n, p.stmt.DDL)
 	case *ast.ShowStmt:

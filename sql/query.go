@@ -420,7 +420,7 @@ func setLimitHint(n relNode, limit, offset *scalar) {
 // direction.
 func scanProvidesOrder(input relNode, keys []sortKey, exprs []*scalar) bool {
 	sn, ok := input.(*scanNode)
-	if !ok {
+	if !ok || sn.src.scan.index != nil { // an index scan yields the index's order
 		return false
 	}
 	tbl := sn.src.table

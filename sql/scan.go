@@ -42,6 +42,9 @@ type tableScan struct {
 	reverse bool
 	// locking is how the scan locks the rows it reads (SELECT ... FOR UPDATE / FOR SHARE).
 	locking kvpb.LockStrength
+	// index, when set, is the access path chosen instead of the primary index (see
+	// planIndexScan); kc and reverse are then unused.
+	index *indexScan
 }
 
 // isPoint reports whether every execution reads single rows by full primary key.
@@ -50,6 +53,9 @@ func (s *tableScan) isPoint() bool {
 }
 
 func (s *tableScan) explain() string {
+	if s.index != nil {
+		return s.withLocking().explain()
+	}
 	switch s.locking {
 	case kvpb.LockExclusive:
 		return s.explainScan() + " (locking FOR UPDATE)"
@@ -85,13 +91,33 @@ type keySpan struct{ start, end []byte }
 // spans evaluates the key constraint into the spans to read, in key order.
 func (s *tableScan) spans(ec *evalCtx) ([]keySpan, error) {
 	if s.kc == nil {
-		start, end := rowenc.TableSpan(s.table.ID)
+		// The primary index only: the table's span holds its secondary indexes too.
+		start, end := rowenc.PrimarySpan(s.table.ID)
 		return []keySpan{{start, end}}, nil
 	}
 	t := s.table
-	ords := t.PrimaryKeyOrdinals()
-	prefixes := [][]byte{rowenc.IndexPrefix(t.ID)}
-	for i, cands := range s.kc.eqs {
+	return s.kc.spans(ec, t, keyColumns{prefix: rowenc.IndexPrefix(t.ID), ords: t.PrimaryKeyOrdinals(), desc: t.PrimaryKeyDesc}, s.isPoint())
+}
+
+// keyColumns are the leading columns of an index's keys, which a key constraint bounds.
+type keyColumns struct {
+	prefix []byte // the index's key prefix
+	ords   []int  // the table ordinals of its key columns
+	desc   []bool
+	// nullable: the columns may hold NULLs (a secondary index), which no comparison
+	// matches: a range open on the side where they sort stops short of them.
+	nullable bool
+}
+
+// spans evaluates the constraint on the key columns kcols into the spans to read, in key
+// order; with point, every span is a single key (all columns pinned, keys holding no more).
+func (kc *keyConstraint) spans(ec *evalCtx, t *catalog.Table, kcols keyColumns, point bool) ([]keySpan, error) {
+	ords := kcols.ords
+	prefixes := [][]byte{kcols.prefix}
+	// complete: every pinned column is in the prefixes; when their product grows too large,
+	// the prefixes stop short and neither single keys nor the range apply.
+	complete := true
+	for i, cands := range kc.eqs {
 		col := t.Columns[ords[i]]
 		var vals [][]byte
 		seen := map[string]bool{}
@@ -103,7 +129,7 @@ func (s *tableScan) spans(ec *evalCtx) ([]keySpan, error) {
 			if v == nil {
 				continue // = NULL matches nothing
 			}
-			enc, err := rowenc.AppendKeyDatum(nil, col.Type, v, t.PrimaryKeyDesc[i])
+			enc, err := rowenc.AppendKeyDatum(nil, col.Type, v, kcols.desc[i])
 			if err != nil {
 				return nil, err
 			}
@@ -113,7 +139,8 @@ func (s *tableScan) spans(ec *evalCtx) ([]keySpan, error) {
 			}
 		}
 		if len(prefixes)*len(vals) > maxPointSpans {
-			break // scan the prefixes so far; the filter checks the rest
+			complete = false // scan the prefixes so far; the filter checks the rest
+			break
 		}
 		next := make([][]byte, 0, len(prefixes)*len(vals))
 		for _, p := range prefixes {
@@ -124,24 +151,36 @@ func (s *tableScan) spans(ec *evalCtx) ([]keySpan, error) {
 		prefixes = next
 	}
 	sortKeys(prefixes)
-	full := s.isPoint()
 	var out []keySpan
 	for _, p := range prefixes {
-		if full {
+		if point && complete {
 			out = append(out, keySpan{start: p})
 			continue
 		}
 		start, end := p, encoding.PrefixEnd(p)
-		if s.kc.lo != nil || s.kc.hi != nil {
-			col := t.Columns[ords[s.kc.rangeCol]]
-			desc := t.PrimaryKeyDesc[s.kc.rangeCol]
+		if complete && (kc.lo != nil || kc.hi != nil) {
+			col := t.Columns[ords[kc.rangeCol]]
+			desc := kcols.desc[kc.rangeCol]
 			// In a descending column, the low value bounds the end of the span.
-			loIncl, hiIncl := s.kc.loIncl, s.kc.hiIncl
-			lo, hi := s.kc.lo, s.kc.hi
+			loIncl, hiIncl := kc.loIncl, kc.hiIncl
+			lo, hi := kc.lo, kc.hi
 			empty := false
 			if desc {
 				lo, hi = hi, lo
 				loIncl, hiIncl = hiIncl, loIncl
+			}
+			if kcols.nullable {
+				// NULLs sort after every value ascending and before every value
+				// descending: an open side there would read them.
+				null, err := rowenc.AppendKeyDatum(append([]byte(nil), p...), col.Type, nil, desc)
+				if err != nil {
+					return nil, err
+				}
+				if !desc && hi == nil {
+					end = null
+				} else if desc && lo == nil {
+					start = encoding.PrefixEnd(null)
+				}
 			}
 			for _, b := range []struct {
 				s         *scalar
@@ -203,6 +242,9 @@ const (
 // run reads the table's rows in the scan's order, calling emit for each; emit returns false
 // to stop early (a satisfied LIMIT). Rows passed to emit are fresh slices.
 func (s *tableScan) run(ctx context.Context, t *txn.Txn, ec *evalCtx, pageRows int64, emit func(row []types.Datum) (bool, error)) error {
+	if s.index != nil {
+		return s.withLocking().run(ctx, t, ec, pageRows, emit)
+	}
 	spans, err := s.spans(ec)
 	if err != nil {
 		return err
@@ -294,6 +336,12 @@ func (s *tableScan) run(ctx context.Context, t *txn.Txn, ec *evalCtx, pageRows i
 // constrainKey derives a key constraint for table from a WHERE clause, compiling the bound
 // expressions with c (whose scope is the table's columns).
 func (c *compiler) constrainKey(t *catalog.Table, where ast.ExprNode) (*keyConstraint, error) {
+	return c.constrainColumns(t, t.PrimaryKeyOrdinals(), where)
+}
+
+// constrainColumns derives from a WHERE clause a constraint on the key columns ords (table
+// ordinals, in key order) of one of t's indexes.
+func (c *compiler) constrainColumns(t *catalog.Table, ords []int, where ast.ExprNode) (*keyConstraint, error) {
 	if where == nil {
 		return nil, nil
 	}
@@ -301,7 +349,6 @@ func (c *compiler) constrainKey(t *catalog.Table, where ast.ExprNode) (*keyConst
 		op   opcode.Op
 		expr ast.ExprNode
 	}
-	ords := t.PrimaryKeyOrdinals()
 	pkPos := map[string]int{}
 	for i, o := range ords {
 		pkPos[t.Columns[o].Name] = i

@@ -33,6 +33,9 @@ func (s *Session) planSchemaStatement(ctx context.Context, t *txn.Txn, p *prepar
 			return &dropSchemaPlan{name: n.Name.O, ifExists: n.IfExists, cascade: opts.Cascade}, true, nil
 		}
 	case *ast.AlterTableStmt:
+		if pl, ok, err := s.planAlterTableIndex(ctx, t, n, p.stmt.StoredColumns); ok {
+			return pl, true, err
+		}
 		pl, err := s.planAlterTable(n, opts)
 		return pl, true, err
 	case *ast.CreateSequenceStmt:

@@ -621,6 +621,9 @@ type prepared struct {
 	plan   plan
 	gen    uint64 // catalog generation the plan was made at
 	path   string // search_path the plan resolved names with
+	// version is the schema version the plan was made at: a transaction that reads
+	// another (an older one, whose descriptors may differ) must plan again.
+	version uint64
 }
 
 func (p *prepared) numParams() int { return len(p.params.types) }
@@ -666,26 +669,17 @@ func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs
 		// A statement with its own AS OF SYSTEM TIME is planned again when it runs.
 		t = s.srv.db.NewTxn()
 		defer t.Rollback(ctx)
-	} else if err := s.syncSchema(ctx, t); err != nil {
-		// Planned in the session's transaction, the statement must see the descriptors
-		// of that transaction's schema version (of its time, if it reads AS OF SYSTEM
-		// TIME); the statement would read the version first anyway.
+	}
+	// Whichever the transaction, the statement is planned with the descriptors and roles of
+	// the schema version it reads (in the session's, of its time if it reads AS OF SYSTEM
+	// TIME): the catalog caches them by version, so planning in a transaction at another
+	// version than the session last read would cache present descriptors under an old
+	// version, and a denial would not be as fresh as a GRANT made since on another node.
+	if err := s.syncSchema(ctx, t); err != nil {
 		return nil, err
 	}
 	if _, err := s.planFor(ctx, t, p); err != nil {
-		if pgerror.Code(err) != CodeInsufficientPrivilege || t == s.txn {
-			return nil, err
-		}
-		// Planned in a throwaway transaction, the statement saw descriptors and roles at the
-		// schema version the session read last, which may predate a GRANT made since on
-		// another node. Running it would read the version first and plan again; a denial
-		// here must be as fresh, so it is checked again at the latest version.
-		if err := s.syncSchema(ctx, t); err != nil {
-			return nil, err
-		}
-		if _, err := s.planFor(ctx, t, p); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	pt.defaultToText()
 	return p, nil
@@ -703,14 +697,14 @@ func (p *paramTypes) defaultToText() {
 // planFor returns p's plan, re-planning if the schema changed since it was made.
 func (s *Session) planFor(ctx context.Context, t *txn.Txn, p *prepared) (plan, error) {
 	gen := s.srv.cat.Generation()
-	if p.plan != nil && p.gen == gen && !s.txnSchemaChanged && p.path == s.vars["search_path"] {
+	if p.plan != nil && p.gen == gen && p.version == s.schemaVersion && !s.txnSchemaChanged && p.path == s.vars["search_path"] {
 		return p.plan, nil
 	}
 	pl, err := s.buildPlan(ctx, t, p)
 	if err != nil {
 		return nil, err
 	}
-	p.plan, p.gen, p.path = pl, gen, s.vars["search_path"]
+	p.plan, p.gen, p.path, p.version = pl, gen, s.vars["search_path"], s.schemaVersion
 	return pl, nil
 }
 

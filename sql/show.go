@@ -58,6 +58,8 @@ func (s *Session) planShow(n *ast.ShowStmt) (plan, error) {
 		}}, nil
 	case ast.ShowRegions:
 		return s.planShowRanges(n)
+	case ast.ShowIndex:
+		return s.planShowIndexes(n.Table)
 	case ast.ShowVariables:
 		if n.GlobalScope {
 			if n.Pattern == nil {

@@ -41,7 +41,7 @@ func (s *Session) newFixedTxn(ts hlc.Timestamp) *txn.Txn {
 // top-level SELECT (here: of one table), or under EXPLAIN of one.
 func asOfClause(node ast.StmtNode) (*ast.AsOfClause, error) {
 	if node == nil {
-		return nil, nil // a statement the dialect parsed itself (pgdialect.Access)
+		return nil, nil // a statement the dialect parsed itself (pgdialect.Access, .Index)
 	}
 	f := &asOfFinder{}
 	node.Accept(f)
@@ -379,6 +379,9 @@ func statementWrites(p *prepared) string {
 		case *ast.DropDatabaseStmt:
 			return "DROP SCHEMA"
 		}
+	}
+	if ix := p.stmt.Index; ix != nil {
+		return ix.StatementName()
 	}
 	return writingStatement(p.node)
 }

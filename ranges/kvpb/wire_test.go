@@ -158,7 +158,7 @@ func TestErrorsKeepTheirType(t *testing.T) {
 		&BatchTimestampBeforeGCError{Timestamp: ts1, Threshold: ts2},
 		&mvcc.WriteIntentError{Intents: []mvcc.Intent{{Key: []byte("k"), Txn: meta}}},
 		&mvcc.WriteTooOldError{Timestamp: ts1, ActualTimestamp: ts2},
-		&mvcc.ConditionFailedError{ActualValue: []byte("v")},
+		&mvcc.ConditionFailedError{Key: []byte("k"), ActualValue: []byte("v")},
 		&mvcc.ReadWithinUncertaintyIntervalError{ReadTimestamp: ts1, ExistingTimestamp: ts2, Key: []byte("k"), LocalTimestamp: ts1},
 		&mvcc.RefreshConflictError{Key: []byte("k"), Timestamp: ts2, Txn: meta.ID},
 		&hlc.ClockOffsetError{Remote: ts2, Physical: 5, MaxOffset: 500 * time.Millisecond},

@@ -30,6 +30,9 @@ func (e *WriteTooOldError) Error() string {
 
 // ConditionFailedError reports a conditional put whose key already had a value.
 type ConditionFailedError struct {
+	// Key is the key of the failed put, which tells the SQL layer which unique constraint
+	// (the primary key or a unique index) a duplicate violates, and with which values.
+	Key         []byte `codec:",omitempty"`
 	ActualValue []byte
 	// Timestamp is the committed version's timestamp; empty when the value is the writer's
 	// own intent.

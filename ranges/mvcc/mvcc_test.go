@@ -201,7 +201,7 @@ func TestConditionalPut(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cfe *ConditionFailedError
-	if err := cput(20, "2"); !errors.As(err, &cfe) || string(cfe.ActualValue) != "1" {
+	if err := cput(20, "2"); !errors.As(err, &cfe) || string(cfe.ActualValue) != "1" || string(cfe.Key) != "u" {
 		t.Fatalf("CPut over live value: %v", err)
 	}
 	if err := apply(t, db, func(b *pebble.Batch) error { return Delete(b, []byte("u"), ts(30), ts(30), nil) }); err != nil {

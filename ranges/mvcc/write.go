@@ -34,7 +34,12 @@ func Delete(rw ReadWriter, key []byte, ts, local hlc.Timestamp, txn *TxnMeta) er
 // the writer's rolled-back write numbers: of its own intent it judges the latest write not
 // among them, or, if all are, the committed value beneath.
 func ConditionalPut(rw ReadWriter, key []byte, ts, local hlc.Timestamp, value []byte, txn *TxnMeta, expectAbsent bool, ignored []SeqRange) error {
-	return write(rw, key, ts, local, value, txn, expectAbsent, ignored)
+	err := write(rw, key, ts, local, value, txn, expectAbsent, ignored)
+	var cfe *ConditionFailedError
+	if errors.As(err, &cfe) {
+		cfe.Key = append([]byte(nil), key...)
+	}
+	return err
 }
 
 // write checks, in order: other transactions' intents (the caller must resolve them before

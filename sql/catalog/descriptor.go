@@ -49,6 +49,10 @@ type Table struct {
 	ReferencedBy []ForeignKeyRef   `json:",omitempty"`
 	// OwnedSequences are the sequences of its SERIAL and identity columns, dropped with it.
 	OwnedSequences []OwnedSequence `json:",omitempty"`
+	// Indexes are the table's secondary indexes, public or on their way in or out (see
+	// Index.State); NextIndexID is the ID the next one takes (see AllocateIndexID).
+	Indexes     []Index `json:",omitempty"`
+	NextIndexID uint32  `json:",omitempty"`
 }
 
 // Privileges returns the table's access control list.
@@ -158,7 +162,7 @@ func (t *Table) Validate() error {
 			return fmt.Errorf("primary key column %d of %q does not exist", id, t.Name)
 		}
 	}
-	return nil
+	return t.validateIndexes()
 }
 
 func (t *Table) String() string {

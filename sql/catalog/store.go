@@ -26,6 +26,7 @@ import (
 //	'g'                  → next descriptor ID(4)
 //	'r' name             → role (JSON; see roles.go)
 //	'a'                  → secret for mock authentication (see AuthSecret)
+//	'i' parentID(4) name → table ID(4)  index names (see index.go)
 var (
 	namespacePrefix  = append(append([]byte(nil), keys.SystemPrefix...), 'n')
 	descriptorPrefix = append(append([]byte(nil), keys.SystemPrefix...), 'd')
@@ -329,6 +330,8 @@ func PrettyKey(key []byte) (s string, ok bool) {
 		return fmt.Sprintf("/System/role/%q", key[len(rolePrefix):]), true
 	case bytes.HasPrefix(key, descriptorPrefix) && len(key) == len(descriptorPrefix)+4:
 		return fmt.Sprintf("/System/descriptor/%d", binary.BigEndian.Uint32(key[len(descriptorPrefix):])), true
+	case bytes.HasPrefix(key, indexNamePrefix):
+		return prettyIndexName(key)
 	case bytes.HasPrefix(key, namespacePrefix) && len(key) >= len(namespacePrefix)+4:
 		rest := key[len(namespacePrefix):]
 		if len(rest) < 8 {
@@ -374,6 +377,9 @@ func (c *Catalog) CreateTable(ctx context.Context, t *txn.Txn, tbl *Table) error
 	tbl.ID = id
 	tbl.Version = 1
 	var b txn.Batch
+	if err := c.claimIndexNames(ctx, t, tbl, &b); err != nil {
+		return err
+	}
 	b.Put(namespaceKey(tbl.DatabaseID, tbl.ParentSchemaID(), tbl.Name), binary.BigEndian.AppendUint32(nil, id))
 	if err := putDescriptor(&b, id, descriptor{Table: tbl}); err != nil {
 		return err
@@ -444,6 +450,7 @@ func (c *Catalog) DropTable(ctx context.Context, t *txn.Txn, tbl *Table) error {
 	var b txn.Batch
 	b.Del(namespaceKey(tbl.DatabaseID, tbl.ParentSchemaID(), tbl.Name))
 	b.Del(descriptorKey(tbl.ID))
+	releaseIndexNames(tbl, &b)
 	return t.Run(ctx, &b)
 }
 

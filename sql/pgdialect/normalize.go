@@ -27,6 +27,13 @@ type Statement struct {
 	TxnModes *TxnModes
 	// Access is set, and SQL empty, for statements about users, roles and privileges.
 	Access *Access
+	// Index is set, and SQL empty, for CREATE INDEX and DROP INDEX.
+	Index *IndexStatement
+	// StoredColumns are the INCLUDE/STORING columns of the index and UNIQUE elements of
+	// CREATE TABLE, by their position among the table constraints (as tidb lists them in
+	// CreateTableStmt.Constraints), and of the UNIQUE constraints of ALTER TABLE, by the
+	// position of their action (AlterTableStmt.Specs); tidb's grammar cannot carry them.
+	StoredColumns map[int][]string
 	// Maintenance is set, and SQL empty, for VACUUM and ANALYZE.
 	Maintenance *Maintenance
 	// ColumnAliases holds the column alias lists of FROM items, cut out of SQL, by the
@@ -139,11 +146,14 @@ func normalize(src string, toks []token) (Statement, error) {
 	if r.isAccess() {
 		return r.accessStatement()
 	}
+	if r.isIndexStatement() {
+		return r.indexStatement()
+	}
 	if r.isMaintenance() {
 		return r.maintenance()
 	}
 	steps := []func() error{
-		r.schemaForms, r.statementForms, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,
+		r.schemaForms, r.statementForms, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.storedColumnClauses, r.typedLiterals,
 		r.extract, r.casts, r.arrays, r.atTimeZone, r.power, r.otherOperators, r.anyAll, r.ilike, r.distinctFrom,
 		r.rejectLeftovers, r.lateral, r.fullJoins, r.fromClauses, r.distinctOn, r.cteHints, r.valuesLists,
 		r.withInsert, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,
@@ -178,6 +188,9 @@ func (r *rewriter) explain() (Statement, error) {
 	inner, err := normalize(r.src, r.toks[k:])
 	if err != nil {
 		return Statement{}, err
+	}
+	if inner.Index != nil {
+		return Statement{}, r.unsupported("EXPLAIN of " + inner.Index.StatementName())
 	}
 	if inner.Returning != "" {
 		return Statement{}, r.unsupported("EXPLAIN of a statement with RETURNING")

@@ -73,6 +73,15 @@ func writeStatement(sb *strings.Builder, st Statement) {
 		}
 		return
 	}
+	if ix := st.Index; ix != nil {
+		if ix.Drop {
+			fmt.Fprintf(sb, "drop index: indexes=%+v if_exists=%v cascade=%v concurrently=%v\n", ix.Indexes, ix.IfExists, ix.Cascade, ix.Concurrently)
+			return
+		}
+		fmt.Fprintf(sb, "create index: name=%q table=%+v columns=%+v stored=%q unique=%v if_not_exists=%v concurrently=%v\n",
+			ix.Name, ix.Table, ix.Columns, ix.Stored, ix.Unique, ix.IfNotExists, ix.Concurrently)
+		return
+	}
 	if st.SQL == "" {
 		sb.WriteString("(empty)\n")
 		return
@@ -96,6 +105,9 @@ func writeStatement(sb *strings.Builder, st Statement) {
 	}
 	if oc := st.OnConflict; oc != nil {
 		fmt.Fprintf(sb, "on conflict: columns=%v constraint=%q do_nothing=%v\n", oc.Columns, oc.Constraint, oc.DoNothing)
+	}
+	if len(st.StoredColumns) > 0 {
+		fmt.Fprintf(sb, "stored columns: %v\n", st.StoredColumns)
 	}
 	aliases := slices.Sorted(maps.Keys(st.ColumnAliases))
 	for _, a := range aliases {

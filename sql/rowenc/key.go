@@ -17,14 +17,17 @@ import (
 const tablesPrefix byte = 0x05
 
 // PrimaryIndexID identifies the primary index within a table's key space; secondary indexes
-// will take higher IDs.
+// take higher IDs (see index.go).
 const PrimaryIndexID = 1
 
 // IndexPrefix is the key prefix shared by every row of table's primary index.
-func IndexPrefix(tableID uint32) []byte {
-	k := []byte{tablesPrefix}
-	k = encoding.AppendUvarint(k, uint64(tableID))
-	return encoding.AppendUvarint(k, PrimaryIndexID)
+func IndexPrefix(tableID uint32) []byte { return IndexKeyPrefix(tableID, PrimaryIndexID) }
+
+// PrimarySpan is the key span of a table's rows: its primary index, without the entries of
+// its secondary indexes.
+func PrimarySpan(tableID uint32) (start, end []byte) {
+	start = IndexPrefix(tableID)
+	return start, encoding.PrefixEnd(start)
 }
 
 // TableSpan is the key span holding all of a table's data.
