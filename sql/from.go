@@ -234,7 +234,8 @@ func (s *logicalScan) push(e ast.ExprNode, qs *queryScope) bool {
 
 func (s *logicalScan) build(qs *queryScope) (relNode, error) {
 	c := qs.compiler(s.cols)
-	src, err := newSource(c, s.tbl, s.conds)
+	stats := qs.p.s.tableStats(qs.p.ctx, s.tbl)
+	src, err := newSource(c, s.tbl, s.conds, stats)
 	if err != nil {
 		return nil, err
 	}
@@ -242,14 +243,14 @@ func (s *logicalScan) build(qs *queryScope) (relNode, error) {
 		src.scan.locking = s.lock.strength
 	}
 	n := newScanNode(src, s.cols)
-	n.stats = qs.p.s.tableStats(qs.p.ctx, s.tbl)
+	n.stats = stats
 	n.est = scanEstimate(s.tbl, n.stats, s.conds)
 	return n, nil
 }
 
 // newSource compiles a table's pushed-down conditions into its filter and the key spans
 // they pin down.
-func newSource(c *compiler, tbl *catalog.Table, conds []ast.ExprNode) (*source, error) {
+func newSource(c *compiler, tbl *catalog.Table, conds []ast.ExprNode, st *tableStats) (*source, error) {
 	src := &source{table: tbl, comp: c, scan: &tableScan{table: tbl}}
 	if len(conds) == 0 {
 		return src, nil
@@ -263,7 +264,7 @@ func newSource(c *compiler, tbl *catalog.Table, conds []ast.ExprNode) (*source, 
 	if src.scan.kc, err = c.constrainKey(tbl, where); err != nil {
 		return nil, err
 	}
-	if err := c.planIndexScan(src.scan, where); err != nil {
+	if err := c.planIndexScan(src.scan, where, st); err != nil {
 		return nil, err
 	}
 	return src, nil

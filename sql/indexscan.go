@@ -191,27 +191,24 @@ func (ix *indexScan) emitEntries(ctx context.Context, t *txn.Txn, kvs [][2][]byt
 	return true, nil
 }
 
-// planIndexScan chooses an index for scan when WHERE pins a prefix of a public secondary
-// index's columns by equality (= or IN) and does not constrain the primary key: the index
-// with the most columns pinned, then a unique one all of whose columns are (a point lookup),
-// then one that covers the table, then the oldest. A simple rule, until a cost model.
-func (c *compiler) planIndexScan(scan *tableScan, where ast.ExprNode) error {
-	if where == nil || scan.kc != nil {
+// planIndexScan chooses how to read a table for its WHERE clause by estimated cost: the
+// primary index (all of it, or the spans its key constraint gives) or a public secondary
+// index whose leading columns WHERE constrains. An index's cost is the rows it is expected
+// to read, times indexJoinCost when the rows must then be looked up in the primary index.
+func (c *compiler) planIndexScan(scan *tableScan, where ast.ExprNode, st *tableStats) error {
+	if where == nil {
 		return nil
 	}
 	tbl := scan.table
-	var best *indexScan
-	better := func(a, b *indexScan) bool {
-		switch {
-		case len(a.kc.eqs) != len(b.kc.eqs):
-			return len(a.kc.eqs) > len(b.kc.eqs)
-		case a.isPoint() != b.isPoint():
-			return a.isPoint()
-		case a.covering != b.covering:
-			return a.covering
-		}
-		return false
+	rows := float64(defaultTableRows)
+	if st != nil {
+		rows = float64(st.RowCount)
 	}
+	bestCost := rows
+	if scan.kc != nil {
+		bestCost = rows * keySelectivity(tbl, st, tbl.PrimaryKeyOrdinals(), scan.kc, true)
+	}
+	var best *indexScan
 	for i := range tbl.Indexes {
 		idx := &tbl.Indexes[i]
 		if !idx.Readable() {
@@ -225,13 +222,55 @@ func (c *compiler) planIndexScan(scan *tableScan, where ast.ExprNode) error {
 		if err != nil {
 			return err
 		}
-		if kc == nil || len(kc.eqs) == 0 {
+		if kc == nil {
 			continue
 		}
-		if cand := newIndexScan(tbl, idx, kc); best == nil || better(cand, best) {
-			best = cand
+		cand := newIndexScan(tbl, idx, kc)
+		cost := rows * keySelectivity(tbl, st, ords, kc, idx.Unique)
+		if cand.join() {
+			cost *= indexJoinCost
+		}
+		if cost < bestCost {
+			best, bestCost = cand, cost
 		}
 	}
 	scan.index = best
 	return nil
+}
+
+// defaultIndexedDistinct is the number of distinct values assumed for an indexed column
+// without statistics.
+const defaultIndexedDistinct = 100
+
+// indexJoinCost is how much more a row read through a secondary index costs when it must
+// be looked up in the primary index too.
+const indexJoinCost = 3
+
+// keySelectivity estimates the fraction of a table's rows within a key constraint on the
+// columns ords of an index (unique: a single-column unique index has a distinct value per
+// row).
+func keySelectivity(tbl *catalog.Table, st *tableStats, ords []int, kc *keyConstraint, unique bool) float64 {
+	rows := float64(defaultTableRows)
+	if st != nil {
+		rows = float64(st.RowCount)
+	}
+	sel := 1.0
+	for i, cands := range kc.eqs {
+		// Without statistics an indexed column is taken to be selective: people index the
+		// columns they look rows up by.
+		d := float64(defaultIndexedDistinct)
+		if cs := st.column(tbl.Columns[ords[i]].ID); cs != nil && cs.Distinct > 0 {
+			d = float64(cs.Distinct)
+		} else if unique && len(ords) == 1 {
+			d = rows
+		}
+		sel *= min(float64(len(cands))/d, 1)
+	}
+	if unique && len(kc.eqs) == len(ords) && kc.lo == nil && kc.hi == nil {
+		sel = min(sel, float64(len(kc.eqs[0]))/max(rows, 1))
+	}
+	if kc.lo != nil || kc.hi != nil {
+		sel *= rangeSelectivity
+	}
+	return sel
 }

@@ -38,7 +38,7 @@ func (s *Session) planSource(ctx context.Context, t *txn.Txn, refs *ast.TableRef
 	if where != nil {
 		conds = conjuncts(where)
 	}
-	return newSource(c, tbl, conds)
+	return newSource(c, tbl, conds, s.tableStats(ctx, tbl))
 }
 
 // resolveSingleTable resolves the one table of a FROM (or INTO) clause, returning it with the
