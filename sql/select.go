@@ -325,6 +325,10 @@ func shortTypeName(t types.T) string {
 			return "varchar"
 		case types.Char:
 			return "bpchar"
+		case types.NameString:
+			return "name"
+		case types.QCharString:
+			return "char"
 		}
 		return "text"
 	case types.BytesFamily:
@@ -347,6 +351,8 @@ func shortTypeName(t types.T) string {
 		return "json"
 	case types.ArrayFamily:
 		return shortTypeName(t.ElemType()) // '{1}'::int[] is named int4, as in PostgreSQL
+	case types.OIDFamily:
+		return t.String()
 	}
 	return "unknown"
 }
