@@ -42,6 +42,9 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 	if s, ok, err := c.typeFuncs(n, name, want); ok {
 		return s, err
 	}
+	if s, ok, err := c.catalogFuncs(n, name); ok {
+		return s, err
+	}
 	switch name {
 	case "meridian_cast":
 		return c.castCall(n)
@@ -361,6 +364,14 @@ func (c *compiler) castCall(n *ast.FuncCallExpr) (*scalar, error) {
 	t, err := types.ParseTypeName(name)
 	if err != nil {
 		return nil, err
+	}
+	if t.Family == types.OIDFamily {
+		// The reg* types read names, which needs the catalog (pgcatalog_funcs.go).
+		arg, err := c.compile(n.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		return c.regCast(arg, t)
 	}
 	// An array constructor takes its element type from the cast, so that ARRAY[]::int[] has
 	// one; other expressions are typed by themselves.

@@ -251,6 +251,9 @@ func outputName(e ast.ExprNode) string {
 	case *ast.ParenthesesExpr:
 		return outputName(n.Expr)
 	case *ast.AggregateFuncExpr:
+		if n.F == ast.AggFuncGroupConcat {
+			return "string_agg" // the dialect's spelling of it
+		}
 		return strings.ToLower(n.F)
 	case *ast.FuncCallExpr:
 		name := n.FnName.L

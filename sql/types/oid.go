@@ -64,12 +64,12 @@ var oidKinds = [...]struct {
 
 // Object identifier types.
 var (
-	OidT         = T{Family: OIDFamily}
-	RegClassT    = T{Family: OIDFamily, OIDKind: RegClass}
-	RegTypeT     = T{Family: OIDFamily, OIDKind: RegType}
-	RegProcT     = T{Family: OIDFamily, OIDKind: RegProc}
+	OidT          = T{Family: OIDFamily}
+	RegClassT     = T{Family: OIDFamily, OIDKind: RegClass}
+	RegTypeT      = T{Family: OIDFamily, OIDKind: RegType}
+	RegProcT      = T{Family: OIDFamily, OIDKind: RegProc}
 	RegNamespaceT = T{Family: OIDFamily, OIDKind: RegNamespace}
-	RegRoleT     = T{Family: OIDFamily, OIDKind: RegRole}
+	RegRoleT      = T{Family: OIDFamily, OIDKind: RegRole}
 	// Name is PostgreSQL's name type, which the catalogs use for object names: text to
 	// Meridian, with its own OID so that drivers see what they expect.
 	Name = T{Family: StringFamily, StringKind: NameString}
