@@ -38,6 +38,16 @@ func (r *rewriter) catalogSyntax() error {
 			}
 			opTok := inner[0]
 			r.replace(i, m+1, opTok)
+		case t.is("current_schema", "current_catalog") && !t.gen && (i == 0 || !r.toks[i-1].isOp(".")) &&
+			(i+1 == len(r.toks) || !r.toks[i+1].isOp("(")):
+			// SQL's CURRENT_SCHEMA and CURRENT_CATALOG, which PostgreSQL reserves: function
+			// calls without parentheses.
+			name := "current_schema"
+			if t.text == "current_catalog" {
+				name = "current_database"
+			}
+			r.replace(i, i+1, ident(name), op("("), op(")"))
+			i += 2
 		case t.is("collate") && !t.gen:
 			j := i + 1
 			if j+2 < len(r.toks) && isName(r.toks[j]) && r.toks[j+1].isOp(".") && isName(r.toks[j+2]) {
