@@ -666,26 +666,35 @@ func init() {
 		cache_size int8, last_value int8`, empty)
 }
 
-// databaseACL renders a database's ACL; a database made before privileges existed has
-// PostgreSQL's default, which is NULL.
+// databaseACL renders a database's ACL as PostgreSQL's datacl: NULL while it is the
+// default (the owner's privileges and CONNECT for public), else public's entry first, then
+// the owner's, then the other grantees', as PostgreSQL orders them after a GRANT.
 func databaseACL(d *catalog.Database) any {
-	if d.ACL == nil {
+	acl := d.Privileges()
+	def := catalog.DefaultDatabaseACL(acl.Owner)
+	if len(acl.Grants) == len(def.Grants) && (len(acl.Grants) == 0 || acl.Grants[0] == def.Grants[0]) {
 		return nil
 	}
-	acl := *d.ACL
-	out := []string{acl.Owner + "=CTc/" + acl.Owner}
-	for _, g := range acl.Grants {
+	letters := func(k privilege.Kind) string {
 		var sb strings.Builder
 		for _, l := range databaseACLLetters {
-			if g.Kinds&l.kind != 0 {
+			if k&l.kind != 0 {
 				sb.WriteByte(l.letter)
 			}
 		}
-		grantee := g.Grantee
-		if grantee == privilege.Public {
-			grantee = ""
+		return sb.String()
+	}
+	var out []string
+	for _, g := range acl.Grants {
+		if g.Grantee == privilege.Public {
+			out = append(out, "="+letters(g.Kinds)+"/"+acl.Owner)
 		}
-		out = append(out, grantee+"="+sb.String()+"/"+acl.Owner)
+	}
+	out = append(out, acl.Owner+"=Cc/"+acl.Owner)
+	for _, g := range acl.Grants {
+		if g.Grantee != privilege.Public {
+			out = append(out, g.Grantee+"="+letters(g.Kinds)+"/"+acl.Owner)
+		}
 	}
 	return out
 }

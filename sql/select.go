@@ -258,7 +258,17 @@ func outputName(e ast.ExprNode) string {
 	case *ast.FuncCallExpr:
 		name := n.FnName.L
 		if name == "meridian_cast" && len(n.Args) == 2 {
-			if inner := outputName(n.Args[0]); inner != "?column?" {
+			// A cast is named by its operand when that has a name of its own; a cast of a
+			// cast is named by the outer type, as in PostgreSQL ('int4'::text::regtype).
+			inner := n.Args[0]
+			for {
+				fc, ok := inner.(*ast.FuncCallExpr)
+				if !ok || fc.FnName.L != "meridian_cast" || len(fc.Args) != 2 {
+					break
+				}
+				inner = fc.Args[0]
+			}
+			if inner := outputName(inner); inner != "?column?" {
 				return inner
 			}
 			if v, ok := n.Args[1].(*parser.Value); ok {
