@@ -180,13 +180,16 @@ type rowGen struct {
 	rows [][]types.Datum
 }
 
-// add adds a row given as column name, value pairs. Columns not given take their type's
-// zero (false, 0, '') or, for arrays and text, NULL, as most of PostgreSQL's catalog columns
-// do for what Meridian does not have.
+// add adds a row given as column name, value pairs. Columns not given are NULL in
+// information_schema; in pg_catalog, whose columns are mostly NOT NULL, they take their
+// type's zero (false, 0, ''), or NULL for arrays and text, as PostgreSQL's catalogs have for
+// what Meridian does not have.
 func (g *rowGen) add(kv ...any) error {
 	row := make([]types.Datum, len(g.t.cols))
-	for i, c := range g.t.cols {
-		row[i] = zeroDatum(c.typ)
+	if g.t.schema == pgCatalogSchema {
+		for i, c := range g.t.cols {
+			row[i] = zeroDatum(c.typ)
+		}
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		name, _ := kv[i].(string)

@@ -281,7 +281,7 @@ func outputName(e ast.ExprNode) string {
 		switch name {
 		case "meridian_ilike", ast.Concat, "meridian_op", "meridian_any", "meridian_all", "meridian_slice":
 			return "?column?" // operators: ILIKE, ||, the JSON and array operators, ANY/ALL
-		case "meridian_array":
+		case "meridian_array", "meridian_array_subquery":
 			return "array"
 		case "meridian_extract":
 			return "extract"
