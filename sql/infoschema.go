@@ -22,8 +22,8 @@ func yesNo(b bool) string {
 
 // columnTypeInfo holds the information_schema columns that describe a column's type.
 type columnTypeInfo struct {
-	dataType, udtName                       string
-	charMaxLen, charOctetLen                any
+	dataType, udtName                        string
+	charMaxLen, charOctetLen                 any
 	numPrecision, numRadix, numScale, dtPrec any
 }
 

@@ -182,7 +182,7 @@ type rowGen struct {
 
 // add adds a row given as column name, value pairs. Columns not given are NULL in
 // information_schema; in pg_catalog, whose columns are mostly NOT NULL, they take their
-// type's zero (false, 0, ''), or NULL for arrays and text, as PostgreSQL's catalogs have for
+// type's zero (false, 0, ”), or NULL for arrays and text, as PostgreSQL's catalogs have for
 // what Meridian does not have.
 func (g *rowGen) add(kv ...any) error {
 	row := make([]types.Datum, len(g.t.cols))

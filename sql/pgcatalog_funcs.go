@@ -220,13 +220,13 @@ func init() {
 		}},
 		// A connection over TCP to the loopback, or a Unix socket: PostgreSQL returns NULL for
 		// the latter; Meridian does not track the address here.
-		"inet_server_addr":   nullFn(types.String, []types.T{}),
-		"inet_server_port":   nullFn(types.Int4, []types.T{}),
-		"inet_client_addr":   nullFn(types.String, []types.T{}),
-		"inet_client_port":   nullFn(types.Int4, []types.T{}),
-		"pg_relation_size":   sizeFn(types.RegClassT, []types.T{types.RegClassT, types.String}),
-		"pg_table_size":      sizeFn(types.RegClassT),
-		"pg_indexes_size":    sizeFn(types.RegClassT),
+		"inet_server_addr":       nullFn(types.String, []types.T{}),
+		"inet_server_port":       nullFn(types.Int4, []types.T{}),
+		"inet_client_addr":       nullFn(types.String, []types.T{}),
+		"inet_client_port":       nullFn(types.Int4, []types.T{}),
+		"pg_relation_size":       sizeFn(types.RegClassT, []types.T{types.RegClassT, types.String}),
+		"pg_table_size":          sizeFn(types.RegClassT),
+		"pg_indexes_size":        sizeFn(types.RegClassT),
 		"pg_total_relation_size": sizeFn(types.RegClassT),
 		"pg_database_size":       sizeFn(anyT),
 		"pg_size_pretty": {sigs: [][]types.T{{types.Numeric}}, ret: types.String, strict: true, fn: func(_ *evalCtx, a []types.Datum) (types.Datum, error) {
@@ -236,13 +236,13 @@ func init() {
 			}
 			return sizePretty(f.(float64)), nil
 		}},
-		"pg_get_serial_sequence":          nullFn(types.String, []types.T{types.String, types.String}),
-		"pg_get_statisticsobjdef_columns": nullFn(types.String, []types.T{types.OidT}),
-		"pg_get_viewdef":                  nullFn(types.String, []types.T{types.OidT}, []types.T{types.OidT, types.Bool}),
-		"pg_get_triggerdef":               nullFn(types.String, []types.T{types.OidT}, []types.T{types.OidT, types.Bool}),
-		"pg_get_partkeydef":               nullFn(types.String, []types.T{types.OidT}),
-		"pg_get_function_result":          nullFn(types.String, []types.T{types.OidT}),
-		"pg_get_function_arguments":       nullFn(types.String, []types.T{types.OidT}),
+		"pg_get_serial_sequence":             nullFn(types.String, []types.T{types.String, types.String}),
+		"pg_get_statisticsobjdef_columns":    nullFn(types.String, []types.T{types.OidT}),
+		"pg_get_viewdef":                     nullFn(types.String, []types.T{types.OidT}, []types.T{types.OidT, types.Bool}),
+		"pg_get_triggerdef":                  nullFn(types.String, []types.T{types.OidT}, []types.T{types.OidT, types.Bool}),
+		"pg_get_partkeydef":                  nullFn(types.String, []types.T{types.OidT}),
+		"pg_get_function_result":             nullFn(types.String, []types.T{types.OidT}),
+		"pg_get_function_arguments":          nullFn(types.String, []types.T{types.OidT}),
 		"pg_get_function_identity_arguments": nullFn(types.String, []types.T{types.OidT}),
 		"pg_tablespace_location": {sigs: [][]types.T{{types.OidT}}, ret: types.String, strict: true, fn: func(*evalCtx, []types.Datum) (types.Datum, error) {
 			return "", nil
