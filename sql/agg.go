@@ -14,6 +14,9 @@ type aggregate struct {
 	arg      *scalar // nil for count(*)
 	distinct bool
 	typ      types.T
+	// sep and order are string_agg's separator and ORDER BY (see stringagg.go).
+	sep   string
+	order []aggOrder
 }
 
 // aggState accumulates one aggregate over a group.
@@ -30,9 +33,26 @@ func (c *compiler) aggregate(n *ast.AggregateFuncExpr) (*scalar, error) {
 	}
 	// The argument reads input rows and may not aggregate again.
 	inner := &compiler{scope: c.scope, params: c.params, session: c.session, excludedOffset: -1, q: c.q}
-	a, err := buildAggregate(inner, n.F, n.Args, n.Distinct)
+	args := n.Args
+	var sep string
+	if n.F == ast.AggFuncGroupConcat {
+		// The dialect's spelling of string_agg(x, 'sep'): the separator comes last.
+		var err error
+		if args, sep, err = stringAggSeparator(args); err != nil {
+			return nil, err
+		}
+	} else if n.Order != nil {
+		return nil, pgerror.Unsupported("ORDER BY in aggregate " + n.F)
+	}
+	a, err := buildAggregate(inner, n.F, args, n.Distinct)
 	if err != nil {
 		return nil, err
+	}
+	if n.F == ast.AggFuncGroupConcat {
+		a.sep = sep
+		if a.order, err = compileAggOrder(inner, n.Order); err != nil {
+			return nil, err
+		}
 	}
 	slot := len(*c.aggs)
 	*c.aggs = append(*c.aggs, a)
@@ -92,6 +112,8 @@ func buildAggregate(inner *compiler, name string, args []ast.ExprNode, distinct 
 		}
 	case "min", "max":
 		a.typ = a.arg.typ
+	case ast.AggFuncGroupConcat:
+		a.typ = types.String
 	default:
 		return nil, pgerror.Unsupported("aggregate function " + name)
 	}
@@ -127,6 +149,8 @@ func (s *aggState) add(ec *evalCtx, row []types.Datum) error {
 	switch a.name {
 	case "count":
 		return nil
+	case ast.AggFuncGroupConcat:
+		return s.addString(ec, row, v)
 	case "min", "max":
 		if s.acc == nil {
 			s.acc = v
@@ -156,6 +180,8 @@ func (s *aggState) result() (types.Datum, error) {
 	switch s.agg.name {
 	case "count":
 		return s.count, nil
+	case ast.AggFuncGroupConcat:
+		return s.stringResult()
 	case "avg":
 		if s.count == 0 {
 			return nil, nil

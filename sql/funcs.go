@@ -45,6 +45,9 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 	if s, ok, err := c.sequenceFuncs(n, name); ok {
 		return s, err
 	}
+	if s, ok, err := c.catalogFuncs(n, name); ok {
+		return s, err
+	}
 	switch name {
 	case "meridian_cast":
 		return c.castCall(n)
@@ -75,17 +78,6 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 		}}, nil
 	case "version":
 		return constScalar(types.String, Version), nil
-	case "current_schema":
-		return &scalar{typ: types.String, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
-			if ec.statementTxn() == nil {
-				return nil, pgerror.Unsupported("current_schema() in this context")
-			}
-			name, err := ec.session.currentSchema(ec.ctx, ec.statementTxn())
-			if err != nil || name == "" {
-				return nil, err
-			}
-			return name, nil
-		}}, nil
 	case "current_database", "database":
 		return &scalar{typ: types.String, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
 			return ec.session.database, nil
@@ -375,6 +367,14 @@ func (c *compiler) castCall(n *ast.FuncCallExpr) (*scalar, error) {
 	t, err := types.ParseTypeName(name)
 	if err != nil {
 		return nil, err
+	}
+	if t.Family == types.OIDFamily {
+		// The reg* types read names, which needs the catalog (pgcatalog_funcs.go).
+		arg, err := c.compile(n.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		return c.regCast(arg, t)
 	}
 	// An array constructor takes its element type from the cast, so that ARRAY[]::int[] has
 	// one; other expressions are typed by themselves.

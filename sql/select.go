@@ -251,11 +251,24 @@ func outputName(e ast.ExprNode) string {
 	case *ast.ParenthesesExpr:
 		return outputName(n.Expr)
 	case *ast.AggregateFuncExpr:
+		if n.F == ast.AggFuncGroupConcat {
+			return "string_agg" // the dialect's spelling of it
+		}
 		return strings.ToLower(n.F)
 	case *ast.FuncCallExpr:
 		name := n.FnName.L
 		if name == "meridian_cast" && len(n.Args) == 2 {
-			if inner := outputName(n.Args[0]); inner != "?column?" {
+			// A cast is named by its operand when that has a name of its own; a cast of a
+			// cast is named by the outer type, as in PostgreSQL ('int4'::text::regtype).
+			inner := n.Args[0]
+			for {
+				fc, ok := inner.(*ast.FuncCallExpr)
+				if !ok || fc.FnName.L != "meridian_cast" || len(fc.Args) != 2 {
+					break
+				}
+				inner = fc.Args[0]
+			}
+			if inner := outputName(inner); inner != "?column?" {
 				return inner
 			}
 			if v, ok := n.Args[1].(*parser.Value); ok {
@@ -270,7 +283,7 @@ func outputName(e ast.ExprNode) string {
 			return "?column?" // operators: ILIKE, ||, the JSON and array operators, ANY/ALL
 		case "meridian_nextval", "meridian_currval", "meridian_setval", "meridian_lastval":
 			return strings.TrimPrefix(name, "meridian_") // the sequence functions (sequence.go)
-		case "meridian_array":
+		case "meridian_array", "meridian_array_subquery":
 			return "array"
 		case "meridian_extract":
 			return "extract"
@@ -327,6 +340,10 @@ func shortTypeName(t types.T) string {
 			return "varchar"
 		case types.Char:
 			return "bpchar"
+		case types.NameString:
+			return "name"
+		case types.QCharString:
+			return "char"
 		}
 		return "text"
 	case types.BytesFamily:
@@ -349,6 +366,8 @@ func shortTypeName(t types.T) string {
 		return "json"
 	case types.ArrayFamily:
 		return shortTypeName(t.ElemType()) // '{1}'::int[] is named int4, as in PostgreSQL
+	case types.OIDFamily:
+		return t.String()
 	}
 	return "unknown"
 }

@@ -92,6 +92,9 @@ func (c *compiler) otherOp(n *ast.FuncCallExpr) (*scalar, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := regexOps[op]; ok {
+		return c.regexMatch(op, n.Args[1], n.Args[2])
+	}
 	var l, r *scalar
 	switch op {
 	case "@>", "<@", "&&":

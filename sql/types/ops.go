@@ -77,6 +77,18 @@ func Compare(t T, a, b Datum) int {
 		if y, ok := b.(Array); ok {
 			return compareArrays(t, x, y)
 		}
+	case Oid:
+		if y, ok := b.(Oid); ok {
+			return cmpOrdered(int64(x.ID), int64(y.ID))
+		}
+		if y, ok := b.(int64); ok {
+			return cmpOrdered(int64(x.ID), y)
+		}
+	}
+	if y, ok := b.(Oid); ok {
+		if x, ok := a.(int64); ok {
+			return cmpOrdered(x, int64(y.ID))
+		}
 	}
 	// Mixed numeric representations, e.g. an int64 sorted in a numeric column.
 	return compareNumbers(a, b)
@@ -240,7 +252,10 @@ func arithType(lt, rt T) T {
 
 func compareOp(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 	lf, rf := lt.Family, rt.Family
-	comparable := lf == rf || isNumber(lf) && isNumber(rf) || isTime(lf) && isTime(rf)
+	// OIDs compare with each other whatever their kinds, and with integers, which PostgreSQL
+	// casts to oid implicitly.
+	comparable := lf == rf || isNumber(lf) && isNumber(rf) || isTime(lf) && isTime(rf) ||
+		lf == OIDFamily && rf == IntFamily || lf == IntFamily && rf == OIDFamily
 	switch {
 	case lf == JSONFamily:
 		comparable = false // json has no equality or ordering, only jsonb does
@@ -262,7 +277,7 @@ func compareOp(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 			// char(n) meets text as text, whose value has no padding.
 			c = strings.Compare(strings.TrimRight(l.(string), padIf(lt)), strings.TrimRight(r.(string), padIf(rt)))
 		}
-	case lf == rf:
+	case lf == rf, lf == OIDFamily, rf == OIDFamily:
 		c = Compare(lt, l, r)
 	default:
 		c = compareNumbersOrTimes(l, r)
