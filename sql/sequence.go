@@ -585,4 +585,3 @@ func (s *Session) createOwnedSequences(ctx context.Context, t *txn.Txn, tbl *cat
 }
 
 func quoteSQLString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
