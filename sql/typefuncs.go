@@ -306,7 +306,7 @@ func (c *compiler) arrayConstructor(n *ast.FuncCallExpr, want types.T) (*scalar,
 // subscript compiles a[i] and a[lo:hi]: 1-based, NULL out of range, as PostgreSQL reads.
 func (c *compiler) subscript(n *ast.FuncCallExpr, slice bool) (*scalar, error) {
 	if len(n.Args) != 2 && !slice || len(n.Args) != 3 && slice {
-		return nil, pgerror.New(pgerror.CodeInternalError, "malformed subscript")
+		return nil, pgerror.New(pgerror.CodeSyntaxError, "syntax error in array subscript")
 	}
 	if inner, ok := n.Args[0].(*ast.FuncCallExpr); ok && (inner.FnName.L == "meridian_subscript" || inner.FnName.L == "meridian_slice") {
 		return nil, pgerror.Unsupported("multidimensional array subscripts (a[i][j])")
