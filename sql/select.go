@@ -1,8 +1,11 @@
 package sql
 
 import (
+	"math"
+
 	"context"
 	"fmt"
+	"github.com/cockroachdb/apd/v3"
 	"strings"
 	"time"
 
@@ -460,6 +463,16 @@ func evalInt(ec *evalCtx, s *scalar, what string) (int64, bool, error) {
 		return 0, false, err
 	}
 	n, ok := v.(int64)
+	if d, isDec := v.(*apd.Decimal); isDec && !ok {
+		// LIMIT ALL arrives as the largest unsigned 64-bit number: no limit.
+		if i, err := d.Int64(); err == nil {
+			n, ok = i, true
+		} else if d.Negative {
+			n, ok = -1, true
+		} else {
+			n, ok = math.MaxInt64, true
+		}
+	}
 	if !ok {
 		return 0, false, pgerror.New(pgerror.CodeDatatypeMismatch, "argument of %s must be type bigint", what)
 	}
