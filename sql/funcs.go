@@ -42,9 +42,14 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 	if s, ok, err := c.typeFuncs(n, name, want); ok {
 		return s, err
 	}
+	if s, ok, err := c.builtinCall(n, name); ok {
+		return s, err
+	}
 	switch name {
 	case "meridian_cast":
 		return c.castCall(n)
+	case "trim":
+		return c.trimCall(n)
 	case "meridian_ilike":
 		return c.like(&ast.PatternLikeOrIlikeExpr{Expr: n.Args[0], Pattern: n.Args[1], IsLike: false, Escape: '\\'})
 	case "now", "current_timestamp", "localtimestamp", "transaction_timestamp", "statement_timestamp":
@@ -122,30 +127,8 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 		return &scalar{typ: types.Bool, colOrd: -1, eval: func(*evalCtx, []types.Datum) (types.Datum, error) {
 			panic("meridian_force_panic() called")
 		}}, nil
-	case ast.Concat:
-		if len(n.Args) == 2 {
-			if s, ok, err := c.containerConcat(n); ok {
-				return s, err
-			}
-		}
-		args, err := c.args(n, types.String)
-		if err != nil {
-			return nil, err
-		}
-		ts := argTypes(args)
-		return c.derived(types.String, args, func(v []types.Datum) (types.Datum, error) {
-			var sb strings.Builder
-			for i, d := range v {
-				if d == nil {
-					if len(v) == 2 { // the || operator: NULL in, NULL out
-						return nil, nil
-					}
-					continue
-				}
-				sb.Write(types.AppendText(nil, ts[i], d))
-			}
-			return sb.String(), nil
-		}, false), nil
+	case parser.ConcatOp:
+		return c.concatOp(n)
 	}
 	args, err := c.args(n, types.Unknown)
 	if err != nil {
@@ -172,16 +155,13 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 			}
 			return f(s), nil
 		}, true), nil
-	case "length", "char_length", "character_length", "octet_length":
+	case "length", "char_length", "character_length":
 		if err := wantArgs(name, args, 1); err != nil {
 			return nil, err
 		}
 		return c.derived(types.Int4, args, func(v []types.Datum) (types.Datum, error) {
 			switch s := v[0].(type) {
 			case string:
-				if name == "octet_length" {
-					return int64(len(s)), nil
-				}
 				return int64(utf8.RuneCountInString(s)), nil
 			case []byte:
 				return int64(len(s)), nil
@@ -218,6 +198,43 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 	}
 	return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s(%s) does not exist", name, strings.Join(typeNames(args), ", ")).
 		WithHint("No function matches the given name and argument types.")
+}
+
+// concatOp compiles a || b. Arrays and jsonb have their own forms; otherwise one side must
+// be a string (or both bytea), and the other is converted with its output function. An
+// untyped side is text, or bytea next to bytea.
+func (c *compiler) concatOp(n *ast.FuncCallExpr) (*scalar, error) {
+	if len(n.Args) != 2 {
+		return nil, pgerror.New(pgerror.CodeInternalError, "|| takes two operands")
+	}
+	if s, ok, err := c.containerConcat(n); ok {
+		return s, err
+	}
+	args, err := c.args(n, types.Unknown)
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range args {
+		if !a.untyped {
+			continue
+		}
+		t := types.String
+		if o := args[1-i]; !o.untyped && o.typ.Family == types.BytesFamily {
+			t = types.Bytes
+		}
+		if args[i], err = c.coerceArg(a, t); err != nil {
+			return nil, err
+		}
+	}
+	lt, rt := args[0].typ, args[1].typ
+	resT, _, err := types.BinaryOp("||", lt, nil, rt, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.derived(resT, args, func(v []types.Datum) (types.Datum, error) {
+		_, out, err := types.BinaryOp("||", lt, v[0], rt, v[1])
+		return out, err
+	}, true), nil
 }
 
 // containerConcat compiles a || b when either side is an array or jsonb: an untyped side
