@@ -150,6 +150,9 @@ func buildAggregate(inner *compiler, name string, args []ast.ExprNode, distinct 
 		return nil, noSuchFunction(name, a.args)
 	}
 	if name == "string_agg" {
+		if f := a.args[0].typ.Family; !a.args[0].untyped && f != types.StringFamily && f != types.BytesFamily {
+			return nil, noSuchFunction(name, a.args) // no implicit cast to text or bytea
+		}
 		switch {
 		case a.args[0].untyped && !a.args[1].untyped:
 			a.args[0], _ = coerce(a.args[0], a.args[1].typ)

@@ -107,6 +107,51 @@ func exactType(arg, param types.T) bool {
 	return true
 }
 
+// typeCategory is PostgreSQL's type category (pg_type.typcategory) of the types Meridian
+// has: values convert implicitly only within a category.
+func typeCategory(t types.T) string {
+	switch t.Family {
+	case types.IntFamily, types.FloatFamily, types.DecimalFamily:
+		return "numeric"
+	case types.StringFamily:
+		return "string"
+	case types.DateFamily, types.TimestampFamily, types.TimestampTZFamily, types.TimeFamily:
+		return "datetime"
+	}
+	return t.String()
+}
+
+// commonArgType resolves the type of arguments that must share one (COALESCE, GREATEST,
+// LEAST): the first preferred type of their category, else the last type the
+// others convert to implicitly. Untyped values adapt; all untyped is text.
+func commonArgType(args []*scalar, construct string) (types.T, error) {
+	var t types.T
+	found := false
+	for _, a := range args {
+		if a.untyped {
+			continue
+		}
+		switch {
+		case !found:
+			t, found = a.typ, true
+		case typeCategory(a.typ) != typeCategory(t):
+			return t, pgerror.New(pgerror.CodeDatatypeMismatch, "%s types %s and %s cannot be matched", construct, signatureTypeName(&scalar{typ: t}), signatureTypeName(a))
+		case preferredType(t):
+		case preferredType(a.typ) || implicitCast(t, a.typ):
+			t = a.typ
+		}
+	}
+	if !found {
+		return types.String, nil
+	}
+	for _, a := range args {
+		if !a.untyped && !implicitCast(a.typ, t) {
+			return t, pgerror.New(pgerror.CodeDatatypeMismatch, "%s types %s and %s cannot be matched", construct, signatureTypeName(&scalar{typ: t}), signatureTypeName(a))
+		}
+	}
+	return t, nil
+}
+
 // paramAt is the parameter an argument at position i binds to.
 func (o *overload) paramAt(i int) types.T {
 	if i >= len(o.params) {

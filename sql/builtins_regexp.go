@@ -1,10 +1,11 @@
 package sql
 
 import (
+	"errors"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/sql/types"
@@ -96,8 +97,9 @@ func compileRegexp(pattern string, o regexpOptions) (*regexp.Regexp, error) {
 	re, err := regexp.Compile("(?" + o.flags + ")" + src)
 	if err != nil {
 		msg := err.Error()
-		if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "error parsing regexp") {
-			msg = msg[i+2:]
+		var se *syntax.Error
+		if errors.As(err, &se) {
+			msg = string(se.Code) // without the expression, which carries the flags added here
 		}
 		return nil, pgerror.New("2201B", "invalid regular expression: %s", msg)
 	}
@@ -315,6 +317,3 @@ func regexpCount(_ *evalCtx, _ []types.T, v []types.Datum) (types.Datum, error) 
 	}
 	return int64(len(re.FindAllStringIndex(v[0].(string), -1))), nil
 }
-
-// runeLen is the length of s in characters.
-func runeLen(s string) int { return utf8.RuneCountInString(s) }

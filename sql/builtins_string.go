@@ -133,10 +133,10 @@ func octets(t types.T, d types.Datum) int {
 // textOf renders a value as its output function does, which is how concat and format show
 // non-text arguments.
 func textOf(t types.T, d types.Datum) string {
-	if s, ok := d.(string); ok {
+	if s, ok := d.(string); ok && t.StringKind != types.Char {
 		return s
 	}
-	return string(types.AppendText(nil, t, d))
+	return string(types.AppendText(nil, t, d)) // char(n) shows its padding
 }
 
 func tooLong() error {

@@ -26,6 +26,9 @@ func init() {
 		sig(text, toCharTime(false), timestamp, text),
 		sig(text, toCharTime(true), timestamptz, text),
 		sig(text, func(_ *evalCtx, _ []types.T, v []types.Datum) (types.Datum, error) {
+			if v[1].(string) == "" {
+				return nil, nil // as PostgreSQL: an empty template gives NULL
+			}
 			return formatDateTime(partsOfInterval(v[0].(types.Interval)), v[1].(string)), nil
 		}, interval, text),
 		sig(text, toCharNum, int4, text), sig(text, toCharNum, int8, text),
@@ -93,6 +96,9 @@ func init() {
 
 func toCharTime(zone bool) builtinFn {
 	return func(_ *evalCtx, _ []types.T, v []types.Datum) (types.Datum, error) {
+		if v[1].(string) == "" {
+			return nil, nil // as PostgreSQL: an empty template gives NULL
+		}
 		return formatDateTime(partsOfTime(v[0].(time.Time), zone), v[1].(string)), nil
 	}
 }
@@ -193,10 +199,10 @@ func timeZone(name string) (*time.Location, error) {
 			m, err2 = strconv.Atoi(hm[1])
 		}
 		if err1 == nil && err2 == nil && h <= 15 && m < 60 {
+			// ISO 8601 offsets, east of Greenwich positive, as PostgreSQL reads a numeric zone
+			// here.
 			off := h*3600 + m*60
-			// POSIX offsets, which PostgreSQL follows here, count west of Greenwich: +05 is
-			// UTC-5.
-			if s[0] == '+' {
+			if s[0] == '-' {
 				off = -off
 			}
 			return time.FixedZone(s, off), nil
@@ -382,15 +388,10 @@ func parseWithFormat(s, f string, dateOnly bool) (time.Time, error) {
 			}
 		}
 		txt := strings.ReplaceAll(s[digitsStart:pos], ",", "")
-		if txt == "" {
-			end := start
-			for end < len(s) && s[end] != ' ' {
-				end++
-			}
-			return time.Time{}, badValue(s[start:end], it.lit, "Value must be an integer.")
-		}
-		if exact && pos-digitsStart < widths[it.pat] && pos < len(s) {
-			return time.Time{}, badValue(s[start:pos+1], it.lit, "Value must be an integer.")
+		// PostgreSQL quotes as many characters as the field is wide.
+		quoted := s[start:min(start+max(widths[it.pat], 1), len(s))]
+		if txt == "" || exact && pos-digitsStart < widths[it.pat] && pos < len(s) {
+			return time.Time{}, badValue(quoted, it.lit, "Value must be an integer.")
 		}
 		n, err := strconv.Atoi(txt)
 		if err != nil {

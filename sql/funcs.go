@@ -297,8 +297,9 @@ func typeNames(args []*scalar) []string {
 	return out
 }
 
-// variadicSameType compiles COALESCE, NULLIF, GREATEST and LEAST, whose arguments share
-// one type.
+// variadicSameType compiles COALESCE, NULLIF, GREATEST and LEAST. The arguments of
+// COALESCE, GREATEST and LEAST take their common type; NULLIF returns its first argument's
+// type and compares with =.
 func (c *compiler) variadicSameType(n *ast.FuncCallExpr, name string) (*scalar, error) {
 	args, err := c.args(n, types.Unknown)
 	if err != nil {
@@ -307,25 +308,26 @@ func (c *compiler) variadicSameType(n *ast.FuncCallExpr, name string) (*scalar, 
 	if len(args) == 0 || name == "nullif" && len(args) != 2 || name == "ifnull" && len(args) != 2 {
 		return nil, pgerror.New(pgerror.CodeUndefinedFunction, "wrong number of arguments to %s", name)
 	}
-	t := types.Unknown
-	for _, a := range args {
-		if !a.untyped {
-			t = a.typ
-			break
-		}
+	if name == "nullif" {
+		return c.nullif(args)
 	}
-	if t.Family == types.UnknownFamily {
-		t = types.String
+	t, err := commonArgType(args, strings.ToUpper(name))
+	if err != nil {
+		return nil, err
 	}
 	for i, a := range args {
-		if args[i], err = c.toType(a, t); err != nil {
+		if a.untyped {
+			args[i], err = c.coerceArg(a, t)
+		} else if !exactType(a.typ, t) {
+			args[i] = castScalar(a, t)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 	out := &scalar{typ: t, colOrd: -1}
 	out.eval = func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
-		switch name {
-		case "coalesce", "ifnull":
+		if name == "coalesce" || name == "ifnull" {
 			for _, a := range args {
 				v, err := a.eval(ec, row)
 				if err != nil || v != nil {
@@ -333,19 +335,6 @@ func (c *compiler) variadicSameType(n *ast.FuncCallExpr, name string) (*scalar, 
 				}
 			}
 			return nil, nil
-		case "nullif":
-			a, err := args[0].eval(ec, row)
-			if err != nil || a == nil {
-				return a, err
-			}
-			b, err := args[1].eval(ec, row)
-			if err != nil || b == nil {
-				return a, err
-			}
-			if types.Compare(t, a, b) == 0 {
-				return nil, nil
-			}
-			return a, nil
 		}
 		var best types.Datum
 		for _, a := range args {
@@ -356,13 +345,57 @@ func (c *compiler) variadicSameType(n *ast.FuncCallExpr, name string) (*scalar, 
 			if v == nil {
 				continue
 			}
-			if best == nil || (name == "greatest") == (types.Compare(t, v, best) > 0) && types.Compare(t, v, best) != 0 {
+			if best == nil {
+				best = v
+				continue
+			}
+			if cmp := types.Compare(t, v, best); name == "greatest" && cmp > 0 || name == "least" && cmp < 0 {
 				best = v
 			}
 		}
 		return best, nil
 	}
 	return out, nil
+}
+
+// nullif is NULLIF(a, b): NULL when a = b, else a, typed as a.
+func (c *compiler) nullif(args []*scalar) (*scalar, error) {
+	var err error
+	switch {
+	case args[0].untyped && args[1].untyped:
+		args[0], _ = coerce(args[0], types.String)
+		args[1], _ = coerce(args[1], types.String)
+	case args[0].untyped:
+		args[0], err = c.coerceArg(args[0], args[1].typ)
+	case args[1].untyped:
+		args[1], err = c.coerceArg(args[1], args[0].typ)
+	}
+	if err != nil {
+		return nil, err
+	}
+	lt, rt := args[0].typ, args[1].typ
+	if _, _, err := types.BinaryOp("=", lt, nil, rt, nil); err != nil {
+		return nil, err
+	}
+	a, b := args[0], args[1]
+	return &scalar{typ: lt, colOrd: -1, eval: func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
+		x, err := a.eval(ec, row)
+		if err != nil || x == nil {
+			return x, err
+		}
+		y, err := b.eval(ec, row)
+		if err != nil || y == nil {
+			return x, err
+		}
+		_, eq, err := types.BinaryOp("=", lt, x, rt, y)
+		if err != nil {
+			return nil, err
+		}
+		if eq == true {
+			return nil, nil
+		}
+		return x, nil
+	}}, nil
 }
 
 // castCall compiles meridian_cast(expr, 'type'), the dialect's spelling of expr::type.

@@ -127,6 +127,18 @@ func rewriteCalls(text string) (string, error) {
 	punct := func(k int, p byte) bool {
 		return k >= 0 && k < len(toks) && toks[k].kind == 'p' && text[toks[k].s] == p
 	}
+	// FILTER and WITHIN GROUP follow a call's closing parenthesis.
+	for i := 1; i+1 < len(toks); i++ {
+		if !punct(i-1, ')') {
+			continue
+		}
+		switch {
+		case word(i) == "filter" && punct(i+1, '('):
+			return "", pgerror.Unsupported("FILTER clauses of aggregate calls")
+		case word(i) == "within" && word(i+1) == "group":
+			return "", pgerror.Unsupported("ordered-set aggregates (WITHIN GROUP)")
+		}
+	}
 	var edits []textEdit
 	for i := 0; i+1 < len(toks); i++ {
 		t := toks[i]
@@ -178,12 +190,7 @@ func rewriteCalls(text string) (string, error) {
 			afterArgs = orderIdx
 		}
 		window := word(closeIdx+1) == "over"
-		switch {
-		case word(closeIdx+1) == "filter" && punct(closeIdx+2, '('):
-			return "", pgerror.Unsupported("FILTER clauses of aggregate calls")
-		case word(closeIdx+1) == "within" && word(closeIdx+2) == "group":
-			return "", pgerror.Unsupported("ordered-set aggregates (WITHIN GROUP)")
-		case window && orderIdx >= 0:
+		if window && orderIdx >= 0 {
 			return "", pgerror.New(pgerror.CodeFeatureNotSupported, "aggregate ORDER BY is not implemented for window functions")
 		}
 		if !pgOnlyAggregates[name] && orderIdx < 0 && !(distinct && strings.HasPrefix(name, "bit_")) {
