@@ -31,10 +31,7 @@ type overload struct {
 	// variadic: the last parameter repeats, at least once (VARIADIC in PostgreSQL).
 	variadic bool
 	ret      types.T
-	// retOf, when set, gives the result type from the argument types (round(numeric) keeps
-	// numeric, a polymorphic function follows its argument).
-	retOf func(ts []types.T) types.T
-	fn    builtinFn
+	fn       builtinFn
 	// nullCall: the function sees NULL arguments; otherwise it is strict and a NULL
 	// argument makes the result NULL without calling it.
 	nullCall bool
@@ -252,9 +249,6 @@ func (c *compiler) resolveCall(name string, ovs []overload, args []*scalar) (*sc
 		ts[i] = conv[i].typ
 	}
 	ret := o.ret
-	if o.retOf != nil {
-		ret = o.retOf(ts)
-	}
 	fn := o.fn
 	if !o.volatile {
 		return c.derived(ret, conv, func(v []types.Datum) (types.Datum, error) {
@@ -352,9 +346,4 @@ func signatureTypeName(a *scalar) string {
 		t.Precision, t.Scale = 0, 0
 	}
 	return t.String()
-}
-
-// sameAsArg is a retOf for functions whose result has the type of argument i.
-func sameAsArg(i int) func([]types.T) types.T {
-	return func(ts []types.T) types.T { return ts[i] }
 }

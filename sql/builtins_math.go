@@ -200,7 +200,7 @@ func floatPower(_ *evalCtx, _ []types.T, v []types.Datum) (types.Datum, error) {
 	if !finiteIn {
 		return r, nil
 	}
-	return checkFloat(r, false, x == 0 || math.Abs(x) < 1 && y > 0 || math.Abs(x) > 1 && y < 0 && math.IsInf(y, 0))
+	return checkFloat(r, false, x == 0)
 }
 
 func intMod(_ *evalCtx, ts []types.T, v []types.Datum) (types.Datum, error) {

@@ -125,7 +125,7 @@ func epochToTimestamp(_ *evalCtx, _ []types.T, v []types.Datum) (types.Datum, er
 	return time.UnixMicro(us).UTC(), nil
 }
 
-// dateOf builds a date, reporting PostgreSQL's error for one that does not exist. A
+// makeDate builds a date, reporting PostgreSQL's error for one that does not exist. A
 // negative year is BC: PostgreSQL has no year 0, so -1 is Go's year 0.
 func makeDate(y, m, d int64) (types.Datum, error) {
 	t, ok := civilDate(y, m, d)

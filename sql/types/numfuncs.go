@@ -39,10 +39,8 @@ func quantizeNumeric(d *apd.Decimal, scale int64, rounding apd.Rounder) (*apd.De
 	if _, err := ctx.Quantize(out, d, int32(-scale)); err != nil {
 		return nil, numericOverflow()
 	}
-	if scale < 0 {
-		// Rounding to tens or hundreds leaves no digits after the point.
-		return normDecimal(out)
-	}
+	// normDecimal also brings a rounding to tens or hundreds back to no digits after the
+	// point.
 	return normDecimal(out)
 }
 
