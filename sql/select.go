@@ -282,7 +282,7 @@ func outputName(e ast.ExprNode) string {
 			return "?column?"
 		}
 		switch name {
-		case "meridian_ilike", ast.Concat, "meridian_op", "meridian_any", "meridian_all", "meridian_slice":
+		case "meridian_ilike", parser.ConcatOp, "meridian_op", "meridian_any", "meridian_all", "meridian_slice":
 			return "?column?" // operators: ILIKE, ||, the JSON and array operators, ANY/ALL
 		case "meridian_nextval", "meridian_currval", "meridian_setval", "meridian_lastval":
 			return strings.TrimPrefix(name, "meridian_") // the sequence functions (sequence.go)
@@ -290,6 +290,19 @@ func outputName(e ast.ExprNode) string {
 			return "array"
 		case "meridian_extract":
 			return "extract"
+		case "trim":
+			// PostgreSQL's grammar turns TRIM into the function for its direction.
+			if len(n.Args) == 3 {
+				if d, ok := n.Args[2].(*ast.TrimDirectionExpr); ok {
+					switch d.Direction {
+					case ast.TrimLeading:
+						return "ltrim"
+					case ast.TrimTrailing:
+						return "rtrim"
+					}
+				}
+			}
+			return "btrim"
 		case "meridian_subscript":
 			if len(n.Args) == 2 {
 				return outputName(n.Args[0]) // a[1] is named a
