@@ -686,7 +686,6 @@ func (s *catalogSnapshot) qualifiedRelationName(r *relationInfo) string {
 // quoteIdentIfNeeded quotes an identifier as quote_ident does.
 func quoteIdentIfNeeded(s string) string { return quoteIdent(s) }
 
-
 // tableVisibleTo reports whether the session may see a table's rows, for the
 // information_schema views, which show only what the user has some privilege on.
 func (s *catalogSnapshot) tableVisibleTo(r *relationInfo) bool {

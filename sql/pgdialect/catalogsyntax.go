@@ -87,7 +87,6 @@ func (r *rewriter) isRegexOperator(i int) bool {
 	return !(prev.kind == tokIdent && isOperatorWord(prev.text))
 }
 
-
 // arraySubqueries rewrites ARRAY(SELECT ...) as meridian_array_subquery((SELECT ...)), which
 // the planner compiles into the array of the subquery's one column.
 func (r *rewriter) arraySubqueries() error {
