@@ -230,7 +230,8 @@ func (c *compiler) planIndexScan(scan *tableScan, where ast.ExprNode, st *tableS
 		if cand.join() {
 			cost *= indexJoinCost
 		}
-		if cost < bestCost {
+		// At equal cost a covering index wins: its spans are never wider than the table's.
+		if cost < bestCost || cost == bestCost && !cand.join() {
 			best, bestCost = cand, cost
 		}
 	}

@@ -30,6 +30,9 @@ type execCtx struct {
 	stats map[relNode]*nodeStats
 	// sink, when non-nil, receives a query's rows as they are produced.
 	sink rowSink
+	// pgCatalog is the statement's view of the catalog for the system catalogs, read
+	// when one is first used (pgcatalog.go).
+	pgCatalog *catalogSnapshot
 }
 
 // finishRead commits an implicit read-only statement.

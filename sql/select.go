@@ -1,8 +1,11 @@
 package sql
 
 import (
+	"math"
+
 	"context"
 	"fmt"
+	"github.com/cockroachdb/apd/v3"
 	"strings"
 	"time"
 
@@ -251,11 +254,24 @@ func outputName(e ast.ExprNode) string {
 	case *ast.ParenthesesExpr:
 		return outputName(n.Expr)
 	case *ast.AggregateFuncExpr:
+		if n.F == ast.AggFuncGroupConcat {
+			return "string_agg" // the dialect's spelling of it
+		}
 		return strings.ToLower(n.F)
 	case *ast.FuncCallExpr:
 		name := n.FnName.L
 		if name == "meridian_cast" && len(n.Args) == 2 {
-			if inner := outputName(n.Args[0]); inner != "?column?" {
+			// A cast is named by its operand when that has a name of its own; a cast of a
+			// cast is named by the outer type, as in PostgreSQL ('int4'::text::regtype).
+			inner := n.Args[0]
+			for {
+				fc, ok := inner.(*ast.FuncCallExpr)
+				if !ok || fc.FnName.L != "meridian_cast" || len(fc.Args) != 2 {
+					break
+				}
+				inner = fc.Args[0]
+			}
+			if inner := outputName(inner); inner != "?column?" {
 				return inner
 			}
 			if v, ok := n.Args[1].(*parser.Value); ok {
@@ -266,14 +282,27 @@ func outputName(e ast.ExprNode) string {
 			return "?column?"
 		}
 		switch name {
-		case "meridian_ilike", ast.Concat, "meridian_op", "meridian_any", "meridian_all", "meridian_slice":
+		case "meridian_ilike", parser.ConcatOp, "meridian_op", "meridian_any", "meridian_all", "meridian_slice":
 			return "?column?" // operators: ILIKE, ||, the JSON and array operators, ANY/ALL
 		case "meridian_nextval", "meridian_currval", "meridian_setval", "meridian_lastval":
 			return strings.TrimPrefix(name, "meridian_") // the sequence functions (sequence.go)
-		case "meridian_array":
+		case "meridian_array", "meridian_array_subquery":
 			return "array"
 		case "meridian_extract":
 			return "extract"
+		case "trim":
+			// PostgreSQL's grammar turns TRIM into the function for its direction.
+			if len(n.Args) == 3 {
+				if d, ok := n.Args[2].(*ast.TrimDirectionExpr); ok {
+					switch d.Direction {
+					case ast.TrimLeading:
+						return "ltrim"
+					case ast.TrimTrailing:
+						return "rtrim"
+					}
+				}
+			}
+			return "btrim"
 		case "meridian_subscript":
 			if len(n.Args) == 2 {
 				return outputName(n.Args[0]) // a[1] is named a
@@ -327,6 +356,10 @@ func shortTypeName(t types.T) string {
 			return "varchar"
 		case types.Char:
 			return "bpchar"
+		case types.NameString:
+			return "name"
+		case types.QCharString:
+			return "char"
 		}
 		return "text"
 	case types.BytesFamily:
@@ -349,6 +382,8 @@ func shortTypeName(t types.T) string {
 		return "json"
 	case types.ArrayFamily:
 		return shortTypeName(t.ElemType()) // '{1}'::int[] is named int4, as in PostgreSQL
+	case types.OIDFamily:
+		return t.String()
 	}
 	return "unknown"
 }
@@ -441,6 +476,16 @@ func evalInt(ec *evalCtx, s *scalar, what string) (int64, bool, error) {
 		return 0, false, err
 	}
 	n, ok := v.(int64)
+	if d, isDec := v.(*apd.Decimal); isDec && !ok {
+		// LIMIT ALL arrives as the largest unsigned 64-bit number: no limit.
+		if i, err := d.Int64(); err == nil {
+			n, ok = i, true
+		} else if d.Negative {
+			n, ok = -1, true
+		} else {
+			n, ok = math.MaxInt64, true
+		}
+	}
 	if !ok {
 		return 0, false, pgerror.New(pgerror.CodeDatatypeMismatch, "argument of %s must be type bigint", what)
 	}

@@ -124,6 +124,8 @@ type Session struct {
 	user     string
 	database string
 	vars     map[string]string
+	// pid is the process ID the client was given (pg_backend_pid()).
+	pid uint32
 
 	// txn is the explicit transaction (BEGIN ... COMMIT), nil outside one.
 	txn *txn.Txn

@@ -3,8 +3,6 @@ package sql
 import (
 	"context"
 
-	"github.com/pingcap/tidb/pkg/parser/ast"
-
 	"github.com/meridiandb/meridian/sql/types"
 )
 
@@ -15,11 +13,6 @@ type virtualTable struct {
 	columns []scopeColumn
 	// rows computes the table's rows for the statement.
 	rows func(ctx context.Context, x *execCtx) ([][]types.Datum, error)
-}
-
-// lookupVirtual returns the virtual table tn names, or nil when it names none.
-func (p *planner) lookupVirtual(tn *ast.TableName) (*virtualTable, error) {
-	return nil, nil
 }
 
 // vtableNode reads a virtual table.

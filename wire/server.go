@@ -272,6 +272,12 @@ func (s *Server) liveSessions() []*session {
 	return out
 }
 
+// ProcessIDSetter is implemented by a Backend that wants to know the process ID its client
+// was given in BackendKeyData.
+type ProcessIDSetter interface {
+	SetProcessID(pid uint32)
+}
+
 // register gives ss a random process ID and secret key for BackendKeyData. They are random,
 // not sequential, because the pair is the only credential a CancelRequest carries.
 func (s *Server) register(ss *session) {

@@ -337,6 +337,9 @@ func (ss *session) begin(ctx context.Context, params map[string]string) bool {
 	}
 	ss.backend = backend
 	ss.srv.register(ss)
+	if p, ok := backend.(ProcessIDSetter); ok {
+		p.SetProcessID(ss.pid) // for pg_backend_pid(), which must match BackendKeyData
+	}
 
 	ss.be.Send(&pgproto3.AuthenticationOk{})
 	for _, p := range [...][2]string{

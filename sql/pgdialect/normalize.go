@@ -153,8 +153,8 @@ func normalize(src string, toks []token) (Statement, error) {
 		return r.maintenance()
 	}
 	steps := []func() error{
-		r.schemaForms, r.statementForms, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.storedColumnClauses, r.typedLiterals,
-		r.extract, r.casts, r.arrays, r.atTimeZone, r.power, r.otherOperators, r.anyAll, r.ilike, r.distinctFrom,
+		r.schemaForms, r.statementForms, r.catalogSyntax, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.storedColumnClauses, r.typedLiterals,
+		r.extract, r.casts, r.arraySubqueries, r.arrays, r.atTimeZone, r.power, r.otherOperators, r.anyAll, r.ilike, r.distinctFrom,
 		r.rejectLeftovers, r.lateral, r.fullJoins, r.fromClauses, r.distinctOn, r.cteHints, r.valuesLists,
 		r.withInsert, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,
 	}
@@ -209,6 +209,8 @@ func (r *rewriter) rejectOperators() error {
 			continue
 		}
 		switch {
+		case r.isRegexOperator(i):
+			// a ~ b and its kin: rewritten with the other operators.
 		case strings.Contains(t.text, "~"):
 			if t.text == "~" && (i == 0 || r.toks[i-1].kind == tokOp && !r.toks[i-1].isOp(")") || r.toks[i-1].kind == tokIdent && isOperatorWord(r.toks[i-1].text)) {
 				return r.unsupported("the bitwise NOT operator ~")

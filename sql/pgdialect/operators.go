@@ -236,7 +236,7 @@ func (r *rewriter) operandAfter(start int, joins map[string]bool) (int, bool) {
 func (r *rewriter) otherOperators() error {
 	for i := 0; i < len(r.toks); i++ {
 		t := r.toks[i]
-		if t.kind != tokOp || t.gen || !pgOtherOperators[t.text] {
+		if t.kind != tokOp || t.gen || !pgOtherOperators[t.text] && !r.isRegexOperator(i) {
 			continue
 		}
 		start, ok := r.operandBefore(i-1, leftOperandOps)

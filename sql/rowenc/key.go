@@ -68,6 +68,8 @@ func AppendKeyDatum(b []byte, t types.T, d types.Datum, desc bool) ([]byte, erro
 		return encoding.AppendUUID(b, d.(types.UUID), dir), nil
 	case types.TimeFamily:
 		return encoding.AppendInt(b, int64(d.(types.TimeOfDay)), dir), nil
+	case types.OIDFamily:
+		return encoding.AppendInt(b, int64(d.(types.Oid).ID), dir), nil
 	case types.IntervalFamily:
 		// Intervals order (and are equal) by span, so the key holds the span; the exact
 		// months, days and time travel in the row value (see keyLosesValue).
@@ -104,6 +106,9 @@ func decodeKeyDatum(b []byte, t types.T, desc bool) ([]byte, types.Datum, error)
 	case types.TimeFamily:
 		rest, v, err := encoding.DecodeInt(b, dir)
 		return rest, types.TimeOfDay(v), err
+	case types.OIDFamily:
+		rest, v, err := encoding.DecodeInt(b, dir)
+		return rest, types.Oid{ID: uint32(v)}, err
 	case types.IntervalFamily:
 		rest, days, err := encoding.DecodeInt(b, dir)
 		if err != nil {

@@ -65,6 +65,8 @@ func appendValueDatum(b []byte, t types.T, d types.Datum) ([]byte, error) {
 		return append(b, u[:]...), nil
 	case types.TimeFamily:
 		return binary.AppendVarint(b, int64(d.(types.TimeOfDay))), nil
+	case types.OIDFamily:
+		return binary.AppendUvarint(b, uint64(d.(types.Oid).ID)), nil
 	case types.IntervalFamily:
 		iv := d.(types.Interval)
 		b = binary.AppendVarint(b, int64(iv.Months))
@@ -204,6 +206,12 @@ func decodeValueDatum(b []byte, fam types.Family) (types.Datum, int, error) {
 			return nil, 0, errCorrupt
 		}
 		return types.TimeOfDay(v), n, nil
+	case types.OIDFamily:
+		v, n := binary.Uvarint(b)
+		if n <= 0 || v > 1<<32-1 {
+			return nil, 0, errCorrupt
+		}
+		return types.Oid{ID: uint32(v)}, n, nil
 	case types.IntervalFamily:
 		var f [3]int64
 		used := 0

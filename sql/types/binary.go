@@ -75,6 +75,8 @@ func AppendBinary(b []byte, t T, d Datum) ([]byte, error) {
 		return append(b, d.(string)...), nil
 	case ArrayFamily:
 		return appendArrayBinary(b, t, d.(Array))
+	case OIDFamily:
+		return appendOidBinary(b, d), nil
 	}
 	return nil, pgerror.Unsupported("binary format for type " + t.String())
 }
@@ -158,6 +160,8 @@ func DecodeBinary(t T, b []byte) (Datum, error) {
 		var u UUID
 		copy(u[:], b)
 		return u, nil
+	case OIDFamily:
+		return decodeOidBinary(b)
 	case TimeFamily:
 		if err := fixed(8); err != nil {
 			return nil, err

@@ -41,7 +41,7 @@ func explicitCastable(from, to T) bool {
 	if from.Family == ArrayFamily && to.Family == ArrayFamily {
 		return explicitCastable(from.ElemType(), to.ElemType())
 	}
-	if extraCast(from, to) {
+	if extraCast(from, to) || oidCastable(from, to) {
 		return true
 	}
 	switch {
@@ -70,7 +70,7 @@ func assignable(from, to T) bool {
 	if from.Family == ArrayFamily && to.Family == ArrayFamily {
 		return assignable(from.ElemType(), to.ElemType())
 	}
-	if extraCast(from, to) {
+	if extraCast(from, to) || oidCastable(from, to) {
 		return true
 	}
 	switch {
@@ -147,6 +147,8 @@ func convert(d Datum, from, to T, explicit bool) (Datum, error) {
 		}
 	case BytesFamily, UUIDFamily, JSONBFamily:
 		return d, nil
+	case OIDFamily:
+		return toOid(d, from, to)
 	case JSONFamily:
 		if j, ok := d.(JSON); ok {
 			return string(AppendJSON(nil, j)), nil

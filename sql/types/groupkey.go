@@ -31,6 +31,8 @@ func AppendGroupKey(b []byte, t T, d Datum) []byte {
 		return strconv.AppendInt(b, us, 10)
 	case JSON:
 		return appendJSONKey(b, v)
+	case Oid:
+		return strconv.AppendUint(b, uint64(v.ID), 10) // reg* values group by OID, not name
 	case Array:
 		elem := t.ElemType()
 		b = append(b, '{')

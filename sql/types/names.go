@@ -46,6 +46,10 @@ func (t T) OID() uint32 {
 			return OIDVarchar
 		case Char:
 			return OIDBpchar
+		case NameString:
+			return OIDName
+		case QCharString:
+			return OIDQChar
 		}
 		return OIDText
 	case BytesFamily:
@@ -70,6 +74,9 @@ func (t T) OID() uint32 {
 		if oid, ok := arrayOIDs[t.ElemType().OID()]; ok {
 			return oid
 		}
+	case OIDFamily:
+		oid, _, _ := t.OIDKind.info()
+		return oid
 	}
 	return OIDUnknown
 }
@@ -112,6 +119,15 @@ func (t T) Size() int16 {
 		return 16
 	case UUIDFamily:
 		return 16
+	case OIDFamily:
+		return 4
+	case StringFamily:
+		switch t.StringKind {
+		case NameString:
+			return 64
+		case QCharString:
+			return 1
+		}
 	case UnknownFamily:
 		return -2
 	}
@@ -173,6 +189,10 @@ func (t T) String() string {
 				return fmt.Sprintf("character(%d)", t.Width)
 			}
 			return "bpchar" // blank-padded char of any length, e.g. a parameter of OID 1042
+		case NameString:
+			return "name"
+		case QCharString:
+			return `"char"`
 		}
 		return "text"
 	case BytesFamily:
@@ -195,6 +215,9 @@ func (t T) String() string {
 		return "json"
 	case ArrayFamily:
 		return t.ElemType().String() + "[]"
+	case OIDFamily:
+		_, _, name := t.OIDKind.info()
+		return name
 	}
 	return "unknown"
 }
@@ -242,6 +265,15 @@ func FromOID(oid uint32) (T, bool) {
 		return JSONT, true
 	case OIDUnknown:
 		return Unknown, true
+	case OIDName:
+		return Name, true
+	case OIDQChar:
+		return QChar, true
+	}
+	for k, d := range oidKinds {
+		if d.oid == oid {
+			return T{Family: OIDFamily, OIDKind: OIDKind(k)}, true
+		}
 	}
 	if elem, ok := arrayElemOIDs[oid]; ok {
 		e, _ := FromOID(elem)

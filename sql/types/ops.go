@@ -3,6 +3,7 @@ package types
 import (
 	"bytes"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +77,18 @@ func Compare(t T, a, b Datum) int {
 	case Array:
 		if y, ok := b.(Array); ok {
 			return compareArrays(t, x, y)
+		}
+	case Oid:
+		if y, ok := b.(Oid); ok {
+			return cmpOrdered(int64(x.ID), int64(y.ID))
+		}
+		if y, ok := b.(int64); ok {
+			return cmpOrdered(int64(x.ID), y)
+		}
+	}
+	if y, ok := b.(Oid); ok {
+		if x, ok := a.(int64); ok {
+			return cmpOrdered(x, int64(y.ID))
 		}
 	}
 	// Mixed numeric representations, e.g. an int64 sorted in a numeric column.
@@ -240,7 +253,10 @@ func arithType(lt, rt T) T {
 
 func compareOp(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 	lf, rf := lt.Family, rt.Family
-	comparable := lf == rf || isNumber(lf) && isNumber(rf) || isTime(lf) && isTime(rf)
+	// OIDs compare with each other whatever their kinds, and with integers, which PostgreSQL
+	// casts to oid implicitly.
+	comparable := lf == rf || isNumber(lf) && isNumber(rf) || isTime(lf) && isTime(rf) ||
+		lf == OIDFamily && rf == IntFamily || lf == IntFamily && rf == OIDFamily
 	switch {
 	case lf == JSONFamily:
 		comparable = false // json has no equality or ordering, only jsonb does
@@ -262,7 +278,7 @@ func compareOp(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 			// char(n) meets text as text, whose value has no padding.
 			c = strings.Compare(strings.TrimRight(l.(string), padIf(lt)), strings.TrimRight(r.(string), padIf(rt)))
 		}
-	case lf == rf:
+	case lf == rf, lf == OIDFamily, rf == OIDFamily:
 		c = Compare(lt, l, r)
 	default:
 		c = compareNumbersOrTimes(l, r)
@@ -343,8 +359,11 @@ func concatOp(lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 }
 
 func appendConcatOperand(b []byte, t T, d Datum) []byte {
-	if s, ok := d.(string); ok {
-		return append(b, s...) // char(n) is converted to text, which drops the padding
+	switch v := d.(type) {
+	case string:
+		return append(b, v...) // char(n) is converted to text, which drops the padding
+	case bool:
+		return strconv.AppendBool(b, v) // the cast to text spells the words out
 	}
 	return AppendText(b, t, d)
 }

@@ -62,6 +62,8 @@ func AppendText(b []byte, t T, d Datum) []byte {
 		return AppendJSON(b, v)
 	case Array:
 		return appendArray(b, t, v)
+	case Oid:
+		return appendOid(b, t, v)
 	}
 	// Datums are produced by this package, so another Go type is a programming error upstream;
 	// printing it beats crashing a server holding other sessions.
@@ -143,6 +145,8 @@ func ParseText(t T, s string) (Datum, error) {
 		return s, nil
 	case ArrayFamily:
 		return parseArray(t, s)
+	case OIDFamily:
+		return parseOid(t, s)
 	case UnknownFamily:
 		return s, nil
 	}

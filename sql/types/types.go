@@ -27,6 +27,7 @@ const (
 	JSONBFamily    // JSON, the parsed, normalized document
 	JSONFamily     // string, the document's text as given (validated)
 	ArrayFamily    // Array; Elem is the element family, the other fields the element's modifiers
+	OIDFamily      // Oid; OIDKind tells oid, regclass, regtype, ... apart (see oid.go)
 )
 
 // StringKind tells text, varchar(n) and char(n) apart; they share StringFamily.
@@ -37,6 +38,10 @@ const (
 	Text StringKind = iota
 	VarChar
 	Char
+	// NameString and QCharString are PostgreSQL's name and "char", which the system
+	// catalogs use; values are text, the types differ only in their OIDs and names.
+	NameString
+	QCharString
 )
 
 // T is a SQL type: a family plus the modifiers that constrain its values.
@@ -50,6 +55,8 @@ type T struct {
 	// StringKind then describe the element. Keeping the element inline keeps T a comparable
 	// value that the catalog stores as is.
 	Elem Family `json:",omitempty"`
+	// OIDKind tells the OIDFamily types apart (oid, regclass, regtype, ...).
+	OIDKind OIDKind `json:",omitempty"`
 }
 
 // Datum is one SQL value: nil for NULL, otherwise the Go type its Family documents.
