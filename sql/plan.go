@@ -73,6 +73,9 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	if p.stmt.Maintenance != nil {
 		return s.planMaintenance(ctx, t, p.stmt.Maintenance)
 	}
+	if p.stmt.Truncate != nil {
+		return s.planTruncate(ctx, t, p.stmt.Truncate) // truncate.go
+	}
 	switch n := p.node.(type) {
 	case *ast.SelectStmt:
 		return s.planSelect(ctx, t, n, p)

@@ -383,6 +383,9 @@ func statementWrites(p *prepared) string {
 	if ix := p.stmt.Index; ix != nil {
 		return ix.StatementName()
 	}
+	if p.stmt.Truncate != nil {
+		return "TRUNCATE TABLE"
+	}
 	return writingStatement(p.node)
 }
 

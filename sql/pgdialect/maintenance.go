@@ -72,9 +72,11 @@ func (r *rewriter) maintenance() (Statement, error) {
 	return Statement{Original: r.src, Maintenance: m}, nil
 }
 
-// Special reports whether the statement is carried by a field (Access, Maintenance, Index)
-// rather than by SQL for the parser.
-func (s Statement) Special() bool { return s.Access != nil || s.Maintenance != nil || s.Index != nil }
+// Special reports whether the statement is carried by a field (Access, Maintenance, Index,
+// Truncate) rather than by SQL for the parser.
+func (s Statement) Special() bool {
+	return s.Access != nil || s.Maintenance != nil || s.Index != nil || s.Truncate != nil
+}
 
 // Empty reports whether there is no statement at all (only comments or semicolons).
 func (s Statement) Empty() bool { return s.SQL == "" && !s.Special() }

@@ -36,6 +36,8 @@ type Statement struct {
 	StoredColumns map[int][]string
 	// Maintenance is set, and SQL empty, for VACUUM and ANALYZE.
 	Maintenance *Maintenance
+	// Truncate is set, and SQL empty, for TRUNCATE.
+	Truncate *Truncate
 	// ColumnAliases holds the column alias lists of FROM items, cut out of SQL, by the
 	// item's alias lower-cased (ast.TableSource.AsName.L): FROM t AS a (x, y) is FROM t AS a
 	// in SQL and "a": {"x", "y"} here. The names are as PostgreSQL folds them (unquoted
@@ -151,6 +153,9 @@ func normalize(src string, toks []token) (Statement, error) {
 	}
 	if r.isMaintenance() {
 		return r.maintenance()
+	}
+	if r.isTruncate() {
+		return r.truncate()
 	}
 	steps := []func() error{
 		r.schemaForms, r.statementForms, r.catalogSyntax, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.storedColumnClauses, r.typedLiterals,
