@@ -59,6 +59,14 @@ func (r *rewriter) createTable() error {
 		return r.syntaxError(len(r.toks))
 	}
 	if closeIdx != len(r.toks)-1 {
+		// Storage parameters are hints for PostgreSQL's heap: accepted and dropped.
+		end, err := r.storageParameters(closeIdx + 1)
+		if err != nil {
+			return err
+		}
+		r.replace(closeIdx+1, end)
+	}
+	if closeIdx != len(r.toks)-1 {
 		rest := r.toks[closeIdx+1]
 		if rest.is("as") {
 			return notSupported("CREATE TABLE ... AS is not supported")
