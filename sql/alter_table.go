@@ -149,7 +149,7 @@ func (p *alterTablePlan) apply(ctx context.Context, x *execCtx, edits *tableEdit
 		case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex:
 			return pgerror.Unsupported("UNIQUE constraints")
 		case ast.ConstraintPrimaryKey:
-			return pgerror.Unsupported("adding a primary key")
+			return s.addPrimaryKey(ctx, x, nt, c, a, len(p.specs)) // alter_pk.go
 		default:
 			return pgerror.Unsupported("this constraint")
 		}
