@@ -242,24 +242,23 @@ func (r *Replica) canOnePhaseCommit(ba *kvpb.BatchRequest) bool {
 	if !ok || !et.Commit || ba.Txn.Epoch != 0 {
 		return false
 	}
-	// Every lock span must be written by this very batch (no earlier intents exist).
-	for _, sp := range et.LockSpans {
-		found := false
-		for _, req := range ba.Requests[:len(ba.Requests)-1] {
-			if isDataWrite(req) && spanEqual(req.Header(), sp) {
-				found = true
-				break
-			}
+	// Every lock span must be written by this very batch (no earlier intents exist). A set
+	// of the batch's write spans keeps this linear in the batch's size: a statement writing
+	// 100,000 rows in one batch lists as many lock spans.
+	type spanKey struct{ key, endKey string }
+	written := make(map[spanKey]bool, len(ba.Requests)-1)
+	for _, req := range ba.Requests[:len(ba.Requests)-1] {
+		if isDataWrite(req) {
+			h := req.Header()
+			written[spanKey{string(h.Key), string(h.EndKey)}] = true
 		}
-		if !found {
+	}
+	for _, sp := range et.LockSpans {
+		if !written[spanKey{string(sp.Key), string(sp.EndKey)}] {
 			return false
 		}
 	}
 	return true
-}
-
-func spanEqual(a, b kvpb.Span) bool {
-	return string(a.Key) == string(b.Key) && string(a.EndKey) == string(b.EndKey)
 }
 
 func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS, local hlc.Timestamp, onePC bool) (*kvpb.BatchResponse, *pebble.Batch, error) {
