@@ -24,16 +24,17 @@ func (s Span) Contains(key []byte) bool {
 
 // Overlaps reports whether s and o share a key.
 func (s Span) Overlaps(o Span) bool {
-	sEnd, oEnd := s.end(), o.end()
-	return bytes.Compare(s.Key, oEnd) < 0 && bytes.Compare(o.Key, sEnd) < 0
+	return s.startsBefore(o.Key) && o.startsBefore(s.Key)
 }
 
-// end is the exclusive end of s, treating a point span as [Key, Key\x00).
-func (s Span) end() []byte {
+// startsBefore reports whether key sorts before s's exclusive end, taking a point span as
+// [Key, Key\x00) (so that key <= Key), without building that end key: latches compare
+// spans by the million.
+func (s Span) startsBefore(key []byte) bool {
 	if len(s.EndKey) == 0 {
-		return append(append([]byte(nil), s.Key...), 0)
+		return bytes.Compare(key, s.Key) <= 0
 	}
-	return s.EndKey
+	return bytes.Compare(key, s.EndKey) < 0
 }
 
 func (s Span) String() string {
