@@ -390,16 +390,9 @@ func (c *compiler) derived(t types.T, args []*scalar, f func([]types.Datum) (typ
 	}
 	s := &scalar{typ: t, colOrd: -1}
 	s.eval = func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
-		vals := make([]types.Datum, len(args))
-		for i, a := range args {
-			v, err := a.eval(ec, row)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil && strict {
-				return nil, nil
-			}
-			vals[i] = v
+		vals, null, err := evalArgs(ec, row, args, strict)
+		if err != nil || null {
+			return nil, err
 		}
 		return f(vals)
 	}
@@ -818,4 +811,21 @@ func newUUID() types.UUID {
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	return u
+}
+
+// evalArgs evaluates a call's arguments on row. A strict call stops at a NULL argument, and
+// null reports it: the call's result is then NULL.
+func evalArgs(ec *evalCtx, row []types.Datum, args []*scalar, strict bool) (vals []types.Datum, null bool, err error) {
+	vals = make([]types.Datum, len(args))
+	for i, a := range args {
+		v, err := a.eval(ec, row)
+		if err != nil {
+			return nil, false, err
+		}
+		if v == nil && strict {
+			return nil, true, nil
+		}
+		vals[i] = v
+	}
+	return vals, false, nil
 }

@@ -346,16 +346,9 @@ func (c *compiler) catalogFuncs(n *ast.FuncCallExpr, name string) (*scalar, bool
 	s := &scalar{typ: f.ret, colOrd: -1}
 	strict, fn := f.strict, f.fn
 	s.eval = func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
-		vals := make([]types.Datum, len(args))
-		for i, a := range args {
-			v, err := a.eval(ec, row)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil && strict {
-				return nil, nil
-			}
-			vals[i] = v
+		vals, null, err := evalArgs(ec, row, args, strict)
+		if err != nil || null {
+			return nil, err
 		}
 		return fn(ec, vals)
 	}
