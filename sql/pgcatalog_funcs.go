@@ -620,16 +620,15 @@ func columnNameList(t *catalog.Table, ids []uint32) string {
 // constraintDef is pg_get_constraintdef's text of a constraint; pretty prints a CHECK
 // expression with only the parentheses it needs.
 func constraintDef(s *catalogSnapshot, c *constraintInfo, pretty bool) string {
-	names := columnNameList
 	switch c.kind {
 	case 'p', 'u':
 		kind := "PRIMARY KEY"
 		if c.kind == 'u' {
 			kind = "UNIQUE"
 		}
-		def := kind + " (" + names(c.table, c.cols) + ")"
+		def := kind + " (" + columnNameList(c.table, c.cols) + ")"
 		if c.index != nil && len(c.index.stored) > 0 {
-			def += " INCLUDE (" + names(c.table, c.index.stored) + ")"
+			def += " INCLUDE (" + columnNameList(c.table, c.index.stored) + ")"
 		}
 		return def
 	case 'c':
@@ -641,7 +640,7 @@ func constraintDef(s *catalogSnapshot, c *constraintInfo, pretty bool) string {
 		if r, ok := s.relByOID[c.refTable.ID]; ok {
 			ref = s.qualifiedRelationName(r)
 		}
-		def := fmt.Sprintf("FOREIGN KEY (%s) REFERENCES %s(%s)", names(c.table, c.cols), ref, names(c.refTable, c.refCols))
+		def := fmt.Sprintf("FOREIGN KEY (%s) REFERENCES %s(%s)", columnNameList(c.table, c.cols), ref, columnNameList(c.refTable, c.refCols))
 		for _, a := range []struct {
 			what string
 			code byte
