@@ -48,9 +48,14 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 	if s, ok, err := c.catalogFuncs(n, name); ok {
 		return s, err
 	}
+	if s, ok, err := c.builtinCall(n, name); ok {
+		return s, err
+	}
 	switch name {
 	case "meridian_cast":
 		return c.castCall(n)
+	case "trim":
+		return c.trimCall(n)
 	case "meridian_ilike":
 		return c.like(&ast.PatternLikeOrIlikeExpr{Expr: n.Args[0], Pattern: n.Args[1], IsLike: false, Escape: '\\'})
 	case "now", "current_timestamp", "localtimestamp", "transaction_timestamp", "statement_timestamp":
@@ -128,30 +133,8 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 		return &scalar{typ: types.Bool, colOrd: -1, eval: func(*evalCtx, []types.Datum) (types.Datum, error) {
 			panic("meridian_force_panic() called")
 		}}, nil
-	case ast.Concat:
-		if len(n.Args) == 2 {
-			if s, ok, err := c.containerConcat(n); ok {
-				return s, err
-			}
-		}
-		args, err := c.args(n, types.String)
-		if err != nil {
-			return nil, err
-		}
-		ts := argTypes(args)
-		return c.derived(types.String, args, func(v []types.Datum) (types.Datum, error) {
-			var sb strings.Builder
-			for i, d := range v {
-				if d == nil {
-					if len(v) == 2 { // the || operator: NULL in, NULL out
-						return nil, nil
-					}
-					continue
-				}
-				sb.Write(types.AppendText(nil, ts[i], d))
-			}
-			return sb.String(), nil
-		}, false), nil
+	case parser.ConcatOp:
+		return c.concatOp(n)
 	}
 	args, err := c.args(n, types.Unknown)
 	if err != nil {
@@ -178,16 +161,13 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 			}
 			return f(s), nil
 		}, true), nil
-	case "length", "char_length", "character_length", "octet_length":
+	case "length", "char_length", "character_length":
 		if err := wantArgs(name, args, 1); err != nil {
 			return nil, err
 		}
 		return c.derived(types.Int4, args, func(v []types.Datum) (types.Datum, error) {
 			switch s := v[0].(type) {
 			case string:
-				if name == "octet_length" {
-					return int64(len(s)), nil
-				}
 				return int64(utf8.RuneCountInString(s)), nil
 			case []byte:
 				return int64(len(s)), nil
@@ -224,6 +204,43 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 	}
 	return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s(%s) does not exist", name, strings.Join(typeNames(args), ", ")).
 		WithHint("No function matches the given name and argument types.")
+}
+
+// concatOp compiles a || b. Arrays and jsonb have their own forms; otherwise one side must
+// be a string (or both bytea), and the other is converted with its output function. An
+// untyped side is text, or bytea next to bytea.
+func (c *compiler) concatOp(n *ast.FuncCallExpr) (*scalar, error) {
+	if len(n.Args) != 2 {
+		return nil, pgerror.New(pgerror.CodeInternalError, "|| takes two operands")
+	}
+	if s, ok, err := c.containerConcat(n); ok {
+		return s, err
+	}
+	args, err := c.args(n, types.Unknown)
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range args {
+		if !a.untyped {
+			continue
+		}
+		t := types.String
+		if o := args[1-i]; !o.untyped && o.typ.Family == types.BytesFamily {
+			t = types.Bytes
+		}
+		if args[i], err = c.coerceArg(a, t); err != nil {
+			return nil, err
+		}
+	}
+	lt, rt := args[0].typ, args[1].typ
+	resT, _, err := types.BinaryOp("||", lt, nil, rt, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.derived(resT, args, func(v []types.Datum) (types.Datum, error) {
+		_, out, err := types.BinaryOp("||", lt, v[0], rt, v[1])
+		return out, err
+	}, true), nil
 }
 
 // containerConcat compiles a || b when either side is an array or jsonb: an untyped side
@@ -286,8 +303,9 @@ func typeNames(args []*scalar) []string {
 	return out
 }
 
-// variadicSameType compiles COALESCE, NULLIF, GREATEST and LEAST, whose arguments share
-// one type.
+// variadicSameType compiles COALESCE, NULLIF, GREATEST and LEAST. The arguments of
+// COALESCE, GREATEST and LEAST take their common type; NULLIF returns its first argument's
+// type and compares with =.
 func (c *compiler) variadicSameType(n *ast.FuncCallExpr, name string) (*scalar, error) {
 	args, err := c.args(n, types.Unknown)
 	if err != nil {
@@ -296,25 +314,26 @@ func (c *compiler) variadicSameType(n *ast.FuncCallExpr, name string) (*scalar, 
 	if len(args) == 0 || name == "nullif" && len(args) != 2 || name == "ifnull" && len(args) != 2 {
 		return nil, pgerror.New(pgerror.CodeUndefinedFunction, "wrong number of arguments to %s", name)
 	}
-	t := types.Unknown
-	for _, a := range args {
-		if !a.untyped {
-			t = a.typ
-			break
-		}
+	if name == "nullif" {
+		return c.nullif(args)
 	}
-	if t.Family == types.UnknownFamily {
-		t = types.String
+	t, err := commonArgType(args, strings.ToUpper(name))
+	if err != nil {
+		return nil, err
 	}
 	for i, a := range args {
-		if args[i], err = c.toType(a, t); err != nil {
+		if a.untyped {
+			args[i], err = c.coerceArg(a, t)
+		} else if !exactType(a.typ, t) {
+			args[i] = castScalar(a, t)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 	out := &scalar{typ: t, colOrd: -1}
 	out.eval = func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
-		switch name {
-		case "coalesce", "ifnull":
+		if name == "coalesce" || name == "ifnull" {
 			for _, a := range args {
 				v, err := a.eval(ec, row)
 				if err != nil || v != nil {
@@ -322,19 +341,6 @@ func (c *compiler) variadicSameType(n *ast.FuncCallExpr, name string) (*scalar, 
 				}
 			}
 			return nil, nil
-		case "nullif":
-			a, err := args[0].eval(ec, row)
-			if err != nil || a == nil {
-				return a, err
-			}
-			b, err := args[1].eval(ec, row)
-			if err != nil || b == nil {
-				return a, err
-			}
-			if types.Compare(t, a, b) == 0 {
-				return nil, nil
-			}
-			return a, nil
 		}
 		var best types.Datum
 		for _, a := range args {
@@ -345,13 +351,57 @@ func (c *compiler) variadicSameType(n *ast.FuncCallExpr, name string) (*scalar, 
 			if v == nil {
 				continue
 			}
-			if best == nil || (name == "greatest") == (types.Compare(t, v, best) > 0) && types.Compare(t, v, best) != 0 {
+			if best == nil {
+				best = v
+				continue
+			}
+			if cmp := types.Compare(t, v, best); name == "greatest" && cmp > 0 || name == "least" && cmp < 0 {
 				best = v
 			}
 		}
 		return best, nil
 	}
 	return out, nil
+}
+
+// nullif is NULLIF(a, b): NULL when a = b, else a, typed as a.
+func (c *compiler) nullif(args []*scalar) (*scalar, error) {
+	var err error
+	switch {
+	case args[0].untyped && args[1].untyped:
+		args[0], _ = coerce(args[0], types.String)
+		args[1], _ = coerce(args[1], types.String)
+	case args[0].untyped:
+		args[0], err = c.coerceArg(args[0], args[1].typ)
+	case args[1].untyped:
+		args[1], err = c.coerceArg(args[1], args[0].typ)
+	}
+	if err != nil {
+		return nil, err
+	}
+	lt, rt := args[0].typ, args[1].typ
+	if _, _, err := types.BinaryOp("=", lt, nil, rt, nil); err != nil {
+		return nil, err
+	}
+	a, b := args[0], args[1]
+	return &scalar{typ: lt, colOrd: -1, eval: func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
+		x, err := a.eval(ec, row)
+		if err != nil || x == nil {
+			return x, err
+		}
+		y, err := b.eval(ec, row)
+		if err != nil || y == nil {
+			return x, err
+		}
+		_, eq, err := types.BinaryOp("=", lt, x, rt, y)
+		if err != nil {
+			return nil, err
+		}
+		if eq == true {
+			return nil, nil
+		}
+		return x, nil
+	}}, nil
 }
 
 // castCall compiles meridian_cast(expr, 'type'), the dialect's spelling of expr::type.

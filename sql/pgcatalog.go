@@ -864,36 +864,8 @@ func (s *catalogSnapshot) qualifiedRelationName(r *relationInfo) string {
 	return quoteIdentIfNeeded(ns.name) + "." + quoteIdentIfNeeded(r.name)
 }
 
-// quoteIdentIfNeeded quotes an identifier as quote_ident does: when it is not a lower-case
-// plain name.
-func quoteIdentIfNeeded(s string) string {
-	plain := s != ""
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c == '_' || i > 0 && (c >= '0' && c <= '9' || c == '$')) {
-			plain = false
-			break
-		}
-	}
-	if plain && !reservedKeywords[s] {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// reservedKeywords are PostgreSQL's reserved words, which quote_ident quotes.
-var reservedKeywords = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields(`all analyse analyze and any array as asc asymmetric both case cast check collate
-column constraint create current_catalog current_date current_role current_time current_timestamp
-current_user default deferrable desc distinct do else end except false fetch for foreign from grant
-group having in initially intersect into lateral leading limit localtime localtimestamp not null
-offset on only or order placing primary references returning select session_user some symmetric
-system_user table then to trailing true union unique user using variadic when where window with`) {
-		m[w] = true
-	}
-	return m
-}()
+// quoteIdentIfNeeded quotes an identifier as quote_ident does.
+func quoteIdentIfNeeded(s string) string { return quoteIdent(s) }
 
 // tableVisibleTo reports whether the session may see a table's rows, for the
 // information_schema views, which show only what the user has some privilege on.

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"math"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -403,12 +404,19 @@ func (p *planner) limitClause(l *ast.Limit, c *compiler) (limit, offset *scalar,
 // setLimitHint tells a scan under a plain LIMIT how many rows it needs to read first.
 func setLimitHint(n relNode, limit, offset *scalar) {
 	sn, ok := n.(*scanNode)
-	if !ok || !limit.constant || limit.val == nil || offset != nil && (!offset.constant || offset.val == nil) {
+	if !ok || !limit.constant || offset != nil && !offset.constant {
 		return
 	}
-	k := limit.val.(int64)
+	k, ok := limit.val.(int64)
+	if !ok {
+		return
+	}
 	if offset != nil {
-		k += offset.val.(int64)
+		o, ok := offset.val.(int64)
+		if !ok || o > math.MaxInt64-k {
+			return
+		}
+		k += o
 	}
 	if k >= 0 {
 		sn.limitHint = max(k, 1)

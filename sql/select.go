@@ -1,8 +1,11 @@
 package sql
 
 import (
+	"math"
+
 	"context"
 	"fmt"
+	"github.com/cockroachdb/apd/v3"
 	"strings"
 	"time"
 
@@ -279,7 +282,7 @@ func outputName(e ast.ExprNode) string {
 			return "?column?"
 		}
 		switch name {
-		case "meridian_ilike", ast.Concat, "meridian_op", "meridian_any", "meridian_all", "meridian_slice":
+		case "meridian_ilike", parser.ConcatOp, "meridian_op", "meridian_any", "meridian_all", "meridian_slice":
 			return "?column?" // operators: ILIKE, ||, the JSON and array operators, ANY/ALL
 		case "meridian_nextval", "meridian_currval", "meridian_setval", "meridian_lastval":
 			return strings.TrimPrefix(name, "meridian_") // the sequence functions (sequence.go)
@@ -287,6 +290,19 @@ func outputName(e ast.ExprNode) string {
 			return "array"
 		case "meridian_extract":
 			return "extract"
+		case "trim":
+			// PostgreSQL's grammar turns TRIM into the function for its direction.
+			if len(n.Args) == 3 {
+				if d, ok := n.Args[2].(*ast.TrimDirectionExpr); ok {
+					switch d.Direction {
+					case ast.TrimLeading:
+						return "ltrim"
+					case ast.TrimTrailing:
+						return "rtrim"
+					}
+				}
+			}
+			return "btrim"
 		case "meridian_subscript":
 			if len(n.Args) == 2 {
 				return outputName(n.Args[0]) // a[1] is named a
@@ -460,6 +476,16 @@ func evalInt(ec *evalCtx, s *scalar, what string) (int64, bool, error) {
 		return 0, false, err
 	}
 	n, ok := v.(int64)
+	if d, isDec := v.(*apd.Decimal); isDec && !ok {
+		// LIMIT ALL arrives as the largest unsigned 64-bit number: no limit.
+		if i, err := d.Int64(); err == nil {
+			n, ok = i, true
+		} else if d.Negative {
+			n, ok = -1, true
+		} else {
+			n, ok = math.MaxInt64, true
+		}
+	}
 	if !ok {
 		return 0, false, pgerror.New(pgerror.CodeDatatypeMismatch, "argument of %s must be type bigint", what)
 	}

@@ -50,10 +50,16 @@ func (c *compiler) typeFuncs(n *ast.FuncCallExpr, name string, want types.T) (s 
 		s, err = c.arrayFunc(n, name)
 	case "string_to_array":
 		s, err = c.stringToArray(n)
-	case "array_agg", "jsonb_agg", "json_agg", "jsonb_object_agg", "json_object_agg", "string_agg":
-		err = pgerror.Unsupported("aggregate function " + name)
+	case "array_agg", "jsonb_agg", "json_agg", "jsonb_object_agg", "json_object_agg", "string_agg",
+		"bool_and", "bool_or", "every", "stddev", "variance":
+		// tidb's grammar knows these only as plain calls.
+		s, err = c.aggregate(&ast.AggregateFuncExpr{F: name, Args: n.Args})
+	case "regexp_matches":
+		err = pgerror.Unsupported("set-returning functions such as regexp_matches()").
+			WithHint("regexp_match() returns the first match as an array.")
 	case "unnest", "jsonb_array_elements", "jsonb_array_elements_text", "jsonb_each", "jsonb_each_text",
-		"jsonb_object_keys", "json_array_elements", "json_each", "json_object_keys", "generate_series":
+		"jsonb_object_keys", "json_array_elements", "json_each", "json_object_keys", "generate_series",
+		"regexp_split_to_table", "string_to_table":
 		err = pgerror.Unsupported("set-returning functions such as " + name + "()")
 	default:
 		return nil, false, nil
@@ -306,7 +312,7 @@ func (c *compiler) arrayConstructor(n *ast.FuncCallExpr, want types.T) (*scalar,
 // subscript compiles a[i] and a[lo:hi]: 1-based, NULL out of range, as PostgreSQL reads.
 func (c *compiler) subscript(n *ast.FuncCallExpr, slice bool) (*scalar, error) {
 	if len(n.Args) != 2 && !slice || len(n.Args) != 3 && slice {
-		return nil, pgerror.New(pgerror.CodeInternalError, "malformed subscript")
+		return nil, pgerror.New(pgerror.CodeSyntaxError, "syntax error in array subscript")
 	}
 	if inner, ok := n.Args[0].(*ast.FuncCallExpr); ok && (inner.FnName.L == "meridian_subscript" || inner.FnName.L == "meridian_slice") {
 		return nil, pgerror.Unsupported("multidimensional array subscripts (a[i][j])")

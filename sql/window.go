@@ -100,9 +100,13 @@ func (c *compiler) windowFunc(n *ast.WindowFuncExpr) (*scalar, error) {
 	case "ntile":
 		w.typ = types.Int4
 	case "lag", "lead", "first_value", "last_value", "nth_value":
-	case "count", "sum", "avg", "min", "max":
+	default:
+		if !aggregateNames[name] {
+			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s() is not a window function", name).
+				WithHint("Window functions are row_number, rank, dense_rank, percent_rank, cume_dist, ntile, lag, lead, first_value, last_value, nth_value, and the aggregates.")
+		}
 		if n.Distinct {
-			return nil, pgerror.Unsupported("DISTINCT in window functions")
+			return nil, pgerror.New(pgerror.CodeFeatureNotSupported, "DISTINCT is not implemented for window functions")
 		}
 		args := n.Args
 		if name == "count" && len(args) == 1 {
@@ -114,9 +118,6 @@ func (c *compiler) windowFunc(n *ast.WindowFuncExpr) (*scalar, error) {
 			return nil, err
 		}
 		w.typ = w.agg.typ
-	default:
-		return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function %s() is not a window function", name).
-			WithHint("Window functions are row_number, rank, dense_rank, percent_rank, cume_dist, ntile, lag, lead, first_value, last_value, nth_value, and the aggregates count, sum, avg, min, max.")
 	}
 	if w.agg == nil {
 		for _, a := range n.Args {
@@ -415,6 +416,9 @@ func (f *windowFunc) compute(ec *evalCtx, rows [][]types.Datum, set func(i int, 
 			}
 			set(k.idx, v)
 		}
+		if running != nil {
+			running.release()
+		}
 		start = end
 	}
 	return nil
@@ -542,6 +546,7 @@ func (f *windowFunc) value(ec *evalCtx, part [][]types.Datum, i int, peerStart, 
 		return nil, pgerror.New(pgerror.CodeInternalError, "window function %s has no evaluation", f.name)
 	}
 	st := newAggState(f.agg)
+	defer st.release()
 	for j := lo; j < hi; j++ {
 		if err := st.add(ec, part[j]); err != nil {
 			return nil, err

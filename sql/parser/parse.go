@@ -21,6 +21,10 @@ var pool = sync.Pool{New: func() any {
 // ParseOne parses exactly one statement of normalized text. original is the client's text,
 // used in error messages.
 func ParseOne(text, original string) (ast.StmtNode, error) {
+	text, err := rewriteCalls(text)
+	if err != nil {
+		return nil, err
+	}
 	p := pool.Get().(*parser.Parser)
 	defer pool.Put(p)
 	stmts, _, err := p.Parse(text, "", "")
@@ -31,6 +35,7 @@ func ParseOne(text, original string) (ast.StmtNode, error) {
 		return nil, pgerror.New(pgerror.CodeSyntaxError, "expected one statement, found %d", len(stmts))
 	}
 	numberParams(stmts[0])
+	stmts[0].Accept(callFixer{})
 	return stmts[0], nil
 }
 

@@ -87,44 +87,6 @@ func (r *rewriter) isRegexOperator(i int) bool {
 	return !(prev.kind == tokIdent && isOperatorWord(prev.text))
 }
 
-// stringAggs rewrites string_agg(x, 'sep') as tidb's group_concat(x SEPARATOR 'sep'), the
-// aggregate its grammar knows, which the planner runs as string_agg. DISTINCT and ORDER BY
-// inside the call carry over; a separator that is not a string literal is refused, since
-// tidb's grammar takes only a literal there.
-func (r *rewriter) stringAggs() error {
-	for i := 0; i+1 < len(r.toks); i++ {
-		t := r.toks[i]
-		if !t.is("string_agg") || t.gen || !r.toks[i+1].isOp("(") {
-			continue
-		}
-		start := i
-		if i >= 2 && r.toks[i-1].isOp(".") && r.toks[i-2].is("pg_catalog") {
-			start = i - 2
-		} else if i > 0 && r.toks[i-1].isOp(".") {
-			continue
-		}
-		m := r.matchParen(i + 1)
-		if m < 0 {
-			return r.syntaxError(len(r.toks))
-		}
-		args := splitArgs(r.toks[i+2 : m])
-		if len(args) != 2 || len(args[1]) == 0 || args[1][0].kind != tokString ||
-			len(args[1]) > 1 && !(len(args[1]) > 3 && args[1][1].is("order") && args[1][2].is("by")) {
-			return notSupported("string_agg is supported with a string literal separator only")
-		}
-		call := []token{ident("group_concat"), op("(")}
-		call = append(call, args[0]...)
-		if len(args[1]) > 1 {
-			call = append(call, ident("order"), ident("by"))
-			call = append(call, args[1][3:]...)
-		}
-		call = append(call, ident("separator"), args[1][0], op(")"))
-		r.replace(start, m+1, call...)
-		i = start + len(call) - 1
-	}
-	return nil
-}
-
 // arraySubqueries rewrites ARRAY(SELECT ...) as meridian_array_subquery((SELECT ...)), which
 // the planner compiles into the array of the subquery's one column.
 func (r *rewriter) arraySubqueries() error {

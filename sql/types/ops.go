@@ -3,6 +3,7 @@ package types
 import (
 	"bytes"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -358,8 +359,11 @@ func concatOp(lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 }
 
 func appendConcatOperand(b []byte, t T, d Datum) []byte {
-	if s, ok := d.(string); ok {
-		return append(b, s...) // char(n) is converted to text, which drops the padding
+	switch v := d.(type) {
+	case string:
+		return append(b, v...) // char(n) is converted to text, which drops the padding
+	case bool:
+		return strconv.AppendBool(b, v) // the cast to text spells the words out
 	}
 	return AppendText(b, t, d)
 }

@@ -96,7 +96,7 @@ func TestBinaryOp(t *testing.T) {
 		{"<", Bool, true, Int4, int64(1), "42883: operator does not exist: boolean < integer", ""},
 		{"=", Int4, nil, String, nil, "42883: operator does not exist: integer = text", ""},
 		{"||", String, "a", Int4, int64(1), "a1", "text"},
-		{"||", Bool, true, String, "x", "tx", "text"},
+		{"||", Bool, true, String, "x", "truex", "text"}, // anytextcat casts to text: true, not t
 		{"||", char3, "a", String, "b", "ab", "text"},
 		{"||", String, "a", Bytes, []byte{1}, `a\x01`, "text"},
 		{"||", Bytes, []byte{1}, Bytes, []byte{2}, `\x0102`, "bytea"},
