@@ -213,6 +213,14 @@ Foreign-key constraints:
 (1 row)
 
 `},
+		// The sequence's owner column comes from pg_depend.
+		{"", `\d s.parent_id_seq`, `                      Sequence "s.parent_id_seq"
+  Type   | Start | Minimum |  Maximum   | Increment | Cycles? | Cache 
+---------+-------+---------+------------+-----------+---------+-------
+ integer |     1 |       1 | 2147483647 |         1 | no      |     1
+Owned by: s.parent.id
+
+`},
 		{"", `\du`, `                                   List of roles
  Role name |                         Attributes                         | Member of 
 -----------+------------------------------------------------------------+-----------
