@@ -27,6 +27,8 @@ type Statement struct {
 	TxnModes *TxnModes
 	// Access is set, and SQL empty, for statements about users, roles and privileges.
 	Access *Access
+	// Copy is set, and SQL empty, for COPY.
+	Copy *Copy
 }
 
 // TxnModes are transaction modes of BEGIN or SET TRANSACTION that the normalized SQL cannot
@@ -129,6 +131,9 @@ func normalize(src string, toks []token) (Statement, error) {
 	}
 	if r.isAccess() {
 		return r.accessStatement()
+	}
+	if r.isCopy() {
+		return r.copyStatement()
 	}
 	steps := []func() error{
 		r.statementForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.typedLiterals,
