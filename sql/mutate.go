@@ -171,9 +171,14 @@ func assign(tbl *catalog.Table, ord int, e *scalar, v types.Datum) (types.Datum,
 func uniqueViolation(err error, tbl *catalog.Table) error {
 	var cfe *mvcc.ConditionFailedError
 	if errors.As(err, &cfe) {
-		return pgerror.New(pgerror.CodeUniqueViolation, "duplicate key value violates unique constraint %q", tbl.PrimaryKeyName())
+		return errDuplicateKey(tbl)
 	}
 	return err
+}
+
+// errDuplicateKey is PostgreSQL's 23505 for a row whose primary key tbl already holds.
+func errDuplicateKey(tbl *catalog.Table) *pgerror.Error {
+	return pgerror.New(pgerror.CodeUniqueViolation, "duplicate key value violates unique constraint %q", tbl.PrimaryKeyName())
 }
 
 type conflictMode int

@@ -184,6 +184,12 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		return w.Empty()
 	}
 	for _, st := range stmts {
+		if st.Copy != nil {
+			if err := s.runCopy(ctx, st.Copy, w); err != nil {
+				return err
+			}
+			continue
+		}
 		if st.SQL == "" && st.Access == nil {
 			if err := w.Empty(); err != nil {
 				return err
@@ -684,6 +690,9 @@ func (s *Session) Prepare(ctx context.Context, query string, paramOIDs []uint32)
 	st, err := pgdialect.Normalize(query)
 	if err != nil {
 		return nil, err
+	}
+	if st.Copy != nil {
+		return &copyStatement{s: s, c: st.Copy}, nil
 	}
 	if st.SQL == "" && st.Access == nil {
 		return &preparedStatement{s: s, empty: true}, nil
