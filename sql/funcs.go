@@ -42,12 +42,19 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 	if s, ok, err := c.typeFuncs(n, name, want); ok {
 		return s, err
 	}
+	if s, ok, err := c.settingFuncs(n, name); ok {
+		return s, err
+	}
 	switch name {
 	case "meridian_cast":
 		return c.castCall(n)
 	case "meridian_ilike":
 		return c.like(&ast.PatternLikeOrIlikeExpr{Expr: n.Args[0], Pattern: n.Args[1], IsLike: false, Escape: '\\'})
-	case "now", "current_timestamp", "localtimestamp", "transaction_timestamp", "statement_timestamp":
+	case "localtimestamp":
+		return &scalar{typ: types.Timestamp, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
+			return types.CastWith(ec.txnTime, types.TimestampTZ, types.Timestamp, ec.settings())
+		}}, nil
+	case "now", "current_timestamp", "transaction_timestamp", "statement_timestamp":
 		return &scalar{typ: types.TimestampTZ, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
 			return ec.txnTime, nil
 		}}, nil
@@ -67,8 +74,8 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 		}}, nil
 	case "current_date":
 		return &scalar{typ: types.Date, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
-			y, m, d := ec.txnTime.Date()
-			return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+			// Today in the session time zone.
+			return types.CastWith(ec.txnTime, types.TimestampTZ, types.Date, ec.settings())
 		}}, nil
 	case "version":
 		return constScalar(types.String, Version), nil

@@ -148,8 +148,9 @@ func compileDefault(s *Session, col *catalog.Column) (*scalar, error) {
 	return c.compileWant(sel.Fields.Fields[0].Expr, col.Type)
 }
 
-// assign converts v, produced by expression e, for storage in column ord, checking NOT NULL.
-func assign(tbl *catalog.Table, ord int, e *scalar, v types.Datum) (types.Datum, error) {
+// assign converts v, produced by expression e, for storage in column ord (under the session
+// settings st), checking NOT NULL.
+func assign(tbl *catalog.Table, ord int, e *scalar, v types.Datum, st *types.Settings) (types.Datum, error) {
 	col := &tbl.Columns[ord]
 	if v == nil {
 		if !col.Nullable {
@@ -164,7 +165,7 @@ func assign(tbl *catalog.Table, ord int, e *scalar, v types.Datum) (types.Datum,
 	if from == col.Type {
 		return v, nil
 	}
-	return types.AssignCast(v, from, col.Type)
+	return types.AssignCastWith(v, from, col.Type, st)
 }
 
 // uniqueViolation turns a failed uniqueness check into PostgreSQL's 23505.
@@ -254,7 +255,7 @@ func (f *rowFiller) fill(ec *evalCtx, vals []types.Datum, exprOf func(i int) *sc
 			continue // DEFAULT
 		}
 		var err error
-		if row[ord], err = assign(tbl, ord, e, vals[i]); err != nil {
+		if row[ord], err = assign(tbl, ord, e, vals[i], ec.settings()); err != nil {
 			return nil, err
 		}
 		given[ord] = true
@@ -267,7 +268,7 @@ func (f *rowFiller) fill(ec *evalCtx, vals []types.Datum, exprOf func(i int) *sc
 		if err != nil {
 			return nil, err
 		}
-		if row[ord], err = assign(tbl, ord, f.defaults[ord], v); err != nil {
+		if row[ord], err = assign(tbl, ord, f.defaults[ord], v, ec.settings()); err != nil {
 			return nil, err
 		}
 	}
@@ -532,7 +533,7 @@ func (p *insertPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 					if err != nil {
 						return nil, err
 					}
-					if updated[a.ord], err = assign(tbl, a.ord, a.expr, v); err != nil {
+					if updated[a.ord], err = assign(tbl, a.ord, a.expr, v, x.ec.settings()); err != nil {
 						return nil, err
 					}
 				}
@@ -625,7 +626,7 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 			if err != nil {
 				return nil, err
 			}
-			if row[a.ord], err = assign(tbl, a.ord, a.expr, v); err != nil {
+			if row[a.ord], err = assign(tbl, a.ord, a.expr, v, x.ec.settings()); err != nil {
 				return nil, err
 			}
 		}

@@ -69,15 +69,9 @@ func (s *Server) NewBackend(ctx context.Context, user, database string, params m
 	if database == "" {
 		database = catalog.DefaultDatabase
 	}
-	sess := &Session{srv: s, user: user, database: database, vars: defaultVars()}
-	for k, v := range params {
-		if _, ok := sess.vars[k]; ok && !txnSettings[k] {
-			nv, err := normalizeVar(k, v)
-			if err != nil {
-				return nil, err
-			}
-			sess.vars[k] = nv
-		}
+	sess := &Session{srv: s, user: user, database: database}
+	if err := sess.applyStartupParams(params); err != nil {
+		return nil, err
 	}
 	err := s.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
 		d, err := s.cat.LookupDatabase(ctx, t, database, 0)
@@ -92,37 +86,20 @@ func (s *Server) NewBackend(ctx context.Context, user, database string, params m
 	return sess, nil
 }
 
-func defaultVars() map[string]string {
-	return map[string]string{
-		"application_name":              "",
-		"client_encoding":               "UTF8",
-		"datestyle":                     "ISO, MDY",
-		"timezone":                      "UTC",
-		"extra_float_digits":            "1",
-		"standard_conforming_strings":   "on",
-		"server_version":                "16.0",
-		"server_version_num":            "160000",
-		"server_encoding":               "UTF8",
-		"search_path":                   "public",
-		"transaction_isolation":         "serializable",
-		"default_transaction_isolation": "serializable",
-		"integer_datetimes":             "on",
-		"intervalstyle":                 "postgres",
-		"statement_timeout":             "0",
-		"lock_timeout":                  "0",
-		"transaction_read_only":         "off",
-		"default_transaction_read_only": "off",
-		"transaction_priority":          "normal",
-		"default_transaction_priority":  "normal",
-	}
-}
-
 // Session is one client's SQL session.
 type Session struct {
 	srv      *Server
 	user     string
 	database string
 	vars     map[string]string
+	// resetVals are the settings' values at the start of the session, which RESET restores;
+	// txnVars the settings the open transaction changed (see vars.go).
+	resetVals map[string]string
+	txnVars   map[string]*varChange
+	// typeSettingsCache holds typeSettings until a setting changes; reported holds the
+	// values last sent as ParameterStatus.
+	typeSettingsCache *types.Settings
+	reported          map[string]string
 
 	// txn is the explicit transaction (BEGIN ... COMMIT), nil outside one.
 	txn *txn.Txn
@@ -207,7 +184,7 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		if err != nil {
 			return err
 		}
-		if err := writeResult(w, res, nil, true); err != nil {
+		if err := writeResult(w, res, nil, true, s.typeSettings()); err != nil {
 			return err
 		}
 	}
@@ -222,7 +199,7 @@ func (s *Session) fail(err error) error {
 	return s.toPGError(err)
 }
 
-func writeResult(w wire.ResultWriter, res *result, formats []int16, describe bool) error {
+func writeResult(w wire.ResultWriter, res *result, formats []int16, describe bool, st *types.Settings) error {
 	if res.cols != nil {
 		cols := wireColumns(res.cols, formats)
 		if describe {
@@ -231,7 +208,7 @@ func writeResult(w wire.ResultWriter, res *result, formats []int16, describe boo
 			}
 		}
 		for _, row := range res.rows {
-			vals, err := encodeRow(row, res.cols, formats)
+			vals, err := encodeRow(row, res.cols, formats, st)
 			if err != nil {
 				return err
 			}
@@ -272,7 +249,7 @@ func wireColumns(cols []resultColumn, formats []int16) []wire.Column {
 	return out
 }
 
-func encodeRow(row []types.Datum, cols []resultColumn, formats []int16) ([][]byte, error) {
+func encodeRow(row []types.Datum, cols []resultColumn, formats []int16, st *types.Settings) ([][]byte, error) {
 	vals := make([][]byte, len(row))
 	for i, d := range row {
 		if d == nil {
@@ -285,7 +262,7 @@ func encodeRow(row []types.Datum, cols []resultColumn, formats []int16) ([][]byt
 			}
 			vals[i] = b
 		} else {
-			vals[i] = types.AppendText([]byte{}, cols[i].typ, d)
+			vals[i] = types.AppendTextWith([]byte{}, cols[i].typ, d, st)
 		}
 	}
 	return vals, nil
@@ -538,15 +515,18 @@ func (s *Session) commit(ctx context.Context) (*result, error) {
 	t, failed, ddl := s.txn, s.txnFailed, s.txnSchemaChanged
 	s.endTxn()
 	if failed {
+		s.endTxnVars(false)
 		_ = t.Rollback(ctx)
 		return &result{tag: "ROLLBACK"}, nil
 	}
 	if err := t.Commit(ctx); err != nil {
+		s.endTxnVars(false)
 		rbCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = t.Rollback(rbCtx)
 		cancel()
 		return nil, s.toPGError(err)
 	}
+	s.endTxnVars(true)
 	if ddl {
 		s.srv.cat.Invalidate()
 	}
@@ -559,6 +539,7 @@ func (s *Session) rollback(ctx context.Context) (*result, error) {
 	}
 	t := s.txn
 	s.endTxn()
+	s.endTxnVars(false)
 	if err := t.Rollback(ctx); err != nil {
 		return nil, s.toPGError(err)
 	}
@@ -745,7 +726,7 @@ func (ps *preparedStatement) Bind(ctx context.Context, params [][]byte, paramFor
 		if formatFor(paramFormats, i) == 1 {
 			vals[i], err = types.DecodeBinary(pt[i], raw)
 		} else {
-			vals[i], err = types.ParseText(pt[i], string(raw))
+			vals[i], err = types.ParseTextWith(pt[i], string(raw), ps.s.typeSettings())
 		}
 		if err != nil {
 			return nil, err
@@ -790,7 +771,7 @@ func (po *portal) Execute(ctx context.Context, maxRows int, w wire.ResultWriter)
 		part := &result{cols: po.res.cols, rows: rows[:maxRows]}
 		po.sent += maxRows
 		for _, row := range part.rows {
-			vals, err := encodeRow(row, part.cols, po.formats)
+			vals, err := encodeRow(row, part.cols, po.formats, po.s.typeSettings())
 			if err != nil {
 				return false, err
 			}
@@ -803,7 +784,7 @@ func (po *portal) Execute(ctx context.Context, maxRows int, w wire.ResultWriter)
 	po.sent = len(po.res.rows)
 	rest := *po.res
 	rest.rows = rows
-	return false, writeResult(w, &rest, po.formats, false)
+	return false, writeResult(w, &rest, po.formats, false, po.s.typeSettings())
 }
 
 func (po *portal) Close() {}

@@ -29,6 +29,9 @@ type Statement struct {
 	Access *Access
 	// Copy is set, and SQL empty, for COPY.
 	Copy *Copy
+	// SetLocal marks SET LOCAL, whose settings last until the end of the transaction;
+	// ResetAll marks RESET ALL (its SQL is a SET of no settings tidb can parse).
+	SetLocal, ResetAll bool
 }
 
 // TxnModes are transaction modes of BEGIN or SET TRANSACTION that the normalized SQL cannot

@@ -93,6 +93,12 @@ func writeStatement(sb *strings.Builder, st Statement) {
 	if m := st.TxnModes; m != nil && *m != (TxnModes{}) {
 		fmt.Fprintf(sb, "txn modes: priority=%q read_write=%v as_of=%v\n", m.Priority, m.ReadWrite, m.AsOf)
 	}
+	if st.SetLocal {
+		sb.WriteString("set local\n")
+	}
+	if st.ResetAll {
+		sb.WriteString("reset all\n")
+	}
 	if oc := st.OnConflict; oc != nil {
 		fmt.Fprintf(sb, "on conflict: columns=%v constraint=%q do_nothing=%v\n", oc.Columns, oc.Constraint, oc.DoNothing)
 	}
