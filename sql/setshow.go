@@ -21,8 +21,8 @@ type setPlan struct {
 	vars []setting
 	// local: SET LOCAL, whose changes last until the end of the transaction.
 	local bool
-	// resetAll: RESET ALL.
-	resetAll bool
+	// reset: the statement was RESET (its tag says so); resetAll: RESET ALL.
+	reset, resetAll bool
 }
 
 // setting is one assignment of SET: a value, or the setting's reset value.
@@ -46,9 +46,11 @@ func (p *setPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 		}
 		res.notices = append(res.notices, notice{Code: pgerror.CodeNoActiveSQLTransaction, Message: msg})
 	}
+	if p.reset {
+		res.tag = "RESET"
+	}
 	if p.resetAll {
 		s.resetAllVars()
-		res.tag = "RESET"
 	}
 	for _, st := range p.vars {
 		if st.v.txn {
@@ -119,7 +121,7 @@ func (s *Session) planSet(n *ast.SetStmt, st pgdialect.Statement) (plan, error) 
 	if len(n.Variables) == 1 && n.Variables[0].IsGlobal {
 		return planClusterSetting(n.Variables[0])
 	}
-	p := &setPlan{local: st.SetLocal, resetAll: st.ResetAll}
+	p := &setPlan{local: st.SetLocal, reset: st.Reset, resetAll: st.ResetAll}
 	if p.resetAll {
 		return p, nil
 	}

@@ -29,9 +29,10 @@ type Statement struct {
 	Access *Access
 	// Copy is set, and SQL empty, for COPY.
 	Copy *Copy
-	// SetLocal marks SET LOCAL, whose settings last until the end of the transaction;
-	// ResetAll marks RESET ALL (its SQL is a SET of no settings tidb can parse).
-	SetLocal, ResetAll bool
+	// SetLocal marks SET LOCAL, whose settings last until the end of the transaction. Reset
+	// marks RESET, whose SQL is SET ... = DEFAULT, and ResetAll RESET ALL, whose SQL is a
+	// placeholder SET.
+	SetLocal, Reset, ResetAll bool
 }
 
 // TxnModes are transaction modes of BEGIN or SET TRANSACTION that the normalized SQL cannot

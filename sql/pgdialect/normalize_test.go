@@ -98,6 +98,8 @@ func writeStatement(sb *strings.Builder, st Statement) {
 	}
 	if st.ResetAll {
 		sb.WriteString("reset all\n")
+	} else if st.Reset {
+		sb.WriteString("reset\n")
 	}
 	if oc := st.OnConflict; oc != nil {
 		fmt.Fprintf(sb, "on conflict: columns=%v constraint=%q do_nothing=%v\n", oc.Columns, oc.Constraint, oc.DoNothing)

@@ -207,6 +207,7 @@ func (r *rewriter) setForm() error {
 // resetForm turns RESET name into SET name = DEFAULT. RESET ALL is marked on the statement,
 // whose SQL is then a placeholder SET.
 func (r *rewriter) resetForm() error {
+	r.st.Reset = true
 	switch {
 	case len(r.toks) == 2 && r.toks[1].is("all"):
 		r.st.ResetAll = true
