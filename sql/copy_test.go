@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/meridiandb/meridian/server"
@@ -230,8 +231,9 @@ func TestCopyFromLarge(t *testing.T) {
 	}
 
 	mustQuery(t, c, "CREATE TABLE big2 (id INT PRIMARY KEY, payload TEXT NOT NULL)")
-	_, err = c.CopyFrom(ctx, data("100000,\n100001,\\N\n"), "COPY big2 (id, payload) FROM STDIN WITH (FORMAT csv)")
-	if pe := pgErr(err); pe.Code != "23502" || pe.Where != `COPY big2, line 100001: "100001,\N"` {
+	// The last line's payload is the NULL string.
+	_, err = c.CopyFrom(ctx, data("100000,\n"), "COPY big2 (id, payload) FROM STDIN WITH (FORMAT csv)")
+	if pe := pgErr(err); pe.Code != "23502" || pe.Where != `COPY big2, line 100000: "100000,"` {
 		t.Fatalf("got %v %+v", err, pe)
 	}
 	if got := one(t, c, "SELECT count(*) FROM big2"); got != "0" {
@@ -381,5 +383,82 @@ func TestCopyPsql(t *testing.T) {
 		if !strings.Contains(string(res), want) {
 			t.Errorf("psql output lacks %q:\n%s", want, res)
 		}
+	}
+}
+
+// TestCopyExtendedProtocol runs COPY through Parse/Bind/Execute, as PostgreSQL allows: the
+// statement describes as NoData, Execute starts the copy, and Sync follows CopyDone.
+func TestCopyExtendedProtocol(t *testing.T) {
+	n := startNode(t)
+	c := connect(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	mustQuery(t, c, "CREATE TABLE x (a INT PRIMARY KEY, b TEXT)")
+	fe := c.Frontend()
+	expect := func(want ...string) {
+		t.Helper()
+		for _, w := range want {
+			msg, err := c.ReceiveMessage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fmt.Sprintf("%T", msg)
+			if cc, ok := msg.(*pgproto3.CommandComplete); ok {
+				got += " " + string(cc.CommandTag)
+			}
+			if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+				got += " " + e.Code
+			}
+			if got != w {
+				t.Fatalf("got %s, want %s", got, w)
+			}
+		}
+	}
+	fe.Send(&pgproto3.Parse{Query: "COPY x FROM STDIN WITH (FORMAT csv)"})
+	fe.Send(&pgproto3.Bind{})
+	fe.Send(&pgproto3.Describe{ObjectType: 'P'})
+	fe.Send(&pgproto3.Execute{})
+	fe.Send(&pgproto3.Flush{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	expect("*pgproto3.ParseComplete", "*pgproto3.BindComplete", "*pgproto3.NoData", "*pgproto3.CopyInResponse")
+	fe.Send(&pgproto3.CopyData{Data: []byte("1,one\n2,two\n")})
+	fe.Send(&pgproto3.CopyDone{})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	expect("*pgproto3.CommandComplete COPY 2", "*pgproto3.ReadyForQuery")
+
+	// COPY TO through Execute.
+	fe.Send(&pgproto3.Parse{Query: "COPY x TO STDOUT"})
+	fe.Send(&pgproto3.Bind{})
+	fe.Send(&pgproto3.Execute{})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	expect("*pgproto3.ParseComplete", "*pgproto3.BindComplete", "*pgproto3.CopyOutResponse",
+		"*pgproto3.CopyData", "*pgproto3.CopyData", "*pgproto3.CopyDone", "*pgproto3.CommandComplete COPY 2", "*pgproto3.ReadyForQuery")
+
+	// An error during an extended-protocol COPY skips to the Sync.
+	fe.Send(&pgproto3.Parse{Query: "COPY x FROM STDIN"})
+	fe.Send(&pgproto3.Bind{})
+	fe.Send(&pgproto3.Execute{})
+	fe.Send(&pgproto3.Flush{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	expect("*pgproto3.ParseComplete", "*pgproto3.BindComplete", "*pgproto3.CopyInResponse")
+	fe.Send(&pgproto3.CopyData{Data: []byte("3\tthree\nfour\t4\n")})
+	fe.Send(&pgproto3.CopyDone{})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	expect("*pgproto3.ErrorResponse 22P02", "*pgproto3.ReadyForQuery")
+	if got := one(t, c, "SELECT count(*) FROM x"); got != "2" {
+		t.Fatalf("count %s", got)
 	}
 }
