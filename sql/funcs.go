@@ -140,7 +140,7 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 			return nil, err
 		}
 		ts := argTypes(args)
-		return c.derived(types.String, args, func(v []types.Datum) (types.Datum, error) {
+		concat := func(v []types.Datum, st *types.Settings) (types.Datum, error) {
 			var sb strings.Builder
 			for i, d := range v {
 				if d == nil {
@@ -149,9 +149,28 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 					}
 					continue
 				}
-				sb.Write(types.AppendText(nil, ts[i], d))
+				sb.Write(types.AppendTextWith(nil, ts[i], d, st))
 			}
 			return sb.String(), nil
+		}
+		for _, t := range ts {
+			if types.CastUsesSettings(t, types.String) {
+				// A timestamptz or float reads as text under the session's settings.
+				return &scalar{typ: types.String, colOrd: -1, eval: func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
+					vals := make([]types.Datum, len(args))
+					for i, a := range args {
+						v, err := a.eval(ec, row)
+						if err != nil {
+							return nil, err
+						}
+						vals[i] = v
+					}
+					return concat(vals, ec.settings())
+				}}, nil
+			}
+		}
+		return c.derived(types.String, args, func(v []types.Datum) (types.Datum, error) {
+			return concat(v, types.DefaultSettings)
 		}, false), nil
 	}
 	args, err := c.args(n, types.Unknown)
