@@ -282,7 +282,7 @@ func coerce(s *scalar, t types.T) (*scalar, error) {
 				return v, err
 			}
 			if str, ok := v.(string); ok {
-				return types.ParseText(t, str)
+				return types.ParseTextWith(t, str, ec.settings())
 			}
 			return v, nil
 		}
@@ -291,6 +291,9 @@ func coerce(s *scalar, t types.T) (*scalar, error) {
 	if s.constant {
 		if s.val == nil {
 			return constScalar(t, nil), nil
+		}
+		if types.CastUsesSettings(types.String, t) {
+			return stableLiteral(t, s.val.(string))
 		}
 		v, err := types.ParseText(t, s.val.(string))
 		if err != nil {
@@ -310,9 +313,9 @@ func castScalar(s *scalar, t types.T) *scalar {
 		if err != nil || v == nil {
 			return nil, err
 		}
-		return types.Cast(v, from, t)
+		return types.CastWith(v, from, t, ec.settings())
 	}}
-	if s.constant {
+	if s.constant && !types.CastUsesSettings(from, t) {
 		v, err := out.eval(nil, nil)
 		if err == nil {
 			return constScalar(t, v)

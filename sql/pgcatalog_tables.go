@@ -509,7 +509,7 @@ func init() {
 				names = append(names, k)
 			}
 			sort.Strings(names)
-			defaults := defaultVars()
+			defaults := defaultVarValues()
 			for _, k := range names {
 				v := g.snap.vars[k]
 				vartype := "string"

@@ -70,6 +70,7 @@ type rowWriter struct {
 	w        wire.ResultWriter
 	formats  []int16
 	describe bool // send RowDescription first (simple protocol)
+	settings *types.Settings
 
 	cols      []resultColumn
 	held      [][]types.Datum
@@ -109,7 +110,7 @@ func (rw *rowWriter) flush() error {
 }
 
 func (rw *rowWriter) write(row []types.Datum) error {
-	vals, err := encodeRow(row, rw.cols, rw.formats)
+	vals, err := encodeRow(row, rw.cols, rw.formats, rw.settings)
 	if err != nil {
 		return err
 	}
