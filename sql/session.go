@@ -653,24 +653,42 @@ func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs
 	}
 	// Plan now, in the session's transaction or a throwaway one, to learn the types.
 	t := s.txn
+	throwaway := false
 	if asOf, _ := asOfClause(node); t == nil || s.txnFailed || asOf != nil {
 		// A statement with its own AS OF SYSTEM TIME is planned again when it runs.
-		t = s.srv.db.NewTxn()
+		t, throwaway = s.srv.db.NewTxn(), true
 		defer t.Rollback(ctx)
 	}
-	// Whichever the transaction, the statement is planned with the descriptors and roles of
-	// the schema version it reads (in the session's, of its time if it reads AS OF SYSTEM
-	// TIME): the catalog caches them by version, so planning in a transaction at another
-	// version than the session last read would cache present descriptors under an old
-	// version, and a denial would not be as fresh as a GRANT made since on another node.
-	if err := s.syncSchema(ctx, t); err != nil {
-		return nil, err
-	}
-	if _, err := s.planFor(ctx, t, p); err != nil {
-		return nil, err
+	for attempt := 0; ; attempt++ {
+		err := s.planPrepared(ctx, t, p)
+		if err == nil {
+			break
+		}
+		// A throwaway transaction that must restart (its reads of descriptors raced a
+		// schema change) is restarted here, as an implicit statement's would be.
+		if !throwaway || !txn.IsRetryable(err) || attempt >= maxAutoRetries || ctx.Err() != nil {
+			return nil, err
+		}
+		if rerr := t.Restart(ctx, err); rerr != nil {
+			return nil, rerr
+		}
 	}
 	pt.defaultToText()
 	return p, nil
+}
+
+// planPrepared plans p in t. Whichever the transaction, the statement is planned with the
+// descriptors and roles of the schema version it reads (in the session's, of its time if
+// it reads AS OF SYSTEM TIME): the catalog caches them by version, so planning in a
+// transaction at another version than the session last read would cache present
+// descriptors under an old version, and a denial would not be as fresh as a GRANT made
+// since on another node.
+func (s *Session) planPrepared(ctx context.Context, t *txn.Txn, p *prepared) error {
+	if err := s.syncSchema(ctx, t); err != nil {
+		return err
+	}
+	_, err := s.planFor(ctx, t, p)
+	return err
 }
 
 // defaultToText types the parameters nothing typed as text, as PostgreSQL does.

@@ -62,8 +62,9 @@ func (p *selectPlan) rows(ctx context.Context, x *execCtx) ([][]types.Datum, err
 
 // resultBufferBytes is how much of a query's output is held back before the first rows go
 // to the client: until then an implicit transaction that must restart can still be retried
-// on the server, invisibly.
-const resultBufferBytes = 16 << 10
+// on the server, invisibly. Larger than CockroachDB's 16 KiB, so that the results of
+// ordinary queries (a few thousand rows) never see a 40001 that a retry could hide.
+const resultBufferBytes = 256 << 10
 
 // rowWriter streams a statement's rows to the client, encoding each as it comes.
 type rowWriter struct {
