@@ -13,7 +13,7 @@ import (
 func TestGCKeepsWhatOpenTransactionsRead(t *testing.T) {
 	const ttl = 2 * time.Second
 	nodes := startClusterWith(t, 3, func(cfg *Config) {
-		cfg.GCTTL, cfg.GCInterval, cfg.LivenessTTL = ttl, 200*time.Millisecond, 1500*time.Millisecond
+		cfg.GCTTL, cfg.GCInterval, cfg.LivenessTTL = ttl, 200*time.Millisecond, 4*time.Second
 	})
 	waitFirstRangeEverywhere(t, nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -460,7 +460,7 @@ func rewriteAndValidate(ctx context.Context, x *execCtx, nt *catalog.Table, a *a
 					return err
 				}
 				if v != nil {
-					if row[i], err = assign(nt, i, d, v); err != nil {
+					if row[i], err = assign(nt, i, d, v, x.ec.settings()); err != nil {
 						return err
 					}
 					rewrite = true

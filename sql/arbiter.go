@@ -258,7 +258,7 @@ func (p *insertPlan) writeWithConflicts(ctx context.Context, x *execCtx, b *txn.
 				if err != nil {
 					return nil, nil, err
 				}
-				if updated[a.ord], err = assign(tbl, a.ord, a.expr, v); err != nil {
+				if updated[a.ord], err = assign(tbl, a.ord, a.expr, v, x.ec.settings()); err != nil {
 					return nil, nil, err
 				}
 			}

@@ -257,16 +257,9 @@ func (c *compiler) resolveCall(name string, ovs []overload, args []*scalar) (*sc
 	}
 	strict := !o.nullCall
 	return &scalar{typ: ret, colOrd: -1, eval: func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
-		vals := make([]types.Datum, len(conv))
-		for i, a := range conv {
-			v, err := a.eval(ec, row)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil && strict {
-				return nil, nil
-			}
-			vals[i] = v
+		vals, null, err := evalArgs(ec, row, conv, strict)
+		if err != nil || null {
+			return nil, err
 		}
 		return fn(ec, ts, vals)
 	}}, nil

@@ -33,8 +33,9 @@ var (
 )
 
 func init() {
-	register("concat", overload{params: []types.T{anyType}, variadic: true, ret: text, nullCall: true, fn: concatFn})
-	register("concat_ws", overload{params: []types.T{text, anyType}, variadic: true, ret: text, nullCall: true, fn: concatWS})
+	// Not folded: how a timestamptz or float argument reads depends on the session.
+	register("concat", overload{params: []types.T{anyType}, variadic: true, ret: text, nullCall: true, volatile: true, fn: concatFn})
+	register("concat_ws", overload{params: []types.T{text, anyType}, variadic: true, ret: text, nullCall: true, volatile: true, fn: concatWS})
 	register("repeat", sig(text, repeatFn, text, int4))
 	register("lpad", sig(text, padFn(true), text, int4), sig(text, padFn(true), text, int4, text))
 	register("rpad", sig(text, padFn(false), text, int4), sig(text, padFn(false), text, int4, text))
@@ -132,28 +133,36 @@ func octets(t types.T, d types.Datum) int {
 
 // textOf renders a value as its output function does, which is how concat and format show
 // non-text arguments.
-func textOf(t types.T, d types.Datum) string {
+func textOf(t types.T, d types.Datum) string { return textWith(nil, t, d) }
+
+// textWith is textOf under the session's settings (TimeZone, extra_float_digits,
+// bytea_output); ec nil means the defaults.
+func textWith(ec *evalCtx, t types.T, d types.Datum) string {
 	if s, ok := d.(string); ok && t.StringKind != types.Char {
 		return s
 	}
-	return string(types.AppendText(nil, t, d)) // char(n) shows its padding
+	var st *types.Settings
+	if ec != nil {
+		st = ec.settings()
+	}
+	return string(types.AppendTextWith(nil, t, d, st)) // char(n) shows its padding
 }
 
 func tooLong() error {
 	return pgerror.New(pgerror.CodeProgramLimitExceeded, "requested length too large")
 }
 
-func concatFn(_ *evalCtx, ts []types.T, v []types.Datum) (types.Datum, error) {
+func concatFn(ec *evalCtx, ts []types.T, v []types.Datum) (types.Datum, error) {
 	var sb strings.Builder
 	for i, d := range v {
 		if d != nil {
-			sb.WriteString(textOf(ts[i], d))
+			sb.WriteString(textWith(ec, ts[i], d))
 		}
 	}
 	return sb.String(), nil
 }
 
-func concatWS(_ *evalCtx, ts []types.T, v []types.Datum) (types.Datum, error) {
+func concatWS(ec *evalCtx, ts []types.T, v []types.Datum) (types.Datum, error) {
 	if v[0] == nil {
 		return nil, nil
 	}
@@ -167,7 +176,7 @@ func concatWS(_ *evalCtx, ts []types.T, v []types.Datum) (types.Datum, error) {
 		if !first {
 			sb.WriteString(sep)
 		}
-		sb.WriteString(textOf(ts[i], v[i]))
+		sb.WriteString(textWith(ec, ts[i], v[i]))
 		first = false
 	}
 	return sb.String(), nil

@@ -282,7 +282,7 @@ func coerce(s *scalar, t types.T) (*scalar, error) {
 				return v, err
 			}
 			if str, ok := v.(string); ok {
-				return types.ParseText(t, str)
+				return types.ParseTextWith(t, str, ec.settings())
 			}
 			return v, nil
 		}
@@ -291,6 +291,9 @@ func coerce(s *scalar, t types.T) (*scalar, error) {
 	if s.constant {
 		if s.val == nil {
 			return constScalar(t, nil), nil
+		}
+		if types.CastUsesSettings(types.String, t) {
+			return stableLiteral(t, s.val.(string))
 		}
 		v, err := types.ParseText(t, s.val.(string))
 		if err != nil {
@@ -310,9 +313,9 @@ func castScalar(s *scalar, t types.T) *scalar {
 		if err != nil || v == nil {
 			return nil, err
 		}
-		return types.Cast(v, from, t)
+		return types.CastWith(v, from, t, ec.settings())
 	}}
-	if s.constant {
+	if s.constant && !types.CastUsesSettings(from, t) {
 		v, err := out.eval(nil, nil)
 		if err == nil {
 			return constScalar(t, v)
@@ -390,16 +393,9 @@ func (c *compiler) derived(t types.T, args []*scalar, f func([]types.Datum) (typ
 	}
 	s := &scalar{typ: t, colOrd: -1}
 	s.eval = func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
-		vals := make([]types.Datum, len(args))
-		for i, a := range args {
-			v, err := a.eval(ec, row)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil && strict {
-				return nil, nil
-			}
-			vals[i] = v
+		vals, null, err := evalArgs(ec, row, args, strict)
+		if err != nil || null {
+			return nil, err
 		}
 		return f(vals)
 	}
@@ -818,4 +814,21 @@ func newUUID() types.UUID {
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	return u
+}
+
+// evalArgs evaluates a call's arguments on row. A strict call stops at a NULL argument, and
+// null reports it: the call's result is then NULL.
+func evalArgs(ec *evalCtx, row []types.Datum, args []*scalar, strict bool) (vals []types.Datum, null bool, err error) {
+	vals = make([]types.Datum, len(args))
+	for i, a := range args {
+		v, err := a.eval(ec, row)
+		if err != nil {
+			return nil, false, err
+		}
+		if v == nil && strict {
+			return nil, true, nil
+		}
+		vals[i] = v
+	}
+	return vals, false, nil
 }

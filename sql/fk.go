@@ -446,7 +446,7 @@ func (r *fkRun) actOnReferencing(ctx context.Context, parent *catalog.Table, ref
 					return err
 				}
 				if v != nil {
-					if v, err = assign(child, ord, d, v); err != nil {
+					if v, err = assign(child, ord, d, v, r.x.ec.settings()); err != nil {
 						return err
 					}
 				}

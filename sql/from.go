@@ -141,8 +141,8 @@ func (p *planner) planTableSource(ts *ast.TableSource, qs *queryScope, lock *loc
 		}
 		return &logicalScan{tbl: tbl, name: name, cols: scope, lock: tl}, nil
 	case *ast.SelectStmt, *ast.SetOprStmt:
-		if f, ok := tableFunctionCall(src); ok && alias != "" {
-			node, err := p.planTableFunc(f, alias, qs)
+		if f, ordinality, ok := tableFunctionCall(src); ok && alias != "" {
+			node, err := p.planTableFunc(f, ordinality, alias, qs)
 			if err != nil {
 				return nil, err
 			}

@@ -48,6 +48,9 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 	if s, ok, err := c.catalogFuncs(n, name); ok {
 		return s, err
 	}
+	if s, ok, err := c.settingFuncs(n, name); ok {
+		return s, err
+	}
 	if s, ok, err := c.builtinCall(n, name); ok {
 		return s, err
 	}
@@ -58,7 +61,11 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 		return c.trimCall(n)
 	case "meridian_ilike":
 		return c.like(&ast.PatternLikeOrIlikeExpr{Expr: n.Args[0], Pattern: n.Args[1], IsLike: false, Escape: '\\'})
-	case "now", "current_timestamp", "localtimestamp", "transaction_timestamp", "statement_timestamp":
+	case "localtimestamp":
+		return &scalar{typ: types.Timestamp, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
+			return types.CastWith(ec.txnTime, types.TimestampTZ, types.Timestamp, ec.settings())
+		}}, nil
+	case "now", "current_timestamp", "transaction_timestamp", "statement_timestamp":
 		return &scalar{typ: types.TimestampTZ, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
 			return ec.txnTime, nil
 		}}, nil
@@ -78,8 +85,8 @@ func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) 
 		}}, nil
 	case "current_date":
 		return &scalar{typ: types.Date, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
-			y, m, d := ec.txnTime.Date()
-			return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+			// Today in the session time zone.
+			return types.CastWith(ec.txnTime, types.TimestampTZ, types.Date, ec.settings())
 		}}, nil
 	case "version":
 		return constScalar(types.String, Version), nil
@@ -236,6 +243,26 @@ func (c *compiler) concatOp(n *ast.FuncCallExpr) (*scalar, error) {
 	resT, _, err := types.BinaryOp("||", lt, nil, rt, nil)
 	if err != nil {
 		return nil, err
+	}
+	if resT.Family == types.StringFamily && (lt.Family != types.StringFamily || rt.Family != types.StringFamily) {
+		// A non-string side is cast to text, which the session's settings (TimeZone,
+		// extra_float_digits) shape.
+		return &scalar{typ: resT, colOrd: -1, eval: func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
+			vals, null, err := evalArgs(ec, row, args, true)
+			if err != nil || null {
+				return nil, err
+			}
+			st := ec.settings()
+			out := make([]string, 2)
+			for i, t := range []types.T{lt, rt} {
+				v, err := types.CastWith(vals[i], t, types.String, st)
+				if err != nil {
+					return nil, err
+				}
+				out[i] = v.(string)
+			}
+			return out[0] + out[1], nil
+		}}, nil
 	}
 	return c.derived(resT, args, func(v []types.Datum) (types.Datum, error) {
 		_, out, err := types.BinaryOp("||", lt, v[0], rt, v[1])

@@ -131,7 +131,7 @@ func init() {
 					ti := describeColumnType(c.typ)
 					var def any
 					if c.def != "" {
-						def = defaultExprText(c.def, c.typ)
+						def = g.snap.defaultText(r.table, c)
 					}
 					kv := []any{"table_catalog", g.snap.database.Name, "table_schema", ns.name, "table_name", r.name,
 						"column_name", c.name, "ordinal_position", c.num, "column_default", def, "is_nullable", yesNo(!c.notNull),
@@ -148,6 +148,13 @@ func init() {
 							gen = "ALWAYS"
 						}
 						kv = append(kv, "identity_generation", gen)
+						if rel := g.snap.ownedSequence(r.table, c.id); rel != nil {
+							seq := rel.seq
+							kv = append(kv, "identity_start", strconv.FormatInt(seq.Start, 10),
+								"identity_increment", strconv.FormatInt(seq.Increment, 10),
+								"identity_maximum", strconv.FormatInt(seq.Max, 10),
+								"identity_minimum", strconv.FormatInt(seq.Min, 10), "identity_cycle", yesNo(seq.Cycle))
+						}
 					}
 					if err := g.add(kv...); err != nil {
 						return err
@@ -167,8 +174,9 @@ func init() {
 				if c.kind == 'u' {
 					nullsDistinct = "YES"
 				}
-				return g.add("constraint_catalog", g.snap.database.Name, "constraint_schema", publicSchema,
-					"constraint_name", c.name, "table_catalog", g.snap.database.Name, "table_schema", publicSchema,
+				schema := g.snap.schemaName(r)
+				return g.add("constraint_catalog", g.snap.database.Name, "constraint_schema", schema,
+					"constraint_name", c.name, "table_catalog", g.snap.database.Name, "table_schema", schema,
 					"table_name", r.name, "constraint_type", constraintTypes[c.kind], "is_deferrable", "NO",
 					"initially_deferred", "NO", "enforced", "YES", "nulls_distinct", nullsDistinct)
 			})
@@ -182,14 +190,25 @@ func init() {
 				if c.kind == 'c' {
 					return nil
 				}
+				// A foreign key's columns give their position in the referenced
+				// constraint's key, matched through the referenced columns.
+				var ref *constraintInfo
+				if c.kind == 'f' {
+					ref = g.snap.referencedConstraint(c)
+				}
+				schema := g.snap.schemaName(r)
 				for k, id := range c.cols {
 					var posInUnique any
-					if c.kind == 'f' {
-						posInUnique = k + 1
+					if ref != nil && k < len(c.refCols) {
+						for p, rc := range ref.cols {
+							if rc == c.refCols[k] {
+								posInUnique = p + 1
+							}
+						}
 					}
 					name := r.table.Columns[r.table.ColumnOrdinal(id)].Name
-					if err := g.add("constraint_catalog", g.snap.database.Name, "constraint_schema", publicSchema,
-						"constraint_name", c.name, "table_catalog", g.snap.database.Name, "table_schema", publicSchema,
+					if err := g.add("constraint_catalog", g.snap.database.Name, "constraint_schema", schema,
+						"constraint_name", c.name, "table_catalog", g.snap.database.Name, "table_schema", schema,
 						"table_name", r.name, "column_name", name, "ordinal_position", k+1,
 						"position_in_unique_constraint", posInUnique); err != nil {
 						return err
@@ -209,9 +228,10 @@ func init() {
 					t, cols = c.refTable, c.refCols
 				}
 				for _, id := range cols {
-					if err := g.add("table_catalog", g.snap.database.Name, "table_schema", publicSchema, "table_name", t.Name,
-						"column_name", t.Columns[t.ColumnOrdinal(id)].Name, "constraint_catalog", g.snap.database.Name,
-						"constraint_schema", publicSchema, "constraint_name", c.name); err != nil {
+					if err := g.add("table_catalog", g.snap.database.Name, "table_schema", g.snap.tableSchemaName(t),
+						"table_name", t.Name, "column_name", t.Columns[t.ColumnOrdinal(id)].Name,
+						"constraint_catalog", g.snap.database.Name, "constraint_schema", g.snap.schemaName(r),
+						"constraint_name", c.name); err != nil {
 						return err
 					}
 				}
@@ -225,8 +245,9 @@ func init() {
 				if c.kind != 'c' {
 					return nil
 				}
-				return g.add("constraint_catalog", g.snap.database.Name, "constraint_schema", publicSchema,
-					"constraint_name", c.name, "check_clause", c.check)
+				// PostgreSQL's check_clause is pg_get_constraintdef without its "CHECK ".
+				return g.add("constraint_catalog", g.snap.database.Name, "constraint_schema", g.snap.schemaName(r),
+					"constraint_name", c.name, "check_clause", "("+deparseCheck(r.table, c.check, false)+")")
 			})
 		})
 	ruleNames := map[byte]string{'a': "NO ACTION", 'r': "RESTRICT", 'c': "CASCADE", 'n': "SET NULL", 'd': "SET DEFAULT"}
@@ -239,9 +260,13 @@ func init() {
 				if c.kind != 'f' {
 					return nil
 				}
-				return g.add("constraint_catalog", g.snap.database.Name, "constraint_schema", publicSchema,
-					"constraint_name", c.name, "unique_constraint_catalog", g.snap.database.Name,
-					"unique_constraint_schema", publicSchema, "unique_constraint_name", c.refTable.PrimaryKeyName(),
+				var uniqueCatalog, uniqueSchema, uniqueName any
+				if ref := g.snap.referencedConstraint(c); ref != nil {
+					uniqueCatalog, uniqueSchema, uniqueName = g.snap.database.Name, g.snap.tableSchemaName(ref.table), ref.name
+				}
+				return g.add("constraint_catalog", g.snap.database.Name, "constraint_schema", g.snap.schemaName(r),
+					"constraint_name", c.name, "unique_constraint_catalog", uniqueCatalog,
+					"unique_constraint_schema", uniqueSchema, "unique_constraint_name", uniqueName,
 					"match_option", "NONE", "update_rule", ruleNames[c.onUpdate], "delete_rule", ruleNames[c.onDelete])
 			})
 		})
@@ -254,7 +279,24 @@ func init() {
 		sequence_name sql_identifier, data_type character_data, numeric_precision cardinal_number,
 		numeric_precision_radix cardinal_number, numeric_scale cardinal_number, start_value character_data,
 		minimum_value character_data, maximum_value character_data, increment character_data,
-		cycle_option yes_or_no`, empty)
+		cycle_option yes_or_no`,
+		func(g *rowGen) error {
+			for _, r := range g.snap.relations {
+				// An identity column's sequence is left out, as in PostgreSQL.
+				if r.seq == nil || !g.snap.tableVisibleTo(r) || g.snap.isIdentitySequence(r.seq) {
+					continue
+				}
+				seq, typ := r.seq, g.snap.sequenceType(r.seq)
+				if err := g.add("sequence_catalog", g.snap.database.Name, "sequence_schema", g.snap.schemaName(r),
+					"sequence_name", r.name, "data_type", typ.String(), "numeric_precision", int(typ.Size())*8,
+					"numeric_precision_radix", 2, "numeric_scale", 0, "start_value", strconv.FormatInt(seq.Start, 10),
+					"minimum_value", strconv.FormatInt(seq.Min, 10), "maximum_value", strconv.FormatInt(seq.Max, 10),
+					"increment", strconv.FormatInt(seq.Increment, 10), "cycle_option", yesNo(seq.Cycle)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	defineTable(is, "routines", 'v', `specific_catalog sql_identifier, specific_schema sql_identifier,
 		specific_name sql_identifier, routine_catalog sql_identifier, routine_schema sql_identifier,
 		routine_name sql_identifier, routine_type character_data, data_type character_data,
@@ -294,7 +336,7 @@ func init() {
 							continue
 						}
 						if err := g.add("grantor", r.acl.Owner, "grantee", grantee, "table_catalog", g.snap.database.Name,
-							"table_schema", publicSchema, "table_name", r.name, "privilege_type", kind.String(),
+							"table_schema", g.snap.schemaName(r), "table_name", r.name, "privilege_type", kind.String(),
 							"is_grantable", yesNo(grantable), "with_hierarchy", yesNo(kind == privilege.Select)); err != nil {
 							return err
 						}
@@ -333,7 +375,7 @@ func (g *rowGen) eachConstraint(f func(r *relationInfo, c *constraintInfo) error
 		if r.kind != 'r' || r.table == nil || !g.snap.tableVisibleTo(r) {
 			continue
 		}
-		for _, c := range tableConstraints(r.table) {
+		for _, c := range g.snap.tableConstraints(r.table) {
 			if err := f(r, c); err != nil {
 				return err
 			}

@@ -102,6 +102,71 @@ func (j *joinSpec) details() []string {
 	return d
 }
 
+// matchHeld joins the left input against right rows held in memory: for each left row,
+// the right rows candidates names (nil: every one) that pass the residual condition, then
+// the unmatched rows of the sides the join keeps, NULL-extended.
+func (j *joinSpec) matchHeld(ctx context.Context, x *execCtx, rights [][]types.Datum, candidates func(l []types.Datum) ([]int, error), emit emitFn) error {
+	var matched []bool
+	if j.kind.keepsRight() {
+		matched = make([]bool, len(rights))
+	}
+	stopped := false
+	try := func(l []types.Datum, i int) (bool, error) {
+		row := j.joined(l, rights[i])
+		pass, err := j.accept(x.ec, row)
+		if err != nil || !pass {
+			return false, err
+		}
+		if matched != nil {
+			matched[i] = true
+		}
+		more, err := emit(row)
+		stopped = stopped || !more || err != nil
+		return true, err
+	}
+	err := runNode(ctx, x, j.left, func(l []types.Datum) (bool, error) {
+		found := false
+		if candidates == nil {
+			for i := range rights {
+				ok, err := try(l, i)
+				if err != nil || stopped {
+					return false, err
+				}
+				found = found || ok
+			}
+		} else {
+			idx, err := candidates(l)
+			if err != nil {
+				return false, err
+			}
+			for _, i := range idx {
+				ok, err := try(l, i)
+				if err != nil || stopped {
+					return false, err
+				}
+				found = found || ok
+			}
+		}
+		if !found && j.kind.keepsLeft() {
+			more, err := emit(j.joined(l, nil))
+			stopped = !more
+			return more, err
+		}
+		return true, nil
+	})
+	if err != nil || stopped {
+		return err
+	}
+	for i, m := range matched {
+		if !m {
+			if more, err := emit(j.joined(nil, rights[i])); err != nil || !more {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // hashJoinNode builds a hash table of the right input on its keys and streams the left
 // input through it. Right rows are held in memory, charged to the statement's budget.
 type hashJoinNode struct{ joinSpec }
@@ -126,55 +191,14 @@ func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 			table[string(key)] = append(table[string(key)], i)
 		}
 	}
-	var matched []bool
-	if n.kind.keepsRight() {
-		matched = make([]bool, len(rights))
-	}
-	stopped := false
-	err = runNode(ctx, x, n.left, func(l []types.Datum) (bool, error) {
+	return n.matchHeld(ctx, x, rights, func(l []types.Datum) ([]int, error) {
 		var ok bool
 		var err error
-		if key, ok, err = keyOf(ec, n.leftKeys, typs, l, key, vals); err != nil {
-			return false, err
+		if key, ok, err = keyOf(ec, n.leftKeys, typs, l, key, vals); err != nil || !ok {
+			return nil, err // a NULL key matches nothing
 		}
-		found := false
-		if ok {
-			for _, i := range table[string(key)] {
-				row := n.joined(l, rights[i])
-				if pass, err := n.accept(ec, row); err != nil || !pass {
-					if err != nil {
-						return false, err
-					}
-					continue
-				}
-				found = true
-				if matched != nil {
-					matched[i] = true
-				}
-				if more, err := emit(row); err != nil || !more {
-					stopped = true
-					return false, err
-				}
-			}
-		}
-		if !found && n.kind.keepsLeft() {
-			more, err := emit(n.joined(l, nil))
-			stopped = !more
-			return more, err
-		}
-		return true, nil
-	})
-	if err != nil || stopped {
-		return err
-	}
-	for i, m := range matched {
-		if !m {
-			if more, err := emit(n.joined(nil, rights[i])); err != nil || !more {
-				return err
-			}
-		}
-	}
-	return nil
+		return table[string(key)], nil
+	}, emit)
 }
 
 func (n *hashJoinNode) describe() nodeDesc {
@@ -186,64 +210,18 @@ func (n *hashJoinNode) describe() nodeDesc {
 type nestedLoopJoinNode struct{ joinSpec }
 
 func (n *nestedLoopJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
-	ec := x.ec
 	rights, held, err := collect(ctx, x, n.right)
 	if err != nil {
 		return err
 	}
 	defer x.mem.shrink(held)
-	var matched []bool
-	if n.kind.keepsRight() {
-		matched = make([]bool, len(rights))
-	}
-	stopped := false
-	err = runNode(ctx, x, n.left, func(l []types.Datum) (bool, error) {
-		found := false
-		for i, r := range rights {
-			row := n.joined(l, r)
-			pass, err := n.accept(ec, row)
-			if err != nil {
-				return false, err
-			}
-			if !pass {
-				continue
-			}
-			found = true
-			if matched != nil {
-				matched[i] = true
-			}
-			if more, err := emit(row); err != nil || !more {
-				stopped = true
-				return false, err
-			}
-		}
-		if !found && n.kind.keepsLeft() {
-			more, err := emit(n.joined(l, nil))
-			stopped = !more
-			return more, err
-		}
-		return true, nil
-	})
-	if err != nil || stopped {
-		return err
-	}
-	for i, m := range matched {
-		if !m {
-			if more, err := emit(n.joined(nil, rights[i])); err != nil || !more {
-				return err
-			}
-		}
-	}
-	return nil
+	return n.matchHeld(ctx, x, rights, nil, emit)
 }
 
 func (n *nestedLoopJoinNode) describe() nodeDesc {
 	name := fmt.Sprintf("nested loop join (%s)", n.kind)
-	if n.residual == nil {
+	if n.residual == nil && n.kind == innerJoin {
 		name = "cross join"
-		if n.kind != innerJoin {
-			name = fmt.Sprintf("nested loop join (%s)", n.kind)
-		}
 	}
 	return nodeDesc{name: name, details: n.details(), inputs: []relNode{n.left, n.right}}
 }

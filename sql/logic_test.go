@@ -1,6 +1,7 @@
 package sql_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -105,6 +106,8 @@ func TestLogic(t *testing.T) {
 				return runSimple(ctx, c, d.Input, d.HasArg("details"))
 			case "prepared":
 				return runExtended(ctx, c, d)
+			case "copy":
+				return runCopy(ctx, c, d.Input)
 			case "status":
 				return fmt.Sprintf("%c\n", c.TxStatus())
 			}
@@ -112,6 +115,36 @@ func TestLogic(t *testing.T) {
 			return ""
 		})
 	})
+}
+
+// copyToStdout tells COPY ... TO STDOUT from COPY ... FROM STDIN.
+var copyToStdout = regexp.MustCompile(`(?i)\bto\s+stdout\b`)
+
+// runCopy runs a COPY: the input's first line is the statement, the rest the data it reads
+// (each line ending with a newline); the output is the data it writes, then its tag or error.
+func runCopy(ctx context.Context, c *pgconn.PgConn, input string) string {
+	stmt, data, _ := strings.Cut(input, "\n")
+	var sb strings.Builder
+	var tag pgconn.CommandTag
+	var err error
+	if copyToStdout.MatchString(stmt) {
+		var out bytes.Buffer
+		tag, err = c.CopyTo(ctx, &out, stmt)
+		sb.Write(out.Bytes())
+	} else {
+		if data != "" {
+			data += "\n"
+		}
+		tag, err = c.CopyFrom(ctx, strings.NewReader(data), stmt)
+	}
+	if err != nil {
+		writeErr(&sb, err)
+		if pe, ok := err.(*pgconn.PgError); ok && pe.Hint != "" {
+			fmt.Fprintf(&sb, "HINT: %s\n", pe.Hint)
+		}
+		return sb.String()
+	}
+	return sb.String() + tag.String() + "\n"
 }
 
 func runSimple(ctx context.Context, c *pgconn.PgConn, sql string, details bool) string {
@@ -209,6 +242,9 @@ func writeDetails(sb *strings.Builder, pe *pgconn.PgError) {
 func writeErr(sb *strings.Builder, err error) {
 	if pe, ok := err.(*pgconn.PgError); ok {
 		fmt.Fprintf(sb, "ERROR %s: %s\n", pe.Code, txnIDs.ReplaceAllString(pe.Message, "(<txn>)"))
+		if pe.Where != "" {
+			fmt.Fprintf(sb, "CONTEXT: %s\n", pe.Where)
+		}
 		return
 	}
 	fmt.Fprintf(sb, "ERROR: %v\n", err)

@@ -145,8 +145,9 @@ func compileDefault(s *Session, col *catalog.Column) (*scalar, error) {
 	return c.compileWant(sel.Fields.Fields[0].Expr, col.Type)
 }
 
-// assign converts v, produced by expression e, for storage in column ord, checking NOT NULL.
-func assign(tbl *catalog.Table, ord int, e *scalar, v types.Datum) (types.Datum, error) {
+// assign converts v, produced by expression e, for storage in column ord (under the session
+// settings st), checking NOT NULL.
+func assign(tbl *catalog.Table, ord int, e *scalar, v types.Datum, st *types.Settings) (types.Datum, error) {
 	col := &tbl.Columns[ord]
 	if v == nil {
 		if !col.Nullable {
@@ -161,7 +162,12 @@ func assign(tbl *catalog.Table, ord int, e *scalar, v types.Datum) (types.Datum,
 	if from == col.Type {
 		return v, nil
 	}
-	return types.AssignCast(v, from, col.Type)
+	return types.AssignCastWith(v, from, col.Type, st)
+}
+
+// errDuplicateKey is PostgreSQL's 23505 for a row whose primary key tbl already holds.
+func errDuplicateKey(tbl *catalog.Table) *pgerror.Error {
+	return pgerror.New(pgerror.CodeUniqueViolation, "duplicate key value violates unique constraint %q", tbl.PrimaryKeyName())
 }
 
 type conflictMode int
@@ -175,16 +181,88 @@ const (
 
 type insertPlan struct {
 	noSchemaChange
+	rowFiller             // the table, the columns VALUES or SELECT fill, the defaults
+	values    [][]*scalar // per VALUES row, per target; nil entries take the default
+	sel       *selectPlan // INSERT ... SELECT
+	mode      conflictMode
+	updates   []assignment // DO UPDATE SET, over the existing row followed by the proposed one
+	arbiters  []arbiter    // the unique constraints ON CONFLICT and UPSERT check
+	ret       *returning
+	cons      *mutationConstraints
+}
+
+// rowFiller builds the rows INSERT and COPY FROM write: the values given for the target
+// columns, converted for them, and the defaults of the other columns, with NOT NULL checked.
+type rowFiller struct {
 	table    *catalog.Table
-	targets  []int       // table ordinals the VALUES columns fill
-	values   [][]*scalar // per VALUES row, per target; nil entries take the default
-	sel      *selectPlan // INSERT ... SELECT
-	defaults []*scalar   // per table column
-	mode     conflictMode
-	updates  []assignment // DO UPDATE SET, over the existing row followed by the proposed one
-	arbiters []arbiter    // the unique constraints ON CONFLICT and UPSERT check
-	ret      *returning
-	cons     *mutationConstraints
+	targets  []int     // table ordinals of the given values
+	defaults []*scalar // per table column
+}
+
+// newRowFiller resolves the target columns named (all visible columns for nil) and compiles
+// the table's defaults.
+func (s *Session) newRowFiller(tbl *catalog.Table, names []string) (rowFiller, error) {
+	f := rowFiller{table: tbl}
+	if names == nil {
+		for i, c := range tbl.Columns {
+			if !c.Hidden {
+				f.targets = append(f.targets, i)
+			}
+		}
+	} else {
+		seen := map[int]bool{}
+		for _, name := range names {
+			_, ord, ok := tbl.ColumnByName(name)
+			if !ok {
+				return f, pgerror.New(pgerror.CodeUndefinedColumn, "column %q of relation %q does not exist", name, tbl.Name)
+			}
+			if seen[ord] {
+				return f, pgerror.New(pgerror.CodeDuplicateColumn, "column %q specified more than once", name)
+			}
+			seen[ord] = true
+			f.targets = append(f.targets, ord)
+		}
+	}
+	for i := range tbl.Columns {
+		d, err := compileDefault(s, &tbl.Columns[i])
+		if err != nil {
+			return f, err
+		}
+		f.defaults = append(f.defaults, d)
+	}
+	return f, nil
+}
+
+// fill returns the table row for vals, the values of the targets. exprOf(i) describes the
+// type of vals[i]; nil means the target takes its default (DEFAULT).
+func (f *rowFiller) fill(ec *evalCtx, vals []types.Datum, exprOf func(i int) *scalar) ([]types.Datum, error) {
+	tbl := f.table
+	row := make([]types.Datum, len(tbl.Columns))
+	given := make([]bool, len(tbl.Columns))
+	for i, ord := range f.targets {
+		e := exprOf(i)
+		if e == nil {
+			continue // DEFAULT
+		}
+		var err error
+		if row[ord], err = assign(tbl, ord, e, vals[i], ec.settings()); err != nil {
+			return nil, err
+		}
+		given[ord] = true
+	}
+	for ord := range tbl.Columns {
+		if given[ord] {
+			continue
+		}
+		v, err := f.defaults[ord].eval(ec, nil)
+		if err != nil {
+			return nil, err
+		}
+		if row[ord], err = assign(tbl, ord, f.defaults[ord], v, ec.settings()); err != nil {
+			return nil, err
+		}
+	}
+	return row, nil
 }
 
 func (p *insertPlan) columns() []resultColumn { return p.ret.columns() }
@@ -205,34 +283,18 @@ func (s *Session) planInsert(ctx context.Context, t *txn.Txn, n *ast.InsertStmt,
 	if err != nil {
 		return nil, err
 	}
-	ip := &insertPlan{table: tbl}
-	if n.Columns == nil {
-		for i, c := range tbl.Columns {
-			if !c.Hidden {
-				ip.targets = append(ip.targets, i)
-			}
-		}
-	} else {
-		seen := map[int]bool{}
-		for _, cn := range n.Columns {
-			_, ord, ok := tbl.ColumnByName(cn.Name.O)
-			if !ok {
-				return nil, pgerror.New(pgerror.CodeUndefinedColumn, "column %q of relation %q does not exist", cn.Name.O, tbl.Name)
-			}
-			if seen[ord] {
-				return nil, pgerror.New(pgerror.CodeDuplicateColumn, "column %q specified more than once", cn.Name.O)
-			}
-			seen[ord] = true
-			ip.targets = append(ip.targets, ord)
+	var names []string
+	if n.Columns != nil {
+		names = make([]string, len(n.Columns))
+		for i, cn := range n.Columns {
+			names[i] = cn.Name.O
 		}
 	}
-	for i := range tbl.Columns {
-		d, err := compileDefault(s, &tbl.Columns[i])
-		if err != nil {
-			return nil, err
-		}
-		ip.defaults = append(ip.defaults, d)
+	filler, err := s.newRowFiller(tbl, names)
+	if err != nil {
+		return nil, err
 	}
+	ip := &insertPlan{rowFiller: filler}
 	c := (&planner{s: s, ctx: ctx, txn: t, params: p.params}).topScope().compiler(nil)
 	switch {
 	case n.Select != nil:
@@ -351,42 +413,7 @@ func sameColumns(a, b []string) bool {
 
 // proposedRows evaluates the rows the statement proposes to insert.
 func (p *insertPlan) proposedRows(ctx context.Context, x *execCtx) ([][]types.Datum, error) {
-	tbl := p.table
 	ec := x.ec
-	fill := func(vals []types.Datum, exprs []*scalar) ([]types.Datum, error) {
-		row := make([]types.Datum, len(tbl.Columns))
-		given := make([]bool, len(tbl.Columns))
-		for i, ord := range p.targets {
-			if exprs != nil && exprs[i] == nil {
-				continue // DEFAULT
-			}
-			v := vals[i]
-			var e *scalar
-			if exprs != nil {
-				e = exprs[i]
-			} else {
-				e = p.selColumn(i)
-			}
-			var err error
-			if row[ord], err = assign(tbl, ord, e, v); err != nil {
-				return nil, err
-			}
-			given[ord] = true
-		}
-		for ord := range tbl.Columns {
-			if given[ord] {
-				continue
-			}
-			v, err := p.defaults[ord].eval(ec, nil)
-			if err != nil {
-				return nil, err
-			}
-			if row[ord], err = assign(tbl, ord, p.defaults[ord], v); err != nil {
-				return nil, err
-			}
-		}
-		return row, nil
-	}
 	var rows [][]types.Datum
 	if p.sel != nil {
 		src, err := p.sel.rows(ctx, x)
@@ -394,7 +421,7 @@ func (p *insertPlan) proposedRows(ctx context.Context, x *execCtx) ([][]types.Da
 			return nil, err
 		}
 		for _, vals := range src {
-			row, err := fill(vals, nil)
+			row, err := p.fill(ec, vals, p.selColumn)
 			if err != nil {
 				return nil, err
 			}
@@ -414,7 +441,7 @@ func (p *insertPlan) proposedRows(ctx context.Context, x *execCtx) ([][]types.Da
 			}
 			vals[i] = v
 		}
-		row, err := fill(vals, exprs)
+		row, err := p.fill(ec, vals, func(i int) *scalar { return exprs[i] })
 		if err != nil {
 			return nil, err
 		}
@@ -546,7 +573,7 @@ func (p *updatePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 			if err != nil {
 				return nil, err
 			}
-			if row[a.ord], err = assign(tbl, a.ord, a.expr, v); err != nil {
+			if row[a.ord], err = assign(tbl, a.ord, a.expr, v, x.ec.settings()); err != nil {
 				return nil, err
 			}
 		}

@@ -359,9 +359,8 @@ func (n *distinctNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	for i, c := range on {
 		keyTypes[i] = typs[c]
 	}
-	seen := map[string]struct{}{}
-	var held int64
-	defer func() { x.mem.shrink(held) }()
+	seen := newKeyCounts()
+	defer seen.release(x)
 	var key []byte
 	vals := make([]types.Datum, len(on))
 	return runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
@@ -369,15 +368,9 @@ func (n *distinctNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 			vals[i] = row[c]
 		}
 		key = groupKey(key[:0], keyTypes, vals)
-		if _, ok := seen[string(key)]; ok {
-			return true, nil
+		if first, err := seen.firstTime(x, key); err != nil || !first {
+			return err == nil, err
 		}
-		sz := int64(len(key) + 48)
-		if err := x.mem.grow(sz); err != nil {
-			return false, err
-		}
-		held += sz
-		seen[string(key)] = struct{}{}
 		return emit(row)
 	})
 }

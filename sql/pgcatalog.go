@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -21,19 +22,20 @@ import (
 // computed, for each statement, from one snapshot of the catalog read in the statement's
 // transaction (catalogSnapshot). Each catalog table is one definition (name, columns as
 // "name type" text, a function producing its rows) registered by defineTable; the rows
-// come from a few derived lists — relations, their columns, indexes and constraints — so
-// that secondary indexes, schemas, CHECK and foreign key constraints and sequences show up
-// in every catalog table by extending one function each (tableIndexes, tableConstraints,
-// snapshotNamespaces, relations).
+// come from a few derived lists — namespaces (snapshotNamespaces), relations (tables,
+// their public indexes, sequences: snapshotRelations, tableIndexes) and constraints
+// (primary keys, UNIQUE, CHECK, foreign keys: constraintList) — which every catalog table
+// reads.
 //
 // Object identifiers. PostgreSQL clients join catalogs on OIDs and keep them between
 // statements (psql looks a table up, then asks for its columns by OID), so OIDs are stable:
 //   - databases and tables: their descriptor IDs;
-//   - indexes (a table's primary key now): indexOID(table, index ID), a reserved high range;
+//   - sequences: their descriptor IDs too;
+//   - indexes (primary and secondary): indexOID(table, index ID), a reserved high range;
 //   - constraints: constraintOID(table, n), another one;
 //   - the catalogs' own tables: counted down from 2^32-1;
 //   - namespaces: pg_catalog 11, public 2200 (PostgreSQL's), information_schema 13,
-//     pg_toast 99;
+//     pg_toast 99, and a created schema its descriptor ID (see schemaOID);
 //   - roles: root is 10 (PostgreSQL's bootstrap superuser), public 0, others a hash of
 //     the name (roles have no IDs), in a range of their own;
 //   - types: PostgreSQL's OIDs.
@@ -340,21 +342,31 @@ type catalogSnapshot struct {
 	user     string
 	database *catalog.Database
 	dbs      []*catalog.Database
-	// tables are the current database's, by ID.
+	// tables and sequences are the current database's, by ID.
 	tables     []*catalog.Table
 	tableByID  map[uint32]*catalog.Table
+	sequences  []*catalog.Sequence
+	schemas    []*catalog.Schema
 	roles      []*catalog.Role
 	roleByOID  map[uint32]*catalog.Role
 	namespaces []namespaceInfo
-	// relations are every relation of the current database (tables, their indexes) and
-	// the catalog tables, each with its columns.
-	relations  []*relationInfo
-	relByOID   map[uint32]*relationInfo
+	// relations are every relation of the current database (tables, their indexes,
+	// sequences) and the catalog tables, each with its columns; relByName finds them by
+	// namespace OID, then name.
+	relations []*relationInfo
+	relByOID  map[uint32]*relationInfo
+	relByName map[uint32]map[string]*relationInfo
+	// path is the session's search_path, as schema names.
+	path       []string
 	acting     []string
 	superuser  bool
 	rows       map[*catalogTable][][]types.Datum
 	vars       map[string]string
 	sessionPID int64
+	// constraints of every table, made on first use (constraintList).
+	constraintsOnce sync.Once
+	constraints     []*constraintInfo
+	conByTable      map[uint32][]*constraintInfo
 }
 
 // catalogSnapshot returns the statement's snapshot, reading it the first time.
@@ -365,8 +377,9 @@ func (x *execCtx) catalogSnapshot(ctx context.Context) (*catalogSnapshot, error)
 	s := x.session
 	cat := s.srv.cat
 	snap := &catalogSnapshot{user: s.user, tableByID: map[uint32]*catalog.Table{}, roleByOID: map[uint32]*catalog.Role{},
-		relByOID: map[uint32]*relationInfo{}, rows: map[*catalogTable][][]types.Datum{}, vars: s.vars, superuser: s.superuser()}
-	dbs, tables, err := cat.Descriptors(ctx, x.txn)
+		relByOID: map[uint32]*relationInfo{}, relByName: map[uint32]map[string]*relationInfo{},
+		rows: map[*catalogTable][][]types.Datum{}, vars: s.vars, superuser: s.superuser(), path: s.searchPath()}
+	dbs, _, err := cat.Descriptors(ctx, x.txn)
 	if err != nil {
 		return nil, err
 	}
@@ -380,13 +393,17 @@ func (x *execCtx) catalogSnapshot(ctx context.Context) (*catalogSnapshot, error)
 	if snap.database == nil {
 		return nil, pgerror.New(pgerror.CodeInvalidCatalogName, "database %q does not exist", s.database)
 	}
-	for _, t := range tables {
-		if t.DatabaseID == snap.database.ID {
-			snap.tables = append(snap.tables, t)
-			snap.tableByID[t.ID] = t
-		}
+	objs, err := cat.ObjectsOf(ctx, x.txn, snap.database.ID)
+	if err != nil {
+		return nil, err
 	}
+	snap.tables, snap.sequences, snap.schemas = objs.Tables, objs.Sequences, objs.Schemas
 	sort.Slice(snap.tables, func(i, j int) bool { return snap.tables[i].ID < snap.tables[j].ID })
+	sort.Slice(snap.sequences, func(i, j int) bool { return snap.sequences[i].ID < snap.sequences[j].ID })
+	sort.Slice(snap.schemas, func(i, j int) bool { return snap.schemas[i].ID < snap.schemas[j].ID })
+	for _, t := range snap.tables {
+		snap.tableByID[t.ID] = t
+	}
 	if snap.roles, err = cat.ListRoles(ctx, x.txn); err != nil {
 		return nil, err
 	}
@@ -400,6 +417,12 @@ func (x *execCtx) catalogSnapshot(ctx context.Context) (*catalogSnapshot, error)
 	snap.relations = snapshotRelations(snap)
 	for _, r := range snap.relations {
 		snap.relByOID[r.oid] = r
+		byName := snap.relByName[r.ns]
+		if byName == nil {
+			byName = map[string]*relationInfo{}
+			snap.relByName[r.ns] = byName
+		}
+		byName[r.name] = r
 	}
 	snap.sessionPID = s.backendPID()
 	x.pgCatalog = snap
@@ -411,17 +434,38 @@ type namespaceInfo struct {
 	oid   uint32
 	name  string
 	owner string
+	// acl is a schema's grants; nil for the built-in ones.
+	acl *privilege.ACL
 }
 
-// snapshotNamespaces lists the schemas of the current database. (With CREATE SCHEMA, the
-// database's own schemas join public here.)
-func snapshotNamespaces(*catalogSnapshot) []namespaceInfo {
-	return []namespaceInfo{
-		{namespacePgCatalog, pgCatalogSchema, privilege.Root},
-		{namespaceToast, "pg_toast", privilege.Root},
-		{namespacePublic, publicSchema, privilege.Root},
-		{namespaceInfoSchema, infoSchemaSchema, privilege.Root},
+// schemaOID is the namespace OID of the schema with descriptor ID id: public's is
+// PostgreSQL's, a created schema's its descriptor ID, unless that is one of the built-in
+// namespaces' OIDs (descriptor IDs start at 100, so only 2200 can be), which moves to a
+// range no descriptor ID reaches.
+func schemaOID(id uint32) uint32 {
+	switch id {
+	case catalog.PublicSchemaID, 0:
+		return namespacePublic
+	case namespacePgCatalog, namespaceInfoSchema, namespaceToast, namespacePublic:
+		return 1<<29 | id
 	}
+	return id
+}
+
+// snapshotNamespaces lists the schemas of the current database: the built-in ones, then
+// those made by CREATE SCHEMA.
+func snapshotNamespaces(s *catalogSnapshot) []namespaceInfo {
+	out := []namespaceInfo{
+		{oid: namespacePgCatalog, name: pgCatalogSchema, owner: privilege.Root},
+		{oid: namespaceToast, name: "pg_toast", owner: privilege.Root},
+		{oid: namespacePublic, name: publicSchema, owner: privilege.Root},
+		{oid: namespaceInfoSchema, name: infoSchemaSchema, owner: privilege.Root},
+	}
+	for _, sc := range s.schemas {
+		acl := sc.Privileges()
+		out = append(out, namespaceInfo{oid: schemaOID(sc.ID), name: sc.Name, owner: acl.Owner, acl: &acl})
+	}
+	return out
 }
 
 func (s *catalogSnapshot) namespaceByOID(oid uint32) (namespaceInfo, bool) {
@@ -442,6 +486,12 @@ func (s *catalogSnapshot) namespaceByName(name string) (namespaceInfo, bool) {
 	return namespaceInfo{}, false
 }
 
+// schemaName is the name of a relation's namespace.
+func (s *catalogSnapshot) schemaName(r *relationInfo) string {
+	ns, _ := s.namespaceByOID(r.ns)
+	return ns.name
+}
+
 // relationInfo is a relation as pg_class, pg_attribute and information_schema show it.
 type relationInfo struct {
 	oid   uint32
@@ -454,29 +504,42 @@ type relationInfo struct {
 	// table is the table itself, or the table an index belongs to.
 	table *catalog.Table
 	index *indexInfo
+	seq   *catalog.Sequence
 	// vt is the catalog table, for the catalogs' own relations.
 	vt *catalogTable
 }
 
 // columnInfo is a column of a relation (pg_attribute).
 type columnInfo struct {
-	num      int // attnum, from 1
-	name     string
-	typ      types.T
-	notNull  bool
-	def      string // the DEFAULT expression, "" for none
+	num     int // attnum, from 1
+	name    string
+	typ     types.T
+	notNull bool
+	// def is the DEFAULT expression as stored, "" for none (and for an identity column,
+	// whose values come from its sequence, as PostgreSQL has no pg_attrdef row for it).
+	def      string
 	identity string // pg_attribute.attidentity: "", "a" or "d"
+	id       uint32 // the table column's ID
 }
 
 // indexInfo is an index of a table.
 type indexInfo struct {
-	oid     uint32
-	name    string
-	table   *catalog.Table
-	cols    []uint32 // column IDs in key order
-	desc    []bool
-	unique  bool
-	primary bool
+	oid    uint32
+	name   string
+	table  *catalog.Table
+	cols   []uint32 // key column IDs in key order
+	desc   []bool
+	stored []uint32 // INCLUDE column IDs
+	unique bool
+	// primary marks the primary key; constraint a unique index made by a UNIQUE
+	// constraint, which pg_constraint lists.
+	primary, constraint bool
+}
+
+// attNums lists the table attnums of the index's columns: the key columns, then the
+// INCLUDE columns (pg_index.indkey).
+func (idx *indexInfo) attNums() []int64 {
+	return columnNumbers(idx.table, append(append([]uint32(nil), idx.cols...), idx.stored...))
 }
 
 // constraintInfo is a table constraint (pg_constraint).
@@ -485,24 +548,38 @@ type constraintInfo struct {
 	name  string
 	kind  byte // 'p' primary key, 'u' unique, 'c' check, 'f' foreign key
 	table *catalog.Table
-	cols  []uint32 // the constrained columns' IDs
+	ns    uint32
+	cols  []uint32 // the constrained columns' IDs (for a CHECK, those it reads)
+	// index is the index of a primary key or unique constraint, and for a foreign key the
+	// referenced table's unique index it relies on (pg_constraint.conindid).
 	index *indexInfo
-	// check is a CHECK constraint's expression; refTable and refCols what a foreign key
-	// references, with its actions (pg_constraint's confupdtype, confdeltype codes).
+	// check is a CHECK constraint's expression as stored; refTable and refCols what a
+	// foreign key references, with its actions (pg_constraint's confupdtype, confdeltype
+	// codes).
 	check              string
 	refTable           *catalog.Table
 	refCols            []uint32
 	onUpdate, onDelete byte
 }
 
-// tableIndexes lists a table's indexes: its primary key, unless it is the hidden row ID
-// PostgreSQL would not have. (Secondary indexes are added here.)
+// tableIndexes lists a table's indexes that queries may read: its primary key, unless it
+// is the hidden row ID PostgreSQL would not have, and its public secondary indexes (those
+// being built or dropped do not exist yet, or any more, for the catalogs).
 func tableIndexes(t *catalog.Table) []*indexInfo {
-	if !hasVisiblePrimaryKey(t) {
-		return nil
+	var out []*indexInfo
+	if hasVisiblePrimaryKey(t) {
+		out = append(out, &indexInfo{oid: indexOID(t.ID, 1), name: t.PrimaryKeyName(), table: t, cols: t.PrimaryKey,
+			desc: t.PrimaryKeyDesc, unique: true, primary: true})
 	}
-	return []*indexInfo{{oid: indexOID(t.ID, 1), name: t.PrimaryKeyName(), table: t, cols: t.PrimaryKey,
-		desc: t.PrimaryKeyDesc, unique: true, primary: true}}
+	for i := range t.Indexes {
+		idx := &t.Indexes[i]
+		if !idx.Readable() {
+			continue
+		}
+		out = append(out, &indexInfo{oid: indexOID(t.ID, idx.ID), name: idx.Name, table: t, cols: idx.ColumnIDs,
+			desc: idx.ColumnDesc, stored: idx.StoredColumnIDs, unique: idx.Unique, constraint: idx.Unique && idx.Constraint})
+	}
+	return out
 }
 
 func hasVisiblePrimaryKey(t *catalog.Table) bool {
@@ -514,17 +591,110 @@ func hasVisiblePrimaryKey(t *catalog.Table) bool {
 	return len(t.PrimaryKey) > 0
 }
 
-// tableConstraints lists a table's constraints: its primary key. (CHECK and foreign key
-// constraints are added here.)
-func tableConstraints(t *catalog.Table) []*constraintInfo {
-	var out []*constraintInfo
-	for _, idx := range tableIndexes(t) {
-		if idx.primary {
-			out = append(out, &constraintInfo{oid: constraintOID(t.ID, len(out)), name: idx.name, kind: 'p', table: t, cols: idx.cols, index: idx})
+// referenceActionCodes are pg_constraint's letters for the foreign key actions.
+var referenceActionCodes = map[catalog.ReferenceAction]byte{catalog.NoAction: 'a', catalog.Restrict: 'r',
+	catalog.Cascade: 'c', catalog.SetNull: 'n', catalog.SetDefault: 'd'}
+
+// constraintList returns every constraint of the database's tables, table by table.
+func (s *catalogSnapshot) constraintList() []*constraintInfo {
+	s.constraintsOnce.Do(func() {
+		s.conByTable = map[uint32][]*constraintInfo{}
+		for _, t := range s.tables {
+			cons := s.makeTableConstraints(t)
+			s.conByTable[t.ID] = cons
+			s.constraints = append(s.constraints, cons...)
 		}
+	})
+	return s.constraints
+}
+
+// tableConstraints lists a table's constraints.
+func (s *catalogSnapshot) tableConstraints(t *catalog.Table) []*constraintInfo {
+	s.constraintList()
+	return s.conByTable[t.ID]
+}
+
+// makeTableConstraints lists a table's constraints: its primary key, its UNIQUE
+// constraints, CHECK constraints and foreign keys, in that order, which numbers their OIDs.
+func (s *catalogSnapshot) makeTableConstraints(t *catalog.Table) []*constraintInfo {
+	var out []*constraintInfo
+	ns := schemaOID(t.ParentSchemaID())
+	add := func(c *constraintInfo) {
+		c.oid, c.table, c.ns = constraintOID(t.ID, len(out)), t, ns
+		out = append(out, c)
+	}
+	for _, idx := range tableIndexes(t) {
+		switch {
+		case idx.primary:
+			add(&constraintInfo{name: idx.name, kind: 'p', cols: idx.cols, index: idx})
+		case idx.constraint:
+			add(&constraintInfo{name: idx.name, kind: 'u', cols: idx.cols, index: idx})
+		}
+	}
+	for _, c := range t.Checks {
+		ci := &constraintInfo{name: c.Name, kind: 'c', check: c.Expr}
+		if e, err := parseCheck(&c); err == nil {
+			for _, name := range columnNamesIn(e) {
+				if col, _, ok := t.ColumnByName(name); ok {
+					ci.cols = append(ci.cols, col.ID)
+				}
+			}
+		}
+		add(ci)
+	}
+	for _, fk := range t.ForeignKeys {
+		ref := s.tableByID[fk.ReferencedTable]
+		if ref == nil {
+			continue // in another database: cannot be, but the catalogs must not fail on it
+		}
+		ci := &constraintInfo{name: fk.Name, kind: 'f', cols: fk.Columns, refTable: ref, refCols: fk.ReferencedColumns,
+			onUpdate: referenceActionCodes[fk.OnUpdate], onDelete: referenceActionCodes[fk.OnDelete]}
+		ci.index = uniqueIndexOn(ref, fk.ReferencedColumns)
+		add(ci)
 	}
 	return out
 }
+
+// uniqueIndexOn finds the unique index of t whose key is exactly cols (in any order), as
+// PostgreSQL finds the index a foreign key relies on.
+func uniqueIndexOn(t *catalog.Table, cols []uint32) *indexInfo {
+	for _, idx := range tableIndexes(t) {
+		if idx.unique && sameColumnSet(idx.cols, cols) {
+			return idx
+		}
+	}
+	return nil
+}
+
+func sameColumnSet(a, b []uint32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			found = found || x == y
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// referencedConstraint is the primary key or unique constraint a foreign key's referenced
+// columns make up, for information_schema; nil when there is none.
+func (s *catalogSnapshot) referencedConstraint(fk *constraintInfo) *constraintInfo {
+	for _, c := range s.tableConstraints(fk.refTable) {
+		if (c.kind == 'p' || c.kind == 'u') && sameColumnSet(c.cols, fk.refCols) {
+			return c
+		}
+	}
+	return nil
+}
+
+// identityCodes are pg_attribute.attidentity's letters.
+var identityCodes = map[string]string{catalog.IdentityAlways: "a", catalog.IdentityByDefault: "d"}
 
 // tableColumns lists a table's visible columns as pg_attribute numbers them: by position,
 // as RowDescription does.
@@ -534,9 +704,20 @@ func tableColumns(t *catalog.Table) []columnInfo {
 		if c.Hidden {
 			continue
 		}
-		out = append(out, columnInfo{num: i + 1, name: c.Name, typ: c.Type, notNull: !c.Nullable || t.IsPrimaryKeyColumn(c.ID), def: c.Default})
+		ci := columnInfo{num: i + 1, name: c.Name, typ: c.Type, notNull: !c.Nullable || t.IsPrimaryKeyColumn(c.ID), def: c.Default, id: c.ID}
+		if c.Identity != "" {
+			ci.identity, ci.def, ci.notNull = identityCodes[c.Identity], "", true
+		}
+		out = append(out, ci)
 	}
 	return out
+}
+
+// sequenceColumns are the columns of a sequence relation, as in PostgreSQL.
+var sequenceColumns = []columnInfo{
+	{num: 1, name: "last_value", typ: types.Int8, notNull: true},
+	{num: 2, name: "log_cnt", typ: types.Int8, notNull: true},
+	{num: 3, name: "is_called", typ: types.Bool, notNull: true},
 }
 
 // snapshotRelations lists the relations of the current database and of the catalogs.
@@ -544,16 +725,22 @@ func snapshotRelations(s *catalogSnapshot) []*relationInfo {
 	var out []*relationInfo
 	for _, t := range s.tables {
 		acl := t.Privileges()
-		rel := &relationInfo{oid: t.ID, name: t.Name, ns: namespacePublic, kind: 'r', owner: acl.Owner, acl: &acl, table: t, cols: tableColumns(t)}
+		rel := &relationInfo{oid: t.ID, name: t.Name, ns: schemaOID(t.ParentSchemaID()), kind: 'r', owner: acl.Owner, acl: &acl,
+			table: t, cols: tableColumns(t)}
 		out = append(out, rel)
 		for _, idx := range tableIndexes(t) {
 			ir := &relationInfo{oid: idx.oid, name: idx.name, ns: rel.ns, kind: 'i', owner: acl.Owner, table: t, index: idx}
-			for k, id := range idx.cols {
+			for k, id := range append(append([]uint32(nil), idx.cols...), idx.stored...) {
 				o := t.ColumnOrdinal(id)
-				ir.cols = append(ir.cols, columnInfo{num: k + 1, name: t.Columns[o].Name, typ: t.Columns[o].Type})
+				ir.cols = append(ir.cols, columnInfo{num: k + 1, name: t.Columns[o].Name, typ: t.Columns[o].Type, id: id})
 			}
 			out = append(out, ir)
 		}
+	}
+	for _, seq := range s.sequences {
+		acl := seq.Privileges()
+		out = append(out, &relationInfo{oid: seq.ID, name: seq.Name, ns: schemaOID(seq.ParentSchemaID()), kind: 'S',
+			owner: acl.Owner, acl: &acl, seq: seq, cols: sequenceColumns})
 	}
 	for _, vt := range catalogTableList {
 		ns := namespacePgCatalog
@@ -569,36 +756,39 @@ func snapshotRelations(s *catalogSnapshot) []*relationInfo {
 	return out
 }
 
-// relationVisible reports whether a relation is visible on the search path, so that its
-// bare name finds it (pg_table_is_visible).
+// pathNamespaces are the namespaces an unqualified name is looked up in, in order:
+// pg_catalog first unless the search path places it, then the search path's schemas that
+// exist.
+func (s *catalogSnapshot) pathNamespaces() []uint32 {
+	var out []uint32
+	explicit := false
+	for _, p := range s.path {
+		explicit = explicit || p == pgCatalogSchema
+	}
+	if !explicit {
+		out = append(out, namespacePgCatalog)
+	}
+	for _, p := range s.path {
+		if ns, ok := s.namespaceByName(p); ok {
+			out = append(out, ns.oid)
+		}
+	}
+	return out
+}
+
+// relationVisible reports whether a relation is visible on the search path: its bare name
+// finds it, no relation of that name coming first (pg_table_is_visible).
 func (s *catalogSnapshot) relationVisible(r *relationInfo) bool {
-	switch r.ns {
-	case namespacePgCatalog:
-		return true
-	case namespacePublic:
-		for _, p := range s.searchPath() {
-			if p == publicSchema {
-				return true
-			}
+	for _, ns := range s.pathNamespaces() {
+		if found, ok := s.relByName[ns][r.name]; ok {
+			return found == r
 		}
 	}
 	return false
 }
 
 // searchPath is the session's search_path as a list of schema names.
-func (s *catalogSnapshot) searchPath() []string {
-	var out []string
-	for _, p := range strings.Split(s.vars["search_path"], ",") {
-		p = strings.Trim(strings.TrimSpace(p), `"`)
-		if p == "$user" {
-			p = s.user
-		}
-		if p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func (s *catalogSnapshot) searchPath() []string { return s.path }
 
 // relationByName resolves a relation name as regclass input does: "name" on the search
 // path (pg_catalog first), or "schema.name".
@@ -607,26 +797,17 @@ func (s *catalogSnapshot) relationByName(name string) (*relationInfo, bool) {
 	if err != nil {
 		return nil, false
 	}
-	var path []uint32
+	path := s.pathNamespaces()
 	if schema != "" {
 		ns, ok := s.namespaceByName(schema)
 		if !ok {
 			return nil, false
 		}
 		path = []uint32{ns.oid}
-	} else {
-		path = []uint32{namespacePgCatalog}
-		for _, p := range s.searchPath() {
-			if ns, ok := s.namespaceByName(p); ok {
-				path = append(path, ns.oid)
-			}
-		}
 	}
 	for _, ns := range path {
-		for _, r := range s.relations {
-			if r.ns == ns && r.name == rel {
-				return r, true
-			}
+		if r, ok := s.relByName[ns][rel]; ok {
+			return r, true
 		}
 	}
 	return nil, false
@@ -698,6 +879,50 @@ func (s *catalogSnapshot) tableVisibleTo(r *relationInfo) bool {
 	for _, k := range []privilege.Kind{privilege.Select, privilege.Insert, privilege.Update, privilege.Delete} {
 		if r.acl.Allows(s.acting, k) {
 			return true
+		}
+	}
+	return false
+}
+
+// sequenceType is a sequence's data type, which the descriptor does not keep: a SERIAL or
+// identity column's sequence has the column's type; another is integer or smallint when
+// its bounds are that type's (as CREATE SEQUENCE ... AS makes them), else bigint.
+func (s *catalogSnapshot) sequenceType(seq *catalog.Sequence) types.T {
+	if o := seq.OwnedBy; o != nil {
+		if t := s.tableByID[o.TableID]; t != nil {
+			if c, ok := t.ColumnByID(o.ColumnID); ok && c.Type.Family == types.IntFamily {
+				return c.Type
+			}
+		}
+	}
+	for _, t := range []types.T{types.Int2, types.Int4} {
+		_, lo, hi, err := sequenceTypeBounds(t.String())
+		if err == nil && (seq.Max == hi || seq.Min == lo) {
+			return t
+		}
+	}
+	return types.Int8
+}
+
+// ownedSequence is the relation of the sequence table t owns for the column with ID col
+// (a SERIAL or identity column's), nil if none.
+func (s *catalogSnapshot) ownedSequence(t *catalog.Table, col uint32) *relationInfo {
+	for _, o := range t.OwnedSequences {
+		if o.ColumnID == col {
+			if r, ok := s.relByOID[o.SequenceID]; ok && r.seq != nil {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// isIdentitySequence reports whether seq belongs to an identity column (not SERIAL).
+func (s *catalogSnapshot) isIdentitySequence(seq *catalog.Sequence) bool {
+	if o := seq.OwnedBy; o != nil {
+		if t := s.tableByID[o.TableID]; t != nil {
+			c, ok := t.ColumnByID(o.ColumnID)
+			return ok && c.Identity != ""
 		}
 	}
 	return false

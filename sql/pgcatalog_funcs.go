@@ -135,11 +135,10 @@ func init() {
 				return nil, err
 			}
 			id := a[0].(types.Oid).ID
-			for _, t := range snap.tables {
-				for _, c := range tableConstraints(t) {
-					if c.oid == id {
-						return constraintDef(snap, c), nil
-					}
+			pretty := len(a) > 1 && a[1].(bool)
+			for _, c := range snap.constraintList() {
+				if c.oid == id {
+					return constraintDef(snap, c, pretty), nil
 				}
 			}
 			return nil, nil
@@ -249,7 +248,18 @@ func init() {
 			}
 			return sizePretty(f.(float64)), nil
 		}},
-		"pg_get_serial_sequence":             nullFn(types.String, []types.T{types.String, types.String}),
+		"pg_get_serial_sequence": {sigs: [][]types.T{{types.String, types.String}}, ret: types.String, strict: true, fn: func(ec *evalCtx, a []types.Datum) (types.Datum, error) {
+			snap, err := snapshotOf(ec)
+			if err != nil {
+				return nil, err
+			}
+			return snap.serialSequence(a[0].(string), a[1].(string))
+		}},
+		// Meridian has no partitions, so a relation has no ancestors. psql asks for them in
+		// a select list, as a set, inside IN (...) with the relation itself; Meridian has no
+		// set-returning functions there, and a NULL stands in for the empty set: in an IN
+		// list it matches nothing.
+		"pg_partition_ancestors":             nullFn(types.RegClassT, []types.T{types.RegClassT}),
 		"pg_get_statisticsobjdef_columns":    nullFn(types.String, []types.T{types.OidT}),
 		"pg_get_viewdef":                     nullFn(types.String, []types.T{types.OidT}, []types.T{types.OidT, types.Bool}),
 		"pg_get_triggerdef":                  nullFn(types.String, []types.T{types.OidT}, []types.T{types.OidT, types.Bool}),
@@ -270,15 +280,6 @@ func init() {
 			return ok && r.kind == 'r' && r.vt == nil, nil
 		}},
 	}
-}
-
-// sessionSearchPath is the session's search_path as schema names.
-func sessionSearchPath(ec *evalCtx) []string {
-	if ec == nil || ec.session == nil {
-		return []string{publicSchema}
-	}
-	s := &catalogSnapshot{vars: ec.session.vars, user: ec.session.user}
-	return s.searchPath()
 }
 
 // sizeFn is a relation or database size function. Meridian's ranges hold a table's rows
@@ -346,16 +347,9 @@ func (c *compiler) catalogFuncs(n *ast.FuncCallExpr, name string) (*scalar, bool
 	s := &scalar{typ: f.ret, colOrd: -1}
 	strict, fn := f.strict, f.fn
 	s.eval = func(ec *evalCtx, row []types.Datum) (types.Datum, error) {
-		vals := make([]types.Datum, len(args))
-		for i, a := range args {
-			v, err := a.eval(ec, row)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil && strict {
-				return nil, nil
-			}
-			vals[i] = v
+		vals, null, err := evalArgs(ec, row, args, strict)
+		if err != nil || null {
+			return nil, err
 		}
 		return fn(ec, vals)
 	}
@@ -575,7 +569,8 @@ func applyTypmod(t types.T, typmod int32) types.T {
 	return elem
 }
 
-// indexDefinition is pg_get_indexdef's CREATE INDEX statement.
+// indexDefinition is pg_get_indexdef's CREATE INDEX statement; like PostgreSQL's, it
+// always qualifies the table.
 func indexDefinition(s *catalogSnapshot, idx *indexInfo) string {
 	var cols []string
 	for k, id := range idx.cols {
@@ -590,30 +585,55 @@ func indexDefinition(s *catalogSnapshot, idx *indexInfo) string {
 	if idx.unique {
 		unique = "UNIQUE "
 	}
-	return fmt.Sprintf("CREATE %sINDEX %s ON %s.%s USING btree (%s)", unique, quoteIdentIfNeeded(idx.name), publicSchema,
-		quoteIdentIfNeeded(idx.table.Name), strings.Join(cols, ", "))
+	def := fmt.Sprintf("CREATE %sINDEX %s ON %s.%s USING btree (%s)", unique, quoteIdentIfNeeded(idx.name),
+		quoteIdentIfNeeded(s.tableSchemaName(idx.table)), quoteIdentIfNeeded(idx.table.Name), strings.Join(cols, ", "))
+	if len(idx.stored) > 0 {
+		def += " INCLUDE (" + columnNameList(idx.table, idx.stored) + ")"
+	}
+	return def
 }
 
-// constraintDef is pg_get_constraintdef's text of a constraint.
-func constraintDef(s *catalogSnapshot, c *constraintInfo) string {
-	names := func(t *catalog.Table, ids []uint32) string {
-		var out []string
-		for _, id := range ids {
-			if o := t.ColumnOrdinal(id); o >= 0 {
-				out = append(out, quoteIdentIfNeeded(t.Columns[o].Name))
-			}
+// tableSchemaName is the name of the schema holding t.
+func (s *catalogSnapshot) tableSchemaName(t *catalog.Table) string {
+	ns, _ := s.namespaceByOID(schemaOID(t.ParentSchemaID()))
+	return ns.name
+}
+
+// columnNameList lists columns given by ID, quoted as needed.
+func columnNameList(t *catalog.Table, ids []uint32) string {
+	var out []string
+	for _, id := range ids {
+		if o := t.ColumnOrdinal(id); o >= 0 {
+			out = append(out, quoteIdentIfNeeded(t.Columns[o].Name))
 		}
-		return strings.Join(out, ", ")
 	}
+	return strings.Join(out, ", ")
+}
+
+// constraintDef is pg_get_constraintdef's text of a constraint; pretty prints a CHECK
+// expression with only the parentheses it needs.
+func constraintDef(s *catalogSnapshot, c *constraintInfo, pretty bool) string {
 	switch c.kind {
-	case 'p':
-		return "PRIMARY KEY (" + names(c.table, c.cols) + ")"
-	case 'u':
-		return "UNIQUE (" + names(c.table, c.cols) + ")"
+	case 'p', 'u':
+		kind := "PRIMARY KEY"
+		if c.kind == 'u' {
+			kind = "UNIQUE"
+		}
+		def := kind + " (" + columnNameList(c.table, c.cols) + ")"
+		if c.index != nil && len(c.index.stored) > 0 {
+			def += " INCLUDE (" + columnNameList(c.table, c.index.stored) + ")"
+		}
+		return def
 	case 'c':
-		return "CHECK (" + c.check + ")"
+		return "CHECK (" + deparseCheck(c.table, c.check, pretty) + ")"
 	case 'f':
-		def := fmt.Sprintf("FOREIGN KEY (%s) REFERENCES %s(%s)", names(c.table, c.cols), quoteIdentIfNeeded(c.refTable.Name), names(c.refTable, c.refCols))
+		// The referenced table is named as regclass output names it: qualified unless
+		// visible on the search path.
+		ref := quoteIdentIfNeeded(c.refTable.Name)
+		if r, ok := s.relByOID[c.refTable.ID]; ok {
+			ref = s.qualifiedRelationName(r)
+		}
+		def := fmt.Sprintf("FOREIGN KEY (%s) REFERENCES %s(%s)", columnNameList(c.table, c.cols), ref, columnNameList(c.refTable, c.refCols))
 		for _, a := range []struct {
 			what string
 			code byte
@@ -804,7 +824,8 @@ func databasePrivilege(snap *catalogSnapshot, acting []string, super bool, obj t
 var schemaPrivileges = map[string]privilege.Kind{"USAGE": 0, "CREATE": privilege.Create}
 
 // schemaPrivilege: every schema may be used; creating in public needs CREATE on the
-// database, which is what creating a table asks for in Meridian.
+// database, which is what creating a table asks for in Meridian, and in a created schema
+// its ownership.
 func schemaPrivilege(snap *catalogSnapshot, acting []string, super bool, obj types.Datum, privs string) (bool, bool, error) {
 	want, err := parsePrivileges(privs, schemaPrivileges)
 	if err != nil {
@@ -828,10 +849,13 @@ func schemaPrivilege(snap *catalogSnapshot, acting []string, super bool, obj typ
 	if want == 0 || super {
 		return true, true, nil
 	}
-	if ns.oid != namespacePublic {
-		return false, true, nil
+	switch {
+	case ns.oid == namespacePublic:
+		return snap.database.Privileges().Allows(acting, want), true, nil
+	case ns.acl != nil:
+		return containsRole(acting, ns.owner), true, nil
 	}
-	return snap.database.Privileges().Allows(acting, want), true, nil
+	return false, true, nil
 }
 
 var rolePrivileges = map[string]privilege.Kind{"MEMBER": 1, "USAGE": 1, "SET": 1}
@@ -969,4 +993,25 @@ func (rc *regexCache) get(pat string) (*regexp.Regexp, error) {
 	}
 	rc.m[pat] = rx
 	return rx, nil
+}
+
+// serialSequence is pg_get_serial_sequence(table, column): the schema-qualified name of the
+// sequence a SERIAL or identity column owns, NULL for another column. The table's name is
+// read as regclass input reads it; the column's is taken as it is, as in PostgreSQL.
+func (s *catalogSnapshot) serialSequence(table, column string) (types.Datum, error) {
+	r, ok := s.relationByName(table)
+	if !ok {
+		return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation %q does not exist", table)
+	}
+	if r.table == nil || r.kind != 'r' {
+		return nil, nil
+	}
+	col, _, ok := r.table.ColumnByName(column)
+	if !ok || col.Hidden {
+		return nil, pgerror.New(pgerror.CodeUndefinedColumn, "column %q of relation %q does not exist", column, r.name)
+	}
+	if seq := s.ownedSequence(r.table, col.ID); seq != nil {
+		return quoteIdentIfNeeded(s.schemaName(seq)) + "." + quoteIdentIfNeeded(seq.name), nil
+	}
+	return nil, nil
 }

@@ -231,6 +231,8 @@ type aclLetter struct {
 
 var (
 	tableACLLetters    = []aclLetter{{privilege.Insert, 'a'}, {privilege.Select, 'r'}, {privilege.Update, 'w'}, {privilege.Delete, 'd'}}
+	sequenceACLLetters = []aclLetter{{privilege.Select, 'r'}, {privilege.Update, 'w'}}
+	schemaACLLetters   = []aclLetter{{privilege.Create, 'C'}}
 	databaseACLLetters = []aclLetter{{privilege.Create, 'C'}, {privilege.Connect, 'c'}}
 )
 
@@ -260,7 +262,8 @@ func init() {
 		})
 	defineTable(pgCatalogSchema, "pg_namespace", 'r', `oid oid, nspname name, nspowner oid, nspacl aclitem[]`, func(g *rowGen) error {
 		for _, ns := range g.snap.namespaces {
-			if err := g.add("oid", ns.oid, "nspname", ns.name, "nspowner", roleOID(ns.owner)); err != nil {
+			if err := g.add("oid", ns.oid, "nspname", ns.name, "nspowner", roleOID(ns.owner),
+				"nspacl", aclText(ns.acl, "UC", schemaACLLetters)); err != nil {
 				return err
 			}
 		}
@@ -283,20 +286,23 @@ func init() {
 				}
 				var acl any
 				checks := 0
-				hasIndex := false
-				if r.table != nil && r.kind == 'r' {
+				hasIndex, hasTriggers := false, false
+				switch {
+				case r.table != nil && r.kind == 'r':
 					acl = aclText(r.acl, "arwdDxt", tableACLLetters)
 					hasIndex = len(tableIndexes(r.table)) > 0
-					for _, c := range tableConstraints(r.table) {
-						if c.kind == 'c' {
-							checks++
-						}
-					}
+					checks = len(r.table.Checks)
+					// PostgreSQL enforces foreign keys with triggers on both tables, and psql
+					// lists a table's foreign keys, and those referencing it, only when it
+					// has triggers.
+					hasTriggers = len(r.table.ForeignKeys) > 0 || len(r.table.ReferencedBy) > 0
+				case r.kind == 'S':
+					acl = aclText(r.acl, "rwU", sequenceACLLetters)
 				}
 				if err := g.add("oid", r.oid, "relname", r.name, "relnamespace", r.ns, "relowner", roleOID(r.owner), "relam", am,
 					"relfilenode", r.oid, "reltuples", float64(-1), "relhasindex", hasIndex, "relpersistence", "p",
-					"relkind", string(r.kind), "relnatts", len(r.cols), "relchecks", checks, "relispopulated", true,
-					"relreplident", replident, "relacl", acl); err != nil {
+					"relkind", string(r.kind), "relnatts", len(r.cols), "relchecks", checks, "relhastriggers", hasTriggers,
+					"relispopulated", true, "relreplident", replident, "relacl", acl); err != nil {
 					return err
 				}
 			}
@@ -362,11 +368,13 @@ func init() {
 				if idx == nil {
 					continue
 				}
-				var keys, options []int64
+				// indkey lists the key columns, then the INCLUDE ones; the per-column
+				// options, collations and operator classes are the key columns' only.
+				keys := idx.attNums()
+				var options []int64
 				var colls, classes []uint32
 				for k, id := range idx.cols {
 					o := idx.table.ColumnOrdinal(id)
-					keys = append(keys, int64(o+1))
 					opt := int64(0)
 					if k < len(idx.desc) && idx.desc[k] {
 						opt = 3 // INDOPTION_DESC | INDOPTION_NULLS_FIRST, DESC's default
@@ -376,7 +384,7 @@ func init() {
 					colls = append(colls, coll)
 					classes = append(classes, 0)
 				}
-				if err := g.add("indexrelid", idx.oid, "indrelid", idx.table.ID, "indnatts", len(idx.cols),
+				if err := g.add("indexrelid", idx.oid, "indrelid", idx.table.ID, "indnatts", len(keys),
 					"indnkeyatts", len(idx.cols), "indisunique", idx.unique, "indisprimary", idx.primary,
 					"indimmediate", true, "indisvalid", true, "indisready", true, "indislive", true, "indkey", keys,
 					"indcollation", colls, "indclass", classes, "indoption", options); err != nil {
@@ -391,24 +399,25 @@ func init() {
 		coninhcount int4, connoinherit bool, conkey int2[], confkey int2[], conpfeqop oid[], conppeqop oid[],
 		conffeqop oid[], confdelsetcols int2[], conexclop oid[], conbin pg_node_tree`,
 		func(g *rowGen) error {
-			for _, t := range g.snap.tables {
-				for _, c := range tableConstraints(t) {
-					kv := []any{"oid", c.oid, "conname", c.name, "connamespace", namespacePublic, "contype", string(c.kind),
-						"convalidated", true, "conrelid", t.ID, "conislocal", true, "conkey", columnNumbers(t, c.cols),
-						"confupdtype", " ", "confdeltype", " ", "confmatchtype", " "}
-					if c.index != nil {
-						kv = append(kv, "conindid", c.index.oid)
-					}
-					if c.kind == 'c' {
-						kv = append(kv, "conbin", c.check)
-					}
-					if c.refTable != nil {
-						kv = append(kv, "confrelid", c.refTable.ID, "confkey", columnNumbers(c.refTable, c.refCols),
-							"confupdtype", string(c.onUpdate), "confdeltype", string(c.onDelete), "confmatchtype", "s")
-					}
-					if err := g.add(kv...); err != nil {
-						return err
-					}
+			for _, c := range g.snap.constraintList() {
+				t := c.table
+				kv := []any{"oid", c.oid, "conname", c.name, "connamespace", c.ns, "contype", string(c.kind),
+					"convalidated", true, "conrelid", t.ID, "conislocal", true, "conkey", columnNumbers(t, c.cols),
+					"confupdtype", " ", "confdeltype", " ", "confmatchtype", " "}
+				if c.kind == 'c' {
+					// A CHECK's conkey lists the columns it reads; conbin is its expression,
+					// which pg_get_expr returns as it is.
+					kv = append(kv, "conbin", deparseCheck(t, c.check, false))
+				}
+				if c.index != nil {
+					kv = append(kv, "conindid", c.index.oid)
+				}
+				if c.refTable != nil {
+					kv = append(kv, "confrelid", c.refTable.ID, "confkey", columnNumbers(c.refTable, c.refCols),
+						"confupdtype", string(c.onUpdate), "confdeltype", string(c.onDelete), "confmatchtype", "s")
+				}
+				if err := g.add(kv...); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -424,7 +433,8 @@ func init() {
 				}
 				// An attrdef's OID: the constraint range is per table, and a table has far
 				// fewer constraints than 512, so defaults take the upper half.
-				if err := g.add("oid", constraintOID(r.table.ID, 512+c.num), "adrelid", r.oid, "adnum", c.num, "adbin", defaultExprText(c.def, c.typ)); err != nil {
+				if err := g.add("oid", constraintOID(r.table.ID, 512+c.num), "adrelid", r.oid, "adnum", c.num,
+					"adbin", g.snap.defaultText(r.table, c)); err != nil {
 					return err
 				}
 			}
@@ -499,7 +509,7 @@ func init() {
 				names = append(names, k)
 			}
 			sort.Strings(names)
-			defaults := defaultVars()
+			defaults := defaultVarValues()
 			for _, k := range names {
 				v := g.snap.vars[k]
 				vartype := "string"
@@ -597,10 +607,52 @@ func init() {
 		tgoldtable name, tgnewtable name`, empty)
 	defineTable(pgCatalogSchema, "pg_rewrite", 'r', `oid oid, rulename name, ev_class oid, ev_type char, ev_enabled char,
 		is_instead bool, ev_qual pg_node_tree, ev_action pg_node_tree`, empty)
+	// pg_depend holds what clients look for there: a SERIAL or identity column's sequence
+	// depends on the column (deptype 'a', or 'i' for identity), which is how psql's \d of a
+	// sequence finds "Owned by".
 	defineTable(pgCatalogSchema, "pg_depend", 'r', `classid oid, objid oid, objsubid int4, refclassid oid, refobjid oid,
-		refobjsubid int4, deptype char`, empty)
+		refobjsubid int4, deptype char`,
+		func(g *rowGen) error {
+			class := catalogTables[pgCatalogSchema]["pg_class"].oid
+			for _, r := range g.snap.relations {
+				if r.seq == nil || r.seq.OwnedBy == nil {
+					continue
+				}
+				t := g.snap.tableByID[r.seq.OwnedBy.TableID]
+				if t == nil {
+					continue
+				}
+				col, ok := t.ColumnByID(r.seq.OwnedBy.ColumnID)
+				if !ok {
+					continue
+				}
+				deptype := "a"
+				if g.snap.isIdentitySequence(r.seq) {
+					deptype = "i"
+				}
+				if err := g.add("classid", class, "objid", r.oid, "refclassid", class, "refobjid", t.ID,
+					"refobjsubid", t.ColumnOrdinal(col.ID)+1, "deptype", deptype); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	defineTable(pgCatalogSchema, "pg_sequence", 'r', `seqrelid oid, seqtypid oid, seqstart int8, seqincrement int8,
-		seqmax int8, seqmin int8, seqcache int8, seqcycle bool`, empty)
+		seqmax int8, seqmin int8, seqcache int8, seqcycle bool`,
+		func(g *rowGen) error {
+			for _, r := range g.snap.relations {
+				if r.seq == nil {
+					continue
+				}
+				seq := r.seq
+				if err := g.add("seqrelid", r.oid, "seqtypid", g.snap.sequenceType(seq).OID(), "seqstart", seq.Start,
+					"seqincrement", seq.Increment, "seqmax", seq.Max, "seqmin", seq.Min, "seqcache", seq.Cache,
+					"seqcycle", seq.Cycle); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	defineTable(pgCatalogSchema, "pg_partitioned_table", 'r', `partrelid oid, partstrat char, partnatts int2,
 		partdefid oid, partattrs int2vector, partclass oidvector, partcollation oidvector, partexprs pg_node_tree`, empty)
 	defineTable(pgCatalogSchema, "pg_foreign_table", 'r', `ftrelid oid, ftserver oid, ftoptions text[]`, empty)
@@ -639,7 +691,7 @@ func init() {
 				if r.index == nil {
 					continue
 				}
-				if err := g.add("schemaname", publicSchema, "tablename", r.table.Name, "indexname", r.name,
+				if err := g.add("schemaname", g.snap.schemaName(r), "tablename", r.table.Name, "indexname", r.name,
 					"indexdef", indexDefinition(g.snap, r.index)); err != nil {
 					return err
 				}
@@ -661,9 +713,26 @@ func init() {
 		})
 	defineTable(pgCatalogSchema, "pg_matviews", 'v', `schemaname name, matviewname name, matviewowner name,
 		tablespace name, hasindexes bool, ispopulated bool, definition text`, empty)
+	// pg_sequences leaves last_value NULL: the counter lives outside the descriptors, and
+	// PostgreSQL too shows NULL for a sequence not yet used.
 	defineTable(pgCatalogSchema, "pg_sequences", 'v', `schemaname name, sequencename name, sequenceowner name,
 		data_type regtype, start_value int8, min_value int8, max_value int8, increment_by int8, cycle bool,
-		cache_size int8, last_value int8`, empty)
+		cache_size int8, last_value int8`,
+		func(g *rowGen) error {
+			for _, r := range g.snap.relations {
+				if r.seq == nil {
+					continue
+				}
+				seq := r.seq
+				typ := g.snap.sequenceType(seq)
+				if err := g.add("schemaname", g.snap.schemaName(r), "sequencename", r.name, "sequenceowner", r.owner,
+					"data_type", g.snap.regName(types.RegType, typ.OID()), "start_value", seq.Start, "min_value", seq.Min,
+					"max_value", seq.Max, "increment_by", seq.Increment, "cycle", seq.Cycle, "cache_size", seq.Cache, "last_value", nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 }
 
 // databaseACL renders a database's ACL as PostgreSQL's datacl: NULL while it is the

@@ -98,7 +98,7 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	case *ast.ShowStmt:
 		return s.planShow(n)
 	case *ast.SetStmt:
-		return s.planSet(n)
+		return s.planSet(n, p.stmt)
 	case *ast.ExplainStmt:
 		return s.planExplain(ctx, t, n, p)
 	case *ast.SplitRegionStmt:

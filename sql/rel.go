@@ -202,3 +202,41 @@ func indent(lines []string) []string {
 	}
 	return out
 }
+
+// keyCounts counts occurrences of keys (DISTINCT's seen rows, a set operation's right
+// side), charging each new key to the statement's memory budget until release.
+type keyCounts struct {
+	m    map[string]int
+	held int64
+}
+
+func newKeyCounts() *keyCounts { return &keyCounts{m: map[string]int{}} }
+
+// add adds delta to key's count.
+func (k *keyCounts) add(x *execCtx, key []byte, delta int) error {
+	if _, ok := k.m[string(key)]; !ok {
+		sz := int64(len(key) + 56)
+		if err := x.mem.grow(sz); err != nil {
+			return err
+		}
+		k.held += sz
+	}
+	k.m[string(key)] += delta
+	return nil
+}
+
+func (k *keyCounts) count(key []byte) int { return k.m[string(key)] }
+
+// firstTime records key and reports whether it was new.
+func (k *keyCounts) firstTime(x *execCtx, key []byte) (bool, error) {
+	if k.count(key) > 0 {
+		return false, nil
+	}
+	return true, k.add(x, key, 1)
+}
+
+// release returns the memory the keys hold.
+func (k *keyCounts) release(x *execCtx) {
+	x.mem.shrink(k.held)
+	k.held = 0
+}

@@ -69,15 +69,9 @@ func (s *Server) NewBackend(ctx context.Context, user, database string, params m
 	if database == "" {
 		database = catalog.DefaultDatabase
 	}
-	sess := &Session{srv: s, user: user, database: database, vars: defaultVars()}
-	for k, v := range params {
-		if _, ok := sess.vars[k]; ok && !txnSettings[k] {
-			nv, err := normalizeVar(k, v)
-			if err != nil {
-				return nil, err
-			}
-			sess.vars[k] = nv
-		}
+	sess := &Session{srv: s, user: user, database: database}
+	if err := sess.applyStartupParams(params); err != nil {
+		return nil, err
 	}
 	err := s.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
 		d, err := s.cat.LookupDatabase(ctx, t, database, 0)
@@ -92,32 +86,6 @@ func (s *Server) NewBackend(ctx context.Context, user, database string, params m
 	return sess, nil
 }
 
-func defaultVars() map[string]string {
-	return map[string]string{
-		"application_name":              "",
-		"client_encoding":               "UTF8",
-		"datestyle":                     "ISO, MDY",
-		"timezone":                      "UTC",
-		"extra_float_digits":            "1",
-		"standard_conforming_strings":   "on",
-		"server_version":                "16.0",
-		"server_version_num":            "160000",
-		"server_encoding":               "UTF8",
-		"search_path":                   "public",
-		"transaction_isolation":         "serializable",
-		"default_transaction_isolation": "serializable",
-		"integer_datetimes":             "on",
-		"intervalstyle":                 "postgres",
-		"statement_timeout":             "0",
-		"lock_timeout":                  "0",
-		"statement_memory_limit":        defaultStatementMemory,
-		"transaction_read_only":         "off",
-		"default_transaction_read_only": "off",
-		"transaction_priority":          "normal",
-		"default_transaction_priority":  "normal",
-	}
-}
-
 // Session is one client's SQL session.
 type Session struct {
 	srv      *Server
@@ -126,6 +94,14 @@ type Session struct {
 	vars     map[string]string
 	// pid is the process ID the client was given (pg_backend_pid()).
 	pid uint32
+	// resetVals are the settings' values at the start of the session, which RESET restores;
+	// txnVars the settings the open transaction changed (see vars.go).
+	resetVals map[string]string
+	txnVars   map[string]*varChange
+	// typeSettingsCache holds typeSettings until a setting changes; reported holds the
+	// values last sent as ParameterStatus.
+	typeSettingsCache *types.Settings
+	reported          map[string]string
 
 	// txn is the explicit transaction (BEGIN ... COMMIT), nil outside one.
 	txn *txn.Txn
@@ -193,6 +169,12 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		return w.Empty()
 	}
 	for _, st := range stmts {
+		if st.Copy != nil {
+			if err := s.runCopy(ctx, st.Copy, w); err != nil {
+				return err
+			}
+			continue
+		}
 		if st.Empty() {
 			if err := w.Empty(); err != nil {
 				return err
@@ -206,7 +188,7 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		if p.numParams() > 0 {
 			return s.fail(pgerror.New(pgerror.CodeUndefinedParameter, "there is no parameter $1"))
 		}
-		rw := &rowWriter{w: w, describe: true}
+		rw := &rowWriter{w: w, describe: true, settings: s.typeSettings()}
 		res, err := s.executeTo(ctx, p, nil, rw)
 		if err != nil {
 			return err
@@ -214,7 +196,7 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		if res.streamed {
 			err = rw.finish(res)
 		} else {
-			err = writeResult(w, res, nil, true)
+			err = writeResult(w, res, nil, true, s.typeSettings())
 		}
 		if err != nil {
 			return err
@@ -231,7 +213,7 @@ func (s *Session) fail(err error) error {
 	return s.toPGError(err)
 }
 
-func writeResult(w wire.ResultWriter, res *result, formats []int16, describe bool) error {
+func writeResult(w wire.ResultWriter, res *result, formats []int16, describe bool, st *types.Settings) error {
 	if res.cols != nil {
 		cols := wireColumns(res.cols, formats)
 		if describe {
@@ -240,7 +222,7 @@ func writeResult(w wire.ResultWriter, res *result, formats []int16, describe boo
 			}
 		}
 		for _, row := range res.rows {
-			vals, err := encodeRow(row, res.cols, formats)
+			vals, err := encodeRow(row, res.cols, formats, st)
 			if err != nil {
 				return err
 			}
@@ -281,7 +263,7 @@ func wireColumns(cols []resultColumn, formats []int16) []wire.Column {
 	return out
 }
 
-func encodeRow(row []types.Datum, cols []resultColumn, formats []int16) ([][]byte, error) {
+func encodeRow(row []types.Datum, cols []resultColumn, formats []int16, st *types.Settings) ([][]byte, error) {
 	vals := make([][]byte, len(row))
 	for i, d := range row {
 		if d == nil {
@@ -294,7 +276,7 @@ func encodeRow(row []types.Datum, cols []resultColumn, formats []int16) ([][]byt
 			}
 			vals[i] = b
 		} else {
-			vals[i] = types.AppendText([]byte{}, cols[i].typ, d)
+			vals[i] = types.AppendTextWith([]byte{}, cols[i].typ, d, st)
 		}
 	}
 	return vals, nil
@@ -567,15 +549,18 @@ func (s *Session) commit(ctx context.Context) (*result, error) {
 	t, failed, ddl := s.txn, s.txnFailed, s.txnSchemaChanged
 	s.endTxn()
 	if failed {
+		s.endTxnVars(false)
 		_ = t.Rollback(ctx)
 		return &result{tag: "ROLLBACK"}, nil
 	}
 	if err := t.Commit(ctx); err != nil {
+		s.endTxnVars(false)
 		rbCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = t.Rollback(rbCtx)
 		cancel()
 		return nil, s.toPGError(err)
 	}
+	s.endTxnVars(true)
 	if ddl {
 		s.srv.cat.Invalidate()
 	}
@@ -588,6 +573,7 @@ func (s *Session) rollback(ctx context.Context) (*result, error) {
 	}
 	t := s.txn
 	s.endTxn()
+	s.endTxnVars(false)
 	if err := t.Rollback(ctx); err != nil {
 		return nil, s.toPGError(err)
 	}
@@ -667,24 +653,42 @@ func (s *Session) prepare(ctx context.Context, st pgdialect.Statement, paramOIDs
 	}
 	// Plan now, in the session's transaction or a throwaway one, to learn the types.
 	t := s.txn
+	throwaway := false
 	if asOf, _ := asOfClause(node); t == nil || s.txnFailed || asOf != nil {
 		// A statement with its own AS OF SYSTEM TIME is planned again when it runs.
-		t = s.srv.db.NewTxn()
+		t, throwaway = s.srv.db.NewTxn(), true
 		defer t.Rollback(ctx)
 	}
-	// Whichever the transaction, the statement is planned with the descriptors and roles of
-	// the schema version it reads (in the session's, of its time if it reads AS OF SYSTEM
-	// TIME): the catalog caches them by version, so planning in a transaction at another
-	// version than the session last read would cache present descriptors under an old
-	// version, and a denial would not be as fresh as a GRANT made since on another node.
-	if err := s.syncSchema(ctx, t); err != nil {
-		return nil, err
-	}
-	if _, err := s.planFor(ctx, t, p); err != nil {
-		return nil, err
+	for attempt := 0; ; attempt++ {
+		err := s.planPrepared(ctx, t, p)
+		if err == nil {
+			break
+		}
+		// A throwaway transaction that must restart (its reads of descriptors raced a
+		// schema change) is restarted here, as an implicit statement's would be.
+		if !throwaway || !txn.IsRetryable(err) || attempt >= maxAutoRetries || ctx.Err() != nil {
+			return nil, err
+		}
+		if rerr := t.Restart(ctx, err); rerr != nil {
+			return nil, rerr
+		}
 	}
 	pt.defaultToText()
 	return p, nil
+}
+
+// planPrepared plans p in t. Whichever the transaction, the statement is planned with the
+// descriptors and roles of the schema version it reads (in the session's, of its time if
+// it reads AS OF SYSTEM TIME): the catalog caches them by version, so planning in a
+// transaction at another version than the session last read would cache present
+// descriptors under an old version, and a denial would not be as fresh as a GRANT made
+// since on another node.
+func (s *Session) planPrepared(ctx context.Context, t *txn.Txn, p *prepared) error {
+	if err := s.syncSchema(ctx, t); err != nil {
+		return err
+	}
+	_, err := s.planFor(ctx, t, p)
+	return err
 }
 
 // defaultToText types the parameters nothing typed as text, as PostgreSQL does.
@@ -715,6 +719,9 @@ func (s *Session) Prepare(ctx context.Context, query string, paramOIDs []uint32)
 	st, err := pgdialect.Normalize(query)
 	if err != nil {
 		return nil, err
+	}
+	if st.Copy != nil {
+		return &copyStatement{s: s, c: st.Copy}, nil
 	}
 	if st.Empty() {
 		return &preparedStatement{s: s, empty: true}, nil
@@ -767,7 +774,7 @@ func (ps *preparedStatement) Bind(ctx context.Context, params [][]byte, paramFor
 		if formatFor(paramFormats, i) == 1 {
 			vals[i], err = types.DecodeBinary(pt[i], raw)
 		} else {
-			vals[i], err = types.ParseText(pt[i], string(raw))
+			vals[i], err = types.ParseTextWith(pt[i], string(raw), ps.s.typeSettings())
 		}
 		if err != nil {
 			return nil, err
@@ -803,7 +810,7 @@ func (po *portal) Execute(ctx context.Context, maxRows int, w wire.ResultWriter)
 	if po.res == nil {
 		if maxRows <= 0 {
 			// Run to completion in one Execute: the rows stream.
-			rw := &rowWriter{w: w, formats: po.formats}
+			rw := &rowWriter{w: w, formats: po.formats, settings: po.s.typeSettings()}
 			res, err := po.s.executeTo(ctx, po.p, po.params, rw)
 			if err != nil {
 				return false, err
@@ -812,7 +819,7 @@ func (po *portal) Execute(ctx context.Context, maxRows int, w wire.ResultWriter)
 			if res.streamed {
 				return false, rw.finish(res)
 			}
-			return false, writeResult(w, res, po.formats, false)
+			return false, writeResult(w, res, po.formats, false, po.s.typeSettings())
 		}
 		res, err := po.s.execute(ctx, po.p, po.params)
 		if err != nil {
@@ -825,7 +832,7 @@ func (po *portal) Execute(ctx context.Context, maxRows int, w wire.ResultWriter)
 		part := &result{cols: po.res.cols, rows: rows[:maxRows]}
 		po.sent += maxRows
 		for _, row := range part.rows {
-			vals, err := encodeRow(row, part.cols, po.formats)
+			vals, err := encodeRow(row, part.cols, po.formats, po.s.typeSettings())
 			if err != nil {
 				return false, err
 			}
@@ -838,7 +845,7 @@ func (po *portal) Execute(ctx context.Context, maxRows int, w wire.ResultWriter)
 	po.sent = len(po.res.rows)
 	rest := *po.res
 	rest.rows = rows
-	return false, writeResult(w, &rest, po.formats, false)
+	return false, writeResult(w, &rest, po.formats, false, po.s.typeSettings())
 }
 
 func (po *portal) Close() {}

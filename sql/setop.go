@@ -35,31 +35,16 @@ func (n *setOpNode) cols() []scopeColumn { return n.scope }
 
 func (n *setOpNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	typs := colTypes(n.scope)
-	var held int64
-	defer func() { x.mem.shrink(held) }()
-	remember := func(m map[string]int, key []byte, delta int) error {
-		if _, ok := m[string(key)]; !ok {
-			sz := int64(len(key) + 56)
-			if err := x.mem.grow(sz); err != nil {
-				return err
-			}
-			held += sz
-		}
-		m[string(key)] += delta
-		return nil
-	}
 	var key []byte
 	if n.kind == unionOp {
-		seen := map[string]int{}
+		seen := newKeyCounts()
+		defer seen.release(x)
 		stopped := false
 		pass := func(row []types.Datum) (bool, error) {
 			if !n.all {
 				key = groupKey(key[:0], typs, row)
-				if seen[string(key)] > 0 {
-					return true, nil
-				}
-				if err := remember(seen, key, 1); err != nil {
-					return false, err
+				if first, err := seen.firstTime(x, key); err != nil || !first {
+					return err == nil, err
 				}
 			}
 			more, err := emit(row)
@@ -72,40 +57,38 @@ func (n *setOpNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		return runNode(ctx, x, n.right, pass)
 	}
 	// INTERSECT and EXCEPT count the right side's rows, then stream the left side.
-	counts := map[string]int{}
+	counts, emitted := newKeyCounts(), newKeyCounts()
+	defer counts.release(x)
+	defer emitted.release(x)
 	err := runNode(ctx, x, n.right, func(row []types.Datum) (bool, error) {
 		key = groupKey(key[:0], typs, row)
-		return true, remember(counts, key, 1)
+		return true, counts.add(x, key, 1)
 	})
 	if err != nil {
 		return err
 	}
-	emitted := map[string]int{}
 	return runNode(ctx, x, n.left, func(row []types.Datum) (bool, error) {
 		key = groupKey(key[:0], typs, row)
-		c := counts[string(key)]
+		c := counts.count(key)
 		var out bool
 		switch {
-		case n.kind == intersectOp && n.all:
-			out = c > 0
-			if out {
-				counts[string(key)]--
+		case n.all:
+			// INTERSECT ALL passes a row as often as both sides have it; EXCEPT ALL as
+			// often as the left side has it more.
+			out = c > 0 == (n.kind == intersectOp)
+			if c > 0 {
+				counts.m[string(key)]--
 			}
 		case n.kind == intersectOp:
-			out = c > 0 && emitted[string(key)] == 0
-		case n.all: // EXCEPT ALL
-			out = c == 0
-			if !out {
-				counts[string(key)]--
-			}
+			out = c > 0 && emitted.count(key) == 0
 		default: // EXCEPT
-			out = c == 0 && emitted[string(key)] == 0
+			out = c == 0 && emitted.count(key) == 0
 		}
 		if !out {
 			return true, nil
 		}
 		if !n.all {
-			if err := remember(emitted, key, 1); err != nil {
+			if err := emitted.add(x, key, 1); err != nil {
 				return false, err
 			}
 		}
@@ -596,9 +579,10 @@ func (n *recursiveNode) cols() []scopeColumn { return n.scope }
 
 func (n *recursiveNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	typs := colTypes(n.scope)
-	seen := map[string]struct{}{}
-	var held, workBytes int64
-	defer func() { x.mem.shrink(held + workBytes) }()
+	seen := newKeyCounts()
+	defer seen.release(x)
+	var workBytes int64
+	defer func() { x.mem.shrink(workBytes) }()
 	var key []byte
 	stopped := false
 	iterate := func(in relNode) ([][]types.Datum, error) {
@@ -607,15 +591,9 @@ func (n *recursiveNode) run(ctx context.Context, x *execCtx, emit emitFn) error 
 		err := runNode(ctx, x, in, func(row []types.Datum) (bool, error) {
 			if !n.all {
 				key = groupKey(key[:0], typs, row)
-				if _, ok := seen[string(key)]; ok {
-					return true, nil
+				if first, err := seen.firstTime(x, key); err != nil || !first {
+					return err == nil, err
 				}
-				sz := int64(len(key) + 48)
-				if err := x.mem.grow(sz); err != nil {
-					return false, err
-				}
-				held += sz
-				seen[string(key)] = struct{}{}
 			}
 			sz := rowSize(row)
 			if err := x.mem.grow(sz); err != nil {

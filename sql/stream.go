@@ -62,14 +62,16 @@ func (p *selectPlan) rows(ctx context.Context, x *execCtx) ([][]types.Datum, err
 
 // resultBufferBytes is how much of a query's output is held back before the first rows go
 // to the client: until then an implicit transaction that must restart can still be retried
-// on the server, invisibly.
-const resultBufferBytes = 16 << 10
+// on the server, invisibly. Larger than CockroachDB's 16 KiB, so that the results of
+// ordinary queries (a few thousand rows) never see a 40001 that a retry could hide.
+const resultBufferBytes = 256 << 10
 
 // rowWriter streams a statement's rows to the client, encoding each as it comes.
 type rowWriter struct {
 	w        wire.ResultWriter
 	formats  []int16
 	describe bool // send RowDescription first (simple protocol)
+	settings *types.Settings
 
 	cols      []resultColumn
 	held      [][]types.Datum
@@ -109,7 +111,7 @@ func (rw *rowWriter) flush() error {
 }
 
 func (rw *rowWriter) write(row []types.Datum) error {
-	vals, err := encodeRow(row, rw.cols, rw.formats)
+	vals, err := encodeRow(row, rw.cols, rw.formats, rw.settings)
 	if err != nil {
 		return err
 	}

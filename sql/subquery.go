@@ -154,6 +154,26 @@ func (c *compiler) exists(n *ast.ExistsSubqueryExpr) (*scalar, error) {
 	}}, nil
 }
 
+// comparedSubquery plans the one-column subquery of x IN (…) or x op ANY/ALL (…) and
+// compiles x, typed by the subquery's column: the plan, that column's ordinal and type, and x.
+func (c *compiler) comparedSubquery(sub, x ast.ExprNode) (sq *subquery, col int, t types.T, l *scalar, err error) {
+	query, err := subqueryQuery(sub)
+	if err != nil {
+		return nil, 0, t, nil, err
+	}
+	if sq, err = c.planSubquery(query); err != nil {
+		return nil, 0, t, nil, err
+	}
+	cols := visibleColumns(sq.plan.cols())
+	if len(cols) != 1 {
+		return nil, 0, t, nil, pgerror.New(pgerror.CodeSyntaxError, "subquery has too many columns")
+	}
+	col = cols[0]
+	t = sq.plan.cols()[col].typ
+	l, err = c.compileWant(x, t)
+	return sq, col, t, l, err
+}
+
 // subqueryValues is the one column of an uncorrelated IN subquery's rows, as a set.
 type subqueryValues struct {
 	set     map[string]struct{}
@@ -163,21 +183,7 @@ type subqueryValues struct {
 // inSubquery compiles x [NOT] IN (SELECT …): true if some row equals x; otherwise NULL if x
 // or some row is NULL, else false.
 func (c *compiler) inSubquery(n *ast.PatternInExpr) (*scalar, error) {
-	query, err := subqueryQuery(n.Sel)
-	if err != nil {
-		return nil, err
-	}
-	sq, err := c.planSubquery(query)
-	if err != nil {
-		return nil, err
-	}
-	cols := visibleColumns(sq.plan.cols())
-	if len(cols) != 1 {
-		return nil, pgerror.New(pgerror.CodeSyntaxError, "subquery has too many columns")
-	}
-	col := cols[0]
-	rt := sq.plan.cols()[col].typ
-	l, err := c.compileWant(n.Expr, rt)
+	sq, col, rt, l, err := c.comparedSubquery(n.Sel, n.Expr)
 	if err != nil {
 		return nil, err
 	}
@@ -247,21 +253,7 @@ func (c *compiler) inSubquery(n *ast.PatternInExpr) (*scalar, error) {
 
 // compareSubquery compiles x op ANY|SOME|ALL (SELECT …).
 func (c *compiler) compareSubquery(n *ast.CompareSubqueryExpr) (*scalar, error) {
-	query, err := subqueryQuery(n.R)
-	if err != nil {
-		return nil, err
-	}
-	sq, err := c.planSubquery(query)
-	if err != nil {
-		return nil, err
-	}
-	cols := visibleColumns(sq.plan.cols())
-	if len(cols) != 1 {
-		return nil, pgerror.New(pgerror.CodeSyntaxError, "subquery has too many columns")
-	}
-	col := cols[0]
-	rt := sq.plan.cols()[col].typ
-	l, err := c.compileWant(n.L, rt)
+	sq, col, rt, l, err := c.comparedSubquery(n.R, n.L)
 	if err != nil {
 		return nil, err
 	}

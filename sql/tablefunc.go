@@ -12,33 +12,37 @@ import (
 )
 
 // tableFunctionCall recognizes the front end's form of a function in FROM:
-// (SELECT meridian_table_function(f(args))).
-func tableFunctionCall(n ast.ResultSetNode) (*ast.FuncCallExpr, bool) {
+// (SELECT meridian_table_function(f(args))), with a second argument 'ordinality' for
+// f(args) WITH ORDINALITY.
+func tableFunctionCall(n ast.ResultSetNode) (f *ast.FuncCallExpr, ordinality, ok bool) {
 	sel, ok := n.(*ast.SelectStmt)
 	if !ok || sel.From != nil || sel.Fields == nil || len(sel.Fields.Fields) != 1 {
-		return nil, false
+		return nil, false, false
 	}
 	outer, ok := sel.Fields.Fields[0].Expr.(*ast.FuncCallExpr)
-	if !ok || outer.FnName.L != "meridian_table_function" || len(outer.Args) != 1 {
-		return nil, false
+	if !ok || outer.FnName.L != "meridian_table_function" || len(outer.Args) < 1 || len(outer.Args) > 2 {
+		return nil, false, false
 	}
-	f, ok := outer.Args[0].(*ast.FuncCallExpr)
-	return f, ok
+	ordinality = len(outer.Args) == 2
+	f, ok = outer.Args[0].(*ast.FuncCallExpr)
+	return f, ordinality, ok
 }
 
 // tableFuncNode produces the rows of a set-returning function: generate_series over
-// integers or timestamps, unnest of an array. Its one column is named by the FROM item's
-// alias, as PostgreSQL names a scalar function's column.
+// integers or timestamps, unnest of an array, pg_partition_ancestors (no rows: Meridian
+// has no partitions). Its column is named by the FROM item's alias, as PostgreSQL names a
+// scalar function's column; WITH ORDINALITY adds a bigint column numbering the rows from 1.
 type tableFuncNode struct {
-	name  string
-	args  []*scalar
-	scope []scopeColumn
+	name       string
+	args       []*scalar
+	scope      []scopeColumn
+	ordinality bool
 }
 
-func (p *planner) planTableFunc(f *ast.FuncCallExpr, alias string, qs *queryScope) (relNode, error) {
+func (p *planner) planTableFunc(f *ast.FuncCallExpr, ordinality bool, alias string, qs *queryScope) (relNode, error) {
 	name := f.FnName.L
 	c := qs.compiler(nil)
-	n := &tableFuncNode{name: name}
+	n := &tableFuncNode{name: name, ordinality: ordinality}
 	var typ types.T
 	switch name {
 	case "generate_series":
@@ -106,22 +110,51 @@ func (p *planner) planTableFunc(f *ast.FuncCallExpr, alias string, qs *queryScop
 		}
 		n.args = []*scalar{arr}
 		typ = arr.typ.ElemType()
+	case "pg_partition_ancestors":
+		if len(f.Args) != 1 {
+			return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function pg_partition_ancestors with %d arguments does not exist", len(f.Args))
+		}
+		rel, err := c.catalogArg(f.Args[0], types.RegClassT)
+		if err != nil {
+			return nil, err
+		}
+		n.args = []*scalar{rel}
+		typ = types.RegClassT
 	default:
 		return nil, pgerror.Unsupported(fmt.Sprintf("%s() in FROM", name))
 	}
-	col := alias
-	if names := p.columnAliases(alias); len(names) == 1 {
-		col = names[0]
-	} else if len(names) > 1 {
+	col, ord := alias, "ordinality"
+	names := p.columnAliases(alias)
+	limit := 1
+	if ordinality {
+		limit = 2
+	}
+	if len(names) > limit {
 		return nil, pgerror.New(pgerror.CodeInvalidColumnReference, "too many column aliases specified for function %s", name)
 	}
+	if len(names) > 0 {
+		col = names[0]
+	}
+	if len(names) > 1 {
+		ord = names[1]
+	}
 	n.scope = []scopeColumn{{table: alias, name: col, typ: typ}}
+	if ordinality {
+		n.scope = append(n.scope, scopeColumn{table: alias, name: ord, typ: types.Int8})
+	}
 	return n, nil
 }
 
 func (n *tableFuncNode) cols() []scopeColumn { return n.scope }
 
 func (n *tableFuncNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	if n.ordinality {
+		inner, ord := emit, int64(0)
+		emit = func(row []types.Datum) (bool, error) {
+			ord++
+			return inner(append(row[:len(row):len(row)], ord))
+		}
+	}
 	vals := make([]types.Datum, len(n.args))
 	for i, a := range n.args {
 		v, err := a.eval(x.ec, nil)
@@ -132,6 +165,9 @@ func (n *tableFuncNode) run(ctx context.Context, x *execCtx, emit emitFn) error 
 			return nil // a NULL argument: no rows
 		}
 		vals[i] = v
+	}
+	if n.name == "pg_partition_ancestors" {
+		return nil
 	}
 	if n.name == "unnest" {
 		for _, e := range vals[0].(types.Array).Elems {

@@ -29,13 +29,15 @@ func (c *compiler) typeFuncs(n *ast.FuncCallExpr, name string, want types.T) (s 
 		s, err = c.subscript(n, name == "meridian_slice")
 	case "meridian_extract", "date_part", "date_trunc":
 		s, err = c.datePart(n, name)
+	case "timezone":
+		s, err = c.atTimeZone(n)
 	case "age":
 		s, err = c.age(n)
 	case "justify_hours", "justify_days", "justify_interval":
 		s, err = c.justify(n, name)
 	case "localtime":
 		s = &scalar{typ: types.Time, colOrd: -1, eval: func(ec *evalCtx, _ []types.Datum) (types.Datum, error) {
-			return types.Cast(ec.txnTime, types.TimestampTZ, types.Time)
+			return types.CastWith(ec.txnTime, types.TimestampTZ, types.Time, ec.settings())
 		}}
 	case "current_time":
 		err = pgerror.New(pgerror.CodeFeatureNotSupported, "type time with time zone is not supported: current_time returns it; use localtime")
@@ -441,15 +443,22 @@ func (c *compiler) datePart(n *ast.FuncCallExpr, name string) (*scalar, error) {
 	case "date_trunc":
 		resT = xt
 	}
-	return c.derived(resT, []*scalar{field, x}, func(v []types.Datum) (types.Datum, error) {
+	eval := func(v []types.Datum, st *types.Settings) (types.Datum, error) {
 		f := v[0].(string)
 		switch name {
 		case "date_part":
-			return types.DatePart(f, xt, v[1])
+			return types.DatePartWith(f, xt, v[1], st)
 		case "date_trunc":
-			return types.DateTrunc(f, xt, v[1])
+			return types.DateTruncWith(f, xt, v[1], st)
 		}
-		return types.Extract(f, xt, v[1])
+		return types.ExtractWith(f, xt, v[1], st)
+	}
+	if xt.Family == types.TimestampTZFamily {
+		// The fields of an instant are those of its reading in the session time zone.
+		return stableDerived(resT, []*scalar{field, x}, eval), nil
+	}
+	return c.derived(resT, []*scalar{field, x}, func(v []types.Datum) (types.Datum, error) {
+		return eval(v, types.DefaultSettings)
 	}, true), nil
 }
 

@@ -673,6 +673,7 @@ func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, record
 	}
 	db := t.db
 	db.goAsync(func(ctx context.Context) {
+		remote := condenseLockSpans(ctx, db.lookup, remote)
 		// The spans are resolved at once: each is one round to its range.
 		var wg sync.WaitGroup
 		for _, sp := range remote {
@@ -690,6 +691,52 @@ func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, record
 		}
 		wg.Wait()
 	})
+}
+
+// maxResolveSpans is how many lock spans a finished transaction resolves one by one; more
+// are condensed, one span per range.
+const maxResolveSpans = 64
+
+// condenseLockSpans covers the lock spans of a transaction that wrote many keys (a bulk
+// INSERT or COPY) with one span per range they lie on, so that resolving its intents takes a
+// round to each range rather than one per key: each point intent is a consensus write of
+// its own, and until they are resolved every reader that meets one must check the
+// transaction's record. A ranged resolution visits the keys of its span, which lie on
+// ranges the transaction wrote to. If a range cannot be looked up, the spans stay as they
+// are.
+func condenseLockSpans(ctx context.Context, lookup RangeLookup, spans []kvpb.Span) []kvpb.Span {
+	if len(spans) <= maxResolveSpans {
+		return spans
+	}
+	covers := map[uint64]*kvpb.Span{}
+	var order []uint64
+	for _, sp := range spans {
+		d, err := lookup.RangeForKey(ctx, sp.Key)
+		if err != nil {
+			return spans
+		}
+		end := sp.EndKey
+		if len(end) == 0 {
+			end = append(append([]byte(nil), sp.Key...), 0)
+		}
+		c, ok := covers[d.RangeID]
+		if !ok {
+			covers[d.RangeID] = &kvpb.Span{Key: sp.Key, EndKey: end}
+			order = append(order, d.RangeID)
+			continue
+		}
+		if bytes.Compare(sp.Key, c.Key) < 0 {
+			c.Key = sp.Key
+		}
+		if bytes.Compare(end, c.EndKey) > 0 {
+			c.EndKey = end
+		}
+	}
+	out := make([]kvpb.Span, len(order))
+	for i, id := range order {
+		out[i] = *covers[id]
+	}
+	return out
 }
 
 // sendOneNonTxn sends a request without transaction state, split by range.

@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"crypto/x509"
+	"io"
 
 	"github.com/meridiandb/meridian/wire/scram"
 )
@@ -31,6 +32,17 @@ type ResultWriter interface {
 	Empty() error
 	// Notice sends a NoticeResponse (e.g. a warning) without ending the statement.
 	Notice(severity, code, message string) error
+	// CopyIn starts COPY FROM STDIN: it sends CopyInResponse with the overall format (0 text,
+	// 1 binary) and one format per column, and returns the data of the client's CopyData
+	// messages as one stream. The stream ends with io.EOF at CopyDone; a CopyFail ends it with
+	// 57014 "COPY from stdin failed: <message>". The statement should read it to the end
+	// before it completes. If it fails first, its error is reported at once, as PostgreSQL
+	// does, and the copy messages the client still sends are dropped.
+	CopyIn(format int16, columnFormats []int16) (io.Reader, error)
+	// CopyOut starts COPY TO STDOUT: it sends CopyOutResponse and returns a writer whose every
+	// Write is sent as one CopyData message (PostgreSQL sends one per row). Complete sends
+	// CopyDone before the command tag; after an error the copy just ends with the error.
+	CopyOut(format int16, columnFormats []int16) (io.Writer, error)
 }
 
 // Backend is one client session of the SQL engine as the wire protocol sees it. The wire server
@@ -108,6 +120,26 @@ type CertAuthenticator interface {
 	// CertificateLogin reports whether cert proves that the client is user. false goes on to
 	// PasswordRequired, as if there were no certificate.
 	CertificateLogin(ctx context.Context, user string, cert *x509.Certificate) (bool, error)
+}
+
+// Parameter is a session parameter the server reports to the client (ParameterStatus).
+type Parameter struct {
+	Name, Value string
+}
+
+// ParameterReporter may be implemented by a Backend whose reported session parameters
+// (TimeZone, application_name, ...) can change during the session. Drivers track them:
+// pgx and libpq read client_encoding and standard_conforming_strings to quote values, JDBC
+// reads TimeZone and DateStyle to parse timestamps.
+type ParameterReporter interface {
+	// StartupParameters are the values to report after authentication, besides those the
+	// server reports itself (server_version, server_encoding); a name in both is reported
+	// once, with the backend's value.
+	StartupParameters() []Parameter
+	// ChangedParameters lists the reported parameters whose values changed since they were
+	// last reported. The server sends them just before ReadyForQuery, as PostgreSQL 14 and
+	// later do, so a value SET and reverted within one query cycle is not reported at all.
+	ChangedParameters() []Parameter
 }
 
 // SuperuserReporter may be implemented by a Backend whose user may or may not be a

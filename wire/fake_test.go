@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,6 +75,8 @@ func (e *fakeEnv) setSyncErr(err error) {
 //	block          waits for its context (simple protocol, Execute)
 //	panic          panics (simple protocol, Execute)
 //	echo $1 $2...  (extended only) one row echoing the parameters
+//	copyin         COPY FROM STDIN: COPY <bytes read>; fails as soon as it reads "bad"
+//	copyout N      COPY TO STDOUT of N lines "i\n"
 type fakeBackend struct {
 	env *fakeEnv
 	txn byte
@@ -172,7 +175,16 @@ func (b *fakeBackend) plan(s string, paramOIDs []uint32) (*fakeStmt, error) {
 			}
 			st.cols = append(st.cols, Column{Name: fmt.Sprintf("p%d", i+1), TypeOID: st.params[i], TypeSize: -1})
 		}
-	case "insert", "begin", "commit", "rollback", "notice", "block", "panic":
+	case "copyout":
+		if len(words) != 2 {
+			return nil, syntaxError(s)
+		}
+		n, err := strconv.Atoi(words[1])
+		if err != nil {
+			return nil, syntaxError(s)
+		}
+		st.n = n
+	case "insert", "begin", "commit", "rollback", "notice", "block", "panic", "copyin":
 	default:
 		return nil, syntaxError(s)
 	}
@@ -313,6 +325,43 @@ func (p *fakePortal) Execute(ctx context.Context, maxRows int, w ResultWriter) (
 		panic("boom")
 	case "empty":
 		return false, w.Empty()
+	case "copyin":
+		r, err := w.CopyIn(0, []int16{0})
+		if err != nil {
+			return false, err
+		}
+		// Read in small pieces, so that data comes from several reads per message.
+		var n int
+		var seen []byte
+		buf := make([]byte, 3)
+		for {
+			k, err := r.Read(buf)
+			n += k
+			seen = append(seen, buf[:k]...)
+			if strings.Contains(string(seen), "bad") {
+				return false, pgerror.New(pgerror.CodeInvalidTextRepresent, "bad data after %d bytes", n)
+			}
+			if len(seen) > 2 {
+				seen = seen[len(seen)-2:]
+			}
+			if err == io.EOF {
+				return false, w.Complete(fmt.Sprintf("COPY %d", n))
+			}
+			if err != nil {
+				return false, err
+			}
+		}
+	case "copyout":
+		out, err := w.CopyOut(0, []int16{0})
+		if err != nil {
+			return false, err
+		}
+		for i := 1; i <= p.st.n; i++ {
+			if _, err := fmt.Fprintf(out, "%d\n", i); err != nil {
+				return false, err
+			}
+		}
+		return false, w.Complete(fmt.Sprintf("COPY %d", p.st.n))
 	}
 	return false, fmt.Errorf("fake: cannot execute %q", p.st.kind)
 }

@@ -634,7 +634,6 @@ func TestMalformedMessages(t *testing.T) {
 		{"oversize", "exceeds the maximum message size of 1024", []byte{'Q', 0, 1, 0, 0}},
 		{"unterminated query", "invalid frontend message", []byte{'Q', 0, 0, 0, 7, 'a', 'b', 'c'}},
 		{"truncated execute", "invalid frontend message", []byte{'E', 0, 0, 0, 6, 0, 1}},
-		{"copy data", "unexpected CopyData message", []byte{'d', 0, 0, 0, 5, 'x'}},
 		{"password after startup", "unexpected PasswordMessage message", []byte{'p', 0, 0, 0, 7, 'p', 'w', 0}},
 		{"bad describe", "invalid DESCRIBE message subtype", []byte{'D', 0, 0, 0, 6, 'X', 0}},
 		{"bad close", "invalid CLOSE message subtype", []byte{'C', 0, 0, 0, 6, 'X', 0}},

@@ -35,6 +35,7 @@ const (
 const (
 	codeDuplicatePreparedStatement = "42P05"
 	codeInvalidSQLStatementName    = "26000"
+	codeConnectionFailure          = "08006"
 )
 
 var (
@@ -342,23 +343,41 @@ func (ss *session) begin(ctx context.Context, params map[string]string) bool {
 	}
 
 	ss.be.Send(&pgproto3.AuthenticationOk{})
-	for _, p := range [...][2]string{
-		{"server_version", ss.srv.cfg.ServerVersion},
-		{"server_encoding", "UTF8"},
-		{"client_encoding", "UTF8"},
-		{"DateStyle", "ISO, MDY"},
-		{"TimeZone", "UTC"},
-		{"integer_datetimes", "on"},
-		{"standard_conforming_strings", "on"},
-		{"IntervalStyle", "postgres"},
-		{"is_superuser", superuser(backend)},
-		{"session_authorization", user},
-		{"application_name", params["application_name"]},
-	} {
-		ss.be.Send(&pgproto3.ParameterStatus{Name: p[0], Value: p[1]})
+	for _, p := range ss.startupParameters(backend, user, params) {
+		ss.be.Send(&pgproto3.ParameterStatus{Name: p.Name, Value: p.Value})
 	}
 	ss.be.Send(&pgproto3.BackendKeyData{ProcessID: ss.pid, SecretKey: ss.secret[:]})
 	return !ss.ready()
+}
+
+// startupParameters are the parameters reported after authentication: the server's own
+// (server_version, server_encoding), then the backend's when it is a ParameterReporter, or
+// else the fixed values of a session that cannot change them.
+func (ss *session) startupParameters(b Backend, user string, params map[string]string) []Parameter {
+	own := []Parameter{{"server_version", ss.srv.cfg.ServerVersion}, {"server_encoding", "UTF8"}}
+	var rest []Parameter
+	if r, ok := b.(ParameterReporter); ok {
+		rest = r.StartupParameters()
+	} else {
+		rest = []Parameter{
+			{"client_encoding", "UTF8"},
+			{"DateStyle", "ISO, MDY"},
+			{"TimeZone", "UTC"},
+			{"integer_datetimes", "on"},
+			{"standard_conforming_strings", "on"},
+			{"IntervalStyle", "postgres"},
+			{"is_superuser", superuser(b)},
+			{"session_authorization", user},
+			{"application_name", params["application_name"]},
+		}
+	}
+	out := make([]Parameter, 0, len(own)+len(rest))
+	for _, p := range own {
+		if !slices.ContainsFunc(rest, func(q Parameter) bool { return q.Name == p.Name }) {
+			out = append(out, p)
+		}
+	}
+	return append(out, rest...)
 }
 
 // superuser is the is_superuser parameter of a session.
@@ -649,6 +668,9 @@ func (ss *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) {
 		ss.flush()
 	case *pgproto3.Terminate:
 		ss.done = true
+	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
+		// The rest of a COPY FROM STDIN that failed: the error has been reported, and the
+		// protocol says to drop what the client sent before it noticed.
 	case *pgproto3.FunctionCall:
 		// A valid message of the protocol that Meridian has no functions for; it is its own
 		// query cycle, so it ends with ReadyForQuery.
@@ -664,11 +686,26 @@ func (ss *session) simpleQuery(ctx context.Context, sql string) {
 	ss.dropStatement("")
 	ss.dropPortal("")
 	w := &resultWriter{ss: ss}
-	if err := ss.query(ctx, func(qctx context.Context) error { return ss.backend.SimpleQuery(qctx, sql, w) }); err != nil {
+	err := ss.query(ctx, func(qctx context.Context) error { return ss.backend.SimpleQuery(qctx, sql, w) })
+	if w.copyInFailed() {
+		return
+	}
+	if err != nil {
 		ss.reportError(err)
 	}
 	ss.endOfTransaction()
 	ss.ready()
+}
+
+// copyInFailed reports whether the connection failed during a COPY FROM STDIN of the
+// statement w wrote the results of, in which case the session is over.
+func (w *resultWriter) copyInFailed() bool {
+	if w.copyIn == nil || w.copyIn.readErr == nil {
+		return false
+	}
+	w.ss.readFailed(w.copyIn.readErr)
+	w.ss.done = true
+	return true
 }
 
 func (ss *session) parse(ctx context.Context, m *pgproto3.Parse) {
@@ -795,6 +832,9 @@ func (ss *session) execute(ctx context.Context, m *pgproto3.Execute) {
 		suspended, err = p.Execute(qctx, maxRows, w)
 		return err
 	})
+	if w.copyInFailed() {
+		return
+	}
 	if err != nil {
 		ss.extendedError(err)
 		return
@@ -889,6 +929,11 @@ func (ss *session) sendFatal(err error) {
 // whether the session is over.
 func (ss *session) ready() bool {
 	if !ss.done {
+		if r, ok := ss.backend.(ParameterReporter); ok {
+			for _, p := range r.ChangedParameters() {
+				ss.be.Send(&pgproto3.ParameterStatus{Name: p.Name, Value: p.Value})
+			}
+		}
 		ss.be.Send(&pgproto3.ReadyForQuery{TxStatus: ss.backend.TxnStatus()})
 	}
 	ss.flush()

@@ -13,6 +13,10 @@ const flushThreshold = 64 << 10
 // resultWriter turns a backend's results into protocol messages on the session's buffer.
 type resultWriter struct {
 	ss *session
+	// copyIn is the COPY FROM STDIN the statement started, nil if none.
+	copyIn *copyInReader
+	// copyingOut: a COPY TO STDOUT is under way, which Complete ends with CopyDone.
+	copyingOut bool
 }
 
 func (w *resultWriter) Describe(cols []Column) error {
@@ -28,6 +32,12 @@ func (w *resultWriter) Row(values [][]byte) error {
 }
 
 func (w *resultWriter) Complete(tag string) error {
+	if w.copyingOut {
+		w.copyingOut = false
+		if err := w.send(&pgproto3.CopyDone{}, 0); err != nil {
+			return err
+		}
+	}
 	return w.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)}, 0)
 }
 
@@ -82,6 +92,7 @@ func errorResponse(err error, severity string) *pgproto3.ErrorResponse {
 		Message:             pe.Message,
 		Detail:              pe.Detail,
 		Hint:                pe.Hint,
+		Where:               pe.Where,
 		Position:            int32(pe.Position),
 	}
 }

@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+	// The IANA time zone database, so that SET TimeZone and AT TIME ZONE know zone names on
+	// machines without system tzdata (containers, Windows).
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 

@@ -45,6 +45,12 @@ type Statement struct {
 	ColumnAliases map[string][]string
 	// DDL is set for DDL statements with something tidb's grammar cannot carry.
 	DDL *DDL
+	// Copy is set, and SQL empty, for COPY.
+	Copy *Copy
+	// SetLocal marks SET LOCAL, whose settings last until the end of the transaction. Reset
+	// marks RESET, whose SQL is SET ... = DEFAULT, and ResetAll RESET ALL, whose SQL is a
+	// placeholder SET.
+	SetLocal, Reset, ResetAll bool
 }
 
 // TxnModes are transaction modes of BEGIN or SET TRANSACTION that the normalized SQL cannot
@@ -156,6 +162,9 @@ func normalize(src string, toks []token) (Statement, error) {
 	}
 	if r.isTruncate() {
 		return r.truncate()
+	}
+	if r.isCopy() {
+		return r.copyStatement()
 	}
 	steps := []func() error{
 		r.schemaForms, r.statementForms, r.catalogSyntax, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.storedColumnClauses, r.typedLiterals,

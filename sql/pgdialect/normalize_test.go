@@ -82,6 +82,10 @@ func writeStatement(sb *strings.Builder, st Statement) {
 			ix.Name, ix.Table, ix.Columns, ix.Stored, ix.Unique, ix.IfNotExists, ix.Concurrently)
 		return
 	}
+	if c := st.Copy; c != nil {
+		writeCopy(sb, c)
+		return
+	}
 	if st.SQL == "" {
 		sb.WriteString("(empty)\n")
 		return
@@ -103,6 +107,14 @@ func writeStatement(sb *strings.Builder, st Statement) {
 	if d := st.DDL; d != nil {
 		fmt.Fprintf(sb, "ddl: cascade=%v schema=%v drop_constraint_if_exists=%q sequence_type=%q\n", d.Cascade, d.Schema, d.DropConstraintIfExists, d.SequenceType)
 	}
+	if st.SetLocal {
+		sb.WriteString("set local\n")
+	}
+	if st.ResetAll {
+		sb.WriteString("reset all\n")
+	} else if st.Reset {
+		sb.WriteString("reset\n")
+	}
 	if oc := st.OnConflict; oc != nil {
 		fmt.Fprintf(sb, "on conflict: columns=%v constraint=%q do_nothing=%v\n", oc.Columns, oc.Constraint, oc.DoNothing)
 	}
@@ -115,12 +127,53 @@ func writeStatement(sb *strings.Builder, st Statement) {
 	}
 }
 
+func writeCopy(sb *strings.Builder, c *Copy) {
+	dir := "to"
+	if c.From {
+		dir = "from"
+	}
+	if c.Query != nil {
+		fmt.Fprintf(sb, "copy %s query: %s\n", dir, c.Query.SQL)
+	} else {
+		fmt.Fprintf(sb, "copy %s table: %v columns=%q\n", dir, c.Table, c.Columns)
+	}
+	o := c.Options
+	fmt.Fprintf(sb, "format=%s delimiter=%q null=%q", [...]string{"text", "csv", "binary"}[o.Format], o.Delimiter, o.Null)
+	if o.Format == CopyCSV {
+		fmt.Fprintf(sb, " quote=%q escape=%q", o.Quote, o.Escape)
+	}
+	if o.Header {
+		fmt.Fprintf(sb, " header match=%v", o.HeaderMatch)
+	}
+	if o.Default != nil {
+		fmt.Fprintf(sb, " default=%q", *o.Default)
+	}
+	if o.ForceQuoteAll {
+		sb.WriteString(" force_quote=*")
+	} else if o.ForceQuote != nil {
+		fmt.Fprintf(sb, " force_quote=%q", o.ForceQuote)
+	}
+	if o.ForceNotNull != nil {
+		fmt.Fprintf(sb, " force_not_null=%q", o.ForceNotNull)
+	}
+	if o.ForceNull != nil {
+		fmt.Fprintf(sb, " force_null=%q", o.ForceNull)
+	}
+	if o.Encoding != "" {
+		fmt.Fprintf(sb, " encoding=%q", o.Encoding)
+	}
+	sb.WriteByte('\n')
+}
+
 // stringLiterals matches the normalized SQL's string literals.
 var stringLiterals = regexp.MustCompile(`'(?:[^']|'')*'`)
 
 // checkParses asserts that tidb accepts what Normalize produced.
 func checkParses(t *testing.T, pos string, st Statement) {
 	t.Helper()
+	if st.Copy != nil && st.Copy.Query != nil {
+		checkParses(t, pos, *st.Copy.Query)
+	}
 	if st.SQL == "" {
 		return
 	}

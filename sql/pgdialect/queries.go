@@ -318,6 +318,7 @@ func (r *rewriter) tableRef(i int) (int, error) {
 	}
 	t := r.toks[i]
 	j, call := i, -1
+	ordinality := false
 	switch {
 	case t.isOp("("):
 		m := r.matchParen(i)
@@ -350,7 +351,8 @@ func (r *rewriter) tableRef(i int) (int, error) {
 			}
 			call, j = j-1, m+1
 			if j+1 < len(r.toks) && r.toks[j].is("with") && r.toks[j+1].is("ordinality") {
-				return 0, r.unsupported("WITH ORDINALITY")
+				ordinality = true
+				r.replace(j, j+2)
 			}
 		}
 	default:
@@ -368,10 +370,15 @@ func (r *rewriter) tableRef(i int) (int, error) {
 		r.replace(end, after)
 	}
 	if call >= 0 {
-		// f(args) [AS] alias becomes (SELECT meridian_table_function(f(args))) AS alias. The
-		// alias defaults to the function's name, as in PostgreSQL.
+		// f(args) [AS] alias becomes (SELECT meridian_table_function(f(args))) AS alias, and
+		// f(args) WITH ORDINALITY passes 'ordinality' as a second argument. The alias
+		// defaults to the function's name, as in PostgreSQL.
+		args := [][]token{r.toks[i:j]}
+		if ordinality {
+			args = append(args, []token{str("ordinality")})
+		}
 		wrapped := []token{op("("), ident("select")}
-		wrapped = append(wrapped, funcCall("meridian_table_function", r.toks[i:j])...)
+		wrapped = append(wrapped, funcCall("meridian_table_function", args...)...)
 		wrapped = append(wrapped, op(")"))
 		if a < 0 {
 			name := r.toks[call]

@@ -10,7 +10,7 @@ import (
 var (
 	statementKinds = wordSet(`select with values table insert update delete upsert create drop alter
 begin start commit end rollback abort savepoint release set show reset truncate`)
-	unsupportedKinds = wordSet(`copy listen notify unlisten prepare execute
+	unsupportedKinds = wordSet(`listen notify unlisten prepare execute
 deallocate declare fetch move close discard lock comment do call checkpoint cluster reindex
 refresh security import reassign load merge`)
 )
@@ -71,13 +71,7 @@ func (r *rewriter) statementForms() error {
 	case first.is("show"):
 		return r.showForm()
 	case first.is("reset"):
-		if len(r.toks) == 2 && r.toks[1].is("all") {
-			return r.unsupported("RESET ALL")
-		}
-		if len(r.toks) != 2 || !isName(r.toks[1]) {
-			return r.syntaxError(min(len(r.toks)-1, 2))
-		}
-		r.toks = []token{ident("set"), varName(r.toks[1].text), op("="), ident("default")}
+		return r.resetForm()
 	case first.is("upsert"):
 		r.toks[0] = ident("replace")
 	case first.is("drop"):
@@ -102,25 +96,50 @@ func (r *rewriter) setForm() error {
 	if global {
 		i = 3
 	}
-	if i < len(r.toks) && r.toks[i].is("local") {
-		return r.unsupported("SET LOCAL")
-	}
-	if i < len(r.toks) && r.toks[i].is("session") {
+	if !global && i < len(r.toks) && r.toks[i].is("local") {
+		// SET LOCAL: the statement says so (tidb reads LOCAL as SESSION).
+		r.st.SetLocal = true
+		i++
+	} else if i < len(r.toks) && r.toks[i].is("session") {
 		i++
 		if i+2 < len(r.toks) && !global && r.toks[i].is("characteristics") && r.toks[i+1].is("as") && r.toks[i+2].is("transaction") {
 			return r.sessionCharacteristics(i + 3)
 		}
-		if i < len(r.toks) && r.toks[i].is("characteristics", "authorization") {
+		if i < len(r.toks) && r.toks[i].is("characteristics") {
 			return r.unsupported("SET SESSION " + strings.ToUpper(r.toks[i].text))
 		}
 	}
 	if i >= len(r.toks) {
 		return r.syntaxError(i)
 	}
+	head := []token{ident("set")}
+	if global {
+		head = append(head, ident("global"))
+	}
 	var name string
 	switch t := r.toks[i]; {
+	case t.is("authorization") && !global && i > 0 && r.toks[i-1].is("session"):
+		// SET SESSION AUTHORIZATION user | DEFAULT, with no = or TO.
+		name, i = "session_authorization", i+1
 	case t.is("time") && i+1 < len(r.toks) && r.toks[i+1].is("zone"):
 		name, i = "timezone", i+2
+		switch {
+		case len(r.toks) == i+1 && r.toks[i].is("local"):
+			// SET TIME ZONE LOCAL is SET TIME ZONE DEFAULT.
+			r.toks = append(head, varName(name), op("="), ident("default"))
+			return nil
+		case i+1 < len(r.toks) && r.toks[i].is("interval") && r.toks[i+1].kind == tokString:
+			// SET TIME ZONE INTERVAL '-08:00' [HOUR TO MINUTE]: an offset east of UTC,
+			// passed on as PostgreSQL spells it for the setting.
+			for k := i + 2; k < len(r.toks); k++ {
+				if !r.toks[k].is("year", "month", "day", "hour", "minute", "second", "to") {
+					return r.syntaxError(k)
+				}
+			}
+			val := "INTERVAL '" + strings.ReplaceAll(r.toks[i+1].text, "'", "''") + "'"
+			r.toks = append(head, varName(name), op("="), str(val))
+			return nil
+		}
 	case t.is("names"):
 		name, i = "client_encoding", i+1
 	case t.is("schema"):
@@ -145,10 +164,6 @@ func (r *rewriter) setForm() error {
 	}
 	if i >= len(r.toks) {
 		return r.syntaxError(i)
-	}
-	head := []token{ident("set")}
-	if global {
-		head = append(head, ident("global"))
 	}
 	if len(r.toks) == i+1 && r.toks[i].is("default") {
 		r.toks = append(head, varName(name), op("="), ident("default"))
@@ -186,6 +201,38 @@ func (r *rewriter) setForm() error {
 	}
 	items = append(items, item.String())
 	r.toks = append(head, varName(name), op("="), str(strings.Join(items, ", ")))
+	return nil
+}
+
+// resetForm turns RESET name into SET name = DEFAULT. RESET ALL is marked on the statement,
+// whose SQL is then a placeholder SET.
+func (r *rewriter) resetForm() error {
+	r.st.Reset = true
+	switch {
+	case len(r.toks) == 2 && r.toks[1].is("all"):
+		r.st.ResetAll = true
+		r.toks = []token{ident("set"), varName("meridian.reset_all"), op("="), ident("default")}
+		return nil
+	case len(r.toks) == 3 && r.toks[1].is("time") && r.toks[2].is("zone"):
+		r.toks = []token{ident("set"), varName("timezone"), op("="), ident("default")}
+		return nil
+	case len(r.toks) == 3 && r.toks[1].is("session") && r.toks[2].is("authorization"):
+		r.toks = []token{ident("set"), varName("session_authorization"), op("="), ident("default")}
+		return nil
+	}
+	name, k := "", 1
+	if k < len(r.toks) && isName(r.toks[k]) {
+		name = r.toks[k].text
+		k++
+		for k+1 < len(r.toks) && r.toks[k].isOp(".") && isName(r.toks[k+1]) {
+			name += "." + r.toks[k+1].text
+			k += 2
+		}
+	}
+	if name == "" || k != len(r.toks) {
+		return r.syntaxError(min(k, len(r.toks)-1))
+	}
+	r.toks = []token{ident("set"), varName(name), op("="), ident("default")}
 	return nil
 }
 

@@ -70,10 +70,13 @@ const (
 
 // Error is an error with a PostgreSQL SQLSTATE. Its fields map onto ErrorResponse fields.
 type Error struct {
-	Code     string
-	Message  string
-	Detail   string
-	Hint     string
+	Code    string
+	Message string
+	Detail  string
+	Hint    string
+	// Where is the context the error arose in (the ErrorResponse's W field, which psql shows
+	// as CONTEXT), e.g. the line and column of COPY data.
+	Where    string
 	Position int // 1-based character offset into the statement text, 0 if unknown
 	cause    error
 }
@@ -94,7 +97,7 @@ func Wrap(err error, code, format string, args ...any) *Error {
 	msg := fmt.Sprintf(format, args...)
 	var pe *Error
 	if errors.As(err, &pe) {
-		return &Error{Code: pe.Code, Message: msg + ": " + pe.Message, Detail: pe.Detail, Hint: pe.Hint, cause: err}
+		return &Error{Code: pe.Code, Message: msg + ": " + pe.Message, Detail: pe.Detail, Hint: pe.Hint, Where: pe.Where, cause: err}
 	}
 	return &Error{Code: code, Message: msg + ": " + err.Error(), cause: err}
 }
@@ -110,6 +113,13 @@ func (e *Error) WithHint(hint string) *Error {
 func (e *Error) WithDetail(detail string) *Error {
 	c := *e
 	c.Detail = detail
+	return &c
+}
+
+// WithWhere returns a copy of e with its context (CONTEXT) set to where.
+func (e *Error) WithWhere(where string) *Error {
+	c := *e
+	c.Where = where
 	return &c
 }
 

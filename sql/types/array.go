@@ -18,7 +18,7 @@ func multiDimUnsupported() error {
 // parseArray is array_in for a one-dimensional array: '{1,2,NULL}', '{"a b","c\"d"}',
 // optionally after the dimension decoration '[1:3]='. Elements go through the element type's
 // input function; unquoted NULL (any case) is NULL.
-func parseArray(t T, s string) (Datum, error) {
+func parseArray(t T, s string, st *Settings) (Datum, error) {
 	str := strings.TrimLeft(s, " \t\n\r\v\f")
 	if strings.HasPrefix(str, "[") {
 		eq := strings.IndexByte(str, '=')
@@ -110,7 +110,7 @@ func parseArray(t T, s string) (Datum, error) {
 			if !sawQuote && strings.EqualFold(text, "null") {
 				out.Elems = append(out.Elems, nil)
 			} else {
-				v, err := ParseText(elem, text)
+				v, err := ParseTextWith(elem, text, st)
 				if err != nil {
 					return nil, err
 				}
@@ -137,7 +137,7 @@ func isArraySpace(c byte) bool {
 
 // appendArray is array_out: '{1,2,NULL}', with an element quoted when it is empty, is
 // NULL spelled as text, or holds a brace, comma, quote, backslash or white space.
-func appendArray(b []byte, t T, a Array) []byte {
+func appendArray(b []byte, t T, a Array, st *Settings) []byte {
 	elem := t.ElemType()
 	b = append(b, '{')
 	var buf []byte
@@ -149,7 +149,7 @@ func appendArray(b []byte, t T, a Array) []byte {
 			b = append(b, "NULL"...)
 			continue
 		}
-		buf = AppendText(buf[:0], elem, e)
+		buf = AppendTextWith(buf[:0], elem, e, st)
 		if !needsArrayQuotes(buf) {
 			b = append(b, buf...)
 			continue

@@ -14,21 +14,51 @@ import (
 // PostgreSQL has no path for is 42846 even when d is NULL, because PostgreSQL rejects it while
 // planning; otherwise NULL casts to NULL.
 func Cast(d Datum, from, to T) (Datum, error) {
+	return CastWith(d, from, to, DefaultSettings)
+}
+
+// CastWith is Cast under the session settings st, which casts between text and timestamptz,
+// and between timestamptz and the other time types, depend on (see CastUsesSettings).
+func CastWith(d Datum, from, to T, st *Settings) (Datum, error) {
 	if !explicitCastable(from, to) {
 		return nil, pgerror.New(pgerror.CodeCannotCoerce, "cannot cast type %s to %s", from.String(), to.String())
 	}
-	return convert(d, from, to, true)
+	return convert(d, from, to, true, st)
+}
+
+// CastUsesSettings reports whether a conversion from one type to the other depends on the
+// session settings (PostgreSQL marks such casts stable rather than immutable), so that its
+// result on a constant must not be computed once and kept.
+func CastUsesSettings(from, to T) bool {
+	if from.Family == ArrayFamily || to.Family == ArrayFamily {
+		return CastUsesSettings(from.ElemType(), to.ElemType())
+	}
+	switch {
+	case from.Family == to.Family:
+		return false
+	case from.Family == TimestampTZFamily || to.Family == TimestampTZFamily:
+		// Text in and out, and the other time types, read the instant in the session zone.
+		return true
+	case to.Family == StringFamily:
+		return from.Family == FloatFamily || from.Family == BytesFamily
+	}
+	return false
 }
 
 // AssignCast converts d for storage in a column of type to (INSERT, UPDATE): only PostgreSQL's
 // implicit and assignment casts apply, a string too long for its column is 22001 rather than
 // truncated (trailing blanks excepted), and numeric(p,s) rounds to its scale.
 func AssignCast(d Datum, from, to T) (Datum, error) {
+	return AssignCastWith(d, from, to, DefaultSettings)
+}
+
+// AssignCastWith is AssignCast under the session settings st.
+func AssignCastWith(d Datum, from, to T, st *Settings) (Datum, error) {
 	if !assignable(from, to) {
 		return nil, pgerror.New(pgerror.CodeDatatypeMismatch, "column is of type %s but expression is of type %s", to.String(), from.String()).
 			WithHint("You will need to rewrite or cast the expression.")
 	}
-	return convert(d, from, to, false)
+	return convert(d, from, to, false, st)
 }
 
 func isNumber(f Family) bool { return f == IntFamily || f == FloatFamily || f == DecimalFamily }
@@ -113,17 +143,17 @@ func baseType(t T) T {
 
 // convert does the value conversion once the cast is known to exist. explicit selects CAST
 // semantics (silent truncation of strings) over assignment semantics.
-func convert(d Datum, from, to T, explicit bool) (Datum, error) {
+func convert(d Datum, from, to T, explicit bool, st *Settings) (Datum, error) {
 	if d == nil || to.Family == UnknownFamily {
 		return d, nil
 	}
 	if j, ok := d.(JSON); ok && to.Family != JSONBFamily && to.Family != StringFamily && to.Family != JSONFamily {
-		return jsonToScalar(j, to, explicit)
+		return jsonToScalar(j, to, explicit, st)
 	}
 	if s, ok := d.(string); ok && to.Family != StringFamily {
 		// An untyped literal or a text value goes through to's input function; the modifier is
 		// applied afterwards, as PostgreSQL does for a literal with an explicit cast.
-		v, err := ParseText(baseType(to), s)
+		v, err := ParseTextWith(baseType(to), s, st)
 		if err != nil || to.Family != DecimalFamily {
 			return v, err
 		}
@@ -131,7 +161,7 @@ func convert(d Datum, from, to T, explicit bool) (Datum, error) {
 	}
 	switch to.Family {
 	case StringFamily:
-		return toString(d, from, to, explicit)
+		return toString(d, from, to, explicit, st)
 	case IntFamily:
 		return toInt(d, to)
 	case FloatFamily:
@@ -157,7 +187,7 @@ func convert(d Datum, from, to T, explicit bool) (Datum, error) {
 		if a, ok := d.(Array); ok {
 			out := Array{Elems: make([]Datum, len(a.Elems))}
 			for i, e := range a.Elems {
-				v, err := convert(e, from.ElemType(), to.ElemType(), explicit)
+				v, err := convert(e, from.ElemType(), to.ElemType(), explicit, st)
 				if err != nil {
 					return nil, err
 				}
@@ -170,6 +200,9 @@ func convert(d Datum, from, to T, explicit bool) (Datum, error) {
 		case TimeOfDay:
 			return v, nil
 		case time.Time:
+			if from.Family == TimestampTZFamily {
+				v = wallClock(v, st.location())
+			}
 			return timeOfDayOf(v), nil
 		case Interval:
 			us := v.Micros % usPerDay
@@ -187,12 +220,21 @@ func convert(d Datum, from, to T, explicit bool) (Datum, error) {
 		}
 	case DateFamily:
 		if v, ok := d.(time.Time); ok {
+			if from.Family == TimestampTZFamily {
+				v = wallClock(v, st.location())
+			}
 			return truncateToDate(v), nil
 		}
 	case TimestampFamily, TimestampTZFamily:
-		// Both hold UTC readings, and the session time zone is UTC, so date, timestamp and
-		// timestamptz values convert without shifting.
+		// Date and timestamp values hold their reading in UTC fields, timestamptz values the
+		// instant: between the two kinds the session time zone converts.
 		if v, ok := d.(time.Time); ok {
+			switch fromTZ, toTZ := from.Family == TimestampTZFamily, to.Family == TimestampTZFamily; {
+			case fromTZ && !toTZ:
+				return wallClock(v, st.location()), nil
+			case !fromTZ && toTZ && isTime(from.Family):
+				return instantAt(v.UTC(), st.location()), nil
+			}
 			return v.UTC(), nil
 		}
 	}
@@ -201,17 +243,17 @@ func convert(d Datum, from, to T, explicit bool) (Datum, error) {
 
 // jsonToScalar is jsonb's cast to boolean or a number type: the value must be of the
 // matching JSON kind.
-func jsonToScalar(j JSON, to T, explicit bool) (Datum, error) {
+func jsonToScalar(j JSON, to T, explicit bool, st *Settings) (Datum, error) {
 	switch {
 	case to.Family == BoolFamily && j.Kind == JSONBool:
 		return j.Bool, nil
 	case isNumber(to.Family) && j.Kind == JSONNumber:
-		return convert(j.Num, Numeric, to, explicit)
+		return convert(j.Num, Numeric, to, explicit, st)
 	}
 	return nil, pgerror.New(pgerror.CodeInvalidParameterValue, "cannot cast jsonb %s to type %s", j.TypeName(), to.String())
 }
 
-func toString(d Datum, from, to T, explicit bool) (Datum, error) {
+func toString(d Datum, from, to T, explicit bool, st *Settings) (Datum, error) {
 	var s string
 	switch v := d.(type) {
 	case string:
@@ -220,7 +262,7 @@ func toString(d Datum, from, to T, explicit bool) (Datum, error) {
 		// The boolean-to-text cast spells the words out, unlike boolean's output function.
 		s = strconv.FormatBool(v)
 	default:
-		s = string(AppendText(nil, from, d))
+		s = string(AppendTextWith(nil, from, d, st))
 	}
 	return fitString(to, s, explicit)
 }

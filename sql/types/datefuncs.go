@@ -59,6 +59,12 @@ func scaled(v int64, scale int32) *apd.Decimal { return apd.New(v, -scale) }
 // a numeric, as in PostgreSQL 14 and later, with seconds to six places and milliseconds to
 // three.
 func Extract(field string, t T, d Datum) (*apd.Decimal, error) {
+	return ExtractWith(field, t, d, DefaultSettings)
+}
+
+// ExtractWith is Extract under the session settings st: the fields of a timestamptz are
+// those of its reading in st's time zone.
+func ExtractWith(field string, t T, d Datum, st *Settings) (*apd.Decimal, error) {
 	name := strings.ToLower(strings.TrimSpace(field))
 	f, ok := dateFields[name]
 	if !ok {
@@ -70,7 +76,7 @@ func Extract(field string, t T, d Datum) (*apd.Decimal, error) {
 	case Interval:
 		return extractInterval(f, name, t, v)
 	case time.Time:
-		return extractStamp(f, name, t, v)
+		return extractStamp(f, name, t, v, st.location())
 	}
 	return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function extract(unknown, %s) does not exist", t.String())
 }
@@ -137,8 +143,14 @@ func extractInterval(f, name string, t T, iv Interval) (*apd.Decimal, error) {
 }
 
 // extractStamp handles dates and timestamps; Go's ISOWeek numbers weeks as PostgreSQL does.
-func extractStamp(f, name string, t T, tm time.Time) (*apd.Decimal, error) {
-	tm = tm.UTC()
+func extractStamp(f, name string, t T, tm time.Time, loc *time.Location) (*apd.Decimal, error) {
+	instant := tm.UTC()
+	_, offset := tm.In(loc).Zone()
+	if t.Family == TimestampTZFamily {
+		tm = wallClock(tm, loc)
+	} else {
+		tm = instant
+	}
 	isDate := t.Family == DateFamily
 	y, m, d := tm.Date()
 	us := int64(timeOfDayOf(tm))
@@ -209,20 +221,34 @@ func extractStamp(f, name string, t T, tm time.Time) (*apd.Decimal, error) {
 		return out, err
 	case "epoch":
 		if isDate {
-			return scaled(tm.Unix(), 0), nil
+			return scaled(instant.Unix(), 0), nil
 		}
-		return scaled(tm.Unix()*usPerSec+int64(tm.Nanosecond()/1000), 6), nil
+		return scaled(instant.Unix()*usPerSec+int64(instant.Nanosecond()/1000), 6), nil
 	case "timezone", "timezone_h", "timezone_m":
-		if t.Family == TimestampTZFamily {
-			return scaled(0, 0), nil // the session time zone is UTC
+		if t.Family != TimestampTZFamily {
+			break
 		}
+		// The offset east of UTC in the session zone; hours and minutes truncate toward
+		// zero, keeping its sign.
+		switch f {
+		case "timezone_h":
+			return scaled(int64(offset/3600), 0), nil
+		case "timezone_m":
+			return scaled(int64(offset/60%60), 0), nil
+		}
+		return scaled(int64(offset), 0), nil
 	}
 	return nil, unitNotSupported(name, t)
 }
 
 // DatePart is date_part(field, d): Extract as double precision.
 func DatePart(field string, t T, d Datum) (float64, error) {
-	v, err := Extract(field, t, d)
+	return DatePartWith(field, t, d, DefaultSettings)
+}
+
+// DatePartWith is DatePart under the session settings st.
+func DatePartWith(field string, t T, d Datum, st *Settings) (float64, error) {
+	v, err := ExtractWith(field, t, d, st)
 	if err != nil {
 		return 0, err
 	}
@@ -237,6 +263,14 @@ func DatePart(field string, t T, d Datum) (float64, error) {
 // field smaller than field zeroed (a week starts on Monday; decades, centuries and millennia
 // start in years ending in 0, 01 and 001).
 func DateTrunc(field string, t T, d Datum) (Datum, error) {
+	return DateTruncWith(field, t, d, DefaultSettings)
+}
+
+// DateTruncWith is DateTrunc under the session settings st: a timestamptz is truncated on the
+// clocks of st's time zone. Truncated to a day or more, the result takes the offset in force
+// at its own reading; to an hour or less, it keeps the value's offset, so that truncating
+// within the hour clocks fall back repeats stays in that hour, as in PostgreSQL.
+func DateTruncWith(field string, t T, d Datum, st *Settings) (Datum, error) {
 	name := strings.ToLower(strings.TrimSpace(field))
 	f, ok := dateFields[name]
 	if !ok {
@@ -249,7 +283,14 @@ func DateTrunc(field string, t T, d Datum) (Datum, error) {
 	if !ok {
 		return nil, pgerror.New(pgerror.CodeUndefinedFunction, "function date_trunc(unknown, %s) does not exist", t.String())
 	}
-	tm = tm.UTC()
+	loc := st.location()
+	withZone := t.Family == TimestampTZFamily
+	_, offset := tm.In(loc).Zone()
+	if withZone {
+		tm = wallClock(tm, loc)
+	} else {
+		tm = tm.UTC()
+	}
 	y, m, day := tm.Date()
 	ns := tm.Nanosecond()
 	hh, mm, ss := tm.Clock()
@@ -303,6 +344,14 @@ func DateTrunc(field string, t T, d Datum) (Datum, error) {
 		return nil, unitNotSupported(name, t)
 	}
 	res := time.Date(y, m, day, hh, mm, ss, ns, time.UTC)
+	if withZone {
+		switch f {
+		case "microseconds", "milliseconds", "second", "minute", "hour":
+			res = res.Add(-time.Duration(offset) * time.Second)
+		default:
+			res = instantAt(res, loc)
+		}
+	}
 	if !stampInRange(res) {
 		return nil, stampOutOfRange()
 	}

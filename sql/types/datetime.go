@@ -105,21 +105,79 @@ func appendPadded(b []byte, v, width int) []byte {
 	return append(b, buf[i:]...)
 }
 
-// appendDateTime writes a date, timestamp or timestamptz value in DateStyle ISO, TimeZone UTC.
-func appendDateTime(b []byte, f Family, t time.Time) []byte {
-	t = t.UTC()
+// appendDateTimeIn writes a date, timestamp or timestamptz value in DateStyle ISO; a
+// timestamptz is shown in the session time zone loc, with its offset from UTC there.
+func appendDateTimeIn(b []byte, f Family, t time.Time, loc *time.Location) []byte {
+	if f == TimestampTZFamily {
+		t = t.In(loc)
+	} else {
+		t = t.UTC()
+	}
 	b, bc := appendDate(b, t)
 	if f != DateFamily {
 		b = append(b, ' ')
 		b = appendClock(b, t)
 		if f == TimestampTZFamily {
-			b = append(b, "+00"...)
+			_, off := t.Zone()
+			b = appendZoneOffset(b, off)
 		}
 	}
 	if bc {
 		b = append(b, " BC"...)
 	}
 	return b
+}
+
+// appendZoneOffset writes an offset east of UTC in seconds as PostgreSQL does: +HH, with
+// :MM and :SS only when they are not zero.
+func appendZoneOffset(b []byte, off int) []byte {
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	b = append(b, sign)
+	b = appendPadded(b, off/3600, 2)
+	if m, sec := off/60%60, off%60; m != 0 || sec != 0 {
+		b = append(b, ':')
+		b = appendPadded(b, m, 2)
+		if sec != 0 {
+			b = append(b, ':')
+			b = appendPadded(b, sec, 2)
+		}
+	}
+	return b
+}
+
+// wallClock is the reading of the instant t on the clocks of loc, as a time whose UTC fields
+// hold it: the timestamp (without time zone) a timestamptz is at loc.
+func wallClock(t time.Time, loc *time.Location) time.Time {
+	_, off := t.In(loc).Zone()
+	return t.UTC().Add(time.Duration(off) * time.Second)
+}
+
+// instantAt is the instant at which loc's clocks read wall (held in its UTC fields): the
+// timestamptz a timestamp is at loc. A reading that occurs twice (when clocks fall back) is
+// taken as the later one, in standard time; one that never occurs (skipped when clocks
+// spring forward) is read with the offset in force before the change, which lands it past
+// the change by the gap. Both are PostgreSQL's choices.
+func instantAt(wall time.Time, loc *time.Location) time.Time {
+	if loc == time.UTC {
+		return wall
+	}
+	// The offsets a day before and after: a zone changes its offset at most once in a
+	// window this small.
+	_, before := wall.Add(-24 * time.Hour).In(loc).Zone()
+	_, after := wall.Add(24 * time.Hour).In(loc).Zone()
+	offsetAt := func(t time.Time) int {
+		_, off := t.In(loc).Zone()
+		return off
+	}
+	// Read with the later offset if that reading is right (the usual case, and the later
+	// of two readings), else with the earlier one (right, or the skipped-reading rule).
+	if asAfter := wall.Add(-time.Duration(after) * time.Second); offsetAt(asAfter) == after {
+		return asAfter
+	}
+	return wall.Add(-time.Duration(before) * time.Second)
 }
 
 // dateTimeScanner walks a date/time literal left to right.
@@ -166,12 +224,13 @@ func (sc *dateTimeScanner) consumeWord(w string) bool {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// parseDateTime reads the ISO 8601 forms PostgreSQL accepts for date, timestamp and
+// parseDateTimeIn reads the ISO 8601 forms PostgreSQL accepts for date, timestamp and
 // timestamptz in DateStyle ISO: "YYYY-MM-DD" or "YYYYMMDD", optionally followed by a time
 // "HH:MM[:SS[.fraction]]" after 'T' or spaces, a zone (Z, UTC, GMT, ±HH, ±HH:MM, ±HHMM,
 // ±HH:MM:SS) and an AD/BC suffix. The fraction is rounded to microseconds. The zone is applied
-// only for timestamptz; PostgreSQL silently ignores it for the other two.
-func parseDateTime(f Family, s string) (time.Time, error) {
+// only for timestamptz, which without one is a time in loc; PostgreSQL silently ignores it for
+// the other two.
+func parseDateTimeIn(f Family, s string, loc *time.Location) (time.Time, error) {
 	t := T{Family: f}
 	badFormat := func() error {
 		return pgerror.New(pgerror.CodeInvalidDatetimeFormat, `invalid input syntax for type %s: "%s"`, t.String(), s)
@@ -275,8 +334,12 @@ func parseDateTime(f Family, s string) (time.Time, error) {
 		}
 		return tm, nil
 	}
-	if hasZone && f == TimestampTZFamily {
-		tm = tm.Add(-time.Duration(zoneSecs) * time.Second)
+	if f == TimestampTZFamily {
+		if hasZone {
+			tm = tm.Add(-time.Duration(zoneSecs) * time.Second)
+		} else {
+			tm = instantAt(tm, loc)
+		}
 	}
 	if !stampInRange(tm) {
 		return time.Time{}, pgerror.New(pgerror.CodeDatetimeFieldOverflow, `timestamp out of range: "%s"`, s)

@@ -16,6 +16,12 @@ import (
 // AppendText appends d's PostgreSQL text output form (DateStyle ISO, TimeZone UTC,
 // extra_float_digits 1) for type t. d must not be nil.
 func AppendText(b []byte, t T, d Datum) []byte {
+	return AppendTextWith(b, t, d, DefaultSettings)
+}
+
+// AppendTextWith is AppendText under the session settings st: timestamptz values print in
+// its time zone, floats with its extra_float_digits, bytea in its bytea_output.
+func AppendTextWith(b []byte, t T, d Datum, st *Settings) []byte {
 	switch v := d.(type) {
 	case bool:
 		if v {
@@ -25,6 +31,9 @@ func AppendText(b []byte, t T, d Datum) []byte {
 	case int64:
 		return strconv.AppendInt(b, v, 10)
 	case float64:
+		if st != nil && st.ExtraFloatDigits <= 0 {
+			return appendRoundedFloat(b, v, t.isFloat4(), st.ExtraFloatDigits)
+		}
 		return appendFloat(b, v, t.isFloat4())
 	case *apd.Decimal:
 		return appendDecimal(b, v)
@@ -37,6 +46,9 @@ func AppendText(b []byte, t T, d Datum) []byte {
 		}
 		return b
 	case []byte:
+		if st != nil && st.ByteaEscape {
+			return appendEscapedBytea(b, v)
+		}
 		b = append(b, `\x`...)
 		return hex.AppendEncode(b, v)
 	case time.Time:
@@ -44,7 +56,7 @@ func AppendText(b []byte, t T, d Datum) []byte {
 		if !isTime(f) {
 			f = TimestampTZFamily // an instant of unknown type: say so with the zone
 		}
-		return appendDateTime(b, f, v)
+		return appendDateTimeIn(b, f, v, st.location())
 	case UUID:
 		var buf [36]byte
 		hex.Encode(buf[0:8], v[0:4])
@@ -61,7 +73,7 @@ func AppendText(b []byte, t T, d Datum) []byte {
 	case JSON:
 		return AppendJSON(b, v)
 	case Array:
-		return appendArray(b, t, v)
+		return appendArray(b, t, v, st)
 	case Oid:
 		return appendOid(b, t, v)
 	}
@@ -103,6 +115,40 @@ func appendFloat(b []byte, f float64, float4 bool) []byte {
 	return append(b, e...)
 }
 
+// appendRoundedFloat writes f as PostgreSQL does with extra_float_digits <= 0: rounded to 15
+// (real: 6) plus extra significant digits, in C's %g form, which Go's 'g' format matches.
+func appendRoundedFloat(b []byte, f float64, float4 bool, extra int) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(b, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(b, "-Infinity"...)
+	}
+	digits, bits := 15+extra, 64
+	if float4 {
+		digits, bits = 6+extra, 32
+	}
+	return strconv.AppendFloat(b, f, 'g', max(digits, 1), bits)
+}
+
+// appendEscapedBytea is bytea_output = escape: printable ASCII as is, a backslash doubled,
+// every other byte as a three-digit octal escape.
+func appendEscapedBytea(b []byte, v []byte) []byte {
+	for _, c := range v {
+		switch {
+		case c == '\\':
+			b = append(b, `\\`...)
+		case c < 0x20 || c > 0x7e:
+			b = append(b, '\\', '0'+c>>6, '0'+c>>3&7, '0'+c&7)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
 func invalidText(t T, s string) error {
 	return pgerror.New(pgerror.CodeInvalidTextRepresent, `invalid input syntax for type %s: "%s"`, t.String(), s)
 }
@@ -110,6 +156,12 @@ func invalidText(t T, s string) error {
 // ParseText parses PostgreSQL's text input form of a value of type t, enforcing t's modifiers
 // as an input function does (a too-long varchar(n) value is an error, numeric(p,s) rounds).
 func ParseText(t T, s string) (Datum, error) {
+	return ParseTextWith(t, s, DefaultSettings)
+}
+
+// ParseTextWith is ParseText under the session settings st: a timestamptz written without a
+// zone is a time in st's time zone.
+func ParseTextWith(t T, s string, st *Settings) (Datum, error) {
 	switch t.Family {
 	case BoolFamily:
 		return parseBool(s)
@@ -128,7 +180,7 @@ func ParseText(t T, s string) (Datum, error) {
 	case BytesFamily:
 		return parseBytea(s)
 	case DateFamily, TimestampFamily, TimestampTZFamily:
-		return parseDateTime(t.Family, s)
+		return parseDateTimeIn(t.Family, s, st.location())
 	case UUIDFamily:
 		return parseUUID(s)
 	case TimeFamily:
@@ -144,7 +196,7 @@ func ParseText(t T, s string) (Datum, error) {
 		}
 		return s, nil
 	case ArrayFamily:
-		return parseArray(t, s)
+		return parseArray(t, s, st)
 	case OIDFamily:
 		return parseOid(t, s)
 	case UnknownFamily:
