@@ -14,7 +14,7 @@ import (
 var rewrite = flag.Bool("rewrite", false, "rewrite the golden output of TestPsql")
 
 // TestPsql runs testdata/psql_session.sql through psql (-a echoes each statement) against a
-// node, logging in with SCRAM, and compares what psql printed with psql_session.out: the \d
+// node, logging in with SCRAM, and compares what psql printed with psql_session.golden: the \d
 // family (\d, \dt, \d table, \d+, \di, \dv, \ds, \dn, \du, \l, patterns), variables and
 // \gset, transactions, expanded output, errors as psql shows them, PREPARE/EXECUTE and \copy.
 func TestPsql(t *testing.T) {
@@ -34,7 +34,7 @@ func TestPsql(t *testing.T) {
 		t.Fatalf("psql: %v\n%s", err, out)
 	}
 	got := strings.ReplaceAll(string(out), `port "`+port+`"`, `port "<port>"`)
-	golden := testdata(t, "psql_session.out")
+	golden := testdata(t, "psql_session.golden")
 	if *rewrite {
 		must(t, os.WriteFile(golden, []byte(got), 0o644), "rewrite")
 		return

@@ -1,5 +1,5 @@
 -- A psql session against Meridian, run by compat/psql_test.go; its output is
--- psql_session.out (go test ./compat -run TestPsql -rewrite regenerates it).
+-- psql_session.golden (go test ./compat -run TestPsql -rewrite regenerates it).
 \conninfo
 SELECT current_user, current_database(), current_schema();
 
