@@ -93,7 +93,9 @@ func TestGORM(t *testing.T) {
 		for _, ct := range cts {
 			names = append(names, ct.Name())
 		}
-		if want := []string{"id", "owner_id", "balance", "active", "notes", "updated_at", "deleted_at"}; !slices.Equal(names, want) {
+		// GORM lists them in the order of its catalog query, which has no ORDER BY.
+		slices.Sort(names)
+		if want := []string{"active", "balance", "deleted_at", "id", "notes", "owner_id", "updated_at"}; !slices.Equal(names, want) {
 			t.Errorf("accounts' columns %v, want %v", names, want)
 		}
 	})
@@ -214,7 +216,7 @@ func TestGORM(t *testing.T) {
 
 // gormLogger sends GORM's warnings and errors to the test's log.
 func gormLogger(t *testing.T) logger.Interface {
-	return logger.New(testWriter{t}, logger.Config{LogLevel: logger.Info, SlowThreshold: time.Minute})
+	return logger.New(testWriter{t}, logger.Config{LogLevel: logger.Warn, SlowThreshold: time.Minute})
 }
 
 type testWriter struct{ t *testing.T }

@@ -2,6 +2,8 @@ package pgdialect
 
 import (
 	"strings"
+
+	"github.com/meridiandb/meridian/sql/pgerror"
 )
 
 // columnOptionWords end a column's type in a column definition.
@@ -245,6 +247,9 @@ func (r *rewriter) alterTable() error {
 // orderLimit strips NULLS FIRST/LAST where it is PostgreSQL's default and maps FETCH FIRST,
 // LIMIT ALL and OFFSET onto tidb's LIMIT ... OFFSET, in every query level.
 func (r *rewriter) orderLimit() error {
+	if err := r.limitLiterals(); err != nil {
+		return err
+	}
 	for i := 0; i < len(r.toks); i++ {
 		t := r.toks[i]
 		switch {
@@ -306,6 +311,40 @@ func (r *rewriter) orderLimit() error {
 		}
 	}
 	return nil
+}
+
+// limitLiterals turns the string literal of LIMIT '10' or OFFSET '5', which PostgreSQL
+// reads as bigint (pgx's simple protocol sends its integer arguments so), into a number,
+// the only literal tidb takes there.
+func (r *rewriter) limitLiterals() error {
+	for i := 0; i+1 < len(r.toks); i++ {
+		t, arg := r.toks[i], r.toks[i+1]
+		if !t.is("limit", "offset") || t.gen || arg.kind != tokString {
+			continue
+		}
+		n := strings.TrimSpace(arg.text)
+		switch {
+		case isUnsignedInteger(n):
+			r.toks[i+1] = token{kind: tokNumber, text: n, pos: arg.pos}
+		case strings.HasPrefix(n, "-") && isUnsignedInteger(n[1:]):
+			return pgerror.New("2201W", "%s must not be negative", strings.ToUpper(t.text))
+		default:
+			return pgerror.New(pgerror.CodeInvalidTextRepresent, "invalid input syntax for type bigint: %q", arg.text)
+		}
+	}
+	return nil
+}
+
+func isUnsignedInteger(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // offset moves OFFSET n [ROW|ROWS] at i after the LIMIT of its query level, adding an
