@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -107,11 +108,32 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 	return nil, pgerror.Unsupported(statementName(p.stmt.Original))
 }
 
-// statementName names a statement by its leading keyword, for "not supported" errors.
+// statementName names a statement by its leading keyword, for "not supported" errors: with
+// the kind of object for CREATE, ALTER and DROP (CREATE OR REPLACE VIEW, DROP TRIGGER).
 func statementName(sql string) string {
 	f := strings.Fields(sql)
 	if len(f) == 0 {
 		return "empty statements"
 	}
-	return strings.ToUpper(f[0])
+	name := []string{strings.ToUpper(f[0])}
+	if !slices.Contains([]string{"CREATE", "ALTER", "DROP"}, name[0]) {
+		return name[0]
+	}
+	for _, w := range f[1:] {
+		w = strings.ToUpper(strings.TrimRight(w, "(;"))
+		if w == "" || strings.IndexFunc(w, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+			break
+		}
+		name = append(name, w)
+		if !objectKindModifiers[w] {
+			break
+		}
+	}
+	return strings.Join(name, " ")
 }
+
+// objectKindModifiers are the words that may come between CREATE (ALTER, DROP) and the kind
+// of object.
+var objectKindModifiers = map[string]bool{"OR": true, "REPLACE": true, "TEMP": true, "TEMPORARY": true,
+	"MATERIALIZED": true, "RECURSIVE": true, "UNLOGGED": true, "GLOBAL": true, "LOCAL": true,
+	"DEFAULT": true, "TRUSTED": true, "PROCEDURAL": true, "CONSTRAINT": true, "EVENT": true, "FOREIGN": true}
