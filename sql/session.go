@@ -130,6 +130,8 @@ type Session struct {
 	savepoints []savepoint
 	// sequences is the session's sequence state: currval, lastval, cached values.
 	sequences sessionSequences
+	// sqlPrepared are the statements of SQL's PREPARE, by name (sqlprepare.go).
+	sqlPrepared map[string]*prepared
 }
 
 var _ wire.Backend = (*Session)(nil)
@@ -175,6 +177,12 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 			}
 			continue
 		}
+		if st.Prepared != nil {
+			if err := s.runPreparedCommand(ctx, st.Prepared, w); err != nil { // sqlprepare.go
+				return err
+			}
+			continue
+		}
 		if st.Empty() {
 			if err := w.Empty(); err != nil {
 				return err
@@ -188,21 +196,24 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		if p.numParams() > 0 {
 			return s.fail(pgerror.New(pgerror.CodeUndefinedParameter, "there is no parameter $1"))
 		}
-		rw := &rowWriter{w: w, describe: true, settings: s.typeSettings()}
-		res, err := s.executeTo(ctx, p, nil, rw)
-		if err != nil {
-			return err
-		}
-		if res.streamed {
-			err = rw.finish(res)
-		} else {
-			err = writeResult(w, res, nil, true, s.typeSettings())
-		}
-		if err != nil {
+		if err := s.runSimple(ctx, p, nil, w); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// runSimple runs a statement of a simple query, describing and streaming its rows to w.
+func (s *Session) runSimple(ctx context.Context, p *prepared, params []types.Datum, w wire.ResultWriter) error {
+	rw := &rowWriter{w: w, describe: true, settings: s.typeSettings()}
+	res, err := s.executeTo(ctx, p, params, rw)
+	if err != nil {
+		return err
+	}
+	if res.streamed {
+		return rw.finish(res)
+	}
+	return writeResult(w, res, nil, true, s.typeSettings())
 }
 
 // fail marks an explicit transaction failed after a statement error and returns the error.
@@ -722,6 +733,9 @@ func (s *Session) Prepare(ctx context.Context, query string, paramOIDs []uint32)
 	}
 	if st.Copy != nil {
 		return &copyStatement{s: s, c: st.Copy}, nil
+	}
+	if st.Prepared != nil {
+		return nil, pgerror.Unsupported(st.Prepared.Verb + " in the extended query protocol")
 	}
 	if st.Empty() {
 		return &preparedStatement{s: s, empty: true}, nil

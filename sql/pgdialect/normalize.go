@@ -38,6 +38,8 @@ type Statement struct {
 	Maintenance *Maintenance
 	// Truncate is set, and SQL empty, for TRUNCATE.
 	Truncate *Truncate
+	// Prepared is set, and SQL empty, for PREPARE, EXECUTE and DEALLOCATE.
+	Prepared *PreparedCommand
 	// ColumnAliases holds the column alias lists of FROM items, cut out of SQL, by the
 	// item's alias lower-cased (ast.TableSource.AsName.L): FROM t AS a (x, y) is FROM t AS a
 	// in SQL and "a": {"x", "y"} here. The names are as PostgreSQL folds them (unquoted
@@ -117,6 +119,9 @@ func Split(sql string) ([]Statement, error) {
 			return nil, err
 		}
 		st.Original = strings.TrimSpace(sql[part[0].pos:end])
+		if c := st.Prepared; c != nil && c.Verb == "PREPARE" {
+			c.Body = strings.TrimSpace(sql[c.bodyStart:end])
+		}
 		out = append(out, st)
 	}
 	return out, nil
@@ -162,6 +167,9 @@ func normalize(src string, toks []token) (Statement, error) {
 	}
 	if r.isTruncate() {
 		return r.truncate()
+	}
+	if r.isPreparedCommand() {
+		return r.preparedCommand()
 	}
 	if r.isCopy() {
 		return r.copyStatement()
