@@ -57,6 +57,8 @@ var sessionVars = func() map[string]*sessionVar {
 		{name: "integer_datetimes", def: "on", readOnly: true, reported: true, description: "Shows whether datetimes are integer based."},
 		{name: "IntervalStyle", def: "postgres", reported: true, check: checkIntervalStyle, description: "Sets the display format for interval values."},
 		{name: "is_superuser", readOnly: true, reported: true, show: func(s *Session) string { return onOff(s.superuser()) }, description: "Shows whether the current user is a superuser."},
+		{name: "max_identifier_length", def: "63", readOnly: true, description: "Shows the maximum identifier length."},
+		{name: "max_index_keys", def: "32", readOnly: true, description: "Shows the maximum number of index keys."},
 		{name: "lock_timeout", def: "0", check: normalized("lock_timeout"), description: "Sets the maximum allowed duration of any wait for a lock."},
 		{name: "statement_memory_limit", def: defaultStatementMemory, check: normalized("statement_memory_limit"), description: "Sets the most memory one statement's operators may hold (Meridian)."},
 		{name: "search_path", def: "public", description: "Sets the schema search order for names that are not schema-qualified."},
