@@ -132,6 +132,8 @@ type Session struct {
 	sequences sessionSequences
 	// sqlPrepared are the statements of SQL's PREPARE, by name (sqlprepare.go).
 	sqlPrepared map[string]*prepared
+	// cursors are the explicit transaction's cursors, by name (cursor.go).
+	cursors map[string]*cursor
 }
 
 var _ wire.Backend = (*Session)(nil)
@@ -179,6 +181,12 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 		}
 		if st.Prepared != nil {
 			if err := s.runPreparedCommand(ctx, st.Prepared, w); err != nil { // sqlprepare.go
+				return err
+			}
+			continue
+		}
+		if st.Cursor != nil {
+			if err := s.runCursorCommand(ctx, st.Cursor, w); err != nil { // cursor.go
 				return err
 			}
 			continue
@@ -551,6 +559,7 @@ func (s *Session) endTxn() {
 	s.txn, s.txnFailed, s.txnSchemaChanged = nil, false, false
 	s.txnReadOnly, s.txnAsOf, s.txnUsed = false, hlc.Timestamp{}, false
 	s.savepoints = nil
+	s.cursors = nil
 }
 
 func (s *Session) commit(ctx context.Context) (*result, error) {
@@ -736,6 +745,9 @@ func (s *Session) Prepare(ctx context.Context, query string, paramOIDs []uint32)
 	}
 	if st.Prepared != nil {
 		return nil, pgerror.Unsupported(st.Prepared.Verb + " in the extended query protocol")
+	}
+	if st.Cursor != nil {
+		return nil, pgerror.Unsupported(st.Cursor.Verb + " in the extended query protocol")
 	}
 	if st.Empty() {
 		return &preparedStatement{s: s, empty: true}, nil

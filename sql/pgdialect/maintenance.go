@@ -73,10 +73,10 @@ func (r *rewriter) maintenance() (Statement, error) {
 }
 
 // Special reports whether the statement is carried by a field (Access, Maintenance, Index,
-// Truncate, Prepared) rather than by SQL for the parser.
+// Truncate, Prepared, Cursor) rather than by SQL for the parser.
 func (s Statement) Special() bool {
 	return s.Access != nil || s.Maintenance != nil || s.Index != nil || s.Truncate != nil ||
-		s.Prepared != nil
+		s.Prepared != nil || s.Cursor != nil
 }
 
 // Empty reports whether there is no statement at all (only comments or semicolons).

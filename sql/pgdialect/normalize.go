@@ -40,6 +40,8 @@ type Statement struct {
 	Truncate *Truncate
 	// Prepared is set, and SQL empty, for PREPARE, EXECUTE and DEALLOCATE.
 	Prepared *PreparedCommand
+	// Cursor is set, and SQL empty, for DECLARE, FETCH, MOVE and CLOSE.
+	Cursor *CursorCommand
 	// ColumnAliases holds the column alias lists of FROM items, cut out of SQL, by the
 	// item's alias lower-cased (ast.TableSource.AsName.L): FROM t AS a (x, y) is FROM t AS a
 	// in SQL and "a": {"x", "y"} here. The names are as PostgreSQL folds them (unquoted
@@ -122,6 +124,9 @@ func Split(sql string) ([]Statement, error) {
 		if c := st.Prepared; c != nil && c.Verb == "PREPARE" {
 			c.Body = strings.TrimSpace(sql[c.bodyStart:end])
 		}
+		if c := st.Cursor; c != nil && c.Verb == "DECLARE" {
+			c.Query = strings.TrimSpace(sql[c.queryStart:end])
+		}
 		out = append(out, st)
 	}
 	return out, nil
@@ -170,6 +175,9 @@ func normalize(src string, toks []token) (Statement, error) {
 	}
 	if r.isPreparedCommand() {
 		return r.preparedCommand()
+	}
+	if r.isCursorCommand() {
+		return r.cursorCommand()
 	}
 	if r.isCopy() {
 		return r.copyStatement()

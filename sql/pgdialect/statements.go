@@ -10,7 +10,7 @@ import (
 var (
 	statementKinds = wordSet(`select with values table insert update delete upsert create drop alter
 begin start commit end rollback abort savepoint release set show reset truncate`)
-	unsupportedKinds = wordSet(`listen notify unlisten declare fetch move close discard lock comment do call checkpoint cluster reindex
+	unsupportedKinds = wordSet(`listen notify unlisten discard lock comment do call checkpoint cluster reindex
 refresh security import reassign load merge`)
 )
 
