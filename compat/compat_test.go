@@ -94,8 +94,10 @@ func runClient(t *testing.T, env []string, name string, args ...string) string {
 }
 
 // checkSteps checks that a client script reported every step of want as done, with a line
-// "ok <step>" each, and logs the script's output.
-func checkSteps(t *testing.T, out string, want []string) {
+// "ok <step>" each, and logs the script's output. The steps of knownGaps (listed in
+// docs/compatibility.md) may fail, reported as "gap <step>: <error>"; one that passes is
+// logged, for the table to be updated.
+func checkSteps(t *testing.T, out string, want []string, knownGaps ...string) {
 	t.Helper()
 	t.Logf("client output:\n%s", out)
 	done := map[string]bool{}
@@ -107,6 +109,11 @@ func checkSteps(t *testing.T, out string, want []string) {
 	for _, s := range want {
 		if !done[s] {
 			t.Errorf("the client did not report step %q", s)
+		}
+	}
+	for _, s := range knownGaps {
+		if done[s] {
+			t.Logf("step %q, a known gap, passes now: update docs/compatibility.md", s)
 		}
 	}
 }
