@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridiandb/meridian/internal/testaddr"
 	"github.com/meridiandb/meridian/server"
 )
 
@@ -28,8 +29,22 @@ func startNode(t testing.TB) *server.Node {
 
 func startNodeWith(t testing.TB, cfg server.Config) *server.Node {
 	t.Helper()
-	cfg.StoreDir = t.TempDir()
 	cfg.ListenAddr = "127.0.0.1:0"
+	n := startNodeAt(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	select {
+	case <-n.Ready():
+	case <-ctx.Done():
+		t.Fatal("the node never became ready")
+	}
+	return n
+}
+
+// startNodeAt starts a node at cfg.ListenAddr, stopped when the test ends.
+func startNodeAt(t testing.TB, cfg server.Config) *server.Node {
+	t.Helper()
+	cfg.StoreDir = t.TempDir()
 	if cfg.Logger == nil {
 		// The node's warnings only: a client's session is what the test shows.
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -41,12 +56,31 @@ func startNodeWith(t testing.TB, cfg server.Config) *server.Node {
 		t.Fatal(err)
 	}
 	t.Cleanup(n.Stop)
-	select {
-	case <-n.Ready():
-	case <-ctx.Done():
-		t.Fatal("the node never became ready")
-	}
 	return n
+}
+
+// startCluster starts n nodes that join each other, with root's password, initializes the
+// cluster through the first and waits until every node is ready.
+func startCluster(t testing.TB, n int) []*server.Node {
+	t.Helper()
+	addrs := testaddr.Loopback(n)
+	nodes := make([]*server.Node, n)
+	for i := range nodes {
+		nodes[i] = startNodeAt(t, server.Config{Password: rootPassword, ListenAddr: addrs[i], Join: addrs})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, _, err := server.InitCluster(ctx, addrs[0]); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	for _, nd := range nodes {
+		select {
+		case <-nd.Ready():
+		case <-ctx.Done():
+			t.Fatal("a node never became ready")
+		}
+	}
+	return nodes
 }
 
 // rootURL is root's connection URL, with its password, in plain text.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/meridiandb/meridian/server"
 )
 
 // TestPgbench initializes pgbench's tables with `pgbench -i` and its default steps (drop,
@@ -24,7 +26,9 @@ import (
 // Meridian aborts a transaction that cannot be serialized with 40001 where PostgreSQL would
 // block, so the run passes --max-tries: pgbench (15 and later) retries those transactions,
 // and the test requires zero failed transactions after retries. The run lasts 5 seconds;
-// with MERIDIAN_PGBENCH_FULL=1 it lasts the 30 seconds of the compatibility matrix.
+// with MERIDIAN_PGBENCH_FULL=1 it lasts the 30 seconds of the compatibility matrix. With
+// MERIDIAN_PGBENCH_NODES=3 pgbench runs against the first node of a three-node cluster, whose
+// ranges have three replicas.
 func TestPgbench(t *testing.T) {
 	pgbench := need(t, "pgbench", "postgresql-contrib")
 	version := pgbenchVersion(t, pgbench)
@@ -35,7 +39,12 @@ func TestPgbench(t *testing.T) {
 	if os.Getenv("MERIDIAN_PGBENCH_FULL") != "" {
 		duration = "30"
 	}
-	n := startNode(t)
+	var n *server.Node
+	if os.Getenv("MERIDIAN_PGBENCH_NODES") == "3" {
+		n = startCluster(t, 3)[0]
+	} else {
+		n = startNode(t)
+	}
 	host, port, err := net.SplitHostPort(n.SQLAddr())
 	must(t, err, "address")
 	env := []string{"PGHOST=" + host, "PGPORT=" + port, "PGUSER=root", "PGPASSWORD=" + rootPassword,

@@ -193,7 +193,8 @@ func TestPgx(t *testing.T) {
 		// The unique violation, through PgError.
 		_, err = conn.Exec(ctx, `INSERT INTO accounts (id, owner) VALUES ($1, $2)`, 9, "ada")
 		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || pe.Code != "23505" || pe.Detail == "" {
+		if !errors.As(err, &pe) || pe.Code != "23505" || pe.Detail == "" || pe.ConstraintName != "accounts_owner_key" ||
+			pe.TableName != "accounts" || pe.SchemaName != "public" {
 			t.Errorf("duplicate owner: %#v", err)
 		}
 	})

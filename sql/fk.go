@@ -111,8 +111,8 @@ func evalChecks(ec *evalCtx, tbl *catalog.Table, checks []compiledCheck, row []t
 			return err
 		}
 		if v != nil && !v.(bool) {
-			return pgerror.New(pgerror.CodeCheckViolation, "new row for relation %q violates check constraint %q", tbl.Name, c.name).
-				WithDetail(fmt.Sprintf("Failing row contains %s.", rowText(tbl, row)))
+			return violation(pgerror.New(pgerror.CodeCheckViolation, "new row for relation %q violates check constraint %q", tbl.Name, c.name).
+				WithDetail(fmt.Sprintf("Failing row contains %s.", rowText(tbl, row))), tbl, "", c.name)
 		}
 	}
 	return nil
@@ -334,8 +334,8 @@ func (r *fkRun) checkParents(ctx context.Context, child *catalog.Table, fk *cata
 	}
 	for i, res := range b.Results {
 		if len(res.Rows) == 0 {
-			return pgerror.New(pgerror.CodeForeignKeyViolation, "insert or update on table %q violates foreign key constraint %q", child.Name, fk.Name).
-				WithDetail(fmt.Sprintf("%s is not present in table %q.", keyText(child, fk.Columns, lookups[i].vals), parent.Name))
+			return violation(pgerror.New(pgerror.CodeForeignKeyViolation, "insert or update on table %q violates foreign key constraint %q", child.Name, fk.Name).
+				WithDetail(fmt.Sprintf("%s is not present in table %q.", keyText(child, fk.Columns, lookups[i].vals), parent.Name)), child, "", fk.Name)
 		}
 	}
 	return nil
@@ -407,8 +407,8 @@ func (r *fkRun) actOnReferencing(ctx context.Context, parent *catalog.Table, ref
 		}
 		switch action {
 		case catalog.NoAction, catalog.Restrict:
-			return pgerror.New(pgerror.CodeForeignKeyViolation, "update or delete on table %q violates foreign key constraint %q on table %q", parent.Name, fk.Name, child.Name).
-				WithDetail(fmt.Sprintf("%s is still referenced from table %q.", keyText(parent, fk.ReferencedColumns, pc.oldVals), child.Name))
+			return violation(pgerror.New(pgerror.CodeForeignKeyViolation, "update or delete on table %q violates foreign key constraint %q on table %q", parent.Name, fk.Name, child.Name).
+				WithDetail(fmt.Sprintf("%s is still referenced from table %q.", keyText(parent, fk.ReferencedColumns, pc.oldVals), child.Name)), child, "", fk.Name)
 		case catalog.Cascade:
 			if pc.newVals == nil {
 				key, err := rowenc.PrimaryKey(child, row.vals)
@@ -456,8 +456,8 @@ func (r *fkRun) actOnReferencing(ctx context.Context, parent *catalog.Table, ref
 		for _, id := range fk.Columns {
 			ord := child.ColumnOrdinal(id)
 			if updated[ord] == nil && !child.Columns[ord].Nullable {
-				return pgerror.New(pgerror.CodeNotNullViolation, "null value in column %q of relation %q violates not-null constraint", child.Columns[ord].Name, child.Name).
-					WithDetail(fmt.Sprintf("Failing row contains %s.", rowText(child, updated)))
+				return violation(pgerror.New(pgerror.CodeNotNullViolation, "null value in column %q of relation %q violates not-null constraint", child.Columns[ord].Name, child.Name).
+					WithDetail(fmt.Sprintf("Failing row contains %s.", rowText(child, updated))), child, child.Columns[ord].Name, "")
 			}
 		}
 		checks, err := r.checksOf(child)

@@ -233,7 +233,19 @@ func uniqueViolation(err error, tbl *catalog.Table) error {
 	if cols != nil {
 		e = e.WithDetail(fmt.Sprintf("Key (%s)=(%s) already exists.", strings.Join(cols, ", "), strings.Join(vals, ", ")))
 	}
-	return e
+	return violation(e, tbl, "", name)
+}
+
+// violation names, on an integrity violation, the table (with its schema when it is public,
+// the only one named without a lookup), column and constraint it is about, as PostgreSQL's
+// ErrorResponse does: drivers expose them (pgx's PgError.ConstraintName, psycopg2's
+// diag.constraint_name, JDBC's ServerErrorMessage.getConstraint).
+func violation(e *pgerror.Error, tbl *catalog.Table, column, constraint string) *pgerror.Error {
+	schema := ""
+	if tbl.ParentSchemaID() == catalog.PublicSchemaID {
+		schema = "public"
+	}
+	return e.WithObject(schema, tbl.Name, column, constraint)
 }
 
 // describeValues names the columns ids and renders their values vals as PostgreSQL's error

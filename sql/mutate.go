@@ -151,7 +151,7 @@ func assign(tbl *catalog.Table, ord int, e *scalar, v types.Datum, st *types.Set
 	col := &tbl.Columns[ord]
 	if v == nil {
 		if !col.Nullable {
-			return nil, pgerror.New(pgerror.CodeNotNullViolation, "null value in column %q of relation %q violates not-null constraint", col.Name, tbl.Name)
+			return nil, violation(pgerror.New(pgerror.CodeNotNullViolation, "null value in column %q of relation %q violates not-null constraint", col.Name, tbl.Name), tbl, col.Name, "")
 		}
 		return nil, nil
 	}
@@ -167,7 +167,7 @@ func assign(tbl *catalog.Table, ord int, e *scalar, v types.Datum, st *types.Set
 
 // errDuplicateKey is PostgreSQL's 23505 for a row whose primary key tbl already holds.
 func errDuplicateKey(tbl *catalog.Table) *pgerror.Error {
-	return pgerror.New(pgerror.CodeUniqueViolation, "duplicate key value violates unique constraint %q", tbl.PrimaryKeyName())
+	return violation(pgerror.New(pgerror.CodeUniqueViolation, "duplicate key value violates unique constraint %q", tbl.PrimaryKeyName()), tbl, "", tbl.PrimaryKeyName())
 }
 
 type conflictMode int

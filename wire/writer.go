@@ -94,5 +94,9 @@ func errorResponse(err error, severity string) *pgproto3.ErrorResponse {
 		Hint:                pe.Hint,
 		Where:               pe.Where,
 		Position:            int32(pe.Position),
+		SchemaName:          pe.Schema,
+		TableName:           pe.Table,
+		ColumnName:          pe.Column,
+		ConstraintName:      pe.Constraint,
 	}
 }

@@ -253,6 +253,7 @@ public class JdbcSession {
         } catch (PSQLException e) {
             ServerErrorMessage m = e.getServerErrorMessage();
             check("23505".equals(e.getSQLState()) && m != null && m.getDetail().contains("already exists"), "duplicate: " + e);
+            check("accounts_owner_key".equals(m.getConstraint()) && "accounts".equals(m.getTable()), "constraint " + m.getConstraint());
             conn.rollback();
         }
         ok("unique violation is 23505");

@@ -132,6 +132,8 @@ async function main() {
     assert.ok(e instanceof DatabaseError);
     assert.strictEqual(e.code, '23505');
     assert.match(e.detail, /already exists/);
+    assert.strictEqual(e.constraint, 'accounts_owner_key');
+    assert.strictEqual(e.table, 'accounts');
     return true;
   });
   ok('unique violation is 23505');

@@ -180,6 +180,8 @@ with conn.cursor() as cur:
     except psycopg2.errors.UniqueViolation as e:
         check(e.pgcode == "23505", "pgcode " + str(e.pgcode))
         check("already exists" in (e.diag.message_detail or ""), "detail %r" % e.diag.message_detail)
+        check(e.diag.constraint_name == "accounts_owner_key" and e.diag.table_name == "accounts",
+              "constraint %r of table %r" % (e.diag.constraint_name, e.diag.table_name))
 conn.rollback()
 ok("unique violation is 23505")
 

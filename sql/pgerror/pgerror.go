@@ -78,7 +78,11 @@ type Error struct {
 	// as CONTEXT), e.g. the line and column of COPY data.
 	Where    string
 	Position int // 1-based character offset into the statement text, 0 if unknown
-	cause    error
+	// Schema, Table, Column and Constraint name the object an integrity violation is about
+	// (the ErrorResponse's s, t, c and n fields: pgx's PgError.ConstraintName, psycopg2's
+	// diag.constraint_name), "" when there is none.
+	Schema, Table, Column, Constraint string
+	cause                             error
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -97,7 +101,8 @@ func Wrap(err error, code, format string, args ...any) *Error {
 	msg := fmt.Sprintf(format, args...)
 	var pe *Error
 	if errors.As(err, &pe) {
-		return &Error{Code: pe.Code, Message: msg + ": " + pe.Message, Detail: pe.Detail, Hint: pe.Hint, Where: pe.Where, cause: err}
+		return &Error{Code: pe.Code, Message: msg + ": " + pe.Message, Detail: pe.Detail, Hint: pe.Hint, Where: pe.Where,
+			Schema: pe.Schema, Table: pe.Table, Column: pe.Column, Constraint: pe.Constraint, cause: err}
 	}
 	return &Error{Code: code, Message: msg + ": " + err.Error(), cause: err}
 }
@@ -113,6 +118,14 @@ func (e *Error) WithHint(hint string) *Error {
 func (e *Error) WithDetail(detail string) *Error {
 	c := *e
 	c.Detail = detail
+	return &c
+}
+
+// WithObject returns a copy of e naming the schema, table, column and constraint it is
+// about ("" for those it is not).
+func (e *Error) WithObject(schema, table, column, constraint string) *Error {
+	c := *e
+	c.Schema, c.Table, c.Column, c.Constraint = schema, table, column, constraint
 	return &c
 }
 
