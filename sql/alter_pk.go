@@ -72,9 +72,11 @@ func (s *Session) addPrimaryKey(ctx context.Context, x *execCtx, nt *catalog.Tab
 	return rekeyRows(ctx, x, a.original, nt)
 }
 
-// rekeyRows rewrites the rows of old, and its indexes' entries, under nt's primary key.
+// rekeyRows rewrites the rows of old, and its indexes' entries, under nt's primary key: it
+// reads every row, then deletes the old keys and writes the new ones, page by page, so that
+// no single write batch (and Raft command) grows with the table.
 func rekeyRows(ctx context.Context, x *execCtx, old, nt *catalog.Table) error {
-	var rows [][]types.Datum
+	var olds, rows [][]types.Datum
 	seen := map[string]bool{}
 	pkName := nt.PrimaryKeyName()
 	start, end := rowenc.PrimarySpan(old.ID)
@@ -98,9 +100,10 @@ func rekeyRows(ctx context.Context, x *execCtx, old, nt *catalog.Table) error {
 				WithDetail(fmt.Sprintf("Key (%s)=(%s) is duplicated.", strings.Join(cols, ", "), strings.Join(vals, ", ")))
 		}
 		seen[string(k)] = true
-		if err := x.mem.grow(int64(len(k)) + rowSize(row)); err != nil {
+		if err := x.mem.grow(int64(len(k)) + rowSize(row) + rowSize(oldRow)); err != nil {
 			return err
 		}
+		olds = append(olds, oldRow)
 		rows = append(rows, row)
 		return nil
 	})
@@ -108,8 +111,35 @@ func rekeyRows(ctx context.Context, x *execCtx, old, nt *catalog.Table) error {
 		return err
 	}
 	b := &txn.Batch{}
-	tableStart, tableEnd := rowenc.TableSpan(old.ID)
-	b.DelRange(tableStart, tableEnd)
+	flush := func(force bool) error {
+		if b.Len() == 0 || !force && b.Len() < scanPageSize {
+			return nil
+		}
+		err := x.txn.Run(ctx, b)
+		b = &txn.Batch{}
+		return err
+	}
+	// Every old key goes before any new one is written: a new key may equal an old one.
+	for _, oldRow := range olds {
+		k, err := rowenc.PrimaryKey(old, oldRow)
+		if err != nil {
+			return err
+		}
+		b.Del(k)
+		for i := range old.Indexes {
+			e, err := rowIndexEntry(old, &old.Indexes[i], oldRow)
+			if err != nil {
+				return err
+			}
+			b.Del(e.key)
+		}
+		if err := flush(false); err != nil {
+			return err
+		}
+	}
+	if err := flush(true); err != nil {
+		return err
+	}
 	for _, row := range rows {
 		k, v, err := rowenc.EncodeRow(nt, row)
 		if err != nil {
@@ -119,17 +149,11 @@ func rekeyRows(ctx context.Context, x *execCtx, old, nt *catalog.Table) error {
 		if err := putIndexEntries(b, nt, row); err != nil {
 			return err
 		}
-		if b.Len() >= scanPageSize {
-			if err := x.txn.Run(ctx, b); err != nil {
-				return err
-			}
-			b = &txn.Batch{}
+		if err := flush(false); err != nil {
+			return err
 		}
 	}
-	if b.Len() > 0 {
-		return x.txn.Run(ctx, b)
-	}
-	return nil
+	return flush(true)
 }
 
 func primaryKeyValues(t *catalog.Table, row []types.Datum) []types.Datum {
