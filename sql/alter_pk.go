@@ -119,13 +119,25 @@ func rekeyRows(ctx context.Context, x *execCtx, old, nt *catalog.Table) error {
 		b = &txn.Batch{}
 		return err
 	}
-	// Every old key goes before any new one is written: a new key may equal an old one.
-	for _, oldRow := range olds {
-		k, err := rowenc.PrimaryKey(old, oldRow)
+	// Every old key goes before any new one is written: a new key may equal an old one. The
+	// rows go by ranged deletes of a page of them each (the scan met them in key order).
+	for n := 0; n < len(olds); n += scanPageSize {
+		from, err := rowenc.PrimaryKey(old, olds[n])
 		if err != nil {
 			return err
 		}
-		b.Del(k)
+		to := end
+		if n+scanPageSize < len(olds) {
+			if to, err = rowenc.PrimaryKey(old, olds[n+scanPageSize]); err != nil {
+				return err
+			}
+		}
+		b.DelRange(from, to)
+		if err := flush(true); err != nil {
+			return err
+		}
+	}
+	for _, oldRow := range olds {
 		for i := range old.Indexes {
 			e, err := rowIndexEntry(old, &old.Indexes[i], oldRow)
 			if err != nil {
