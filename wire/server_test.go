@@ -748,6 +748,14 @@ func TestServeContextCancel(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln) }()
 	raw := connectRaw(t, ln.Addr().String())
+	// The session must have begun: a connection still in the listener's backlog when the
+	// server stops is closed without one, so there is nobody to say FATAL.
+	for deadline := time.Now().Add(10 * time.Second); srv.NumConnections() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was never accepted")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	cancel()
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
