@@ -331,38 +331,8 @@ func (c *Catalog) UpdateTable(ctx context.Context, t *txn.Txn, tbl *Table, renam
 // LookupSequence resolves a sequence of a schema by name. A table of that name is a 42809
 // error.
 func (c *Catalog) LookupSequence(ctx context.Context, t *txn.Txn, dbID, schemaID uint32, name string, at uint64) (*Sequence, error) {
-	key := tableKey{dbID, schemaID, name}
-	if at != 0 {
-		c.mu.Lock()
-		s, ok := c.sequences[key]
-		c.mu.Unlock()
-		if ok && s.version == at {
-			return s.v, nil
-		}
-	}
-	id, ok, err := c.getID(ctx, t, dbID, schemaID, name)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation %q does not exist", name)
-	}
-	d, err := c.getDescriptor(ctx, t, id)
-	if err != nil {
-		return nil, err
-	}
-	if d != nil && d.Table != nil {
-		return nil, pgerror.New(pgerror.CodeWrongObjectType, "%q is not a sequence", name)
-	}
-	if d == nil || d.Sequence == nil {
-		return nil, fmt.Errorf("namespace entry for sequence %q points at missing descriptor %d", name, id)
-	}
-	if at != 0 {
-		c.mu.Lock()
-		c.sequences[key] = cached[*Sequence]{d.Sequence, at}
-		c.mu.Unlock()
-	}
-	return d.Sequence, nil
+	return lookupRelation(ctx, c, t, func() map[tableKey]cached[*Sequence] { return c.sequences }, tableKey{dbID, schemaID, name}, at, "sequence",
+		func(d *descriptor) (*Sequence, bool) { return d.Sequence, d.Table != nil })
 }
 
 // SequenceByID reads the sequence with descriptor ID id in t; nil when there is none.

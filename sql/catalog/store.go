@@ -264,38 +264,51 @@ func (c *Catalog) LookupTable(ctx context.Context, t *txn.Txn, dbID uint32, name
 // LookupTableIn resolves a table of a schema by name. A sequence of that name is a 42809
 // error: it is a relation, but not a table.
 func (c *Catalog) LookupTableIn(ctx context.Context, t *txn.Txn, dbID, schemaID uint32, name string, at uint64) (*Table, error) {
-	key := tableKey{dbID, schemaID, name}
+	return lookupRelation(ctx, c, t, func() map[tableKey]cached[*Table] { return c.tables }, tableKey{dbID, schemaID, name}, at, "table",
+		func(d *descriptor) (*Table, bool) { return d.Table, d.Sequence != nil })
+}
+
+// lookupRelation finds the relation key names, of the kind of from: from returns the
+// descriptor's relation of that kind and whether it is of the other kind (42809). cache
+// returns, under c.mu (Invalidate replaces it), the map of what was read at each schema
+// version; at 0 means read from t and cache nothing.
+func lookupRelation[T comparable](ctx context.Context, c *Catalog, t *txn.Txn, cache func() map[tableKey]cached[T], key tableKey, at uint64, kind string, from func(*descriptor) (T, bool)) (T, error) {
+	var zero T
 	if at != 0 {
 		c.mu.Lock()
-		tbl, ok := c.tables[key]
+		v, ok := cache()[key]
 		c.mu.Unlock()
-		if ok && tbl.version == at {
-			return tbl.v, nil
+		if ok && v.version == at {
+			return v.v, nil
 		}
 	}
-	id, ok, err := c.getID(ctx, t, dbID, schemaID, name)
+	id, ok, err := c.getID(ctx, t, key.db, key.schema, key.name)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	if !ok {
-		return nil, pgerror.New(pgerror.CodeUndefinedTable, "relation %q does not exist", name)
+		return zero, pgerror.New(pgerror.CodeUndefinedTable, "relation %q does not exist", key.name)
 	}
 	d, err := c.getDescriptor(ctx, t, id)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	if d != nil && d.Sequence != nil {
-		return nil, pgerror.New(pgerror.CodeWrongObjectType, "%q is not a table", name)
+	var v T
+	if d != nil {
+		var other bool
+		if v, other = from(d); other {
+			return zero, pgerror.New(pgerror.CodeWrongObjectType, "%q is not a %s", key.name, kind)
+		}
 	}
-	if d == nil || d.Table == nil {
-		return nil, fmt.Errorf("namespace entry for table %q points at missing descriptor %d", name, id)
+	if v == zero {
+		return zero, fmt.Errorf("namespace entry for %s %q points at missing descriptor %d", kind, key.name, id)
 	}
 	if at != 0 {
 		c.mu.Lock()
-		c.tables[key] = cached[*Table]{d.Table, at}
+		cache()[key] = cached[T]{v, at}
 		c.mu.Unlock()
 	}
-	return d.Table, nil
+	return v, nil
 }
 
 // TableByID reads the table with descriptor ID id in t, bypassing the cache, which is keyed by
