@@ -234,6 +234,25 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 	}
 }
 
+// awaitSoleLeaseholder waits for a replica that is its range's only member to lead it. Alone
+// it always wins the election, but on a loaded machine that can take longer than one
+// checkLeaseholder allows (CI saw a single-node test fail to open its store so), so it
+// keeps checking for up to a minute; a replica with other members fails at once.
+func (r *Replica) awaitSoleLeaseholder(ctx context.Context) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := r.checkLeaseholder(ctx)
+		if err == nil || ctx.Err() != nil || len(r.Desc().Replicas) != 1 || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // proposalError turns Raft's refusals into errors the sender can act on. A proposal refused
 // because this replica is not (or is ceasing to be) the leader was never applied: the
 // sender should retry at the new leaseholder. One whose leader lost leadership while it

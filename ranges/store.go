@@ -194,7 +194,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		// Alone, the store elects itself leader of every range; wait for that, so that it
 		// is ready to serve when OpenStore returns.
 		for _, r := range s.replicas {
-			if err := r.checkLeaseholder(ctx); err != nil {
+			if err := r.awaitSoleLeaseholder(ctx); err != nil {
 				s.Close()
 				return nil, err
 			}

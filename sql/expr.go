@@ -101,6 +101,10 @@ type compiler struct {
 	// windows, when non-nil, allows window functions, each a slot after winBase.
 	windows *[]*windowFunc
 	winBase *int
+	// setFuncs, when non-nil, allows set-returning functions (in a select list), each a
+	// slot after setFuncBase that a projectSetNode fills.
+	setFuncs    *[]*setFunc
+	setFuncBase *int
 }
 
 type paramTypes struct {
@@ -435,7 +439,8 @@ func typedOrUnknown(s *scalar) types.T {
 var binaryOpNames = map[opcode.Op]string{
 	opcode.Plus: "+", opcode.Minus: "-", opcode.Mul: "*", opcode.Div: "/", opcode.Mod: "%",
 	opcode.IntDiv: "/", opcode.EQ: "=", opcode.NE: "<>", opcode.LT: "<", opcode.LE: "<=",
-	opcode.GT: ">", opcode.GE: ">=",
+	opcode.GT: ">", opcode.GE: ">=", opcode.And: "&", opcode.Or: "|", opcode.LeftShift: "<<",
+	opcode.RightShift: ">>",
 }
 
 func (c *compiler) binary(n *ast.BinaryOperationExpr) (*scalar, error) {

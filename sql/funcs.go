@@ -39,6 +39,9 @@ func wantArgs(name string, args []*scalar, n int) error {
 
 func (c *compiler) funcCall(n *ast.FuncCallExpr, want types.T) (*scalar, error) {
 	name := n.FnName.L
+	if isSetFunc(name) {
+		return c.setFuncSlot(n)
+	}
 	if s, ok, err := c.typeFuncs(n, name, want); ok {
 		return s, err
 	}

@@ -106,14 +106,19 @@ var catalogTables = map[string]map[string]*catalogTable{pgCatalogSchema: {}, inf
 // catalogTableList is every definition in registration order (which fixes their OIDs).
 var catalogTableList []*catalogTable
 
+func zeroBased(t types.T) types.T {
+	t.ZeroBased = true
+	return t
+}
+
 // catalogTypeNames maps the type names of catalog column definitions that Meridian has no
 // type for to the type that stands in for them.
 var catalogTypeNames = map[string]types.T{
 	"char":            types.QChar,
 	"aclitem[]":       types.ArrayOf(types.String),
 	"pg_node_tree":    types.String,
-	"int2vector":      types.ArrayOf(types.Int2),
-	"oidvector":       types.ArrayOf(types.OidT),
+	"int2vector":      zeroBased(types.ArrayOf(types.Int2)),
+	"oidvector":       zeroBased(types.ArrayOf(types.OidT)),
 	"xid":             types.Int8,
 	"anyarray":        types.String,
 	"inet":            types.String,

@@ -177,9 +177,12 @@ func (p *planner) finishSelect(n *ast.SelectStmt, input relNode, qs *queryScope)
 	aggBase := 0
 	var wins []*windowFunc
 	winBase := 0
+	var setFuncs []*setFunc
+	setFuncBase := 0
 	ac := *c
 	ac.aggs, ac.aggBase = &aggs, &aggBase
 	ac.windows, ac.winBase = &wins, &winBase
+	ac.setFuncs, ac.setFuncBase = &setFuncs, &setFuncBase
 	outputs, err := compileFields(&ac, fields)
 	if err != nil {
 		return nil, err
@@ -208,14 +211,15 @@ func (p *planner) finishSelect(n *ast.SelectStmt, input relNode, qs *queryScope)
 		}
 		if n.Having != nil {
 			hc := ac
-			hc.windows = nil
+			hc.windows, hc.setFuncs = nil, nil
 			if having, err = hc.compileWant(n.Having.Expr, types.Bool); err != nil {
 				return nil, err
 			}
 		}
 	} else {
-		wins = nil
+		wins, setFuncs = nil, nil
 		c.windows, c.winBase = &wins, &winBase
+		c.setFuncs, c.setFuncBase = &setFuncs, &setFuncBase
 		if outputs, err = compileFields(c, fields); err != nil {
 			return nil, err
 		}
@@ -327,6 +331,10 @@ func (p *planner) finishSelect(n *ast.SelectStmt, input relNode, qs *queryScope)
 		winBase = len(node.cols())
 		node = newWindowNode(node, wins)
 	}
+	if len(setFuncs) > 0 {
+		setFuncBase = len(node.cols())
+		node = newProjectSetNode(node, setFuncs)
+	}
 	render := &projectNode{input: node, exprs: exprs, scope: outScope, passthrough: true}
 	for _, e := range exprs {
 		render.passthrough = render.passthrough && e.colOrd >= 0
@@ -344,7 +352,7 @@ func (p *planner) finishSelect(n *ast.SelectStmt, input relNode, qs *queryScope)
 		return nil, err
 	}
 	if len(keys) > 0 {
-		if distinctOn == nil && !aggregated && len(wins) == 0 && scanProvidesOrder(input, keys, exprs) {
+		if distinctOn == nil && !aggregated && len(wins) == 0 && len(setFuncs) == 0 && scanProvidesOrder(input, keys, exprs) {
 			keys = nil
 		}
 	}
@@ -359,7 +367,7 @@ func (p *planner) finishSelect(n *ast.SelectStmt, input relNode, qs *queryScope)
 		node = &distinctNode{input: node, on: onCols, label: "(" + strings.Join(exprTexts(distinctOn), ", ") + ")"}
 	}
 	if limitRows != nil || offsetRows != nil {
-		if limitRows != nil && len(keys) == 0 && distinctOn == nil && !n.Distinct && !aggregated && len(wins) == 0 {
+		if limitRows != nil && len(keys) == 0 && distinctOn == nil && !n.Distinct && !aggregated && len(wins) == 0 && len(setFuncs) == 0 {
 			setLimitHint(input, limitRows, offsetRows)
 		}
 		node = &limitNode{input: node, limit: limitRows, offset: offsetRows}
@@ -387,7 +395,7 @@ func (p *planner) limitClause(l *ast.Limit, c *compiler) (limit, offset *scalar,
 	}
 	lc := *c
 	lc.scope = nil
-	lc.aggs, lc.windows = nil, nil
+	lc.aggs, lc.windows, lc.setFuncs = nil, nil, nil
 	if l.Count != nil {
 		if limit, err = lc.compileWant(l.Count, types.Int8); err != nil {
 			return nil, nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/sql/catalog"
 	"github.com/meridiandb/meridian/sql/parser"
+	"github.com/meridiandb/meridian/sql/pgdialect"
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/sql/types"
 	"github.com/meridiandb/meridian/txn"
@@ -306,6 +307,12 @@ func outputName(e ast.ExprNode) string {
 		case "meridian_subscript":
 			if len(n.Args) == 2 {
 				return outputName(n.Args[0]) // a[1] is named a
+			}
+		case pgdialect.FieldCall:
+			if len(n.Args) == 2 {
+				if v, ok := n.Args[1].(*parser.Value); ok {
+					return v.GetString() // (r).x is named x
+				}
 			}
 		}
 		return name

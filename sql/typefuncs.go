@@ -7,6 +7,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
 	"github.com/meridiandb/meridian/sql/parser"
+	"github.com/meridiandb/meridian/sql/pgdialect"
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/sql/types"
 )
@@ -27,6 +28,8 @@ func (c *compiler) typeFuncs(n *ast.FuncCallExpr, name string, want types.T) (s 
 		s, err = c.arrayConstructor(n, want)
 	case "meridian_subscript", "meridian_slice":
 		s, err = c.subscript(n, name == "meridian_slice")
+	case pgdialect.FieldCall:
+		s, err = c.fieldSelection(n)
 	case "meridian_extract", "date_part", "date_trunc":
 		s, err = c.datePart(n, name)
 	case "timezone":
@@ -59,8 +62,8 @@ func (c *compiler) typeFuncs(n *ast.FuncCallExpr, name string, want types.T) (s 
 	case "regexp_matches":
 		err = pgerror.Unsupported("set-returning functions such as regexp_matches()").
 			WithHint("regexp_match() returns the first match as an array.")
-	case "unnest", "jsonb_array_elements", "jsonb_array_elements_text", "jsonb_each", "jsonb_each_text",
-		"jsonb_object_keys", "json_array_elements", "json_each", "json_object_keys", "generate_series",
+	case "jsonb_array_elements", "jsonb_array_elements_text", "jsonb_each", "jsonb_each_text",
+		"jsonb_object_keys", "json_array_elements", "json_each", "json_object_keys",
 		"regexp_split_to_table", "string_to_table":
 		err = pgerror.Unsupported("set-returning functions such as " + name + "()")
 	default:
@@ -342,22 +345,29 @@ func (c *compiler) subscript(n *ast.FuncCallExpr, slice bool) (*scalar, error) {
 		}
 		args = append(args, s)
 	}
+	// Elements are numbered from 1, or from 0 in int2vector and oidvector.
+	first := int64(1)
+	if a.typ.ZeroBased {
+		first = 0
+	}
 	if !slice {
 		return c.derived(a.typ.ElemType(), args, func(v []types.Datum) (types.Datum, error) {
-			return v[0].(types.Array).Subscript(v[1].(int64)), nil
+			return v[0].(types.Array).Subscript(v[1].(int64) + 1 - first), nil
 		}, true), nil
 	}
 	openLo, openHi := isNullLiteral(n.Args[1]), isNullLiteral(n.Args[2])
-	return c.derived(a.typ, args, func(v []types.Datum) (types.Datum, error) {
+	sliced := a.typ
+	sliced.ZeroBased = false // a slice is numbered from 1
+	return c.derived(sliced, args, func(v []types.Datum) (types.Datum, error) {
 		if v[0] == nil || v[1] == nil && !openLo || v[2] == nil && !openHi {
 			return nil, nil
 		}
 		lo, hi := int64(1), int64(len(v[0].(types.Array).Elems))
 		if !openLo {
-			lo = v[1].(int64)
+			lo = v[1].(int64) + 1 - first
 		}
 		if !openHi {
-			hi = v[2].(int64)
+			hi = v[2].(int64) + 1 - first
 		}
 		return v[0].(types.Array).Slice(lo, hi), nil
 	}, false), nil
@@ -749,9 +759,17 @@ func (c *compiler) arrayFunc(n *ast.FuncCallExpr, name string) (*scalar, error) 
 			if n == 0 || len(v) == 2 && v[1].(int64) != 1 {
 				return nil, nil // an empty array has no dimensions; arrays here have one
 			}
+			first := int64(1)
+			if at.ZeroBased {
+				first = 0
+			}
 			switch name {
-			case "array_lower", "array_ndims":
+			case "array_ndims":
 				return int64(1), nil
+			case "array_lower":
+				return first, nil
+			case "array_upper":
+				return first + n - 1, nil
 			}
 			return n, nil
 		}, true), nil

@@ -529,3 +529,47 @@ func (r *rewriter) atTimeZone() error {
 	}
 	return nil
 }
+
+// FieldCall is the call the front end makes of a field selection: (expr).name is
+// meridian_field((expr), 'name'), with the name folded as an identifier is.
+const FieldCall = "meridian_field"
+
+// fieldSelections rewrites (expr).name, which tidb's grammar has no form for. PostgreSQL
+// requires the parentheses, so a closing parenthesis followed by a dot and a name is always
+// a field selection; selections chain, as in (expr).a.b. It runs before the casts, which
+// take the primary before :: and must see the selection as one.
+func (r *rewriter) fieldSelections() error {
+	for i := 0; i+1 < len(r.toks); i++ {
+		if !r.toks[i].isOp(")") || !r.toks[i+1].isOp(".") {
+			continue
+		}
+		open := r.openParen(i)
+		if open < 0 {
+			return r.syntaxError(i)
+		}
+		if open > 0 && isName(r.toks[open-1]) && !isKeywordBeforeParen(r.toks[open-1]) {
+			if !r.toks[open-1].gen || r.toks[open-1].text != FieldCall {
+				return r.syntaxError(i + 1) // f(x).a: PostgreSQL wants (f(x)).a
+			}
+			open-- // the previous selection of a chain
+		}
+		if i+2 >= len(r.toks) {
+			return r.syntaxError(len(r.toks))
+		}
+		f := r.toks[i+2]
+		if f.isOp("*") {
+			return r.unsupported("(composite).*")
+		}
+		if !isName(f) {
+			return r.syntaxError(i + 2)
+		}
+		name := f.text
+		if f.kind == tokIdent {
+			name = strings.ToLower(name)
+		}
+		call := funcCall(FieldCall, r.toks[open:i+1], []token{str(name)})
+		r.replace(open, i+3, call...)
+		i = open + len(call) - 2 // the call's own ')' may start the next selection
+	}
+	return nil
+}

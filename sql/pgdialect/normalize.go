@@ -183,7 +183,7 @@ func normalize(src string, toks []token) (Statement, error) {
 		return r.copyStatement()
 	}
 	steps := []func() error{
-		r.schemaForms, r.statementForms, r.catalogSyntax, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.storedColumnClauses, r.typedLiterals,
+		r.schemaForms, r.statementForms, r.catalogSyntax, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.storedColumnClauses, r.typedLiterals, r.fieldSelections,
 		r.extract, r.casts, r.arraySubqueries, r.arrays, r.atTimeZone, r.power, r.otherOperators, r.anyAll, r.ilike, r.distinctFrom,
 		r.rejectLeftovers, r.lateral, r.fullJoins, r.fromClauses, r.distinctOn, r.cteHints, r.valuesLists,
 		r.withInsert, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,

@@ -77,6 +77,8 @@ func AppendBinary(b []byte, t T, d Datum) ([]byte, error) {
 		return appendArrayBinary(b, t, d.(Array))
 	case OIDFamily:
 		return appendOidBinary(b, d), nil
+	case RecordFamily:
+		return appendRecordBinary(b, t, d.(Record))
 	}
 	return nil, pgerror.Unsupported("binary format for type " + t.String())
 }

@@ -48,6 +48,8 @@ func AppendGroupKey(b []byte, t T, d Datum) []byte {
 			b = append(b, k...)
 		}
 		return append(b, '}')
+	case Record:
+		return appendRecordGroupKey(b, t, v)
 	}
 	return AppendText(b, t, d)
 }

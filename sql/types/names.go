@@ -77,6 +77,8 @@ func (t T) OID() uint32 {
 	case OIDFamily:
 		oid, _, _ := t.OIDKind.info()
 		return oid
+	case RecordFamily:
+		return OIDRecord
 	}
 	return OIDUnknown
 }
@@ -218,6 +220,8 @@ func (t T) String() string {
 	case OIDFamily:
 		_, _, name := t.OIDKind.info()
 		return name
+	case RecordFamily:
+		return "record"
 	}
 	return "unknown"
 }

@@ -78,6 +78,10 @@ func Compare(t T, a, b Datum) int {
 		if y, ok := b.(Array); ok {
 			return compareArrays(t, x, y)
 		}
+	case Record:
+		if y, ok := b.(Record); ok {
+			return compareRecords(t, x, y)
+		}
 	case Oid:
 		if y, ok := b.(Oid); ok {
 			return cmpOrdered(int64(x.ID), int64(y.ID))
@@ -214,6 +218,8 @@ func BinaryOp(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 		return jsonOp(op, lt, l, rt, r)
 	case "@>", "<@", "&&":
 		return containmentOp(op, lt, l, rt, r)
+	case "&", "|", "<<", ">>":
+		return bitOp(op, lt, l, rt, r)
 	case "+", "-", "*", "/", "%":
 		if isTime(lt.Family) || isTime(rt.Family) || isClock(lt.Family) || isClock(rt.Family) {
 			return dateArith(op, lt, l, rt, r)
@@ -238,6 +244,41 @@ func BinaryOp(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
 // double precision (real only when both are real), then numeric, then the wider integer.
 // PostgreSQL has no float-numeric operators and would pick numeric or float8 by implicit
 // casts; Meridian always chooses double precision.
+// bitOp is the integers' bitwise and, or and shifts. A shift keeps its left operand's type
+// and, like PostgreSQL's, takes its count modulo the width.
+func bitOp(op string, lt T, l Datum, rt T, r Datum) (T, Datum, error) {
+	if lt.Family != IntFamily || rt.Family != IntFamily {
+		return T{}, nil, opError(op, lt, rt)
+	}
+	res := arithType(lt, rt)
+	if op == "<<" || op == ">>" {
+		res = T{Family: IntFamily, Width: lt.intWidth()}
+	}
+	if l == nil || r == nil {
+		return res, nil, nil
+	}
+	a, b := l.(int64), r.(int64)
+	switch op {
+	case "&":
+		return res, a & b, nil
+	case "|":
+		return res, a | b, nil
+	}
+	shift := uint(b) % uint(res.intWidth())
+	if op == ">>" {
+		return res, a >> shift, nil
+	}
+	// Shifting left wraps within the type's width, as C's shift of a smaller integer does.
+	v := a << shift
+	switch res.intWidth() {
+	case 16:
+		v = int64(int16(v))
+	case 32:
+		v = int64(int32(v))
+	}
+	return res, v, nil
+}
+
 func arithType(lt, rt T) T {
 	switch {
 	case lt.Family == FloatFamily || rt.Family == FloatFamily:

@@ -76,6 +76,8 @@ func AppendTextWith(b []byte, t T, d Datum, st *Settings) []byte {
 		return appendArray(b, t, v, st)
 	case Oid:
 		return appendOid(b, t, v)
+	case Record:
+		return appendRecord(b, t, v, st)
 	}
 	// Datums are produced by this package, so another Go type is a programming error upstream;
 	// printing it beats crashing a server holding other sessions.

@@ -28,6 +28,7 @@ const (
 	JSONFamily     // string, the document's text as given (validated)
 	ArrayFamily    // Array; Elem is the element family, the other fields the element's modifiers
 	OIDFamily      // Oid; OIDKind tells oid, regclass, regtype, ... apart (see oid.go)
+	RecordFamily   // Record; Width numbers the record's shape (see RecordType)
 )
 
 // StringKind tells text, varchar(n) and char(n) apart; they share StringFamily.
@@ -57,6 +58,9 @@ type T struct {
 	Elem Family `json:",omitempty"`
 	// OIDKind tells the OIDFamily types apart (oid, regclass, regtype, ...).
 	OIDKind OIDKind `json:",omitempty"`
+	// ZeroBased marks the arrays of the system catalogs that PostgreSQL types int2vector
+	// and oidvector, whose subscripts start at 0 (indoption[0] is the first key column's).
+	ZeroBased bool `json:",omitempty"`
 }
 
 // Datum is one SQL value: nil for NULL, otherwise the Go type its Family documents.
@@ -100,7 +104,7 @@ func ArrayOf(elem T) T {
 // ElemType is the element type of an array type t.
 func (t T) ElemType() T {
 	e := t
-	e.Family, e.Elem = t.Elem, UnknownFamily
+	e.Family, e.Elem, e.ZeroBased = t.Elem, UnknownFamily, false
 	return e
 }
 
@@ -133,6 +137,7 @@ const (
 	OIDFloat4      uint32 = 700
 	OIDFloat8      uint32 = 701
 	OIDUnknown     uint32 = 705
+	OIDRecord      uint32 = 2249
 	OIDBpchar      uint32 = 1042
 	OIDVarchar     uint32 = 1043
 	OIDDate        uint32 = 1082
