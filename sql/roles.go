@@ -273,6 +273,9 @@ func (p *accessPlan) dropRole(ctx context.Context, x *execCtx) (*result, error) 
 				deps = appendDependencies(deps, name, seq.Privileges(), "sequence "+seq.Name)
 			}
 		}
+		for _, v := range objs.Views {
+			deps = appendDependencies(deps, name, v.Privileges(), "view "+v.Name)
+		}
 		if len(deps) > 0 {
 			return nil, pgerror.New(codeDependentObjects, "role %q cannot be dropped because some objects depend on it", name).
 				WithDetail(strings.Join(deps, "\n"))
