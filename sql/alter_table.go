@@ -30,10 +30,12 @@ type alterTablePlan struct {
 	specs []*ast.AlterTableSpec
 	// dropIfExists names the constraints dropped with IF EXISTS.
 	dropIfExists map[string]bool
+	// isView marks ALTER VIEW, which names a view (ALTER TABLE may too, as in PostgreSQL).
+	isView bool
 }
 
-func (s *Session) planAlterTable(n *ast.AlterTableStmt, opts *pgdialect.DDL) (plan, error) {
-	p := &alterTablePlan{table: n.Table, specs: n.Specs, dropIfExists: map[string]bool{}}
+func (s *Session) planAlterTable(n *ast.AlterTableStmt, opts *pgdialect.DDL, isView bool) (plan, error) {
+	p := &alterTablePlan{table: n.Table, specs: n.Specs, dropIfExists: map[string]bool{}, isView: isView}
 	for _, name := range opts.DropConstraintIfExists {
 		p.dropIfExists[name] = true
 	}
@@ -68,8 +70,16 @@ type alteration struct {
 func (p *alterTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	s := x.session
 	tbl, err := s.lookupTableAt(ctx, x.txn, p.table.Schema.O, p.table.Name.O, 0)
+	if pgerror.Code(err) == pgerror.CodeWrongObjectType {
+		if v, verr := s.lookupViewAt(ctx, x.txn, p.table.Schema.O, p.table.Name.O, 0); verr == nil {
+			return p.alterView(ctx, x, v)
+		}
+	}
 	if err != nil {
 		return nil, err
+	}
+	if p.isView {
+		return nil, notAView(tbl.Name)
 	}
 	if err := s.checkTableOwner(ctx, x.txn, tbl); err != nil {
 		return nil, err
@@ -96,6 +106,11 @@ func (p *alterTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	return &result{tag: "ALTER TABLE", notices: a.notices}, nil
 }
 
+// tableWhat names the table being altered as messages about its dependents do.
+func (p *alterTablePlan) tableWhat(ctx context.Context, x *execCtx, nt *catalog.Table) string {
+	return "table " + x.session.displayName(ctx, x.txn, nt.DatabaseID, nt.ParentSchemaID(), nt.Name)
+}
+
 // visibleColumn finds a column users can name.
 func visibleColumn(tbl *catalog.Table, name string) (*catalog.Column, int, bool) {
 	c, ord, ok := tbl.ColumnByName(name)
@@ -119,12 +134,21 @@ func (p *alterTablePlan) apply(ctx context.Context, x *execCtx, edits *tableEdit
 			}
 		}
 	case ast.AlterTableDropColumn:
-		return s.dropColumn(ctx, x.txn, edits, nt, spec.OldColumnName.Name.O, spec.IfExists, a)
+		name := spec.OldColumnName.Name.O
+		if _, _, ok := visibleColumn(nt, name); ok {
+			if err := s.refuseIfViewsRead(ctx, x.txn, nt.DatabaseID, nt.ID, "drop", p.tableWhat(ctx, x, nt), name); err != nil {
+				return err
+			}
+		}
+		return s.dropColumn(ctx, x.txn, edits, nt, name, spec.IfExists, a)
 	case ast.AlterTableRenameColumn:
 		from, to := spec.OldColumnName.Name.O, spec.NewColumnName.Name.O
 		col, _, ok := visibleColumn(nt, from)
 		if !ok {
 			return noSuchColumn(nt, from)
+		}
+		if err := s.refuseIfViewsRead(ctx, x.txn, nt.DatabaseID, nt.ID, "rename", p.tableWhat(ctx, x, nt), from); err != nil {
+			return err
 		}
 		if _, _, taken := nt.ColumnByName(to); taken {
 			return pgerror.New(pgerror.CodeDuplicateColumn, "column %q of relation %q already exists", to, nt.Name)
@@ -135,6 +159,9 @@ func (p *alterTablePlan) apply(ctx context.Context, x *execCtx, edits *tableEdit
 		to := spec.NewTable
 		if to.Schema.O != "" && !schemaNamed(to.Schema.O, nt) {
 			return pgerror.Unsupported("moving a table to another schema")
+		}
+		if err := s.refuseIfViewsRead(ctx, x.txn, nt.DatabaseID, nt.ID, "rename", p.tableWhat(ctx, x, nt), ""); err != nil {
+			return err
 		}
 		if _, ok := edits.renamed[nt.ID]; !ok {
 			edits.renamed[nt.ID] = nt.Name

@@ -87,6 +87,11 @@ func (p *dropDatabasePlan) run(ctx context.Context, x *execCtx) (*result, error)
 			return nil, err
 		}
 	}
+	for _, v := range objs.Views {
+		if err := s.srv.cat.DropView(ctx, x.txn, v); err != nil {
+			return nil, err
+		}
+	}
 	for _, sc := range objs.Schemas {
 		if err := s.srv.cat.DropSchema(ctx, x.txn, sc); err != nil {
 			return nil, err
@@ -339,7 +344,7 @@ type dropTablePlan struct {
 
 func (s *Session) planDropTable(n *ast.DropTableStmt, opts *pgdialect.DDL) (plan, error) {
 	if n.IsView {
-		return nil, pgerror.Unsupported("views")
+		return &dropViewPlan{names: n.Tables, ifExists: n.IfExists, cascade: opts != nil && opts.Cascade}, nil
 	}
 	return &dropTablePlan{tables: n.Tables, ifExists: n.IfExists, cascade: opts != nil && opts.Cascade}, nil
 }
@@ -357,7 +362,11 @@ func (p *dropTablePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 				continue
 			}
 			if pgerror.Code(err) == pgerror.CodeWrongObjectType {
-				return nil, pgerror.Flatten(err).WithHint("Use DROP SEQUENCE to remove a sequence.")
+				hint := "Use DROP SEQUENCE to remove a sequence."
+				if _, verr := s.lookupViewAt(ctx, x.txn, tn.Schema.O, tn.Name.O, 0); verr == nil {
+					hint = "Use DROP VIEW to remove a view."
+				}
+				return nil, pgerror.Flatten(err).WithHint(hint)
 			}
 			return nil, err
 		}

@@ -114,10 +114,14 @@ func (p *planner) planTableSource(ts *ast.TableSource, qs *queryScope, lock *loc
 			}
 			return &logicalDerived{name: alias, node: &vtableNode{vt: vt, scope: scope}}, nil
 		}
-		tbl, err := p.s.resolveTable(p.ctx, p.txn, src)
+		rel, err := p.s.resolveReadable(p.ctx, p.txn, src.Schema.O, src.Name.O, p.s.cacheVersion())
 		if err != nil {
 			return nil, err
 		}
+		if rel.view != nil {
+			return p.planViewRef(rel.view, alias, lock)
+		}
+		tbl := rel.table
 		name := tbl.Name
 		if alias != "" {
 			name = alias
@@ -130,7 +134,7 @@ func (p *planner) planTableSource(ts *ast.TableSource, qs *queryScope, lock *loc
 		if tl != nil {
 			want |= privilege.Update // as PostgreSQL: locking rows asks for the right to change them
 		}
-		if err := p.s.checkTable(p.ctx, p.txn, tbl, want); err != nil {
+		if err := p.checkRead(tbl.Privileges(), want, "table", tbl.Name); err != nil {
 			return nil, err
 		}
 		scope := tableScope(tbl, name)

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/meridiandb/meridian/sql/privilege"
@@ -95,7 +96,7 @@ func init() {
 					continue
 				}
 				ns, _ := g.snap.namespaceByOID(r.ns)
-				typ, insertable := "BASE TABLE", r.vt == nil
+				typ, insertable := "BASE TABLE", r.vt == nil && r.view == nil
 				if r.kind == 'v' {
 					typ = "VIEW"
 				}
@@ -274,7 +275,25 @@ func init() {
 	defineTable(is, "views", 'v', `table_catalog sql_identifier, table_schema sql_identifier, table_name sql_identifier,
 		view_definition character_data, check_option character_data, is_updatable yes_or_no,
 		is_insertable_into yes_or_no, is_trigger_updatable yes_or_no, is_trigger_deletable yes_or_no,
-		is_trigger_insertable_into yes_or_no`, empty)
+		is_trigger_insertable_into yes_or_no`,
+		func(g *rowGen) error {
+			for _, r := range g.snap.relations {
+				if r.view == nil || !g.snap.tableVisibleTo(r) {
+					continue
+				}
+				// PostgreSQL shows the definition to the view's owner only.
+				var def any
+				if g.snap.superuser || slices.Contains(g.snap.acting, r.owner) {
+					def = viewDefinition(r.view)
+				}
+				if err := g.add("table_catalog", g.snap.database.Name, "table_schema", g.snap.schemaName(r), "table_name", r.name,
+					"view_definition", def, "check_option", "NONE", "is_updatable", "NO", "is_insertable_into", "NO",
+					"is_trigger_updatable", "NO", "is_trigger_deletable", "NO", "is_trigger_insertable_into", "NO"); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	defineTable(is, "sequences", 'v', `sequence_catalog sql_identifier, sequence_schema sql_identifier,
 		sequence_name sql_identifier, data_type character_data, numeric_precision cardinal_number,
 		numeric_precision_radix cardinal_number, numeric_scale cardinal_number, start_value character_data,

@@ -281,7 +281,7 @@ func (s *Session) planInsert(ctx context.Context, t *txn.Txn, n *ast.InsertStmt,
 	}
 	tbl, name, err := s.resolveSingleTable(ctx, t, n.Table)
 	if err != nil {
-		return nil, err
+		return nil, s.viewWriteError(ctx, t, n.Table, "insert into", err)
 	}
 	var names []string
 	if n.Columns != nil {
@@ -529,7 +529,7 @@ func (s *Session) planUpdate(ctx context.Context, t *txn.Txn, n *ast.UpdateStmt,
 	}
 	src, err := s.planSource(ctx, t, n.TableRefs, n.Where, p.params)
 	if err != nil {
-		return nil, err
+		return nil, s.viewWriteError(ctx, t, n.TableRefs, "update", err)
 	}
 	if err := s.checkTable(ctx, t, src.table, mutationPrivileges(privilege.Update, n.Where != nil, p)); err != nil {
 		return nil, err
@@ -622,7 +622,7 @@ func (s *Session) planDelete(ctx context.Context, t *txn.Txn, n *ast.DeleteStmt,
 	}
 	src, err := s.planSource(ctx, t, n.TableRefs, n.Where, p.params)
 	if err != nil {
-		return nil, err
+		return nil, s.viewWriteError(ctx, t, n.TableRefs, "delete from", err)
 	}
 	if err := s.checkTable(ctx, t, src.table, mutationPrivileges(privilege.Delete, n.Where != nil, p)); err != nil {
 		return nil, err

@@ -331,8 +331,8 @@ func (p *planner) lookupVirtual(tn *ast.TableName) (*virtualTable, error) {
 		if !ok {
 			return nil, nil
 		}
-		if _, err := p.s.resolveTable(p.ctx, p.txn, tn); err == nil {
-			return nil, nil // the real table wins
+		if _, err := p.s.resolveTable(p.ctx, p.txn, tn); err == nil || pgerror.Code(err) == pgerror.CodeWrongObjectType {
+			return nil, nil // the real table (or view) wins
 		} else if pgerror.Code(err) != pgerror.CodeUndefinedTable {
 			return nil, err
 		}
@@ -351,6 +351,7 @@ type catalogSnapshot struct {
 	tables     []*catalog.Table
 	tableByID  map[uint32]*catalog.Table
 	sequences  []*catalog.Sequence
+	views      []*catalog.View
 	schemas    []*catalog.Schema
 	roles      []*catalog.Role
 	roleByOID  map[uint32]*catalog.Role
@@ -402,7 +403,8 @@ func (x *execCtx) catalogSnapshot(ctx context.Context) (*catalogSnapshot, error)
 	if err != nil {
 		return nil, err
 	}
-	snap.tables, snap.sequences, snap.schemas = objs.Tables, objs.Sequences, objs.Schemas
+	snap.tables, snap.sequences, snap.schemas, snap.views = objs.Tables, objs.Sequences, objs.Schemas, objs.Views
+	sort.Slice(snap.views, func(i, j int) bool { return snap.views[i].ID < snap.views[j].ID })
 	sort.Slice(snap.tables, func(i, j int) bool { return snap.tables[i].ID < snap.tables[j].ID })
 	sort.Slice(snap.sequences, func(i, j int) bool { return snap.sequences[i].ID < snap.sequences[j].ID })
 	sort.Slice(snap.schemas, func(i, j int) bool { return snap.schemas[i].ID < snap.schemas[j].ID })
@@ -510,6 +512,7 @@ type relationInfo struct {
 	table *catalog.Table
 	index *indexInfo
 	seq   *catalog.Sequence
+	view  *catalog.View
 	// vt is the catalog table, for the catalogs' own relations.
 	vt *catalogTable
 }
@@ -747,6 +750,14 @@ func snapshotRelations(s *catalogSnapshot) []*relationInfo {
 		out = append(out, &relationInfo{oid: seq.ID, name: seq.Name, ns: schemaOID(seq.ParentSchemaID()), kind: 'S',
 			owner: acl.Owner, acl: &acl, seq: seq, cols: sequenceColumns})
 	}
+	for _, v := range s.views {
+		acl := v.Privileges()
+		rel := &relationInfo{oid: v.ID, name: v.Name, ns: schemaOID(v.ParentSchemaID()), kind: 'v', owner: acl.Owner, acl: &acl, view: v}
+		for i, c := range v.Columns {
+			rel.cols = append(rel.cols, columnInfo{num: i + 1, name: c.Name, typ: c.Type})
+		}
+		out = append(out, rel)
+	}
 	for _, vt := range catalogTableList {
 		ns := namespacePgCatalog
 		if vt.schema == infoSchemaSchema {
@@ -759,6 +770,13 @@ func snapshotRelations(s *catalogSnapshot) []*relationInfo {
 		out = append(out, rel)
 	}
 	return out
+}
+
+// viewDefinition is a view's body as pg_views, pg_get_viewdef and information_schema.views
+// show it: as its creator wrote it, in the shape of PostgreSQL's (a leading space, a
+// closing semicolon), which clients print as they get it.
+func viewDefinition(v *catalog.View) string {
+	return " " + v.Definition + ";"
 }
 
 // pathNamespaces are the namespaces an unqualified name is looked up in, in order:

@@ -259,9 +259,18 @@ func init() {
 		// a select list, as a set, inside IN (...) with the relation itself; Meridian has no
 		// set-returning functions there, and a NULL stands in for the empty set: in an IN
 		// list it matches nothing.
-		"pg_partition_ancestors":             nullFn(types.RegClassT, []types.T{types.RegClassT}),
-		"pg_get_statisticsobjdef_columns":    nullFn(types.String, []types.T{types.OidT}),
-		"pg_get_viewdef":                     nullFn(types.String, []types.T{types.OidT}, []types.T{types.OidT, types.Bool}),
+		"pg_partition_ancestors":          nullFn(types.RegClassT, []types.T{types.RegClassT}),
+		"pg_get_statisticsobjdef_columns": nullFn(types.String, []types.T{types.OidT}),
+		"pg_get_viewdef": {sigs: [][]types.T{{types.OidT}, {types.OidT, types.Bool}}, ret: types.String, strict: true, fn: func(ec *evalCtx, a []types.Datum) (types.Datum, error) {
+			snap, err := snapshotOf(ec)
+			if err != nil {
+				return nil, err
+			}
+			if r, ok := snap.relByOID[a[0].(types.Oid).ID]; ok && r.view != nil {
+				return viewDefinition(r.view), nil
+			}
+			return nil, nil
+		}},
 		"pg_get_triggerdef":                  nullFn(types.String, []types.T{types.OidT}, []types.T{types.OidT, types.Bool}),
 		"pg_get_partkeydef":                  nullFn(types.String, []types.T{types.OidT}),
 		"pg_get_function_result":             nullFn(types.String, []types.T{types.OidT}),

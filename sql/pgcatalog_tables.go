@@ -298,6 +298,8 @@ func init() {
 					hasTriggers = len(r.table.ForeignKeys) > 0 || len(r.table.ReferencedBy) > 0
 				case r.kind == 'S':
 					acl = aclText(r.acl, "rwU", sequenceACLLetters)
+				case r.view != nil:
+					acl = aclText(r.acl, "arwdDxt", tableACLLetters)
 				}
 				if err := g.add("oid", r.oid, "relname", r.name, "relnamespace", r.ns, "relowner", roleOID(r.owner), "relam", am,
 					"relfilenode", r.oid, "reltuples", float64(-1), "relhasindex", hasIndex, "relpersistence", "p",
@@ -705,7 +707,11 @@ func init() {
 					continue
 				}
 				ns, _ := g.snap.namespaceByOID(r.ns)
-				if err := g.add("schemaname", ns.name, "viewname", r.name, "viewowner", r.owner); err != nil {
+				var def any
+				if r.view != nil {
+					def = viewDefinition(r.view)
+				}
+				if err := g.add("schemaname", ns.name, "viewname", r.name, "viewowner", r.owner, "definition", def); err != nil {
 					return err
 				}
 			}

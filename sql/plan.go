@@ -96,6 +96,8 @@ func (s *Session) buildPlan(ctx context.Context, t *txn.Txn, p *prepared) (plan,
 		return s.planCreateTable(ctx, t, n, p.stmt.StoredColumns)
 	case *ast.DropTableStmt:
 		return s.planDropTable(n, p.stmt.DDL)
+	case *ast.CreateViewStmt:
+		return s.planCreateView(n, p.stmt)
 	case *ast.ShowStmt:
 		return s.planShow(n)
 	case *ast.SetStmt:

@@ -49,6 +49,7 @@ func TestPsql(t *testing.T) {
 		`CREATE USER alice`,
 		`CREATE ROLE readers`,
 		`GRANT readers TO alice`,
+		`CREATE VIEW tv AS SELECT id, name FROM t WHERE id > 0`,
 	} {
 		if _, err := c.Exec(ctx, stmt).ReadAll(); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
@@ -234,6 +235,29 @@ Owned by: s.parent.id
 --------+------+-------+-------+-------------+---------------+---------+-------------
  public | t    | table | root  | permanent   | heap          | 0 bytes | 
 (1 row)
+
+`},
+		{"", `\dv`, `      List of relations
+ Schema | Name | Type | Owner 
+--------+------+------+-------
+ public | tv   | view | root
+(1 row)
+
+`},
+		{"", `\d tv`, `                 View "public.tv"
+ Column |  Type   | Collation | Nullable | Default 
+--------+---------+-----------+----------+---------
+ id     | integer |           |          | 
+ name   | text    |           |          | 
+
+`},
+		{"", `\d+ tv`, `                              View "public.tv"
+ Column |  Type   | Collation | Nullable | Default | Storage  | Description 
+--------+---------+-----------+----------+---------+----------+-------------
+ id     | integer |           |          |         | plain    | 
+ name   | text    |           |          |         | extended | 
+View definition:
+ SELECT id, name FROM t WHERE id > 0;
 
 `},
 		{"", `\conninfo`, "You are connected to database \"defaultdb\" as user \"root\" on host \"<host>\" at port \"<port>\".\n"},

@@ -22,6 +22,8 @@ type planner struct {
 	lock *lockSpec
 	// aliases are the column alias lists of the statement's FROM items, by alias.
 	aliases map[string][]string
+	// view is set while planning a view's body (view.go).
+	view *viewBody
 }
 
 // queryScope is what one query level's expressions see beyond their own rows: the
@@ -171,6 +173,7 @@ func (p *planner) finishSelect(n *ast.SelectStmt, input relNode, qs *queryScope)
 	if err != nil {
 		return nil, err
 	}
+	p.view.expandStars(n, inScope)
 
 	// Compile the outputs allowing aggregates, to learn whether the query aggregates.
 	var aggs []*aggregate

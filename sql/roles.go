@@ -273,6 +273,9 @@ func (p *accessPlan) dropRole(ctx context.Context, x *execCtx) (*result, error) 
 				deps = appendDependencies(deps, name, seq.Privileges(), "sequence "+seq.Name)
 			}
 		}
+		for _, v := range objs.Views {
+			deps = appendDependencies(deps, name, v.Privileges(), "view "+v.Name)
+		}
 		if len(deps) > 0 {
 			return nil, pgerror.New(codeDependentObjects, "role %q cannot be dropped because some objects depend on it", name).
 				WithDetail(strings.Join(deps, "\n"))
@@ -370,6 +373,23 @@ func (p *accessPlan) grantPrivileges(ctx context.Context, x *execCtx) (*result, 
 			continue
 		}
 		tbl, err := s.resolveObjectTable(ctx, x.txn, obj)
+		if pgerror.Code(err) == pgerror.CodeWrongObjectType {
+			// A view takes the grants a table does.
+			if v, verr := s.lookupViewAt(ctx, x.txn, obj.Schema, obj.Name, 0); verr == nil {
+				if ok, err := s.owns(ctx, x.txn, v.Privileges()); err != nil {
+					return nil, err
+				} else if !ok {
+					return nil, pgerror.New(CodeInsufficientPrivilege, "permission denied for view %s", v.Name)
+				}
+				nv := *v
+				acl := change(v.Privileges())
+				nv.ACL = &acl
+				if err := cat.UpdateView(ctx, x.txn, &nv, ""); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -36,7 +36,7 @@ func (s *Session) planSchemaStatement(ctx context.Context, t *txn.Txn, p *prepar
 		if pl, ok, err := s.planAlterTableIndex(ctx, t, n, p.stmt.StoredColumns); ok {
 			return pl, true, err
 		}
-		pl, err := s.planAlterTable(n, opts)
+		pl, err := s.planAlterTable(n, opts, p.stmt.View != nil && p.stmt.View.Alter)
 		return pl, true, err
 	case *ast.CreateSequenceStmt:
 		pl, err := s.planCreateSequence(n, p)
@@ -166,11 +166,20 @@ func (s *Session) addForeignKey(ctx context.Context, t *txn.Txn, edits *tableEdi
 // cascade, which drops that constraint.
 func (s *Session) dropTables(ctx context.Context, t *txn.Txn, tables []*catalog.Table, cascade bool) ([]notice, error) {
 	dropping := map[uint32]bool{}
+	roots := map[uint32]string{}
 	for _, tbl := range tables {
 		dropping[tbl.ID] = true
+		roots[tbl.ID] = "table " + s.displayName(ctx, t, tbl.DatabaseID, tbl.ParentSchemaID(), tbl.Name)
+	}
+	var notices []notice
+	if len(tables) > 0 {
+		more, err := s.dropDependentViews(ctx, t, tables[0].DatabaseID, roots, cascade)
+		if err != nil {
+			return nil, err
+		}
+		notices = more
 	}
 	edits := newTableEdits(s, t)
-	var notices []notice
 	for _, tbl := range tables {
 		for _, ref := range tbl.ReferencedBy {
 			if dropping[ref.Table] {
@@ -313,6 +322,13 @@ func (p *dropSchemaPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 			}
 		}
 	}
+	views := map[uint32]string{}
+	for _, v := range objs.Views {
+		if v.ParentSchemaID() == sc.ID {
+			views[v.ID] = fmt.Sprintf("view %s.%s", sc.Name, v.Name)
+			dependents = append(dependents, fmt.Sprintf("view %s.%s depends on schema %s", sc.Name, v.Name, sc.Name))
+		}
+	}
 	if len(dependents) > 0 && !p.cascade {
 		return nil, pgerror.New(pgerror.CodeDependentObjects, "cannot drop schema %s because other objects depend on it", sc.Name).
 			WithDetail(strings.Join(dependents, "\n")).
@@ -323,6 +339,18 @@ func (p *dropSchemaPlan) run(ctx context.Context, x *execCtx) (*result, error) {
 		notices = append(notices, notice{Code: pgerror.CodeSuccessfulCompletion, Message: "drop cascades to " + strings.TrimSuffix(dependents[0], " depends on schema "+sc.Name)})
 	} else if len(dependents) > 1 {
 		notices = append(notices, notice{Code: pgerror.CodeSuccessfulCompletion, Message: fmt.Sprintf("drop cascades to %d other objects", len(dependents))})
+	}
+	// The schema's views go first, with the views elsewhere that read them; then its
+	// tables, with the views elsewhere that read those.
+	if _, err := s.dropDependentViews(ctx, x.txn, db.ID, views, true); err != nil {
+		return nil, err
+	}
+	for _, v := range objs.Views {
+		if _, ok := views[v.ID]; ok {
+			if err := cat.DropView(ctx, x.txn, v); err != nil {
+				return nil, err
+			}
+		}
 	}
 	more, err := s.dropTables(ctx, x.txn, tables, true)
 	if err != nil {

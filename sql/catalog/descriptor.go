@@ -92,6 +92,7 @@ type descriptor struct {
 	Table    *Table    `json:",omitempty"`
 	Schema   *Schema   `json:",omitempty"`
 	Sequence *Sequence `json:",omitempty"`
+	View     *View     `json:",omitempty"`
 }
 
 // ColumnByName returns the column named name (case-sensitive, as stored) and its ordinal.

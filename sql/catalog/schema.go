@@ -252,19 +252,20 @@ func (c *Catalog) listRelations(ctx context.Context, t *txn.Txn, dbID, schemaID 
 	return out, nil
 }
 
-// DatabaseObjects are the schemas, tables and sequences of one database.
+// DatabaseObjects are the schemas, tables, sequences and views of one database.
 type DatabaseObjects struct {
 	Schemas   []*Schema
 	Tables    []*Table
 	Sequences []*Sequence
+	Views     []*View
 }
 
-// ObjectsOf reads every schema, table and sequence of database db in t.
+// ObjectsOf reads every schema, table, sequence and view of database db in t.
 func (c *Catalog) ObjectsOf(ctx context.Context, t *txn.Txn, db uint32) (*DatabaseObjects, error) {
 	return c.objects(ctx, t, func(id uint32) bool { return id == db })
 }
 
-// AllObjects reads every schema, table and sequence of every database in t.
+// AllObjects reads every schema, table, sequence and view of every database in t.
 func (c *Catalog) AllObjects(ctx context.Context, t *txn.Txn) (*DatabaseObjects, error) {
 	return c.objects(ctx, t, func(uint32) bool { return true })
 }
@@ -288,6 +289,8 @@ func (c *Catalog) objects(ctx context.Context, t *txn.Txn, inDatabase func(uint3
 			out.Tables = append(out.Tables, d.Table)
 		case d.Sequence != nil && inDatabase(d.Sequence.DatabaseID):
 			out.Sequences = append(out.Sequences, d.Sequence)
+		case d.View != nil && inDatabase(d.View.DatabaseID):
+			out.Views = append(out.Views, d.View)
 		}
 	}
 	return out, nil
@@ -328,11 +331,11 @@ func (c *Catalog) UpdateTable(ctx context.Context, t *txn.Txn, tbl *Table, renam
 	return t.Run(ctx, &b)
 }
 
-// LookupSequence resolves a sequence of a schema by name. A table of that name is a 42809
-// error.
+// LookupSequence resolves a sequence of a schema by name. A table or view of that name is a
+// 42809 error.
 func (c *Catalog) LookupSequence(ctx context.Context, t *txn.Txn, dbID, schemaID uint32, name string, at uint64) (*Sequence, error) {
 	return lookupRelation(ctx, c, t, func() map[tableKey]cached[*Sequence] { return c.sequences }, tableKey{dbID, schemaID, name}, at, "sequence",
-		func(d *descriptor) (*Sequence, bool) { return d.Sequence, d.Table != nil })
+		func(d *descriptor) (*Sequence, bool) { return d.Sequence, d.Table != nil || d.View != nil })
 }
 
 // SequenceByID reads the sequence with descriptor ID id in t; nil when there is none.

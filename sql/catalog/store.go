@@ -65,6 +65,7 @@ type Catalog struct {
 	roles     map[string]cached[*Role]
 	schemas   map[schemaKey]cached[*Schema]
 	sequences map[tableKey]cached[*Sequence]
+	views     map[tableKey]cached[*View]
 
 	secretMu sync.Mutex
 	secret   []byte // AuthSecret, once read
@@ -98,6 +99,7 @@ func (c *Catalog) Invalidate() {
 	c.roles = make(map[string]cached[*Role])
 	c.schemas = make(map[schemaKey]cached[*Schema])
 	c.sequences = make(map[tableKey]cached[*Sequence])
+	c.views = make(map[tableKey]cached[*View])
 }
 
 // SchemaVersion reads the cluster's schema version in t, for use as the cache version of
@@ -261,11 +263,11 @@ func (c *Catalog) LookupTable(ctx context.Context, t *txn.Txn, dbID uint32, name
 	return c.LookupTableIn(ctx, t, dbID, PublicSchemaID, name, at)
 }
 
-// LookupTableIn resolves a table of a schema by name. A sequence of that name is a 42809
-// error: it is a relation, but not a table.
+// LookupTableIn resolves a table of a schema by name. A sequence or view of that name is a
+// 42809 error: it is a relation, but not a table.
 func (c *Catalog) LookupTableIn(ctx context.Context, t *txn.Txn, dbID, schemaID uint32, name string, at uint64) (*Table, error) {
 	return lookupRelation(ctx, c, t, func() map[tableKey]cached[*Table] { return c.tables }, tableKey{dbID, schemaID, name}, at, "table",
-		func(d *descriptor) (*Table, bool) { return d.Table, d.Sequence != nil })
+		func(d *descriptor) (*Table, bool) { return d.Table, d.Sequence != nil || d.View != nil })
 }
 
 // lookupRelation finds the relation key names, of the kind of from: from returns the

@@ -49,6 +49,8 @@ type Statement struct {
 	ColumnAliases map[string][]string
 	// DDL is set for DDL statements with something tidb's grammar cannot carry.
 	DDL *DDL
+	// View is set for CREATE VIEW and ALTER VIEW.
+	View *View
 	// Copy is set, and SQL empty, for COPY.
 	Copy *Copy
 	// SetLocal marks SET LOCAL, whose settings last until the end of the transaction. Reset
@@ -127,6 +129,9 @@ func Split(sql string) ([]Statement, error) {
 		if c := st.Cursor; c != nil && c.Verb == "DECLARE" {
 			c.Query = strings.TrimSpace(sql[c.queryStart:end])
 		}
+		if v := st.View; v != nil && !v.Alter {
+			v.Definition = strings.TrimSpace(sql[v.definitionStart:end])
+		}
 		out = append(out, st)
 	}
 	return out, nil
@@ -183,7 +188,7 @@ func normalize(src string, toks []token) (Statement, error) {
 		return r.copyStatement()
 	}
 	steps := []func() error{
-		r.schemaForms, r.statementForms, r.catalogSyntax, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.storedColumnClauses, r.typedLiterals, r.fieldSelections,
+		r.schemaForms, r.viewForms, r.statementForms, r.catalogSyntax, r.sequenceForms, r.rejectOperators, r.asOfSystemTime, r.createTable, r.alterTable, r.storedColumnClauses, r.typedLiterals, r.fieldSelections,
 		r.extract, r.casts, r.arraySubqueries, r.arrays, r.atTimeZone, r.power, r.otherOperators, r.anyAll, r.ilike, r.distinctFrom,
 		r.rejectLeftovers, r.lateral, r.fullJoins, r.fromClauses, r.distinctOn, r.cteHints, r.valuesLists,
 		r.withInsert, r.orderLimit, r.lockingClauses, r.insertClauses, r.returning,

@@ -55,6 +55,7 @@ const (
 	CodeInvalidColumnReference     = "42P10"
 	CodeGroupingError              = "42803"
 	CodeInvalidTableDefinition     = "42P16"
+	CodeInvalidObjectDefinition    = "42P17"
 	CodeIndeterminateDatatype      = "42P18"
 	CodeInvalidName                = "42602"
 	CodeProtocolViolation          = "08P01"
