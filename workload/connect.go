@@ -7,14 +7,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Connect opens one pool per URL, together holding conns connections spread over them as
-// evenly as workers are (pool i%len(urls) serves worker i), and opens every connection now,
-// so that no op's latency includes a connection's set-up. The caller closes the pools.
-func Connect(ctx context.Context, urls []string, conns int) ([]*pgxpool.Pool, error) {
+// Connect opens one pool per URL with a connection for each of the workers it serves (pool
+// i%len(urls) serves worker i, as in Run) and, in the first pool, extra more (for periodic
+// ops), and opens every connection now, so that no op's latency includes a connection's
+// set-up. The caller closes the pools.
+func Connect(ctx context.Context, urls []string, workers, extra int) ([]*pgxpool.Pool, error) {
 	if len(urls) == 0 {
 		return nil, fmt.Errorf("no database URL")
 	}
-	conns = max(conns, 1)
 	var pools []*pgxpool.Pool
 	closeAll := func() {
 		for _, p := range pools {
@@ -27,11 +27,12 @@ func Connect(ctx context.Context, urls []string, conns int) ([]*pgxpool.Pool, er
 			closeAll()
 			return nil, fmt.Errorf("parsing %q: %w", u, err)
 		}
-		// Pool i serves workers i, i+len(urls), ...; the first also serves what is left
-		// over (periodic ops).
-		n := conns / len(urls)
-		if i < conns%len(urls) {
+		n := workers / len(urls)
+		if i < workers%len(urls) {
 			n++
+		}
+		if i == 0 {
+			n += extra
 		}
 		n = max(n, 1)
 		cfg.MaxConns = int32(n)

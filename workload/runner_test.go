@@ -33,6 +33,7 @@ type fake struct {
 func (f *fake) Name() string          { return "fake" }
 func (f *fake) Description() string   { return "a test workload" }
 func (f *fake) Flags() *pflag.FlagSet { return pflag.NewFlagSet("fake", pflag.ContinueOnError) }
+func (f *fake) Validate() error       { return nil }
 func (f *fake) Workers(bool) int      { return 2 }
 func (f *fake) Init(context.Context, *pgxpool.Pool, InitOptions, func(int64, int64)) error {
 	return nil

@@ -20,6 +20,8 @@ type Workload interface {
 	// Flags returns the workload's options. It returns the same set on every call, bound to
 	// the workload, so parsing it configures the workload.
 	Flags() *pflag.FlagSet
+	// Validate checks the options once they are parsed, before any other method runs.
+	Validate() error
 	// Workers returns how many workers run when --workers is not given; wait is whether the
 	// ops' keying and think times apply (--wait), so a workload of terminals can run one per
 	// terminal when it waits.
