@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +77,18 @@ func TestWorkloadKV(t *testing.T) {
 	if err != nil || !strings.Contains(out, "300/300 rows") {
 		t.Fatalf("init: %v\n%s", err, out)
 	}
-	// A second init finds every key loaded and loads nothing.
+	// An init after rows were lost reloads them: init resumes.
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "DELETE FROM kv WHERE k >= 10 AND k < 20"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := meridianCmd(t, "workload", "check", "kv", "--keys", "300", url); !errors.Is(err, workload.ErrInvariant) {
+		t.Fatalf("check of a table missing keys returned %v, want a violation", err)
+	}
 	if _, err := meridianCmd(t, "workload", "init", "kv", "--keys", "300", url); err != nil {
 		t.Fatalf("init again: %v", err)
 	}
@@ -90,8 +102,16 @@ func TestWorkloadKV(t *testing.T) {
 	if write.P50Ms <= 0 || write.MaxMs < write.P99Ms {
 		t.Fatalf("write latencies %+v", write)
 	}
-	if _, err := meridianCmd(t, "workload", "run", "kv", "--keys", "300", "--max-ops", "50", "--sequential", "--read-percent", "0", url); err != nil {
+	hist := filepath.Join(t.TempDir(), "latencies.csv")
+	if _, err := meridianCmd(t, "workload", "run", "kv", "--keys", "300", "--max-ops", "50", "--sequential", "--read-percent", "0", "--histograms", hist, url); err != nil {
 		t.Fatalf("sequential run: %v", err)
+	}
+	raw, err := os.ReadFile(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(raw)), "\n"); len(lines) != 51 || !strings.HasPrefix(lines[1], "write,") {
+		t.Fatalf("histograms file has %d lines, want a header and 50 writes:\n%s", len(lines), raw)
 	}
 	if out, err := meridianCmd(t, "workload", "check", "kv", "--keys", "300", url); err != nil || !strings.Contains(out, "consistent") {
 		t.Fatalf("check: %v\n%s", err, out)

@@ -24,10 +24,20 @@ type Table struct {
 }
 
 // Load loads t with up to concurrency chunks at once, calling progress with the rows loaded
-// so far (those of finished chunks included).
+// so far. It first finds the chunks that are already complete, in one query, and reports
+// them as done before it loads anything, so that a resumed load's rate counts only new rows.
 func Load(ctx context.Context, pool *pgxpool.Pool, t Table, concurrency int, progress func(done, total int64)) error {
-	chunks := make(chan [2]int64)
+	full, err := fullChunks(ctx, pool, t)
+	if err != nil {
+		return err
+	}
 	var done atomic.Int64
+	for lo := range full {
+		done.Add(min(lo+t.Chunk, t.Rows) - lo)
+	}
+	progress(done.Load(), t.Rows)
+
+	chunks := make(chan [2]int64)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
@@ -42,9 +52,11 @@ func Load(ctx context.Context, pool *pgxpool.Pool, t Table, concurrency int, pro
 			}
 		})
 	}
-	progress(0, t.Rows)
 feed:
 	for lo := int64(0); lo < t.Rows; lo += t.Chunk {
+		if full[lo] {
+			continue
+		}
 		select {
 		case chunks <- [2]int64{lo, min(lo+t.Chunk, t.Rows)}:
 		case <-ctx.Done():
@@ -53,24 +65,40 @@ feed:
 	}
 	close(chunks)
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return err
-	}
-	return nil
+	return context.Cause(ctx)
 }
 
-// loadChunk loads keys [lo, hi) unless they are all there.
+// fullChunks returns the first keys of the chunks whose rows are all there.
+func fullChunks(ctx context.Context, pool *pgxpool.Pool, t Table) (map[int64]bool, error) {
+	// k - k % chunk is the chunk's first key: integer arithmetic in PostgreSQL and Meridian
+	// alike, where k / chunk may not be.
+	q := fmt.Sprintf("SELECT %[1]s - %[1]s %% %[3]d, count(*) FROM %[2]s WHERE %[1]s >= 0 AND %[1]s < %[4]d GROUP BY %[1]s - %[1]s %% %[3]d",
+		t.Key, t.Name, t.Chunk, t.Rows)
+	rows, err := pool.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("counting %s's rows: %w", t.Name, err)
+	}
+	defer rows.Close()
+	full := map[int64]bool{}
+	for rows.Next() {
+		var lo, n int64
+		if err := rows.Scan(&lo, &n); err != nil {
+			return nil, fmt.Errorf("counting %s's rows: %w", t.Name, err)
+		}
+		if n == min(lo+t.Chunk, t.Rows)-lo {
+			full[lo] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting %s's rows: %w", t.Name, err)
+	}
+	return full, nil
+}
+
+// loadChunk loads keys [lo, hi), retrying it when the database aborts it for a conflict: the
+// chunks of a load do not overlap, but a database may still abort one (Meridian with a range
+// split under way, say).
 func loadChunk(ctx context.Context, pool *pgxpool.Pool, t Table, lo, hi int64) error {
-	var n int64
-	q := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s >= $1 AND %s < $2", t.Name, t.Key, t.Key)
-	if err := pool.QueryRow(ctx, q, lo, hi).Scan(&n); err != nil {
-		return fmt.Errorf("counting %s rows %d-%d: %w", t.Name, lo, hi-1, err)
-	}
-	if n == hi-lo {
-		return nil
-	}
-	// A load's chunks do not overlap, but a database may still abort one for a conflict
-	// (Meridian with a range split under way, say): try again a few times.
 	var err error
 	for try := 0; try < 10; try++ {
 		if err = t.Insert(ctx, pool, lo, hi); err == nil || !workload.Retryable(err) {
