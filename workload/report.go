@@ -115,11 +115,16 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, " (interrupted)")
 	}
 	fmt.Fprintln(w)
+	// Numbers align right; names, padded to one width, read left-aligned.
+	width := len("total")
+	for _, o := range r.Ops {
+		width = max(width, len(o.Name))
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tcount\tops/s\tretries\terrors\tp50(ms)\tp90(ms)\tp95(ms)\tp99(ms)\tmax(ms)\t")
+	fmt.Fprintf(tw, "%-*s\tcount\tops/s\tretries\terrors\tp50(ms)\tp90(ms)\tp95(ms)\tp99(ms)\tmax(ms)\t\n", width, "op")
 	line := func(o OpResult) {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
-			o.Name, o.Count, o.OpsPerSec, o.Retries, o.Errors, o.P50Ms, o.P90Ms, o.P95Ms, o.P99Ms, o.MaxMs)
+		fmt.Fprintf(tw, "%-*s\t%d\t%.1f\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
+			width, o.Name, o.Count, o.OpsPerSec, o.Retries, o.Errors, o.P50Ms, o.P90Ms, o.P95Ms, o.P99Ms, o.MaxMs)
 	}
 	for _, o := range r.Ops {
 		line(o)
