@@ -36,7 +36,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(demoCmd(), startSingleNodeCmd(), startCmd(), initCmd(), nodeCmd(), certCmd())
+	root.AddCommand(demoCmd(), startSingleNodeCmd(), startCmd(), initCmd(), nodeCmd(), certCmd(), workloadCmd())
 	return root
 }
 
