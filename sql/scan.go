@@ -121,21 +121,36 @@ func (kc *keyConstraint) spans(ec *evalCtx, t *catalog.Table, kcols keyColumns, 
 		col := t.Columns[ords[i]]
 		var vals [][]byte
 		seen := map[string]bool{}
+		add := func(v types.Datum) error {
+			if v == nil {
+				return nil // = NULL matches nothing
+			}
+			enc, err := rowenc.AppendKeyDatum(nil, col.Type, v, kcols.desc[i])
+			if err != nil {
+				return err
+			}
+			if !seen[string(enc)] {
+				seen[string(enc)] = true
+				vals = append(vals, enc)
+			}
+			return nil
+		}
 		for _, c := range cands {
 			v, err := c.eval(ec, nil)
 			if err != nil {
 				return nil, err
 			}
-			if v == nil {
-				continue // = NULL matches nothing
+			if arr, ok := v.(types.Array); ok && col.Type.Family != types.ArrayFamily {
+				// The elements of col = ANY(array).
+				for _, e := range arr.Elems {
+					if err := add(e); err != nil {
+						return nil, err
+					}
+				}
+				continue
 			}
-			enc, err := rowenc.AppendKeyDatum(nil, col.Type, v, kcols.desc[i])
-			if err != nil {
+			if err := add(v); err != nil {
 				return nil, err
-			}
-			if !seen[string(enc)] {
-				seen[string(enc)] = true
-				vals = append(vals, enc)
 			}
 		}
 		if len(prefixes)*len(vals) > maxPointSpans {
@@ -355,6 +370,7 @@ func (c *compiler) constrainColumns(t *catalog.Table, ords []int, where ast.Expr
 	}
 	byCol := make([][]bound, len(ords))
 	inLists := make([][]ast.ExprNode, len(ords))
+	anyArrays := make([]ast.ExprNode, len(ords))
 	colOf := func(e ast.ExprNode) (int, bool) {
 		for {
 			p, ok := e.(*ast.ParenthesesExpr)
@@ -394,6 +410,18 @@ func (c *compiler) constrainColumns(t *catalog.Table, ords []int, where ast.Expr
 				if indep {
 					inLists[i] = n.List
 				}
+			}
+		case *ast.FuncCallExpr:
+			// col = ANY(array): the array's elements, known when the statement runs, pin
+			// the column like an IN list.
+			if n.FnName.L != "meridian_any" || len(n.Args) != 3 {
+				continue
+			}
+			if op, err := opName(n.Args[0]); err != nil || op != "=" {
+				continue
+			}
+			if i, ok := colOf(n.Args[1]); ok && inLists[i] == nil && rowIndependent(n.Args[2]) {
+				anyArrays[i] = n.Args[2]
 			}
 		case *ast.BetweenExpr:
 			if n.Not {
@@ -447,6 +475,17 @@ func (c *compiler) constrainColumns(t *catalog.Table, ords []int, where ast.Expr
 				texts = append(texts, parser.RestoreSQL(e))
 			}
 			eqText = fmt.Sprintf("%s IN (%s)", colName, strings.Join(texts, ", "))
+		}
+		if eq == nil && anyArrays[i] != nil {
+			col := t.Columns[ords[i]]
+			s, err := c.compileWant(anyArrays[i], types.ArrayOf(col.Type))
+			if err != nil {
+				return nil, err
+			}
+			if s.typ.Family == types.ArrayFamily && s.typ.Elem == col.Type.Family {
+				eq = []*scalar{s}
+				eqText = fmt.Sprintf("%s = ANY(%s)", colName, parser.RestoreSQL(anyArrays[i]))
+			}
 		}
 		if eq != nil {
 			kc.eqs = append(kc.eqs, eq)
