@@ -27,6 +27,12 @@ const (
 	connWindow   = 16 << 20
 )
 
+// maxMessage bounds one gRPC message either way. gRPC's default of 4 MiB for received
+// messages is less than one Raft append of a bulk write can carry (64 entries, each a whole
+// batch), or than a batch of intent resolutions after a large COPY; a follower refusing the
+// append stalls the range for good, as it fails the same way on every retry.
+const maxMessage = 1 << 30
+
 // Keepalive settings: a peer that stops answering is noticed within about keepaliveTime +
 // keepaliveTimeout even when no call is in flight, which fails its Raft streams promptly.
 const (
@@ -51,6 +57,8 @@ func NewServer(log *slog.Logger) *grpc.Server {
 	}
 	return grpc.NewServer(
 		grpc.ForceServerCodecV2(codec{}),
+		grpc.MaxRecvMsgSize(maxMessage),
+		grpc.MaxSendMsgSize(maxMessage),
 		grpc.InitialWindowSize(streamWindow),
 		grpc.InitialConnWindowSize(connWindow),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
@@ -130,7 +138,7 @@ func DialAddr(addr string) (*grpc.ClientConn, error) {
 func dialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(codec{})),
+		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(codec{}), grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)),
 		grpc.WithInitialWindowSize(streamWindow),
 		grpc.WithInitialConnWindowSize(connWindow),
 		// gRPC's default reconnect backoff grows to two minutes; a database wants a restarted
