@@ -50,7 +50,7 @@ type Transport struct {
 
 	mu        sync.Mutex
 	groups    map[uint64]*Group
-	peers     map[uint64]*peer
+	peers     map[peerKey]*peer
 	onUnknown func(ctx context.Context, rangeID uint64) error
 }
 
@@ -65,7 +65,7 @@ func New(nodeID uint64, dialer *rpc.Dialer, log *slog.Logger) *Transport {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Transport{
 		dialer: dialer, log: log, ctx: ctx, cancel: cancel,
-		groups: map[uint64]*Group{}, peers: map[uint64]*peer{},
+		groups: map[uint64]*Group{}, peers: map[peerKey]*peer{},
 	}
 	t.nodeID.Store(nodeID)
 	return t
@@ -148,16 +148,25 @@ func (t *Transport) conn(nodeID uint64) (*grpc.ClientConn, error) {
 	return t.dialer.Conn(nodeID)
 }
 
-func (t *Transport) peer(nodeID uint64) (*peer, error) {
+// peerKey names one of the streams to a node. Heartbeats travel on a stream of their own:
+// behind a large append on a shared stream (a bulk write's entries, megabytes) they would
+// arrive late, and a leader that hears no answers within its lease steps down, failing the
+// very write that delayed them.
+type peerKey struct {
+	nodeID     uint64
+	heartbeats bool
+}
+
+func (t *Transport) peer(key peerKey) (*peer, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
-	p, ok := t.peers[nodeID]
+	p, ok := t.peers[key]
 	if !ok {
-		p = &peer{t: t, nodeID: nodeID, queue: make(chan *call, queueLen), pending: map[uint64]*call{}}
-		t.peers[nodeID] = p
+		p = &peer{t: t, nodeID: key.nodeID, queue: make(chan *call, queueLen), pending: map[uint64]*call{}}
+		t.peers[key] = p
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
@@ -173,7 +182,7 @@ func (t *Transport) roundTrip(target raft.ServerAddress, env envelope) (envelope
 	if err != nil {
 		return envelope{}, err
 	}
-	p, err := t.peer(nodeID)
+	p, err := t.peer(peerKey{nodeID: nodeID, heartbeats: isHeartbeatRequest(env)})
 	if err != nil {
 		return envelope{}, err
 	}
