@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -330,14 +331,18 @@ func (in deliveryIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 		now := time.Now().UTC()
 		for d := 1; d <= numDist; d++ {
 			var oid, cid int
-			err := tx.QueryRow(ctx, `SELECT no_o_id FROM new_order WHERE no_w_id = $1 AND no_d_id = $2
-				ORDER BY no_o_id LIMIT 1 FOR UPDATE`, in.w, d).Scan(&oid)
-			if errors.Is(err, pgx.ErrNoRows) {
-				continue
-			}
-			if err != nil {
+			// min() rather than ORDER BY … LIMIT 1 FOR UPDATE: Meridian sorts and locks the
+			// whole district's new_order rows for the latter. The DELETE below is the lock: a
+			// concurrent Delivery that deleted the row first leaves it nothing to delete.
+			var min *int
+			if err := tx.QueryRow(ctx, `SELECT min(no_o_id) FROM new_order WHERE no_w_id = $1 AND no_d_id = $2`,
+				in.w, d).Scan(&min); err != nil {
 				return fmt.Errorf("delivery: new_order: %w", err)
 			}
+			if min == nil {
+				continue
+			}
+			oid = *min
 			tag, err := tx.Exec(ctx, `DELETE FROM new_order WHERE no_w_id = $1 AND no_d_id = $2 AND no_o_id = $3`, in.w, d, oid)
 			if err != nil {
 				return fmt.Errorf("delivery: delete new_order: %w", err)
@@ -375,13 +380,44 @@ type stockLevelIn struct {
 // last 20 orders have less than threshold in stock.
 func (in stockLevelIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 	return inTx(ctx, pool, func(tx pgx.Tx) error {
-		var next, low int
+		var next int
 		if err := tx.QueryRow(ctx, `SELECT d_next_o_id FROM district WHERE d_w_id = $1 AND d_id = $2`, in.w, in.d).Scan(&next); err != nil {
 			return fmt.Errorf("stockLevel: district: %w", err)
 		}
-		if err := tx.QueryRow(ctx, `SELECT count(DISTINCT s_i_id) FROM order_line, stock
-			WHERE ol_w_id = $1 AND ol_d_id = $2 AND ol_o_id < $3 AND ol_o_id >= $3 - 20
-			AND s_w_id = $1 AND s_i_id = ol_i_id AND s_quantity < $4`, in.w, in.d, next, in.threshold).Scan(&low); err != nil {
+		// Two statements rather than one join: Meridian's planner hash-joins order_line with
+		// the warehouse's whole stock, while an IN list of the few items becomes point
+		// lookups.
+		rows, err := tx.Query(ctx, `SELECT DISTINCT ol_i_id FROM order_line
+			WHERE ol_w_id = $1 AND ol_d_id = $2 AND ol_o_id < $3 AND ol_o_id >= $4`, in.w, in.d, next, next-20)
+		if err != nil {
+			return fmt.Errorf("stockLevel: order lines: %w", err)
+		}
+		items, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			return fmt.Errorf("stockLevel: order lines: %w", err)
+		}
+		if len(items) == 0 {
+			return nil
+		}
+		// The list is padded with repeats of its first item to a multiple of 25, so a few
+		// statement texts serve every call.
+		args := []any{in.w, in.threshold}
+		var sb strings.Builder
+		sb.WriteString(`SELECT count(*) FROM stock WHERE s_w_id = $1 AND s_quantity < $2 AND s_i_id IN (`)
+		for i := range (len(items) + 24) / 25 * 25 {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			item := items[0]
+			if i < len(items) {
+				item = items[i]
+			}
+			args = append(args, item)
+			sb.WriteString("$" + strconv.Itoa(len(args)))
+		}
+		sb.WriteString(")")
+		var low int
+		if err := tx.QueryRow(ctx, sb.String(), args...).Scan(&low); err != nil {
 			return fmt.Errorf("stockLevel: count: %w", err)
 		}
 		return nil
