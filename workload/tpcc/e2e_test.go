@@ -36,25 +36,25 @@ func TestTPCCEndToEnd(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("node not ready")
 	}
-	exercise(ctx, t, n.SQLURL("root"), 20*time.Second)
+	exercise(ctx, t, n.SQLURL("root"), 1, 20*time.Second)
 }
 
-// exercise runs the end-to-end scenario against the server at url: an interrupted load,
-// its resumption, a no-op rerun, the consistency checks, a mix of runFor from four
-// terminals and the checks again.
-func exercise(ctx context.Context, t *testing.T, url string, runFor time.Duration) {
+// exercise runs the end-to-end scenario against the server at url: an interrupted load of
+// warehouses warehouses, its resumption, a no-op rerun, the consistency checks, a mix of
+// runFor from four terminals and the checks again.
+func exercise(ctx context.Context, t *testing.T, url string, warehouses int, runFor time.Duration) {
 	t.Helper()
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	total := RowsToLoad(1)
+	total := RowsToLoad(warehouses)
 
 	// A load cancelled a quarter of the way through, then resumed, must end with exactly
 	// the spec's rows.
 	lctx, stop := context.WithCancel(ctx)
-	err = Load(lctx, pool, LoadOptions{Warehouses: 1, Drop: true}, func(done, _ int64) {
+	err = Load(lctx, pool, LoadOptions{Warehouses: warehouses, Drop: true}, func(done, _ int64) {
 		if done > total/4 {
 			stop()
 		}
@@ -73,7 +73,7 @@ func exercise(ctx context.Context, t *testing.T, url string, runFor time.Duratio
 	start := time.Now()
 	var mu sync.Mutex
 	var last int64
-	err = Load(ctx, pool, LoadOptions{Warehouses: 1}, func(done, tot int64) {
+	err = Load(ctx, pool, LoadOptions{Warehouses: warehouses}, func(done, tot int64) {
 		mu.Lock()
 		defer mu.Unlock()
 		if tot != total {
@@ -90,8 +90,15 @@ func exercise(ctx context.Context, t *testing.T, url string, runFor time.Duratio
 		t.Errorf("progress ended at %d of %d", last, total)
 	}
 	counts := tableCounts(ctx, t, pool)
-	want := map[string]int64{"item": 100000, "warehouse": 1, "district": 10, "stock": 100000, "customer": 30000,
-		"history": 30000, "orders": 30000, "new_order": 9000, "order_line": total - 299011}
+	want := map[string]int64{"warehouse": 1, "district": 10, "stock": 100000, "customer": 30000,
+		"history": 30000, "orders": 30000, "new_order": 9000}
+	fixed := int64(numItems)
+	for name, n := range want {
+		want[name] = n * int64(warehouses)
+		fixed += want[name]
+	}
+	want["item"] = numItems
+	want["order_line"] = total - fixed
 	for name, n := range want {
 		if counts[name] != n {
 			t.Errorf("%s: %d rows, want %d", name, counts[name], n)
@@ -103,7 +110,7 @@ func exercise(ctx context.Context, t *testing.T, url string, runFor time.Duratio
 		t.Fatal(err)
 	}
 	last = 0
-	if err := Load(ctx, pool, LoadOptions{Warehouses: 1}, func(done, _ int64) { mu.Lock(); last = max(last, done); mu.Unlock() }); err != nil {
+	if err := Load(ctx, pool, LoadOptions{Warehouses: warehouses}, func(done, _ int64) { mu.Lock(); last = max(last, done); mu.Unlock() }); err != nil {
 		t.Fatal(err)
 	}
 	var after int
@@ -123,14 +130,14 @@ func exercise(ctx context.Context, t *testing.T, url string, runFor time.Duratio
 	}
 	t.Logf("consistency checks: %v", time.Since(start))
 
-	runMix(ctx, t, pool, runFor)
+	runMix(ctx, t, pool, warehouses, runFor)
 
 	if v, err := Check(ctx, pool); err != nil || len(v) > 0 {
 		t.Fatalf("after the run: %v %v", v, err)
 	}
 	// Check must see a violation: a warehouse's YTD that its districts and history do not
 	// add up to.
-	if _, err := pool.Exec(ctx, `UPDATE warehouse SET w_ytd = w_ytd + 1 WHERE w_id = 1`); err != nil {
+	if _, err := pool.Exec(ctx, `UPDATE warehouse SET w_ytd = w_ytd + 1 WHERE w_id = $1`, warehouses); err != nil {
 		t.Fatal(err)
 	}
 	v, err := Check(ctx, pool)
@@ -155,9 +162,9 @@ func tableCounts(ctx context.Context, t *testing.T, pool *pgxpool.Pool) map[stri
 	return counts
 }
 
-// runMix runs four terminals of warehouse 1 without keying or think times for d, retrying
-// serialization failures and deadlocks.
-func runMix(ctx context.Context, t *testing.T, pool *pgxpool.Pool, d time.Duration) {
+// runMix runs four terminals, spread over the warehouses, without keying or think times for
+// d, retrying serialization failures and deadlocks.
+func runMix(ctx context.Context, t *testing.T, pool *pgxpool.Pool, warehouses int, d time.Duration) {
 	t.Helper()
 	var (
 		mu      sync.Mutex
@@ -171,7 +178,7 @@ func runMix(ctx context.Context, t *testing.T, pool *pgxpool.Pool, d time.Durati
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tm := NewTerminal(1, 1, term, int64(term))
+			tm := NewTerminal(warehouses, 1+(term-1)%warehouses, term, int64(term))
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				tx := tm.Next()
 				start := time.Now()

@@ -33,7 +33,8 @@ func TestTPCCPostgres(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	url := startPostgres(ctx, t, bin)
-	exercise(ctx, t, url, 20*time.Second)
+	// Two warehouses, so that remote order lines and payments run too.
+	exercise(ctx, t, url, 2, 20*time.Second)
 }
 
 // startPostgres initializes and starts a server on a free loopback port, stopped when the
