@@ -3,6 +3,7 @@ package tpcc
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -53,6 +54,9 @@ type Terminal struct {
 	w, d       int
 	deck       []TxType
 	next       int
+	// delivered is the newest order each district's Deliveries from this terminal
+	// delivered, where the next Delivery starts looking (see deliveryIn).
+	delivered [numDist + 1]atomic.Int64
 }
 
 // NewTerminal returns a terminal of a database of warehouses warehouses, at home in
@@ -104,7 +108,7 @@ func (t *Terminal) Next() Tx {
 	case OrderStatus:
 		tx.Exec = t.orderStatus().exec
 	case Delivery:
-		tx.Exec = deliveryIn{w: t.w, carrier: t.g.uniform(1, 10)}.exec
+		tx.Exec = deliveryIn{w: t.w, carrier: t.g.uniform(1, 10), delivered: &t.delivered}.exec
 	case StockLevel:
 		tx.Exec = stockLevelIn{w: t.w, d: t.d, threshold: t.g.uniform(10, 20)}.exec
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -321,28 +323,49 @@ func (in orderStatusIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 
 type deliveryIn struct {
 	w, carrier int
+	// delivered is the terminal's record of the newest order it delivered per district.
+	delivered *[numDist + 1]atomic.Int64
 }
+
+// deliveryWindow is how many order numbers past the last one it delivered a Delivery looks
+// at first for a district's oldest undelivered order.
+const deliveryWindow = 100
 
 // exec runs the Delivery transaction (2.7.4) for all ten districts in one database
 // transaction. A district with no undelivered order, or whose oldest one another Delivery
 // took first, is skipped (2.7.4.2).
+//
+// A district's undelivered orders are always one run of consecutive numbers (3.3.2.3): New-
+// Order adds at the top, Delivery removes at the bottom. So the oldest is past any order
+// this terminal delivered before, and a Delivery first looks only at the next
+// deliveryWindow numbers: that keeps it from scanning the tombstones of delivered orders
+// and, on a serializable server, from reading the top of the district where New-Orders
+// insert. It looks further only if that window is empty.
 func (in deliveryIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
-	return inTx(ctx, pool, func(tx pgx.Tx) error {
+	var done [numDist + 1]int
+	err := inTx(ctx, pool, func(tx pgx.Tx) error {
 		now := time.Now().UTC()
 		for d := 1; d <= numDist; d++ {
-			var oid, cid int
+			done[d] = 0
 			// min() rather than ORDER BY … LIMIT 1 FOR UPDATE: Meridian sorts and locks the
 			// whole district's new_order rows for the latter. The DELETE below is the lock: a
 			// concurrent Delivery that deleted the row first leaves it nothing to delete.
-			var min *int
-			if err := tx.QueryRow(ctx, `SELECT min(no_o_id) FROM new_order WHERE no_w_id = $1 AND no_d_id = $2`,
-				in.w, d).Scan(&min); err != nil {
-				return fmt.Errorf("delivery: new_order: %w", err)
+			lo := int(in.delivered[d].Load()) + 1
+			var oldest *int
+			for _, hi := range []int{lo + deliveryWindow, math.MaxInt32} {
+				if err := tx.QueryRow(ctx, `SELECT min(no_o_id) FROM new_order
+					WHERE no_w_id = $1 AND no_d_id = $2 AND no_o_id >= $3 AND no_o_id < $4`,
+					in.w, d, lo, hi).Scan(&oldest); err != nil {
+					return fmt.Errorf("delivery: new_order: %w", err)
+				}
+				if oldest != nil {
+					break
+				}
 			}
-			if min == nil {
+			if oldest == nil {
 				continue
 			}
-			oid = *min
+			oid := *oldest
 			tag, err := tx.Exec(ctx, `DELETE FROM new_order WHERE no_w_id = $1 AND no_d_id = $2 AND no_o_id = $3`, in.w, d, oid)
 			if err != nil {
 				return fmt.Errorf("delivery: delete new_order: %w", err)
@@ -350,6 +373,7 @@ func (in deliveryIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 			if tag.RowsAffected() == 0 {
 				continue
 			}
+			var cid int
 			if err := tx.QueryRow(ctx, `UPDATE orders SET o_carrier_id = $4 WHERE o_w_id = $1 AND o_d_id = $2 AND o_id = $3
 				RETURNING o_c_id`, in.w, d, oid, in.carrier).Scan(&cid); err != nil {
 				return fmt.Errorf("delivery: orders: %w", err)
@@ -367,9 +391,21 @@ func (in deliveryIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 				WHERE c_w_id = $1 AND c_d_id = $2 AND c_id = $3`, in.w, d, cid, decimal(int(cents(sum)), 2)); err != nil {
 				return fmt.Errorf("delivery: customer: %w", err)
 			}
+			done[d] = oid
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// Only a committed delivery moves the window: an aborted one may have left its order
+	// undelivered.
+	for d := 1; d <= numDist; d++ {
+		if done[d] > 0 {
+			in.delivered[d].Store(int64(done[d]))
+		}
+	}
+	return nil
 }
 
 type stockLevelIn struct {
