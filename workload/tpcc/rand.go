@@ -7,18 +7,20 @@ import (
 	"sync"
 )
 
-// The constants C of NURand (2.1.6). The load's C for C_LAST is fixed rather than drawn so
-// that a resumed load, and every later run, agree on it without storing it; the spec allows
-// any value in [0..255]. The run's values are drawn once per process.
+// cLastLoad is the load's constant C of NURand for C_LAST (2.1.6). It is fixed rather than
+// drawn so that a resumed load, and every later run, agree on it without storing it; the
+// spec allows any value in [0..255]. The run's values are drawn once per process.
+const cLastLoad = 157
+
+// The cardinalities of the initial population (4.3.3.1).
 const (
-	cLastLoad  = 157
 	numItems   = 100000
 	numDist    = 10 // districts per warehouse
 	numCust    = 3000
 	numOrders  = 3000
 	newOrders  = 900 // the last 900 orders of each district are undelivered
 	firstNewOD = numOrders - newOrders + 1
-	unusedItem = numItems + 1
+	unusedItem = numItems + 1 // the item number of New-Order's rollback (2.4.1.4)
 )
 
 // runConstants are the NURand constants C that every terminal of a run shares (2.1.6).
