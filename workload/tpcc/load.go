@@ -271,6 +271,9 @@ func (l *loader) loadUnit(ctx context.Context, u *unit) error {
 	return flush(u.n)
 }
 
+// errLoaded stops a batch whose state row is already there: it was committed before.
+var errLoaded = errors.New("batch already loaded")
+
 // maxParams is the most bind parameters one PostgreSQL statement may carry.
 const maxParams = 65535
 
@@ -282,6 +285,10 @@ func (l *loader) commit(ctx context.Context, key string, lo, hi int, b *batch) e
 		// lost), the primary key stops this one at once.
 		if _, err := tx.Exec(ctx, `INSERT INTO tpcc_load_state (unit, lo, hi, nrows) VALUES ($1, $2, $3, $4)`,
 			key, lo, hi, b.rows); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+				return errLoaded
+			}
 			return err
 		}
 		for _, t := range b.tables {
@@ -303,8 +310,7 @@ func (l *loader) commit(ctx context.Context, key string, lo, hi int, b *batch) e
 		return nil
 	}
 	err := retry(ctx, func() error { return pgx.BeginFunc(ctx, l.pool, write) })
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" && strings.Contains(pgErr.ConstraintName+pgErr.Message, "tpcc_load_state") {
+	if errors.Is(err, errLoaded) {
 		return nil
 	}
 	if err != nil {

@@ -20,7 +20,7 @@ const (
 	numOrders  = 3000
 	newOrders  = 900 // the last 900 orders of each district are undelivered
 	firstNewOD = numOrders - newOrders + 1
-	unusedItem = numItems + 1 // the item number of New-Order's rollback (2.4.1.4)
+	unusedItem = numItems + 1 // the item number of New-Order's rollback (2.4.1.5)
 )
 
 // runConstants are the NURand constants C that every terminal of a run shares (2.1.6).
