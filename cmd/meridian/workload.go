@@ -23,6 +23,7 @@ import (
 var workloads = []func() workload.Workload{
 	kv.New,
 	bank.New,
+	newTPCC,
 }
 
 func workloadCmd() *cobra.Command {
