@@ -444,20 +444,37 @@ func scanProvidesOrder(input relNode, keys []sortKey, exprs []*scalar) bool {
 	}
 	tbl := sn.src.table
 	ords := tbl.PrimaryKeyOrdinals()
-	if len(keys) > len(ords) {
-		return false
+	// A key column the WHERE clause pins to one value is constant in the scan's output, so
+	// the order continues with the next column: WHERE a = 1 ORDER BY b reads (a, b) in order.
+	kc := sn.src.scan.kc
+	pinned := func(i int) bool {
+		return kc != nil && i < len(kc.eqs) && len(kc.eqs[i]) == 1 &&
+			kc.eqs[i][0].typ.Family == tbl.Columns[ords[i]].Type.Family // not = ANY(array)
 	}
-	reverse := false
-	for i, k := range keys {
-		if exprs[k.col].colOrd != ords[i] || k.nullsFirst != k.desc {
+	reverse, first := false, true
+	i := 0
+	for _, k := range keys {
+		col := exprs[k.col].colOrd
+		for i < len(ords) && ords[i] != col && pinned(i) {
+			i++
+		}
+		if i == len(ords) || col != ords[i] {
+			return false
+		}
+		if pinned(i) {
+			i++
+			continue // ordering by a constant: any direction holds
+		}
+		if k.nullsFirst != k.desc {
 			return false
 		}
 		r := k.desc != tbl.PrimaryKeyDesc[i]
-		if i == 0 {
-			reverse = r
+		if first {
+			reverse, first = r, false
 		} else if r != reverse {
 			return false
 		}
+		i++
 	}
 	sn.src.scan.reverse = reverse
 	return true
