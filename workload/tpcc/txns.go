@@ -346,9 +346,8 @@ func (in deliveryIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 		now := time.Now().UTC()
 		for d := 1; d <= numDist; d++ {
 			done[d] = 0
-			// min() rather than ORDER BY … LIMIT 1 FOR UPDATE: Meridian sorts and locks the
-			// whole district's new_order rows for the latter. The DELETE below is the lock: a
-			// concurrent Delivery that deleted the row first leaves it nothing to delete.
+			// The DELETE below is the lock: a concurrent Delivery that deleted the row first
+			// leaves it nothing to delete, and the district is skipped.
 			lo := int(in.delivered[d].Load()) + 1
 			var oldest *int
 			for _, hi := range []int{lo + deliveryWindow, math.MaxInt32} {
