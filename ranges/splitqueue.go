@@ -2,6 +2,7 @@ package ranges
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -97,6 +98,9 @@ func (r *Replica) SizeSplitKey(maxBytes int64) ([]byte, bool) {
 		return nil, false
 	}
 	r.sizeCheckedAt.Store(written)
+	if ub, ok := r.sizeUpperBound(); ok && ub <= maxBytes {
+		return nil, false // too small to split, without reading it again
+	}
 	d := r.Desc()
 	if d.EndKey == nil {
 		return nil, false
@@ -125,12 +129,30 @@ func (r *Replica) SizeSplitKey(maxBytes int64) ([]byte, bool) {
 			return r.validSplitKey(mid)
 		}
 	}
+	if it.Error() == nil {
+		r.sizeCache.Store(&sizeCount{written: written, gen: d.Generation, limit: math.MaxInt64, bytes: total})
+	}
 	return nil, false
+}
+
+// sizeUpperBound bounds the range's data bytes from above without reading them: the last
+// exact count plus the bytes of every command applied since (a write adds at most its own
+// size; overwrites, intents resolved and deletes add less or take away). ok is false when
+// there is no exact count of the range as it is now bounded. The split and merge queues
+// visit every range every few seconds; counting a large range each time (it is written to
+// all the time under load) took most of a node's CPU.
+func (r *Replica) sizeUpperBound() (int64, bool) {
+	c := r.sizeCache.Load()
+	if c == nil || c.gen != r.Desc().Generation || c.bytes >= c.limit {
+		return 0, false
+	}
+	return c.bytes + (r.written.Load() - c.written), true
 }
 
 // dataBytes is the size of the range's user keys and values, counted up to limit (0: not
 // counted). Estimates from Pebble miss data still in memtables; this counts exactly, and the
-// limit keeps the cost down for large ranges.
+// limit keeps the cost down for large ranges. A range known to be under limit without
+// counting (sizeUpperBound) reports the bound instead.
 func (r *Replica) dataBytes(limit int64) int64 {
 	if limit <= 0 {
 		return 0
@@ -142,6 +164,9 @@ func (r *Replica) dataBytes(limit int64) int64 {
 	written, gen := r.written.Load(), r.Desc().Generation
 	if c := r.sizeCache.Load(); c != nil && c.written == written && c.gen == gen && (c.bytes < c.limit || limit <= c.limit) {
 		return min(c.bytes, limit)
+	}
+	if ub, ok := r.sizeUpperBound(); ok && ub < limit {
+		return ub // small for sure: the bound errs towards bigger, so merges only lose
 	}
 	n := r.countDataBytes(limit)
 	r.sizeCache.Store(&sizeCount{written: written, gen: gen, limit: limit, bytes: n})

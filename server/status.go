@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -32,6 +33,16 @@ func (n *Node) httpHandler() http.Handler {
 	mux.HandleFunc("/_status/ranges", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, n.rangeStatuses())
 	})
+	if n.cfg.CertsDir == "" && n.cfg.Password == "" {
+		// Go's profiler, for finding where a workload's time goes (go tool pprof
+		// http://HOST/debug/pprof/profile). Only on an insecure node: the HTTP port has no
+		// authentication, and profiles show the node's internals.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
