@@ -498,8 +498,8 @@ type (
 		// local by that descriptor would be resolved by nobody.
 		Unresolved []Span `codec:",omitempty"`
 	}
-	HeartbeatTxnResponse   struct{ Txn *Transaction }
-	QueryIntentResponse    struct {
+	HeartbeatTxnResponse struct{ Txn *Transaction }
+	QueryIntentResponse  struct {
 		Found bool
 		// Timestamp is where the intent found is.
 		Timestamp hlc.Timestamp `codec:",omitempty"`
