@@ -466,7 +466,8 @@ func (ec *evalContext) endTxn(t *kvpb.EndTxnRequest) (kvpb.Response, error) {
 			return nil, kvpb.AbortedError(rec)
 		case kvpb.Committed:
 			if t.Commit {
-				return &kvpb.EndTxnResponse{}, nil // a retried commit that already happened
+				// A retried commit that already happened: the record lists what it left.
+				return &kvpb.EndTxnResponse{Unresolved: rec.LockSpans}, nil
 			}
 			return nil, fmt.Errorf("cannot abort committed transaction %x", txn.ID)
 		}
@@ -495,30 +496,32 @@ func (ec *evalContext) endTxn(t *kvpb.EndTxnRequest) (kvpb.Response, error) {
 		return &kvpb.EndTxnResponse{}, writeTxnRecord(ec.rw, txn)
 	}
 	txn.InFlightWrites = nil
-	return &kvpb.EndTxnResponse{}, ec.finalize(txn, status, t.LockSpans, false)
+	remote, err := ec.finalize(txn, status, t.LockSpans, false)
+	return &kvpb.EndTxnResponse{Unresolved: remote}, err
 }
 
 // finalize gives txn's record its final status, resolving the intents in lockSpans that lie
 // on this range. The record goes away if that was all of them, unless keep (an aborted
-// record stays, so that a write still in flight cannot revive the transaction).
-func (ec *evalContext) finalize(txn *kvpb.Transaction, status kvpb.TxnStatus, lockSpans []kvpb.Span, keep bool) error {
+// record stays, so that a write still in flight cannot revive the transaction). It returns
+// the lock spans left to resolve elsewhere.
+func (ec *evalContext) finalize(txn *kvpb.Transaction, status kvpb.TxnStatus, lockSpans []kvpb.Span, keep bool) ([]kvpb.Span, error) {
 	desc := ec.r.Desc()
 	var remote []kvpb.Span
 	for _, sp := range lockSpans {
 		if desc.ContainsKey(sp.Key) && (len(sp.EndKey) == 0 || string(sp.EndKey) <= string(desc.EndKey)) {
 			if _, err := resolveSpan(ec.rw, sp, txn.ID, status, txn.WriteTimestamp, txn.IgnoredSeqNums); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
 		remote = append(remote, sp)
 	}
 	if len(remote) == 0 && !keep {
-		return mvcc.DeleteUnversioned(ec.rw, keys.TxnRecordKey(txn.Key, txn.ID))
+		return nil, mvcc.DeleteUnversioned(ec.rw, keys.TxnRecordKey(txn.Key, txn.ID))
 	}
 	txn.Status = status
 	txn.LockSpans = remote
-	return writeTxnRecord(ec.rw, txn)
+	return remote, writeTxnRecord(ec.rw, txn)
 }
 
 // recoverTxn finishes an abandoned STAGING transaction as status recovery decided.
@@ -542,7 +545,7 @@ func (ec *evalContext) recoverTxn(t *kvpb.RecoverTxnRequest) (kvpb.Response, err
 	}
 	lockSpans := rec.LockSpans
 	rec.InFlightWrites, rec.AbortReason = nil, kvpb.RetryAborted
-	if err := ec.finalize(rec, status, lockSpans, status == kvpb.Aborted); err != nil {
+	if _, err := ec.finalize(rec, status, lockSpans, status == kvpb.Aborted); err != nil {
 		return nil, err
 	}
 	rec.Status = status

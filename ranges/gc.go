@@ -85,15 +85,27 @@ func (s *Store) collectGarbage(ctx context.Context) error {
 			threshold = hlc.Timestamp{WallTime: oldest.WallTime - 1}
 		}
 	}
-	for _, d := range s.Descriptors() {
-		if r := s.Replica(d.RangeID); r == nil || !r.IsLeaseholder() {
+	for _, listed := range s.Descriptors() {
+		r := s.Replica(listed.RangeID)
+		if r == nil || !r.IsLeaseholder() {
 			continue // the leaseholder collects; followers apply what it proposes
 		}
+		// The range may have split since the list was taken (the passes over the ranges
+		// before it take a while): its span now is what it accepts.
+		d := r.Desc()
 		start := maxKey(d.StartKey, keys.LocalMax)
 		ba := &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{
 			&kvpb.GCRequest{Span: kvpb.Span{Key: start, EndKey: d.EndKey}, Threshold: threshold},
 		}}
 		if _, err := s.Send(ctx, ba); err != nil {
+			var mismatch *kvpb.RangeKeyMismatchError
+			if errors.As(err, &mismatch) {
+				// The range split or merged since its descriptor was read: its new
+				// shape (and the ranges split from it) are collected in the next pass. The
+				// other ranges are not held up for it.
+				s.log.Debug("skipping the GC of a range that changed shape", "range", d.RangeID, "err", err)
+				continue
+			}
 			return fmt.Errorf("r%d: %w", d.RangeID, err)
 		}
 	}

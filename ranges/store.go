@@ -372,16 +372,32 @@ func (s *Store) SetRouter(r Router) {
 	s.router = r
 }
 
-// route sends ba (with no RangeID) to the range that holds its keys.
+// route sends ba (with no RangeID) to the range that holds its keys. The range found may
+// split or merge before the batch arrives (RangeKeyMismatchError, nothing applied): the
+// batch is routed again by fresh descriptors, for as long as ctx allows.
 func (s *Store) route(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
-	if router := s.currentRouter(); router != nil {
-		d, err := router.RangeForKey(ctx, batchAnchor(ba))
-		if err != nil {
-			return nil, err
+	for attempt := 0; ; attempt++ {
+		routed := *ba
+		if router := s.currentRouter(); router != nil {
+			d, err := router.RangeForKey(ctx, batchAnchor(ba))
+			if err != nil {
+				return nil, err
+			}
+			routed.RangeID = d.RangeID
 		}
-		ba.RangeID = d.RangeID
+		br, err := s.sendToRange(ctx, &routed)
+		var mismatch *kvpb.RangeKeyMismatchError
+		if !errors.As(err, &mismatch) {
+			return br, err
+		}
+		if attempt >= 2 {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("rerouting after %v: %w", err, ctx.Err())
+			case <-time.After(time.Duration(min(attempt, 25)) * 10 * time.Millisecond):
+			}
+		}
 	}
-	return s.sendToRange(ctx, ba)
 }
 
 // sendToRange sends ba to range ba.RangeID, wherever it is (or, alone, to whichever local

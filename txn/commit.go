@@ -179,17 +179,47 @@ func (t *Txn) finishCommit(ctx context.Context, txn *kvpb.Transaction, anchor kv
 	lockSpans := t.lockSpans
 	db := t.db
 	db.goAsync(func(ctx context.Context) {
+		// Recovered by someone else, the record kept what its range did not resolve, and
+		// this coordinator cannot tell what that was: anchor may be stale. Resolving every
+		// span is safe (resolving a resolved intent does nothing), and this path is rare.
+		remote := lockSpans
 		if staged {
-			et := &kvpb.EndTxnRequest{Commit: true, LockSpans: lockSpans}
-			if _, err := db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: anchor.RangeID, Requests: []kvpb.Request{et}}); err != nil {
+			unresolved, err := t.markCommitted(ctx, txn, anchor, lockSpans)
+			if err != nil {
 				// Whoever meets the staged record recovers it as committed.
 				db.log.Warn("marking a staged transaction committed", "txn", fmt.Sprintf("%x", txn.ID[:4]), "err", err)
 				return
 			}
+			remote = unresolved
 		}
-		t.resolveRemote(txn, kvpb.Committed, anchor)
+		t.resolveRemote(txn, kvpb.Committed, remote)
 	})
 	return t.commitWait(ctx, txn.WriteTimestamp)
+}
+
+// markCommitted marks the staged record of txn, which is committed, COMMITTED, and returns
+// the lock spans its range left for the coordinator to resolve. The record's range may have
+// changed shape since anchor was looked up: the EndTxn then goes by a fresh descriptor.
+func (t *Txn) markCommitted(ctx context.Context, txn *kvpb.Transaction, anchor kvpb.RangeDescriptor, lockSpans []kvpb.Span) ([]kvpb.Span, error) {
+	et := &kvpb.EndTxnRequest{Commit: true, LockSpans: lockSpans}
+	rangeID := anchor.RangeID
+	for attempt := 0; ; attempt++ {
+		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: rangeID, Requests: []kvpb.Request{et}})
+		if !isRangeKeyMismatch(err) {
+			if err != nil {
+				return nil, fmt.Errorf("committing the staged record on r%d: %w", rangeID, err)
+			}
+			return endTxnUnresolved(br), nil
+		}
+		if werr := awaitReroute(ctx, attempt, err); werr != nil {
+			return nil, werr
+		}
+		d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
+		if err != nil {
+			return nil, fmt.Errorf("looking up the record's range: %w", err)
+		}
+		rangeID = d.RangeID
+	}
 }
 
 // recoverOwn settles the transaction's own commit when its outcome is unknown, the way
@@ -197,16 +227,24 @@ func (t *Txn) finishCommit(ctx context.Context, txn *kvpb.Transaction, anchor kv
 // preventing each in-flight write), aborts one that never got staged, and reports a
 // finished one as it is.
 func (t *Txn) recoverOwn(ctx context.Context, txn *kvpb.Transaction) (*kvpb.Transaction, error) {
-	d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
-	if err != nil {
-		return nil, err
-	}
 	push := &kvpb.PushTxnRequest{Pushee: txn.TxnMeta, Now: t.db.clock.Now(), Force: true}
-	br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{push}})
-	if err != nil {
-		return nil, err
+	for attempt := 0; ; attempt++ {
+		d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
+		if err != nil {
+			return nil, err
+		}
+		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{push}})
+		if isRangeKeyMismatch(err) {
+			if werr := awaitReroute(ctx, attempt, err); werr != nil {
+				return nil, werr
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return br.Responses[0].(*kvpb.PushTxnResponse).Pushee, nil
 	}
-	return br.Responses[0].(*kvpb.PushTxnResponse).Pushee, nil
 }
 
 // sendAt sends one point request as txn (not the transaction's current state, which other
@@ -219,8 +257,10 @@ func (t *Txn) sendAt(ctx context.Context, txn *kvpb.Transaction, req kvpb.Reques
 			return nil, hlc.Timestamp{}, err
 		}
 		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{req}, LockTimeout: t.lockTimeout})
-		var mismatch *kvpb.RangeKeyMismatchError
-		if errors.As(err, &mismatch) && attempt < 10 {
+		if isRangeKeyMismatch(err) {
+			if werr := awaitReroute(ctx, attempt, err); werr != nil {
+				return nil, hlc.Timestamp{}, werr
+			}
 			continue
 		}
 		if err != nil {

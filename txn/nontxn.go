@@ -2,7 +2,6 @@ package txn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/meridiandb/meridian/ranges/kvpb"
@@ -41,8 +40,10 @@ func (db *DB) sendPointNonTxn(ctx context.Context, req kvpb.Request) (kvpb.Respo
 			return nil, err
 		}
 		br, err := db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{req}})
-		var mismatch *kvpb.RangeKeyMismatchError
-		if errors.As(err, &mismatch) && attempt < 10 {
+		if isRangeKeyMismatch(err) {
+			if werr := awaitReroute(ctx, attempt, err); werr != nil {
+				return nil, werr
+			}
 			continue
 		}
 		if err != nil {

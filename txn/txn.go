@@ -330,14 +330,17 @@ func firstError(errs []error) error {
 }
 
 // sendOne sends one request, splitting a span request at range boundaries. A range that
-// split under it (RangeKeyMismatchError) makes it start over with fresh descriptors.
+// split or merged under it (RangeKeyMismatchError) makes it start over with fresh
+// descriptors, for as long as ctx allows.
 func (t *Txn) sendOne(ctx context.Context, req kvpb.Request, res *Result) error {
 	orig := *res
 	for attempt := 0; ; attempt++ {
 		err := t.sendOneAttempt(ctx, req, res)
-		var mismatch *kvpb.RangeKeyMismatchError
-		if !errors.As(err, &mismatch) || attempt >= 10 {
+		if !isRangeKeyMismatch(err) {
 			return err
+		}
+		if werr := awaitReroute(ctx, attempt, err); werr != nil {
+			return werr
 		}
 		*res = orig
 	}
@@ -557,9 +560,12 @@ func (t *Txn) refreshTo(ctx context.Context, ts hlc.Timestamp) error {
 	return nil
 }
 
+// sendRefresh refreshes req's span range by range. A range that changed shape since it was
+// cached makes the refresh go on from the same key by fresh descriptors: the parts already
+// refreshed stay valid.
 func (t *Txn) sendRefresh(ctx context.Context, txn *kvpb.Transaction, req *kvpb.RefreshRequest) error {
 	key := req.Key
-	for {
+	for attempt := 0; ; {
 		d, err := t.db.lookup.RangeForKey(ctx, key)
 		if err != nil {
 			return err
@@ -570,9 +576,17 @@ func (t *Txn) sendRefresh(ctx context.Context, txn *kvpb.Transaction, req *kvpb.
 			part.EndKey = d.EndKey
 		}
 		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{&part}})
+		if isRangeKeyMismatch(err) {
+			if werr := awaitReroute(ctx, attempt, err); werr != nil {
+				return werr
+			}
+			attempt++
+			continue
+		}
 		if err != nil {
 			return err
 		}
+		attempt = 0
 		t.observe(br)
 		if len(req.EndKey) == 0 || bytes.Compare(req.EndKey, d.EndKey) <= 0 {
 			return nil
@@ -617,7 +631,14 @@ func (t *Txn) commit(ctx context.Context) error {
 		// No heartbeat may race with the commit and recreate the record after it.
 		t.haltHeartbeat()
 		et := &kvpb.EndTxnRequest{Commit: true, LockSpans: t.lockSpans}
-		_, err = t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{et}})
+		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{et}})
+		if isRangeKeyMismatch(err) {
+			// The record's range changed shape since d was cached; nothing was applied.
+			if werr := awaitReroute(ctx, attempt, err); werr != nil {
+				return werr
+			}
+			continue
+		}
 		var pushed *kvpb.TxnPushedError
 		if errors.As(err, &pushed) {
 			if attempt >= 10 {
@@ -634,7 +655,7 @@ func (t *Txn) commit(ctx context.Context) error {
 			return err
 		}
 		t.finish()
-		t.resolveRemote(txn, kvpb.Committed, d)
+		t.resolveRemote(txn, kvpb.Committed, endTxnUnresolved(br))
 		return t.commitWait(ctx, txn.WriteTimestamp)
 	}
 }
@@ -659,15 +680,10 @@ func (t *Txn) commitWait(ctx context.Context, commitTS hlc.Timestamp) error {
 	}
 }
 
-// resolveRemote resolves, in the background, the intents the commit could not resolve on the
-// record's own range.
-func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, recordRange kvpb.RangeDescriptor) {
-	var remote []kvpb.Span
-	for _, sp := range t.lockSpans {
-		if !recordRange.ContainsKey(sp.Key) || len(sp.EndKey) > 0 && bytes.Compare(sp.EndKey, recordRange.EndKey) > 0 {
-			remote = append(remote, sp)
-		}
-	}
+// resolveRemote resolves, in the background, the intents of remote: those the EndTxn could
+// not resolve on the record's own range, as that range reported them (the coordinator's
+// descriptor of the record's range may be stale, and cannot tell).
+func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, remote []kvpb.Span) {
 	if len(remote) == 0 {
 		return
 	}
@@ -739,11 +755,14 @@ func condenseLockSpans(ctx context.Context, lookup RangeLookup, spans []kvpb.Spa
 	return out
 }
 
-// sendOneNonTxn sends a request without transaction state, split by range.
+// sendOneNonTxn sends a request without transaction state, split by range. It is for
+// idempotent requests (intent resolution): a range that changed shape since it was cached
+// makes the request go on from the same key by fresh descriptors, the parts already sent
+// being done.
 func (t *Txn) sendOneNonTxn(ctx context.Context, req kvpb.Request, _ *Result) error {
 	h := req.Header()
 	key := h.Key
-	for {
+	for attempt := 0; ; {
 		d, err := t.db.lookup.RangeForKey(ctx, key)
 		if err != nil {
 			return err
@@ -756,9 +775,18 @@ func (t *Txn) sendOneNonTxn(ctx context.Context, req kvpb.Request, _ *Result) er
 			}
 			part = withSpan(req, kvpb.Span{Key: key, EndKey: end})
 		}
-		if _, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{part}}); err != nil {
+		_, err = t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{part}})
+		if isRangeKeyMismatch(err) {
+			if werr := awaitReroute(ctx, attempt, err); werr != nil {
+				return werr
+			}
+			attempt++
+			continue
+		}
+		if err != nil {
 			return err
 		}
+		attempt = 0
 		if len(h.EndKey) == 0 || bytes.Compare(h.EndKey, d.EndKey) <= 0 {
 			return nil
 		}
@@ -779,16 +807,25 @@ func (t *Txn) Rollback(ctx context.Context) error {
 		return nil
 	}
 	txn := t.snapshot()
-	d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
-	if err != nil {
-		return err
-	}
 	et := &kvpb.EndTxnRequest{Commit: false, LockSpans: t.lockSpans}
-	if _, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{et}}); err != nil {
-		return fmt.Errorf("rolling back: %w", err)
+	for attempt := 0; ; attempt++ {
+		d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
+		if err != nil {
+			return fmt.Errorf("rolling back: %w", err)
+		}
+		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{et}})
+		if isRangeKeyMismatch(err) {
+			if werr := awaitReroute(ctx, attempt, err); werr != nil {
+				return fmt.Errorf("rolling back: %w", werr)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("rolling back: %w", err)
+		}
+		t.resolveRemote(txn, kvpb.Aborted, endTxnUnresolved(br))
+		return nil
 	}
-	t.resolveRemote(txn, kvpb.Aborted, d)
-	return nil
 }
 
 // Restart prepares the transaction to run again after a retryable error: its writes so far

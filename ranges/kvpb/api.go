@@ -490,9 +490,16 @@ type (
 	ConditionalPutResponse struct{}
 	DeleteResponse         struct{}
 	DeleteRangeResponse    struct{ Keys [][]byte }
-	EndTxnResponse         struct{ OnePhaseCommit bool }
-	HeartbeatTxnResponse   struct{ Txn *Transaction }
-	QueryIntentResponse    struct {
+	EndTxnResponse         struct {
+		OnePhaseCommit bool
+		// Unresolved are the lock spans the range that evaluated the EndTxn did not hold,
+		// and so left for the coordinator to resolve. Only that range knows them: the
+		// coordinator's descriptor of it may be stale (it split since), and a span judged
+		// local by that descriptor would be resolved by nobody.
+		Unresolved []Span `codec:",omitempty"`
+	}
+	HeartbeatTxnResponse struct{ Txn *Transaction }
+	QueryIntentResponse  struct {
 		Found bool
 		// Timestamp is where the intent found is.
 		Timestamp hlc.Timestamp `codec:",omitempty"`
