@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -689,19 +690,32 @@ func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, remote
 	}
 	db := t.db
 	db.goAsync(func(ctx context.Context) {
-		remote := condenseLockSpans(ctx, db.lookup, remote)
-		// The spans are resolved at once: each is one round to its range.
+		resolve := func(sp kvpb.Span) kvpb.Request {
+			return &kvpb.ResolveIntentRequest{Span: sp, Txn: txn.TxnMeta, Status: status, CommitTS: txn.WriteTimestamp,
+				IgnoredSeqNums: txn.IgnoredSeqNums}
+		}
+		// The ranges are resolved at once, each in batches: one consensus write per batch.
 		var wg sync.WaitGroup
-		for _, sp := range remote {
+		for _, g := range groupLockSpans(ctx, db.lookup, remote) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				req := &kvpb.ResolveIntentRequest{Span: sp, Txn: txn.TxnMeta, Status: status, CommitTS: txn.WriteTimestamp,
-					IgnoredSeqNums: txn.IgnoredSeqNums}
-				var res Result
-				tmp := &Txn{db: db, proto: &kvpb.Transaction{}}
-				if err := tmp.sendOneNonTxn(ctx, req, &res); err != nil {
-					db.log.Warn("resolving intents", "span", sp, "err", err)
+				for chunk := range slices.Chunk(g.spans, maxResolveBatch) {
+					reqs := make([]kvpb.Request, len(chunk))
+					for i, sp := range chunk {
+						reqs[i] = resolve(sp)
+					}
+					if _, err := db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: g.rangeID, Requests: reqs}); err == nil {
+						continue
+					}
+					// The range changed shape since it was looked up, or a span crosses into
+					// the next: span by span, by fresh descriptors.
+					for _, sp := range chunk {
+						tmp := &Txn{db: db, proto: &kvpb.Transaction{}}
+						if err := tmp.sendOneNonTxn(ctx, resolve(sp), nil); err != nil {
+							db.log.Warn("resolving intents", "span", sp, "err", err)
+						}
+					}
 				}
 			}()
 		}
@@ -709,50 +723,65 @@ func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, remote
 	})
 }
 
-// maxResolveSpans is how many lock spans a finished transaction resolves one by one; more
-// are condensed, one span per range.
-const maxResolveSpans = 64
+// maxResolveBatch is how many lock spans one batch of intent resolutions carries.
+const maxResolveBatch = 1024
 
-// condenseLockSpans covers the lock spans of a transaction that wrote many keys (a bulk
-// INSERT or COPY) with one span per range they lie on, so that resolving its intents takes a
-// round to each range rather than one per key: each point intent is a consensus write of
-// its own, and until they are resolved every reader that meets one must check the
-// transaction's record. A ranged resolution visits the keys of its span, which lie on
-// ranges the transaction wrote to. If a range cannot be looked up, the spans stay as they
-// are.
-func condenseLockSpans(ctx context.Context, lookup RangeLookup, spans []kvpb.Span) []kvpb.Span {
-	if len(spans) <= maxResolveSpans {
-		return spans
-	}
-	covers := map[uint64]*kvpb.Span{}
-	var order []uint64
+// condenseAbove is how many lock spans a transaction must hold on one range for their
+// resolution there to be one ranged resolution instead of a resolution per span.
+const condenseAbove = 4 * maxResolveBatch
+
+// rangeLockSpans are the lock spans of a transaction that lie on one range (by their start).
+type rangeLockSpans struct {
+	rangeID uint64
+	spans   []kvpb.Span
+}
+
+// groupLockSpans groups a finished transaction's lock spans by the range they start on, for
+// resolving them in a batch per range. A range holding many of them (a bulk INSERT or COPY)
+// gets one span covering them instead: a ranged resolution visits every key of its span, so
+// it pays only where the intents are dense, while a point resolution costs the intent alone
+// (a few Delivery rows among 300,000 order lines must not cost a scan of them all). A span
+// that cannot be looked up stays in a group of its own, resolved by itself.
+func groupLockSpans(ctx context.Context, lookup RangeLookup, spans []kvpb.Span) []rangeLockSpans {
+	byRange := map[uint64]int{}
+	var out []rangeLockSpans
 	for _, sp := range spans {
-		d, err := lookup.RangeForKey(ctx, sp.Key)
-		if err != nil {
-			return spans
+		id := uint64(0)
+		if d, err := lookup.RangeForKey(ctx, sp.Key); err == nil {
+			id = d.RangeID
 		}
+		i, ok := byRange[id]
+		if !ok || id == 0 {
+			i = len(out)
+			byRange[id] = i
+			out = append(out, rangeLockSpans{rangeID: id})
+		}
+		out[i].spans = append(out[i].spans, sp)
+	}
+	for i := range out {
+		if len(out[i].spans) > condenseAbove {
+			out[i].spans = []kvpb.Span{coverSpans(out[i].spans)}
+		}
+	}
+	return out
+}
+
+// coverSpans is the smallest span covering spans.
+func coverSpans(spans []kvpb.Span) kvpb.Span {
+	var c kvpb.Span
+	for i, sp := range spans {
 		end := sp.EndKey
 		if len(end) == 0 {
 			end = append(append([]byte(nil), sp.Key...), 0)
 		}
-		c, ok := covers[d.RangeID]
-		if !ok {
-			covers[d.RangeID] = &kvpb.Span{Key: sp.Key, EndKey: end}
-			order = append(order, d.RangeID)
-			continue
-		}
-		if bytes.Compare(sp.Key, c.Key) < 0 {
+		if i == 0 || bytes.Compare(sp.Key, c.Key) < 0 {
 			c.Key = sp.Key
 		}
-		if bytes.Compare(end, c.EndKey) > 0 {
+		if i == 0 || bytes.Compare(end, c.EndKey) > 0 {
 			c.EndKey = end
 		}
 	}
-	out := make([]kvpb.Span, len(order))
-	for i, id := range order {
-		out[i] = *covers[id]
-	}
-	return out
+	return c
 }
 
 // sendOneNonTxn sends a request without transaction state, split by range. It is for
