@@ -343,6 +343,8 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 		return &kvpb.ResolveIntentResponse{Resolved: n}, err
 	case *kvpb.GCRequest:
 		return ec.gc(t)
+	case *kvpb.ClearRangeRequest:
+		return ec.clearRange(t)
 	}
 	return nil, fmt.Errorf("unexpected write request %T", req)
 }
@@ -628,4 +630,34 @@ func (ec *evalContext) gc(t *kvpb.GCRequest) (kvpb.Response, error) {
 	}
 	st, err := mvcc.GC(ec.rw, t.Key, t.EndKey, t.Threshold)
 	return &kvpb.GCResponse{Removed: int(st.VersionsRemoved)}, err
+}
+
+// clearRange deletes every version of every key of the request's span with one range
+// deletion, after raising the range's GC threshold to the request's threshold, so that no
+// read that could have seen the data is served from the emptied span afterwards. Unlike a
+// DeleteRange it neither reads the keys nor leaves a tombstone per key: its cost does not
+// grow with the data, and it is what frees the space of a dropped or truncated table.
+func (ec *evalContext) clearRange(t *kvpb.ClearRangeRequest) (kvpb.Response, error) {
+	if ec.ba.Txn != nil {
+		return nil, errors.New("a ClearRange is only sent outside a transaction")
+	}
+	desc := ec.r.Desc()
+	if !desc.ContainsKey(t.Key) || len(t.EndKey) == 0 || string(t.EndKey) > string(desc.EndKey) {
+		return nil, fmt.Errorf("ClearRange of %s does not lie on r%d", t.Span, ec.r.rangeID)
+	}
+	th, err := ec.r.gcThreshold()
+	if err != nil {
+		return nil, err
+	}
+	if th.Less(t.Threshold) {
+		// As for a GC request: readers at or below the threshold are refused from now on.
+		ec.r.gcThresholdWall.Store(t.Threshold.WallTime)
+		if err := mvcc.PutUnversioned(ec.rw, keys.RangeGCThresholdKey(ec.r.rangeID), encodeTimestamp(t.Threshold)); err != nil {
+			return nil, err
+		}
+	}
+	if err := mvcc.ClearRange(ec.rw, t.Key, t.EndKey); err != nil {
+		return nil, fmt.Errorf("clearing %s: %w", t.Span, err)
+	}
+	return &kvpb.ClearRangeResponse{}, nil
 }

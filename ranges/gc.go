@@ -76,15 +76,25 @@ func (s *Store) gcLoop() {
 	}
 }
 
-// collectGarbage runs one GC pass over every range at threshold now - TTL, or just below the
-// oldest live reader's timestamp if that is lower.
-func (s *Store) collectGarbage(ctx context.Context) error {
+// GCHorizon is the threshold garbage collection may raise ranges to now: now - TTL, or just
+// below the oldest live reader's timestamp if that is lower. Nothing at or below it will be
+// read again.
+func (s *Store) GCHorizon() hlc.Timestamp {
 	threshold := s.cfg.Clock.Now().Add(-int64(s.cfg.GCTTL))
 	if s.cfg.GCProtected != nil {
 		if oldest := s.cfg.GCProtected(); !oldest.IsEmpty() && oldest.LessEq(threshold) {
 			threshold = hlc.Timestamp{WallTime: oldest.WallTime - 1}
 		}
 	}
+	return threshold
+}
+
+// GCInterval is how often garbage is collected.
+func (s *Store) GCInterval() time.Duration { return s.cfg.GCInterval }
+
+// collectGarbage runs one GC pass over every range at the GC horizon.
+func (s *Store) collectGarbage(ctx context.Context) error {
+	threshold := s.GCHorizon()
 	for _, listed := range s.Descriptors() {
 		r := s.Replica(listed.RangeID)
 		if r == nil || !r.IsLeaseholder() {

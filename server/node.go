@@ -339,6 +339,7 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 		n.goBackground("replicate queue", n.replicateLoop)
 	}
 	n.goBackground("split queue", n.splitLoop)
+	n.goBackground("dropped data removal", n.droppedDataLoop)
 	n.goBackground("cluster settings", n.settingsLoop)
 	close(n.ready)
 	n.log.Info("node ready", "node", id.NodeID, "cluster", id.ClusterID, "bootstrap", bootstrap)

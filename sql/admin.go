@@ -159,7 +159,7 @@ func (s *Session) planShowRanges(n *ast.ShowStmt) (plan, error) {
 		if err := s.checkTable(ctx, x.txn, tbl, privilege.Select); err != nil {
 			return nil, err
 		}
-		start, end := rowenc.TableSpan(tbl.ID)
+		start, end := rowenc.TableSpan(tbl.KeyID())
 		infos, err := adm.RangesIn(ctx, start, end)
 		if err != nil {
 			return nil, err

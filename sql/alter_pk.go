@@ -79,7 +79,7 @@ func rekeyRows(ctx context.Context, x *execCtx, old, nt *catalog.Table) error {
 	var olds, rows [][]types.Datum
 	seen := map[string]bool{}
 	pkName := nt.PrimaryKeyName()
-	start, end := rowenc.PrimarySpan(old.ID)
+	start, end := rowenc.PrimarySpan(old.KeyID())
 	err := scanRows(ctx, x.txn, old, start, end, func(oldRow []types.Datum) error {
 		row := make([]types.Datum, len(nt.Columns))
 		for i, c := range nt.Columns {

@@ -476,7 +476,7 @@ func rewriteAndValidate(ctx context.Context, x *execCtx, nt *catalog.Table, a *a
 	}
 	var fkChanges []rowChange
 	b := &txn.Batch{}
-	start, end := rowenc.PrimarySpan(old.ID)
+	start, end := rowenc.PrimarySpan(old.KeyID())
 	err = scanRows(ctx, x.txn, old, start, end, func(oldRow []types.Datum) error {
 		row := make([]types.Datum, len(nt.Columns))
 		rewrite := false

@@ -53,7 +53,7 @@ func describeKey(key []byte, tables tableLookup) sqlKey {
 	if tables != nil {
 		tbl = tables(id)
 	}
-	if tbl == nil || tbl.ID != id {
+	if tbl == nil || tbl.KeyID() != id {
 		s := fmt.Sprintf("/Table/%d", id)
 		if index != 0 {
 			s += fmt.Sprintf("/%d", index)

@@ -499,7 +499,7 @@ func (r *fkRun) referencingRows(ctx context.Context, child *catalog.Table, fk *c
 	var spans []keySpan
 	if leadsPrimaryKey(child, fk.Columns) {
 		for k := range affected {
-			prefix := append(rowenc.IndexPrefix(child.ID), k...)
+			prefix := append(rowenc.IndexPrefix(child.KeyID()), k...)
 			if anyDescending(child, len(fk.Columns)) {
 				spans = nil // the tuple key is ascending; scan instead
 				break
@@ -508,7 +508,7 @@ func (r *fkRun) referencingRows(ctx context.Context, child *catalog.Table, fk *c
 		}
 	}
 	if spans == nil {
-		start, end := rowenc.PrimarySpan(child.ID)
+		start, end := rowenc.PrimarySpan(child.KeyID())
 		spans = []keySpan{{start, end}}
 	}
 	var out []referencingRow

@@ -84,7 +84,7 @@ func (ix *indexScan) keyColumns() keyColumns {
 	for i, id := range ix.index.ColumnIDs {
 		ords[i] = ix.table.ColumnOrdinal(id)
 	}
-	return keyColumns{prefix: rowenc.IndexKeyPrefix(ix.table.ID, ix.index.ID), ords: ords, desc: ix.index.ColumnDesc, nullable: true}
+	return keyColumns{prefix: rowenc.IndexKeyPrefix(ix.table.KeyID(), ix.index.ID), ords: ords, desc: ix.index.ColumnDesc, nullable: true}
 }
 
 // run reads the rows in index order, calling emit for each (fresh slices); emit returns false

@@ -216,7 +216,7 @@ func uniqueViolation(err error, tbl *catalog.Table) error {
 		return err
 	}
 	name, cols, vals := tbl.PrimaryKeyName(), []string(nil), []string(nil)
-	if id, indexID, enc, ok := rowenc.DecodeTableKey(cfe.Key); ok && id == tbl.ID {
+	if id, indexID, enc, ok := rowenc.DecodeTableKey(cfe.Key); ok && id == tbl.KeyID() {
 		if indexID == rowenc.PrimaryIndexID {
 			if pk, err := rowenc.DecodePrimaryKey(tbl, enc); err == nil {
 				cols, vals = describeValues(tbl, tbl.PrimaryKey, pk)

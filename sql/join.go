@@ -360,7 +360,7 @@ func (n *lookupJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error
 		b := &txn.Batch{}
 		var asked []int // batch index of each request
 		for i, l := range batch {
-			key := rowenc.IndexPrefix(tbl.ID)
+			key := rowenc.IndexPrefix(tbl.KeyID())
 			null := false
 			for k, e := range n.leftKeys {
 				v, err := e.eval(ec, l)

@@ -92,11 +92,11 @@ type keySpan struct{ start, end []byte }
 func (s *tableScan) spans(ec *evalCtx) ([]keySpan, error) {
 	if s.kc == nil {
 		// The primary index only: the table's span holds its secondary indexes too.
-		start, end := rowenc.PrimarySpan(s.table.ID)
+		start, end := rowenc.PrimarySpan(s.table.KeyID())
 		return []keySpan{{start, end}}, nil
 	}
 	t := s.table
-	return s.kc.spans(ec, t, keyColumns{prefix: rowenc.IndexPrefix(t.ID), ords: t.PrimaryKeyOrdinals(), desc: t.PrimaryKeyDesc}, s.isPoint())
+	return s.kc.spans(ec, t, keyColumns{prefix: rowenc.IndexPrefix(t.KeyID()), ords: t.PrimaryKeyOrdinals(), desc: t.PrimaryKeyDesc}, s.isPoint())
 }
 
 // keyColumns are the leading columns of an index's keys, which a key constraint bounds.

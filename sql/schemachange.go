@@ -180,7 +180,13 @@ func (s *Session) buildIndex(ctx context.Context, tableID uint32, idx catalog.In
 	if err := runIndexBuildHook(stageWriteOnly, tableID, idx.ID); err != nil {
 		return err
 	}
-	start, end := rowenc.IndexPrefix(tableID), encoding.PrefixEnd(rowenc.IndexPrefix(tableID))
+	// TRUNCATE refuses a table with an index on its way in, so the table's key space stays
+	// the one read here until the build ends.
+	keyID, err := s.tableKeyID(ctx, tableID)
+	if err != nil {
+		return err
+	}
+	start, end := rowenc.IndexPrefix(keyID), encoding.PrefixEnd(rowenc.IndexPrefix(keyID))
 	for start != nil {
 		var next []byte
 		err := s.srv.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
@@ -305,12 +311,12 @@ func duplicateIndexValue(tbl *catalog.Table, idx *catalog.Index, row []types.Dat
 // backfill every row has one; the count catches anything that went wrong, before the index
 // can answer queries.
 func validateIndex(ctx context.Context, t *txn.Txn, tbl *catalog.Table, idx *catalog.Index) error {
-	rowStart := rowenc.IndexPrefix(tbl.ID)
+	rowStart := rowenc.IndexPrefix(tbl.KeyID())
 	rows, err := countKeys(ctx, t, rowStart, encoding.PrefixEnd(rowStart))
 	if err != nil {
 		return err
 	}
-	indexStart, indexEnd := rowenc.IndexSpan(tbl.ID, idx.ID)
+	indexStart, indexEnd := rowenc.IndexSpan(tbl.KeyID(), idx.ID)
 	entries, err := countKeys(ctx, t, indexStart, indexEnd)
 	if err != nil {
 		return err
@@ -343,6 +349,7 @@ func countKeys(ctx context.Context, t *txn.Txn, start, end []byte) (int, error) 
 func (s *Session) dropIndexOnline(ctx context.Context, tableID, indexID uint32) error {
 	for {
 		removed, tableGone := false, false
+		var keyID uint32
 		err := s.schemaStep(ctx, func(ctx context.Context, t *txn.Txn) error {
 			removed, tableGone = false, false
 			tbl, err := s.srv.cat.TableByID(ctx, t, tableID)
@@ -350,9 +357,10 @@ func (s *Session) dropIndexOnline(ctx context.Context, tableID, indexID uint32) 
 				return err
 			}
 			if tbl == nil {
-				tableGone = true // DROP TABLE deleted the entries with the rows
+				tableGone = true // DROP TABLE dropped the entries with the rows
 				return nil
 			}
+			keyID = tbl.KeyID()
 			idx := tbl.IndexByID(indexID)
 			if idx == nil {
 				removed = true
@@ -377,14 +385,15 @@ func (s *Session) dropIndexOnline(ctx context.Context, tableID, indexID uint32) 
 		case tableGone:
 			return nil
 		case removed:
-			return s.deleteIndexData(ctx, tableID, indexID)
+			return s.deleteIndexData(ctx, keyID, indexID)
 		}
 	}
 }
 
-// deleteIndexData deletes the entries of an index no descriptor names any more, in chunks.
-func (s *Session) deleteIndexData(ctx context.Context, tableID, indexID uint32) error {
-	start, end := rowenc.IndexSpan(tableID, indexID)
+// deleteIndexData deletes the entries of an index no descriptor names any more, in chunks,
+// from the key space keyID of its table (catalog.Table.KeyID).
+func (s *Session) deleteIndexData(ctx context.Context, keyID, indexID uint32) error {
+	start, end := rowenc.IndexSpan(keyID, indexID)
 	for {
 		done := false
 		err := s.srv.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
@@ -443,7 +452,7 @@ func (s *Session) addIndexInTxn(ctx context.Context, t *txn.Txn, tableID uint32,
 	if err := s.srv.cat.WriteIndexChange(ctx, t, tbl, []string{name}, nil); err != nil {
 		return nil, err
 	}
-	start, end := rowenc.IndexPrefix(tableID), encoding.PrefixEnd(rowenc.IndexPrefix(tableID))
+	start, end := rowenc.IndexPrefix(tbl.KeyID()), encoding.PrefixEnd(rowenc.IndexPrefix(tbl.KeyID()))
 	for start != nil {
 		if start, err = backfillChunk(ctx, t, tbl, tbl.IndexByID(idx.ID), start, end, backfillChunkSize); err != nil {
 			return nil, err
@@ -468,6 +477,26 @@ func (s *Session) dropIndexInTxn(ctx context.Context, t *txn.Txn, tableID, index
 		return err
 	}
 	b := &txn.Batch{}
-	b.DelRange(rowenc.IndexSpan(tableID, indexID))
+	b.DelRange(rowenc.IndexSpan(tbl.KeyID(), indexID))
 	return t.Run(ctx, b)
+}
+
+// tableKeyID reads the ID of the key space holding table tableID's data.
+func (s *Session) tableKeyID(ctx context.Context, tableID uint32) (uint32, error) {
+	var keyID uint32
+	err := s.srv.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		tbl, err := s.srv.cat.TableByID(ctx, t, tableID)
+		if err != nil {
+			return err
+		}
+		if tbl == nil {
+			return pgerror.New(pgerror.CodeUndefinedTable, "table %d does not exist", tableID)
+		}
+		keyID = tbl.KeyID()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading the key space of table %d: %w", tableID, err)
+	}
+	return keyID, nil
 }

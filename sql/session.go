@@ -731,6 +731,13 @@ func (s *Session) planFor(ctx context.Context, t *txn.Txn, p *prepared) (plan, e
 		return nil, err
 	}
 	p.plan, p.gen, p.path, p.version = pl, gen, s.vars["search_path"], s.schemaVersion
+	if s.txnSchemaChanged {
+		// Planned with the transaction's own uncommitted descriptors: no later transaction
+		// may reuse it (after a ROLLBACK the schema version is the one it was planned at,
+		// and a TRUNCATE rolled back would leave it reading the table's discarded key
+		// space). Generations start at 1.
+		p.gen = 0
+	}
 	return pl, nil
 }
 

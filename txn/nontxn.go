@@ -1,9 +1,11 @@
 package txn
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
+	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 )
 
@@ -54,4 +56,37 @@ func (db *DB) sendPointNonTxn(ctx context.Context, req kvpb.Request) (kvpb.Respo
 		}
 		return br.Responses[0], nil
 	}
+}
+
+// ClearRange removes all of [start, end), every version of every key, outside any
+// transaction: one kvpb.ClearRangeRequest to each range the span covers, clipped to it. The
+// ranges' GC thresholds are raised to threshold first (see kvpb.ClearRangeRequest). It is
+// idempotent, so a caller that failed halfway sends it again.
+func (db *DB) ClearRange(ctx context.Context, start, end []byte, threshold hlc.Timestamp) error {
+	key := start
+	for attempt := 0; bytes.Compare(key, end) < 0; {
+		d, err := db.lookup.RangeForKey(ctx, key)
+		if err != nil {
+			return err
+		}
+		partEnd := end
+		if len(d.EndKey) > 0 && bytes.Compare(d.EndKey, partEnd) < 0 {
+			partEnd = d.EndKey
+		}
+		req := &kvpb.ClearRangeRequest{Span: kvpb.Span{Key: key, EndKey: partEnd}, Threshold: threshold}
+		_, err = db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{req}})
+		if isRangeKeyMismatch(err) {
+			// The range split or merged since the lookup: look it up again.
+			if werr := awaitReroute(ctx, attempt, err); werr != nil {
+				return werr
+			}
+			attempt++
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("clearing [%q, %q): %w", key, partEnd, err)
+		}
+		key, attempt = partEnd, 0
+	}
+	return nil
 }

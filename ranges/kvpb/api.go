@@ -406,6 +406,18 @@ type GCRequest struct {
 	Threshold hlc.Timestamp
 }
 
+// ClearRangeRequest removes every version of every key of a span at once, with one range
+// deletion in the storage engine, outside any transaction and MVCC: the data of a dropped or
+// truncated table, which no descriptor names any more. Nobody may read the span at
+// timestamps where it still held live data, so the range's GC threshold is raised to
+// Threshold first (the time the data was dropped, already behind the GC horizon): a read
+// that old is refused rather than answered from an emptied span. The span must lie on one
+// range.
+type ClearRangeRequest struct {
+	Span
+	Threshold hlc.Timestamp
+}
+
 // AdminSplitRequest splits the range holding SplitKey in two at SplitKey; the right-hand
 // range gets ID NewRangeID (allocated by the caller) and the same replicas.
 type AdminSplitRequest struct {
@@ -516,6 +528,7 @@ type (
 	ResolveIntentResponse struct{ Resolved int }
 	RefreshResponse       struct{}
 	GCResponse            struct{ Removed int }
+	ClearRangeResponse    struct{}
 )
 
 func (r *GetRequest) Header() Span            { return Span{Key: r.Key} }
@@ -533,6 +546,7 @@ func (r *PushTxnRequest) Header() Span        { return Span{Key: r.Pushee.Key} }
 func (r *ResolveIntentRequest) Header() Span  { return r.Span }
 func (r *RefreshRequest) Header() Span        { return r.Span }
 func (r *GCRequest) Header() Span             { return r.Span }
+func (r *ClearRangeRequest) Header() Span     { return r.Span }
 func (r *AdminSplitRequest) Header() Span     { return Span{Key: r.SplitKey} }
 func (r *RangeStatsRequest) Header() Span     { return r.Span }
 func (r *AdminMergeRequest) Header() Span     { return Span{Key: r.Left.StartKey} }
@@ -555,6 +569,7 @@ func (*PushTxnRequest) IsWrite() bool        { return true }
 func (*ResolveIntentRequest) IsWrite() bool  { return true }
 func (*RefreshRequest) IsWrite() bool        { return false }
 func (*GCRequest) IsWrite() bool             { return true }
+func (*ClearRangeRequest) IsWrite() bool     { return true }
 func (*AdminSplitRequest) IsWrite() bool     { return true }
 func (*RangeStatsRequest) IsWrite() bool     { return false }
 func (*AdminMergeRequest) IsWrite() bool     { return true }
@@ -608,7 +623,8 @@ func (b *BatchRequest) Replayable() bool {
 	if b.Txn == nil || b.HasCommit() {
 		for _, r := range b.Requests {
 			switch r.(type) {
-			case *PushTxnRequest, *ResolveIntentRequest, *RecoverTxnRequest, *QueryIntentRequest, *QueryTxnRequest:
+			case *PushTxnRequest, *ResolveIntentRequest, *RecoverTxnRequest, *QueryIntentRequest, *QueryTxnRequest,
+				*ClearRangeRequest: // clearing an emptied span again changes nothing
 			default:
 				return false
 			}

@@ -64,6 +64,7 @@ type requestUnion struct {
 	ResolveMerge   *ResolveMergeRequest   `codec:",omitempty"`
 	AdminRelocate  *AdminRelocateRequest  `codec:",omitempty"`
 	Increment      *IncrementRequest      `codec:",omitempty"`
+	ClearRange     *ClearRangeRequest     `codec:",omitempty"`
 }
 
 type responseUnion struct {
@@ -89,6 +90,7 @@ type responseUnion struct {
 	ResolveMerge   *ResolveMergeResponse   `codec:",omitempty"`
 	AdminRelocate  *AdminRelocateResponse  `codec:",omitempty"`
 	Increment      *IncrementResponse      `codec:",omitempty"`
+	ClearRange     *ClearRangeResponse     `codec:",omitempty"`
 }
 
 // setUnion stores v in the field of *union that has v's type.

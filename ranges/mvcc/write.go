@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cockroachdb/pebble"
+
 	"github.com/meridiandb/meridian/hlc"
 )
 
@@ -192,4 +194,11 @@ func checkAbsent(expectAbsent bool, v hlc.Timestamp, header bool, stored []byte,
 		return &ConditionFailedError{ActualValue: append([]byte(nil), value...), Timestamp: ts}
 	}
 	return nil
+}
+
+// ClearRange removes every version, intent and meta of the user keys in [start, end) with a
+// single range deletion: no key is read and nothing is left per key. It bypasses MVCC, so
+// it is only for data that no reader may see any more (see kvpb.ClearRangeRequest).
+func ClearRange(w pebble.Writer, start, end []byte) error {
+	return w.DeleteRange(EncodeKey(start, hlc.Timestamp{}), EncodeKey(end, hlc.Timestamp{}), nil)
 }

@@ -53,6 +53,18 @@ type Table struct {
 	// Index.State); NextIndexID is the ID the next one takes (see AllocateIndexID).
 	Indexes     []Index `json:",omitempty"`
 	NextIndexID uint32  `json:",omitempty"`
+	// DataID, when set, is the ID whose key space holds the table's rows and index entries
+	// instead of ID's: TRUNCATE gives the table a fresh, empty key space this way, so that
+	// emptying it is one descriptor write rather than a tombstone per row (see KeyID).
+	DataID uint32 `json:",omitempty"`
+}
+
+// KeyID is the ID that prefixes the keys of the table's data (rowenc.TableSpan).
+func (t *Table) KeyID() uint32 {
+	if t.DataID != 0 {
+		return t.DataID
+	}
+	return t.ID
 }
 
 // Privileges returns the table's access control list.

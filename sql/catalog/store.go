@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/encoding"
 	"github.com/meridiandb/meridian/ranges/keys"
 	"github.com/meridiandb/meridian/sql/pgerror"
@@ -27,13 +28,24 @@ import (
 //	'r' name             → role (JSON; see roles.go)
 //	'a'                  → secret for mock authentication (see AuthSecret)
 //	'i' parentID(4) name → table ID(4)  index names (see index.go)
+//	'x' ID(4)            → droppedMarker  a dropped table's key space awaiting removal
+//	                                       (see DroppedKeySpaces)
 var (
 	namespacePrefix  = append(append([]byte(nil), keys.SystemPrefix...), 'n')
 	descriptorPrefix = append(append([]byte(nil), keys.SystemPrefix...), 'd')
 	idGeneratorKey   = append(append([]byte(nil), keys.SystemPrefix...), 'g')
 	rolePrefix       = append(append([]byte(nil), keys.SystemPrefix...), 'r')
 	authSecretKey    = append(append([]byte(nil), keys.SystemPrefix...), 'a')
+	droppedPrefix    = append(append([]byte(nil), keys.SystemPrefix...), 'x')
 )
+
+// droppedMarker is the value of a dropped key space's record: any non-empty value (an empty
+// one is a deletion).
+var droppedMarker = []byte{1}
+
+func droppedKey(id uint32) []byte {
+	return binary.BigEndian.AppendUint32(append([]byte(nil), droppedPrefix...), id)
+}
 
 // FirstUserID is the first descriptor ID handed to user objects; lower IDs are reserved.
 const FirstUserID = 100
@@ -457,7 +469,10 @@ func (c *Catalog) Descriptors(ctx context.Context, t *txn.Txn) ([]*Database, []*
 	return dbs, tables, nil
 }
 
-// DropTable removes a table's descriptor and name; the caller deletes its data.
+// DropTable removes a table's descriptor and name, and records its key space as dropped:
+// its data stays, unreachable, until it is past the GC TTL and removed wholesale (see
+// DroppedKeySpaces), so dropping costs the same whatever the table holds, and a read at a
+// timestamp before the drop still finds the rows.
 func (c *Catalog) DropTable(ctx context.Context, t *txn.Txn, tbl *Table) error {
 	if err := bumpSchemaVersion(ctx, t); err != nil {
 		return err
@@ -466,7 +481,78 @@ func (c *Catalog) DropTable(ctx context.Context, t *txn.Txn, tbl *Table) error {
 	b.Del(namespaceKey(tbl.DatabaseID, tbl.ParentSchemaID(), tbl.Name))
 	b.Del(descriptorKey(tbl.ID))
 	releaseIndexNames(tbl, &b)
+	b.Put(droppedKey(tbl.KeyID()), droppedMarker)
 	return t.Run(ctx, &b)
+}
+
+// TruncateTable empties tbl within t by giving it a fresh key space (a new DataID, see
+// Table.KeyID) and recording the old one as dropped, like DropTable's. The rows are gone
+// for whoever reads the new descriptor, while readers at earlier timestamps, and a
+// rollback, still find them where they were; nothing is written per row.
+func (c *Catalog) TruncateTable(ctx context.Context, t *txn.Txn, tbl *Table) (*Table, error) {
+	id, err := nextID(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	old := tbl.KeyID()
+	nt := *tbl
+	nt.DataID = id
+	if err := c.UpdateTable(ctx, t, &nt, ""); err != nil {
+		return nil, err
+	}
+	var b txn.Batch
+	b.Put(droppedKey(old), droppedMarker)
+	if err := t.Run(ctx, &b); err != nil {
+		return nil, err
+	}
+	return &nt, nil
+}
+
+// DroppedKeySpace is the key space of a dropped table's data, or of a truncated table's
+// former data, waiting to be removed.
+type DroppedKeySpace struct {
+	// ID prefixes the keys of the data (it was the table's KeyID).
+	ID uint32
+	// DroppedAt is when the drop committed: reads below it may still see the data.
+	DroppedAt hlc.Timestamp
+}
+
+// DroppedKeySpaces lists the key spaces dropped and not yet forgotten, read in a
+// transaction of its own at the present time.
+func (c *Catalog) DroppedKeySpaces(ctx context.Context, db *txn.DB) ([]DroppedKeySpace, error) {
+	var out []DroppedKeySpace
+	err := db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		out = out[:0]
+		var b txn.Batch
+		b.Scan(droppedPrefix, encoding.PrefixEnd(droppedPrefix), 0, false)
+		if err := t.Run(ctx, &b); err != nil {
+			return err
+		}
+		for _, kv := range b.Results[0].Rows {
+			if len(kv.Key) != len(droppedPrefix)+4 {
+				return fmt.Errorf("malformed dropped key space record %x", kv.Key)
+			}
+			out = append(out, DroppedKeySpace{ID: binary.BigEndian.Uint32(kv.Key[len(droppedPrefix):]), DroppedAt: kv.Timestamp})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing dropped key spaces: %w", err)
+	}
+	return out, nil
+}
+
+// ForgetDroppedKeySpace deletes the record of dropped key space id, once its data is gone.
+func (c *Catalog) ForgetDroppedKeySpace(ctx context.Context, db *txn.DB, id uint32) error {
+	err := db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		var b txn.Batch
+		b.Del(droppedKey(id))
+		return t.Run(ctx, &b)
+	})
+	if err != nil {
+		return fmt.Errorf("forgetting dropped key space %d: %w", id, err)
+	}
+	return nil
 }
 
 // DropDatabase removes a database's descriptor and name, returning its tables (which the

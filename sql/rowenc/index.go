@@ -75,7 +75,7 @@ func appendColumns(b []byte, t *catalog.Table, ids []uint32, desc []bool, row []
 
 // IndexEntry encodes the entry of row (all of t's columns, in table order) in idx.
 func IndexEntry(t *catalog.Table, idx *catalog.Index, row []types.Datum) (key, value []byte, err error) {
-	key, err = appendColumns(IndexKeyPrefix(t.ID, idx.ID), t, idx.ColumnIDs, idx.ColumnDesc, row)
+	key, err = appendColumns(IndexKeyPrefix(t.KeyID(), idx.ID), t, idx.ColumnIDs, idx.ColumnDesc, row)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -149,7 +149,7 @@ func DecodeIndexEntry(t *catalog.Table, idx *catalog.Index, key, value []byte, r
 	for i := range row {
 		row[i] = nil
 	}
-	prefix := IndexKeyPrefix(t.ID, idx.ID)
+	prefix := IndexKeyPrefix(t.KeyID(), idx.ID)
 	if len(key) < len(prefix) || string(key[:len(prefix)]) != string(prefix) {
 		return fmt.Errorf("key %x is not in index %q of %q", key, idx.Name, t.Name)
 	}

@@ -145,7 +145,7 @@ func keyLosesValue(t types.T) bool { return t.Family == types.IntervalFamily }
 
 // PrimaryKey encodes the key of a row (all of the table's columns, in table order).
 func PrimaryKey(t *catalog.Table, row []types.Datum) ([]byte, error) {
-	key := IndexPrefix(t.ID)
+	key := IndexPrefix(t.KeyID())
 	for i, ord := range t.PrimaryKeyOrdinals() {
 		var err error
 		key, err = AppendKeyDatum(key, t.Columns[ord].Type, row[ord], t.PrimaryKeyDesc[i])
@@ -158,7 +158,7 @@ func PrimaryKey(t *catalog.Table, row []types.Datum) ([]byte, error) {
 
 // KeyPrefix encodes the key prefix of rows whose first len(vals) primary key columns equal vals.
 func KeyPrefix(t *catalog.Table, vals []types.Datum) ([]byte, error) {
-	key := IndexPrefix(t.ID)
+	key := IndexPrefix(t.KeyID())
 	ords := t.PrimaryKeyOrdinals()
 	for i, v := range vals {
 		var err error
@@ -174,7 +174,7 @@ func KeyPrefix(t *catalog.Table, vals []types.Datum) ([]byte, error) {
 // "/Min" for the index's start, or "<before>"/"<after>" for keys outside the table. A key
 // that does not decode completely shows what decoded, then "/…".
 func PrettyKey(t *catalog.Table, key []byte) string {
-	prefix := IndexPrefix(t.ID)
+	prefix := IndexPrefix(t.KeyID())
 	switch {
 	case string(key) < string(prefix):
 		return "<before>"

@@ -108,7 +108,7 @@ func DecodeRow(t *catalog.Table, key, value []byte, row []types.Datum) error {
 	for i := range row {
 		row[i] = nil
 	}
-	prefix := IndexPrefix(t.ID)
+	prefix := IndexPrefix(t.KeyID())
 	if len(key) < len(prefix) || string(key[:len(prefix)]) != string(prefix) {
 		return fmt.Errorf("key %x is not in table %q", key, t.Name)
 	}
