@@ -83,11 +83,9 @@ func (w *tpccWorkload) Report(r *workload.Result) []string {
 		return nil
 	}
 	tpmC := float64(no.Count) / r.Elapsed.Minutes()
-	lines := []string{fmt.Sprintf("tpmC: %.1f", tpmC)}
-	if r.Wait {
-		lines = append(lines, fmt.Sprintf("efficiency: %.1f%% (tpmC / (12.86 × %d warehouses))", 100*tpmC/(12.86*float64(w.warehouses)), w.warehouses))
-	} else {
-		lines = append(lines, fmt.Sprintf("efficiency: %.1f%% of the %d-warehouse maximum with waits (a run without waits is not bounded by it)", 100*tpmC/(12.86*float64(w.warehouses)), w.warehouses))
+	efficiency := fmt.Sprintf("efficiency: %.1f%% (tpmC / (12.86 × %d warehouses))", 100*tpmC/(12.86*float64(w.warehouses)), w.warehouses)
+	if !r.Wait {
+		efficiency += ", which only a run with waits is bound by"
 	}
-	return lines
+	return []string{fmt.Sprintf("tpmC: %.1f", tpmC), efficiency}
 }
