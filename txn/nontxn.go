@@ -1,7 +1,6 @@
 package txn
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -63,30 +62,11 @@ func (db *DB) sendPointNonTxn(ctx context.Context, req kvpb.Request) (kvpb.Respo
 // ranges' GC thresholds are raised to threshold first (see kvpb.ClearRangeRequest). It is
 // idempotent, so a caller that failed halfway sends it again.
 func (db *DB) ClearRange(ctx context.Context, start, end []byte, threshold hlc.Timestamp) error {
-	key := start
-	for attempt := 0; bytes.Compare(key, end) < 0; {
-		d, err := db.lookup.RangeForKey(ctx, key)
-		if err != nil {
-			return err
+	return sendByRange(ctx, db.lookup, start, end, func(d kvpb.RangeDescriptor, piece kvpb.Span) error {
+		req := &kvpb.ClearRangeRequest{Span: piece, Threshold: threshold}
+		if _, err := db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{req}}); err != nil {
+			return fmt.Errorf("clearing [%q, %q): %w", piece.Key, piece.EndKey, err)
 		}
-		partEnd := end
-		if len(d.EndKey) > 0 && bytes.Compare(d.EndKey, partEnd) < 0 {
-			partEnd = d.EndKey
-		}
-		req := &kvpb.ClearRangeRequest{Span: kvpb.Span{Key: key, EndKey: partEnd}, Threshold: threshold}
-		_, err = db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{req}})
-		if isRangeKeyMismatch(err) {
-			// The range split or merged since the lookup: look it up again.
-			if werr := awaitReroute(ctx, attempt, err); werr != nil {
-				return werr
-			}
-			attempt++
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("clearing [%q, %q): %w", key, partEnd, err)
-		}
-		key, attempt = partEnd, 0
-	}
-	return nil
+		return nil
+	})
 }

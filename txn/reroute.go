@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,40 @@ func awaitReroute(ctx context.Context, attempt int, mismatch error) error {
 		return fmt.Errorf("rerouting after %v: %w", mismatch, err)
 	}
 	return nil
+}
+
+// sendByRange walks [key, end) range by range (just key when end is empty), handing send
+// each range's descriptor and its piece of the span. A range that changed shape since it was
+// looked up makes the walk go on from the same key by fresh descriptors; the pieces already
+// sent stay done, so what send sends must be safe to repeat piece by piece (refreshes,
+// intent resolution, clearing a dropped table).
+func sendByRange(ctx context.Context, lookup RangeLookup, key, end []byte, send func(d kvpb.RangeDescriptor, piece kvpb.Span) error) error {
+	for attempt := 0; ; {
+		d, err := lookup.RangeForKey(ctx, key)
+		if err != nil {
+			return err
+		}
+		piece := kvpb.Span{Key: key, EndKey: end}
+		if len(end) > 0 && len(d.EndKey) > 0 && bytes.Compare(d.EndKey, end) < 0 {
+			piece.EndKey = d.EndKey
+		}
+		err = send(d, piece)
+		if isRangeKeyMismatch(err) {
+			if werr := awaitReroute(ctx, attempt, err); werr != nil {
+				return werr
+			}
+			attempt++
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		attempt = 0
+		if len(end) == 0 || len(d.EndKey) == 0 || bytes.Compare(end, d.EndKey) <= 0 {
+			return nil
+		}
+		key = d.EndKey
+	}
 }
 
 // endTxnUnresolved is what an EndTxn left for its coordinator to resolve: the lock spans

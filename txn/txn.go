@@ -565,35 +565,15 @@ func (t *Txn) refreshTo(ctx context.Context, ts hlc.Timestamp) error {
 // cached makes the refresh go on from the same key by fresh descriptors: the parts already
 // refreshed stay valid.
 func (t *Txn) sendRefresh(ctx context.Context, txn *kvpb.Transaction, req *kvpb.RefreshRequest) error {
-	key := req.Key
-	for attempt := 0; ; {
-		d, err := t.db.lookup.RangeForKey(ctx, key)
-		if err != nil {
-			return err
-		}
+	return sendByRange(ctx, t.db.lookup, req.Key, req.EndKey, func(d kvpb.RangeDescriptor, piece kvpb.Span) error {
 		part := *req
-		part.Key = key
-		if len(req.EndKey) > 0 && bytes.Compare(req.EndKey, d.EndKey) > 0 {
-			part.EndKey = d.EndKey
-		}
+		part.Key, part.EndKey = piece.Key, piece.EndKey
 		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{&part}})
-		if isRangeKeyMismatch(err) {
-			if werr := awaitReroute(ctx, attempt, err); werr != nil {
-				return werr
-			}
-			attempt++
-			continue
+		if err == nil {
+			t.observe(br)
 		}
-		if err != nil {
-			return err
-		}
-		attempt = 0
-		t.observe(br)
-		if len(req.EndKey) == 0 || bytes.Compare(req.EndKey, d.EndKey) <= 0 {
-			return nil
-		}
-		key = d.EndKey
-	}
+		return err
+	})
 }
 
 // Commit commits the transaction. A transaction whose write timestamp was pushed first
@@ -790,37 +770,14 @@ func coverSpans(spans []kvpb.Span) kvpb.Span {
 // being done.
 func (t *Txn) sendOneNonTxn(ctx context.Context, req kvpb.Request, _ *Result) error {
 	h := req.Header()
-	key := h.Key
-	for attempt := 0; ; {
-		d, err := t.db.lookup.RangeForKey(ctx, key)
-		if err != nil {
-			return err
-		}
+	return sendByRange(ctx, t.db.lookup, h.Key, h.EndKey, func(d kvpb.RangeDescriptor, piece kvpb.Span) error {
 		part := req
 		if len(h.EndKey) > 0 {
-			end := h.EndKey
-			if bytes.Compare(d.EndKey, end) < 0 {
-				end = d.EndKey
-			}
-			part = withSpan(req, kvpb.Span{Key: key, EndKey: end})
+			part = withSpan(req, piece)
 		}
-		_, err = t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{part}})
-		if isRangeKeyMismatch(err) {
-			if werr := awaitReroute(ctx, attempt, err); werr != nil {
-				return werr
-			}
-			attempt++
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		attempt = 0
-		if len(h.EndKey) == 0 || bytes.Compare(h.EndKey, d.EndKey) <= 0 {
-			return nil
-		}
-		key = d.EndKey
-	}
+		_, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{part}})
+		return err
+	})
 }
 
 // Rollback aborts the transaction, removing its intents.
