@@ -227,50 +227,34 @@ func (t *Txn) markCommitted(ctx context.Context, txn *kvpb.Transaction, anchor k
 // preventing each in-flight write), aborts one that never got staged, and reports a
 // finished one as it is.
 func (t *Txn) recoverOwn(ctx context.Context, txn *kvpb.Transaction) (*kvpb.Transaction, error) {
-	push := &kvpb.PushTxnRequest{Pushee: txn.TxnMeta, Now: t.db.clock.Now(), Force: true}
-	for attempt := 0; ; attempt++ {
-		d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
-		if err != nil {
-			return nil, err
-		}
-		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{push}})
-		if isRangeKeyMismatch(err) {
-			if werr := awaitReroute(ctx, attempt, err); werr != nil {
-				return nil, werr
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return br.Responses[0].(*kvpb.PushTxnResponse).Pushee, nil
+	resp, err := t.db.sendPointNonTxn(ctx, &kvpb.PushTxnRequest{Pushee: txn.TxnMeta, Now: t.db.clock.Now(), Force: true})
+	if err != nil {
+		return nil, err
 	}
+	return resp.(*kvpb.PushTxnResponse).Pushee, nil
 }
 
 // sendAt sends one point request as txn (not the transaction's current state, which other
 // requests of a parallel commit may be changing) and returns its response and the
 // timestamp it was written at.
 func (t *Txn) sendAt(ctx context.Context, txn *kvpb.Transaction, req kvpb.Request) (kvpb.Response, hlc.Timestamp, error) {
-	for attempt := 0; ; attempt++ {
-		d, err := t.db.lookup.RangeForKey(ctx, req.Header().Key)
-		if err != nil {
-			return nil, hlc.Timestamp{}, err
-		}
+	var resp kvpb.Response
+	ts := txn.WriteTimestamp
+	err := sendByRange(ctx, t.db.lookup, req.Header().Key, nil, func(d kvpb.RangeDescriptor, _ kvpb.Span) error {
 		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{req}, LockTimeout: t.lockTimeout})
-		if isRangeKeyMismatch(err) {
-			if werr := awaitReroute(ctx, attempt, err); werr != nil {
-				return nil, hlc.Timestamp{}, werr
-			}
-			continue
-		}
 		if err != nil {
-			return nil, hlc.Timestamp{}, err
+			return err
 		}
+		resp = br.Responses[0]
 		if br.Txn != nil {
-			return br.Responses[0], br.Txn.WriteTimestamp, nil
+			ts = br.Txn.WriteTimestamp
 		}
-		return br.Responses[0], txn.WriteTimestamp, nil
+		return nil
+	})
+	if err != nil {
+		return nil, hlc.Timestamp{}, err
 	}
+	return resp, ts, nil
 }
 
 func isAmbiguous(err error) bool {

@@ -34,27 +34,19 @@ func (db *DB) PutNonTxn(ctx context.Context, key, value []byte) error {
 // sendPointNonTxn sends one single-key request without transaction state to the range that
 // holds its key, following splits and merges.
 func (db *DB) sendPointNonTxn(ctx context.Context, req kvpb.Request) (kvpb.Response, error) {
-	key := req.Header().Key
-	for attempt := 0; ; attempt++ {
-		d, err := db.lookup.RangeForKey(ctx, key)
-		if err != nil {
-			return nil, err
-		}
+	var resp kvpb.Response
+	err := sendByRange(ctx, db.lookup, req.Header().Key, nil, func(d kvpb.RangeDescriptor, _ kvpb.Span) error {
 		br, err := db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{req}})
-		if isRangeKeyMismatch(err) {
-			if werr := awaitReroute(ctx, attempt, err); werr != nil {
-				return nil, werr
-			}
-			continue
-		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(br.Responses) != 1 {
-			return nil, fmt.Errorf("txn: %d responses to one request", len(br.Responses))
+			return fmt.Errorf("txn: %d responses to one request", len(br.Responses))
 		}
-		return br.Responses[0], nil
-	}
+		resp = br.Responses[0]
+		return nil
+	})
+	return resp, err
 }
 
 // ClearRange removes all of [start, end), every version of every key, outside any

@@ -37,11 +37,11 @@ func awaitReroute(ctx context.Context, attempt int, mismatch error) error {
 	return nil
 }
 
-// sendByRange walks [key, end) range by range (just key when end is empty), handing send
-// each range's descriptor and its piece of the span. A range that changed shape since it was
-// looked up makes the walk go on from the same key by fresh descriptors; the pieces already
-// sent stay done, so what send sends must be safe to repeat piece by piece (refreshes,
-// intent resolution, clearing a dropped table).
+// sendByRange walks [key, end) range by range, or sends to the range of key alone when end
+// is empty, handing send each range's descriptor and its piece of the span. A range that
+// changed shape since it was looked up makes the walk go on from the same key by fresh
+// descriptors; the pieces already sent stay done. A mismatch means nothing of the batch was
+// applied, so any request may be sent again for its piece.
 func sendByRange(ctx context.Context, lookup RangeLookup, key, end []byte, send func(d kvpb.RangeDescriptor, piece kvpb.Span) error) error {
 	for attempt := 0; ; {
 		d, err := lookup.RangeForKey(ctx, key)

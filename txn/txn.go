@@ -794,24 +794,17 @@ func (t *Txn) Rollback(ctx context.Context) error {
 	}
 	txn := t.snapshot()
 	et := &kvpb.EndTxnRequest{Commit: false, LockSpans: t.lockSpans}
-	for attempt := 0; ; attempt++ {
-		d, err := t.db.lookup.RangeForKey(ctx, txn.Key)
-		if err != nil {
-			return fmt.Errorf("rolling back: %w", err)
-		}
+	var unresolved []kvpb.Span
+	err := sendByRange(ctx, t.db.lookup, txn.Key, nil, func(d kvpb.RangeDescriptor, _ kvpb.Span) error {
 		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{et}})
-		if isRangeKeyMismatch(err) {
-			if werr := awaitReroute(ctx, attempt, err); werr != nil {
-				return fmt.Errorf("rolling back: %w", werr)
-			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("rolling back: %w", err)
-		}
-		t.resolveRemote(txn, kvpb.Aborted, endTxnUnresolved(br))
-		return nil
+		unresolved = endTxnUnresolved(br)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rolling back: %w", err)
 	}
+	t.resolveRemote(txn, kvpb.Aborted, unresolved)
+	return nil
 }
 
 // Restart prepares the transaction to run again after a retryable error: its writes so far
