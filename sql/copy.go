@@ -136,8 +136,9 @@ func (s *Session) copyTable(ctx context.Context, t *txn.Txn, c *pgdialect.Copy, 
 	return s.copyTableTo(ctx, x, tbl, c, w)
 }
 
-// copyColumns are the table ordinals of the columns a COPY names, or of all visible columns.
-func copyColumns(tbl *catalog.Table, names []string) ([]int, error) {
+// columnOrdinals are the table ordinals of the columns an INSERT or COPY names, or of all
+// visible columns for nil.
+func columnOrdinals(tbl *catalog.Table, names []string) ([]int, error) {
 	if names == nil {
 		var ords []int
 		for i, col := range tbl.Columns {
@@ -310,7 +311,7 @@ func (s *Session) copyQueryTo(ctx context.Context, c *pgdialect.Copy, w wire.Res
 
 // copyTableTo runs COPY t TO STDOUT, sending the rows as the scan reads them.
 func (s *Session) copyTableTo(ctx context.Context, x *execCtx, tbl *catalog.Table, c *pgdialect.Copy, w wire.ResultWriter) (int64, error) {
-	ords, err := copyColumns(tbl, c.Columns)
+	ords, err := columnOrdinals(tbl, c.Columns)
 	if err != nil {
 		return 0, err
 	}

@@ -203,25 +203,9 @@ type rowFiller struct {
 // the table's defaults.
 func (s *Session) newRowFiller(tbl *catalog.Table, names []string) (rowFiller, error) {
 	f := rowFiller{table: tbl}
-	if names == nil {
-		for i, c := range tbl.Columns {
-			if !c.Hidden {
-				f.targets = append(f.targets, i)
-			}
-		}
-	} else {
-		seen := map[int]bool{}
-		for _, name := range names {
-			_, ord, ok := tbl.ColumnByName(name)
-			if !ok {
-				return f, pgerror.New(pgerror.CodeUndefinedColumn, "column %q of relation %q does not exist", name, tbl.Name)
-			}
-			if seen[ord] {
-				return f, pgerror.New(pgerror.CodeDuplicateColumn, "column %q specified more than once", name)
-			}
-			seen[ord] = true
-			f.targets = append(f.targets, ord)
-		}
+	var err error
+	if f.targets, err = columnOrdinals(tbl, names); err != nil {
+		return f, err
 	}
 	for i := range tbl.Columns {
 		d, err := compileDefault(s, &tbl.Columns[i])

@@ -253,18 +253,7 @@ func commonType(a, b types.T) (types.T, bool) {
 		}
 		return a, true
 	}
-	rank := func(t types.T) int {
-		switch t.Family {
-		case types.IntFamily:
-			return 1
-		case types.DecimalFamily:
-			return 2
-		case types.FloatFamily:
-			return 3
-		}
-		return 0
-	}
-	ra, rb := rank(a), rank(b)
+	ra, rb := numericRank(a), numericRank(b)
 	if ra == 0 || rb == 0 {
 		if a.Family == types.UnknownFamily {
 			return b, true
