@@ -89,17 +89,10 @@ func (e *copyEncoder) writeRow(out io.Writer, row []types.Datum) error {
 	if e.opts.Format == pgdialect.CopyBinary {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(row)))
 		for i, d := range row {
-			if d == nil {
-				b = binary.BigEndian.AppendUint32(b, 0xffffffff)
-				continue
-			}
-			at := len(b)
-			b = append(b, 0, 0, 0, 0)
 			var err error
-			if b, err = types.AppendBinary(b, e.cols[i].typ, d); err != nil {
+			if b, err = types.AppendBinaryField(b, e.cols[i].typ, d); err != nil {
 				return err
 			}
-			binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 		}
 	} else {
 		csv := e.opts.Format == pgdialect.CopyCSV

@@ -204,17 +204,10 @@ func appendArrayBinary(b []byte, t T, a Array) ([]byte, error) {
 		b = binary.BigEndian.AppendUint32(b, 1)
 	}
 	for _, e := range a.Elems {
-		if e == nil {
-			b = binary.BigEndian.AppendUint32(b, 0xffffffff)
-			continue
-		}
-		at := len(b)
-		b = append(b, 0, 0, 0, 0)
 		var err error
-		if b, err = AppendBinary(b, elem, e); err != nil {
+		if b, err = AppendBinaryField(b, elem, e); err != nil {
 			return nil, err
 		}
-		binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 	}
 	return b, nil
 }

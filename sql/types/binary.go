@@ -83,6 +83,23 @@ func AppendBinary(b []byte, t T, d Datum) ([]byte, error) {
 	return nil, pgerror.Unsupported("binary format for type " + t.String())
 }
 
+// AppendBinaryField appends d as one length-prefixed field of the binary formats that nest
+// values (array elements, record fields, binary COPY columns): its length as an int32, -1
+// for NULL, then its binary form for t.
+func AppendBinaryField(b []byte, t T, d Datum) ([]byte, error) {
+	if d == nil {
+		return binary.BigEndian.AppendUint32(b, 0xffffffff), nil
+	}
+	at := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b, err := AppendBinary(b, t, d)
+	if err != nil {
+		return nil, err
+	}
+	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+	return b, nil
+}
+
 // DecodeBinary parses PostgreSQL's binary receive format for t, applying t's modifiers as a
 // receive function does. A value of the wrong length is 22P03.
 func DecodeBinary(t T, b []byte) (Datum, error) {

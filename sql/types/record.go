@@ -114,17 +114,10 @@ func appendRecordBinary(b []byte, t T, r Record) ([]byte, error) {
 			ft = fields[i].Type
 		}
 		b = binary.BigEndian.AppendUint32(b, ft.OID())
-		if v == nil {
-			b = binary.BigEndian.AppendUint32(b, 0xffffffff)
-			continue
-		}
-		at := len(b)
-		b = append(b, 0, 0, 0, 0)
 		var err error
-		if b, err = AppendBinary(b, ft, v); err != nil {
+		if b, err = AppendBinaryField(b, ft, v); err != nil {
 			return nil, err
 		}
-		binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 	}
 	return b, nil
 }

@@ -88,13 +88,8 @@ func AppendTextWith(b []byte, t T, d Datum, st *Settings) []byte {
 // does with extra_float_digits > 0: positional for decimal exponents in [-4, 15) (or [-4, 6)
 // for real), otherwise d.ddde±XX with at least two exponent digits.
 func appendFloat(b []byte, f float64, float4 bool) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(b, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(b, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(b, "-Infinity"...)
+	if name, ok := nonFiniteFloat(f); ok {
+		return append(b, name...)
 	}
 	bits, fixedMax := 64, 15
 	if float4 {
@@ -117,16 +112,25 @@ func appendFloat(b []byte, f float64, float4 bool) []byte {
 	return append(b, e...)
 }
 
+// nonFiniteFloat is PostgreSQL's spelling of a NaN or infinite f; ok is false for the
+// finite ones.
+func nonFiniteFloat(f float64) (name string, ok bool) {
+	switch {
+	case math.IsNaN(f):
+		return "NaN", true
+	case math.IsInf(f, 1):
+		return "Infinity", true
+	case math.IsInf(f, -1):
+		return "-Infinity", true
+	}
+	return "", false
+}
+
 // appendRoundedFloat writes f as PostgreSQL does with extra_float_digits <= 0: rounded to 15
 // (real: 6) plus extra significant digits, in C's %g form, which Go's 'g' format matches.
 func appendRoundedFloat(b []byte, f float64, float4 bool, extra int) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(b, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(b, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(b, "-Infinity"...)
+	if name, ok := nonFiniteFloat(f); ok {
+		return append(b, name...)
 	}
 	digits, bits := 15+extra, 64
 	if float4 {
