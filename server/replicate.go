@@ -249,10 +249,17 @@ func (n *Node) placementNodes() []placement.Node {
 			Draining: m.Tags["draining"] == "true"}
 		pn.Replicas, _ = strconv.Atoi(m.Tags["replicas"])
 		pn.Leases, _ = strconv.Atoi(m.Tags["leases"])
-		if !pn.Live {
-			if since, ok := n.deadSince[m.NodeID]; ok {
-				pn.DeadFor = now.Sub(since)
+		if pn.Live {
+			delete(n.deadSince, m.NodeID)
+		} else {
+			// Gossip events are hints (a slow reader loses some): a member seen down here
+			// counts as down from now if no event said so.
+			since, ok := n.deadSince[m.NodeID]
+			if !ok {
+				since = now
+				n.deadSince[m.NodeID] = since
 			}
+			pn.DeadFor = now.Sub(since)
 		}
 		// A node is dead only when gossip and its liveness record agree: gossip stopped
 		// hearing from it and its record expired, for as long as both have held. (Either

@@ -1,9 +1,11 @@
 package workload
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 )
@@ -25,6 +27,8 @@ type Result struct {
 	// Total sums the ops, without the periodic ones (bank's check): it is the workload's
 	// throughput.
 	Total OpResult `json:"total"`
+	// RetryCauses counts the retried errors by op and cause, most frequent first.
+	RetryCauses []RetryCause `json:"retry_causes,omitempty"`
 	// Notes are the workload's own lines (Workload.Report).
 	Notes []string `json:"notes,omitempty"`
 	// Interrupted is set when the run was stopped early from outside (Ctrl-C).
@@ -50,6 +54,17 @@ type OpResult struct {
 	P99Ms    float64 `json:"p99_ms"`
 	MaxMs    float64 `json:"max_ms"`
 }
+
+// A RetryCause is how often an op was retried for one cause: the SQLSTATE and the error
+// message with transaction IDs and key values left out.
+type RetryCause struct {
+	Op    string `json:"op"`
+	Cause string `json:"cause"`
+	Count int64  `json:"count"`
+}
+
+// maxPrintedCauses is how many retry causes the text report lists.
+const maxPrintedCauses = 8
 
 // Op returns the result of the op named name, if any ran.
 func (r *Result) Op(name string) (OpResult, bool) {
@@ -88,6 +103,9 @@ func (r *runner) result(w Workload, elapsed time.Duration) *Result {
 		s.mu.Lock()
 		o := opResult(n, &s.cum, s.retries, s.errors, elapsed)
 		o.Periodic = s.periodic
+		for c, k := range s.causes {
+			res.RetryCauses = append(res.RetryCauses, RetryCause{Op: n, Cause: c, Count: k})
+		}
 		if !s.periodic {
 			total.Merge(&s.cum)
 			retries += s.retries
@@ -97,6 +115,12 @@ func (r *runner) result(w Workload, elapsed time.Duration) *Result {
 		res.Ops = append(res.Ops, o)
 	}
 	res.Total = opResult("total", &total, retries, errs, elapsed)
+	slices.SortFunc(res.RetryCauses, func(a, b RetryCause) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a.Op, b.Op), cmp.Compare(a.Cause, b.Cause))
+	})
 	if r.fatal != nil {
 		res.Error = r.fatal.Error()
 	}
@@ -132,6 +156,16 @@ func (r *Result) WriteText(w io.Writer) error {
 	line(r.Total)
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(r.RetryCauses) > 0 {
+		fmt.Fprintln(w, "retries by cause:")
+		for i, c := range r.RetryCauses {
+			if i == maxPrintedCauses {
+				fmt.Fprintf(w, "  (%d more causes in --json)\n", len(r.RetryCauses)-i)
+				break
+			}
+			fmt.Fprintf(w, "  %7d  %s: %s\n", c.Count, c.Op, c.Cause)
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, n)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,18 +43,20 @@ func backoff(n int, rng *rand.Rand) time.Duration {
 }
 
 // execWithRetry runs exec until it succeeds, fails with an error that is not retryable, or has
-// been retried maxRetries times; it returns the number of retries and the last error.
-func execWithRetry(ctx context.Context, pool *pgxpool.Pool, exec func(context.Context, *pgxpool.Pool) error, rng *rand.Rand) (int, error) {
+// been retried maxRetries times; it returns the errors it retried and the last error.
+func execWithRetry(ctx context.Context, pool *pgxpool.Pool, exec func(context.Context, *pgxpool.Pool) error, rng *rand.Rand) ([]error, error) {
+	var retried []error
 	for retries := 0; ; retries++ {
 		err := exec(ctx, pool)
 		if err == nil || !Retryable(err) {
-			return retries, err
+			return retried, err
 		}
+		retried = append(retried, err)
 		if retries == maxRetries {
-			return retries, fmt.Errorf("gave up after %d retries: %w", retries, err)
+			return retried, fmt.Errorf("gave up after %d retries: %w", retries, err)
 		}
 		if err := sleep(ctx, backoff(retries, rng)); err != nil {
-			return retries, err
+			return retried, err
 		}
 	}
 }
@@ -71,4 +74,24 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Parts of a retry message that differ between occurrences of one cause: Meridian's short
+// transaction IDs and the values of a conflict's key.
+var (
+	txnIDInMessage = regexp.MustCompile(`\s*\([0-9a-f]{8}\)`)
+	keyInMessage   = regexp.MustCompile(`key \([^)]*\)`)
+)
+
+// retryCause is what groups retried errors in the report: the SQLSTATE and the message with
+// transaction IDs and key values taken out, so that "which rows conflict, and how" counts
+// once per table and kind of conflict.
+func retryCause(err error) string {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err.Error()
+	}
+	msg := txnIDInMessage.ReplaceAllString(pgErr.Message, "")
+	msg = keyInMessage.ReplaceAllString(msg, "key (…)")
+	return pgErr.Code + " " + msg
 }

@@ -58,6 +58,8 @@ type opStats struct {
 	cum, tick Histogram
 	errors    int64
 	retries   int64
+	// causes counts the retried errors by retryCause.
+	causes map[string]int64
 }
 
 // runner is the state of one Run.
@@ -205,14 +207,14 @@ func (r *runner) periodic(ctx context.Context, p Periodic, pool *pgxpool.Pool, r
 // the run is over, or the op failed and ends the run.
 func (r *runner) do(ctx context.Context, name string, exec func(context.Context, *pgxpool.Pool) error, pool *pgxpool.Pool, rng *rand.Rand) bool {
 	start := time.Now()
-	retries, err := execWithRetry(ctx, pool, exec, rng)
+	retried, err := execWithRetry(ctx, pool, exec, rng)
 	latency := time.Since(start)
 	if err != nil && ctx.Err() != nil {
 		// Cut short by the end of the run: neither a success nor a failure.
 		return false
 	}
 	if !start.Before(r.measureFrom) {
-		r.record(name, start, latency, retries, err)
+		r.record(name, start, latency, retried, err)
 	}
 	if err == nil {
 		return true
@@ -239,7 +241,7 @@ func (r *runner) do(ctx context.Context, name string, exec func(context.Context,
 }
 
 // record counts one finished op.
-func (r *runner) record(name string, start time.Time, latency time.Duration, retries int, err error) {
+func (r *runner) record(name string, start time.Time, latency time.Duration, retried []error, err error) {
 	s := r.stats(name)
 	s.mu.Lock()
 	if err == nil {
@@ -248,7 +250,13 @@ func (r *runner) record(name string, start time.Time, latency time.Duration, ret
 	} else {
 		s.errors++
 	}
-	s.retries += int64(retries)
+	s.retries += int64(len(retried))
+	for _, e := range retried {
+		if s.causes == nil {
+			s.causes = map[string]int64{}
+		}
+		s.causes[retryCause(e)]++
+	}
 	s.mu.Unlock()
 	if r.raw == nil {
 		return
@@ -258,7 +266,7 @@ func (r *runner) record(name string, start time.Time, latency time.Duration, ret
 		msg = errorSummary(err)
 	}
 	r.rawMu.Lock()
-	r.raw.Write([]string{name, strconv.FormatInt(start.UnixNano(), 10), strconv.FormatInt(latency.Microseconds(), 10), strconv.Itoa(retries), msg})
+	r.raw.Write([]string{name, strconv.FormatInt(start.UnixNano(), 10), strconv.FormatInt(latency.Microseconds(), 10), strconv.Itoa(len(retried)), msg})
 	r.rawMu.Unlock()
 }
 

@@ -52,7 +52,9 @@ func (w fakeWorker) Next() Op {
 	n := w.f.calls.Add(1)
 	return Op{Name: "op", Exec: func(ctx context.Context, _ *pgxpool.Pool) error {
 		if attempts++; attempts <= w.f.conflicts {
-			return fmt.Errorf("commit: %w", &pgconn.PgError{Code: "40001", Message: "restart transaction"})
+			// Each conflict names another transaction and key, as Meridian's do.
+			msg := fmt.Sprintf(`restart transaction: serialization conflict: another transaction (%08x) wrote to table "t", key (%d) after this transaction read it`, n, attempts)
+			return fmt.Errorf("commit: %w", &pgconn.PgError{Code: "40001", Message: msg})
 		}
 		if n == w.f.failAt {
 			return w.f.failErr
@@ -110,6 +112,12 @@ func TestRunRetriesAndRecords(t *testing.T) {
 	}
 	if res.Total.Count != 20 || res.Total.Retries != 60 {
 		t.Fatalf("total %+v", res.Total)
+	}
+	// Sixty conflicts with different transactions on different keys are one cause.
+	wantCause := RetryCause{Op: "op", Count: 60,
+		Cause: `40001 restart transaction: serialization conflict: another transaction wrote to table "t", key (…) after this transaction read it`}
+	if len(res.RetryCauses) != 1 || res.RetryCauses[0] != wantCause {
+		t.Fatalf("retry causes %+v, want [%+v]", res.RetryCauses, wantCause)
 	}
 	if len(res.Notes) != 1 || res.Notes[0] != "fake ran 20 ops" {
 		t.Fatalf("notes %q", res.Notes)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -41,11 +43,26 @@ func startCluster(t *testing.T, n int, extra ...string) []*clusterNode {
 		join += a
 	}
 	nodes := make([]*clusterNode, n)
+	logs := make([]string, n)
 	for i := range nodes {
 		args := append([]string{"start", "--store", t.TempDir(), "--listen-addr", addrs[i], "--http-addr", https[i],
-			"--join", join, "--locality", fmt.Sprintf("region=r%d,zone=z", i%3)}, extra...)
-		nodes[i] = &clusterNode{process: startProcess(t, args...), addr: addrs[i], httpAddr: https[i]}
+			"--join", join, "--locality", fmt.Sprintf("region=r%d,zone=z", i%3), "--log-level", "info"}, extra...)
+		logs[i] = filepath.Join(t.TempDir(), fmt.Sprintf("n%d.log", i+1))
+		f, err := os.Create(logs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		nodes[i] = &clusterNode{process: startProcessLogging(t, f, args...), addr: addrs[i], httpAddr: https[i]}
 	}
+	// The nodes' logs are only worth reading when the test failed.
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, l := range logs {
+				t.Logf("last lines of n%d's log %s:\n%s", i+1, l, tail(l, logTailLines))
+			}
+		}
+	})
 	out, err := exec.Command(binary, "init", "--host", addrs[0]).CombinedOutput()
 	if err != nil {
 		t.Fatalf("meridian init: %v: %s", err, out)
@@ -57,6 +74,9 @@ func startCluster(t *testing.T, n int, extra ...string) []*clusterNode {
 	})
 	return nodes
 }
+
+// logTailLines is how much of each node's log a failed cluster test prints.
+const logTailLines = 80
 
 // rangeStatus mirrors server.RangeStatus.
 type rangeStatus struct {

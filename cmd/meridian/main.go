@@ -36,12 +36,22 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
+	root.PersistentFlags().Var(&logLevel, "log-level", "the least severe log messages written to stderr: debug, info, warn or error")
 	root.AddCommand(demoCmd(), startSingleNodeCmd(), startCmd(), initCmd(), nodeCmd(), certCmd(), workloadCmd())
 	return root
 }
 
+// logLevel is --log-level: warnings and errors unless asked for more.
+var logLevel = levelFlag{slog.LevelWarn}
+
+// levelFlag is a slog.Level as a command-line flag.
+type levelFlag struct{ slog.Level }
+
+func (l *levelFlag) Set(s string) error { return l.UnmarshalText([]byte(s)) }
+func (l *levelFlag) Type() string       { return "level" }
+
 func logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel.Level}))
 }
 
 func demoCmd() *cobra.Command {

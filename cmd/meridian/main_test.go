@@ -52,12 +52,18 @@ var httpLine = regexp.MustCompile(`^http:\s+(\S+)`)
 // startProcess runs meridian with args and waits for it to print its connection URL.
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
+	return startProcessLogging(t, os.Stderr, args...)
+}
+
+// startProcessLogging is startProcess with the process's log (its stderr) going to stderr.
+func startProcessLogging(t *testing.T, stderr io.Writer, args ...string) *process {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
