@@ -118,16 +118,7 @@ func (r *Replica) recordReads(ba *kvpb.BatchRequest, br *kvpb.BatchResponse) {
 		case *kvpb.GetRequest:
 			r.tsc.add(kvpb.Span{Key: t.Key}, ba.Timestamp, id)
 		case *kvpb.ScanRequest:
-			sp := t.Span
-			// A limited scan only read up to where it stopped.
-			if sr, ok := br.Responses[i].(*kvpb.ScanResponse); ok && sr.ResumeKey != nil {
-				if t.Reverse {
-					sp.Key = sr.ResumeKey
-				} else {
-					sp.EndKey = sr.ResumeKey
-				}
-			}
-			r.tsc.add(sp, ba.Timestamp, id)
+			r.tsc.add(scannedSpan(t, br.Responses[i]), ba.Timestamp, id)
 		case *kvpb.RefreshRequest:
 			r.tsc.add(t.Span, ba.Timestamp, id)
 		case *kvpb.QueryIntentRequest:
@@ -138,6 +129,20 @@ func (r *Replica) recordReads(ba *kvpb.BatchRequest, br *kvpb.BatchResponse) {
 			}
 		}
 	}
+}
+
+// scannedSpan is the part of a scan's span it read: a limited scan only read up to where it
+// stopped.
+func scannedSpan(sc *kvpb.ScanRequest, resp kvpb.Response) kvpb.Span {
+	sp := sc.Span
+	if sr, ok := resp.(*kvpb.ScanResponse); ok && sr.ResumeKey != nil {
+		if sc.Reverse {
+			sp.Key = sr.ResumeKey
+		} else {
+			sp.EndKey = sr.ResumeKey
+		}
+	}
+	return sp
 }
 
 // maxEvalAttempts bounds re-evaluation after WriteTooOld pushes within one batch.
@@ -197,14 +202,15 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 }
 
 // pipelinable reports whether a batch may be answered before its writes are replicated:
-// point writes of a transaction that asked for it (and no commit, which is only done once
-// replicated).
+// point writes and point locks of a transaction that asked for it (and no commit, which is
+// only done once replicated). A locking read's answer is read under the latches, which stay
+// held until its lock is in place.
 func pipelinable(ba *kvpb.BatchRequest) bool {
 	if !ba.AsyncConsensus || ba.Txn == nil {
 		return false
 	}
 	for _, req := range ba.Requests {
-		if !kvpb.IsPointWrite(req) {
+		if !kvpb.IsPointIntent(req) {
 			return false
 		}
 	}
@@ -239,7 +245,9 @@ func (r *Replica) canOnePhaseCommit(ba *kvpb.BatchRequest) bool {
 		return false
 	}
 	et, ok := ba.Requests[len(ba.Requests)-1].(*kvpb.EndTxnRequest)
-	if !ok || !et.Commit || ba.Txn.Epoch != 0 {
+	if !ok || !et.Commit || ba.Txn.Epoch != 0 || len(et.InFlightWrites) > 0 {
+		// A staging commit (parallel commits) has writes elsewhere, or earlier ones in
+		// flight, perhaps on this batch's very keys (a lock, FOR UPDATE, then the write).
 		return false
 	}
 	// Every lock span must be written by this very batch (no earlier intents exist). A set
@@ -398,9 +406,12 @@ func (ec *evalContext) ignored() []mvcc.SeqRange {
 }
 
 // lockingRead serves a read that locks what it returns (FOR UPDATE): every row read gets an
-// intent holding its present value, so the transaction holds it as if it had written it. The
-// value is the one read at the transaction's read timestamp; if a newer one exists, the
-// transaction's refresh fails before it can commit, so a stale value is never committed.
+// intent holding its present value, so the transaction holds it as if it had written it.
+// A lock is only worth having on the newest value: if one was committed above the
+// transaction's read timestamp (typically by the holder of the lock it just waited for),
+// the read fails with RetryWriteTooOld naming that timestamp, and the coordinator moves the
+// transaction's reads up to it, if they are still valid there, and reads again, instead of
+// locking a stale value that would fail the transaction at its commit.
 func (ec *evalContext) lockingRead(req kvpb.Request, seq int32) (kvpb.Response, error) {
 	if ec.ba.Txn == nil {
 		return nil, errors.New("a locking read needs a transaction")
@@ -408,6 +419,20 @@ func (ec *evalContext) lockingRead(req kvpb.Request, seq int32) (kvpb.Response, 
 	resp, err := ec.r.evalRead(ec.rw, ec.ba, req, ec.r.readOptions(ec.ba))
 	if err != nil {
 		return nil, err
+	}
+	h := req.Header()
+	if sc, ok := req.(*kvpb.ScanRequest); ok {
+		h = scannedSpan(sc, resp)
+	}
+	newest, key, err := mvcc.NewestAbove(ec.rw, h.Key, h.EndKey, ec.ba.Timestamp)
+	if err != nil {
+		return nil, err
+	}
+	if !newest.IsEmpty() {
+		return nil, &kvpb.TransactionRetryError{Reason: kvpb.RetryWriteTooOld, Timestamp: newest.Next(),
+			Message:     fmt.Sprintf("a locking read at %s met a value committed at %s", ec.ba.Timestamp, newest),
+			Key:         key,
+			Conflicting: &kvpb.ConflictingTxn{Timestamp: newest}}
 	}
 	var rows []mvcc.KeyValue
 	switch t := resp.(type) {

@@ -80,7 +80,8 @@ type turn struct {
 }
 
 // next decides w's turn. The waiter at the head of the queue of a free, unreserved lock gets
-// the reservation. While the lock is held, every waiter pushes its holder: the push waits
+// the reservation; a waiter whose own transaction holds the lock goes at once. While the
+// lock is held, every other waiter pushes its holder: the push waits
 // at the holder's record, where deadlock detection can see who waits for whom. Otherwise
 // (another waiter holds the reservation, or is first in line) w waits.
 func (lt *lockTable) next(w *lockWaiter) turn {
@@ -92,6 +93,14 @@ func (lt *lockTable) next(w *lockWaiter) turn {
 	}
 	if l.held && l.holder.ID != w.txn {
 		return turn{push: true, holder: l.holder}
+	}
+	if l.held && w.txn != (mvcc.TxnID{}) {
+		// Its own transaction's lock: nothing to wait for, and the waiters queued ahead
+		// wait for this very transaction.
+		if i := slices.Index(l.queue, w); i >= 0 {
+			l.queue = slices.Delete(l.queue, i, i+1)
+		}
+		return turn{proceed: true}
 	}
 	if len(l.queue) == 0 || l.queue[0] != w || l.reserved != nil {
 		return turn{holder: l.holder}

@@ -517,6 +517,11 @@ func (r *Replica) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchR
 			continue
 		}
 		in := wie.Intents[0]
+		if ba.Txn != nil && in.Txn.ID == ba.Txn.ID {
+			// Its own intent, met by an evaluation that writes as if there were none (a
+			// one-phase commit): waiting would wait for itself, forever.
+			return nil, fmt.Errorf("range %d: a batch of transaction %s met its own intent on %q", r.rangeID, ba.Txn.ID, in.Key)
+		}
 		if lw, err = r.waitForLock(ctx, ba, in.Key, &in.Txn, deadline); err != nil {
 			return nil, err
 		}

@@ -42,7 +42,19 @@ func (s *Session) planSource(ctx context.Context, t *txn.Txn, refs *ast.TableRef
 	if where != nil {
 		conds = conjuncts(where)
 	}
-	return newSource(c, tbl, conds, s.tableStats(ctx, tbl))
+	src, err := newSource(c, tbl, conds, s.tableStats(ctx, tbl))
+	if err != nil {
+		return nil, err
+	}
+	if src.scan.index == nil && src.scan.isPoint() {
+		// The rows are read to be changed: read them locked, as FOR UPDATE does. A row
+		// another transaction is writing is then waited for and read as it committed it,
+		// and the transaction moves its reads past that commit instead of failing at its
+		// own (PostgreSQL re-reads such a row too). Only point reads lock: a scan would
+		// lock rows the WHERE clause then drops.
+		src.scan.locking = kvpb.LockExclusive
+	}
+	return src, nil
 }
 
 // resolveSingleTable resolves the one table of a FROM (or INTO) clause, returning it with the

@@ -295,3 +295,180 @@ func TestUncertaintyRefresh(t *testing.T) {
 		t.Errorf("%v: names %q and %+v, want %q and the write's timestamp", err, c.Key, c.Conflicting, key("k"))
 	}
 }
+
+// lockingGet reads k FOR UPDATE in tx.
+func lockingGet(ctx context.Context, tx *txn.Txn, k string) (string, error) {
+	b := &txn.Batch{}
+	b.GetLocking(key(k), kvpb.LockExclusive)
+	if err := tx.Run(ctx, b); err != nil {
+		return "", err
+	}
+	if len(b.Results[0].Rows) == 0 {
+		return "", nil
+	}
+	return string(b.Results[0].Rows[0].Value), nil
+}
+
+// TestLockingReadLocksNewestValue: a transaction that read something, then waited to lock a
+// row another transaction was writing, locks the value that transaction committed, above its
+// own read timestamp, and commits: its earlier read is still valid there. If the earlier
+// read is not (the other transaction wrote that too), the locking read fails with the
+// refresh's conflict on that read, not later at commit.
+func TestLockingReadLocksNewestValue(t *testing.T) {
+	db, _ := newDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seed := db.NewTxn()
+	mustPut(t, ctx, seed, "row", "v0")
+	mustPut(t, ctx, seed, "other", "o0")
+	if err := seed.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, staleRead := range []bool{false, true} {
+		t.Run(fmt.Sprintf("earlier read overwritten=%t", staleRead), func(t *testing.T) {
+			waiter := db.NewTxn()
+			if got := get(t, ctx, waiter, "other"); got == "" {
+				t.Fatal("other is missing")
+			}
+			// The holder's writes come after the waiter's uncertainty interval: what is
+			// tested is the locking read's move, not the uncertainty refresh.
+			time.Sleep(600 * time.Millisecond)
+			holder := db.NewTxn()
+			mustPut(t, ctx, holder, "row", "by holder")
+			if staleRead {
+				mustPut(t, ctx, holder, "other", "by holder")
+			}
+			type outcome struct {
+				v   string
+				err error
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				v, err := lockingGet(ctx, waiter, "row")
+				done <- outcome{v, err}
+			}()
+			select {
+			case o := <-done:
+				t.Fatalf("the locking read did not wait for the holder's lock: %q, %v", o.v, o.err)
+			case <-time.After(300 * time.Millisecond):
+			}
+			if err := holder.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			o := <-done
+			if staleRead {
+				c := conflictOf(o.err)
+				if c.Reason != kvpb.RetrySerializable || !bytes.Equal(c.Key, key("other")) {
+					t.Fatalf("locking read after the holder overwrote an earlier read: %v; want a serialization failure on other", o.err)
+				}
+				_ = waiter.Rollback(ctx)
+				return
+			}
+			if o.err != nil || o.v != "by holder" {
+				t.Fatalf("locking read after the holder committed: %q, %v; want the holder's value", o.v, o.err)
+			}
+			b := &txn.Batch{}
+			b.Put(key("row"), []byte("by waiter"))
+			if err := waiter.Run(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if err := waiter.Commit(ctx); err != nil {
+				t.Fatalf("commit after locking the newest value: %v", err)
+			}
+			if got := read(t, db, "row"); got != "by waiter" {
+				t.Fatalf("row = %q, want the waiter's", got)
+			}
+		})
+	}
+}
+
+// TestLockHolderNeverQueuesBehindItsWaiters: a transaction that locked a row with a limited
+// locking scan (Delivery's SELECT … LIMIT 1 FOR UPDATE), while another waits for that row,
+// locks and deletes it again (Delivery's DELETE) without waiting: waiting behind its own
+// waiter would be a deadlock no push detects, since the waiter waits for it.
+func TestLockHolderNeverQueuesBehindItsWaiters(t *testing.T) {
+	db, _ := newDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seed := db.NewTxn()
+	for _, k := range []string{"q1", "q2", "q3"} {
+		mustPut(t, ctx, seed, k, k)
+	}
+	if err := seed.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	oldest := func(tx *txn.Txn) (string, error) {
+		b := &txn.Batch{}
+		b.ScanLocking(key("q"), key("r"), 1, false, kvpb.LockExclusive)
+		if err := tx.Run(ctx, b); err != nil {
+			return "", err
+		}
+		if len(b.Results[0].Rows) == 0 {
+			return "", nil
+		}
+		return string(b.Results[0].Rows[0].Value), nil
+	}
+	holder, waiter := db.NewTxn(), db.NewTxn()
+	if got, err := oldest(holder); err != nil || got != "q1" {
+		t.Fatalf("holder's oldest: %q, %v", got, err)
+	}
+	type outcome struct {
+		v   string
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		v, err := oldest(waiter)
+		done <- outcome{v, err}
+	}()
+	select {
+	case o := <-done:
+		t.Fatalf("the second locking scan did not wait: %q, %v", o.v, o.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if got, err := lockingGet(ctx, holder, "q1"); err != nil || got != "q1" {
+		t.Fatalf("the holder locking its own row again: %q, %v", got, err)
+	}
+	b := &txn.Batch{}
+	b.Del(key("q1"))
+	if err := holder.Run(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-done; o.err != nil || o.v != "q2" {
+		t.Fatalf("the waiter's oldest after the holder deleted q1: %q, %v; want q2", o.v, o.err)
+	}
+	if err := waiter.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLockThenWriteInCommitBatch: a row locked by a read (an UPDATE's, say) and written by
+// the batch that commits (an implicit transaction's last) commits: the lock is still in
+// flight, so the commit stages, and the range must not apply the batch as a one-phase
+// commit over the transaction's own intent.
+func TestLockThenWriteInCommitBatch(t *testing.T) {
+	db, _ := newDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seed := db.NewTxn()
+	mustPut(t, ctx, seed, "w", "0")
+	if err := seed.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tx := db.NewTxn()
+	if got, err := lockingGet(ctx, tx, "w"); err != nil || got != "0" {
+		t.Fatalf("locking read: %q, %v", got, err)
+	}
+	b := &txn.Batch{}
+	b.Put(key("w"), []byte("1"))
+	if err := tx.CommitInBatch(ctx, b); err != nil {
+		t.Fatalf("commit with the locked row's write: %v", err)
+	}
+	if got := read(t, db, "w"); got != "1" {
+		t.Fatalf("w = %q, want 1", got)
+	}
+}

@@ -10,8 +10,8 @@ import (
 	"github.com/meridiandb/meridian/ranges/kvpb"
 )
 
-// Write pipelining: a transaction's point writes are answered by their leaseholders once
-// evaluated and proposed, not once replicated, so a statement that writes does not wait for
+// Write pipelining: a transaction's point writes (and point locks, FOR UPDATE) are answered
+// by their leaseholders once evaluated and proposed, not once replicated, so a statement that writes does not wait for
 // a round of consensus. Such a write is in flight until the transaction proves it with a
 // QueryIntent, which waits for the write's latches and so for its outcome. A write must be
 // proven before anything the transaction does relies on it: before a later request touches
@@ -31,7 +31,7 @@ func (db *DB) SetWritePipelining(on bool) { db.serialWrites.Store(!on) }
 // pipelineWrite reports whether req, about to be sent, may go without waiting for
 // consensus (and then counts it as in flight once it has been answered).
 func (t *Txn) pipelineWrite(req kvpb.Request) bool {
-	if !t.pipelining || !kvpb.IsPointWrite(req) {
+	if !t.pipelining || !kvpb.IsPointIntent(req) {
 		return false
 	}
 	t.mu.Lock()
@@ -39,16 +39,25 @@ func (t *Txn) pipelineWrite(req kvpb.Request) bool {
 	return len(t.inFlight) < maxInFlightWrites
 }
 
+// pendingIntent is what a transaction has in flight on a key: the last number it sent there,
+// and whether everything in flight there is a lock (FOR UPDATE) rather than a write.
+type pendingIntent struct {
+	seq  int32
+	lock bool
+}
+
 // addInFlight records a pipelined write the leaseholder answered.
 func (t *Txn) addInFlight(req kvpb.Request) {
-	seq := kvpb.WriteSequence(req)
+	seq := kvpb.IntentSequence(req)
+	_, isLock := req.(*kvpb.GetRequest)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.inFlight == nil {
-		t.inFlight = map[string]int32{}
+		t.inFlight = map[string]pendingIntent{}
 	}
 	k := string(req.Header().Key)
-	t.inFlight[k] = max(t.inFlight[k], *seq)
+	p, ok := t.inFlight[k]
+	t.inFlight[k] = pendingIntent{seq: max(p.seq, *seq), lock: isLock && (!ok || p.lock)}
 }
 
 // inFlightWrite is a pipelined write not yet proven.
@@ -58,16 +67,19 @@ type inFlightWrite struct {
 }
 
 // inFlightWrites lists the writes in flight, all of them or, with reqs, those whose keys
-// reqs touch.
+// reqs touch. Locks in flight are left out of the latter: a lock holds the value the key
+// already had, so whatever touches the key next reads and writes the same with or without
+// it (and waits for it on the leaseholder, whose latches it holds until it applies); only
+// the commit needs it proven.
 func (t *Txn) inFlightWrites(reqs []kvpb.Request) []inFlightWrite {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []inFlightWrite
-	for k, seq := range t.inFlight {
-		if reqs != nil && !touches(reqs, []byte(k)) {
+	for k, p := range t.inFlight {
+		if reqs != nil && (p.lock || !touches(reqs, []byte(k))) {
 			continue
 		}
-		out = append(out, inFlightWrite{key: []byte(k), seq: seq})
+		out = append(out, inFlightWrite{key: []byte(k), seq: p.seq})
 	}
 	return out
 }
@@ -87,7 +99,7 @@ func touches(reqs []kvpb.Request, key []byte) bool {
 func (t *Txn) proven(w inFlightWrite) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.inFlight[string(w.key)] == w.seq {
+	if t.inFlight[string(w.key)].seq == w.seq {
 		delete(t.inFlight, string(w.key))
 	}
 }

@@ -45,9 +45,9 @@ type Txn struct {
 	// restartCause is the retryable error the transaction failed with, nil unless it must
 	// restart before it can go on (see RollbackToSavepoint).
 	restartCause error
-	// inFlight holds the pipelined writes not yet proven: key → the last write number sent
-	// to it. Guarded by mu (writes of one batch go out concurrently).
-	inFlight map[string]int32
+	// inFlight holds the pipelined writes and locks not yet proven, by key. Guarded by mu
+	// (writes of one batch go out concurrently).
+	inFlight map[string]pendingIntent
 
 	stopHeartbeat context.CancelFunc
 }
@@ -264,20 +264,27 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 		for i, req := range b.reqs {
 			for attempt := 0; ; attempt++ {
 				err := t.sendOne(ctx, req, &b.Results[i])
-				ts, uncertain := uncertaintyRestart(err)
-				if !uncertain || attempt >= maxUncertaintyRefreshes || t.readOnly {
+				re, ok := refreshableRestart(err)
+				if !ok || attempt >= maxReadRefreshes || t.readOnly {
 					if err != nil {
 						return err
 					}
 					break
 				}
-				// A value written at ts, within the uncertainty interval, may have been
-				// written before the transaction began: move the transaction's reads up
-				// to ts, if what it read so far (this batch's reads included) is still
-				// valid there, and read again. The uncertainty limit stays where it is, so
+				// The request needs the transaction's reads at ts: a value written there,
+				// within the uncertainty interval, may have been written before the
+				// transaction began; or a locking read met a value committed above its
+				// read timestamp. Move the reads up to ts, if what the transaction read so
+				// far (this batch's reads included) is still valid there, and read again.
+				// The uncertainty limit stays where it is, and locks taken stay taken, so
 				// this ends.
 				t.recordRefreshSpans(b.reqs[:i])
-				if rerr := t.refreshTo(ctx, ts); rerr != nil {
+				if rerr := t.refreshTo(ctx, re.Timestamp); rerr != nil {
+					if re.Reason == kvpb.RetryWriteTooOld && asRetry(rerr) != nil {
+						// Nothing was wrong with the locking read: what fails the transaction
+						// is the earlier read the refresh found overwritten.
+						return rerr
+					}
 					return err
 				}
 				b.Results[i] = Result{}
@@ -288,18 +295,27 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 	return nil
 }
 
-// maxUncertaintyRefreshes bounds how often one request moves its transaction up to read a
-// value from its uncertainty interval before the transaction restarts instead.
-const maxUncertaintyRefreshes = 5
+// maxReadRefreshes bounds how often one request moves its transaction's reads up (to read a
+// value from its uncertainty interval, or to lock the newest value) before the transaction
+// restarts instead.
+const maxReadRefreshes = 5
 
-// uncertaintyRestart reports whether err asks the transaction to restart because of a
-// value in its uncertainty interval, and that value's timestamp.
-func uncertaintyRestart(err error) (hlc.Timestamp, bool) {
+// refreshableRestart reports whether err asks the transaction to restart for a reason that
+// moving its reads up to the error's timestamp can cure instead: a value in its uncertainty
+// interval, or a locking read that met a newer committed value.
+func refreshableRestart(err error) (*kvpb.TransactionRetryError, bool) {
+	re := asRetry(err)
+	ok := re != nil && !re.Timestamp.IsEmpty() && (re.Reason == kvpb.RetryUncertainty || re.Reason == kvpb.RetryWriteTooOld)
+	return re, ok
+}
+
+// asRetry is err's TransactionRetryError, nil if it is not one.
+func asRetry(err error) *kvpb.TransactionRetryError {
 	var re *kvpb.TransactionRetryError
-	if errors.As(err, &re) && re.Reason == kvpb.RetryUncertainty && !re.Timestamp.IsEmpty() {
-		return re.Timestamp, true
+	if errors.As(err, &re) {
+		return re
 	}
-	return hlc.Timestamp{}, false
+	return nil
 }
 
 // independentWrites reports whether reqs are several point writes to distinct keys.
@@ -463,7 +479,7 @@ func (t *Txn) sendToRange(ctx context.Context, rangeID uint64, req kvpb.Request,
 	if err != nil {
 		return err
 	}
-	if ba.AsyncConsensus {
+	if ba.AsyncConsensus && !lockedNothing(req, br.Responses[0]) {
 		t.addInFlight(req)
 	}
 	t.observe(br)
@@ -474,6 +490,14 @@ func (t *Txn) sendToRange(ctx context.Context, rangeID uint64, req kvpb.Request,
 	}
 	fillResult(res, br.Responses[0])
 	return nil
+}
+
+// lockedNothing reports whether req was a locking read that found no row, and so left no
+// intent to prove.
+func lockedNothing(req kvpb.Request, resp kvpb.Response) bool {
+	_, isGet := req.(*kvpb.GetRequest)
+	g, ok := resp.(*kvpb.GetResponse)
+	return isGet && ok && g.Value == nil
 }
 
 // observe records the clock reading of the leaseholder that served br, for the

@@ -259,8 +259,7 @@ type ConditionalPutRequest struct {
 }
 
 // IsPointWrite reports whether req writes exactly one key and reads nothing back but a
-// condition (Put, ConditionalPut, Delete): the writes that are numbered, sent in parallel,
-// and pipelined.
+// condition (Put, ConditionalPut, Delete): the writes that are sent in parallel.
 func IsPointWrite(req Request) bool { return WriteSequence(req) != nil }
 
 // WriteSequence points to the sequence number of a point write (nil for other requests).
@@ -287,6 +286,15 @@ type DeleteRangeRequest struct {
 	Span
 	// Sequence numbers the tombstones' intents (see PutRequest).
 	Sequence int32 `codec:",omitempty"`
+}
+
+// IsPointIntent reports whether req leaves an intent on exactly one key: a point write or an
+// exclusive locking Get. These are the requests a transaction may pipeline.
+func IsPointIntent(req Request) bool {
+	if g, ok := req.(*GetRequest); ok {
+		return g.Locking == LockExclusive
+	}
+	return IsPointWrite(req)
 }
 
 // IntentSequence points to the sequence number of a request that leaves intents in a

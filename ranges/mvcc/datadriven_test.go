@@ -335,6 +335,16 @@ func (e *ddEnv) run(db *pebble.DB) string {
 		}
 		return "ok"
 
+	case "newest":
+		ts, key, err := NewestAbove(db, e.mustBytes("k"), e.bytes("end"), e.ts("above"))
+		if err != nil {
+			return e.fmtErr(err)
+		}
+		if ts.IsEmpty() {
+			return "none"
+		}
+		return fmt.Sprintf("key=%q ts=%s", key, ts)
+
 	case "gc":
 		return e.batch(db, func(b *pebble.Batch) (string, error) {
 			st, err := GC(b, e.mustBytes("k"), e.mustBytes("end"), e.ts("ts"))

@@ -237,6 +237,60 @@ func CheckNoNewerWrites(r pebble.Reader, start, end []byte, from, to hlc.Timesta
 	return it.Error()
 }
 
+// NewestAbove returns the newest committed version above ts in [start, end) (the single key
+// start when end is nil), and its key; a zero timestamp if there is none. Provisional values
+// of intents are not committed and are skipped, whoever wrote them.
+func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Timestamp, []byte, error) {
+	if end == nil {
+		end = append(append([]byte(nil), start...), 0)
+	}
+	it, err := newIter(r, EncodeKey(start, hlc.Timestamp{}), EncodeKey(end, hlc.Timestamp{}))
+	if err != nil {
+		return hlc.Timestamp{}, nil, err
+	}
+	defer it.Close()
+	var newest hlc.Timestamp
+	var newestKey, prefix []byte
+	for ok := it.First(); ok; {
+		n, err := keyPrefixLen(it.Key())
+		if err != nil {
+			return hlc.Timestamp{}, nil, err
+		}
+		prefix = append(prefix[:0], it.Key()[:n]...)
+		var provisional hlc.Timestamp
+		hasMeta := len(it.Key()) == n
+		if hasMeta {
+			m, err := decodeMeta(it.Value())
+			if err != nil {
+				return hlc.Timestamp{}, nil, fmt.Errorf("key %x: %w", prefix, err)
+			}
+			provisional = m.WriteTimestamp
+			ok = it.Next()
+		}
+		// Versions come newest first: the first committed one decides.
+		for ; ok; ok = it.Next() {
+			v, _, isVersion, err := versionTS(it.Key(), prefix)
+			if err != nil {
+				return hlc.Timestamp{}, nil, err
+			}
+			if !isVersion || !ts.Less(v) {
+				break
+			}
+			if hasMeta && v == provisional {
+				continue
+			}
+			if newest.Less(v) {
+				newest, newestKey = v, appendUnescaped(nil, prefix)
+			}
+			break
+		}
+		next := append([]byte(nil), prefix...)
+		next[n-1]++
+		ok = it.SeekGE(next)
+	}
+	return newest, newestKey, it.Error()
+}
+
 // IntentOf returns the meta of transaction id's intent on key, or nil if id has none there.
 func IntentOf(r pebble.Reader, key []byte, id TxnID) (*TxnMeta, error) {
 	meta, _, err := intentOf(r, key, id)

@@ -77,16 +77,17 @@ func (in newOrderIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 		var wTax, dTax, discount pgtype.Numeric
 		var last, credit string
 		var oid int
-		if err := tx.QueryRow(ctx, `SELECT w_tax FROM warehouse WHERE w_id = $1`, in.w).Scan(&wTax); err != nil {
-			return fmt.Errorf("newOrder: warehouse: %w", err)
-		}
-		if err := tx.QueryRow(ctx, `SELECT d_tax, d_next_o_id FROM district WHERE d_w_id = $1 AND d_id = $2 FOR UPDATE`,
-			in.w, in.d).Scan(&dTax, &oid); err != nil {
+		// The district's row is the transaction's point of contention (every New-Order of
+		// the district takes the next number from it): it is locked first, so that the wait
+		// for it comes before anything else is read. (Read before it, the warehouse row,
+		// which every Payment updates, would often be stale by the time the lock is had,
+		// and a serializable database would have to restart the transaction.)
+		if err := tx.QueryRow(ctx, `UPDATE district SET d_next_o_id = d_next_o_id + 1 WHERE d_w_id = $1 AND d_id = $2
+			RETURNING d_tax, d_next_o_id - 1`, in.w, in.d).Scan(&dTax, &oid); err != nil {
 			return fmt.Errorf("newOrder: district: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE district SET d_next_o_id = $3 WHERE d_w_id = $1 AND d_id = $2`,
-			in.w, in.d, oid+1); err != nil {
-			return fmt.Errorf("newOrder: update district: %w", err)
+		if err := tx.QueryRow(ctx, `SELECT w_tax FROM warehouse WHERE w_id = $1`, in.w).Scan(&wTax); err != nil {
+			return fmt.Errorf("newOrder: warehouse: %w", err)
 		}
 		if err := tx.QueryRow(ctx, `SELECT c_discount, c_last, c_credit FROM customer WHERE c_w_id = $1 AND c_d_id = $2 AND c_id = $3`,
 			in.w, in.d, in.c).Scan(&discount, &last, &credit); err != nil {
@@ -346,14 +347,16 @@ func (in deliveryIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 		now := time.Now().UTC()
 		for d := 1; d <= numDist; d++ {
 			done[d] = 0
-			// The DELETE below is the lock: a concurrent Delivery that deleted the row first
-			// leaves it nothing to delete, and the district is skipped.
+			// The oldest new order is read locked: a concurrent Delivery that took it first
+			// is waited for, and then the next one is the oldest (or, on PostgreSQL, none is
+			// returned, and the district is skipped).
 			lo := int(in.delivered[d].Load()) + 1
 			var oldest *int
 			for _, hi := range []int{lo + deliveryWindow, math.MaxInt32} {
-				if err := tx.QueryRow(ctx, `SELECT min(no_o_id) FROM new_order
-					WHERE no_w_id = $1 AND no_d_id = $2 AND no_o_id >= $3 AND no_o_id < $4`,
-					in.w, d, lo, hi).Scan(&oldest); err != nil {
+				err := tx.QueryRow(ctx, `SELECT no_o_id FROM new_order
+					WHERE no_w_id = $1 AND no_d_id = $2 AND no_o_id >= $3 AND no_o_id < $4
+					ORDER BY no_o_id LIMIT 1 FOR UPDATE`, in.w, d, lo, hi).Scan(&oldest)
+				if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 					return fmt.Errorf("delivery: new_order: %w", err)
 				}
 				if oldest != nil {
