@@ -80,7 +80,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // transaction IDs and the values of a conflict's key.
 var (
 	txnIDInMessage = regexp.MustCompile(`\s*\([0-9a-f]{8}\)`)
-	keyInMessage   = regexp.MustCompile(`key \([^)]*\)`)
+	keyInMessage   = regexp.MustCompile(`key (\([^)]*\))=\([^)]*\)`)
 )
 
 // retryCause is what groups retried errors in the report: the SQLSTATE and the message with
@@ -92,6 +92,6 @@ func retryCause(err error) string {
 		return err.Error()
 	}
 	msg := txnIDInMessage.ReplaceAllString(pgErr.Message, "")
-	msg = keyInMessage.ReplaceAllString(msg, "key (…)")
+	msg = keyInMessage.ReplaceAllString(msg, "key $1=(…)")
 	return pgErr.Code + " " + msg
 }

@@ -53,7 +53,7 @@ func (w fakeWorker) Next() Op {
 	return Op{Name: "op", Exec: func(ctx context.Context, _ *pgxpool.Pool) error {
 		if attempts++; attempts <= w.f.conflicts {
 			// Each conflict names another transaction and key, as Meridian's do.
-			msg := fmt.Sprintf(`restart transaction: serialization conflict: another transaction (%08x) wrote to table "t", key (%d) after this transaction read it`, n, attempts)
+			msg := fmt.Sprintf(`restart transaction: serialization conflict: another transaction (%08x) wrote to table "t", key (k)=(%d) after this transaction read it`, n, attempts)
 			return fmt.Errorf("commit: %w", &pgconn.PgError{Code: "40001", Message: msg})
 		}
 		if n == w.f.failAt {
@@ -115,7 +115,7 @@ func TestRunRetriesAndRecords(t *testing.T) {
 	}
 	// Sixty conflicts with different transactions on different keys are one cause.
 	wantCause := RetryCause{Op: "op", Count: 60,
-		Cause: `40001 restart transaction: serialization conflict: another transaction wrote to table "t", key (…) after this transaction read it`}
+		Cause: `40001 restart transaction: serialization conflict: another transaction wrote to table "t", key (k)=(…) after this transaction read it`}
 	if len(res.RetryCauses) != 1 || res.RetryCauses[0] != wantCause {
 		t.Fatalf("retry causes %+v, want [%+v]", res.RetryCauses, wantCause)
 	}
