@@ -191,18 +191,8 @@ func TestSplitMergeTorture(t *testing.T) {
 	}
 	// The meta records agree with what was split and merged (the ranges listed include the
 	// first range, which holds the start of the table's span, before row 0).
-	// A meta update a merge or split could not make at once is made by the periodic meta
-	// repair: give it time.
 	if timedOut == 0 {
-		want := len(boundaries) + 2
-		got := 0
-		deadline := time.Now().Add(30 * time.Second)
-		for got = countRows(t, ctx, conn, "SHOW RANGES FROM TABLE kv"); got != want && time.Now().Before(deadline); got = countRows(t, ctx, conn, "SHOW RANGES FROM TABLE kv") {
-			time.Sleep(500 * time.Millisecond)
-		}
-		if got != want {
-			t.Errorf("SHOW RANGES lists %d ranges, want %d", got, want)
-		}
+		checkRangeCount(t, ctx, conn, "kv", len(boundaries)+2)
 	}
 	if timedOut > 0 {
 		// Should not happen: a replica move stuck waiting for its learner (it used to, when
