@@ -271,13 +271,12 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 					}
 					break
 				}
-				// The request needs the transaction's reads at ts: a value written there,
-				// within the uncertainty interval, may have been written before the
-				// transaction began; or a locking read met a value committed above its
-				// read timestamp. Move the reads up to ts, if what the transaction read so
-				// far (this batch's reads included) is still valid there, and read again.
-				// The uncertainty limit stays where it is, and locks taken stay taken, so
-				// this ends.
+				// The request needs the transaction's reads at the error's timestamp: a
+				// value written there, within the uncertainty interval, may have been
+				// written before the transaction began; or a locking read met a value
+				// committed there, above its read timestamp. Move the reads up, if what the
+				// transaction read so far (this batch's reads included) is still valid
+				// there, and read again; at most maxReadRefreshes times.
 				t.recordRefreshSpans(b.reqs[:i])
 				if rerr := t.refreshTo(ctx, re.Timestamp); rerr != nil {
 					if re.Reason == kvpb.RetryWriteTooOld && asRetry(rerr) != nil {
