@@ -185,7 +185,7 @@ func (r *Replica) push(ctx context.Context, ba *kvpb.BatchRequest, push *kvpb.Pu
 func (r *Replica) recoverStaging(ctx context.Context, rec *kvpb.Transaction) (*kvpb.Transaction, error) {
 	implicit := true
 	for _, w := range rec.InFlightWrites {
-		q := &kvpb.QueryIntentRequest{Key: w.Key, Txn: rec.TxnMeta, Prevent: true}
+		q := &kvpb.QueryIntentRequest{Key: w.Key, Txn: rec.TxnMeta, Sequence: w.Sequence, Prevent: true}
 		br, err := r.store.route(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{q}})
 		if err != nil {
 			return nil, fmt.Errorf("recovering transaction %x: %w", rec.ID[:4], err)

@@ -78,10 +78,10 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 	t.haltHeartbeat() // no heartbeat may recreate the record after the commit
 	et := &kvpb.EndTxnRequest{Commit: true, LockSpans: t.lockSpans}
 	for _, i := range inFlight {
-		et.InFlightWrites = append(et.InFlightWrites, b.reqs[i].Header())
+		et.InFlightWrites = append(et.InFlightWrites, kvpb.InFlightWrite{Key: b.reqs[i].Header().Key, Sequence: *kvpb.IntentSequence(b.reqs[i])})
 	}
 	for _, w := range pipelined {
-		et.InFlightWrites = append(et.InFlightWrites, kvpb.Span{Key: w.key})
+		et.InFlightWrites = append(et.InFlightWrites, kvpb.InFlightWrite{Key: w.key, Sequence: w.seq})
 	}
 	b.Results = make([]Result, len(b.reqs))
 	var (

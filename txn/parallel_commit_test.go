@@ -92,11 +92,14 @@ func stage(t *testing.T, ctx context.Context, db *txn.DB, s *ranges.Store, lostW
 		}
 	}
 	send(2, &kvpb.PutRequest{Key: key("x"), Value: []byte("staged")})
-	inFlight := []kvpb.Span{{Key: key("x")}}
+	inFlight := []kvpb.InFlightWrite{{Key: key("x")}}
 	if lostWrite {
-		inFlight = append(inFlight, kvpb.Span{Key: key("y")})
+		inFlight = append(inFlight, kvpb.InFlightWrite{Key: key("y")})
 	}
-	lockSpans := append([]kvpb.Span{{Key: key("b")}}, inFlight...)
+	lockSpans := []kvpb.Span{{Key: key("b")}}
+	for _, w := range inFlight {
+		lockSpans = append(lockSpans, kvpb.Span{Key: w.Key})
+	}
 	send(1, &kvpb.PutRequest{Key: key("b"), Value: []byte("staged")},
 		&kvpb.EndTxnRequest{Commit: true, LockSpans: lockSpans, InFlightWrites: inFlight})
 	return txnProto

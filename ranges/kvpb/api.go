@@ -115,7 +115,7 @@ type Transaction struct {
 	GatewayNodeID uint64
 	// InFlightWrites are, in a STAGING record, the writes whose success makes the
 	// transaction committed.
-	InFlightWrites []Span `json:",omitempty"`
+	InFlightWrites []InFlightWrite `json:",omitempty"`
 	// AbortReason says why an ABORTED record was aborted by another transaction.
 	AbortReason RetryReason `json:",omitempty"`
 	// AbortKey and AbortedBy, when another transaction aborted this one for a lock, are
@@ -326,7 +326,15 @@ type EndTxnRequest struct {
 	// InFlightWrites, for a commit, are writes sent alongside it whose outcome is not yet
 	// known (parallel commits): the record becomes STAGING, and the transaction is committed
 	// as soon as all of them succeed at or below its timestamp, without another round.
-	InFlightWrites []Span `codec:",omitempty"`
+	InFlightWrites []InFlightWrite `codec:",omitempty"`
+}
+
+// InFlightWrite is a write of a STAGING transaction whose outcome is not yet known: its key
+// and its number. The number matters: the transaction may hold an earlier intent on the same
+// key (a lock, FOR UPDATE, before the write), which does not prove the write.
+type InFlightWrite struct {
+	Key      []byte
+	Sequence int32 `codec:",omitempty"`
 }
 
 // QueryIntentRequest asks whether Txn has an intent on Key, written by its write number

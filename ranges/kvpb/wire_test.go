@@ -34,7 +34,7 @@ func allRequests() []Request {
 		&ConditionalPutRequest{Key: []byte("k"), Value: []byte("v"), ExpectAbsent: true, Sequence: 4},
 		&DeleteRequest{Key: []byte("k"), Sequence: 5},
 		&DeleteRangeRequest{Span: span},
-		&EndTxnRequest{Commit: true, LockSpans: []Span{span}, InFlightWrites: []Span{{Key: []byte("k")}}},
+		&EndTxnRequest{Commit: true, LockSpans: []Span{span}, InFlightWrites: []InFlightWrite{{Key: []byte("k"), Sequence: 2}}},
 		&HeartbeatTxnRequest{Now: ts2},
 		&QueryTxnRequest{Txn: meta, WaitingTxns: true},
 		&QueryIntentRequest{Key: []byte("k"), Txn: meta, Prevent: true},
