@@ -73,10 +73,16 @@ func TestParallelCommitAcrossRanges(t *testing.T) {
 
 // stage makes an abandoned STAGING transaction by hand, as a coordinator that died after
 // sending its commit would leave it: an intent on "b" (with the record, staged together),
-// an intent on "x" (in flight, landed), and, if lostWrite, an in-flight write to "y" that
-// never arrived.
-func stage(t *testing.T, ctx context.Context, db *txn.DB, s *ranges.Store, lostWrite bool) *kvpb.Transaction {
+// an intent on "x" (in flight, landed), and, if lostWrite, an in-flight write to "y" (number
+// 2) that never arrived; if also lockedFirst, the transaction had locked "y" (number 1), so
+// an intent of it is there all the same.
+func stage(t *testing.T, ctx context.Context, db *txn.DB, s *ranges.Store, lostWrite, lockedFirst bool) *kvpb.Transaction {
 	t.Helper()
+	if lockedFirst {
+		if _, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 2, Requests: []kvpb.Request{&kvpb.PutRequest{Key: key("y"), Value: []byte("before")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// A new store takes no write within a clock offset of its start (see ranges.startClock).
 	time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond)
 	now := db.Clock().Now()
@@ -92,9 +98,12 @@ func stage(t *testing.T, ctx context.Context, db *txn.DB, s *ranges.Store, lostW
 		}
 	}
 	send(2, &kvpb.PutRequest{Key: key("x"), Value: []byte("staged")})
+	if lockedFirst {
+		send(2, &kvpb.GetRequest{Key: key("y"), Locking: kvpb.LockExclusive, Sequence: 1})
+	}
 	inFlight := []kvpb.InFlightWrite{{Key: key("x")}}
 	if lostWrite {
-		inFlight = append(inFlight, kvpb.InFlightWrite{Key: key("y")})
+		inFlight = append(inFlight, kvpb.InFlightWrite{Key: key("y"), Sequence: 2})
 	}
 	lockSpans := []kvpb.Span{{Key: key("b")}}
 	for _, w := range inFlight {
@@ -109,11 +118,12 @@ func stage(t *testing.T, ctx context.Context, db *txn.DB, s *ranges.Store, lostW
 // committed when every in-flight write is there, aborted when one is missing, and the
 // missing write can then never land at the staged timestamp.
 func TestStagingRecovery(t *testing.T) {
-	for _, lost := range []bool{false, true} {
+	for _, tc := range []struct{ lost, locked bool }{{false, false}, {true, false}, {true, true}} {
+		lost := tc.lost
 		db, s := newSplitDB(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		staged := stage(t, ctx, db, s, lost)
+		staged := stage(t, ctx, db, s, lost, tc.locked)
 		want := "staged"
 		if lost {
 			want = "<nil>"
@@ -143,11 +153,13 @@ func TestStagingRecovery(t *testing.T) {
 // happened settles it at once, as anyone would: committed if every in-flight write is
 // there, aborted if one is missing or the record was never staged.
 func TestCoordinatorRecoversOwnCommit(t *testing.T) {
-	for _, lost := range []bool{false, true} {
+	// A lost write behind the transaction's own lock on its key is lost all the same.
+	for _, tc := range []struct{ lost, locked bool }{{false, false}, {true, false}, {true, true}} {
+		lost := tc.lost
 		db, s := newSplitDB(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		staged := stage(t, ctx, db, s, lost)
+		staged := stage(t, ctx, db, s, lost, tc.locked)
 		rec, err := txn.RecoverOwn(ctx, db, staged)
 		if err != nil {
 			t.Fatal(err)
