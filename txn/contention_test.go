@@ -32,14 +32,42 @@ func putAsync(ctx context.Context, tx *txn.Txn, k, v string) <-chan error {
 	return done
 }
 
-// stillWaiting fails the test if the write behind done has finished: it should be queued
-// behind a lock. It gives the write a moment to (wrongly) get through.
-func stillWaiting(t *testing.T, done <-chan error, what string) {
+// readResult is the outcome of a read that may wait for a lock: its value or its error.
+type readResult struct {
+	v   string
+	err error
+}
+
+// readAsync starts read, which may wait for a lock, and returns its outcome on a channel.
+func readAsync(read func() (string, error)) <-chan readResult {
+	done := make(chan readResult, 1)
+	go func() {
+		v, err := read()
+		done <- readResult{v, err}
+	}()
+	return done
+}
+
+// stillWaiting fails the test if the request behind done has finished: it should be queued
+// behind a lock. It gives the request a moment to (wrongly) get through.
+func stillWaiting[T any](t *testing.T, done <-chan T, what string) {
 	t.Helper()
 	select {
-	case err := <-done:
-		t.Fatalf("%s did not wait for the lock: %v", what, err)
+	case o := <-done:
+		t.Fatalf("%s did not wait for the lock: %+v", what, o)
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// commitRows writes key-value pairs (k1, v1, k2, v2, ...) in a transaction of their own.
+func commitRows(t *testing.T, ctx context.Context, db *txn.DB, kvs ...string) {
+	t.Helper()
+	tx := db.NewTxn()
+	for i := 0; i+1 < len(kvs); i += 2 {
+		mustPut(t, ctx, tx, kvs[i], kvs[i+1])
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -90,11 +118,7 @@ func TestLockingReadLocks(t *testing.T) {
 	db, _ := newDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	seed := db.NewTxn()
-	mustPut(t, ctx, seed, "a", "v0")
-	if err := seed.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, ctx, db, "a", "v0")
 	locker, writer := db.NewTxn(), db.NewTxn()
 	b := &txn.Batch{}
 	b.GetLocking(key("a"), kvpb.LockExclusive)
@@ -318,12 +342,7 @@ func TestLockingReadLocksNewestValue(t *testing.T) {
 	db, _ := newDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	seed := db.NewTxn()
-	mustPut(t, ctx, seed, "row", "v0")
-	mustPut(t, ctx, seed, "other", "o0")
-	if err := seed.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, ctx, db, "row", "v0", "other", "o0")
 
 	for _, staleRead := range []bool{false, true} {
 		t.Run(fmt.Sprintf("earlier read overwritten=%t", staleRead), func(t *testing.T) {
@@ -339,20 +358,8 @@ func TestLockingReadLocksNewestValue(t *testing.T) {
 			if staleRead {
 				mustPut(t, ctx, holder, "other", "by holder")
 			}
-			type outcome struct {
-				v   string
-				err error
-			}
-			done := make(chan outcome, 1)
-			go func() {
-				v, err := lockingGet(ctx, waiter, "row")
-				done <- outcome{v, err}
-			}()
-			select {
-			case o := <-done:
-				t.Fatalf("the locking read did not wait for the holder's lock: %q, %v", o.v, o.err)
-			case <-time.After(300 * time.Millisecond):
-			}
+			done := readAsync(func() (string, error) { return lockingGet(ctx, waiter, "row") })
+			stillWaiting(t, done, "the locking read of the holder's row")
 			if err := holder.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -391,13 +398,7 @@ func TestLockHolderNeverQueuesBehindItsWaiters(t *testing.T) {
 	db, _ := newDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	seed := db.NewTxn()
-	for _, k := range []string{"q1", "q2", "q3"} {
-		mustPut(t, ctx, seed, k, k)
-	}
-	if err := seed.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, ctx, db, "q1", "q1", "q2", "q2", "q3", "q3")
 	oldest := func(tx *txn.Txn) (string, error) {
 		b := &txn.Batch{}
 		b.ScanLocking(key("q"), key("r"), 1, false, kvpb.LockExclusive)
@@ -413,20 +414,8 @@ func TestLockHolderNeverQueuesBehindItsWaiters(t *testing.T) {
 	if got, err := oldest(holder); err != nil || got != "q1" {
 		t.Fatalf("holder's oldest: %q, %v", got, err)
 	}
-	type outcome struct {
-		v   string
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		v, err := oldest(waiter)
-		done <- outcome{v, err}
-	}()
-	select {
-	case o := <-done:
-		t.Fatalf("the second locking scan did not wait: %q, %v", o.v, o.err)
-	case <-time.After(300 * time.Millisecond):
-	}
+	done := readAsync(func() (string, error) { return oldest(waiter) })
+	stillWaiting(t, done, "the second locking scan")
 	if got, err := lockingGet(ctx, holder, "q1"); err != nil || got != "q1" {
 		t.Fatalf("the holder locking its own row again: %q, %v", got, err)
 	}
@@ -454,11 +443,7 @@ func TestLockThenWriteInCommitBatch(t *testing.T) {
 	db, _ := newDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	seed := db.NewTxn()
-	mustPut(t, ctx, seed, "w", "0")
-	if err := seed.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, ctx, db, "w", "0")
 	tx := db.NewTxn()
 	if got, err := lockingGet(ctx, tx, "w"); err != nil || got != "0" {
 		t.Fatalf("locking read: %q, %v", got, err)

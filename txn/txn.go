@@ -279,7 +279,7 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 				// there, and read again; at most maxReadRefreshes times.
 				t.recordRefreshSpans(b.reqs[:i])
 				if rerr := t.refreshTo(ctx, re.Timestamp); rerr != nil {
-					if re.Reason == kvpb.RetryWriteTooOld && asRetry(rerr) != nil {
+					if re.Reason == kvpb.RetryWriteTooOld && IsRetryable(rerr) {
 						// Nothing was wrong with the locking read: what fails the transaction
 						// is the earlier read the refresh found overwritten.
 						return rerr
@@ -303,18 +303,9 @@ const maxReadRefreshes = 5
 // moving its reads up to the error's timestamp can cure instead: a value in its uncertainty
 // interval, or a locking read that met a newer committed value.
 func refreshableRestart(err error) (*kvpb.TransactionRetryError, bool) {
-	re := asRetry(err)
-	ok := re != nil && !re.Timestamp.IsEmpty() && (re.Reason == kvpb.RetryUncertainty || re.Reason == kvpb.RetryWriteTooOld)
-	return re, ok
-}
-
-// asRetry is err's TransactionRetryError, nil if it is not one.
-func asRetry(err error) *kvpb.TransactionRetryError {
 	var re *kvpb.TransactionRetryError
-	if errors.As(err, &re) {
-		return re
-	}
-	return nil
+	ok := errors.As(err, &re) && !re.Timestamp.IsEmpty() && (re.Reason == kvpb.RetryUncertainty || re.Reason == kvpb.RetryWriteTooOld)
+	return re, ok
 }
 
 // independentWrites reports whether reqs are several point writes to distinct keys.

@@ -284,9 +284,8 @@ func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Time
 			}
 			break
 		}
-		next := append([]byte(nil), prefix...)
-		next[n-1]++
-		ok = it.SeekGE(next)
+		prefix[n-1]++ // past every version of the key (prefix is this loop's own copy)
+		ok = it.SeekGE(prefix)
 	}
 	return newest, newestKey, it.Error()
 }
