@@ -45,6 +45,9 @@ type StoreConfig struct {
 	// reads at (zero: none): garbage collection keeps every version such a reader can see,
 	// even past the GC TTL.
 	GCProtected func() hlc.Timestamp
+	// CacheBytes is the size of the block cache of the store's Pebble database: the data it
+	// serves without reading and decompressing sstable blocks. Default mvcc.DefaultCacheBytes.
+	CacheBytes int64
 
 	// Transport carries the Raft traffic of the store's replicas to other nodes. Without one
 	// the store is alone: its ranges can have no replicas elsewhere.
@@ -132,7 +135,9 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "raft"), 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	db, err := mvcc.Open(filepath.Join(cfg.Dir, "data"), nil)
+	opts := mvcc.Options(cfg.CacheBytes)
+	db, err := mvcc.Open(filepath.Join(cfg.Dir, "data"), opts)
+	opts.Cache.Unref()
 	if err != nil {
 		return nil, fmt.Errorf("store: opening pebble: %w", err)
 	}

@@ -43,6 +43,8 @@ import (
 type Config struct {
 	// StoreDir holds the node's data; it is created if missing.
 	StoreDir string
+	// CacheBytes is the store's block cache (see ranges.StoreConfig.CacheBytes).
+	CacheBytes int64
 	// ListenAddr is the one address for SQL clients, other nodes (RPC) and gossip (which
 	// also uses its port number on UDP), e.g. "127.0.0.1:26257"; port 0 picks one.
 	ListenAddr string
@@ -302,7 +304,7 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 	n.transport.SetNodeID(id.NodeID)
 	scfg := ranges.StoreConfig{
 		Dir: n.cfg.StoreDir, NodeID: id.NodeID, StoreID: id.NodeID, Clock: n.clock, Logger: n.log,
-		JoinOnly: !bootstrap, RaftHeartbeatTimeout: n.cfg.RaftHeartbeatTimeout,
+		JoinOnly: !bootstrap, RaftHeartbeatTimeout: n.cfg.RaftHeartbeatTimeout, CacheBytes: n.cfg.CacheBytes,
 	}
 	if n.clustered() {
 		scfg.LeaseGate = n.leaseGate

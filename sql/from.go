@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -270,6 +271,20 @@ func newSource(c *compiler, tbl *catalog.Table, conds []ast.ExprNode, st *tableS
 	}
 	if err := c.planIndexScan(src.scan, where, st); err != nil {
 		return nil, err
+	}
+	if kc := src.scan.kc; src.scan.index == nil && kc != nil && len(kc.exact) > 0 {
+		// Rows the spans return satisfy the conjuncts the spans express: only the rest
+		// are filtered. Without a filter a LIMIT bounds the read itself, so a locking
+		// read under LIMIT locks only the rows it returns.
+		all := conjuncts(where)
+		rest := slices.DeleteFunc(slices.Clone(all), func(e ast.ExprNode) bool { return slices.Contains(kc.exact, e) })
+		if len(rest) == 0 {
+			src.filter = nil
+		} else if len(rest) < len(all) {
+			if src.filter, err = compileWhere(c, andAll(rest)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return src, nil
 }

@@ -23,6 +23,9 @@ import (
 // column. The values are expressions that do not depend on the row (literals, parameters,
 // now()), so spans are computed once per execution.
 type keyConstraint struct {
+	// exact are the WHERE conjuncts the spans express exactly: a row in the spans
+	// satisfies them, so they need no filter (see newSource).
+	exact    []ast.ExprNode
 	eqs      [][]*scalar
 	eqText   []string
 	lo, hi   *scalar
@@ -363,6 +366,7 @@ func (c *compiler) constrainColumns(t *catalog.Table, ords []int, where ast.Expr
 	type bound struct {
 		op   opcode.Op
 		expr ast.ExprNode
+		conj ast.ExprNode // the conjunct the bound comes from
 	}
 	pkPos := map[string]int{}
 	for i, o := range ords {
@@ -394,9 +398,9 @@ func (c *compiler) constrainColumns(t *catalog.Table, ords []int, where ast.Expr
 				continue
 			}
 			if i, ok := colOf(n.L); ok && rowIndependent(n.R) {
-				byCol[i] = append(byCol[i], bound{n.Op, n.R})
+				byCol[i] = append(byCol[i], bound{n.Op, n.R, conj})
 			} else if i, ok := colOf(n.R); ok && rowIndependent(n.L) {
-				byCol[i] = append(byCol[i], bound{flip[n.Op], n.L})
+				byCol[i] = append(byCol[i], bound{flip[n.Op], n.L, conj})
 			}
 		case *ast.PatternInExpr:
 			if n.Not || n.Sel != nil {
@@ -428,11 +432,20 @@ func (c *compiler) constrainColumns(t *catalog.Table, ords []int, where ast.Expr
 				continue
 			}
 			if i, ok := colOf(n.Expr); ok && rowIndependent(n.Left) && rowIndependent(n.Right) {
-				byCol[i] = append(byCol[i], bound{opcode.GE, n.Left}, bound{opcode.LE, n.Right})
+				byCol[i] = append(byCol[i], bound{opcode.GE, n.Left, nil}, bound{opcode.LE, n.Right, nil})
 			}
 		}
 	}
 	kc := &keyConstraint{}
+	// The spans express a comparison exactly when the column is an integer (its key
+	// encoding orders and equates like the comparison) and every column before it is
+	// pinned by one equality (an IN list may be cut short: see spans).
+	exactSoFar := true
+	exact := func(i int, b bound) {
+		if exactSoFar && b.conj != nil && t.Columns[ords[i]].Type.Family == types.IntFamily {
+			kc.exact = append(kc.exact, b.conj)
+		}
+	}
 	compileBound := func(i int, e ast.ExprNode) (*scalar, bool, error) {
 		col := t.Columns[ords[i]]
 		s, err := c.compileWant(e, col.Type)
@@ -456,11 +469,13 @@ func (c *compiler) constrainColumns(t *catalog.Table, ords []int, where ast.Expr
 				}
 				if ok {
 					eq, eqText = []*scalar{s}, fmt.Sprintf("%s = %s", colName, parser.RestoreSQL(b.expr))
+					exact(i, b)
 					break
 				}
 			}
 		}
 		if eq == nil && inLists[i] != nil {
+			exactSoFar = false
 			var texts []string
 			for _, e := range inLists[i] {
 				s, ok, err := compileBound(i, e)
@@ -483,6 +498,7 @@ func (c *compiler) constrainColumns(t *catalog.Table, ords []int, where ast.Expr
 				return nil, err
 			}
 			if s.typ.Family == types.ArrayFamily && s.typ.Elem == col.Type.Family {
+				exactSoFar = false
 				eq = []*scalar{s}
 				eqText = fmt.Sprintf("%s = ANY(%s)", colName, parser.RestoreSQL(anyArrays[i]))
 			}
@@ -504,11 +520,13 @@ func (c *compiler) constrainColumns(t *catalog.Table, ords []int, where ast.Expr
 			switch b.op {
 			case opcode.GT, opcode.GE:
 				if kc.lo == nil {
+					exact(i, b)
 					kc.lo, kc.loIncl = s, b.op == opcode.GE
 					kc.rngText = append(kc.rngText, fmt.Sprintf("%s %s %s", colName, binaryOpNames[b.op], parser.RestoreSQL(b.expr)))
 				}
 			case opcode.LT, opcode.LE:
 				if kc.hi == nil {
+					exact(i, b)
 					kc.hi, kc.hiIncl = s, b.op == opcode.LE
 					kc.rngText = append(kc.rngText, fmt.Sprintf("%s %s %s", colName, binaryOpNames[b.op], parser.RestoreSQL(b.expr)))
 				}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/kvpb"
@@ -84,33 +83,36 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		et.InFlightWrites = append(et.InFlightWrites, kvpb.InFlightWrite{Key: w.key, Sequence: w.seq})
 	}
 	b.Results = make([]Result, len(b.reqs))
-	var (
-		wg         sync.WaitGroup
-		writeErrs  = make([]error, len(inFlight))
-		writeTSs   = make([]hlc.Timestamp, len(inFlight))
-		proofTSs   []hlc.Timestamp
-		proofErrs  []error
-		stagingErr error
-	)
+	writeReqs := make([]kvpb.Request, len(inFlight))
 	for n, i := range inFlight {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var resp kvpb.Response
-			resp, writeTSs[n], writeErrs[n] = t.sendAt(ctx, txn, b.reqs[i])
-			if writeErrs[n] == nil {
-				fillResult(&b.Results[i], resp)
-			}
-		}()
+		writeReqs[n] = b.reqs[i]
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		proofTSs, proofErrs = t.prove(ctx, txn, pipelined)
-	}()
-	stagingReqs := append(append([]kvpb.Request(nil), staged...), et)
-	_, stagingErr = t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: anchor.RangeID, Requests: stagingReqs, LockTimeout: t.lockTimeout})
-	wg.Wait()
+	var (
+		writes      []pointResult
+		proofTSs    []hlc.Timestamp
+		proofErrs   []error
+		stagingErr  error
+		stagingReqs = append(append([]kvpb.Request(nil), staged...), et)
+	)
+	// The staging batch, the writes in flight and the proofs of earlier writes all go at once.
+	inParallel(3, func(k int) {
+		switch k {
+		case 0:
+			_, stagingErr = t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: anchor.RangeID, Requests: stagingReqs, LockTimeout: t.lockTimeout})
+		case 1:
+			writes = t.sendPoints(ctx, txn, writeReqs, false)
+		case 2:
+			proofTSs, proofErrs = t.prove(ctx, txn, pipelined)
+		}
+	})
+	writeErrs := make([]error, len(inFlight))
+	writeTSs := make([]hlc.Timestamp, len(inFlight))
+	for n, i := range inFlight {
+		writeErrs[n], writeTSs[n] = writes[n].err, writes[n].ts
+		if writes[n].err == nil {
+			fillResult(&b.Results[i], writes[n].resp)
+		}
+	}
 
 	pushedTo, definite, ambiguous := txn.WriteTimestamp, error(nil), false
 	tss := append(writeTSs, proofTSs...)
@@ -127,7 +129,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 	switch {
 	case stagingErr == nil && definite == nil && !ambiguous && pushedTo == txn.WriteTimestamp:
 		// Every write is in place at the staged timestamp: committed.
-		t.recordRefreshSpans(b.reqs)
+		t.recordRefreshSpans(b.reqs, b.Results)
 		return true, t.finishCommit(ctx, txn, anchor, true)
 	case definite != nil:
 		// A write is certainly missing, so the transaction is not committed; the caller
@@ -139,7 +141,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		t.mu.Lock()
 		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(pushedTo)
 		t.mu.Unlock()
-		t.recordRefreshSpans(b.reqs)
+		t.recordRefreshSpans(b.reqs, b.Results)
 		return true, t.commit(ctx)
 	case stagingErr != nil && !isAmbiguous(stagingErr):
 		// Nothing was staged, and the writes on the record's range were not made: make
@@ -154,7 +156,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 				return true, err
 			}
 		}
-		t.recordRefreshSpans(b.reqs)
+		t.recordRefreshSpans(b.reqs, b.Results)
 		return true, t.commit(ctx)
 	}
 	// The outcome of the staging or of an in-flight write is unknown: settle it the way
@@ -167,7 +169,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		return true, &kvpb.TransactionRetryError{Reason: kvpb.RetryAborted, Aborted: true,
 			Message: "a write of the commit was lost and the transaction was aborted"}
 	}
-	t.recordRefreshSpans(b.reqs)
+	t.recordRefreshSpans(b.reqs, b.Results)
 	return true, t.finishCommit(ctx, txn, anchor, false)
 }
 
@@ -232,29 +234,6 @@ func (t *Txn) recoverOwn(ctx context.Context, txn *kvpb.Transaction) (*kvpb.Tran
 		return nil, err
 	}
 	return resp.(*kvpb.PushTxnResponse).Pushee, nil
-}
-
-// sendAt sends one point request as txn (not the transaction's current state, which other
-// requests of a parallel commit may be changing) and returns its response and the
-// timestamp it was written at.
-func (t *Txn) sendAt(ctx context.Context, txn *kvpb.Transaction, req kvpb.Request) (kvpb.Response, hlc.Timestamp, error) {
-	var resp kvpb.Response
-	ts := txn.WriteTimestamp
-	err := sendByRange(ctx, t.db.lookup, req.Header().Key, nil, func(d kvpb.RangeDescriptor, _ kvpb.Span) error {
-		br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{req}, LockTimeout: t.lockTimeout})
-		if err != nil {
-			return err
-		}
-		resp = br.Responses[0]
-		if br.Txn != nil {
-			ts = br.Txn.WriteTimestamp
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, hlc.Timestamp{}, err
-	}
-	return resp, ts, nil
 }
 
 func isAmbiguous(err error) bool {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/kvpb"
@@ -32,12 +31,23 @@ func (db *DB) SetWritePipelining(on bool) { db.serialWrites.Store(!on) }
 // pipelineWrite reports whether req, about to be sent, may go without waiting for
 // consensus (and then counts it as in flight once it has been answered).
 func (t *Txn) pipelineWrite(req kvpb.Request) bool {
-	if !t.pipelining || !kvpb.IsPointIntent(req) {
+	return t.pipelineWrites([]kvpb.Request{req})
+}
+
+// pipelineWrites reports whether reqs, sent together, may all be pipelined: each is a point
+// write or lock, and the writes in flight stay within maxInFlightWrites.
+func (t *Txn) pipelineWrites(reqs []kvpb.Request) bool {
+	if !t.pipelining {
 		return false
+	}
+	for _, req := range reqs {
+		if !kvpb.IsPointIntent(req) {
+			return false
+		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.inFlight) < maxInFlightWrites
+	return len(t.inFlight)+len(reqs) <= maxInFlightWrites
 }
 
 // pendingIntent is what a transaction has in flight on a key: the last number it sent there,
@@ -130,38 +140,28 @@ func (t *Txn) proveAll(ctx context.Context) error {
 	return t.proveTouched(ctx, nil)
 }
 
-// prove asks, all at once, whether each of ws is in place, and returns the timestamps they
-// were found at. A write found missing gives a retry error: the transaction's writes are
-// not what it believes them to be.
+// prove asks, all at once (a batch of queries per range), whether each of ws is in place,
+// and returns the timestamps they were found at, marking those found proven. A write found
+// missing gives a retry error: the transaction's writes are not what it believes them to be.
 func (t *Txn) prove(ctx context.Context, txn *kvpb.Transaction, ws []inFlightWrite) ([]hlc.Timestamp, []error) {
 	tss := make([]hlc.Timestamp, len(ws))
 	errs := make([]error, len(ws))
-	var wg sync.WaitGroup
+	reqs := make([]kvpb.Request, len(ws))
 	for i, w := range ws {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tss[i], errs[i] = t.proveOne(ctx, txn, w)
-			if errs[i] == nil {
-				t.proven(w)
-			}
-		}()
+		reqs[i] = &kvpb.QueryIntentRequest{Key: w.key, Txn: txn.TxnMeta, Sequence: w.seq}
 	}
-	wg.Wait()
+	for i, r := range t.sendPoints(ctx, txn, reqs, false) {
+		switch {
+		case r.err != nil:
+			errs[i] = r.err
+		case !r.resp.(*kvpb.QueryIntentResponse).Found:
+			errs[i] = t.lostWriteError(ctx, txn, ws[i])
+		default:
+			tss[i] = r.resp.(*kvpb.QueryIntentResponse).Timestamp
+			t.proven(ws[i])
+		}
+	}
 	return tss, errs
-}
-
-func (t *Txn) proveOne(ctx context.Context, txn *kvpb.Transaction, w inFlightWrite) (hlc.Timestamp, error) {
-	q := &kvpb.QueryIntentRequest{Key: w.key, Txn: txn.TxnMeta, Sequence: w.seq}
-	resp, _, err := t.sendAt(ctx, txn, q)
-	if err != nil {
-		return hlc.Timestamp{}, err
-	}
-	found := resp.(*kvpb.QueryIntentResponse)
-	if !found.Found {
-		return hlc.Timestamp{}, t.lostWriteError(ctx, txn, w)
-	}
-	return found.Timestamp, nil
 }
 
 // lostWriteError explains a pipelined write found missing: most often another transaction
@@ -169,8 +169,8 @@ func (t *Txn) proveOne(ctx context.Context, txn *kvpb.Transaction, w inFlightWri
 // record tells; otherwise the write itself failed to replicate.
 func (t *Txn) lostWriteError(ctx context.Context, txn *kvpb.Transaction, w inFlightWrite) error {
 	q := &kvpb.QueryTxnRequest{Txn: txn.TxnMeta}
-	if resp, _, err := t.sendAt(ctx, txn, q); err == nil {
-		if rec := resp.(*kvpb.QueryTxnResponse).Txn; rec != nil && rec.Status == kvpb.Aborted {
+	if r := t.sendPoints(ctx, txn, []kvpb.Request{q}, false)[0]; r.err == nil {
+		if rec := r.resp.(*kvpb.QueryTxnResponse).Txn; rec != nil && rec.Status == kvpb.Aborted {
 			return kvpb.AbortedError(rec)
 		}
 	}

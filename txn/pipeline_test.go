@@ -22,6 +22,8 @@ type lossySender struct {
 	lose      map[string]bool // keys whose next pipelined write is lost
 	pipelined int
 	proofs    int
+	// batches counts the batches sent by what their first request is.
+	batches map[string]int
 }
 
 func (l *lossySender) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
@@ -31,6 +33,10 @@ func (l *lossySender) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 			l.proofs++
 		}
 	}
+	if l.batches == nil {
+		l.batches = map[string]int{}
+	}
+	l.batches[fmt.Sprintf("%T", ba.Requests[0])]++
 	if ba.AsyncConsensus {
 		l.pipelined++
 		if k := string(ba.Requests[0].Header().Key); len(ba.Requests) == 1 && l.lose[k] {
@@ -41,6 +47,13 @@ func (l *lossySender) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 	}
 	l.mu.Unlock()
 	return l.s.Send(ctx, ba)
+}
+
+// batchCount returns how many batches led by a request of req's type were sent.
+func (l *lossySender) batchCount(req kvpb.Request) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.batches[fmt.Sprintf("%T", req)]
 }
 
 func (l *lossySender) counts() (pipelined, proofs int) {
@@ -156,5 +169,67 @@ func TestWritePipeliningOff(t *testing.T) {
 	}
 	if got := read(t, db, "x"); got != "2" {
 		t.Fatalf("x = %s", got)
+	}
+}
+
+// TestIndependentRequestsGoOneBatchPerRange: a batch of writes to distinct keys, or of plain
+// reads, goes to each range as one batch (pipelined, for the writes), whatever the number of
+// keys there; the commit proves the writes with one batch of queries per range. Every
+// request still gets its own answer.
+func TestIndependentRequestsGoOneBatchPerRange(t *testing.T) {
+	db, l := newLossyDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	keys := []string{"a", "b", "c", "d", "w", "x", "y", "z"} // four on each side of "m"
+	tx := db.NewTxn()
+	b := &txn.Batch{}
+	for _, k := range keys {
+		b.Put(key(k), []byte("v"+k))
+	}
+	if err := tx.Run(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.batchCount(&kvpb.PutRequest{}); got != 2 {
+		t.Errorf("eight writes over two ranges went as %d batches, want 2", got)
+	}
+	if pipelined, _ := l.counts(); pipelined != 2 {
+		t.Errorf("%d pipelined batches, want 2", pipelined)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.batchCount(&kvpb.QueryIntentRequest{}); got != 2 {
+		t.Errorf("the commit proved eight writes on two ranges with %d batches, want 2", got)
+	}
+	if _, proofs := l.counts(); proofs != len(keys) {
+		t.Errorf("%d writes proven, want %d", proofs, len(keys))
+	}
+
+	rd := db.NewTxn()
+	b = &txn.Batch{}
+	for _, k := range append(keys, "e", "q") { // and two keys never written
+		b.Get(key(k))
+	}
+	if err := rd.Run(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.batchCount(&kvpb.GetRequest{}); got != 2 {
+		t.Errorf("ten reads over two ranges went as %d batches, want 2", got)
+	}
+	for i, k := range append(keys, "e", "q") {
+		want := []string{"v" + k}
+		if i >= len(keys) {
+			want = nil
+		}
+		var got []string
+		for _, r := range b.Results[i].Rows {
+			got = append(got, string(r.Value))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("read %s = %v, want %v", k, got, want)
+		}
+	}
+	if err := rd.Commit(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

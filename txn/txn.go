@@ -188,7 +188,7 @@ func (t *Txn) tryOnePhase(ctx context.Context, b *Batch) (bool, error) {
 			return true, err
 		}
 		t.fillResults(b, br.Responses[:len(b.reqs)])
-		t.recordRefreshSpans(b.reqs)
+		t.recordRefreshSpans(b.reqs, b.Results)
 		t.finish()
 		return true, t.commitWait(ctx, ba.Txn.WriteTimestamp)
 	}
@@ -244,53 +244,52 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 		t.startHeartbeat()
 	}
 	b.Results = make([]Result, len(b.reqs))
-	if independentWrites(b.reqs) {
-		// Writes to distinct keys do not depend on each other: they go to their ranges at
-		// once, so a batch spanning ranges costs one round, not one per write.
-		errs := make([]error, len(b.reqs))
-		var wg sync.WaitGroup
-		for i, req := range b.reqs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = t.sendOne(ctx, req, &b.Results[i])
-			}()
+	grouped := independentWrites(b.reqs)
+	if grouped || independentReads(b.reqs) {
+		// Requests on distinct keys that do not depend on each other go to their ranges
+		// at once, one batch per range: a statement writing or reading n rows over k
+		// ranges costs k requests and one round, not n of each.
+		err := t.sendIndependent(ctx, b)
+		if _, refreshable := refreshableRestart(err); grouped || !refreshable {
+			if err != nil {
+				return err
+			}
+			t.recordRefreshSpans(b.reqs, b.Results)
+			return nil
 		}
-		wg.Wait()
-		if err := firstError(errs); err != nil {
-			return err
-		}
-	} else {
-		for i, req := range b.reqs {
-			for attempt := 0; ; attempt++ {
-				err := t.sendOne(ctx, req, &b.Results[i])
-				re, ok := refreshableRestart(err)
-				if !ok || attempt >= maxReadRefreshes || t.readOnly {
-					if err != nil {
-						return err
-					}
-					break
-				}
-				// The request needs the transaction's reads at the error's timestamp: a
-				// value written there, within the uncertainty interval, may have been
-				// written before the transaction began; or a locking read met a value
-				// committed there, above its read timestamp. Move the reads up, if what the
-				// transaction read so far (this batch's reads included) is still valid
-				// there, and read again; at most maxReadRefreshes times.
-				t.recordRefreshSpans(b.reqs[:i])
-				if rerr := t.refreshTo(ctx, re.Timestamp); rerr != nil {
-					if re.Reason == kvpb.RetryWriteTooOld && IsRetryable(rerr) {
-						// Nothing was wrong with the locking read: what fails the transaction
-						// is the earlier read the refresh found overwritten.
-						return rerr
-					}
+		// A read that needs the transaction's reads moved up goes again one at a time
+		// below, where that is done.
+		b.Results = make([]Result, len(b.reqs))
+	}
+	for i, req := range b.reqs {
+		for attempt := 0; ; attempt++ {
+			err := t.sendOne(ctx, req, &b.Results[i])
+			re, ok := refreshableRestart(err)
+			if !ok || attempt >= maxReadRefreshes || t.readOnly {
+				if err != nil {
 					return err
 				}
-				b.Results[i] = Result{}
+				break
 			}
+			// The request needs the transaction's reads at the error's timestamp: a
+			// value written there, within the uncertainty interval, may have been
+			// written before the transaction began; or a locking read met a value
+			// committed there, above its read timestamp. Move the reads up, if what the
+			// transaction read so far (this batch's reads included) is still valid
+			// there, and read again; at most maxReadRefreshes times.
+			t.recordRefreshSpans(b.reqs[:i], b.Results)
+			if rerr := t.refreshTo(ctx, re.Timestamp); rerr != nil {
+				if re.Reason == kvpb.RetryWriteTooOld && IsRetryable(rerr) {
+					// Nothing was wrong with the locking read: what fails the transaction
+					// is the earlier read the refresh found overwritten.
+					return rerr
+				}
+				return err
+			}
+			b.Results[i] = Result{}
 		}
 	}
-	t.recordRefreshSpans(b.reqs)
+	t.recordRefreshSpans(b.reqs, b.Results)
 	return nil
 }
 
@@ -325,6 +324,59 @@ func independentWrites(reqs []kvpb.Request) bool {
 		seen[k] = struct{}{}
 	}
 	return true
+}
+
+// independentReads reports whether reqs are several plain (unlocked) point reads.
+func independentReads(reqs []kvpb.Request) bool {
+	if len(reqs) < 2 {
+		return false
+	}
+	for _, req := range reqs {
+		if g, ok := req.(*kvpb.GetRequest); !ok || g.Locking != kvpb.LockNone {
+			return false
+		}
+	}
+	return true
+}
+
+// sendIndependent sends b's requests, which do not depend on each other, one batch per range
+// (sendPoints), pipelining the writes if it may pipeline them all.
+func (t *Txn) sendIndependent(ctx context.Context, b *Batch) error {
+	async := t.pipelineWrites(b.reqs)
+	res := t.sendPoints(ctx, t.snapshot(), b.reqs, async)
+	for i, r := range res {
+		if r.err != nil {
+			continue
+		}
+		if async && !lockedNothing(b.reqs[i], r.resp) {
+			t.addInFlight(b.reqs[i])
+		}
+		t.mu.Lock()
+		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(r.ts)
+		t.mu.Unlock()
+		fillResult(&b.Results[i], r.resp)
+	}
+	for _, r := range res {
+		if r.err != nil {
+			return r.err
+		}
+	}
+	return nil
+}
+
+// inParallel calls f(0), ..., f(n-1) at once and returns when all have returned. f(0) runs on
+// the caller's goroutine: most calls have n = 1, and a new goroutine would also grow its stack
+// from nothing to the depth of a request's evaluation (copying it each time), which profiles
+// showed to cost more than the request's work on a local range.
+func inParallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Go(func() { f(i) })
+	}
+	if n > 0 {
+		f(0)
+	}
+	wg.Wait()
 }
 
 func firstError(errs []error) error {
@@ -522,12 +574,25 @@ func fillResult(res *Result, resp kvpb.Response) {
 	}
 }
 
-func (t *Txn) recordRefreshSpans(reqs []kvpb.Request) {
-	for _, req := range reqs {
-		switch req.(type) {
-		case *kvpb.GetRequest, *kvpb.ScanRequest, *kvpb.DeleteRangeRequest, *kvpb.ConditionalPutRequest:
+// recordRefreshSpans records what reqs read, for a refresh to check; results are their
+// results (if known): a scan that stopped at a resume key read only up to it, and a
+// refresh that checked the rest would fail the transaction on writes it never saw.
+func (t *Txn) recordRefreshSpans(reqs []kvpb.Request, results []Result) {
+	for i, req := range reqs {
+		switch req := req.(type) {
+		case *kvpb.GetRequest, *kvpb.DeleteRangeRequest, *kvpb.ConditionalPutRequest:
 			h := req.Header()
 			t.refreshSpans = append(t.refreshSpans, kvpb.Span{Key: h.Key, EndKey: h.EndKey})
+		case *kvpb.ScanRequest:
+			sp := req.Span
+			if i < len(results) && results[i].ResumeKey != nil {
+				if req.Reverse {
+					sp.Key = results[i].ResumeKey
+				} else {
+					sp.EndKey = results[i].ResumeKey
+				}
+			}
+			t.refreshSpans = append(t.refreshSpans, sp)
 		}
 	}
 	if len(t.refreshSpans) > maxRefreshSpans {

@@ -235,6 +235,60 @@ func TestWriteSkewRejected(t *testing.T) {
 	_ = t2.Rollback(ctx)
 }
 
+// TestLimitedScanRefreshesWhatItRead: a scan stopped by its row limit read its span only up to
+// where it stopped; a write past that point does not fail the transaction's refresh (the
+// TPC-C Delivery reads a district's oldest new order while New-Orders add newer ones).
+func TestLimitedScanRefreshesWhatItRead(t *testing.T) {
+	db, _ := newDB(t)
+	ctx := context.Background()
+	setup := &txn.Batch{}
+	for _, k := range []string{"b", "c", "d"} {
+		setup.Put(key(k), []byte("v"))
+	}
+	if err := db.RunTxn(ctx, func(ctx context.Context, tx *txn.Txn) error { return tx.Run(ctx, setup) }); err != nil {
+		t.Fatal(err)
+	}
+	tx := db.NewTxn()
+	sc := &txn.Batch{}
+	sc.Scan(key("a"), key("z"), 1, false)
+	if err := tx.Run(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	if rows := sc.Results[0].Rows; len(rows) != 1 || !bytes.Equal(rows[0].Key, key("b")) {
+		t.Fatalf("scan with a limit of 1 read %v", rows)
+	}
+	// Another transaction writes past the scan's stop, and a later one reads the key tx
+	// then writes, which pushes tx's write above its reads: the commit must refresh.
+	if err := db.RunTxn(ctx, func(ctx context.Context, o *txn.Txn) error { return put(ctx, o, "y", "new") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RunTxn(ctx, func(ctx context.Context, o *txn.Txn) error { get(t, ctx, o, "k"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, ctx, tx, "k", "mine")
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("commit after a write the limited scan never read: %v", err)
+	}
+	// A write inside what the scan read still fails the refresh.
+	tx = db.NewTxn()
+	sc = &txn.Batch{}
+	sc.Scan(key("a"), key("z"), 2, false)
+	if err := tx.Run(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RunTxn(ctx, func(ctx context.Context, o *txn.Txn) error { return put(ctx, o, "bb", "new") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RunTxn(ctx, func(ctx context.Context, o *txn.Txn) error { get(t, ctx, o, "k"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, ctx, tx, "k", "mine again")
+	if err := tx.Commit(ctx); !txn.IsRetryable(err) {
+		t.Fatalf("commit after a write inside the scanned span: %v, want a retry error", err)
+	}
+	_ = tx.Rollback(ctx)
+}
+
 // TestRestartedTxnIsNotAbandoned restarts a transaction (keeping its original start time)
 // after longer than the liveness threshold, then has it write: a conflicting writer waits for
 // it, rather than taking the fresh intent for an abandoned one, and both commit in turn.

@@ -97,7 +97,12 @@ func nodeFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.StringVar(&cfg.Password, "password", os.Getenv("MERIDIAN_PASSWORD"), "root's password; makes every SQL user authenticate (default $MERIDIAN_PASSWORD)")
 	f.StringVar(&cfg.CertsDir, "certs-dir", "", "directory of the node's certificates (`meridian cert`): SQL clients must use TLS and authenticate")
 	f.BoolVar(&cfg.Insecure, "insecure", false, "plain text, and users without a password need none (what a node without --certs-dir and --password does)")
+	f.Var(&cacheSize, "cache", "size of the store's block cache: bytes (512MiB, 2GB) or a percentage of the machine's memory (default 25%, or 128MiB if the memory is unknown)")
 }
+
+// cacheSize is the --cache flag; unset, it is 25% of memory, as data a node serves from its
+// cache costs no disk read or decompression (the default of small test stores is smaller).
+var cacheSize cacheFlag
 
 // runPersistent runs a node on its store directory, creating it if needed.
 func runPersistent(cmd *cobra.Command, cfg server.Config) error {
@@ -105,6 +110,10 @@ func runPersistent(cmd *cobra.Command, cfg server.Config) error {
 		return err
 	}
 	cfg.Logger = logger()
+	cfg.CacheBytes = cacheSize.bytes
+	if cacheSize.text == "" {
+		cfg.CacheBytes, _ = parseCacheSize("25%", physicalMemory)
+	}
 	return run(cmd, cfg, "persistent")
 }
 

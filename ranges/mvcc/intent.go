@@ -241,17 +241,26 @@ func CheckNoNewerWrites(r pebble.Reader, start, end []byte, from, to hlc.Timesta
 // start when end is nil), and its key; a zero timestamp if there is none. Provisional values
 // of intents are not committed and are skipped, whoever wrote them.
 func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Timestamp, []byte, error) {
+	var it *pebble.Iterator
+	var err error
+	var ok bool
 	if end == nil {
-		end = append(append([]byte(nil), start...), 0)
-	}
-	it, err := newIter(r, EncodeKey(start, hlc.Timestamp{}), EncodeKey(end, hlc.Timestamp{}))
-	if err != nil {
-		return hlc.Timestamp{}, nil, err
+		// One key: a prefix seek lets bloom filters skip the sstables without it.
+		prefix, upper, _ := keySpace(start)
+		if it, err = newIter(r, prefix, upper); err != nil {
+			return hlc.Timestamp{}, nil, err
+		}
+		ok = it.SeekPrefixGE(prefix)
+	} else {
+		if it, err = newIter(r, EncodeKey(start, hlc.Timestamp{}), EncodeKey(end, hlc.Timestamp{})); err != nil {
+			return hlc.Timestamp{}, nil, err
+		}
+		ok = it.First()
 	}
 	defer it.Close()
 	var newest hlc.Timestamp
 	var newestKey, prefix []byte
-	for ok := it.First(); ok; {
+	for ok {
 		n, err := keyPrefixLen(it.Key())
 		if err != nil {
 			return hlc.Timestamp{}, nil, err
@@ -282,6 +291,9 @@ func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Time
 			if newest.Less(v) {
 				newest, newestKey = v, appendUnescaped(nil, prefix)
 			}
+			break
+		}
+		if end == nil {
 			break
 		}
 		prefix[n-1]++ // past every version of the key (prefix is this loop's own copy)

@@ -134,26 +134,40 @@ func immediateSuccessor(dst, a []byte) []byte {
 	return append(dst, 0)
 }
 
-// Open opens a Pebble database for MVCC data. nil opts uses Meridian's defaults: a 128 MiB
-// block cache and prefix bloom filters on every level. Open installs Comparer when opts has no
-// comparer; Get relies on its Split, so a store must be opened with it.
+// DefaultCacheBytes is the block cache of a store opened without a size.
+const DefaultCacheBytes = 128 << 20
+
+// Options are Meridian's Pebble options with a block cache of cacheBytes (DefaultCacheBytes
+// if 0): prefix bloom filters on every level, and Comparer. The caller holds a reference to
+// the cache and releases it (opts.Cache.Unref) once the database is open.
+func Options(cacheBytes int64) *pebble.Options {
+	if cacheBytes <= 0 {
+		cacheBytes = DefaultCacheBytes
+	}
+	opts := &pebble.Options{
+		Comparer:                    Comparer,
+		Cache:                       pebble.NewCache(cacheBytes),
+		MemTableSize:                64 << 20,
+		MemTableStopWritesThreshold: 4,
+		MaxConcurrentCompactions:    func() int { return 2 },
+	}
+	opts.Levels = make([]pebble.LevelOptions, 7)
+	for i := range opts.Levels {
+		l := &opts.Levels[i]
+		l.TargetFileSize = 4 << 20 << i
+		l.FilterPolicy = bloom.FilterPolicy(10)
+		l.FilterType = pebble.TableFilter
+	}
+	return opts
+}
+
+// Open opens a Pebble database for MVCC data; nil opts means Options(0). Open installs
+// Comparer when opts has no comparer; Get relies on its Split, so a store must be opened with
+// it.
 func Open(dir string, opts *pebble.Options) (*pebble.DB, error) {
 	if opts == nil {
-		cache := pebble.NewCache(128 << 20)
-		defer cache.Unref()
-		opts = &pebble.Options{
-			Cache:                       cache,
-			MemTableSize:                64 << 20,
-			MemTableStopWritesThreshold: 4,
-			MaxConcurrentCompactions:    func() int { return 2 },
-		}
-		opts.Levels = make([]pebble.LevelOptions, 7)
-		for i := range opts.Levels {
-			l := &opts.Levels[i]
-			l.TargetFileSize = 4 << 20 << i
-			l.FilterPolicy = bloom.FilterPolicy(10)
-			l.FilterType = pebble.TableFilter
-		}
+		opts = Options(0)
+		defer opts.Cache.Unref()
 	}
 	switch {
 	case opts.Comparer == nil:
