@@ -2,6 +2,7 @@ package ranges
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,5 +49,50 @@ func TestSizeSplitKey(t *testing.T) {
 	}
 	if _, ok := r.SizeSplitKey(4 << 10); ok {
 		t.Fatal("an unchanged range was measured again")
+	}
+}
+
+// TestSizeEstimateSparesCounting: once a range has been counted, Pebble's estimate of its
+// size on disk, scaled by what the count found per estimated byte, answers "bigger than the
+// limit" without reading the range again, even where the compressed estimate alone is far
+// below the limit.
+func TestSizeEstimateSparesCounting(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	r := s.replicas[1]
+	value := strings.Repeat("compressible ", 80) // about 1 KiB, a small fraction of it on disk
+	for i := range 200 {
+		put(t, s, fmt.Sprintf("\x10key%04d", i), value)
+	}
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	first := r.dataBytes(1 << 30)
+	if first < 200<<10 || r.sizeCounts.Load() != 1 {
+		t.Fatalf("first count: %d bytes in %d counts", first, r.sizeCounts.Load())
+	}
+	for i := 200; i < 600; i++ {
+		put(t, s, fmt.Sprintf("\x10key%04d", i), value)
+	}
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	limit := 2 * first
+	if approx := r.ApproximateBytes(); approx >= limit {
+		t.Fatalf("the data compressed to %d bytes on disk, not below the limit of %d: the test proves nothing", approx, limit)
+	}
+	if got := r.dataBytes(limit); got != limit || r.sizeCounts.Load() != 1 {
+		t.Fatalf("dataBytes(%d) = %d after %d counts; want the limit, from the estimate, without a second count", limit, got, r.sizeCounts.Load())
+	}
+}
+
+func TestRecountAfter(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want time.Duration
+	}{{0, 0}, {64 << 10, 0}, {1 << 20, 4 * time.Second}, {16 << 20, 64 * time.Second}, {64 << 20, 2 * time.Minute}} {
+		if got := recountAfter(tc.n); got != tc.want {
+			t.Errorf("recountAfter(%d) = %v, want %v", tc.n, got, tc.want)
+		}
 	}
 }

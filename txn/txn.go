@@ -345,16 +345,9 @@ func (t *Txn) sendIndependent(ctx context.Context, b *Batch) error {
 	async := t.pipelineWrites(b.reqs)
 	res := t.sendPoints(ctx, t.snapshot(), b.reqs, async)
 	for i, r := range res {
-		if r.err != nil {
-			continue
+		if r.err == nil {
+			t.absorb(b.reqs[i], r.resp, r.ts, async, &b.Results[i])
 		}
-		if async && !lockedNothing(b.reqs[i], r.resp) {
-			t.addInFlight(b.reqs[i])
-		}
-		t.mu.Lock()
-		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(r.ts)
-		t.mu.Unlock()
-		fillResult(&b.Results[i], r.resp)
 	}
 	for _, r := range res {
 		if r.err != nil {
@@ -521,17 +514,26 @@ func (t *Txn) sendToRange(ctx context.Context, rangeID uint64, req kvpb.Request,
 	if err != nil {
 		return err
 	}
-	if ba.AsyncConsensus && !lockedNothing(req, br.Responses[0]) {
+	t.observe(br)
+	var writeTS hlc.Timestamp
+	if br.Txn != nil {
+		writeTS = br.Txn.WriteTimestamp
+	}
+	t.absorb(req, br.Responses[0], writeTS, ba.AsyncConsensus, res)
+	return nil
+}
+
+// absorb takes in the response to req, sent pipelined or not, from a batch that came back
+// with writeTS: a pipelined write (or lock) is in flight until proven, and the transaction
+// writes no lower than its batch did.
+func (t *Txn) absorb(req kvpb.Request, resp kvpb.Response, writeTS hlc.Timestamp, pipelined bool, res *Result) {
+	if pipelined && !lockedNothing(req, resp) {
 		t.addInFlight(req)
 	}
-	t.observe(br)
-	if br.Txn != nil {
-		t.mu.Lock()
-		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(br.Txn.WriteTimestamp)
-		t.mu.Unlock()
-	}
-	fillResult(res, br.Responses[0])
-	return nil
+	t.mu.Lock()
+	t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(writeTS)
+	t.mu.Unlock()
+	fillResult(res, resp)
 }
 
 // lockedNothing reports whether req was a locking read that found no row, and so left no
