@@ -162,7 +162,7 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 	id := txnIDOf(ba)
 	for _, req := range ba.Requests {
 		if writesIntents(req) {
-			if max := r.tsc.maxRead(req.Header().Key, id); !max.Less(writeTS) {
+			if max := r.tsc.maxRead(req.Header().Key, id, writeTS); !max.Less(writeTS) {
 				writeTS = max.Next()
 			}
 		}

@@ -1,6 +1,7 @@
 package ranges
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/meridiandb/meridian/hlc"
@@ -18,7 +19,7 @@ type tsCache struct {
 	lowWater hlc.Timestamp
 	high     hlc.Timestamp // the latest read recorded
 	points   map[string]tsEntry
-	spans    []tsSpanEntry
+	spans    []tsSpanEntry // in timestamp order, oldest first
 	limit    int
 }
 
@@ -54,7 +55,12 @@ func (c *tsCache) add(span kvpb.Span, ts hlc.Timestamp, txn mvcc.TxnID) {
 		}
 		c.points[k] = tsEntry{ts: ts, txn: txn}
 	} else {
-		c.spans = append(c.spans, tsSpanEntry{span: kvpb.Span{Key: append([]byte(nil), span.Key...), EndKey: append([]byte(nil), span.EndKey...)}, tsEntry: tsEntry{ts: ts, txn: txn}})
+		// Reads arrive nearly in timestamp order: the place is found from the end.
+		i := len(c.spans)
+		for i > 0 && ts.Less(c.spans[i-1].ts) {
+			i--
+		}
+		c.spans = slices.Insert(c.spans, i, tsSpanEntry{span: kvpb.Span{Key: append([]byte(nil), span.Key...), EndKey: append([]byte(nil), span.EndKey...)}, tsEntry: tsEntry{ts: ts, txn: txn}})
 	}
 	if len(c.points)+len(c.spans) > c.limit {
 		c.evictLocked()
@@ -86,16 +92,18 @@ func (c *tsCache) highWater() hlc.Timestamp {
 	return c.high.Forward(c.lowWater)
 }
 
-// maxRead returns the latest read timestamp of key by a transaction other than txn.
-func (c *tsCache) maxRead(key []byte, txn mvcc.TxnID) hlc.Timestamp {
+// maxRead returns the latest read timestamp of key by a transaction other than txn, if it is
+// at or above from; a timestamp below from otherwise. (A writer at from only needs to know
+// about reads it must go above, and those are the newest spans, at the end of the list.)
+func (c *tsCache) maxRead(key []byte, txn mvcc.TxnID, from hlc.Timestamp) hlc.Timestamp {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	max := c.lowWater
 	if e, ok := c.points[string(key)]; ok && (e.txn != txn || e.txn == (mvcc.TxnID{})) {
 		max = max.Forward(e.ts)
 	}
-	for _, e := range c.spans {
-		if (e.txn != txn || e.txn == (mvcc.TxnID{})) && e.span.Contains(key) {
+	for i := len(c.spans) - 1; i >= 0 && !c.spans[i].ts.Less(from); i-- {
+		if e := c.spans[i]; (e.txn != txn || e.txn == (mvcc.TxnID{})) && e.span.Contains(key) {
 			max = max.Forward(e.ts)
 		}
 	}
