@@ -166,8 +166,10 @@ func (s *Store) raftConfig(rangeID uint64) *raft.Config {
 	// a burst, a split or a replica change up to this late. Far above the heartbeat timeout
 	// it would make idle groups cheaper still, but leave followers that far behind.
 	conf.CommitTimeout = s.cfg.RaftHeartbeatTimeout
-	conf.SnapshotThreshold = s.cfg.RaftSnapshotThreshold
-	conf.TrailingLogs = s.cfg.RaftSnapshotThreshold / 2
+	if s.cfg.RaftSnapshotThreshold > 0 {
+		conf.SnapshotThreshold = s.cfg.RaftSnapshotThreshold
+		conf.TrailingLogs = s.cfg.RaftSnapshotThreshold / 2
+	}
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("raft r%d", rangeID), Level: hclog.Warn, Output: io.Discard})
 	return conf
 }

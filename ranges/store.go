@@ -34,8 +34,11 @@ type StoreConfig struct {
 	// others may abort it.
 	TxnLivenessThreshold time.Duration
 	// RaftSnapshotThreshold is the number of log entries after which Raft snapshots a range
-	// and truncates its log (bounding replay on restart). Default
-	// DefaultRaftSnapshotThreshold.
+	// and truncates its log (bounding replay on restart); 0 keeps hashicorp/raft's 8,192. A
+	// snapshot copies all of the range's data, which under TPC-C at ten warehouses took a
+	// tenth of each node's CPU; but eight times that kept gigabytes of bulk-load entries in
+	// the logs of busy ranges and ran nodes out of memory on restart. Truncating by log size
+	// without copying the range (its state is durable in Pebble) is the fix not yet made.
 	RaftSnapshotThreshold uint64
 	// GCTTL is how long overwritten and deleted versions stay readable; older ones are
 	// collected, and reads below the collected horizon are refused. Default DefaultGCTTL.
@@ -71,14 +74,6 @@ type StoreConfig struct {
 // a dead leader is replaced after 2-4s, and 1,000 idle replicas cost a few percent of a core
 // (see docs/benchmarks.md).
 const DefaultRaftHeartbeatTimeout = 2 * time.Second
-
-// DefaultRaftSnapshotThreshold is how many log entries a range's Raft group keeps before it
-// snapshots the range and truncates its log. A snapshot copies all of the range's data (the
-// state machine is durable in Pebble, but hashicorp/raft truncates only behind a snapshot),
-// so it is taken rarely: at hashicorp/raft's default of 8,192 entries the busy ranges of
-// TPC-C at 10 warehouses were copied every two minutes, a tenth of each node's CPU. The
-// price is a longer log on disk and more entries to replay after a restart.
-const DefaultRaftSnapshotThreshold = 65536
 
 // Store is the set of replicas on one disk.
 type Store struct {
@@ -132,9 +127,6 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	}
 	if cfg.GCInterval == 0 {
 		cfg.GCInterval = DefaultGCInterval
-	}
-	if cfg.RaftSnapshotThreshold == 0 {
-		cfg.RaftSnapshotThreshold = DefaultRaftSnapshotThreshold
 	}
 	if cfg.RaftHeartbeatTimeout == 0 {
 		cfg.RaftHeartbeatTimeout = DefaultRaftHeartbeatTimeout

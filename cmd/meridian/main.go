@@ -97,11 +97,11 @@ func nodeFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.StringVar(&cfg.Password, "password", os.Getenv("MERIDIAN_PASSWORD"), "root's password; makes every SQL user authenticate (default $MERIDIAN_PASSWORD)")
 	f.StringVar(&cfg.CertsDir, "certs-dir", "", "directory of the node's certificates (`meridian cert`): SQL clients must use TLS and authenticate")
 	f.BoolVar(&cfg.Insecure, "insecure", false, "plain text, and users without a password need none (what a node without --certs-dir and --password does)")
-	f.Var(&cacheSize, "cache", "size of the store's block cache: bytes (512MiB, 2GB) or a percentage of the machine's memory (default 25%, or 128MiB if the memory is unknown)")
+	f.Var(&cacheSize, "cache", "size of the store's block cache: bytes (512MiB, 2GB) or a percentage of the machine's memory (25%, a good choice for a machine of its own); default 128MiB")
 }
 
-// cacheSize is the --cache flag; unset, it is 25% of memory, as data a node serves from its
-// cache costs no disk read or decompression (the default of small test stores is smaller).
+// cacheSize is the --cache flag. Unset, it is a small fixed size: several nodes may share a
+// machine (three at 25% each, with their Go heaps, ran a 24 GiB machine out of memory).
 var cacheSize cacheFlag
 
 // runPersistent runs a node on its store directory, creating it if needed.
@@ -110,10 +110,7 @@ func runPersistent(cmd *cobra.Command, cfg server.Config) error {
 		return err
 	}
 	cfg.Logger = logger()
-	cfg.CacheBytes = cacheSize.bytes
-	if cacheSize.text == "" {
-		cfg.CacheBytes, _ = parseCacheSize("25%", physicalMemory)
-	}
+	cfg.CacheBytes = cacheSize.bytes // 0: ranges' default
 	return run(cmd, cfg, "persistent")
 }
 
