@@ -134,15 +134,11 @@ func (r *Replica) recordReads(ba *kvpb.BatchRequest, br *kvpb.BatchResponse) {
 // scannedSpan is the part of a scan's span it read: a limited scan only read up to where it
 // stopped.
 func scannedSpan(sc *kvpb.ScanRequest, resp kvpb.Response) kvpb.Span {
-	sp := sc.Span
-	if sr, ok := resp.(*kvpb.ScanResponse); ok && sr.ResumeKey != nil {
-		if sc.Reverse {
-			sp.Key = sr.ResumeKey
-		} else {
-			sp.EndKey = sr.ResumeKey
-		}
+	var resume []byte
+	if sr, ok := resp.(*kvpb.ScanResponse); ok {
+		resume = sr.ResumeKey
 	}
-	return sp
+	return sc.ScannedSpan(resume)
 }
 
 // maxEvalAttempts bounds re-evaluation after WriteTooOld pushes within one batch.

@@ -101,8 +101,9 @@ func (r *Replica) SizeSplitKey(maxBytes int64) ([]byte, bool) {
 	if ub, ok := r.sizeUpperBound(); ok && ub <= maxBytes {
 		return nil, false // too small to split, without reading it again
 	}
+	approx := r.ApproximateBytes()
 	if c := r.sizeCache.Load(); c != nil && time.Since(c.at) < recountAfter(c.bytes) {
-		if est, ok := r.scaledEstimate(); ok && est < maxBytes {
+		if est, ok := r.scaledEstimate(approx); ok && est < maxBytes {
 			return nil, false // small by Pebble's estimate; counted again in a while
 		}
 	}
@@ -110,7 +111,6 @@ func (r *Replica) SizeSplitKey(maxBytes int64) ([]byte, bool) {
 	if d.EndKey == nil {
 		return nil, false
 	}
-	approx := r.ApproximateBytes()
 	start := maxKey(d.StartKey, keys.SystemMax)
 	if bytes.Compare(start, d.EndKey) >= 0 {
 		return nil, false
@@ -170,7 +170,7 @@ func (r *Replica) dataBytes(limit int64) int64 {
 	if approx >= limit {
 		return limit
 	}
-	if est, ok := r.scaledEstimate(); ok && est >= limit {
+	if est, ok := r.scaledEstimate(approx); ok && est >= limit {
 		return limit
 	}
 	written, gen := r.written.Load(), r.Desc().Generation
@@ -186,19 +186,20 @@ func (r *Replica) dataBytes(limit int64) int64 {
 	return n
 }
 
-// scaledEstimate estimates the range's data bytes without reading them: Pebble's estimate of
-// its bytes on disk (compressed, and without what is still in memtables) times the data bytes
+// scaledEstimate estimates the range's data bytes without reading them: approx, Pebble's
+// estimate of its bytes on disk now (compressed, and without what is still in memtables; see
+// ApproximateBytes), times the data bytes
 // the last count found per byte of that estimate then. A count that stopped at its limit
 // makes the estimate low, never high, which errs towards counting again. ok is false without
 // a count of the range as it is now bounded. Counting a range reads all of it: under TPC-C
 // at ten warehouses, counting every written range on every pass of the split and merge
 // queues took half of each node's CPU.
-func (r *Replica) scaledEstimate() (int64, bool) {
+func (r *Replica) scaledEstimate(approx int64) (int64, bool) {
 	c := r.sizeCache.Load()
 	if c == nil || c.gen != r.Desc().Generation || c.approx <= 0 {
 		return 0, false
 	}
-	return int64(float64(r.ApproximateBytes()) * float64(c.bytes) / float64(c.approx)), true
+	return int64(float64(approx) * float64(c.bytes) / float64(c.approx)), true
 }
 
 // sizeCount is a count of dataBytes, valid while the replica's written counter and

@@ -586,15 +586,11 @@ func (t *Txn) recordRefreshSpans(reqs []kvpb.Request, results []Result) {
 			h := req.Header()
 			t.refreshSpans = append(t.refreshSpans, kvpb.Span{Key: h.Key, EndKey: h.EndKey})
 		case *kvpb.ScanRequest:
-			sp := req.Span
-			if i < len(results) && results[i].ResumeKey != nil {
-				if req.Reverse {
-					sp.Key = results[i].ResumeKey
-				} else {
-					sp.EndKey = results[i].ResumeKey
-				}
+			var resume []byte
+			if i < len(results) {
+				resume = results[i].ResumeKey
 			}
-			t.refreshSpans = append(t.refreshSpans, sp)
+			t.refreshSpans = append(t.refreshSpans, req.ScannedSpan(resume))
 		}
 	}
 	if len(t.refreshSpans) > maxRefreshSpans {

@@ -243,6 +243,20 @@ type ScanRequest struct {
 	Sequence int32 `codec:",omitempty"`
 }
 
+// ScannedSpan is the part of the scan's span it read, given the resume key it stopped at
+// (nil if it read to the end): a limited scan read only up to where it stopped.
+func (r *ScanRequest) ScannedSpan(resumeKey []byte) Span {
+	sp := r.Span
+	if resumeKey != nil {
+		if r.Reverse {
+			sp.Key = resumeKey
+		} else {
+			sp.EndKey = resumeKey
+		}
+	}
+	return sp
+}
+
 // PutRequest writes a value (an intent when transactional).
 type PutRequest struct {
 	Key, Value []byte
