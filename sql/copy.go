@@ -283,11 +283,14 @@ func (s *Session) copyQueryTo(ctx context.Context, c *pgdialect.Copy, w wire.Res
 	if p.numParams() > 0 {
 		return s.fail(pgerror.New(pgerror.CodeUndefinedParameter, "there is no parameter $1"))
 	}
-	res, err := s.execute(ctx, p, nil)
-	if err != nil {
+	// The rows are taken from the query as it produces them, so a large result is never
+	// held whole. The first take starts it, which gives the columns.
+	q := s.pull(ctx, p, nil)
+	defer q.close()
+	if _, err := q.take(ctx, 0, nil); err != nil {
 		return err
 	}
-	enc, err := s.newCopyEncoder(c, res.cols, nil)
+	enc, err := s.newCopyEncoder(c, q.columns(), nil)
 	if err != nil {
 		return s.fail(err)
 	}
@@ -295,13 +298,12 @@ func (s *Session) copyQueryTo(ctx context.Context, c *pgdialect.Copy, w wire.Res
 	if err != nil {
 		return err
 	}
-	// The loop over the rows: a result streamed as it is produced would be read here.
 	var n int64
-	for _, row := range res.rows {
-		if err := enc.writeRow(out, row); err != nil {
-			return err
-		}
+	if _, err := q.take(ctx, -1, func(row []types.Datum) error {
 		n++
+		return enc.writeRow(out, row)
+	}); err != nil {
+		return err
 	}
 	if err := enc.finish(out); err != nil {
 		return err

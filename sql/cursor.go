@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/meridiandb/meridian/sql/pgdialect"
 	"github.com/meridiandb/meridian/sql/pgerror"
@@ -11,15 +12,14 @@ import (
 )
 
 // Cursors (DECLARE ... CURSOR FOR query, FETCH, MOVE, CLOSE), as psycopg2's named cursors
-// use them: DECLARE runs the query in the explicit transaction and keeps its rows, within
-// statement_memory_limit; FETCH hands them out in order. Cursors live until they are closed
-// or the transaction ends (WITHOUT HOLD); only forward fetches are supported.
+// use them: DECLARE starts the query in the explicit transaction (as a pulledQuery, so it
+// holds only the rows in flight), and FETCH and MOVE take rows from it in order. Cursors
+// live until they are closed or the transaction ends (WITHOUT HOLD); only forward fetches
+// are supported.
 
-// cursor is a declared cursor's rows and how many were fetched.
+// cursor is a declared cursor's query.
 type cursor struct {
-	cols []resultColumn
-	rows [][]types.Datum
-	pos  int
+	q *pulledQuery
 }
 
 const (
@@ -40,28 +40,54 @@ func (s *Session) runCursorCommand(ctx context.Context, c *pgdialect.CursorComma
 		return writeResult(w, &result{tag: "DECLARE CURSOR"}, nil, true, s.typeSettings())
 	case "CLOSE":
 		if c.Name == "" {
-			s.cursors = nil
-		} else if _, ok := s.cursors[c.Name]; !ok {
+			s.closeCursors()
+		} else if cur, ok := s.cursors[c.Name]; ok {
+			cur.q.close()
+			delete(s.cursors, c.Name)
+		} else {
 			return s.fail(pgerror.New(codeInvalidCursorName, "cursor %q does not exist", c.Name))
 		}
-		delete(s.cursors, c.Name)
 		return writeResult(w, &result{tag: "CLOSE CURSOR"}, nil, true, s.typeSettings())
 	}
 	cur, ok := s.cursors[c.Name]
 	if !ok {
 		return s.fail(pgerror.New(codeInvalidCursorName, "cursor %q does not exist", c.Name))
 	}
-	n := len(cur.rows) - cur.pos
-	if c.Count >= 0 && int64(n) > c.Count {
-		n = int(c.Count)
-	}
-	rows := cur.rows[cur.pos : cur.pos+n]
-	cur.pos += n
+	n := int(min(c.Count, math.MaxInt))
 	if c.Verb == "MOVE" {
-		return writeResult(w, &result{tag: fmt.Sprintf("MOVE %d", n)}, nil, true, s.typeSettings())
+		moved := 0
+		if _, err := cur.q.take(ctx, n, func([]types.Datum) error { moved++; return nil }); err != nil {
+			return err
+		}
+		return writeResult(w, &result{tag: fmt.Sprintf("MOVE %d", moved)}, nil, true, s.typeSettings())
 	}
-	res := &result{cols: cur.cols, rows: rows, tag: fmt.Sprintf("FETCH %d", n)}
-	return writeResult(w, res, nil, true, s.typeSettings())
+	// The rows are sent as they are taken, after the description, which needs the
+	// columns: they are known once the query has started.
+	st := s.typeSettings()
+	fetched := 0
+	describe := func() error {
+		if fetched > 0 {
+			return nil
+		}
+		return w.Describe(wireColumns(cur.q.columns(), nil))
+	}
+	if _, err := cur.q.take(ctx, n, func(row []types.Datum) error {
+		if err := describe(); err != nil {
+			return err
+		}
+		fetched++
+		vals, err := encodeRow(row, cur.q.columns(), nil, st)
+		if err != nil {
+			return err
+		}
+		return w.Row(vals)
+	}); err != nil {
+		return err
+	}
+	if err := describe(); err != nil {
+		return err
+	}
+	return w.Complete(fmt.Sprintf("FETCH %d", fetched))
 }
 
 func (s *Session) declareCursor(ctx context.Context, c *pgdialect.CursorCommand) error {
@@ -88,13 +114,24 @@ func (s *Session) declareCursor(ctx context.Context, c *pgdialect.CursorCommand)
 	if p.plan == nil || p.plan.columns() == nil {
 		return s.fail(pgerror.New(codeInvalidCursorDefinition, "cursor can only scan a query that returns rows"))
 	}
-	res, err := s.execute(ctx, p, nil)
-	if err != nil {
+	// Start the query now, up to its first row: it reads as of the DECLARE, and an error
+	// it meets at once is DECLARE's.
+	q := s.pull(ctx, p, nil)
+	if _, err := q.take(ctx, 0, nil); err != nil {
+		q.close()
 		return err
 	}
 	if s.cursors == nil {
 		s.cursors = map[string]*cursor{}
 	}
-	s.cursors[c.Name] = &cursor{cols: res.cols, rows: res.rows}
+	s.cursors[c.Name] = &cursor{q: q}
 	return nil
+}
+
+// closeCursors closes every cursor of the transaction.
+func (s *Session) closeCursors() {
+	for _, cur := range s.cursors {
+		cur.q.close()
+	}
+	s.cursors = nil
 }

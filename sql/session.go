@@ -124,8 +124,6 @@ type Session struct {
 	schemaEpoch   int
 	// fixedTxn is the latest transaction pinned AS OF SYSTEM TIME.
 	fixedTxn *txn.Txn
-	// sink receives the rows of the query being executed, streaming them to the client.
-	sink *rowWriter
 	// savepoints are the explicit transaction's savepoints, oldest first (see txnctl.go).
 	savepoints []savepoint
 	// sequences is the session's sequence state: currval, lastval, cached values.
@@ -213,8 +211,8 @@ func (s *Session) SimpleQuery(ctx context.Context, query string, w wire.ResultWr
 
 // runSimple runs a statement of a simple query, describing and streaming its rows to w.
 func (s *Session) runSimple(ctx context.Context, p *prepared, params []types.Datum, w wire.ResultWriter) error {
-	rw := &rowWriter{w: w, describe: true, settings: s.typeSettings()}
-	res, err := s.executeTo(ctx, p, params, rw)
+	rw := newRowWriter(w, nil, true, s.typeSettings())
+	res, err := s.executeTo(ctx, p, params, &rw.heldRows)
 	if err != nil {
 		return err
 	}
@@ -250,12 +248,7 @@ func writeResult(w wire.ResultWriter, res *result, formats []int16, describe boo
 			}
 		}
 	}
-	for _, n := range res.notices {
-		if err := w.Notice("WARNING", n.Code, n.Message); err != nil {
-			return err
-		}
-	}
-	return w.Complete(res.tag)
+	return complete(w, res)
 }
 
 func formatFor(formats []int16, i int) int16 {
@@ -360,22 +353,22 @@ const maxAutoRetries = 50
 // errStatementTimeout is PostgreSQL's error for a statement that ran past statement_timeout.
 var errStatementTimeout = pgerror.New(pgerror.CodeQueryCanceled, "canceling statement due to statement timeout")
 
-// executeTo runs a statement, streaming a query's rows to rw.
-func (s *Session) executeTo(ctx context.Context, p *prepared, params []types.Datum, rw *rowWriter) (*result, error) {
-	s.sink = rw
-	defer func() { s.sink = nil }()
-	return s.execute(ctx, p, params)
+// execute runs a prepared statement with bound parameters, within statement_timeout, and
+// returns a query's rows in its result.
+func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
+	return s.executeTo(ctx, p, params, nil)
 }
 
-// execute runs a prepared statement with bound parameters, within statement_timeout.
-func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
+// executeTo runs a statement within statement_timeout, streaming a query's rows to sink
+// (nil: they are returned in the result).
+func (s *Session) executeTo(ctx context.Context, p *prepared, params []types.Datum, sink *heldRows) (*result, error) {
 	timeout := s.durationVar("statement_timeout")
 	if timeout <= 0 {
-		return s.executeStmt(ctx, p, params)
+		return s.executeStmt(ctx, p, params, sink)
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, err := s.executeStmt(sctx, p, params)
+	res, err := s.executeStmt(sctx, p, params, sink)
 	if err != nil && ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
 		// Whatever the statement was doing when its time ran out (waiting for a lock,
 		// reading, retrying), it failed because of the timeout.
@@ -384,7 +377,7 @@ func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum
 	return res, err
 }
 
-func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
+func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.Datum, sink *heldRows) (*result, error) {
 	switch n := p.node.(type) {
 	case *ast.BeginStmt:
 		return s.begin(ctx, p, params)
@@ -407,7 +400,12 @@ func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.D
 		if s.txnFailed {
 			return nil, errTxnAborted()
 		}
-		res, err := s.runExplicit(ctx, p, params)
+		res, err := s.runExplicit(ctx, p, params, sink)
+		if errors.Is(err, errQueryClosed) {
+			// A pulled query closed by its portal or cursor, maybe after the transaction
+			// ended: nothing failed.
+			return nil, err
+		}
 		if err != nil {
 			return nil, s.fail(err)
 		}
@@ -438,11 +436,11 @@ func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.D
 	t.SetPriority(s.defaultPriority())
 	for attempt := 0; ; attempt++ {
 		t.SetLockTimeout(s.durationVar("lock_timeout"))
-		res, err := s.runInTxn(ctx, t, p, params, true)
+		res, err := s.runInTxn(ctx, t, p, params, true, sink)
 		if err == nil {
 			return res, nil
 		}
-		if txn.IsRetryable(err) && attempt < maxAutoRetries && ctx.Err() == nil && s.sink.retryable() {
+		if txn.IsRetryable(err) && attempt < maxAutoRetries && ctx.Err() == nil && sink.retryable() {
 			// Restart keeps the priority, and a historical read's timestamp.
 			if rerr := t.Restart(ctx, err); rerr != nil {
 				return nil, s.toPGError(rerr)
@@ -457,7 +455,7 @@ func (s *Session) executeStmt(ctx context.Context, p *prepared, params []types.D
 }
 
 // runExplicit runs a statement in the session's explicit transaction.
-func (s *Session) runExplicit(ctx context.Context, p *prepared, params []types.Datum) (*result, error) {
+func (s *Session) runExplicit(ctx context.Context, p *prepared, params []types.Datum, sink *heldRows) (*result, error) {
 	asOf, err := asOfClause(p.node)
 	if err != nil {
 		return nil, err
@@ -482,12 +480,12 @@ func (s *Session) runExplicit(ctx context.Context, p *prepared, params []types.D
 		return nil, errReadOnly(what)
 	}
 	s.txn.SetLockTimeout(s.durationVar("lock_timeout"))
-	return s.runInTxn(ctx, s.txn, p, params, false)
+	return s.runInTxn(ctx, s.txn, p, params, false, sink)
 }
 
 // runInTxn plans (if the schema changed since preparing) and runs p in t. With autocommit,
 // the statement commits t itself, so that a mutation commits together with its writes.
-func (s *Session) runInTxn(ctx context.Context, t *txn.Txn, p *prepared, params []types.Datum, autocommit bool) (*result, error) {
+func (s *Session) runInTxn(ctx context.Context, t *txn.Txn, p *prepared, params []types.Datum, autocommit bool, sink *heldRows) (*result, error) {
 	if err := s.syncSchema(ctx, t); err != nil {
 		return nil, err
 	}
@@ -498,8 +496,8 @@ func (s *Session) runInTxn(ctx context.Context, t *txn.Txn, p *prepared, params 
 	readTS := t.ReadTimestamp()
 	ec := &evalCtx{ctx: ctx, params: params, txnTime: time.Unix(0, readTS.WallTime).UTC().Truncate(time.Microsecond), session: s, readTS: readTS}
 	x := &execCtx{ec: ec, txn: t, session: s, autocommit: autocommit, mem: &memAccount{limit: s.memoryLimit()}}
-	if s.sink != nil {
-		x.sink = s.sink
+	if sink != nil {
+		x.sink = sink
 	}
 	ec.x = x
 	res, err := pl.run(ctx, x)
@@ -559,7 +557,7 @@ func (s *Session) endTxn() {
 	s.txn, s.txnFailed, s.txnSchemaChanged = nil, false, false
 	s.txnReadOnly, s.txnAsOf, s.txnUsed = false, hlc.Timestamp{}, false
 	s.savepoints = nil
-	s.cursors = nil
+	s.closeCursors()
 }
 
 func (s *Session) commit(ctx context.Context) (*result, error) {
@@ -825,8 +823,9 @@ type portal struct {
 	formats []int16
 	empty   bool
 
-	res  *result // once executed
-	sent int
+	ran bool         // executed to its end without a row limit
+	tag string       // that execution's command tag
+	q   *pulledQuery // executed with a row limit: the statement, waiting between Executes
 }
 
 func (po *portal) Columns() []wire.Column {
@@ -837,51 +836,51 @@ func (po *portal) Columns() []wire.Column {
 }
 
 func (po *portal) Execute(ctx context.Context, maxRows int, w wire.ResultWriter) (bool, error) {
-	if po.empty {
+	switch {
+	case po.empty:
 		return false, w.Empty()
-	}
-	if po.res == nil {
-		if maxRows <= 0 {
-			// Run to completion in one Execute: the rows stream.
-			rw := &rowWriter{w: w, formats: po.formats, settings: po.s.typeSettings()}
-			res, err := po.s.executeTo(ctx, po.p, po.params, rw)
-			if err != nil {
-				return false, err
-			}
-			po.res = &result{cols: res.cols}
-			if res.streamed {
-				return false, rw.finish(res)
-			}
-			return false, writeResult(w, res, po.formats, false, po.s.typeSettings())
-		}
-		res, err := po.s.execute(ctx, po.p, po.params)
+	case po.ran:
+		return false, w.Complete(po.tag)
+	case po.q == nil && maxRows <= 0:
+		// Run to completion in one Execute: the rows stream.
+		rw := newRowWriter(w, po.formats, false, po.s.typeSettings())
+		res, err := po.s.executeTo(ctx, po.p, po.params, &rw.heldRows)
 		if err != nil {
 			return false, err
 		}
-		po.res = res
-	}
-	rows := po.res.rows[po.sent:]
-	if maxRows > 0 && len(rows) > maxRows {
-		part := &result{cols: po.res.cols, rows: rows[:maxRows]}
-		po.sent += maxRows
-		for _, row := range part.rows {
-			vals, err := encodeRow(row, part.cols, po.formats, po.s.typeSettings())
-			if err != nil {
-				return false, err
-			}
-			if err := w.Row(vals); err != nil {
-				return false, err
-			}
+		po.ran, po.tag = true, res.tag
+		if res.streamed {
+			return false, rw.finish(res)
 		}
-		return true, nil
+		return false, writeResult(w, res, po.formats, false, po.s.typeSettings())
+	case po.q == nil:
+		po.q = po.s.pull(ctx, po.p, po.params)
+	case po.s.txn != nil && po.s.txnFailed:
+		return false, errTxnAborted()
 	}
-	po.sent = len(po.res.rows)
-	rest := *po.res
-	rest.rows = rows
-	return false, writeResult(w, &rest, po.formats, false, po.s.typeSettings())
+	n := maxRows
+	if n <= 0 {
+		n = -1
+	}
+	st := po.s.typeSettings()
+	done, err := po.q.take(ctx, n, func(row []types.Datum) error {
+		vals, err := encodeRow(row, po.q.columns(), po.formats, st)
+		if err != nil {
+			return err
+		}
+		return w.Row(vals)
+	})
+	if err != nil || !done {
+		return !done && err == nil, err
+	}
+	return false, complete(w, po.q.res)
 }
 
-func (po *portal) Close() {}
+func (po *portal) Close() {
+	if po.q != nil {
+		po.q.close()
+	}
+}
 
 // planning helpers shared by statements.
 

@@ -66,69 +66,85 @@ func (p *selectPlan) rows(ctx context.Context, x *execCtx) ([][]types.Datum, err
 // ordinary queries (a few thousand rows) never see a 40001 that a retry could hide.
 const resultBufferBytes = 256 << 10
 
-// rowWriter streams a statement's rows to the client, encoding each as it comes.
-type rowWriter struct {
-	w        wire.ResultWriter
-	formats  []int16
-	describe bool // send RowDescription first (simple protocol)
-	settings *types.Settings
+// heldRows is the sink of a statement whose rows leave as they are produced: the first
+// ones are held back (up to resultBufferBytes) so that an implicit transaction that must
+// restart can still be retried invisibly, then every row is passed on as it comes.
+type heldRows struct {
+	// pass sends one row on; first, when set, runs before the first row leaves (the simple
+	// protocol's RowDescription).
+	pass  func(row []types.Datum) error
+	first func() error
 
 	cols      []resultColumn
 	held      [][]types.Datum
 	heldBytes int64
-	sent      bool // rows (or their description) reached the client: no retry now
+	sent      bool // rows (or their description) left: no retry now
 }
 
-func (rw *rowWriter) start(cols []resultColumn) { rw.cols = cols }
+func (h *heldRows) start(cols []resultColumn) { h.cols = cols }
 
-func (rw *rowWriter) add(row []types.Datum) error {
-	if rw.sent {
-		return rw.write(row)
+func (h *heldRows) add(row []types.Datum) error {
+	if h.sent {
+		return h.pass(row)
 	}
-	rw.held = append(rw.held, row)
-	rw.heldBytes += rowSize(row)
-	if rw.heldBytes >= resultBufferBytes {
-		return rw.flush()
+	h.held = append(h.held, row)
+	h.heldBytes += rowSize(row)
+	if h.heldBytes >= resultBufferBytes {
+		return h.flush()
 	}
 	return nil
 }
 
 // flush sends the description (if due) and the rows held back.
-func (rw *rowWriter) flush() error {
-	if !rw.sent && rw.describe {
-		if err := rw.w.Describe(wireColumns(rw.cols, rw.formats)); err != nil {
+func (h *heldRows) flush() error {
+	if !h.sent && h.first != nil {
+		if err := h.first(); err != nil {
 			return err
 		}
 	}
-	rw.sent = true
-	for _, row := range rw.held {
-		if err := rw.write(row); err != nil {
+	h.sent = true
+	for _, row := range h.held {
+		if err := h.pass(row); err != nil {
 			return err
 		}
 	}
-	rw.held, rw.heldBytes = nil, 0
+	h.held, h.heldBytes = nil, 0
 	return nil
 }
 
-func (rw *rowWriter) write(row []types.Datum) error {
-	vals, err := encodeRow(row, rw.cols, rw.formats, rw.settings)
-	if err != nil {
-		return err
-	}
-	return rw.w.Row(vals)
-}
-
-// retryable reports whether nothing has reached the client yet, and forgets the rows held
-// back for a retry.
-func (rw *rowWriter) retryable() bool {
-	if rw == nil {
+// retryable reports whether nothing has left yet, and forgets the rows held back for a
+// retry.
+func (h *heldRows) retryable() bool {
+	if h == nil {
 		return true
 	}
-	if rw.sent {
+	if h.sent {
 		return false
 	}
-	rw.held, rw.heldBytes = nil, 0
+	h.held, h.heldBytes = nil, 0
 	return true
+}
+
+// rowWriter streams a statement's rows to the client, encoding each as it comes.
+type rowWriter struct {
+	heldRows
+	w wire.ResultWriter
+}
+
+// newRowWriter streams to w in formats; describe sends RowDescription first (simple protocol).
+func newRowWriter(w wire.ResultWriter, formats []int16, describe bool, st *types.Settings) *rowWriter {
+	rw := &rowWriter{w: w}
+	rw.pass = func(row []types.Datum) error {
+		vals, err := encodeRow(row, rw.cols, formats, st)
+		if err != nil {
+			return err
+		}
+		return w.Row(vals)
+	}
+	if describe {
+		rw.first = func() error { return w.Describe(wireColumns(rw.cols, formats)) }
+	}
+	return rw
 }
 
 // finish completes a statement whose rows streamed through rw.
@@ -136,12 +152,17 @@ func (rw *rowWriter) finish(res *result) error {
 	if err := rw.flush(); err != nil {
 		return err
 	}
+	return complete(rw.w, res)
+}
+
+// complete sends a finished statement's notices and its command tag.
+func complete(w wire.ResultWriter, res *result) error {
 	for _, n := range res.notices {
-		if err := rw.w.Notice("WARNING", n.Code, n.Message); err != nil {
+		if err := w.Notice("WARNING", n.Code, n.Message); err != nil {
 			return err
 		}
 	}
-	return rw.w.Complete(res.tag)
+	return w.Complete(res.tag)
 }
 
 // discardRows counts a query's rows and drops them, for EXPLAIN ANALYZE.

@@ -1,14 +1,17 @@
 package sql_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // TestResultsStream shows that a query's rows go to the client as they are produced: with
@@ -72,5 +75,238 @@ func TestResultsStream(t *testing.T) {
 	var count int64
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM big").Scan(&count); err != nil || count != 20000 {
 		t.Fatalf("after the budget errors: count %d, %v", count, err)
+	}
+}
+
+// TestPulledResultsStream shows that the ways a client takes a result a batch at a time
+// hold no more of it than a batch: a portal executed with a row limit, a cursor's FETCH,
+// and COPY (query) TO each return 20,000 rows (3 MB) under a 256 kB statement budget,
+// where holding the result whole fails with 53200. Portals interleave in one transaction,
+// and a portal left suspended does not outlive it.
+func TestPulledResultsStream(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, n.SQLURL("root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// A protocol exchange that goes wrong fails instead of waiting for a message forever.
+	if err := conn.PgConn().Conn().SetDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec("CREATE TABLE big (id INT PRIMARY KEY, pad TEXT)")
+	exec("INSERT INTO big SELECT g, '" + strings.Repeat("x", 100) + "' FROM generate_series(1, 20000) AS g")
+	exec("SET statement_memory_limit = '256kB'")
+	const query = "SELECT id, pad FROM big"
+
+	t.Run("portal", func(t *testing.T) {
+		p := rawConn{t: t, ctx: ctx, fe: conn.PgConn().Frontend()}
+		p.send(&pgproto3.Parse{Name: "s", Query: query}, &pgproto3.Bind{DestinationPortal: "p", PreparedStatement: "s"})
+		var ids []string
+		for {
+			p.send(&pgproto3.Execute{Portal: "p", MaxRows: 1500}, &pgproto3.Flush{})
+			rows, end := p.rows()
+			if len(rows) > 1500 {
+				t.Fatalf("an Execute for 1500 rows sent %d", len(rows))
+			}
+			ids = append(ids, rows...)
+			if end != "PortalSuspended" {
+				if end != "CommandComplete SELECT 20000" {
+					t.Fatalf("portal ended with %s after %d rows", end, len(ids))
+				}
+				break
+			}
+		}
+		if len(ids) != 20000 || ids[0] != "1" || ids[19999] != "20000" {
+			t.Fatalf("portal returned %d rows (%v ... %v)", len(ids), ids[:1], ids[len(ids)-1:])
+		}
+		p.send(&pgproto3.Sync{})
+		p.expect("ReadyForQuery I")
+	})
+
+	t.Run("interleaved portals", func(t *testing.T) {
+		p := rawConn{t: t, ctx: ctx, fe: conn.PgConn().Frontend()}
+		p.send(&pgproto3.Query{String: "BEGIN"})
+		p.expect("CommandComplete BEGIN", "ReadyForQuery T")
+		p.send(&pgproto3.Parse{Name: "a", Query: query + " WHERE id <= 10"}, &pgproto3.Bind{DestinationPortal: "a", PreparedStatement: "a"},
+			&pgproto3.Parse{Name: "b", Query: query + " WHERE id > 19990"}, &pgproto3.Bind{DestinationPortal: "b", PreparedStatement: "b"},
+			&pgproto3.Sync{})
+		p.expect("ParseComplete", "BindComplete", "ParseComplete", "BindComplete", "ReadyForQuery T")
+		var got []string
+		for i := 0; i < 5; i++ {
+			for _, portal := range []string{"a", "b"} {
+				p.send(&pgproto3.Execute{Portal: portal, MaxRows: 2}, &pgproto3.Sync{})
+				rows, end := p.rows()
+				got = append(got, rows...)
+				// The last Execute sees the end of the rows: it completes the portal.
+				if want := map[bool]string{false: "PortalSuspended", true: "CommandComplete SELECT 10"}[i == 4]; end != want {
+					t.Fatalf("portal %s's Execute %d ended with %s, want %s", portal, i+1, end, want)
+				}
+				p.expect("ReadyForQuery T")
+			}
+		}
+		if want := "1 2 19991 19992 3 4 19993 19994 5 6 19995 19996 7 8 19997 19998 9 10 19999 20000"; strings.Join(got, " ") != want {
+			t.Fatalf("interleaved rows %v, want %s", got, want)
+		}
+		// A failed statement fails the transaction, and the suspended portals with it.
+		p.send(&pgproto3.Query{String: "SELECT 1/0"})
+		p.expect("ErrorResponse 22012", "ReadyForQuery E")
+		p.send(&pgproto3.Execute{Portal: "a"}, &pgproto3.Sync{})
+		p.expect("ErrorResponse 25P02", "ReadyForQuery E")
+		p.send(&pgproto3.Query{String: "ROLLBACK"})
+		p.expect("CommandComplete ROLLBACK", "ReadyForQuery I")
+		// The portals ended with their transaction.
+		p.send(&pgproto3.Execute{Portal: "b"}, &pgproto3.Sync{})
+		p.expect("ErrorResponse 34000", "ReadyForQuery I")
+	})
+
+	t.Run("statement_timeout per Execute", func(t *testing.T) {
+		// PostgreSQL times each Execute, not the portal's whole life: a client that takes
+		// longer than the timeout between batches still gets the rest.
+		p := rawConn{t: t, ctx: ctx, fe: conn.PgConn().Frontend()}
+		p.send(&pgproto3.Query{String: "SET statement_timeout = '1s'"})
+		p.expect("CommandComplete SET", "ReadyForQuery I")
+		p.send(&pgproto3.Parse{Query: query}, &pgproto3.Bind{})
+		// The second batch goes past the rows held back at the start (256 kB): the scan
+		// resumes after the pause.
+		var got []string
+		for _, limit := range []uint32{2, 5000} {
+			p.send(&pgproto3.Execute{MaxRows: limit}, &pgproto3.Flush{})
+			rows, end := p.rows()
+			if end != "PortalSuspended" {
+				t.Fatalf("Execute ended with %s after %d rows", end, len(got)+len(rows))
+			}
+			got = append(got, rows...)
+			time.Sleep(1500 * time.Millisecond)
+		}
+		p.send(&pgproto3.Sync{}, &pgproto3.Query{String: "RESET statement_timeout"})
+		p.expect("ReadyForQuery I", "CommandComplete RESET", "ReadyForQuery I")
+		if len(got) != 5002 || got[5001] != "5002" {
+			t.Fatalf("%d rows, want 5002", len(got))
+		}
+	})
+
+	t.Run("cursor", func(t *testing.T) {
+		exec("BEGIN")
+		exec("DECLARE c CURSOR FOR " + query)
+		var got, last int64
+		for {
+			rows, err := conn.Query(ctx, "FETCH 1500 FROM c", pgx.QueryExecModeSimpleProtocol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var batch int64
+			for rows.Next() {
+				if err := rows.Scan(&last, new(string)); err != nil {
+					t.Fatal(err)
+				}
+				batch++
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatalf("FETCH after %d rows: %v", got, err)
+			}
+			if batch == 0 {
+				break
+			}
+			got += batch
+		}
+		if got != 20000 || last != 20000 {
+			t.Fatalf("cursor returned %d rows, the last %d", got, last)
+		}
+		exec("COMMIT")
+	})
+
+	t.Run("copy", func(t *testing.T) {
+		var out countingWriter
+		tag, err := conn.PgConn().CopyTo(ctx, &out, "COPY ("+query+") TO STDOUT")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tag.String() != "COPY 20000" || out.lines != 20000 {
+			t.Fatalf("COPY gave %q and %d lines", tag, out.lines)
+		}
+	})
+
+	var count int64
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM big").Scan(&count); err != nil || count != 20000 {
+		t.Fatalf("afterwards: count %d, %v", count, err)
+	}
+}
+
+type countingWriter struct{ lines int }
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	w.lines += bytes.Count(b, []byte("\n"))
+	return len(b), nil
+}
+
+// rawConn speaks the protocol message by message over a pgx connection.
+type rawConn struct {
+	t   *testing.T
+	ctx context.Context
+	fe  *pgproto3.Frontend
+}
+
+func (c *rawConn) send(msgs ...pgproto3.FrontendMessage) {
+	c.t.Helper()
+	for _, m := range msgs {
+		c.fe.Send(m)
+	}
+	if err := c.fe.Flush(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next describes the next message: its type, and a command tag, SQLSTATE or status.
+func (c *rawConn) next() (string, *pgproto3.DataRow) {
+	c.t.Helper()
+	m, err := c.fe.Receive()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	switch m := m.(type) {
+	case *pgproto3.DataRow:
+		return "DataRow", m
+	case *pgproto3.CommandComplete:
+		return "CommandComplete " + string(m.CommandTag), nil
+	case *pgproto3.ErrorResponse:
+		return "ErrorResponse " + m.Code, nil
+	case *pgproto3.ReadyForQuery:
+		return "ReadyForQuery " + string(m.TxStatus), nil
+	default:
+		return strings.TrimPrefix(fmt.Sprintf("%T", m), "*pgproto3."), nil
+	}
+}
+
+// rows reads data rows (their first column) up to the message that ends them, skipping
+// ParseComplete and BindComplete.
+func (c *rawConn) rows() (firsts []string, end string) {
+	c.t.Helper()
+	for {
+		kind, row := c.next()
+		if kind == "ParseComplete" || kind == "BindComplete" {
+			continue
+		}
+		if row == nil {
+			return firsts, kind
+		}
+		firsts = append(firsts, string(row.Values[0]))
+	}
+}
+
+func (c *rawConn) expect(want ...string) {
+	c.t.Helper()
+	for _, w := range want {
+		if got, _ := c.next(); got != w {
+			c.t.Fatalf("got %s, want %s", got, w)
+		}
 	}
 }

@@ -879,9 +879,10 @@ func (ss *session) sync(ctx context.Context) {
 }
 
 // endOfTransaction drops the portals once no transaction is open: portals live no longer than
-// their transaction (PostgreSQL's WITH HOLD cursors are not supported).
+// their transaction (PostgreSQL's WITH HOLD cursors are not supported). A failed transaction
+// keeps them until it ends, as PostgreSQL does: executing one fails with 25P02 meanwhile.
 func (ss *session) endOfTransaction() {
-	if ss.done || ss.backend.TxnStatus() == 'T' {
+	if ss.done || ss.backend.TxnStatus() != 'I' {
 		return
 	}
 	for name := range ss.portals {
