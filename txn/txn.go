@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -594,23 +593,8 @@ func (t *Txn) recordRefreshSpans(reqs []kvpb.Request, results []Result) {
 		}
 	}
 	if len(t.refreshSpans) > maxRefreshSpans {
-		t.refreshSpans = []kvpb.Span{coveringSpan(t.refreshSpans)}
+		t.refreshSpans = []kvpb.Span{coverSpans(t.refreshSpans)}
 	}
-}
-
-func coveringSpan(spans []kvpb.Span) kvpb.Span {
-	sort.Slice(spans, func(i, j int) bool { return bytes.Compare(spans[i].Key, spans[j].Key) < 0 })
-	out := kvpb.Span{Key: spans[0].Key}
-	for _, sp := range spans {
-		end := sp.EndKey
-		if len(end) == 0 {
-			end = append(append([]byte(nil), sp.Key...), 0)
-		}
-		if bytes.Compare(end, out.EndKey) > 0 {
-			out.EndKey = end
-		}
-	}
-	return out
 }
 
 // refreshTo moves the transaction's read timestamp to ts after checking that nothing it read
