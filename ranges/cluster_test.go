@@ -28,6 +28,8 @@ type testCluster struct {
 	nodes map[uint64]*testNode
 	// clock, if set, gives each node its clock (default: the machine's, the default offset).
 	clock func(id uint64) *hlc.Clock
+	// snapshotThreshold, if set, is every store's RaftSnapshotThreshold.
+	snapshotThreshold uint64
 }
 
 type testNode struct {
@@ -45,7 +47,12 @@ func newTestCluster(t testing.TB, n int) *testCluster {
 
 // newTestClusterWithClocks starts a cluster whose node id runs on clock(id).
 func newTestClusterWithClocks(t testing.TB, n int, clock func(id uint64) *hlc.Clock) *testCluster {
-	c := &testCluster{t: t, addrs: map[uint64]string{}, nodes: map[uint64]*testNode{}, clock: clock}
+	return newTestClusterOf(t, n, &testCluster{clock: clock})
+}
+
+// newTestClusterOf starts a cluster of n nodes with the options set in c.
+func newTestClusterOf(t testing.TB, n int, c *testCluster) *testCluster {
+	c.t, c.addrs, c.nodes = t, map[uint64]string{}, map[uint64]*testNode{}
 	for id := uint64(1); id <= uint64(n); id++ {
 		c.start(id, t.TempDir())
 	}
@@ -88,6 +95,7 @@ func (c *testCluster) start(id uint64, dir string) *testNode {
 	n.store, err = OpenStore(ctx, StoreConfig{
 		Dir: dir, NodeID: id, StoreID: id, Clock: clock,
 		Transport: n.tr, JoinOnly: id != 1, RaftHeartbeatTimeout: 300 * time.Millisecond,
+		RaftSnapshotThreshold: c.snapshotThreshold,
 	})
 	if err != nil {
 		c.t.Fatal(err)
@@ -269,6 +277,77 @@ func TestReplicationAcrossNodes(t *testing.T) {
 	}
 	if err := c.put(ctx, "\x10alone", "y"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLaggingFollowerCatchesUpFromStateCopy: a follower that was down while the leader's
+// log was truncated past it gets the range's state copied when the leader sends it a
+// snapshot (the snapshots that truncated the log hold no copy), while writes go on; it ends
+// with every write, including those made while the copy was in flight, and applies the
+// ones after.
+func TestLaggingFollowerCatchesUpFromStateCopy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c := newTestClusterOf(t, 3, &testCluster{snapshotThreshold: 16})
+	r1 := c.nodes[1].store.Replica(1)
+	for _, id := range []uint64{2, 3} {
+		if err := r1.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: id, StoreID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitReplicas(ctx, 1, 2, 3)
+	dir3 := c.nodes[3].dir
+	c.stop(3)
+	written := 0
+	write := func(n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if err := c.put(ctx, fmt.Sprintf("\x10k%04d", written), fmt.Sprint(written)); err != nil {
+				t.Fatal(err)
+			}
+			written++
+		}
+	}
+	write(200)
+	leader := c.nodes[1].store.Replica(1)
+	if err := leader.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := leader.logStore.FirstIndex(); err != nil || first < 100 {
+		t.Fatalf("the leader's log starts at %d (%v): not truncated past the stopped follower", first, err)
+	}
+	// Writes go on while n3 comes back and is sent the state.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.start(3, dir3)
+	}()
+	write(100)
+	<-done
+	write(20)
+	if leader.snaps.copies.Load() == 0 {
+		t.Fatal("the leader copied no state to send")
+	}
+	db := c.nodes[3].store.DB()
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; i < written; i++ {
+		k := fmt.Sprintf("\x10k%04d", i)
+		for {
+			kv, err := mvcc.Get(db, []byte(k), hlc.MaxTimestamp, mvcc.ReadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kv != nil {
+				if string(kv.Value) != fmt.Sprint(i) {
+					t.Fatalf("n3 has %q = %q", k, kv.Value)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("n3 never got %q (of %d written)", k, written)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }
 

@@ -382,13 +382,24 @@ func (e *staleLeaseError) Error() string {
 	return fmt.Sprintf("r%d: command evaluated under the lease of term %d reached the log in term %d", e.rangeID, e.evaluated, e.applied)
 }
 
-// Snapshot implements raft.FSM. Raft truncates its log up to the snapshot index once the
-// snapshot is persisted, so Pebble's WAL is synced first: everything up to that index must
-// survive a crash without the log.
+// Snapshot implements raft.FSM. Raft snapshots a range to truncate its log, and the range's
+// state is already in Pebble: the snapshot only records that (see lazySnapshots), after
+// syncing Pebble's WAL, since everything up to the snapshot index must survive a crash
+// without the log.
 func (f *rangeFSM) Snapshot() (raft.FSMSnapshot, error) {
 	if err := f.db.LogData(nil, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("r%d: syncing before snapshot: %w", f.rangeID, err)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.retired {
+		return nil, errRetired
+	}
+	return stateInStore{}, nil
+}
+
+// state is a consistent view of the range's whole state as of the last applied command.
+func (f *rangeFSM) state() (*rangeSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock() // no command applies between reading the descriptor and the snapshot
 	if f.retired {
@@ -508,17 +519,17 @@ type rangeSnapshot struct {
 	applied uint64
 }
 
-// Persist streams the range's descriptor and applied index, then its engine keys, as
-// length-prefixed chunks. The applied index travels in the header because a range that has
-// applied no command yet (a new, empty range) has no applied-index key among its keys.
-func (s *rangeSnapshot) Persist(sink raft.SnapshotSink) error {
-	w := bufio.NewWriter(sink)
+// writeTo streams the range's descriptor and applied index, then its engine keys, as
+// length-prefixed chunks: what Restore reads. The applied index travels in the header
+// because a range that has applied no command yet (a new, empty range) has no
+// applied-index key among its keys.
+func (s *rangeSnapshot) writeTo(out io.Writer) error {
+	w := bufio.NewWriter(out)
 	writeChunk(w, encodeDescriptor(s.desc))
 	writeChunk(w, binary.BigEndian.AppendUint64(nil, s.applied))
 	for _, sp := range rangeEngineSpans(s.rangeID, s.desc.StartKey, s.desc.EndKey) {
 		it, err := spanIter(s.snap, sp)
 		if err != nil {
-			sink.Cancel()
 			return err
 		}
 		for ok := it.First(); ok; ok = it.Next() {
@@ -526,18 +537,13 @@ func (s *rangeSnapshot) Persist(sink raft.SnapshotSink) error {
 			writeChunk(w, it.Value())
 		}
 		if err := it.Close(); err != nil {
-			sink.Cancel()
 			return err
 		}
 	}
-	if err := w.Flush(); err != nil {
-		sink.Cancel()
-		return err
-	}
-	return sink.Close()
+	return w.Flush()
 }
 
-func (s *rangeSnapshot) Release() { s.snap.Close() }
+func (s *rangeSnapshot) release() { s.snap.Close() }
 
 func writeChunk(w *bufio.Writer, b []byte) {
 	var hdr [binary.MaxVarintLen64]byte
