@@ -21,7 +21,7 @@ func TestJDBC(t *testing.T) {
 	}
 	n := startNode(t)
 	out := runClient(t, nil, java, "-cp", jdbcJar, testdata(t, "JdbcSession.java"), n.SQLAddr(), rootPassword)
-	checkSteps(t, out, append(sessionSteps, "ResultSetMetaData", "savepoint",
+	checkSteps(t, out, append(sessionSteps, "ResultSetMetaData", "savepoint", "fetch size",
 		"DatabaseMetaData.getTables", "DatabaseMetaData.getColumns", "DatabaseMetaData.getPrimaryKeys",
 		"DatabaseMetaData.getIndexInfo", "DatabaseMetaData.getImportedKeys", "copy"))
 }

@@ -286,6 +286,26 @@ public class JdbcSession {
             conn.commit();
         }
         ok("retry on 40001");
+
+        // With autocommit off and a fetch size, the driver executes the portal 100 rows at a
+        // time (Execute with a row limit); the server takes them from the running query, so
+        // the 50,000 rows pass under a statement memory budget far below their size.
+        step("fetch size", () -> {
+            try (Statement st = conn.createStatement()) {
+                st.execute("SET statement_memory_limit = '256kB'");
+                st.setFetchSize(100);
+                long rows = 0, sum = 0;
+                try (ResultSet rs = st.executeQuery("SELECT g FROM generate_series(1, 50000) AS g")) {
+                    while (rs.next()) {
+                        rows++;
+                        sum += rs.getLong(1);
+                    }
+                }
+                check(rows == 50000 && sum == 50000L * 50001 / 2, "rows fetched 100 at a time: " + rows);
+                st.execute("RESET statement_memory_limit");
+            }
+            conn.commit();
+        });
         conn.setAutoCommit(true);
 
         step("DatabaseMetaData.getTables", () -> {
