@@ -19,23 +19,7 @@ import (
 // rows still returns every row (in both protocols), while one that must hold them (a sort,
 // a hash join's build side) fails with 53200 and leaves the session usable.
 func TestResultsStream(t *testing.T) {
-	n := startNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, n.SQLURL("root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, stmt := range []string{
-		"CREATE TABLE big (id INT PRIMARY KEY, pad TEXT)",
-		"INSERT INTO big SELECT g, '" + strings.Repeat("x", 100) + "' FROM generate_series(1, 20000) AS g",
-		"SET statement_memory_limit = '256kB'",
-	} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	ctx, conn := bigTableSession(t)
 	// About 3 MB of table rows and 40 MB of generated ones, against a 256 kB budget.
 	for _, tc := range []struct {
 		query string
@@ -84,14 +68,7 @@ func TestResultsStream(t *testing.T) {
 // where holding the result whole fails with 53200. Portals interleave in one transaction,
 // and a portal left suspended does not outlive it.
 func TestPulledResultsStream(t *testing.T) {
-	n := startNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, n.SQLURL("root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	ctx, conn := bigTableSession(t)
 	// A protocol exchange that goes wrong fails instead of waiting for a message forever.
 	if err := conn.PgConn().Conn().SetDeadline(time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -102,9 +79,6 @@ func TestPulledResultsStream(t *testing.T) {
 			t.Fatalf("%s: %v", sql, err)
 		}
 	}
-	exec("CREATE TABLE big (id INT PRIMARY KEY, pad TEXT)")
-	exec("INSERT INTO big SELECT g, '" + strings.Repeat("x", 100) + "' FROM generate_series(1, 20000) AS g")
-	exec("SET statement_memory_limit = '256kB'")
 	const query = "SELECT id, pad FROM big"
 
 	t.Run("portal", func(t *testing.T) {
@@ -221,6 +195,12 @@ func TestPulledResultsStream(t *testing.T) {
 		if got != 20000 || last != 20000 {
 			t.Fatalf("cursor returned %d rows, the last %d", got, last)
 		}
+		// A cursor closed while its query is parked mid-scan (past the rows held back at
+		// the start) ends the query without failing the transaction.
+		exec("DECLARE d CURSOR FOR " + query)
+		exec("MOVE 5000 IN d")
+		exec("CLOSE d")
+		exec("SELECT 1")
 		exec("COMMIT")
 	})
 
@@ -239,6 +219,29 @@ func TestPulledResultsStream(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM big").Scan(&count); err != nil || count != 20000 {
 		t.Fatalf("afterwards: count %d, %v", count, err)
 	}
+}
+
+// bigTableSession connects to a new node holding table big (20,000 rows of about 150 bytes)
+// and sets the session's statement budget to 256 kB, far below the table's size.
+func bigTableSession(t *testing.T) (context.Context, *pgx.Conn) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	conn, err := pgx.Connect(ctx, n.SQLURL("root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	for _, stmt := range []string{
+		"CREATE TABLE big (id INT PRIMARY KEY, pad TEXT)",
+		"INSERT INTO big SELECT g, '" + strings.Repeat("x", 100) + "' FROM generate_series(1, 20000) AS g",
+		"SET statement_memory_limit = '256kB'",
+	} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	return ctx, conn
 }
 
 type countingWriter struct{ lines int }
