@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
@@ -47,9 +48,18 @@ func (stateInStore) Persist(sink raft.SnapshotSink) error {
 
 func (stateInStore) Release() {}
 
+// newLazySnapshots wraps files, whose directory is dir, for fsm. Copies a crash left
+// behind in dir are removed.
 func newLazySnapshots(dir string, fsm *rangeFSM, files *raft.FileSnapshotStore) *lazySnapshots {
+	stale, _ := filepath.Glob(filepath.Join(dir, sendingPattern))
+	for _, f := range stale {
+		os.Remove(f)
+	}
 	return &lazySnapshots{FileSnapshotStore: files, dir: dir, fsm: fsm}
 }
+
+// sendingPattern names the copies of the state made to send.
+const sendingPattern = "sending-*.tmp"
 
 // Open implements raft.SnapshotStore. A snapshot received from another replica holds its
 // state and is opened as stored; a marker is replaced by a copy of the range's state.
@@ -90,7 +100,7 @@ func (s *lazySnapshots) copyState() (*tempFile, int64, error) {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, 0, err
 	}
-	f, err := os.CreateTemp(s.dir, "sending-*.tmp")
+	f, err := os.CreateTemp(s.dir, sendingPattern)
 	if err != nil {
 		return nil, 0, err
 	}
