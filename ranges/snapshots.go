@@ -97,9 +97,6 @@ func (s *lazySnapshots) copyState() (*tempFile, int64, error) {
 		return nil, 0, err
 	}
 	defer st.release()
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
-		return nil, 0, err
-	}
 	f, err := os.CreateTemp(s.dir, sendingPattern)
 	if err != nil {
 		return nil, 0, err

@@ -76,11 +76,7 @@ func (s *Session) runCursorCommand(ctx context.Context, c *pgdialect.CursorComma
 			return err
 		}
 		fetched++
-		vals, err := encodeRow(row, cur.q.columns(), nil, st)
-		if err != nil {
-			return err
-		}
-		return w.Row(vals)
+		return writeRow(w, row, cur.q.columns(), nil, st)
 	}); err != nil {
 		return err
 	}

@@ -61,8 +61,7 @@ func (s *Session) pull(ctx context.Context, p *prepared, params []types.Datum) *
 			// produced its rows whole; they are handed out the same way.
 			q.sink.cols = res.cols
 			for _, row := range res.rows {
-				if !yield(row) {
-					err = errQueryClosed
+				if err = q.sink.pass(row); err != nil {
 					break
 				}
 			}

@@ -239,11 +239,7 @@ func writeResult(w wire.ResultWriter, res *result, formats []int16, describe boo
 			}
 		}
 		for _, row := range res.rows {
-			vals, err := encodeRow(row, res.cols, formats, st)
-			if err != nil {
-				return err
-			}
-			if err := w.Row(vals); err != nil {
+			if err := writeRow(w, row, res.cols, formats, st); err != nil {
 				return err
 			}
 		}
@@ -273,6 +269,15 @@ func wireColumns(cols []resultColumn, formats []int16) []wire.Column {
 		}
 	}
 	return out
+}
+
+// writeRow encodes row in formats and sends it to w.
+func writeRow(w wire.ResultWriter, row []types.Datum, cols []resultColumn, formats []int16, st *types.Settings) error {
+	vals, err := encodeRow(row, cols, formats, st)
+	if err != nil {
+		return err
+	}
+	return w.Row(vals)
 }
 
 func encodeRow(row []types.Datum, cols []resultColumn, formats []int16, st *types.Settings) ([][]byte, error) {
@@ -864,11 +869,7 @@ func (po *portal) Execute(ctx context.Context, maxRows int, w wire.ResultWriter)
 	}
 	st := po.s.typeSettings()
 	done, err := po.q.take(ctx, n, func(row []types.Datum) error {
-		vals, err := encodeRow(row, po.q.columns(), po.formats, st)
-		if err != nil {
-			return err
-		}
-		return w.Row(vals)
+		return writeRow(w, row, po.q.columns(), po.formats, st)
 	})
 	if err != nil || !done {
 		return !done && err == nil, err

@@ -134,13 +134,7 @@ type rowWriter struct {
 // newRowWriter streams to w in formats; describe sends RowDescription first (simple protocol).
 func newRowWriter(w wire.ResultWriter, formats []int16, describe bool, st *types.Settings) *rowWriter {
 	rw := &rowWriter{w: w}
-	rw.pass = func(row []types.Datum) error {
-		vals, err := encodeRow(row, rw.cols, formats, st)
-		if err != nil {
-			return err
-		}
-		return w.Row(vals)
-	}
+	rw.pass = func(row []types.Datum) error { return writeRow(w, row, rw.cols, formats, st) }
 	if describe {
 		rw.first = func() error { return w.Describe(wireColumns(rw.cols, formats)) }
 	}
