@@ -281,6 +281,72 @@ func TestSchemaChangesReachEveryNode(t *testing.T) {
 	}
 }
 
+// TestSchemaChangesReachLeasedNodes checks schema leases: a node busy with transactions
+// takes the schema version from its lease rather than reading it, yet a schema change
+// acknowledged on another node is seen by its very next statement.
+func TestSchemaChangesReachLeasedNodes(t *testing.T) {
+	nodes := startCluster(t, 3)
+	waitFirstRangeEverywhere(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, b := connect(t, nodes[0]), connect(t, nodes[1])
+	if _, err := a.Exec(ctx, "CREATE TABLE hot (k INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	// Keep node b's lease in use.
+	busy := connect(t, nodes[1])
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := busy.Exec(ctx, "SELECT k FROM hot WHERE k = 1"); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		if err := <-done; err != nil {
+			t.Errorf("busy reader: %v", err)
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		before := nodes[1].cat.LeasedTransactions()
+		time.Sleep(300 * time.Millisecond)
+		if nodes[1].cat.LeasedTransactions() == before {
+			t.Fatalf("round %d: node b took no transaction's schema version from its lease", i)
+		}
+		start := time.Now()
+		if _, err := a.Exec(ctx, fmt.Sprintf("CREATE TABLE t%d (k INT PRIMARY KEY)", i)); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("round %d: CREATE TABLE on node a took %s", i, time.Since(start))
+		if _, err := b.Exec(ctx, fmt.Sprintf("INSERT INTO t%d VALUES (1)", i)); err != nil {
+			t.Fatalf("round %d: node b inserting into the table node a just created: %v", i, err)
+		}
+		if _, err := a.Exec(ctx, fmt.Sprintf("ALTER TABLE t%d ADD COLUMN c INT", i)); err != nil {
+			t.Fatal(err)
+		}
+		var c *int64
+		if err := b.QueryRow(ctx, fmt.Sprintf("SELECT c FROM t%d WHERE k = 1", i)).Scan(&c); err != nil {
+			t.Fatalf("round %d: node b reading the column node a just added: %v", i, err)
+		}
+		if _, err := a.Exec(ctx, fmt.Sprintf("DROP TABLE t%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Exec(ctx, fmt.Sprintf("SELECT k FROM t%d", i)); pgCode(err) != "42P01" {
+			t.Fatalf("round %d: node b after the drop on node a: %v, want 42P01", i, err)
+		}
+	}
+}
+
 // TestSplitsUnderLoad writes rows from several clients while ranges split and leases move
 // between nodes; afterwards a full scan holds every acknowledged row and nothing that was
 // never written, and SHOW RANGES lists the splits.

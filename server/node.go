@@ -332,12 +332,18 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 			return err
 		}
 	}
+	if n.clustered() {
+		// Alone, a node reads the schema version from its own store at little cost, and
+		// its schema changes need not wait for leases.
+		cat.EnableLeases(n.db, n.clock, id.NodeID, n.log)
+	}
 	n.sql = sql.NewServer(sql.Config{DB: n.db, Catalog: cat, NodeID: id.NodeID, Logger: n.log, Admin: admin{n}})
 	if n.clustered() {
 		if err := n.startGossip(ctx); err != nil {
 			return err
 		}
 		n.goBackground("liveness heartbeat", n.livenessLoop)
+		n.goBackground("schema leases", cat.RunLeases)
 		n.goBackground("replicate queue", n.replicateLoop)
 	}
 	n.goBackground("split queue", n.splitLoop)

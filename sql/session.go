@@ -900,7 +900,7 @@ func (s *Session) syncSchema(ctx context.Context, t *txn.Txn) error {
 	if s.schemaTxn == t && s.schemaEpoch == t.Epoch() {
 		return nil
 	}
-	v, err := s.srv.cat.SchemaVersion(ctx, t)
+	v, err := s.srv.cat.SchemaVersion(ctx, t, t == s.fixedTxn)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,7 @@ type Txn struct {
 	inFlight map[string]pendingIntent
 
 	stopHeartbeat context.CancelFunc
+	onFinish      []func(context.Context) // see OnFinish
 }
 
 // Epoch counts the transaction's restarts: each restart is a new attempt whose reads start
@@ -70,6 +71,21 @@ func (t *Txn) SetFixedTimestamp(ts hlc.Timestamp) {
 	t.proto.ReadTimestamp, t.proto.WriteTimestamp, t.proto.MinTimestamp = ts, ts, ts
 	t.proto.GlobalUncertaintyLimit = ts
 	t.readOnly = true
+}
+
+// AssumeRead records key as read at the transaction's read timestamp, its value there
+// known by other means (a schema lease): if the transaction moves to a later timestamp,
+// its refresh fails should key have been written in between.
+func (t *Txn) AssumeRead(key []byte) {
+	t.refreshSpans = append(t.refreshSpans, kvpb.Span{Key: key})
+}
+
+// ForwardTimestamp moves the transaction's write timestamp up to ts; it commits there,
+// refreshing its reads first.
+func (t *Txn) ForwardTimestamp(ts hlc.Timestamp) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(ts)
 }
 
 // ID is the transaction's ID.
@@ -941,6 +957,15 @@ func (t *Txn) finish() {
 	t.done = true
 	t.haltHeartbeat()
 	t.db.closeTxn(t)
+	for _, f := range t.onFinish {
+		t.db.goAsync(f)
+	}
+	t.onFinish = nil
+}
+
+// OnFinish has f run in the background once the transaction has committed or rolled back.
+func (t *Txn) OnFinish(f func(ctx context.Context)) {
+	t.onFinish = append(t.onFinish, f)
 }
 
 func (t *Txn) haltHeartbeat() {

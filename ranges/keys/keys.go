@@ -51,6 +51,12 @@ var (
 	RangeIDGeneratorKey = []byte{0x03, 0x00, 'r', 'a', 'n', 'g', 'e', 'i', 'd'}
 	// SchemaVersionKey counts the cluster's schema changes (see package catalog).
 	SchemaVersionKey = []byte{0x03, 0x00, 's', 'c', 'h', 'e', 'm', 'a'}
+	// SchemaLeasePrefix starts the nodes' schema leases, one per node ID (SchemaLeaseKey).
+	SchemaLeasePrefix = []byte{0x03, 0x00, 'l', 'e', 'a', 's', 'e', '/'}
+	// SchemaLeaseFreezePrefix starts the records of schema changes under way, one per
+	// transaction ID, each holding the time until which it keeps nodes from taking schema
+	// leases.
+	SchemaLeaseFreezePrefix = []byte{0x03, 0x00, 'l', 'e', 'a', 's', 'e', 'f', 'r', 'e', 'e', 'z', 'e', '/'}
 	// NodeLivenessPrefix starts the node liveness records, one per node ID (NodeLivenessKey).
 	NodeLivenessPrefix = []byte{0x03, 0x00, 'l', 'i', 'v', 'e'}
 	// ClusterSettingPrefix starts the cluster settings changed by SET CLUSTER SETTING,
@@ -71,6 +77,19 @@ func TableStatsKey(tableID uint32) []byte {
 // ClusterSettingKey is where cluster setting name is kept.
 func ClusterSettingKey(name string) []byte {
 	return append(append([]byte(nil), ClusterSettingPrefix...), name...)
+}
+
+// SchemaLeaseKey is where node nodeID's schema lease lives.
+func SchemaLeaseKey(nodeID uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(nil), SchemaLeasePrefix...), nodeID)
+}
+
+// SchemaLeaseNode returns the node of a key built by SchemaLeaseKey, or false.
+func SchemaLeaseNode(key []byte) (uint64, bool) {
+	if len(key) != len(SchemaLeasePrefix)+8 || !bytes.HasPrefix(key, SchemaLeasePrefix) {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(key[len(SchemaLeasePrefix):]), true
 }
 
 // NodeLivenessKey is where node nodeID's liveness record lives.

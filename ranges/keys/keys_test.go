@@ -75,6 +75,8 @@ func TestPretty(t *testing.T) {
 		{MetaKey([]byte{0x05, 0x89}), "/Meta/0x0589"},
 		{MetaKey(KeyMax), "/Meta/Max"},
 		{NodeLivenessKey(2), "/System/liveness/2"},
+		{SchemaLeaseKey(3), "/System/schema-lease/3"},
+		{append(append([]byte(nil), SchemaLeaseFreezePrefix...), 0xab, 0x01), "/System/schema-lease-freeze/ab01"},
 		{ClusterSettingKey("sql.defaults"), "/System/setting/sql.defaults"},
 		{ClusterSettingKey("a b"), `/System/setting/"a b"`},
 		{SchemaVersionKey, "/System/schema-version"},

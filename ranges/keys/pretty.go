@@ -80,6 +80,10 @@ func prettySystem(key []byte) string {
 	switch {
 	case bytes.HasPrefix(key, NodeLivenessPrefix) && len(key) == len(NodeLivenessPrefix)+8:
 		return fmt.Sprintf("/liveness/%d", binary.BigEndian.Uint64(key[len(NodeLivenessPrefix):]))
+	case bytes.HasPrefix(key, SchemaLeasePrefix) && len(key) == len(SchemaLeasePrefix)+8:
+		return fmt.Sprintf("/schema-lease/%d", binary.BigEndian.Uint64(key[len(SchemaLeasePrefix):]))
+	case bytes.HasPrefix(key, SchemaLeaseFreezePrefix):
+		return fmt.Sprintf("/schema-lease-freeze/%x", key[len(SchemaLeaseFreezePrefix):])
 	case bytes.HasPrefix(key, ClusterSettingPrefix):
 		return "/setting/" + printable(string(key[len(ClusterSettingPrefix):]))
 	}

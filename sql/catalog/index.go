@@ -280,7 +280,7 @@ func (c *Catalog) WriteIndexChange(ctx context.Context, t *txn.Txn, tbl *Table, 
 		}
 		b.Put(indexNameKey(tbl.DatabaseID, tbl.ParentSchemaID(), name), binary.BigEndian.AppendUint32(nil, tbl.ID))
 	}
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	tbl.Version++

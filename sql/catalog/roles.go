@@ -83,7 +83,7 @@ func (c *Catalog) CreateRole(ctx context.Context, t *txn.Txn, r *Role) error {
 
 // PutRole writes a role within t, replacing what was stored under its name.
 func (c *Catalog) PutRole(ctx context.Context, t *txn.Txn, r *Role) error {
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	v, err := json.Marshal(r)
@@ -97,7 +97,7 @@ func (c *Catalog) PutRole(ctx context.Context, t *txn.Txn, r *Role) error {
 
 // DropRole deletes a role within t; the caller removes it from other roles' MemberOf.
 func (c *Catalog) DropRole(ctx context.Context, t *txn.Txn, name string) error {
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	var b txn.Batch

@@ -180,7 +180,7 @@ func (c *Catalog) CreateSchema(ctx context.Context, t *txn.Txn, db uint32, name,
 	} else if ok {
 		return nil, pgerror.New(pgerror.CodeDuplicateSchema, "schema %q already exists", name)
 	}
-	id, err := nextID(ctx, t)
+	id, err := c.nextID(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func (c *Catalog) CreateSchema(ctx context.Context, t *txn.Txn, db uint32, name,
 
 // DropSchema removes a schema's descriptor and name; the caller drops what it holds first.
 func (c *Catalog) DropSchema(ctx context.Context, t *txn.Txn, sc *Schema) error {
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	var b txn.Batch
@@ -313,7 +313,7 @@ func (c *Catalog) UpdateTable(ctx context.Context, t *txn.Txn, tbl *Table, renam
 	if err := tbl.Validate(); err != nil {
 		return pgerror.New(pgerror.CodeInvalidTableDefinition, "%v", err)
 	}
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	var b txn.Batch
@@ -352,7 +352,7 @@ func (c *Catalog) CreateSequence(ctx context.Context, t *txn.Txn, seq *Sequence)
 	if err := c.checkRelationNameFree(ctx, t, seq.DatabaseID, seq.ParentSchemaID(), seq.Name); err != nil {
 		return err
 	}
-	id, err := nextID(ctx, t)
+	id, err := c.nextID(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -368,7 +368,7 @@ func (c *Catalog) CreateSequence(ctx context.Context, t *txn.Txn, seq *Sequence)
 
 // DropSequence removes a sequence's descriptor and name; the caller deletes its counter.
 func (c *Catalog) DropSequence(ctx context.Context, t *txn.Txn, seq *Sequence) error {
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	var b txn.Batch

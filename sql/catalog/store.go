@@ -65,9 +65,10 @@ func descriptorKey(id uint32) []byte {
 
 // Catalog reads and writes descriptors, caching them per node. Every schema change bumps
 // a cluster-wide schema version in its transaction; a transaction reads the version once
-// (SchemaVersion) and uses only descriptors cached at that version, so a node never plans
-// with a descriptor another node has since changed. Reading the version puts it in the
-// transaction's read set: a schema change that commits meanwhile makes it refresh or retry.
+// (SchemaVersion), or takes it from the node's schema lease (lease.go), and uses only
+// descriptors cached at that version, so a node never plans with a descriptor another node
+// has since changed. The version is in the transaction's read set: a schema change that
+// commits meanwhile makes it refresh or retry.
 type Catalog struct {
 	gen       atomic.Uint64
 	newest    atomic.Uint64 // highest schema version seen
@@ -78,6 +79,8 @@ type Catalog struct {
 	schemas   map[schemaKey]cached[*Schema]
 	sequences map[tableKey]cached[*Sequence]
 	views     map[tableKey]cached[*View]
+
+	leases *leases // nil: every transaction reads the version (see EnableLeases)
 
 	secretMu sync.Mutex
 	secret   []byte // AuthSecret, once read
@@ -115,8 +118,16 @@ func (c *Catalog) Invalidate() {
 }
 
 // SchemaVersion reads the cluster's schema version in t, for use as the cache version of
-// lookups in t. It is never 0, which means "do not use the cache".
-func (c *Catalog) SchemaVersion(ctx context.Context, t *txn.Txn) (uint64, error) {
+// lookups in t, or takes it from the node's schema lease when that covers t (not for a
+// historical transaction). It is never 0, which means "do not use the cache".
+func (c *Catalog) SchemaVersion(ctx context.Context, t *txn.Txn, historical bool) (uint64, error) {
+	if c.leases != nil && !historical {
+		if v, ok := c.leases.leasedVersion(t.ReadTimestamp()); ok && v >= c.newest.Load() {
+			t.AssumeRead(keys.SchemaVersionKey)
+			c.noteVersion(v)
+			return v, nil
+		}
+	}
 	var b txn.Batch
 	b.Get(keys.SchemaVersionKey)
 	if err := t.Run(ctx, &b); err != nil {
@@ -126,6 +137,13 @@ func (c *Catalog) SchemaVersion(ctx context.Context, t *txn.Txn) (uint64, error)
 	if rows := b.Results[0].Rows; len(rows) == 1 {
 		v += binary.BigEndian.Uint64(rows[0].Value)
 	}
+	c.noteVersion(v)
+	return v, nil
+}
+
+// noteVersion records that the schema is at version v or later: a newer version than any
+// seen drops every cached descriptor.
+func (c *Catalog) noteVersion(v uint64) {
 	for {
 		newest := c.newest.Load()
 		if v <= newest {
@@ -136,11 +154,10 @@ func (c *Catalog) SchemaVersion(ctx context.Context, t *txn.Txn) (uint64, error)
 			break
 		}
 	}
-	return v, nil
 }
 
 // bumpSchemaVersion records a schema change in t.
-func bumpSchemaVersion(ctx context.Context, t *txn.Txn) error {
+func (c *Catalog) bumpSchemaVersion(ctx context.Context, t *txn.Txn) error {
 	var b txn.Batch
 	b.Get(keys.SchemaVersionKey)
 	if err := t.Run(ctx, &b); err != nil {
@@ -152,7 +169,10 @@ func bumpSchemaVersion(ctx context.Context, t *txn.Txn) error {
 	}
 	var w txn.Batch
 	w.Put(keys.SchemaVersionKey, binary.BigEndian.AppendUint64(nil, v+1))
-	return t.Run(ctx, &w)
+	if err := t.Run(ctx, &w); err != nil {
+		return err
+	}
+	return c.awaitLeases(ctx, t)
 }
 
 // Generation counts invalidations; plans made at an older generation must be rebuilt.
@@ -175,8 +195,8 @@ func (c *Catalog) Bootstrap(ctx context.Context, db *txn.DB) error {
 
 // nextID allocates a descriptor ID within t, which is creating a descriptor: it also bumps
 // the schema version.
-func nextID(ctx context.Context, t *txn.Txn) (uint32, error) {
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+func (c *Catalog) nextID(ctx context.Context, t *txn.Txn) (uint32, error) {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return 0, err
 	}
 	var b txn.Batch
@@ -376,7 +396,7 @@ func (c *Catalog) CreateDatabase(ctx context.Context, t *txn.Txn, name, owner st
 	} else if ok {
 		return pgerror.New(pgerror.CodeDuplicateDatabase, "database %q already exists", name)
 	}
-	id, err := nextID(ctx, t)
+	id, err := c.nextID(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -397,7 +417,7 @@ func (c *Catalog) CreateTable(ctx context.Context, t *txn.Txn, tbl *Table) error
 	if err := c.checkRelationNameFree(ctx, t, tbl.DatabaseID, tbl.ParentSchemaID(), tbl.Name); err != nil {
 		return err
 	}
-	id, err := nextID(ctx, t)
+	id, err := c.nextID(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -417,7 +437,7 @@ func (c *Catalog) CreateTable(ctx context.Context, t *txn.Txn, tbl *Table) error
 // SetTableACL replaces a table's access control list within t: a schema change, which every
 // node sees at its next read of the schema version.
 func (c *Catalog) SetTableACL(ctx context.Context, t *txn.Txn, tbl *Table, acl privilege.ACL) error {
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	nt := *tbl
@@ -432,7 +452,7 @@ func (c *Catalog) SetTableACL(ctx context.Context, t *txn.Txn, tbl *Table, acl p
 
 // SetDatabaseACL replaces a database's access control list within t.
 func (c *Catalog) SetDatabaseACL(ctx context.Context, t *txn.Txn, d *Database, acl privilege.ACL) error {
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	nd := *d
@@ -474,7 +494,7 @@ func (c *Catalog) Descriptors(ctx context.Context, t *txn.Txn) ([]*Database, []*
 // DroppedKeySpaces), so dropping costs the same whatever the table holds, and a read at a
 // timestamp before the drop still finds the rows.
 func (c *Catalog) DropTable(ctx context.Context, t *txn.Txn, tbl *Table) error {
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	var b txn.Batch
@@ -490,7 +510,7 @@ func (c *Catalog) DropTable(ctx context.Context, t *txn.Txn, tbl *Table) error {
 // for whoever reads the new descriptor, while readers at earlier timestamps, and a
 // rollback, still find them where they were; nothing is written per row.
 func (c *Catalog) TruncateTable(ctx context.Context, t *txn.Txn, tbl *Table) (*Table, error) {
-	id, err := nextID(ctx, t)
+	id, err := c.nextID(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -558,7 +578,7 @@ func (c *Catalog) ForgetDroppedKeySpace(ctx context.Context, db *txn.DB, id uint
 // DropDatabase removes a database's descriptor and name, returning its tables (which the
 // caller must drop first or together).
 func (c *Catalog) DropDatabase(ctx context.Context, t *txn.Txn, d *Database) error {
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	var b txn.Batch

@@ -95,7 +95,7 @@ func (c *Catalog) CreateView(ctx context.Context, t *txn.Txn, v *View) error {
 	if taken {
 		return pgerror.New(pgerror.CodeDuplicateTable, "relation %q already exists", v.Name)
 	}
-	id, err := nextID(ctx, t)
+	id, err := c.nextID(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (c *Catalog) CreateView(ctx context.Context, t *txn.Txn, v *View) error {
 // grant), bumping the schema version and the view's. renamedFrom is the view's old name
 // when the change renames it, else "".
 func (c *Catalog) UpdateView(ctx context.Context, t *txn.Txn, v *View, renamedFrom string) error {
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	var b txn.Batch
@@ -137,7 +137,7 @@ func (c *Catalog) UpdateView(ctx context.Context, t *txn.Txn, v *View, renamedFr
 
 // DropView removes a view's descriptor and name. The caller checks its dependents.
 func (c *Catalog) DropView(ctx context.Context, t *txn.Txn, v *View) error {
-	if err := bumpSchemaVersion(ctx, t); err != nil {
+	if err := c.bumpSchemaVersion(ctx, t); err != nil {
 		return err
 	}
 	var b txn.Batch

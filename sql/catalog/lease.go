@@ -1,0 +1,303 @@
+package catalog
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/ranges/keys"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// A schema lease lets a node use the schema version it read without reading it again in
+// every transaction: reading it is a round trip to the system range's leaseholder, often
+// another node, and every transaction of the cluster would queue on that one key.
+//
+// A node that holds a lease on version v until U has promised itself to use v only for
+// transactions whose whole uncertainty interval ends at or before U, and has written the
+// lease to the system span (SchemaLeaseKey). A schema change reads those records and
+// commits above every U it finds, waiting for the clock to pass them: so no transaction
+// that used v could have seen the change, even as uncertain. Before that it freezes leases
+// (a record under SchemaLeaseFreezePrefix, removed once it has finished), so that nodes
+// stop renewing theirs until it commits: a renewal meanwhile would fail its refresh; and it
+// drops the lease of its own node and commits above its clock, since its own transactions
+// are ordered by that clock.
+//
+// A transaction that uses a lease reads nothing; it records the version key among the
+// spans it read, so that if it is pushed above a schema change its refresh fails.
+type leases struct {
+	db        *txn.DB
+	clock     *hlc.Clock
+	nodeID    uint64
+	log       *slog.Logger
+	duration  time.Duration // from the read timestamp of the acquisition to U
+	renewWant chan struct{} // asks the renewer (RunLeases) for a fresh lease
+	served    atomic.Int64  // transactions that took the version from the lease
+
+	mu      sync.Mutex
+	freezes map[[16]byte]bool // schema change transactions of this node that froze leases
+	gen     uint64            // bumped when the lease is dropped; an older acquisition is not installed
+	held    bool
+	v       uint64
+	from    hlc.Timestamp // the lease serves transactions reading at or after from
+	until   hlc.Timestamp // U
+}
+
+// leaseWindow is how long a lease serves after it is taken. A schema change waits out at
+// most this plus the maximum clock offset.
+const leaseWindow = 500 * time.Millisecond
+
+// leaseFreeze bounds how long a schema change keeps nodes from taking leases, should it
+// never remove its freeze record (its node died).
+const leaseFreeze = 30 * time.Second
+
+// EnableLeases makes the catalog take schema leases for node nodeID (see leases). It is for
+// clusters of several nodes: alone, a node reads the version from its own store. RunLeases
+// must run for leases to be taken.
+func (c *Catalog) EnableLeases(db *txn.DB, clock *hlc.Clock, nodeID uint64, log *slog.Logger) {
+	c.leases = &leases{db: db, clock: clock, nodeID: nodeID, log: log, duration: clock.MaxOffset() + leaseWindow,
+		renewWant: make(chan struct{}, 1), freezes: map[[16]byte]bool{}}
+}
+
+// LeasedTransactions counts the transactions that took the schema version from the node's
+// lease instead of reading it.
+func (c *Catalog) LeasedTransactions() int64 {
+	if c.leases == nil {
+		return 0
+	}
+	return c.leases.served.Load()
+}
+
+// RunLeases takes and renews the node's schema lease while transactions ask for it, until
+// ctx ends.
+func (c *Catalog) RunLeases(ctx context.Context) error {
+	l := c.leases
+	if l == nil {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.renewWant:
+		}
+		taken, err := c.acquireLease(ctx)
+		select {
+		case <-l.renewWant: // asked for while this one was being taken
+		default:
+		}
+		if err != nil && ctx.Err() == nil {
+			l.log.Warn("taking a schema lease", "err", err)
+		}
+		if !taken {
+			// Frozen by a schema change, or failed: transactions read the version
+			// meanwhile, and the next one asks again, after a pause.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(leaseRetryPause):
+			}
+		}
+	}
+}
+
+// leasedVersion returns the leased schema version for a transaction reading at ts, if the
+// lease covers its uncertainty interval, and asks for a renewal when the lease is missing
+// or nearly used up.
+func (l *leases) leasedVersion(ts hlc.Timestamp) (uint64, bool) {
+	l.mu.Lock()
+	v, held, from, until := l.v, l.held, l.from, l.until
+	l.mu.Unlock()
+	limit := ts.Add(int64(l.clock.MaxOffset()))
+	ok := held && !ts.Less(from) && limit.LessEq(until)
+	if ok {
+		l.served.Add(1)
+	}
+	if !ok || until.WallTime-limit.WallTime < int64(leaseWindow/2) {
+		select {
+		case l.renewWant <- struct{}{}:
+		default:
+		}
+	}
+	return v, ok
+}
+
+// drop forgets the node's lease, and keeps any acquisition under way from installing one.
+func (l *leases) drop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gen++
+	l.held = false
+}
+
+// leaseRetryPause is how long the node waits before it tries again to take a lease that a
+// schema change froze or that failed.
+const leaseRetryPause = 50 * time.Millisecond
+
+// acquireLease reads the schema version and writes the node's lease on it, unless a schema
+// change has frozen leases. It reports whether it took the lease.
+func (c *Catalog) acquireLease(ctx context.Context) (bool, error) {
+	l := c.leases
+	l.mu.Lock()
+	gen := l.gen
+	l.mu.Unlock()
+	var (
+		v      uint64
+		until  hlc.Timestamp
+		frozen bool
+	)
+	err := l.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
+		var b txn.Batch
+		b.Scan(keys.SchemaLeaseFreezePrefix, keys.PrefixEnd(keys.SchemaLeaseFreezePrefix), 0, false)
+		b.Get(keys.SchemaVersionKey)
+		if err := t.Run(ctx, &b); err != nil {
+			return err
+		}
+		now := t.ReadTimestamp()
+		frozen = false
+		for _, row := range b.Results[0].Rows {
+			if ts, err := decodeTimestamp(row.Value); err == nil && now.Less(ts) {
+				frozen = true
+				return nil
+			}
+		}
+		v = 1
+		if rows := b.Results[1].Rows; len(rows) == 1 {
+			v += binary.BigEndian.Uint64(rows[0].Value)
+		}
+		until = now.Add(int64(l.duration))
+		var w txn.Batch
+		w.Put(keys.SchemaLeaseKey(l.nodeID), encodeLease(v, until))
+		return t.Run(ctx, &w)
+	})
+	if err != nil {
+		return false, err
+	}
+	if frozen {
+		return false, nil
+	}
+	c.noteVersion(v)
+	from := l.clock.Now() // after the commit: the record is in place for every later reader
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.gen != gen {
+		return false, nil // a schema change of this node began meanwhile
+	}
+	l.held, l.v, l.from, l.until = true, v, from, until
+	return true, nil
+}
+
+// awaitLeases prepares schema change t to commit: it freezes leases, drops this node's,
+// waits until every other node's lease has run out, and moves t's timestamp above this
+// node's clock.
+func (c *Catalog) awaitLeases(ctx context.Context, t *txn.Txn) error {
+	l := c.leases
+	if l == nil {
+		return nil
+	}
+	if err := l.freeze(ctx, t); err != nil {
+		return err
+	}
+	l.drop()
+	// The leases are read in a transaction of their own, which starts after the freeze: a
+	// renewal that read no freeze and commits after this read is pushed above it, and its
+	// refresh then meets the freeze and fails. Read in t, which may have started before
+	// the freeze, such a renewal would make t's refresh fail instead, attempt after attempt.
+	var b txn.Batch
+	if err := l.db.RunTxn(ctx, func(ctx context.Context, st *txn.Txn) error {
+		b = txn.Batch{}
+		b.Scan(keys.SchemaLeasePrefix, keys.PrefixEnd(keys.SchemaLeasePrefix), 0, false)
+		return st.Run(ctx, &b)
+	}); err != nil {
+		return fmt.Errorf("reading schema leases: %w", err)
+	}
+	var last hlc.Timestamp
+	for _, row := range b.Results[0].Rows {
+		if node, ok := keys.SchemaLeaseNode(row.Key); !ok || node == l.nodeID {
+			continue
+		}
+		if _, until, err := decodeLease(row.Value); err == nil {
+			last = last.Forward(until)
+		}
+	}
+	if wait := time.Duration(last.WallTime - l.clock.PhysicalNow()); wait > 0 {
+		if wait > 2*l.duration {
+			return fmt.Errorf("a schema lease runs until %s, %s from now: clocks are off", last, wait)
+		}
+		timer := time.NewTimer(wait + time.Millisecond)
+		defer timer.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		}
+	}
+	t.ForwardTimestamp(l.clock.Now())
+	return nil
+}
+
+// freeze keeps every node from taking a schema lease until schema change t has finished.
+func (l *leases) freeze(ctx context.Context, t *txn.Txn) error {
+	id := t.ID()
+	l.mu.Lock()
+	done := l.freezes[id]
+	l.freezes[id] = true
+	l.mu.Unlock()
+	if done {
+		return nil
+	}
+	key := append(append([]byte(nil), keys.SchemaLeaseFreezePrefix...), id[:]...)
+	if err := l.db.RunTxn(ctx, func(ctx context.Context, ft *txn.Txn) error {
+		var b txn.Batch
+		b.Put(key, encodeTimestamp(l.clock.Now().Add(int64(leaseFreeze))))
+		return ft.Run(ctx, &b)
+	}); err != nil {
+		l.mu.Lock()
+		delete(l.freezes, id)
+		l.mu.Unlock()
+		return fmt.Errorf("freezing schema leases: %w", err)
+	}
+	t.OnFinish(func(ctx context.Context) {
+		err := l.db.RunTxn(ctx, func(ctx context.Context, ft *txn.Txn) error {
+			var b txn.Batch
+			b.Del(key)
+			return ft.Run(ctx, &b)
+		})
+		if err == nil {
+			l.mu.Lock()
+			delete(l.freezes, id)
+			l.mu.Unlock()
+		}
+		// Otherwise the record lapses by itself.
+	})
+	return nil
+}
+
+func encodeLease(v uint64, until hlc.Timestamp) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, v), encodeTimestamp(until)...)
+}
+
+func decodeLease(b []byte) (uint64, hlc.Timestamp, error) {
+	if len(b) != 8+12 {
+		return 0, hlc.Timestamp{}, fmt.Errorf("schema lease of %d bytes", len(b))
+	}
+	ts, err := decodeTimestamp(b[8:])
+	return binary.BigEndian.Uint64(b), ts, err
+}
+
+func encodeTimestamp(ts hlc.Timestamp) []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(ts.WallTime))
+	return binary.BigEndian.AppendUint32(b, uint32(ts.Logical))
+}
+
+func decodeTimestamp(b []byte) (hlc.Timestamp, error) {
+	if len(b) != 12 {
+		return hlc.Timestamp{}, fmt.Errorf("timestamp of %d bytes", len(b))
+	}
+	return hlc.Timestamp{WallTime: int64(binary.BigEndian.Uint64(b)), Logical: int32(binary.BigEndian.Uint32(b[8:]))}, nil
+}
