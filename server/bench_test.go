@@ -283,6 +283,74 @@ func BenchmarkMultiRangeCommit(b *testing.B) {
 	}
 }
 
+// BenchmarkPointStatements measures the latency of single-row statements (a point SELECT,
+// a one-row INSERT, each its own transaction) through one gateway of a three-node cluster
+// in this process, by whether the row's range has its lease on the gateway or on another
+// node. Pauses between statements: MERIDIAN_BENCH_PAUSE (see multiRangeGap).
+func BenchmarkPointStatements(b *testing.B) {
+	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0 })
+	waitFirstRangeEverywhere(b, nodes)
+	ctx := context.Background()
+	setup := connect(b, nodes[0])
+	for _, stmt := range []string{
+		"CREATE TABLE kv (k INT PRIMARY KEY, v TEXT)",
+		"ALTER TABLE kv SPLIT AT VALUES (1000000), (2000000), (3000000), (4000000)",
+	} {
+		if _, err := setup.Exec(ctx, stmt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	time.Sleep(10 * time.Second) // leases settle (see BenchmarkMultiRangeCommit)
+	// The first key of each range, by where its lease is.
+	bases := map[bool][]int64{}
+	rows, err := setup.Query(ctx, "SHOW RANGES FROM TABLE kv")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; rows.Next(); i++ {
+		v, err := rows.Values()
+		if err != nil {
+			b.Fatal(err)
+		}
+		holder, _ := v[4].(int64) // lease_holder
+		local := uint64(holder) == nodes[0].NodeID()
+		bases[local] = append(bases[local], int64(i)*1000000)
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	conn := connect(b, nodes[0])
+	var next int64
+	for _, local := range []bool{true, false} {
+		where := map[bool]string{true: "local-lease", false: "remote-lease"}[local]
+		for _, stmt := range []string{"insert", "get"} {
+			b.Run(stmt+"/"+where, func(b *testing.B) {
+				if len(bases[local]) == 0 {
+					b.Skip("no range has its lease there")
+				}
+				var lat latencies
+				for i := 0; i < b.N; i++ {
+					next++
+					k := bases[local][i%len(bases[local])] + next
+					start := time.Now()
+					var err error
+					if stmt == "insert" {
+						_, err = conn.Exec(ctx, "INSERT INTO kv VALUES ($1, 'v')", k)
+					} else {
+						_, err = conn.Exec(ctx, "SELECT v FROM kv WHERE k = $1", k-1)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, time.Since(start))
+					time.Sleep(multiRangeGap)
+				}
+				lat.report(b)
+			})
+		}
+	}
+}
+
 // multiRangeBlock is how many transactions BenchmarkMultiRangeCommit runs with parallel
 // commits on, or off, before it switches.
 const multiRangeBlock = 100
