@@ -8,18 +8,18 @@ import (
 	"strings"
 )
 
-// cacheFlag is the size of a store's block cache: bytes with an optional unit (512MiB, 2GB), or a
+// sizeFlag is an amount of memory: bytes with an optional unit (512MiB, 2GB), or a
 // percentage of the machine's memory (25%), which is resolved when the flag is set.
-type cacheFlag struct {
+type sizeFlag struct {
 	text  string
 	bytes int64
 }
 
-func (c *cacheFlag) String() string { return c.text }
-func (c *cacheFlag) Type() string   { return "size" }
+func (c *sizeFlag) String() string { return c.text }
+func (c *sizeFlag) Type() string   { return "size" }
 
-func (c *cacheFlag) Set(s string) error {
-	n, err := parseCacheSize(s, physicalMemory)
+func (c *sizeFlag) Set(s string) error {
+	n, err := parseSize(s, physicalMemory)
 	if err != nil {
 		return err
 	}
@@ -35,18 +35,18 @@ var byteUnits = []struct {
 	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
 }
 
-// parseCacheSize reads a size in bytes, or a percentage of memory() (which reports 0 when
-// the machine's memory is unknown).
-func parseCacheSize(s string, memory func() int64) (int64, error) {
+// parseSize reads a size in bytes, or a percentage of memory() (which reports 0 when the
+// machine's memory is unknown).
+func parseSize(s string, memory func() int64) (int64, error) {
 	s = strings.TrimSpace(s)
 	if pct, ok := strings.CutSuffix(s, "%"); ok {
 		f, err := strconv.ParseFloat(pct, 64)
 		if err != nil || f <= 0 || f > 100 {
-			return 0, fmt.Errorf("cache size %q: a percentage must be in (0, 100]", s)
+			return 0, fmt.Errorf("size %q: a percentage must be in (0, 100]", s)
 		}
 		mem := memory()
 		if mem <= 0 {
-			return 0, fmt.Errorf("cache size %q: the machine's memory is unknown; give a size in bytes", s)
+			return 0, fmt.Errorf("size %q: the machine's memory is unknown; give a size in bytes", s)
 		}
 		return int64(float64(mem) * f / 100), nil
 	}
@@ -59,7 +59,7 @@ func parseCacheSize(s string, memory func() int64) (int64, error) {
 	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil || f <= 0 {
-		return 0, fmt.Errorf("cache size %q: want a positive size such as 512MiB or 2GB, or a percentage of memory such as 25%%", s)
+		return 0, fmt.Errorf("size %q: want a positive size such as 512MiB or 2GB, or a percentage of memory such as 25%%", s)
 	}
 	return int64(f * float64(scale)), nil
 }

@@ -25,9 +25,9 @@ func TestParseCacheSize(t *testing.T) {
 		{in: "lots", memory: mem, err: true},
 		{in: "", memory: mem, err: true},
 	} {
-		got, err := parseCacheSize(tc.in, tc.memory)
+		got, err := parseSize(tc.in, tc.memory)
 		if (err != nil) != tc.err || got != tc.want {
-			t.Errorf("parseCacheSize(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.err)
+			t.Errorf("parseSize(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.err)
 		}
 	}
 }
