@@ -208,23 +208,10 @@ func BenchmarkClusterInsert(b *testing.B) {
 // the writes, a second round. On and off alternate in blocks within each sub-benchmark,
 // which reports both, and their ratio.
 func BenchmarkMultiRangeCommit(b *testing.B) {
-	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0 })
-	waitFirstRangeEverywhere(b, nodes)
+	nodes, setup := fiveRangeCluster(b)
 	ctx := context.Background()
-	setup := connect(b, nodes[0])
-	for _, stmt := range []string{
-		"CREATE TABLE kv (k INT PRIMARY KEY, v TEXT)",
-		"ALTER TABLE kv SPLIT AT VALUES (1000000), (2000000), (3000000), (4000000)",
-	} {
-		if _, err := setup.Exec(ctx, stmt); err != nil {
-			b.Fatal(err)
-		}
-	}
 	conn := connect(b, nodes[0])
 	var next int64
-	// Let the new ranges' leases settle: a lease that moves starts with writes pushed a
-	// little into the future, whose commits then wait for the clock.
-	time.Sleep(10 * time.Second)
 	setParallel := func(on bool) {
 		if _, err := setup.Exec(ctx, fmt.Sprintf("SET CLUSTER SETTING kv.transaction.parallel_commits_enabled = %v", on)); err != nil {
 			b.Fatal(err)
@@ -283,11 +270,10 @@ func BenchmarkMultiRangeCommit(b *testing.B) {
 	}
 }
 
-// BenchmarkPointStatements measures the latency of single-row statements (a point SELECT,
-// a one-row INSERT, each its own transaction) through one gateway of a three-node cluster
-// in this process, by whether the row's range has its lease on the gateway or on another
-// node. Pauses between statements: MERIDIAN_BENCH_PAUSE (see multiRangeGap).
-func BenchmarkPointStatements(b *testing.B) {
+// fiveRangeCluster starts three nodes in this process and creates table kv (k INT PRIMARY
+// KEY, v TEXT) split into five ranges at k = 1,000,000, 2,000,000, …; it returns the nodes
+// and a connection to the first.
+func fiveRangeCluster(b *testing.B) ([]*Node, *pgx.Conn) {
 	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0 })
 	waitFirstRangeEverywhere(b, nodes)
 	ctx := context.Background()
@@ -300,7 +286,19 @@ func BenchmarkPointStatements(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	time.Sleep(10 * time.Second) // leases settle (see BenchmarkMultiRangeCommit)
+	// Let the new ranges' leases settle: a lease that moves starts with writes pushed a
+	// little into the future, whose commits then wait for the clock.
+	time.Sleep(10 * time.Second)
+	return nodes, setup
+}
+
+// BenchmarkPointStatements measures the latency of single-row statements (a point SELECT,
+// a one-row INSERT, each its own transaction) through one gateway of a three-node cluster
+// in this process, by whether the row's range has its lease on the gateway or on another
+// node. Pauses between statements: MERIDIAN_BENCH_PAUSE (see multiRangeGap).
+func BenchmarkPointStatements(b *testing.B) {
+	nodes, setup := fiveRangeCluster(b)
+	ctx := context.Background()
 	// The first key of each range, by where its lease is.
 	bases := map[bool][]int64{}
 	rows, err := setup.Query(ctx, "SHOW RANGES FROM TABLE kv")

@@ -218,12 +218,15 @@ func (c *Catalog) awaitLeases(ctx context.Context, t *txn.Txn) error {
 	}
 	var last hlc.Timestamp
 	for _, row := range b.Results[0].Rows {
-		if node, ok := keys.SchemaLeaseNode(row.Key); !ok || node == l.nodeID {
+		node, ok := keys.SchemaLeaseNode(row.Key)
+		if !ok || node == l.nodeID {
 			continue
 		}
-		if _, until, err := decodeLease(row.Value); err == nil {
-			last = last.Forward(until)
+		_, until, err := decodeLease(row.Value)
+		if err != nil {
+			return fmt.Errorf("schema lease of node %d: %w", node, err)
 		}
+		last = last.Forward(until)
 	}
 	if wait := time.Duration(last.WallTime - l.clock.PhysicalNow()); wait > 0 {
 		if wait > 2*l.duration {
@@ -237,7 +240,7 @@ func (c *Catalog) awaitLeases(ctx context.Context, t *txn.Txn) error {
 		case <-timer.C:
 		}
 	}
-	t.ForwardTimestamp(l.clock.Now())
+	t.ForwardTimestamp(l.clock.Now().Forward(last.Next()))
 	return nil
 }
 
@@ -263,17 +266,15 @@ func (l *leases) freeze(ctx context.Context, t *txn.Txn) error {
 		return fmt.Errorf("freezing schema leases: %w", err)
 	}
 	t.OnFinish(func(ctx context.Context) {
-		err := l.db.RunTxn(ctx, func(ctx context.Context, ft *txn.Txn) error {
+		l.mu.Lock()
+		delete(l.freezes, id)
+		l.mu.Unlock()
+		// Should this fail, the record lapses by itself.
+		_ = l.db.RunTxn(ctx, func(ctx context.Context, ft *txn.Txn) error {
 			var b txn.Batch
 			b.Del(key)
 			return ft.Run(ctx, &b)
 		})
-		if err == nil {
-			l.mu.Lock()
-			delete(l.freezes, id)
-			l.mu.Unlock()
-		}
-		// Otherwise the record lapses by itself.
 	})
 	return nil
 }
