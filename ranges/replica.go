@@ -682,7 +682,11 @@ func (r *Replica) latchSpans(ba *kvpb.BatchRequest) []latchSpan {
 		switch t := req.(type) {
 		case *kvpb.EndTxnRequest, *kvpb.HeartbeatTxnRequest:
 			spans = append(spans, latchSpan{span: kvpb.Span{Key: keys.TxnRecordKey(ba.Txn.Key, ba.Txn.ID)}, write: true})
-			if et, ok := t.(*kvpb.EndTxnRequest); ok {
+			// An EndTxn that finalizes resolves the transaction's intents on this range, so
+			// it waits for the writes there to apply; one that stages (parallel commits)
+			// only writes the record, and must not wait for the very writes it lists as
+			// in flight: that would put their round of consensus before its own.
+			if et, ok := t.(*kvpb.EndTxnRequest); ok && !(et.Commit && len(et.InFlightWrites) > 0) {
 				for _, sp := range et.LockSpans {
 					if r.Desc().ContainsKey(sp.Key) {
 						spans = append(spans, latchSpan{span: sp, write: true})
