@@ -84,6 +84,12 @@ func SchemaLeaseKey(nodeID uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte(nil), SchemaLeasePrefix...), nodeID)
 }
 
+// SchemaLeaseFreezeKey is where schema change transaction txnID keeps its freeze of schema
+// leases.
+func SchemaLeaseFreezeKey(txnID [16]byte) []byte {
+	return append(append([]byte(nil), SchemaLeaseFreezePrefix...), txnID[:]...)
+}
+
 // SchemaLeaseNode returns the node of a key built by SchemaLeaseKey, or false.
 func SchemaLeaseNode(key []byte) (uint64, bool) {
 	if len(key) != len(SchemaLeasePrefix)+8 || !bytes.HasPrefix(key, SchemaLeasePrefix) {

@@ -76,7 +76,7 @@ func TestPretty(t *testing.T) {
 		{MetaKey(KeyMax), "/Meta/Max"},
 		{NodeLivenessKey(2), "/System/liveness/2"},
 		{SchemaLeaseKey(3), "/System/schema-lease/3"},
-		{append(append([]byte(nil), SchemaLeaseFreezePrefix...), 0xab, 0x01), "/System/schema-lease-freeze/ab01"},
+		{SchemaLeaseFreezeKey([16]byte{0xab, 0x01}), "/System/schema-lease-freeze/ab010000000000000000000000000000"},
 		{ClusterSettingKey("sql.defaults"), "/System/setting/sql.defaults"},
 		{ClusterSettingKey("a b"), `/System/setting/"a b"`},
 		{SchemaVersionKey, "/System/schema-version"},

@@ -166,10 +166,7 @@ func (c *Catalog) acquireLease(ctx context.Context) (bool, error) {
 				return nil
 			}
 		}
-		v = 1
-		if rows := b.Results[1].Rows; len(rows) == 1 {
-			v += binary.BigEndian.Uint64(rows[0].Value)
-		}
+		v = schemaVersionOf(b.Results[1])
 		until = now.Add(int64(l.duration))
 		var w txn.Batch
 		w.Put(keys.SchemaLeaseKey(l.nodeID), encodeLease(v, until))
@@ -200,7 +197,10 @@ func (c *Catalog) awaitLeases(ctx context.Context, t *txn.Txn) error {
 	if l == nil {
 		return nil
 	}
-	if err := l.freeze(ctx, t); err != nil {
+	// A schema change that bumps the version again (several descriptors in one
+	// transaction) has nothing more to wait for: since its first bump no node, this one
+	// included, has taken a lease, and it already commits above every lease there was.
+	if first, err := l.freeze(ctx, t); err != nil || !first {
 		return err
 	}
 	l.drop()
@@ -245,16 +245,17 @@ func (c *Catalog) awaitLeases(ctx context.Context, t *txn.Txn) error {
 }
 
 // freeze keeps every node from taking a schema lease until schema change t has finished.
-func (l *leases) freeze(ctx context.Context, t *txn.Txn) error {
+// It reports false when t had frozen them already.
+func (l *leases) freeze(ctx context.Context, t *txn.Txn) (bool, error) {
 	id := t.ID()
 	l.mu.Lock()
 	done := l.freezes[id]
 	l.freezes[id] = true
 	l.mu.Unlock()
 	if done {
-		return nil
+		return false, nil
 	}
-	key := append(append([]byte(nil), keys.SchemaLeaseFreezePrefix...), id[:]...)
+	key := keys.SchemaLeaseFreezeKey(id)
 	if err := l.db.RunTxn(ctx, func(ctx context.Context, ft *txn.Txn) error {
 		var b txn.Batch
 		b.Put(key, encodeTimestamp(l.clock.Now().Add(int64(leaseFreeze))))
@@ -263,7 +264,7 @@ func (l *leases) freeze(ctx context.Context, t *txn.Txn) error {
 		l.mu.Lock()
 		delete(l.freezes, id)
 		l.mu.Unlock()
-		return fmt.Errorf("freezing schema leases: %w", err)
+		return false, fmt.Errorf("freezing schema leases: %w", err)
 	}
 	t.OnFinish(func(ctx context.Context) {
 		l.mu.Lock()
@@ -276,7 +277,7 @@ func (l *leases) freeze(ctx context.Context, t *txn.Txn) error {
 			return ft.Run(ctx, &b)
 		})
 	})
-	return nil
+	return true, nil
 }
 
 func encodeLease(v uint64, until hlc.Timestamp) []byte {

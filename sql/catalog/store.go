@@ -133,12 +133,18 @@ func (c *Catalog) SchemaVersion(ctx context.Context, t *txn.Txn, historical bool
 	if err := t.Run(ctx, &b); err != nil {
 		return 0, err
 	}
-	v := uint64(1)
-	if rows := b.Results[0].Rows; len(rows) == 1 {
-		v += binary.BigEndian.Uint64(rows[0].Value)
-	}
+	v := schemaVersionOf(b.Results[0])
 	c.noteVersion(v)
 	return v, nil
+}
+
+// schemaVersionOf is the schema version a read of SchemaVersionKey found: the count of
+// schema changes stored there, plus one (see SchemaVersion).
+func schemaVersionOf(res txn.Result) uint64 {
+	if len(res.Rows) == 1 {
+		return 1 + binary.BigEndian.Uint64(res.Rows[0].Value)
+	}
+	return 1
 }
 
 // noteVersion records that the schema is at version v or later: a newer version than any
@@ -163,12 +169,9 @@ func (c *Catalog) bumpSchemaVersion(ctx context.Context, t *txn.Txn) error {
 	if err := t.Run(ctx, &b); err != nil {
 		return err
 	}
-	var v uint64
-	if rows := b.Results[0].Rows; len(rows) == 1 {
-		v = binary.BigEndian.Uint64(rows[0].Value)
-	}
+	changes := schemaVersionOf(b.Results[0]) - 1
 	var w txn.Batch
-	w.Put(keys.SchemaVersionKey, binary.BigEndian.AppendUint64(nil, v+1))
+	w.Put(keys.SchemaVersionKey, binary.BigEndian.AppendUint64(nil, changes+1))
 	if err := t.Run(ctx, &w); err != nil {
 		return err
 	}
