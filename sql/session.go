@@ -132,6 +132,9 @@ type Session struct {
 	sqlPrepared map[string]*prepared
 	// cursors are the explicit transaction's cursors, by name (cursor.go).
 	cursors map[string]*cursor
+	// unanswered release the background work of the statements run since the client was
+	// last sent its answers (see txn.HoldBackground and AnswerSent).
+	unanswered []func()
 }
 
 var _ wire.Backend = (*Session)(nil)
@@ -151,8 +154,19 @@ func (s *Session) TxnStatus() byte {
 // is nothing left to finish at Sync.
 func (s *Session) Sync(context.Context) error { return nil }
 
+// AnswerSent implements wire.AnswerListener: the statements answered may now finish their
+// commits' work in the background.
+func (s *Session) AnswerSent() {
+	for _, release := range s.unanswered {
+		release()
+	}
+	clear(s.unanswered)
+	s.unanswered = s.unanswered[:0]
+}
+
 // Close implements wire.Backend.
 func (s *Session) Close() {
+	s.AnswerSent()
 	if s.txn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -367,6 +381,9 @@ func (s *Session) execute(ctx context.Context, p *prepared, params []types.Datum
 // executeTo runs a statement within statement_timeout, streaming a query's rows to sink
 // (nil: they are returned in the result).
 func (s *Session) executeTo(ctx context.Context, p *prepared, params []types.Datum, sink *heldRows) (*result, error) {
+	// A commit's background work waits until the client has its answer.
+	ctx, release := txn.HoldBackground(ctx)
+	s.unanswered = append(s.unanswered, release)
 	timeout := s.durationVar("statement_timeout")
 	if timeout <= 0 {
 		return s.executeStmt(ctx, p, params, sink)

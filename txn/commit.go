@@ -180,7 +180,7 @@ func (t *Txn) finishCommit(ctx context.Context, txn *kvpb.Transaction, anchor kv
 	t.finish()
 	lockSpans := t.lockSpans
 	db := t.db
-	db.goAsync(func(ctx context.Context) {
+	db.goAfter(holdOf(ctx), func(ctx context.Context) {
 		// Recovered by someone else, the record kept what its range did not resolve, and
 		// this coordinator cannot tell what that was: anchor may be stale. Resolving every
 		// span is safe (resolving a resolved intent does nothing), and this path is rare.
@@ -194,7 +194,7 @@ func (t *Txn) finishCommit(ctx context.Context, txn *kvpb.Transaction, anchor kv
 			}
 			remote = unresolved
 		}
-		t.resolveRemote(txn, kvpb.Committed, remote)
+		t.resolveRemote(nil, txn, kvpb.Committed, remote)
 	})
 	return t.commitWait(ctx, txn.WriteTimestamp)
 }

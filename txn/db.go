@@ -39,6 +39,9 @@ type DB struct {
 	serialCommits atomic.Bool
 	// serialWrites turns write pipelining off (see SetWritePipelining).
 	serialWrites atomic.Bool
+	// holdLimit bounds how long commits' background work waits for the client's answer
+	// (see HoldBackground).
+	holdLimit time.Duration
 
 	// open holds the transactions begun and not yet finished, whose reads MVCC garbage
 	// collection must not pull the versions from under (OldestReadTimestamp).
@@ -55,7 +58,7 @@ func NewDB(sender Sender, lookup RangeLookup, clock *hlc.Clock, log *slog.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	return &DB{sender: sender, lookup: lookup, clock: clock, log: log, HeartbeatInterval: time.Second, stop: make(chan struct{})}
+	return &DB{sender: sender, lookup: lookup, clock: clock, log: log, HeartbeatInterval: time.Second, holdLimit: defaultHoldLimit, stop: make(chan struct{})}
 }
 
 // Clock is the clock that stamps transactions.

@@ -181,3 +181,56 @@ func TestCoordinatorRecoversOwnCommit(t *testing.T) {
 		t.Fatalf("a commit that was never staged: %+v, %v; want ABORTED", rec, err)
 	}
 }
+
+// TestCommitWorkWaitsForTheAnswer: the background work of a parallel commit made under
+// HoldBackground (marking the staged record committed) starts when the hold is released,
+// not before; without a hold it starts at once.
+func TestCommitWorkWaitsForTheAnswer(t *testing.T) {
+	db, s := newSplitDB(t)
+	txn.SetHoldLimit(db, time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	status := func(meta mvcc.TxnMeta) kvpb.TxnStatus {
+		t.Helper()
+		br, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Requests: []kvpb.Request{&kvpb.QueryTxnRequest{Txn: meta}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return br.Responses[0].(*kvpb.QueryTxnResponse).Txn.Status
+	}
+	awaitCommitted := func(meta mvcc.TxnMeta) {
+		t.Helper()
+		for status(meta) != kvpb.Committed {
+			if ctx.Err() != nil {
+				t.Fatalf("the record stayed %s", status(meta))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	commit := func(ctx context.Context, k string) mvcc.TxnMeta {
+		t.Helper()
+		tx := db.NewTxn()
+		b := &txn.Batch{}
+		b.Put(key("b"+k), []byte("v")) // the record's range
+		b.Put(key("x"+k), []byte("v"))
+		if err := tx.CommitInBatch(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		return txn.Meta(tx)
+	}
+
+	// A first commit, while the new range's lease may still push writes into the future
+	// (after which a commit is made the ordinary way, not staged).
+	awaitCommitted(commit(ctx, "0"))
+
+	held, release := txn.HoldBackground(ctx)
+	meta := commit(held, "1")
+	time.Sleep(100 * time.Millisecond)
+	if got := status(meta); got != kvpb.Staging {
+		t.Fatalf("before the answer was sent the record is %s, want STAGING", got)
+	}
+	release()
+	awaitCommitted(meta)
+
+	awaitCommitted(commit(ctx, "2")) // no hold
+}

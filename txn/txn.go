@@ -713,7 +713,7 @@ func (t *Txn) commit(ctx context.Context) error {
 			return err
 		}
 		t.finish()
-		t.resolveRemote(txn, kvpb.Committed, endTxnUnresolved(br))
+		t.resolveRemote(holdOf(ctx), txn, kvpb.Committed, endTxnUnresolved(br))
 		return t.commitWait(ctx, txn.WriteTimestamp)
 	}
 }
@@ -738,15 +738,16 @@ func (t *Txn) commitWait(ctx context.Context, commitTS hlc.Timestamp) error {
 	}
 }
 
-// resolveRemote resolves, in the background, the intents of remote: those the EndTxn could
-// not resolve on the record's own range, as that range reported them (the coordinator's
-// descriptor of the record's range may be stale, and cannot tell).
-func (t *Txn) resolveRemote(txn *kvpb.Transaction, status kvpb.TxnStatus, remote []kvpb.Span) {
+// resolveRemote resolves, in the background once hold is released (see HoldBackground), the
+// intents of remote: those the EndTxn could not resolve on the record's own range, as that
+// range reported them (the coordinator's descriptor of the record's range may be stale, and
+// cannot tell).
+func (t *Txn) resolveRemote(hold <-chan struct{}, txn *kvpb.Transaction, status kvpb.TxnStatus, remote []kvpb.Span) {
 	if len(remote) == 0 {
 		return
 	}
 	db := t.db
-	db.goAsync(func(ctx context.Context) {
+	db.goAfter(hold, func(ctx context.Context) {
 		resolve := func(sp kvpb.Span) kvpb.Request {
 			return &kvpb.ResolveIntentRequest{Span: sp, Txn: txn.TxnMeta, Status: status, CommitTS: txn.WriteTimestamp,
 				IgnoredSeqNums: txn.IgnoredSeqNums}
@@ -880,7 +881,7 @@ func (t *Txn) Rollback(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rolling back: %w", err)
 	}
-	t.resolveRemote(txn, kvpb.Aborted, unresolved)
+	t.resolveRemote(holdOf(ctx), txn, kvpb.Aborted, unresolved)
 	return nil
 }
 

@@ -148,3 +148,11 @@ type ParameterReporter interface {
 type SuperuserReporter interface {
 	Superuser() bool
 }
+
+// AnswerListener may be implemented by a Backend that holds work back until the client has
+// its answer: AnswerSent is called each time the session has written its buffered output to
+// the connection (at Sync, after a simple query, at Flush), and once more when the session
+// ends.
+type AnswerListener interface {
+	AnswerSent()
+}

@@ -164,6 +164,7 @@ func (ss *session) release() {
 	}
 	clear(ss.portals)
 	clear(ss.stmts)
+	ss.guard("AnswerSent", ss.answerSent)
 	ss.guard("Backend.Close", ss.backend.Close)
 }
 
@@ -945,14 +946,22 @@ func (ss *session) ready() bool {
 // gone or the stream is broken.
 func (ss *session) flush() error {
 	ss.pending = 0
-	if ss.werr != nil {
-		return ss.werr
+	if ss.werr == nil {
+		if err := ss.be.Flush(); err != nil {
+			ss.werr = err
+			ss.done = true
+		}
 	}
-	if err := ss.be.Flush(); err != nil {
-		ss.werr = err
-		ss.done = true
-	}
+	ss.answerSent()
 	return ss.werr
+}
+
+// answerSent tells a backend that holds work back until the client has its answer that it
+// has it (or never will).
+func (ss *session) answerSent() {
+	if l, ok := ss.backend.(AnswerListener); ok {
+		l.AnswerSent()
+	}
 }
 
 // readFailed ends the session after a failed read: quietly when the connection failed or was
