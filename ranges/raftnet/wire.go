@@ -126,10 +126,15 @@ type (
 	plainSnapshotReply snapshotReply
 )
 
-func (b *batch) MarshalBinary() ([]byte, error) { return encode((*plainBatch)(b)) }
+func (b *batch) MarshalBinary() ([]byte, error) { return encodeBatch(b.Msgs) }
 func (b *batch) UnmarshalBinary(d []byte) error {
 	*b = batch{}
-	return decode(d, (*plainBatch)(b))
+	if len(d) > 0 && d[0] == binaryMark {
+		msgs, err := decodeBatch(d)
+		b.Msgs = msgs
+		return err
+	}
+	return decode(d, (*plainBatch)(b)) // from a node that sends MessagePack
 }
 func (c *snapshotChunk) MarshalBinary() ([]byte, error) { return encode((*plainSnapshotChunk)(c)) }
 func (c *snapshotChunk) UnmarshalBinary(d []byte) error {
