@@ -17,7 +17,11 @@ func readTxnRecord(r pebble.Reader, anchor []byte, id mvcc.TxnID) (*kvpb.Transac
 		return nil, err
 	}
 	var t kvpb.Transaction
-	if err := json.Unmarshal(v, &t); err != nil {
+	decode := t.UnmarshalBinary
+	if len(v) > 0 && v[0] == '{' {
+		decode = func(v []byte) error { return json.Unmarshal(v, &t) } // written by an earlier version
+	}
+	if err := decode(v); err != nil {
 		return nil, fmt.Errorf("decoding transaction record %x: %w", id, err)
 	}
 	return &t, nil
@@ -30,7 +34,7 @@ func writeTxnRecord(w pebble.Writer, t *kvpb.Transaction) error {
 		c.ObservedTimestamps = nil
 		t = &c
 	}
-	b, err := json.Marshal(t)
+	b, err := t.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("encoding transaction record: %w", err)
 	}

@@ -2,11 +2,12 @@ package raftnet
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/meridiandb/meridian/internal/wirebin"
 )
 
 // A batch travels in a hand-written binary form: Raft's AppendEntries messages and their
@@ -32,15 +33,10 @@ const (
 	kindAppended
 )
 
-func appendBytes(b, s []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
 func appendHeader(b []byte, h *raft.RPCHeader) []byte {
 	b = binary.AppendUvarint(b, uint64(h.ProtocolVersion))
-	b = appendBytes(b, h.ID)
-	return appendBytes(b, h.Addr)
+	b = wirebin.AppendBytes(b, h.ID)
+	return wirebin.AppendBytes(b, h.Addr)
 }
 
 func encodeBatch(msgs []envelope) ([]byte, error) {
@@ -66,7 +62,7 @@ func encodeBatch(msgs []envelope) ([]byte, error) {
 			b = append(b, kindAppend)
 			b = appendHeader(b, &r.RPCHeader)
 			b = binary.AppendUvarint(b, r.Term)
-			b = appendBytes(b, r.Leader)
+			b = wirebin.AppendBytes(b, r.Leader)
 			b = binary.AppendUvarint(b, r.PrevLogEntry)
 			b = binary.AppendUvarint(b, r.PrevLogTerm)
 			b = binary.AppendUvarint(b, r.LeaderCommitIndex)
@@ -75,8 +71,8 @@ func encodeBatch(msgs []envelope) ([]byte, error) {
 				b = binary.AppendUvarint(b, l.Index)
 				b = binary.AppendUvarint(b, l.Term)
 				b = append(b, byte(l.Type))
-				b = appendBytes(b, l.Data)
-				b = appendBytes(b, l.Extensions)
+				b = wirebin.AppendBytes(b, l.Data)
+				b = wirebin.AppendBytes(b, l.Extensions)
 				var at uint64
 				if !l.AppendedAt.IsZero() {
 					at = uint64(l.AppendedAt.UnixNano()) + 1
@@ -103,7 +99,7 @@ func encodeBatch(msgs []envelope) ([]byte, error) {
 				return nil, err
 			}
 			b = append(b, kindOther)
-			b = appendBytes(b, m)
+			b = wirebin.AppendBytes(b, m)
 		}
 	}
 	return b, nil
@@ -122,98 +118,38 @@ func (e *envelope) alone() bool {
 	return n == 1 && e.Error == ""
 }
 
-var errTruncated = errors.New("raftnet: truncated message")
-
-// reader decodes the binary form; its first error sticks and later reads return zeros.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errTruncated
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil {
-		return 0
-	}
-	if len(r.b) == 0 {
-		r.err = errTruncated
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-// bytes returns a copy (nil when empty, as MessagePack decodes an empty byte string): Raft
-// keeps entries' data after the batch's buffer is gone.
-func (r *reader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.err = errTruncated
-		return nil
-	}
-	var s []byte
-	if n > 0 {
-		s = append([]byte(nil), r.b[:n]...)
-	}
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *reader) header(h *raft.RPCHeader) {
-	h.ProtocolVersion = raft.ProtocolVersion(r.uvarint())
-	h.ID = r.bytes()
-	h.Addr = r.bytes()
+func readHeader(r *wirebin.Reader, h *raft.RPCHeader) {
+	h.ProtocolVersion = raft.ProtocolVersion(r.Uvarint())
+	h.ID = r.Bytes()
+	h.Addr = r.Bytes()
 }
 
 func decodeBatch(data []byte) ([]envelope, error) {
-	r := &reader{b: data[1:]}
-	count := r.uvarint()
-	if r.err == nil && count > uint64(len(r.b)) { // every envelope takes at least a byte
-		return nil, errTruncated
-	}
+	r := wirebin.NewReader(data[1:])
+	count := r.Count(3)
 	msgs := make([]envelope, 0, count)
-	for i := uint64(0); i < count && r.err == nil; i++ {
-		e := envelope{ID: r.uvarint(), RangeID: r.uvarint()}
-		switch kind := r.byte(); kind {
+	for i := 0; i < count && r.Err() == nil; i++ {
+		e := envelope{ID: r.Uvarint(), RangeID: r.Uvarint()}
+		switch kind := r.Byte(); kind {
 		case kindAppend:
 			ae := &raft.AppendEntriesRequest{}
-			r.header(&ae.RPCHeader)
-			ae.Term = r.uvarint()
-			ae.Leader = r.bytes()
-			ae.PrevLogEntry = r.uvarint()
-			ae.PrevLogTerm = r.uvarint()
-			ae.LeaderCommitIndex = r.uvarint()
-			n := r.uvarint()
-			if r.err == nil && n > uint64(len(r.b)) {
-				return nil, errTruncated
-			}
-			if n > 0 {
+			readHeader(r, &ae.RPCHeader)
+			ae.Term = r.Uvarint()
+			ae.Leader = r.Bytes()
+			ae.PrevLogEntry = r.Uvarint()
+			ae.PrevLogTerm = r.Uvarint()
+			ae.LeaderCommitIndex = r.Uvarint()
+			if n := r.Count(6); n > 0 {
 				ae.Entries = make([]*raft.Log, 0, n)
 				logs := make([]raft.Log, n)
 				for j := range logs {
 					l := &logs[j]
-					l.Index = r.uvarint()
-					l.Term = r.uvarint()
-					l.Type = raft.LogType(r.byte())
-					l.Data = r.bytes()
-					l.Extensions = r.bytes()
-					if at := r.uvarint(); at != 0 {
+					l.Index = r.Uvarint()
+					l.Term = r.Uvarint()
+					l.Type = raft.LogType(r.Byte())
+					l.Data = r.Bytes()
+					l.Extensions = r.Bytes()
+					if at := r.Uvarint(); at != 0 {
 						l.AppendedAt = time.Unix(0, int64(at-1))
 					}
 					ae.Entries = append(ae.Entries, l)
@@ -222,15 +158,15 @@ func decodeBatch(data []byte) ([]envelope, error) {
 			e.AppendEntries = ae
 		case kindAppended:
 			resp := &raft.AppendEntriesResponse{}
-			r.header(&resp.RPCHeader)
-			resp.Term = r.uvarint()
-			resp.LastLog = r.uvarint()
-			flags := r.byte()
+			readHeader(r, &resp.RPCHeader)
+			resp.Term = r.Uvarint()
+			resp.LastLog = r.Uvarint()
+			flags := r.Byte()
 			resp.Success, resp.NoRetryBackoff = flags&1 != 0, flags&2 != 0
 			e.AppendEntriesResp = resp
 		case kindOther:
-			m := r.bytes()
-			if r.err != nil {
+			m := r.Bytes()
+			if r.Err() != nil {
 				break
 			}
 			id, rangeID := e.ID, e.RangeID
@@ -240,17 +176,17 @@ func decodeBatch(data []byte) ([]envelope, error) {
 			}
 			e.ID, e.RangeID = id, rangeID
 		default:
-			if r.err == nil {
+			if r.Err() == nil {
 				return nil, fmt.Errorf("raftnet: unknown message kind %d", kind)
 			}
 		}
 		msgs = append(msgs, e)
 	}
-	if r.err != nil {
-		return nil, r.err
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("raftnet: %w", err)
 	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("raftnet: %d bytes after the last message", len(r.b))
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("raftnet: %d bytes after the last message", r.Len())
 	}
 	return msgs, nil
 }

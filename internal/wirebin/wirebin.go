@@ -1,0 +1,114 @@
+// Package wirebin holds the pieces of Meridian's hand-written binary message forms (the
+// Raft transport's batches, transaction records): appending length-prefixed byte strings,
+// and a Reader whose first error sticks, so that a decoder reads a whole message with no
+// checks in between and looks at the error once. Integers are Go's uvarints and varints.
+// A Reader never panics and never allocates more than its input could describe.
+package wirebin
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// ErrTruncated is the error of a Reader that ran out of input, or met a malformed integer.
+var ErrTruncated = errors.New("truncated or malformed message")
+
+// AppendBytes appends s with its length in front.
+func AppendBytes(b, s []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// Reader decodes a message. After its first error every read returns a zero value.
+type Reader struct {
+	b   []byte
+	err error
+}
+
+// NewReader returns a Reader of b.
+func NewReader(b []byte) *Reader { return &Reader{b: b} }
+
+// Err is the first error met, if any.
+func (r *Reader) Err() error { return r.err }
+
+// Len is how many bytes are left.
+func (r *Reader) Len() int { return len(r.b) }
+
+func (r *Reader) fail() {
+	if r.err == nil {
+		r.err = ErrTruncated
+	}
+	r.b = nil
+}
+
+// Uvarint reads an unsigned integer.
+func (r *Reader) Uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// Varint reads a signed integer.
+func (r *Reader) Varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// Byte reads one byte.
+func (r *Reader) Byte() byte {
+	if len(r.b) == 0 {
+		r.fail()
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+// Fixed reads n bytes, returned without copying.
+func (r *Reader) Fixed(n int) []byte {
+	if n > len(r.b) {
+		r.fail()
+		return nil
+	}
+	s := r.b[:n:n]
+	r.b = r.b[n:]
+	return s
+}
+
+// Bytes reads a length-prefixed byte string into a copy of its own (nil when empty, as
+// other decoders give an empty byte string): what is decoded outlives its input.
+func (r *Reader) Bytes() []byte {
+	n := r.Uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	s := append([]byte(nil), r.b[:n]...)
+	r.b = r.b[n:]
+	return s
+}
+
+// Count reads the number of elements that follow, each taking at least minSize bytes; a
+// count the rest of the input cannot hold is an error, so that a decoder may allocate for
+// it.
+func (r *Reader) Count(minSize int) int {
+	n := r.Uvarint()
+	if n > uint64(len(r.b)/max(minSize, 1)) {
+		r.fail()
+		return 0
+	}
+	return int(n)
+}

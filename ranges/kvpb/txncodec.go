@@ -1,0 +1,136 @@
+package kvpb
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/meridiandb/meridian/hlc"
+	"github.com/meridiandb/meridian/internal/wirebin"
+	"github.com/meridiandb/meridian/ranges/mvcc"
+)
+
+// A Transaction encodes itself in a hand-written binary form: it rides in nearly every
+// request and response between nodes, where reflective MessagePack cost more than the rest
+// of the batch together (go-msgpack uses a type's MarshalBinary when it has one), and it is
+// the stored form of transaction records. The form is txnCodecVersion, then the fields in
+// the order of appendTransaction. A field added later goes at the end; decoders ignore
+// bytes after the fields they know.
+const txnCodecVersion = 1
+
+// MarshalBinary implements encoding.BinaryMarshaler. It has a value receiver so that
+// go-msgpack finds it on Transaction values as well as pointers.
+func (t Transaction) MarshalBinary() ([]byte, error) {
+	return t.AppendBinary(make([]byte, 0, 128+len(t.Key)+16*len(t.LockSpans)))
+}
+
+// AppendBinary implements encoding.BinaryAppender.
+func (t Transaction) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, txnCodecVersion)
+	b = append(b, t.ID[:]...)
+	b = wirebin.AppendBytes(b, t.Key)
+	b = binary.AppendVarint(b, int64(t.Epoch))
+	b = appendTimestamp(b, t.WriteTimestamp)
+	b = appendTimestamp(b, t.MinTimestamp)
+	b = binary.AppendVarint(b, int64(t.Priority))
+	b = binary.AppendVarint(b, int64(t.Sequence))
+	b = append(b, byte(t.Status))
+	b = appendTimestamp(b, t.ReadTimestamp)
+	b = appendTimestamp(b, t.GlobalUncertaintyLimit)
+	b = binary.AppendUvarint(b, uint64(len(t.ObservedTimestamps)))
+	for _, o := range t.ObservedTimestamps {
+		b = binary.AppendUvarint(b, o.NodeID)
+		b = appendTimestamp(b, o.Timestamp)
+	}
+	b = appendTimestamp(b, t.LastHeartbeat)
+	b = binary.AppendUvarint(b, uint64(len(t.LockSpans)))
+	for _, sp := range t.LockSpans {
+		b = wirebin.AppendBytes(b, sp.Key)
+		b = wirebin.AppendBytes(b, sp.EndKey)
+	}
+	b = binary.AppendUvarint(b, t.GatewayNodeID)
+	b = binary.AppendUvarint(b, uint64(len(t.InFlightWrites)))
+	for _, w := range t.InFlightWrites {
+		b = wirebin.AppendBytes(b, w.Key)
+		b = binary.AppendVarint(b, int64(w.Sequence))
+	}
+	b = wirebin.AppendBytes(b, []byte(t.AbortReason))
+	b = wirebin.AppendBytes(b, t.AbortKey)
+	if t.AbortedBy == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = append(b, t.AbortedBy.ID[:]...)
+		b = appendTimestamp(b, t.AbortedBy.Timestamp)
+	}
+	b = binary.AppendUvarint(b, uint64(len(t.IgnoredSeqNums)))
+	for _, r := range t.IgnoredSeqNums {
+		b = binary.AppendVarint(b, int64(r.Start))
+		b = binary.AppendVarint(b, int64(r.End))
+	}
+	return b, nil
+}
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler.
+func (t *Transaction) UnmarshalBinary(data []byte) error {
+	r := wirebin.NewReader(data)
+	if v := r.Byte(); r.Err() == nil && v != txnCodecVersion {
+		return fmt.Errorf("kvpb: transaction in unknown form %d", v)
+	}
+	*t = Transaction{}
+	copy(t.ID[:], r.Fixed(len(t.ID)))
+	t.Key = r.Bytes()
+	t.Epoch = int32(r.Varint())
+	t.WriteTimestamp = readTimestamp(r)
+	t.MinTimestamp = readTimestamp(r)
+	t.Priority = int32(r.Varint())
+	t.Sequence = int32(r.Varint())
+	t.Status = TxnStatus(r.Byte())
+	t.ReadTimestamp = readTimestamp(r)
+	t.GlobalUncertaintyLimit = readTimestamp(r)
+	if n := r.Count(2); n > 0 {
+		t.ObservedTimestamps = make([]ObservedTimestamp, n)
+		for i := range t.ObservedTimestamps {
+			t.ObservedTimestamps[i] = ObservedTimestamp{NodeID: r.Uvarint(), Timestamp: readTimestamp(r)}
+		}
+	}
+	t.LastHeartbeat = readTimestamp(r)
+	if n := r.Count(2); n > 0 {
+		t.LockSpans = make([]Span, n)
+		for i := range t.LockSpans {
+			t.LockSpans[i] = Span{Key: r.Bytes(), EndKey: r.Bytes()}
+		}
+	}
+	t.GatewayNodeID = r.Uvarint()
+	if n := r.Count(2); n > 0 {
+		t.InFlightWrites = make([]InFlightWrite, n)
+		for i := range t.InFlightWrites {
+			t.InFlightWrites[i] = InFlightWrite{Key: r.Bytes(), Sequence: int32(r.Varint())}
+		}
+	}
+	t.AbortReason = RetryReason(r.Bytes())
+	t.AbortKey = r.Bytes()
+	if r.Byte() == 1 {
+		t.AbortedBy = &ConflictingTxn{}
+		copy(t.AbortedBy.ID[:], r.Fixed(len(t.AbortedBy.ID)))
+		t.AbortedBy.Timestamp = readTimestamp(r)
+	}
+	if n := r.Count(2); n > 0 {
+		t.IgnoredSeqNums = make([]mvcc.SeqRange, n)
+		for i := range t.IgnoredSeqNums {
+			t.IgnoredSeqNums[i] = mvcc.SeqRange{Start: int32(r.Varint()), End: int32(r.Varint())}
+		}
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("kvpb: decoding a transaction: %w", err)
+	}
+	return nil
+}
+
+func appendTimestamp(b []byte, ts hlc.Timestamp) []byte {
+	b = binary.AppendVarint(b, ts.WallTime)
+	return binary.AppendVarint(b, int64(ts.Logical))
+}
+
+func readTimestamp(r *wirebin.Reader) hlc.Timestamp {
+	return hlc.Timestamp{WallTime: r.Varint(), Logical: int32(r.Varint())}
+}
