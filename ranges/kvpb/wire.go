@@ -16,7 +16,9 @@ import (
 // The network encoding of batches is MessagePack with struct fields keyed by name, so a node
 // ignores fields it does not know and reads absent ones as zero: nodes of adjacent versions
 // can talk. Interface values (requests, responses, errors) travel as unions with one
-// pointer field per concrete type, of which exactly one is set.
+// pointer field per concrete type, of which exactly one is set. A type with MarshalBinary
+// (Transaction, see txncodec.go) travels as a byte string in its own form instead, which
+// carries a version byte and is read leniently (bytes after the known fields are ignored).
 
 // wireHandle is configured once and then shared; go-msgpack handles are safe for concurrent
 // use after their first use.
