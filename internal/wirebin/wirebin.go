@@ -13,9 +13,13 @@ import (
 // ErrTruncated is the error of a Reader that ran out of input, or met a malformed integer.
 var ErrTruncated = errors.New("truncated or malformed message")
 
-// AppendBytes appends s with its length in front.
+// AppendBytes appends s with its length in front: 0 for nil, else 1 + its length, so that
+// nil and empty byte strings stay apart (an empty value is not an absent one).
 func AppendBytes(b, s []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
+	if s == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s))+1)
 	return append(b, s...)
 }
 
@@ -85,18 +89,20 @@ func (r *Reader) Fixed(n int) []byte {
 	return s
 }
 
-// Bytes reads a length-prefixed byte string into a copy of its own (nil when empty, as
-// other decoders give an empty byte string): what is decoded outlives its input.
+// Bytes reads a byte string written by AppendBytes into a copy of its own (what is decoded
+// outlives its input), nil if it was nil.
 func (r *Reader) Bytes() []byte {
 	n := r.Uvarint()
+	if n == 0 {
+		return nil
+	}
+	n--
 	if n > uint64(len(r.b)) {
 		r.fail()
 		return nil
 	}
-	if n == 0 {
-		return nil
-	}
-	s := append([]byte(nil), r.b[:n]...)
+	s := make([]byte, n)
+	copy(s, r.b)
 	r.b = r.b[n:]
 	return s
 }

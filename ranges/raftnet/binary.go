@@ -15,7 +15,7 @@ import (
 // reflective MessagePack; any other message (votes, TimeoutNow, errors) is embedded as its
 // MessagePack encoding. The form starts with binaryMark, a byte that never begins a
 // MessagePack value, so a batch in MessagePack (from a node of an earlier version) still
-// decodes. The layout, with uvarint integers and uvarint-length-prefixed byte strings:
+// decodes. The layout, with uvarint integers and byte strings as wirebin.AppendBytes writes them:
 //
 //	binaryMark, count, then per envelope: ID, RangeID, kind, and
 //	  kindAppend:   header, Term, Leader, PrevLogEntry, PrevLogTerm, LeaderCommitIndex,
