@@ -2,7 +2,6 @@ package kvpb
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/internal/wirebin"
@@ -26,13 +25,7 @@ func (t Transaction) MarshalBinary() ([]byte, error) {
 // AppendBinary implements encoding.BinaryAppender.
 func (t Transaction) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, txnCodecVersion)
-	b = append(b, t.ID[:]...)
-	b = wirebin.AppendBytes(b, t.Key)
-	b = binary.AppendVarint(b, int64(t.Epoch))
-	b = appendTimestamp(b, t.WriteTimestamp)
-	b = appendTimestamp(b, t.MinTimestamp)
-	b = binary.AppendVarint(b, int64(t.Priority))
-	b = binary.AppendVarint(b, int64(t.Sequence))
+	b = appendTxnMeta(b, &t.TxnMeta)
 	b = append(b, byte(t.Status))
 	b = appendTimestamp(b, t.ReadTimestamp)
 	b = appendTimestamp(b, t.GlobalUncertaintyLimit)
@@ -72,18 +65,12 @@ func (t Transaction) AppendBinary(b []byte) ([]byte, error) {
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler.
 func (t *Transaction) UnmarshalBinary(data []byte) error {
-	r := wirebin.NewReader(data)
-	if v := r.Byte(); r.Err() == nil && v != txnCodecVersion {
-		return fmt.Errorf("kvpb: transaction in unknown form %d", v)
-	}
+	return decodeForm(data, "a transaction", t.read)
+}
+
+func (t *Transaction) read(r *wirebin.Reader) {
 	*t = Transaction{}
-	copy(t.ID[:], r.Fixed(len(t.ID)))
-	t.Key = r.Bytes()
-	t.Epoch = int32(r.Varint())
-	t.WriteTimestamp = readTimestamp(r)
-	t.MinTimestamp = readTimestamp(r)
-	t.Priority = int32(r.Varint())
-	t.Sequence = int32(r.Varint())
+	readTxnMeta(r, &t.TxnMeta)
 	t.Status = TxnStatus(r.Byte())
 	t.ReadTimestamp = readTimestamp(r)
 	t.GlobalUncertaintyLimit = readTimestamp(r)
@@ -120,10 +107,26 @@ func (t *Transaction) UnmarshalBinary(data []byte) error {
 			t.IgnoredSeqNums[i] = mvcc.SeqRange{Start: int32(r.Varint()), End: int32(r.Varint())}
 		}
 	}
-	if err := r.Err(); err != nil {
-		return fmt.Errorf("kvpb: decoding a transaction: %w", err)
-	}
-	return nil
+}
+
+func appendTxnMeta(b []byte, m *mvcc.TxnMeta) []byte {
+	b = append(b, m.ID[:]...)
+	b = wirebin.AppendBytes(b, m.Key)
+	b = binary.AppendVarint(b, int64(m.Epoch))
+	b = appendTimestamp(b, m.WriteTimestamp)
+	b = appendTimestamp(b, m.MinTimestamp)
+	b = binary.AppendVarint(b, int64(m.Priority))
+	return binary.AppendVarint(b, int64(m.Sequence))
+}
+
+func readTxnMeta(r *wirebin.Reader, m *mvcc.TxnMeta) {
+	copy(m.ID[:], r.Fixed(len(m.ID)))
+	m.Key = r.Bytes()
+	m.Epoch = int32(r.Varint())
+	m.WriteTimestamp = readTimestamp(r)
+	m.MinTimestamp = readTimestamp(r)
+	m.Priority = int32(r.Varint())
+	m.Sequence = int32(r.Varint())
 }
 
 func appendTimestamp(b []byte, ts hlc.Timestamp) []byte {

@@ -35,32 +35,51 @@ func fill(v reflect.Value, n *int) {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		v.SetInt(int64(*n))
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		v.SetUint(uint64(*n % 3)) // small: TxnStatus is a byte with four values
+		v.SetUint(uint64(*n%3 + 1)) // small and not zero: TxnStatus is a byte with four values
 	default:
 		panic("fill: unhandled kind " + v.Kind().String())
 	}
 }
 
-func TestTransactionBinaryCoversEveryField(t *testing.T) {
+// binaryForm is a type that encodes itself by hand (txncodec.go, pointcodec.go).
+type binaryForm interface {
+	MarshalBinary() ([]byte, error)
+	UnmarshalBinary([]byte) error
+}
+
+// TestBinaryFormsCoverEveryField: every field of every hand-encoded type survives a round
+// trip, so a field added later and left out of its form fails here; and no prefix of an
+// encoding decodes.
+func TestBinaryFormsCoverEveryField(t *testing.T) {
+	for _, proto := range []binaryForm{&Transaction{}, &GetRequest{}, &ScanRequest{}, &PutRequest{},
+		&ConditionalPutRequest{}, &QueryIntentRequest{}, &GetResponse{}, &ScanResponse{}, &QueryIntentResponse{}} {
+		typ := reflect.TypeOf(proto).Elem()
+		in := reflect.New(typ)
+		n := 0
+		fill(in.Elem(), &n)
+		b, err := in.Interface().(binaryForm).MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := reflect.New(typ)
+		if err := out.Interface().(binaryForm).UnmarshalBinary(b); err != nil {
+			t.Fatalf("%s: %v", typ.Name(), err)
+		}
+		if !reflect.DeepEqual(in.Interface(), out.Interface()) {
+			t.Fatalf("%s: round trip lost a field:\n got %+v\nwant %+v", typ.Name(), out.Interface(), in.Interface())
+		}
+		for i := 0; i < len(b); i++ {
+			if err := reflect.New(typ).Interface().(binaryForm).UnmarshalBinary(b[:i]); err == nil {
+				t.Fatalf("%s truncated to %d bytes: decoded without error", typ.Name(), i)
+			}
+		}
+	}
+}
+
+func TestTransactionInABatch(t *testing.T) {
 	var in Transaction
 	n := 0
 	fill(reflect.ValueOf(&in).Elem(), &n)
-	b, err := in.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out Transaction
-	if err := out.UnmarshalBinary(b); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(in, out) {
-		t.Fatalf("round trip lost a field:\n got %+v\nwant %+v", out, in)
-	}
-	for i := 0; i < len(b); i++ {
-		if err := out.UnmarshalBinary(b[:i]); err == nil {
-			t.Fatalf("truncated to %d bytes: decoded without error", i)
-		}
-	}
 	// Inside a batch on the network, the transaction travels in the same form.
 	ba := &BatchRequest{Txn: &in, RangeID: 3, Requests: []Request{&GetRequest{Key: []byte("k")}}}
 	wire, err := ba.MarshalBinary()
