@@ -166,7 +166,6 @@ func (s *Session) AnswerSent() {
 
 // Close implements wire.Backend.
 func (s *Session) Close() {
-	s.AnswerSent()
 	if s.txn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

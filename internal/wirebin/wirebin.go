@@ -23,6 +23,14 @@ func AppendBytes(b, s []byte) []byte {
 	return append(b, s...)
 }
 
+// AppendBool appends v as one byte, 1 or 0.
+func AppendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
 // Reader decodes a message. After its first error every read returns a zero value.
 type Reader struct {
 	b   []byte
@@ -77,6 +85,9 @@ func (r *Reader) Byte() byte {
 	r.b = r.b[1:]
 	return c
 }
+
+// Bool reads a byte written by AppendBool.
+func (r *Reader) Bool() bool { return r.Byte() == 1 }
 
 // Fixed reads n bytes, returned without copying.
 func (r *Reader) Fixed(n int) []byte {

@@ -24,3 +24,10 @@ func TestBytesKeepNilApartFromEmpty(t *testing.T) {
 		t.Fatal("reading past the end: no error")
 	}
 }
+
+func TestBool(t *testing.T) {
+	r := NewReader(AppendBool(AppendBool(nil, true), false))
+	if !r.Bool() || r.Bool() || r.Err() != nil {
+		t.Fatal("booleans did not read back")
+	}
+}

@@ -16,7 +16,7 @@ import (
 // went wrong, naming what was being decoded.
 func decodeForm(data []byte, what string, read func(r *wirebin.Reader)) error {
 	r := wirebin.NewReader(data)
-	if v := r.Byte(); r.Err() == nil && v != txnCodecVersion {
+	if v := r.Byte(); r.Err() == nil && v != formVersion {
 		return fmt.Errorf("kvpb: %s in unknown form %d", what, v)
 	}
 	read(r)
@@ -37,7 +37,7 @@ func readKeyValue(r *wirebin.Reader) mvcc.KeyValue {
 }
 
 func (q GetRequest) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 8+len(q.Key)), txnCodecVersion)
+	b := append(make([]byte, 0, 8+len(q.Key)), formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
 	b = append(b, byte(q.Locking))
 	return binary.AppendVarint(b, int64(q.Sequence)), nil
@@ -50,27 +50,24 @@ func (q *GetRequest) UnmarshalBinary(data []byte) error {
 }
 
 func (q ScanRequest) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 16+len(q.Key)+len(q.EndKey)), txnCodecVersion)
+	b := append(make([]byte, 0, 16+len(q.Key)+len(q.EndKey)), formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
 	b = wirebin.AppendBytes(b, q.EndKey)
 	b = binary.AppendVarint(b, q.MaxKeys)
-	var reverse byte
-	if q.Reverse {
-		reverse = 1
-	}
-	b = append(b, reverse, byte(q.Locking))
+	b = wirebin.AppendBool(b, q.Reverse)
+	b = append(b, byte(q.Locking))
 	return binary.AppendVarint(b, int64(q.Sequence)), nil
 }
 
 func (q *ScanRequest) UnmarshalBinary(data []byte) error {
 	return decodeForm(data, "a scan request", func(r *wirebin.Reader) {
-		*q = ScanRequest{Span: Span{Key: r.Bytes(), EndKey: r.Bytes()}, MaxKeys: r.Varint(), Reverse: r.Byte() == 1,
+		*q = ScanRequest{Span: Span{Key: r.Bytes(), EndKey: r.Bytes()}, MaxKeys: r.Varint(), Reverse: r.Bool(),
 			Locking: LockStrength(r.Byte()), Sequence: int32(r.Varint())}
 	})
 }
 
 func (q PutRequest) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 8+len(q.Key)+len(q.Value)), txnCodecVersion)
+	b := append(make([]byte, 0, 8+len(q.Key)+len(q.Value)), formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
 	b = wirebin.AppendBytes(b, q.Value)
 	return binary.AppendVarint(b, int64(q.Sequence)), nil
@@ -83,33 +80,25 @@ func (q *PutRequest) UnmarshalBinary(data []byte) error {
 }
 
 func (q ConditionalPutRequest) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 8+len(q.Key)+len(q.Value)), txnCodecVersion)
+	b := append(make([]byte, 0, 8+len(q.Key)+len(q.Value)), formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
 	b = wirebin.AppendBytes(b, q.Value)
-	var absent byte
-	if q.ExpectAbsent {
-		absent = 1
-	}
-	b = append(b, absent)
+	b = wirebin.AppendBool(b, q.ExpectAbsent)
 	return binary.AppendVarint(b, int64(q.Sequence)), nil
 }
 
 func (q *ConditionalPutRequest) UnmarshalBinary(data []byte) error {
 	return decodeForm(data, "a conditional put request", func(r *wirebin.Reader) {
-		*q = ConditionalPutRequest{Key: r.Bytes(), Value: r.Bytes(), ExpectAbsent: r.Byte() == 1, Sequence: int32(r.Varint())}
+		*q = ConditionalPutRequest{Key: r.Bytes(), Value: r.Bytes(), ExpectAbsent: r.Bool(), Sequence: int32(r.Varint())}
 	})
 }
 
 func (q QueryIntentRequest) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 64+len(q.Key)+len(q.Txn.Key)), txnCodecVersion)
+	b := append(make([]byte, 0, 64+len(q.Key)+len(q.Txn.Key)), formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
 	b = appendTxnMeta(b, &q.Txn)
 	b = binary.AppendVarint(b, int64(q.Sequence))
-	var prevent byte
-	if q.Prevent {
-		prevent = 1
-	}
-	return append(b, prevent), nil
+	return wirebin.AppendBool(b, q.Prevent), nil
 }
 
 func (q *QueryIntentRequest) UnmarshalBinary(data []byte) error {
@@ -117,24 +106,22 @@ func (q *QueryIntentRequest) UnmarshalBinary(data []byte) error {
 		*q = QueryIntentRequest{Key: r.Bytes()}
 		readTxnMeta(r, &q.Txn)
 		q.Sequence = int32(r.Varint())
-		q.Prevent = r.Byte() == 1
+		q.Prevent = r.Bool()
 	})
 }
 
 func (p GetResponse) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, 32)
-	b = append(b, txnCodecVersion)
+	b := wirebin.AppendBool(append(make([]byte, 0, 32), formVersion), p.Value != nil)
 	if p.Value == nil {
-		return append(b, 0), nil
+		return b, nil
 	}
-	b = append(b, 1)
 	return appendKeyValue(b, p.Value), nil
 }
 
 func (p *GetResponse) UnmarshalBinary(data []byte) error {
 	return decodeForm(data, "a get response", func(r *wirebin.Reader) {
 		*p = GetResponse{}
-		if r.Byte() == 1 {
+		if r.Bool() {
 			kv := readKeyValue(r)
 			p.Value = &kv
 		}
@@ -146,7 +133,7 @@ func (p ScanResponse) MarshalBinary() ([]byte, error) {
 	for i := range p.KVs {
 		size += 24 + len(p.KVs[i].Key) + len(p.KVs[i].Value)
 	}
-	b := append(make([]byte, 0, size), txnCodecVersion)
+	b := append(make([]byte, 0, size), formVersion)
 	if p.KVs == nil {
 		b = append(b, 0)
 	} else {
@@ -172,15 +159,12 @@ func (p *ScanResponse) UnmarshalBinary(data []byte) error {
 }
 
 func (p QueryIntentResponse) MarshalBinary() ([]byte, error) {
-	b := []byte{txnCodecVersion, 0}
-	if p.Found {
-		b[1] = 1
-	}
+	b := wirebin.AppendBool([]byte{formVersion}, p.Found)
 	return appendTimestamp(b, p.Timestamp), nil
 }
 
 func (p *QueryIntentResponse) UnmarshalBinary(data []byte) error {
 	return decodeForm(data, "a query intent response", func(r *wirebin.Reader) {
-		*p = QueryIntentResponse{Found: r.Byte() == 1, Timestamp: readTimestamp(r)}
+		*p = QueryIntentResponse{Found: r.Bool(), Timestamp: readTimestamp(r)}
 	})
 }

@@ -11,10 +11,10 @@ import (
 // A Transaction encodes itself in a hand-written binary form: it rides in nearly every
 // request and response between nodes, where reflective MessagePack cost more than the rest
 // of the batch together (go-msgpack uses a type's MarshalBinary when it has one), and it is
-// the stored form of transaction records. The form is txnCodecVersion, then the fields in
-// the order of appendTransaction. A field added later goes at the end; decoders ignore
-// bytes after the fields they know.
-const txnCodecVersion = 1
+// the stored form of transaction records. The form is formVersion, then the fields in the
+// order of AppendBinary. A field added later goes at the end; decoders ignore bytes after
+// the fields they know.
+const formVersion = 1
 
 // MarshalBinary implements encoding.BinaryMarshaler. It has a value receiver so that
 // go-msgpack finds it on Transaction values as well as pointers.
@@ -24,7 +24,7 @@ func (t Transaction) MarshalBinary() ([]byte, error) {
 
 // AppendBinary implements encoding.BinaryAppender.
 func (t Transaction) AppendBinary(b []byte) ([]byte, error) {
-	b = append(b, txnCodecVersion)
+	b = append(b, formVersion)
 	b = appendTxnMeta(b, &t.TxnMeta)
 	b = append(b, byte(t.Status))
 	b = appendTimestamp(b, t.ReadTimestamp)
@@ -48,10 +48,8 @@ func (t Transaction) AppendBinary(b []byte) ([]byte, error) {
 	}
 	b = wirebin.AppendBytes(b, []byte(t.AbortReason))
 	b = wirebin.AppendBytes(b, t.AbortKey)
-	if t.AbortedBy == nil {
-		b = append(b, 0)
-	} else {
-		b = append(b, 1)
+	b = wirebin.AppendBool(b, t.AbortedBy != nil)
+	if t.AbortedBy != nil {
 		b = append(b, t.AbortedBy.ID[:]...)
 		b = appendTimestamp(b, t.AbortedBy.Timestamp)
 	}
@@ -96,7 +94,7 @@ func (t *Transaction) read(r *wirebin.Reader) {
 	}
 	t.AbortReason = RetryReason(r.Bytes())
 	t.AbortKey = r.Bytes()
-	if r.Byte() == 1 {
+	if r.Bool() {
 		t.AbortedBy = &ConflictingTxn{}
 		copy(t.AbortedBy.ID[:], r.Fixed(len(t.AbortedBy.ID)))
 		t.AbortedBy.Timestamp = readTimestamp(r)
