@@ -343,6 +343,11 @@ func (ss *session) begin(ctx context.Context, params map[string]string) bool {
 		p.SetProcessID(ss.pid) // for pg_backend_pid(), which must match BackendKeyData
 	}
 
+	// Once the client may have read ReadyForQuery it expects to be told why it is dropped:
+	// a busy session is left to report the shutdown itself rather than being cut.
+	if !ss.setState(stateBusy) {
+		return false // Close came first and has cut the connection
+	}
 	ss.be.Send(&pgproto3.AuthenticationOk{})
 	for _, p := range ss.startupParameters(backend, user, params) {
 		ss.be.Send(&pgproto3.ParameterStatus{Name: p.Name, Value: p.Value})
