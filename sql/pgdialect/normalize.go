@@ -227,6 +227,18 @@ func (r *rewriter) explain() (Statement, error) {
 	if inner.Index != nil {
 		return Statement{}, r.unsupported("EXPLAIN of " + inner.Index.StatementName())
 	}
+	// The commands carried beside the SQL have no plan to show; run as they are, the EXPLAIN
+	// would be lost and the command done. PostgreSQL explains EXECUTE and DECLARE (the query
+	// they run) and has no EXPLAIN of the rest.
+	switch {
+	case inner.Prepared != nil && inner.Prepared.Verb == "EXECUTE":
+		return Statement{}, r.unsupported("EXPLAIN EXECUTE")
+	case inner.Cursor != nil && r.toks[k].is("declare"):
+		return Statement{}, r.unsupported("EXPLAIN DECLARE")
+	case inner.SQL == "" && (inner.Prepared != nil || inner.Cursor != nil || inner.Access != nil ||
+		inner.Maintenance != nil || inner.Truncate != nil || inner.Copy != nil):
+		return Statement{}, r.syntaxError(k)
+	}
 	if inner.Returning != "" {
 		return Statement{}, r.unsupported("EXPLAIN of a statement with RETURNING")
 	}
