@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"sort"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -63,14 +61,6 @@ type newOrderIn struct {
 	lines   []orderLineIn
 }
 
-// stockSQL reads a stock row and the district's s_dist_xx column, per district.
-var stockSQL = func() (q [numDist + 1]string) {
-	for d := 1; d <= numDist; d++ {
-		q[d] = fmt.Sprintf(`SELECT s_quantity, s_data, s_dist_%02d FROM stock WHERE s_w_id = $1 AND s_i_id = $2 FOR UPDATE`, d)
-	}
-	return q
-}()
-
 // exec runs the New-Order transaction (2.4.2).
 func (in newOrderIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 	err := inTx(ctx, pool, func(tx pgx.Tx) error {
@@ -109,73 +99,9 @@ func (in newOrderIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 			return fmt.Errorf("newOrder: insert new_order: %w", err)
 		}
 
-		// Lines are processed in stock-key order so that concurrent New-Orders lock stock rows
-		// in one order and cannot deadlock; each keeps its ol_number.
-		lines := append([]orderLineIn(nil), in.lines...)
-		sort.Slice(lines, func(i, j int) bool {
-			if lines[i].supplyW != lines[j].supplyW {
-				return lines[i].supplyW < lines[j].supplyW
-			}
-			return lines[i].item < lines[j].item
-		})
-		type itemRow struct {
-			price       pgtype.Numeric
-			name, data  string
-			sQty        int
-			sData, dist string
-		}
-		rows := make([]itemRow, len(lines))
-		// One round trip reads every item, a second locks and reads every stock row.
-		b := &pgx.Batch{}
-		for i, l := range lines {
-			b.Queue(`SELECT i_price, i_name, i_data FROM item WHERE i_id = $1`, l.item).QueryRow(func(r pgx.Row) error {
-				err := r.Scan(&rows[i].price, &rows[i].name, &rows[i].data)
-				if errors.Is(err, pgx.ErrNoRows) {
-					return errRollback
-				}
-				return err
-			})
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			if errors.Is(err, errRollback) {
-				return errRollback
-			}
-			return fmt.Errorf("newOrder: items: %w", err)
-		}
-		b = &pgx.Batch{}
-		for i, l := range lines {
-			b.Queue(stockSQL[in.d], l.supplyW, l.item).QueryRow(func(r pgx.Row) error {
-				return r.Scan(&rows[i].sQty, &rows[i].sData, &rows[i].dist)
-			})
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("newOrder: stock: %w", err)
-		}
-		b = &pgx.Batch{}
-		var total int64
-		for i, l := range lines {
-			r := &rows[i]
-			q := r.sQty - l.qty
-			if r.sQty < l.qty+10 {
-				q += 91
-			}
-			remote := 0
-			if l.supplyW != in.w {
-				remote = 1
-			}
-			amount := int64(l.qty) * cents(r.price)
-			total += amount
-			// The brand-generic flag (2.4.2.2) is output only; it is computed, as the profile
-			// says, but there is no terminal to show it on.
-			_ = strings.Contains(r.data, "ORIGINAL") && strings.Contains(r.sData, "ORIGINAL")
-			b.Queue(`UPDATE stock SET s_quantity = $3, s_ytd = s_ytd + $4, s_order_cnt = s_order_cnt + 1,
-				s_remote_cnt = s_remote_cnt + $5 WHERE s_w_id = $1 AND s_i_id = $2`, l.supplyW, l.item, q, l.qty, remote)
-			b.Queue(`INSERT INTO order_line (ol_o_id, ol_d_id, ol_w_id, ol_number, ol_i_id, ol_supply_w_id,
-				ol_delivery_d, ol_quantity, ol_amount, ol_dist_info) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9)`,
-				oid, in.d, in.w, l.number, l.item, l.supplyW, l.qty, decimal(int(amount), 2), r.dist)
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("newOrder: order lines: %w", err)
+		total, err := in.orderLines(ctx, tx, oid)
+		if err != nil {
+			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT w_tax FROM warehouse WHERE w_id = $1`, in.w).Scan(&wTax); err != nil {
 			return fmt.Errorf("newOrder: warehouse: %w", err)
@@ -231,44 +157,38 @@ func (in paymentIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 		if err != nil {
 			return fmt.Errorf("payment: %w", err)
 		}
+		// The customer is read and updated in one statement. A bad-credit customer's c_data
+		// gets the payment's details in front, cut to 500 characters (2.5.2.2).
 		var (
 			first, middle, last, street1, street2, city, state, zip, phone, credit, data string
 			since                                                                        time.Time
 			creditLim, discount, balance                                                 pgtype.Numeric
 		)
-		if err := tx.QueryRow(ctx, `SELECT c_first, c_middle, c_last, c_street_1, c_street_2, c_city, c_state, c_zip,
-			c_phone, c_since, c_credit, c_credit_lim, c_discount, c_balance, c_data
-			FROM customer WHERE c_w_id = $1 AND c_d_id = $2 AND c_id = $3 FOR UPDATE`, in.cust.w, in.cust.d, c).Scan(
+		prefix := fmt.Sprintf("%d %d %d %d %d %s | ", c, in.cust.d, in.cust.w, in.d, in.w, in.amount)
+		if err := tx.QueryRow(ctx, `UPDATE customer SET c_balance = c_balance - $4, c_ytd_payment = c_ytd_payment + $4,
+			c_payment_cnt = c_payment_cnt + 1,
+			c_data = CASE c_credit WHEN 'BC' THEN substr($5 || c_data, 1, 500) ELSE c_data END
+			WHERE c_w_id = $1 AND c_d_id = $2 AND c_id = $3
+			RETURNING c_first, c_middle, c_last, c_street_1, c_street_2, c_city, c_state, c_zip,
+			c_phone, c_since, c_credit, c_credit_lim, c_discount, c_balance, c_data`,
+			in.cust.w, in.cust.d, c, in.amount, prefix).Scan(
 			&first, &middle, &last, &street1, &street2, &city, &state, &zip, &phone, &since, &credit,
 			&creditLim, &discount, &balance, &data); err != nil {
 			return fmt.Errorf("payment: customer: %w", err)
 		}
-		if credit == "BC" {
-			data = fmt.Sprintf("%d %d %d %d %d %s | %s", c, in.cust.d, in.cust.w, in.d, in.w, in.amount, data)
-			if len(data) > 500 {
-				data = data[:500]
-			}
-			_, err = tx.Exec(ctx, `UPDATE customer SET c_balance = c_balance - $4, c_ytd_payment = c_ytd_payment + $4,
-				c_payment_cnt = c_payment_cnt + 1, c_data = $5 WHERE c_w_id = $1 AND c_d_id = $2 AND c_id = $3`,
-				in.cust.w, in.cust.d, c, in.amount, data)
-		} else {
-			_, err = tx.Exec(ctx, `UPDATE customer SET c_balance = c_balance - $4, c_ytd_payment = c_ytd_payment + $4,
-				c_payment_cnt = c_payment_cnt + 1 WHERE c_w_id = $1 AND c_d_id = $2 AND c_id = $3`,
-				in.cust.w, in.cust.d, c, in.amount)
-		}
-		if err != nil {
-			return fmt.Errorf("payment: update customer: %w", err)
-		}
+		// The district and the warehouse in one round trip.
 		var dName, wName, s1, s2, ci, st, z string
-		if err := tx.QueryRow(ctx, `UPDATE district SET d_ytd = d_ytd + $3 WHERE d_w_id = $1 AND d_id = $2
-			RETURNING d_name, d_street_1, d_street_2, d_city, d_state, d_zip`, in.w, in.d, in.amount).Scan(
-			&dName, &s1, &s2, &ci, &st, &z); err != nil {
-			return fmt.Errorf("payment: district: %w", err)
-		}
-		if err := tx.QueryRow(ctx, `UPDATE warehouse SET w_ytd = w_ytd + $2 WHERE w_id = $1
-			RETURNING w_name, w_street_1, w_street_2, w_city, w_state, w_zip`, in.w, in.amount).Scan(
-			&wName, &s1, &s2, &ci, &st, &z); err != nil {
-			return fmt.Errorf("payment: warehouse: %w", err)
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE district SET d_ytd = d_ytd + $3 WHERE d_w_id = $1 AND d_id = $2
+			RETURNING d_name, d_street_1, d_street_2, d_city, d_state, d_zip`, in.w, in.d, in.amount).QueryRow(func(r pgx.Row) error {
+			return r.Scan(&dName, &s1, &s2, &ci, &st, &z)
+		})
+		b.Queue(`UPDATE warehouse SET w_ytd = w_ytd + $2 WHERE w_id = $1
+			RETURNING w_name, w_street_1, w_street_2, w_city, w_state, w_zip`, in.w, in.amount).QueryRow(func(r pgx.Row) error {
+			return r.Scan(&wName, &s1, &s2, &ci, &st, &z)
+		})
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("payment: district and warehouse: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO history (h_c_id, h_c_d_id, h_c_w_id, h_d_id, h_w_id, h_date, h_amount, h_data)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, c, in.cust.d, in.cust.w, in.d, in.w, time.Now().UTC(), in.amount,
@@ -382,17 +302,26 @@ func (in deliveryIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 				RETURNING o_c_id`, in.w, d, oid, in.carrier).Scan(&cid); err != nil {
 				return fmt.Errorf("delivery: orders: %w", err)
 			}
-			if _, err := tx.Exec(ctx, `UPDATE order_line SET ol_delivery_d = $4 WHERE ol_w_id = $1 AND ol_d_id = $2 AND ol_o_id = $3`,
-				in.w, d, oid, now); err != nil {
+			// The lines are stamped and their amounts summed in one statement.
+			var sum int64
+			rows, err := tx.Query(ctx, `UPDATE order_line SET ol_delivery_d = $4 WHERE ol_w_id = $1 AND ol_d_id = $2 AND ol_o_id = $3
+				RETURNING ol_amount`, in.w, d, oid, now)
+			if err != nil {
 				return fmt.Errorf("delivery: order_line: %w", err)
 			}
-			var sum pgtype.Numeric
-			if err := tx.QueryRow(ctx, `SELECT sum(ol_amount) FROM order_line WHERE ol_w_id = $1 AND ol_d_id = $2 AND ol_o_id = $3`,
-				in.w, d, oid).Scan(&sum); err != nil {
-				return fmt.Errorf("delivery: sum order_line: %w", err)
+			for rows.Next() {
+				var amount pgtype.Numeric
+				if err := rows.Scan(&amount); err != nil {
+					rows.Close()
+					return fmt.Errorf("delivery: order_line: %w", err)
+				}
+				sum += cents(amount)
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("delivery: order_line: %w", err)
 			}
 			if _, err := tx.Exec(ctx, `UPDATE customer SET c_balance = c_balance + $4, c_delivery_cnt = c_delivery_cnt + 1
-				WHERE c_w_id = $1 AND c_d_id = $2 AND c_id = $3`, in.w, d, cid, decimal(int(cents(sum)), 2)); err != nil {
+				WHERE c_w_id = $1 AND c_d_id = $2 AND c_id = $3`, in.w, d, cid, decimal(int(sum), 2)); err != nil {
 				return fmt.Errorf("delivery: customer: %w", err)
 			}
 			done[d] = oid
