@@ -403,11 +403,14 @@ func (ec *evalContext) ignored() []mvcc.SeqRange {
 
 // lockingRead serves a read that locks what it returns (FOR UPDATE): every row read gets an
 // intent holding its present value, so the transaction holds it as if it had written it.
-// A lock is only worth having on the newest value: if one was committed above the
-// transaction's read timestamp (typically by the holder of the lock it just waited for),
-// the read fails with RetryWriteTooOld naming that timestamp, and the coordinator moves the
-// transaction's reads up to it, if they are still valid there, and reads again, instead of
-// locking a stale value that would fail the transaction at its commit.
+// A lock is only worth having on the newest value. If one was committed above the
+// transaction's read timestamp (typically by the holder of the lock it just waited for), the
+// rows are read again at the batch's write timestamp, above that value (the batch is first
+// evaluated again higher if need be), and locked there; the batch's answer carries that
+// write timestamp, and the coordinator moves the transaction's reads up to it, if they are
+// still valid there, before it uses the rows. The lock is taken either way: a read that
+// failed instead and came back after the refresh would find the row taken by the next
+// waiter, and a queue of waiters would each fail once for every one served before it.
 func (ec *evalContext) lockingRead(req kvpb.Request, seq int32) (kvpb.Response, error) {
 	if ec.ba.Txn == nil {
 		return nil, errors.New("a locking read needs a transaction")
@@ -420,15 +423,19 @@ func (ec *evalContext) lockingRead(req kvpb.Request, seq int32) (kvpb.Response, 
 	if sc, ok := req.(*kvpb.ScanRequest); ok {
 		h = scannedSpan(sc, resp)
 	}
-	newest, key, err := mvcc.NewestAbove(ec.rw, h.Key, h.EndKey, ec.ba.Timestamp)
+	newest, _, err := mvcc.NewestAbove(ec.rw, h.Key, h.EndKey, ec.ba.Timestamp)
 	if err != nil {
 		return nil, err
 	}
 	if !newest.IsEmpty() {
-		return nil, &kvpb.TransactionRetryError{Reason: kvpb.RetryWriteTooOld, Timestamp: newest.Next(),
-			Message:     fmt.Sprintf("a locking read at %s met a value committed at %s", ec.ba.Timestamp, newest),
-			Key:         key,
-			Conflicting: &kvpb.ConflictingTxn{Timestamp: newest}}
+		if !newest.Less(ec.write) {
+			return nil, &mvcc.WriteTooOldError{Timestamp: ec.write, ActualTimestamp: newest.Next()}
+		}
+		at := *ec.ba
+		at.Timestamp = ec.write
+		if resp, err = ec.r.evalRead(ec.rw, &at, req, ec.r.readOptions(&at)); err != nil {
+			return nil, err
+		}
 	}
 	var rows []mvcc.KeyValue
 	switch t := resp.(type) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -387,6 +388,98 @@ func TestLockingReadLocksNewestValue(t *testing.T) {
 				t.Fatalf("row = %q, want the waiter's", got)
 			}
 		})
+	}
+}
+
+// TestLockingReadQueueServedInTurn: transactions queued to lock one row (Payments updating
+// their warehouse) each lock the value the one before committed and commit in turn, none
+// restarting, while readers of the row (New-Orders) push each lock holder's commit above
+// what the waiters have read. A waiter whose locking read failed instead of locking the
+// newer value lost its place while it moved its reads up, and failed again at the next
+// commit: the later waiters of a queue restarted after maxReadRefreshes such failures.
+func TestLockingReadQueueServedInTurn(t *testing.T) {
+	db, _ := newDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	commitRows(t, ctx, db, "counter", "0", "other", "o")
+
+	// The waiters read first; the holder's write, and every waiter's commit, come later
+	// than their reads and after their uncertainty intervals, so each waiter must lock a
+	// value committed above its read timestamp.
+	const waiters = 8
+	txns := make([]*txn.Txn, waiters)
+	for i := range txns {
+		txns[i] = db.NewTxn()
+		if got := get(t, ctx, txns[i], "other"); got != "o" {
+			t.Fatalf("other = %q", got)
+		}
+	}
+	time.Sleep(600 * time.Millisecond)
+	holder := db.NewTxn()
+	mustPut(t, ctx, holder, "counter", "0")
+	type outcome struct {
+		err error
+	}
+	done := make(chan outcome, waiters)
+	for _, tx := range txns {
+		go func() {
+			err := func() error {
+				v, err := lockingGet(ctx, tx, "counter")
+				if err != nil {
+					return fmt.Errorf("locking read: %w", err)
+				}
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return err
+				}
+				if err := put(ctx, tx, "counter", strconv.Itoa(n+1)); err != nil {
+					return fmt.Errorf("write: %w", err)
+				}
+				return tx.Commit(ctx)
+			}()
+			if err != nil {
+				_ = tx.Rollback(ctx)
+			}
+			done <- outcome{err}
+		}()
+	}
+	stillWaiting(t, done, "the queue behind the holder")
+	// Readers of the row (New-Orders reading the warehouse) push each lock holder in turn
+	// above their reads, so each commit lands above what the waiters have read.
+	stopReading := make(chan struct{})
+	readerDone := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stopReading:
+				readerDone <- nil
+				return
+			default:
+			}
+			if err := db.RunTxn(ctx, func(ctx context.Context, tx *txn.Txn) error {
+				b := &txn.Batch{}
+				b.Get(key("counter"))
+				return tx.Run(ctx, b)
+			}); err != nil {
+				readerDone <- err
+				return
+			}
+		}
+	}()
+	if err := holder.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range waiters {
+		if o := <-done; o.err != nil {
+			t.Fatalf("a queued transaction failed: %v", o.err)
+		}
+	}
+	close(stopReading)
+	if err := <-readerDone; err != nil {
+		t.Fatalf("reader: %v", err)
+	}
+	if got := read(t, db, "counter"); got != strconv.Itoa(waiters) {
+		t.Fatalf("counter = %s after %d increments", got, waiters)
 	}
 }
 

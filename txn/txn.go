@@ -276,9 +276,28 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 		// below, where that is done.
 		b.Results = make([]Result, len(b.reqs))
 	}
+	// The batch's reads are recorded for refreshes up to the request being sent whenever the
+	// transaction's reads must move up, and the rest at the end.
+	recorded := 0
+	refresh := func(i int, ts hlc.Timestamp) error {
+		t.recordRefreshSpans(b.reqs[recorded:i], b.Results[recorded:i])
+		recorded = i
+		return t.refreshTo(ctx, ts)
+	}
 	for i, req := range b.reqs {
 		for attempt := 0; ; attempt++ {
 			err := t.sendOne(ctx, req, &b.Results[i])
+			if err == nil && isLockingRead(req) {
+				// A locking read that met a value committed above the transaction's read
+				// timestamp locked and returned the newest rows, at the write timestamp its
+				// batch came back with: what the transaction read so far must hold there
+				// too before the rows are used.
+				if read, write := t.timestamps(); read.Less(write) {
+					if err := refresh(i, write); err != nil {
+						return err
+					}
+				}
+			}
 			re, ok := refreshableRestart(err)
 			if !ok || attempt >= maxReadRefreshes || t.readOnly {
 				if err != nil {
@@ -286,39 +305,48 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 				}
 				break
 			}
-			// The request needs the transaction's reads at the error's timestamp: a
-			// value written there, within the uncertainty interval, may have been
-			// written before the transaction began; or a locking read met a value
-			// committed there, above its read timestamp. Move the reads up, if what the
-			// transaction read so far (this batch's reads included) is still valid
-			// there, and read again; at most maxReadRefreshes times.
-			t.recordRefreshSpans(b.reqs[:i], b.Results)
-			if rerr := t.refreshTo(ctx, re.Timestamp); rerr != nil {
-				if re.Reason == kvpb.RetryWriteTooOld && IsRetryable(rerr) {
-					// Nothing was wrong with the locking read: what fails the transaction
-					// is the earlier read the refresh found overwritten.
-					return rerr
-				}
+			// A value in the request's uncertainty interval may have been written before
+			// the transaction began: move the reads up past it, if what the transaction
+			// read so far is still valid there, and read again; at most maxReadRefreshes
+			// times.
+			if rerr := refresh(i, re.Timestamp); rerr != nil {
 				return err
 			}
 			b.Results[i] = Result{}
 		}
 	}
-	t.recordRefreshSpans(b.reqs, b.Results)
+	t.recordRefreshSpans(b.reqs[recorded:], b.Results[recorded:])
 	return nil
 }
 
-// maxReadRefreshes bounds how often one request moves its transaction's reads up (to read a
-// value from its uncertainty interval, or to lock the newest value) before the transaction
-// restarts instead.
+// isLockingRead reports whether req is a read that locks what it reads (FOR UPDATE).
+func isLockingRead(req kvpb.Request) bool {
+	switch r := req.(type) {
+	case *kvpb.GetRequest:
+		return r.Locking == kvpb.LockExclusive
+	case *kvpb.ScanRequest:
+		return r.Locking == kvpb.LockExclusive
+	}
+	return false
+}
+
+// timestamps returns the transaction's read and write timestamps.
+func (t *Txn) timestamps() (read, write hlc.Timestamp) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.proto.ReadTimestamp, t.proto.WriteTimestamp
+}
+
+// maxReadRefreshes bounds how often one request moves its transaction's reads up to read a
+// value from its uncertainty interval before the transaction restarts instead.
 const maxReadRefreshes = 5
 
 // refreshableRestart reports whether err asks the transaction to restart for a reason that
 // moving its reads up to the error's timestamp can cure instead: a value in its uncertainty
-// interval, or a locking read that met a newer committed value.
+// interval.
 func refreshableRestart(err error) (*kvpb.TransactionRetryError, bool) {
 	var re *kvpb.TransactionRetryError
-	ok := errors.As(err, &re) && !re.Timestamp.IsEmpty() && (re.Reason == kvpb.RetryUncertainty || re.Reason == kvpb.RetryWriteTooOld)
+	ok := errors.As(err, &re) && !re.Timestamp.IsEmpty() && re.Reason == kvpb.RetryUncertainty
 	return re, ok
 }
 
