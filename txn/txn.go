@@ -321,11 +321,9 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 
 // isLockingRead reports whether req is a read that locks what it reads (FOR UPDATE).
 func isLockingRead(req kvpb.Request) bool {
-	switch r := req.(type) {
-	case *kvpb.GetRequest:
-		return r.Locking == kvpb.LockExclusive
-	case *kvpb.ScanRequest:
-		return r.Locking == kvpb.LockExclusive
+	switch req.(type) {
+	case *kvpb.GetRequest, *kvpb.ScanRequest:
+		return req.IsWrite() // it leaves intents: an exclusive lock
 	}
 	return false
 }
