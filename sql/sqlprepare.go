@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
 	"github.com/meridiandb/meridian/sql/pgdialect"
 	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/sql/types"
@@ -84,6 +86,14 @@ func (s *Session) sqlExecute(ctx context.Context, c *pgdialect.PreparedCommand, 
 	if len(c.Args) != p.numParams() {
 		return s.fail(pgerror.New(pgerror.CodeSyntaxError, "wrong number of parameters for prepared statement %q", c.Name).
 			WithDetail(fmt.Sprintf("Expected %d parameters but got %d.", p.numParams(), len(c.Args))))
+	}
+	if c.Explain {
+		// The plan does not depend on the arguments: it is the statement's, shown with its
+		// parameters, as a generic plan.
+		explain := *p
+		explain.node = &ast.ExplainStmt{Stmt: p.node}
+		explain.plan = nil
+		return s.runSimple(ctx, &explain, nil, w)
 	}
 	var params []types.Datum
 	if len(c.Args) > 0 {

@@ -1,6 +1,7 @@
 package pgdialect
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/meridiandb/meridian/sql/pgerror"
@@ -227,12 +228,16 @@ func (r *rewriter) explain() (Statement, error) {
 	if inner.Index != nil {
 		return Statement{}, r.unsupported("EXPLAIN of " + inner.Index.StatementName())
 	}
-	// The commands carried beside the SQL have no plan to show; run as they are, the EXPLAIN
-	// would be lost and the command done. PostgreSQL explains EXECUTE and DECLARE (the query
-	// they run) and has no EXPLAIN of the rest.
+	// The commands carried beside the SQL have no plan to show, except EXECUTE (its
+	// statement's); run as they are, the EXPLAIN would be lost and the command done.
+	// PostgreSQL also explains DECLARE (its query) and has no EXPLAIN of the rest.
 	switch {
 	case inner.Prepared != nil && inner.Prepared.Verb == "EXECUTE":
-		return Statement{}, r.unsupported("EXPLAIN EXECUTE")
+		if slices.ContainsFunc(r.toks[1:k], func(t token) bool { return t.is("analyze") }) {
+			return Statement{}, r.unsupported("EXPLAIN ANALYZE EXECUTE")
+		}
+		inner.Prepared.Explain = true
+		return inner, nil
 	case inner.Cursor != nil && r.toks[k].is("declare"):
 		return Statement{}, r.unsupported("EXPLAIN DECLARE")
 	case inner.SQL == "" && (inner.Prepared != nil || inner.Cursor != nil || inner.Access != nil ||

@@ -58,6 +58,9 @@ func formatError(err error) string {
 }
 
 func writeStatement(sb *strings.Builder, st Statement) {
+	if c := st.Prepared; c != nil {
+		fmt.Fprintf(sb, "prepared: %s name=%q types=%q args=%q explain=%v\n", c.Verb, c.Name, c.Types, c.Args, c.Explain)
+	}
 	if a := st.Access; a != nil {
 		fmt.Fprintf(sb, "access %d: user=%v roles=%q if_exists=%v privileges=%q on_database=%v objects=%v grantees=%q\n",
 			a.Kind, a.User, a.Roles, a.IfExists, a.Privileges, a.OnDatabase, a.Objects, a.Grantees)

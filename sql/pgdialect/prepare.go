@@ -19,6 +19,8 @@ type PreparedCommand struct {
 	Body string
 	// Args are EXECUTE's arguments, each an expression as written.
 	Args []string
+	// Explain marks EXPLAIN EXECUTE: the statement's plan is shown, not run.
+	Explain bool
 
 	bodyStart int // Body's offset in the text, until Split knows where the statement ends
 }
