@@ -8,7 +8,8 @@ import (
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
-// The requests and responses of point reads and writes, most of what nodes send each other,
+// The requests and responses of point reads and writes, and the resolution of intents that
+// follows every commit, most of what nodes send each other,
 // encode themselves like Transaction (txncodec.go): a form version byte, then the fields in
 // order. Value receivers for MarshalBinary, so that go-msgpack finds it on values too.
 
@@ -166,5 +167,35 @@ func (p QueryIntentResponse) MarshalBinary() ([]byte, error) {
 func (p *QueryIntentResponse) UnmarshalBinary(data []byte) error {
 	return decodeForm(data, "a query intent response", func(r *wirebin.Reader) {
 		*p = QueryIntentResponse{Found: r.Bool(), Timestamp: readTimestamp(r)}
+	})
+}
+
+func (q ResolveIntentRequest) MarshalBinary() ([]byte, error) {
+	b := append(make([]byte, 0, 64+len(q.Key)+len(q.EndKey)+len(q.Txn.Key)), formVersion)
+	b = wirebin.AppendBytes(b, q.Key)
+	b = wirebin.AppendBytes(b, q.EndKey)
+	b = appendTxnMeta(b, &q.Txn)
+	b = append(b, byte(q.Status))
+	b = appendTimestamp(b, q.CommitTS)
+	return appendSeqRanges(b, q.IgnoredSeqNums), nil
+}
+
+func (q *ResolveIntentRequest) UnmarshalBinary(data []byte) error {
+	return decodeForm(data, "a resolve intent request", func(r *wirebin.Reader) {
+		*q = ResolveIntentRequest{Span: Span{Key: r.Bytes(), EndKey: r.Bytes()}}
+		readTxnMeta(r, &q.Txn)
+		q.Status = TxnStatus(r.Byte())
+		q.CommitTS = readTimestamp(r)
+		q.IgnoredSeqNums = readSeqRanges(r)
+	})
+}
+
+func (p ResolveIntentResponse) MarshalBinary() ([]byte, error) {
+	return binary.AppendVarint([]byte{formVersion}, int64(p.Resolved)), nil
+}
+
+func (p *ResolveIntentResponse) UnmarshalBinary(data []byte) error {
+	return decodeForm(data, "a resolve intent response", func(r *wirebin.Reader) {
+		*p = ResolveIntentResponse{Resolved: int(r.Varint())}
 	})
 }

@@ -53,11 +53,7 @@ func (t Transaction) AppendBinary(b []byte) ([]byte, error) {
 		b = append(b, t.AbortedBy.ID[:]...)
 		b = appendTimestamp(b, t.AbortedBy.Timestamp)
 	}
-	b = binary.AppendUvarint(b, uint64(len(t.IgnoredSeqNums)))
-	for _, r := range t.IgnoredSeqNums {
-		b = binary.AppendVarint(b, int64(r.Start))
-		b = binary.AppendVarint(b, int64(r.End))
-	}
+	b = appendSeqRanges(b, t.IgnoredSeqNums)
 	return b, nil
 }
 
@@ -99,12 +95,28 @@ func (t *Transaction) read(r *wirebin.Reader) {
 		copy(t.AbortedBy.ID[:], r.Fixed(len(t.AbortedBy.ID)))
 		t.AbortedBy.Timestamp = readTimestamp(r)
 	}
-	if n := r.Count(2); n > 0 {
-		t.IgnoredSeqNums = make([]mvcc.SeqRange, n)
-		for i := range t.IgnoredSeqNums {
-			t.IgnoredSeqNums[i] = mvcc.SeqRange{Start: int32(r.Varint()), End: int32(r.Varint())}
-		}
+	t.IgnoredSeqNums = readSeqRanges(r)
+}
+
+func appendSeqRanges(b []byte, rs []mvcc.SeqRange) []byte {
+	b = binary.AppendUvarint(b, uint64(len(rs)))
+	for _, r := range rs {
+		b = binary.AppendVarint(b, int64(r.Start))
+		b = binary.AppendVarint(b, int64(r.End))
 	}
+	return b
+}
+
+func readSeqRanges(r *wirebin.Reader) []mvcc.SeqRange {
+	n := r.Count(2)
+	if n == 0 {
+		return nil
+	}
+	rs := make([]mvcc.SeqRange, n)
+	for i := range rs {
+		rs[i] = mvcc.SeqRange{Start: int32(r.Varint()), End: int32(r.Varint())}
+	}
+	return rs
 }
 
 func appendTxnMeta(b []byte, m *mvcc.TxnMeta) []byte {

@@ -52,7 +52,8 @@ type binaryForm interface {
 // encoding decodes.
 func TestBinaryFormsCoverEveryField(t *testing.T) {
 	for _, proto := range []binaryForm{&Transaction{}, &GetRequest{}, &ScanRequest{}, &PutRequest{},
-		&ConditionalPutRequest{}, &QueryIntentRequest{}, &GetResponse{}, &ScanResponse{}, &QueryIntentResponse{}} {
+		&ConditionalPutRequest{}, &QueryIntentRequest{}, &ResolveIntentRequest{}, &GetResponse{}, &ScanResponse{},
+		&QueryIntentResponse{}, &ResolveIntentResponse{}} {
 		typ := reflect.TypeOf(proto).Elem()
 		in := reflect.New(typ)
 		n := 0

@@ -25,6 +25,25 @@ func BenchmarkBatchWire(b *testing.B) {
 		scan.KVs = append(scan.KVs, mvcc.KeyValue{Key: []byte("/t/8/order_line/7/3/3001/" + string(rune('0'+i))), Value: make([]byte, 50), Timestamp: ts})
 	}
 	reply := &BatchReply{Response: &BatchResponse{Txn: txn, Timestamp: ts, Observed: ObservedTimestamp{NodeID: 3, Timestamp: ts}, Responses: []Response{scan}}}
+	// A commit's intent resolution on one range: three intents, no transaction.
+	resolve := &BatchRequest{Timestamp: ts, RangeID: 12}
+	for _, k := range []string{"/t/5/order/7/3/3001", "/t/6/new_order/7/3/3001", "/t/2/district/7/3"} {
+		resolve.Requests = append(resolve.Requests, &ResolveIntentRequest{Span: Span{Key: []byte(k)}, Txn: txn.TxnMeta,
+			Status: Committed, CommitTS: ts})
+	}
+	b.Run("resolve", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d, err := resolve.MarshalBinary()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var out BatchRequest
+			if err := out.UnmarshalBinary(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("request", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
