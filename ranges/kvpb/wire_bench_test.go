@@ -31,32 +31,24 @@ func BenchmarkBatchWire(b *testing.B) {
 		resolve.Requests = append(resolve.Requests, &ResolveIntentRequest{Span: Span{Key: []byte(k)}, Txn: txn.TxnMeta,
 			Status: Committed, CommitTS: ts})
 	}
-	b.Run("resolve", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			d, err := resolve.MarshalBinary()
-			if err != nil {
-				b.Fatal(err)
+	for _, c := range []struct {
+		name string
+		ba   *BatchRequest
+	}{{"resolve", resolve}, {"request", ba}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d, err := c.ba.MarshalBinary()
+				if err != nil {
+					b.Fatal(err)
+				}
+				var out BatchRequest
+				if err := out.UnmarshalBinary(d); err != nil {
+					b.Fatal(err)
+				}
 			}
-			var out BatchRequest
-			if err := out.UnmarshalBinary(d); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("request", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			d, err := ba.MarshalBinary()
-			if err != nil {
-				b.Fatal(err)
-			}
-			var out BatchRequest
-			if err := out.UnmarshalBinary(d); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+		})
+	}
 	b.Run("reply", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

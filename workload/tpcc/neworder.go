@@ -91,18 +91,13 @@ func (in newOrderIn) orderLines(ctx context.Context, tx pgx.Tx, oid int) (int64,
 	if err != nil {
 		return 0, fmt.Errorf("newOrder: items: %w", err)
 	}
-	for rows.Next() {
-		var id int
-		var price pgtype.Numeric
-		var r itemRow
-		if err := rows.Scan(&id, &price, &r.name, &r.data); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("newOrder: items: %w", err)
-		}
-		r.price = cents(price)
-		items[id] = r
-	}
-	if err := rows.Err(); err != nil {
+	var id int
+	var price pgtype.Numeric
+	var name, data string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &price, &name, &data}, func() error {
+		items[id] = itemRow{price: cents(price), name: name, data: data}
+		return nil
+	}); err != nil {
 		return 0, fmt.Errorf("newOrder: items: %w", err)
 	}
 	for _, l := range in.lines {
@@ -120,15 +115,13 @@ func (in newOrderIn) orderLines(ctx context.Context, tx pgx.Tx, oid int) (int64,
 	b := &pgx.Batch{}
 	for _, w := range warehouses {
 		b.Queue(stockSQL[in.d], w, supply[w]).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var item int
-				r := &stockRow{}
-				if err := rows.Scan(&item, &r.qty, &r.data, &r.dist); err != nil {
-					return err
-				}
-				stock[stockKey{w, item}] = r
-			}
-			return rows.Err()
+			var item, qty int
+			var data, dist string
+			_, err := pgx.ForEachRow(rows, []any{&item, &qty, &data, &dist}, func() error {
+				stock[stockKey{w, item}] = &stockRow{qty: qty, data: data, dist: dist}
+				return nil
+			})
+			return err
 		})
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {

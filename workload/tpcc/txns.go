@@ -309,15 +309,11 @@ func (in deliveryIn) exec(ctx context.Context, pool *pgxpool.Pool) error {
 			if err != nil {
 				return fmt.Errorf("delivery: order_line: %w", err)
 			}
-			for rows.Next() {
-				var amount pgtype.Numeric
-				if err := rows.Scan(&amount); err != nil {
-					rows.Close()
-					return fmt.Errorf("delivery: order_line: %w", err)
-				}
+			var amount pgtype.Numeric
+			if _, err := pgx.ForEachRow(rows, []any{&amount}, func() error {
 				sum += cents(amount)
-			}
-			if err := rows.Err(); err != nil {
+				return nil
+			}); err != nil {
 				return fmt.Errorf("delivery: order_line: %w", err)
 			}
 			if _, err := tx.Exec(ctx, `UPDATE customer SET c_balance = c_balance + $4, c_delivery_cnt = c_delivery_cnt + 1
