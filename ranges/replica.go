@@ -46,6 +46,12 @@ type Replica struct {
 	// readyTerm is the Raft term in which this replica, as leader, has applied every entry
 	// committed before it took over, and so may serve reads.
 	readyTerm atomic.Uint64
+	// leaseUntil (monoNow nanoseconds) is when the lease ends unless renewed: no other
+	// replica can lead the group before then (see extendLease). leaseRenewing is set while a
+	// renewal runs in the background; transferring while this replica hands its lease over.
+	leaseUntil    atomic.Int64
+	leaseRenewing atomic.Bool
+	transferring  atomic.Bool
 	// minValidObserved is the wall time below which no observed timestamp of this node
 	// shrinks a transaction's uncertainty interval here: every value in the range written
 	// by another node's clock has a local timestamp at or below it (see uncertaintyInterval).
@@ -202,7 +208,9 @@ func (r *Replica) setDesc(d *kvpb.RangeDescriptor) {
 
 // checkLeaseholder makes sure this replica may evaluate a batch. For now the Raft leader is
 // the leaseholder; it must also have applied every entry committed before it took over, so
-// that its reads see every acknowledged write. A replica that is its range's only one waits
+// that its reads see every acknowledged write, and its lease must not have run out (see
+// leaseValid): a leader that stalled (a loaded machine, a long pause) may still think itself
+// leader after the others elected another. A replica that is its range's only one waits
 // a few election timeouts for its own election (a store starting up); any other names the
 // leader it knows of, or none, at once: the sender tries the other replicas meanwhile,
 // instead of waiting on one that may have been removed and will never hear of a leader.
@@ -216,13 +224,24 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 					return r.notLeaseHolder(0)
 				}
 			}
+			if r.transferring.Load() {
+				return r.notLeaseHolder(0)
+			}
 			term := r.raft.CurrentTerm()
 			if r.readyTerm.Load() == term {
+				if r.leaseValid() {
+					return nil
+				}
+				if err := r.renewLease(); err != nil {
+					return r.notLeaseHolder(0)
+				}
 				return nil
 			}
+			start := monoNow()
 			if err := r.raft.Barrier(3 * timeout).Error(); err != nil {
 				return r.notLeaseHolder(0)
 			}
+			r.extendLease(start)
 			r.takeLease()
 			r.readyTerm.Store(term)
 			return nil
@@ -242,6 +261,70 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// monoEpoch anchors monoNow.
+var monoEpoch = time.Now()
+
+// monoNow reads the monotonic clock, in nanoseconds since the process started: lease ends
+// are compared with it, so that a change of the wall clock cannot stretch a lease.
+func monoNow() int64 { return int64(time.Since(monoEpoch)) }
+
+// leaseDuration is how long after a round with a quorum (begun at start) this replica
+// keeps its lease. A follower stands for election only once it has heard nothing from its
+// leader for a heartbeat timeout, and refuses its vote to others until then; a quorum heard
+// from this leader after start, and any election needs one of them: no other leader can
+// exist before start plus a heartbeat timeout. The lease ends a tenth earlier, for timers
+// that fire early and clocks that run at slightly different rates.
+func (r *Replica) leaseDuration() time.Duration {
+	return r.store.cfg.RaftHeartbeatTimeout * 9 / 10
+}
+
+// extendLease moves the lease's end to start plus leaseDuration, where start was read
+// before a round of Raft (a barrier, a leadership check) that a quorum answered.
+func (r *Replica) extendLease(start int64) {
+	until := start + int64(r.leaseDuration())
+	for {
+		old := r.leaseUntil.Load()
+		if until <= old || r.leaseUntil.CompareAndSwap(old, until) {
+			return
+		}
+	}
+}
+
+// renewLease checks with a quorum that this replica still leads its group, and extends the
+// lease from when it asked.
+func (r *Replica) renewLease() error {
+	start := monoNow()
+	if err := r.raft.VerifyLeader().Error(); err != nil {
+		return err
+	}
+	r.extendLease(start)
+	return nil
+}
+
+// leaseValid reports whether this replica's lease has not run out (and is not being handed
+// over); past half its life, it renews the lease in the background, so that a busy range
+// never waits for a renewal. It is checked before a batch is evaluated and again before an
+// answer given without a round of Raft (a read, a pipelined write) leaves: a replica that
+// stalled in between may have read after another leader took over, and only a lease still
+// valid after the read proves that no other leader existed during it.
+func (r *Replica) leaseValid() bool {
+	if r.transferring.Load() {
+		return false
+	}
+	now, until := monoNow(), r.leaseUntil.Load()
+	if now >= until {
+		return false
+	}
+	if until-now < int64(r.leaseDuration()/2) && r.leaseRenewing.CompareAndSwap(false, true) {
+		// Raft settles the future, at the latest when the group shuts down.
+		go func() {
+			defer r.leaseRenewing.Store(false)
+			_ = r.renewLease()
+		}()
+	}
+	return true
 }
 
 // awaitSoleLeaseholder waits for a replica that is its range's only member to lead it. Alone
@@ -617,6 +700,11 @@ func (r *Replica) afterWrite(ba *kvpb.BatchRequest, wrote bool) {
 }
 
 func (r *Replica) sendOnce(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	// Again for every evaluation: a batch may have waited long for a lock, and the lease
+	// may have moved meanwhile.
+	if err := r.checkLeaseholder(ctx); err != nil {
+		return nil, err
+	}
 	g, err := r.latches.acquire(ctx, r.latchSpans(ba))
 	if err != nil {
 		return nil, err
@@ -653,6 +741,11 @@ func (r *Replica) sendOnce(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 	}
 	if err != nil {
 		return nil, err
+	}
+	if !r.leaseValid() && (!ba.IsWrite() || !held) {
+		// Answered without a round of Raft, which would have failed on a deposed leader:
+		// with the lease gone, another leader may have written what this one read.
+		return nil, r.notLeaseHolder(0)
 	}
 	br.Observed = kvpb.ObservedTimestamp{NodeID: r.store.cfg.NodeID, Timestamp: now}
 	return br, nil

@@ -123,6 +123,9 @@ func (r *Replica) TransferLease(ctx context.Context, nodeID uint64) error {
 	if _, ok := r.Desc().Replica(nodeID); !ok {
 		return fmt.Errorf("r%d has no replica on n%d", r.rangeID, nodeID)
 	}
+	// The target may lead before this replica hears of it: stop serving first.
+	r.transferring.Store(true)
+	defer r.transferring.Store(false)
 	if err := r.raft.LeadershipTransferToServer(raftID(nodeID), raftnet.Address(nodeID)).Error(); err != nil {
 		return fmt.Errorf("r%d: transferring the lease to n%d: %w", r.rangeID, nodeID, err)
 	}
