@@ -129,3 +129,26 @@ func (r *Reader) Count(minSize int) int {
 	}
 	return int(n)
 }
+
+// Frame prefixes the bytes of b from start on with their length, moving them up: a writer
+// appends an element in place, then frames it, so that a reader can take it whole (Reader.
+// Frame) without knowing its form, and skip what it does not understand.
+func Frame(b []byte, start int) []byte {
+	n := len(b) - start
+	var hdr [binary.MaxVarintLen64]byte
+	h := binary.PutUvarint(hdr[:], uint64(n))
+	b = append(b, hdr[:h]...)
+	copy(b[start+h:], b[start:start+n])
+	copy(b[start:], hdr[:h])
+	return b
+}
+
+// Frame reads an element written with Frame, returned without copying.
+func (r *Reader) Frame() []byte {
+	n := r.Uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return nil
+	}
+	return r.Fixed(int(n))
+}

@@ -38,7 +38,11 @@ func readKeyValue(r *wirebin.Reader) mvcc.KeyValue {
 }
 
 func (q GetRequest) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 8+len(q.Key)), formVersion)
+	return q.AppendBinary(make([]byte, 0, 8+len(q.Key)))
+}
+
+func (q GetRequest) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
 	b = append(b, byte(q.Locking))
 	return binary.AppendVarint(b, int64(q.Sequence)), nil
@@ -51,7 +55,11 @@ func (q *GetRequest) UnmarshalBinary(data []byte) error {
 }
 
 func (q ScanRequest) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 16+len(q.Key)+len(q.EndKey)), formVersion)
+	return q.AppendBinary(make([]byte, 0, 16+len(q.Key)+len(q.EndKey)))
+}
+
+func (q ScanRequest) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
 	b = wirebin.AppendBytes(b, q.EndKey)
 	b = binary.AppendVarint(b, q.MaxKeys)
@@ -68,7 +76,11 @@ func (q *ScanRequest) UnmarshalBinary(data []byte) error {
 }
 
 func (q PutRequest) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 8+len(q.Key)+len(q.Value)), formVersion)
+	return q.AppendBinary(make([]byte, 0, 8+len(q.Key)+len(q.Value)))
+}
+
+func (q PutRequest) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
 	b = wirebin.AppendBytes(b, q.Value)
 	return binary.AppendVarint(b, int64(q.Sequence)), nil
@@ -81,7 +93,11 @@ func (q *PutRequest) UnmarshalBinary(data []byte) error {
 }
 
 func (q ConditionalPutRequest) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 8+len(q.Key)+len(q.Value)), formVersion)
+	return q.AppendBinary(make([]byte, 0, 8+len(q.Key)+len(q.Value)))
+}
+
+func (q ConditionalPutRequest) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
 	b = wirebin.AppendBytes(b, q.Value)
 	b = wirebin.AppendBool(b, q.ExpectAbsent)
@@ -95,7 +111,11 @@ func (q *ConditionalPutRequest) UnmarshalBinary(data []byte) error {
 }
 
 func (q QueryIntentRequest) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 64+len(q.Key)+len(q.Txn.Key)), formVersion)
+	return q.AppendBinary(make([]byte, 0, 64+len(q.Key)+len(q.Txn.Key)))
+}
+
+func (q QueryIntentRequest) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
 	b = appendTxnMeta(b, &q.Txn)
 	b = binary.AppendVarint(b, int64(q.Sequence))
@@ -111,8 +131,10 @@ func (q *QueryIntentRequest) UnmarshalBinary(data []byte) error {
 	})
 }
 
-func (p GetResponse) MarshalBinary() ([]byte, error) {
-	b := wirebin.AppendBool(append(make([]byte, 0, 32), formVersion), p.Value != nil)
+func (p GetResponse) MarshalBinary() ([]byte, error) { return p.AppendBinary(make([]byte, 0, 32)) }
+
+func (p GetResponse) AppendBinary(b []byte) ([]byte, error) {
+	b = wirebin.AppendBool(append(b, formVersion), p.Value != nil)
 	if p.Value == nil {
 		return b, nil
 	}
@@ -130,11 +152,20 @@ func (p *GetResponse) UnmarshalBinary(data []byte) error {
 }
 
 func (p ScanResponse) MarshalBinary() ([]byte, error) {
+	return p.AppendBinary(make([]byte, 0, p.size()))
+}
+
+// size is about the length of the scan response's form.
+func (p ScanResponse) size() int {
 	size := 16 + len(p.ResumeKey)
 	for i := range p.KVs {
 		size += 24 + len(p.KVs[i].Key) + len(p.KVs[i].Value)
 	}
-	b := append(make([]byte, 0, size), formVersion)
+	return size
+}
+
+func (p ScanResponse) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, formVersion)
 	if p.KVs == nil {
 		b = append(b, 0)
 	} else {
@@ -159,8 +190,10 @@ func (p *ScanResponse) UnmarshalBinary(data []byte) error {
 	})
 }
 
-func (p QueryIntentResponse) MarshalBinary() ([]byte, error) {
-	b := wirebin.AppendBool([]byte{formVersion}, p.Found)
+func (p QueryIntentResponse) MarshalBinary() ([]byte, error) { return p.AppendBinary(nil) }
+
+func (p QueryIntentResponse) AppendBinary(b []byte) ([]byte, error) {
+	b = wirebin.AppendBool(append(b, formVersion), p.Found)
 	return appendTimestamp(b, p.Timestamp), nil
 }
 
@@ -171,7 +204,11 @@ func (p *QueryIntentResponse) UnmarshalBinary(data []byte) error {
 }
 
 func (q ResolveIntentRequest) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 64+len(q.Key)+len(q.EndKey)+len(q.Txn.Key)), formVersion)
+	return q.AppendBinary(make([]byte, 0, 64+len(q.Key)+len(q.EndKey)+len(q.Txn.Key)))
+}
+
+func (q ResolveIntentRequest) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
 	b = wirebin.AppendBytes(b, q.EndKey)
 	b = appendTxnMeta(b, &q.Txn)
@@ -190,12 +227,98 @@ func (q *ResolveIntentRequest) UnmarshalBinary(data []byte) error {
 	})
 }
 
-func (p ResolveIntentResponse) MarshalBinary() ([]byte, error) {
-	return binary.AppendVarint([]byte{formVersion}, int64(p.Resolved)), nil
+func (p ResolveIntentResponse) MarshalBinary() ([]byte, error) { return p.AppendBinary(nil) }
+
+func (p ResolveIntentResponse) AppendBinary(b []byte) ([]byte, error) {
+	return binary.AppendVarint(append(b, formVersion), int64(p.Resolved)), nil
 }
 
 func (p *ResolveIntentResponse) UnmarshalBinary(data []byte) error {
 	return decodeForm(data, "a resolve intent response", func(r *wirebin.Reader) {
 		*p = ResolveIntentResponse{Resolved: int(r.Varint())}
 	})
+}
+
+func (q DeleteRequest) MarshalBinary() ([]byte, error) { return q.AppendBinary(nil) }
+
+func (q DeleteRequest) AppendBinary(b []byte) ([]byte, error) {
+	b = wirebin.AppendBytes(append(b, formVersion), q.Key)
+	return binary.AppendVarint(b, int64(q.Sequence)), nil
+}
+
+func (q *DeleteRequest) UnmarshalBinary(data []byte) error {
+	return decodeForm(data, "a delete request", func(r *wirebin.Reader) {
+		*q = DeleteRequest{Key: r.Bytes(), Sequence: int32(r.Varint())}
+	})
+}
+
+func (q RefreshRequest) MarshalBinary() ([]byte, error) { return q.AppendBinary(nil) }
+
+func (q RefreshRequest) AppendBinary(b []byte) ([]byte, error) {
+	b = wirebin.AppendBytes(append(b, formVersion), q.Key)
+	b = wirebin.AppendBytes(b, q.EndKey)
+	return appendTimestamp(b, q.From), nil
+}
+
+func (q *RefreshRequest) UnmarshalBinary(data []byte) error {
+	return decodeForm(data, "a refresh request", func(r *wirebin.Reader) {
+		*q = RefreshRequest{Span: Span{Key: r.Bytes(), EndKey: r.Bytes()}, From: readTimestamp(r)}
+	})
+}
+
+func (q EndTxnRequest) MarshalBinary() ([]byte, error) { return q.AppendBinary(nil) }
+
+func (q EndTxnRequest) AppendBinary(b []byte) ([]byte, error) {
+	b = wirebin.AppendBool(append(b, formVersion), q.Commit)
+	b = appendSpans(b, q.LockSpans)
+	return appendInFlightWrites(b, q.InFlightWrites), nil
+}
+
+func (q *EndTxnRequest) UnmarshalBinary(data []byte) error {
+	return decodeForm(data, "an end transaction request", func(r *wirebin.Reader) {
+		*q = EndTxnRequest{Commit: r.Bool(), LockSpans: readSpans(r), InFlightWrites: readInFlightWrites(r)}
+	})
+}
+
+func (p EndTxnResponse) MarshalBinary() ([]byte, error) { return p.AppendBinary(nil) }
+
+func (p EndTxnResponse) AppendBinary(b []byte) ([]byte, error) {
+	b = wirebin.AppendBool(append(b, formVersion), p.OnePhaseCommit)
+	return appendSpans(b, p.Unresolved), nil
+}
+
+func (p *EndTxnResponse) UnmarshalBinary(data []byte) error {
+	return decodeForm(data, "an end transaction response", func(r *wirebin.Reader) {
+		*p = EndTxnResponse{OnePhaseCommit: r.Bool(), Unresolved: readSpans(r)}
+	})
+}
+
+// The responses of writes and refreshes carry nothing: their forms are the version alone.
+
+func (PutResponse) AppendBinary(b []byte) ([]byte, error) { return append(b, formVersion), nil }
+func (ConditionalPutResponse) AppendBinary(b []byte) ([]byte, error) {
+	return append(b, formVersion), nil
+}
+func (DeleteResponse) AppendBinary(b []byte) ([]byte, error)  { return append(b, formVersion), nil }
+func (RefreshResponse) AppendBinary(b []byte) ([]byte, error) { return append(b, formVersion), nil }
+
+func (p PutResponse) MarshalBinary() ([]byte, error)            { return p.AppendBinary(nil) }
+func (p ConditionalPutResponse) MarshalBinary() ([]byte, error) { return p.AppendBinary(nil) }
+func (p DeleteResponse) MarshalBinary() ([]byte, error)         { return p.AppendBinary(nil) }
+func (p RefreshResponse) MarshalBinary() ([]byte, error)        { return p.AppendBinary(nil) }
+
+func (p *PutResponse) UnmarshalBinary(data []byte) error {
+	return decodeForm(data, "a put response", func(*wirebin.Reader) { *p = PutResponse{} })
+}
+
+func (p *ConditionalPutResponse) UnmarshalBinary(data []byte) error {
+	return decodeForm(data, "a conditional put response", func(*wirebin.Reader) { *p = ConditionalPutResponse{} })
+}
+
+func (p *DeleteResponse) UnmarshalBinary(data []byte) error {
+	return decodeForm(data, "a delete response", func(*wirebin.Reader) { *p = DeleteResponse{} })
+}
+
+func (p *RefreshResponse) UnmarshalBinary(data []byte) error {
+	return decodeForm(data, "a refresh response", func(*wirebin.Reader) { *p = RefreshResponse{} })
 }

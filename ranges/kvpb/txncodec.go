@@ -35,17 +35,9 @@ func (t Transaction) AppendBinary(b []byte) ([]byte, error) {
 		b = appendTimestamp(b, o.Timestamp)
 	}
 	b = appendTimestamp(b, t.LastHeartbeat)
-	b = binary.AppendUvarint(b, uint64(len(t.LockSpans)))
-	for _, sp := range t.LockSpans {
-		b = wirebin.AppendBytes(b, sp.Key)
-		b = wirebin.AppendBytes(b, sp.EndKey)
-	}
+	b = appendSpans(b, t.LockSpans)
 	b = binary.AppendUvarint(b, t.GatewayNodeID)
-	b = binary.AppendUvarint(b, uint64(len(t.InFlightWrites)))
-	for _, w := range t.InFlightWrites {
-		b = wirebin.AppendBytes(b, w.Key)
-		b = binary.AppendVarint(b, int64(w.Sequence))
-	}
+	b = appendInFlightWrites(b, t.InFlightWrites)
 	b = wirebin.AppendBytes(b, []byte(t.AbortReason))
 	b = wirebin.AppendBytes(b, t.AbortKey)
 	b = wirebin.AppendBool(b, t.AbortedBy != nil)
@@ -75,19 +67,9 @@ func (t *Transaction) read(r *wirebin.Reader) {
 		}
 	}
 	t.LastHeartbeat = readTimestamp(r)
-	if n := r.Count(2); n > 0 {
-		t.LockSpans = make([]Span, n)
-		for i := range t.LockSpans {
-			t.LockSpans[i] = Span{Key: r.Bytes(), EndKey: r.Bytes()}
-		}
-	}
+	t.LockSpans = readSpans(r)
 	t.GatewayNodeID = r.Uvarint()
-	if n := r.Count(2); n > 0 {
-		t.InFlightWrites = make([]InFlightWrite, n)
-		for i := range t.InFlightWrites {
-			t.InFlightWrites[i] = InFlightWrite{Key: r.Bytes(), Sequence: int32(r.Varint())}
-		}
-	}
+	t.InFlightWrites = readInFlightWrites(r)
 	t.AbortReason = RetryReason(r.Bytes())
 	t.AbortKey = r.Bytes()
 	if r.Bool() {
@@ -117,6 +99,49 @@ func readSeqRanges(r *wirebin.Reader) []mvcc.SeqRange {
 		rs[i] = mvcc.SeqRange{Start: int32(r.Varint()), End: int32(r.Varint())}
 	}
 	return rs
+}
+
+// appendSpans appends a list of spans; readSpans reads it back, nil when empty.
+func appendSpans(b []byte, spans []Span) []byte {
+	b = binary.AppendUvarint(b, uint64(len(spans)))
+	for _, sp := range spans {
+		b = wirebin.AppendBytes(b, sp.Key)
+		b = wirebin.AppendBytes(b, sp.EndKey)
+	}
+	return b
+}
+
+func readSpans(r *wirebin.Reader) []Span {
+	n := r.Count(2)
+	if n == 0 {
+		return nil
+	}
+	spans := make([]Span, n)
+	for i := range spans {
+		spans[i] = Span{Key: r.Bytes(), EndKey: r.Bytes()}
+	}
+	return spans
+}
+
+func appendInFlightWrites(b []byte, ws []InFlightWrite) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ws)))
+	for _, w := range ws {
+		b = wirebin.AppendBytes(b, w.Key)
+		b = binary.AppendVarint(b, int64(w.Sequence))
+	}
+	return b
+}
+
+func readInFlightWrites(r *wirebin.Reader) []InFlightWrite {
+	n := r.Count(2)
+	if n == 0 {
+		return nil
+	}
+	ws := make([]InFlightWrite, n)
+	for i := range ws {
+		ws[i] = InFlightWrite{Key: r.Bytes(), Sequence: int32(r.Varint())}
+	}
+	return ws
 }
 
 func appendTxnMeta(b []byte, m *mvcc.TxnMeta) []byte {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"time"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 
@@ -13,12 +12,11 @@ import (
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
-// The network encoding of batches is MessagePack with struct fields keyed by name, so a node
-// ignores fields it does not know and reads absent ones as zero: nodes of adjacent versions
-// can talk. Interface values (requests, responses, errors) travel as unions with one
-// pointer field per concrete type, of which exactly one is set. A type with MarshalBinary
-// (Transaction, see txncodec.go) travels as a byte string in its own form instead, which
-// carries a version byte and is read leniently (bytes after the known fields are ignored).
+// The requests and responses without binary forms, and errors, travel in batches
+// (batchcodec.go) as MessagePack with struct fields keyed by name, so a node ignores fields
+// it does not know and reads absent ones as zero: nodes of adjacent versions can talk. An
+// error's typed detail travels as a union with one pointer field per type, of which at most
+// one is set.
 
 // wireHandle is configured once and then shared; go-msgpack handles are safe for concurrent
 // use after their first use.
@@ -43,71 +41,6 @@ func decodeWire(b []byte, v any) (err error) {
 	return codec.NewDecoderBytes(b, wireHandle).Decode(v)
 }
 
-type requestUnion struct {
-	Get            *GetRequest            `codec:",omitempty"`
-	Scan           *ScanRequest           `codec:",omitempty"`
-	Put            *PutRequest            `codec:",omitempty"`
-	ConditionalPut *ConditionalPutRequest `codec:",omitempty"`
-	Delete         *DeleteRequest         `codec:",omitempty"`
-	DeleteRange    *DeleteRangeRequest    `codec:",omitempty"`
-	EndTxn         *EndTxnRequest         `codec:",omitempty"`
-	HeartbeatTxn   *HeartbeatTxnRequest   `codec:",omitempty"`
-	QueryTxn       *QueryTxnRequest       `codec:",omitempty"`
-	QueryIntent    *QueryIntentRequest    `codec:",omitempty"`
-	RecoverTxn     *RecoverTxnRequest     `codec:",omitempty"`
-	PushTxn        *PushTxnRequest        `codec:",omitempty"`
-	ResolveIntent  *ResolveIntentRequest  `codec:",omitempty"`
-	Refresh        *RefreshRequest        `codec:",omitempty"`
-	GC             *GCRequest             `codec:",omitempty"`
-	AdminSplit     *AdminSplitRequest     `codec:",omitempty"`
-	RangeStats     *RangeStatsRequest     `codec:",omitempty"`
-	AdminMerge     *AdminMergeRequest     `codec:",omitempty"`
-	Subsume        *SubsumeRequest        `codec:",omitempty"`
-	ResolveMerge   *ResolveMergeRequest   `codec:",omitempty"`
-	AdminRelocate  *AdminRelocateRequest  `codec:",omitempty"`
-	Increment      *IncrementRequest      `codec:",omitempty"`
-	ClearRange     *ClearRangeRequest     `codec:",omitempty"`
-}
-
-type responseUnion struct {
-	Get            *GetResponse            `codec:",omitempty"`
-	Scan           *ScanResponse           `codec:",omitempty"`
-	Put            *PutResponse            `codec:",omitempty"`
-	ConditionalPut *ConditionalPutResponse `codec:",omitempty"`
-	Delete         *DeleteResponse         `codec:",omitempty"`
-	DeleteRange    *DeleteRangeResponse    `codec:",omitempty"`
-	EndTxn         *EndTxnResponse         `codec:",omitempty"`
-	HeartbeatTxn   *HeartbeatTxnResponse   `codec:",omitempty"`
-	QueryTxn       *QueryTxnResponse       `codec:",omitempty"`
-	QueryIntent    *QueryIntentResponse    `codec:",omitempty"`
-	RecoverTxn     *RecoverTxnResponse     `codec:",omitempty"`
-	PushTxn        *PushTxnResponse        `codec:",omitempty"`
-	ResolveIntent  *ResolveIntentResponse  `codec:",omitempty"`
-	Refresh        *RefreshResponse        `codec:",omitempty"`
-	GC             *GCResponse             `codec:",omitempty"`
-	AdminSplit     *AdminSplitResponse     `codec:",omitempty"`
-	RangeStats     *RangeStatsResponse     `codec:",omitempty"`
-	AdminMerge     *AdminMergeResponse     `codec:",omitempty"`
-	Subsume        *SubsumeResponse        `codec:",omitempty"`
-	ResolveMerge   *ResolveMergeResponse   `codec:",omitempty"`
-	AdminRelocate  *AdminRelocateResponse  `codec:",omitempty"`
-	Increment      *IncrementResponse      `codec:",omitempty"`
-	ClearRange     *ClearRangeResponse     `codec:",omitempty"`
-}
-
-// setUnion stores v in the field of *union that has v's type.
-func setUnion(union any, v any) error {
-	u := reflect.ValueOf(union).Elem()
-	vt := reflect.TypeOf(v)
-	for i := 0; i < u.NumField(); i++ {
-		if u.Field(i).Type() == vt {
-			u.Field(i).Set(reflect.ValueOf(v))
-			return nil
-		}
-	}
-	return fmt.Errorf("kvpb: %T has no network encoding", v)
-}
-
 // getUnion returns the one field of *union that is set.
 func getUnion(union any) (any, error) {
 	u := reflect.ValueOf(union).Elem()
@@ -123,101 +56,6 @@ func getUnion(union any) (any, error) {
 		return nil, fmt.Errorf("kvpb: a %s holds %d values, want 1", u.Type().Name(), n)
 	}
 	return found, nil
-}
-
-type wireBatchRequest struct {
-	Timestamp hlc.Timestamp
-	Txn       *Transaction `codec:",omitempty"`
-	RangeID   uint64
-	Requests  []requestUnion
-	// LockTimeout in nanoseconds.
-	LockTimeout    int64 `codec:",omitempty"`
-	AsyncConsensus bool  `codec:",omitempty"`
-}
-
-// MarshalBinary encodes the batch for the network.
-func (b *BatchRequest) MarshalBinary() ([]byte, error) {
-	w := wireBatchRequest{Timestamp: b.Timestamp, Txn: b.Txn, RangeID: b.RangeID, Requests: make([]requestUnion, len(b.Requests)), LockTimeout: int64(b.LockTimeout), AsyncConsensus: b.AsyncConsensus}
-	for i, r := range b.Requests {
-		if err := setUnion(&w.Requests[i], r); err != nil {
-			return nil, err
-		}
-	}
-	return encodeWire(&w)
-}
-
-// UnmarshalBinary decodes a batch encoded by MarshalBinary.
-func (b *BatchRequest) UnmarshalBinary(data []byte) error {
-	var w wireBatchRequest
-	if err := decodeWire(data, &w); err != nil {
-		return fmt.Errorf("kvpb: decoding batch request: %w", err)
-	}
-	*b = BatchRequest{Timestamp: w.Timestamp, Txn: w.Txn, RangeID: w.RangeID, Requests: make([]Request, len(w.Requests)), LockTimeout: time.Duration(w.LockTimeout), AsyncConsensus: w.AsyncConsensus}
-	for i := range w.Requests {
-		r, err := getUnion(&w.Requests[i])
-		if err != nil {
-			return err
-		}
-		b.Requests[i] = r.(Request)
-	}
-	return nil
-}
-
-type wireBatchResponse struct {
-	Responses []responseUnion
-	Txn       *Transaction `codec:",omitempty"`
-	Timestamp hlc.Timestamp
-	Observed  ObservedTimestamp `codec:",omitempty"`
-}
-
-// BatchReply is a node's answer to a BatchRequest sent over the network: a response, or an
-// error whose type survives the trip.
-type BatchReply struct {
-	Response *BatchResponse
-	Err      *Error
-}
-
-type wireBatchReply struct {
-	Response *wireBatchResponse `codec:",omitempty"`
-	Err      *Error             `codec:",omitempty"`
-}
-
-// MarshalBinary encodes the reply for the network.
-func (r *BatchReply) MarshalBinary() ([]byte, error) {
-	var w wireBatchReply
-	w.Err = r.Err
-	if br := r.Response; br != nil {
-		w.Response = &wireBatchResponse{Txn: br.Txn, Timestamp: br.Timestamp, Observed: br.Observed, Responses: make([]responseUnion, len(br.Responses))}
-		for i, resp := range br.Responses {
-			if err := setUnion(&w.Response.Responses[i], resp); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return encodeWire(&w)
-}
-
-// UnmarshalBinary decodes a reply encoded by MarshalBinary.
-func (r *BatchReply) UnmarshalBinary(data []byte) error {
-	var w wireBatchReply
-	if err := decodeWire(data, &w); err != nil {
-		return fmt.Errorf("kvpb: decoding batch reply: %w", err)
-	}
-	*r = BatchReply{Err: w.Err}
-	if wr := w.Response; wr != nil {
-		r.Response = &BatchResponse{Txn: wr.Txn, Timestamp: wr.Timestamp, Observed: wr.Observed, Responses: make([]Response, len(wr.Responses))}
-		for i := range wr.Responses {
-			resp, err := getUnion(&wr.Responses[i])
-			if err != nil {
-				return err
-			}
-			r.Response.Responses[i] = resp
-		}
-	}
-	if r.Response == nil && r.Err == nil {
-		return errors.New("kvpb: a batch reply holds neither a response nor an error")
-	}
-	return nil
 }
 
 // Error carries an error across the network. Message is the whole text of the original
