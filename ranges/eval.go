@@ -47,8 +47,10 @@ func (r *Replica) evaluateRead(ctx context.Context, ba *kvpb.BatchRequest) (*kvp
 	opts := r.readOptions(ba)
 	snap := r.store.db.NewSnapshot()
 	defer snap.Close()
+	rd := mvcc.Shared(snap)
+	defer rd.CloseIter()
 	for _, req := range ba.Requests {
-		resp, err := r.evalRead(snap, ba, req, opts)
+		resp, err := r.evalRead(rd, ba, req, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -267,7 +269,9 @@ func (r *Replica) canOnePhaseCommit(ba *kvpb.BatchRequest) bool {
 
 func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS, local hlc.Timestamp, onePC bool) (*kvpb.BatchResponse, *pebble.Batch, error) {
 	batch := r.store.db.NewIndexedBatch()
-	ec := &evalContext{r: r, ba: ba, rw: batch, write: writeTS, local: local}
+	rw := mvcc.SharedWriter(batch)
+	defer rw.CloseIter() // before the caller proposes or closes the batch
+	ec := &evalContext{r: r, ba: ba, rw: rw, write: writeTS, local: local}
 	if ba.Txn != nil {
 		ec.txn = ba.Txn.Clone()
 		ec.txn.WriteTimestamp = writeTS
@@ -281,7 +285,7 @@ func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS, local hlc.Timestam
 		var resp kvpb.Response
 		var err error
 		if !req.IsWrite() {
-			resp, err = r.evalRead(batch, ba, req, opts)
+			resp, err = r.evalRead(rw, ba, req, opts)
 		} else {
 			resp, err = ec.evalWrite(req, onePC)
 		}

@@ -22,7 +22,7 @@ func GC(rw ReadWriter, start, end []byte, threshold hlc.Timestamp) (GCStats, err
 	if err != nil {
 		return st, err
 	}
-	defer it.Close()
+	defer closeIter(rw, it)
 	var prefix []byte
 	var provisional hlc.Timestamp
 	var hasIntent, keptOne bool

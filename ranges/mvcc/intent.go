@@ -1,7 +1,6 @@
 package mvcc
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble"
@@ -68,24 +67,16 @@ func PushIntent(rw ReadWriter, key []byte, id TxnID, to hlc.Timestamp) (bool, er
 // has no intent of id) and the key's engine prefix.
 func intentOf(r pebble.Reader, key []byte, id TxnID) (*intentMeta, []byte, error) {
 	prefix := keyPrefix(key)
-	v, closer, err := r.Get(prefix)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, prefix, nil
-	}
-	if err != nil {
+	v, found, err := getExact(r, prefix, prefix)
+	if !found || err != nil {
 		return nil, prefix, err
 	}
-	defer closer.Close()
-	meta, err := decodeIntentMeta(v, true)
+	meta, err := decodeIntentMeta(v, true) // v is a copy: the history may point into it
 	if err != nil {
 		return nil, prefix, fmt.Errorf("key %q: %w", key, err)
 	}
 	if meta.ID != id {
 		return nil, prefix, nil
-	}
-	for i := range meta.History {
-		// The values point into v, which the closer releases.
-		meta.History[i].Value = append([]byte(nil), meta.History[i].Value...)
 	}
 	return &meta, prefix, nil
 }
@@ -160,7 +151,7 @@ func intentKeys(r pebble.Reader, start, end []byte, id TxnID) ([][]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer it.Close()
+	defer closeIter(r, it)
 	var keys [][]byte
 	var next []byte
 	for ok := it.First(); ok; ok = it.SeekGE(next) {
@@ -195,7 +186,7 @@ func CheckNoNewerWrites(r pebble.Reader, start, end []byte, from, to hlc.Timesta
 	if err != nil {
 		return err
 	}
-	defer it.Close()
+	defer closeIter(r, it)
 	var prefix, buf []byte
 	for ok := it.First(); ok; {
 		n, err := keyPrefixLen(it.Key())
@@ -257,7 +248,7 @@ func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Time
 		}
 		ok = it.First()
 	}
-	defer it.Close()
+	defer closeIter(r, it)
 	var newest hlc.Timestamp
 	var newestKey, prefix []byte
 	for ok {

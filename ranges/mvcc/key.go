@@ -186,15 +186,8 @@ func PutUnversioned(w pebble.Writer, key, value []byte) error {
 
 // GetUnversioned reads a value written by PutUnversioned.
 func GetUnversioned(r pebble.Reader, key []byte) ([]byte, bool, error) {
-	v, closer, err := r.Get(EncodeKey(key, hlc.Timestamp{}))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	defer closer.Close()
-	return append([]byte(nil), v...), true, nil
+	k := EncodeKey(key, hlc.Timestamp{})
+	return getExact(r, k, k)
 }
 
 // DeleteUnversioned removes a value written by PutUnversioned.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -276,6 +277,14 @@ func TestRandomAgainstModel(t *testing.T) {
 	}
 }
 
+// commitIfOK commits b if err is nil, and returns err or the commit's error.
+func commitIfOK(b *pebble.Batch, err error) error {
+	if err != nil {
+		return err
+	}
+	return b.Commit(pebble.NoSync)
+}
+
 func runRandom(t *testing.T, seed int64, ops int) {
 	db := openMem(t)
 	rng := rand.New(rand.NewSource(seed))
@@ -332,13 +341,61 @@ func runRandom(t *testing.T, seed int64, ops int) {
 		}
 		return hlc.Timestamp{WallTime: w, Logical: int32(rng.Intn(2))}
 	}
-	apply := func(f func(b *pebble.Batch) error) error {
+	// reads is what Get and Scan read: the database, or half the time a snapshot whose
+	// one-key reads share an iterator, kept until the next write so that reads of different
+	// keys and spans take turns on it.
+	var reads pebble.Reader = db
+	var shared *SharedReader
+	dropShared := func() {
+		if shared != nil {
+			if err := shared.CloseIter(); err != nil {
+				t.Fatal(err)
+			}
+			shared.Reader.Close()
+			shared, reads = nil, db
+		}
+	}
+	defer dropShared()
+	pickReader := func() {
+		if shared == nil && rng.Intn(2) == 0 {
+			shared = Shared(db.NewSnapshot())
+			reads = shared
+		}
+	}
+	// apply runs f in an indexed batch, committing it if f succeeds. Half the time the
+	// batch is wrapped so that f's reads share an iterator, which a read before f has
+	// already built and positioned; after f, reads through the shared iterator must see
+	// what reads of the batch itself see, f's writes included.
+	apply := func(f func(b ReadWriter) error) error {
+		dropShared()
 		b := db.NewIndexedBatch()
 		defer b.Close()
-		if err := f(b); err != nil {
+		if rng.Intn(2) == 1 {
+			return commitIfOK(b, f(b))
+		}
+		sw := SharedWriter(b)
+		defer sw.CloseIter() // before b.Close: deferred calls run last in, first out
+		anyTS := hlc.Timestamp{WallTime: now + 10}
+		if _, err := Get(sw, []byte(keys[rng.Intn(len(keys))]), anyTS, ReadOptions{Inconsistent: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f(sw); err != nil {
 			return err
 		}
-		return b.Commit(pebble.NoSync)
+		for _, k := range keys {
+			for _, txn := range append([]*TxnMeta{nil}, txns...) {
+				opts := ReadOptions{Txn: txn, Inconsistent: txn == nil}
+				got, gerr := Get(sw, []byte(k), anyTS, opts)
+				want, werr := Get(b, []byte(k), anyTS, opts)
+				if !reflect.DeepEqual(got, want) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
+					t.Fatalf("in a batch, %q through the shared iterator: %v, %v; through the batch: %v, %v", k, got, gerr, want, werr)
+				}
+			}
+		}
+		if err := sw.CloseIter(); err != nil { // a batch is committed with no iterator open
+			t.Fatal(err)
+		}
+		return commitIfOK(b, nil)
 	}
 
 	// seen counts outcomes, to check the run exercised what it claims to.
@@ -378,7 +435,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 			}
 			local := randLocal(ts)
 			want := m.write(k, ts, local, val, nil, false)
-			got := outcome(nil, apply(func(b *pebble.Batch) error { return Put(b, []byte(k), ts, local, []byte(val), nil) }))
+			got := outcome(nil, apply(func(b ReadWriter) error { return Put(b, []byte(k), ts, local, []byte(val), nil) }))
 			count(want)
 			if got != want {
 				t.Fatalf("op %d: Put(%q@%s): got %s, want %s", i, k, ts, got, want)
@@ -393,7 +450,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 			absent := rng.Intn(3) == 0
 			local := randLocal(txn.WriteTimestamp)
 			want := m.write(k, txn.WriteTimestamp, local, val, txn, absent)
-			got := outcome(nil, apply(func(b *pebble.Batch) error {
+			got := outcome(nil, apply(func(b ReadWriter) error {
 				return ConditionalPut(b, []byte(k), txn.WriteTimestamp, local, []byte(val), txn, absent, nil)
 			}))
 			count(want)
@@ -407,7 +464,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 			to := randTS(4)
 			want := m.push(k, txn.ID, to)
 			var got bool
-			if err := apply(func(b *pebble.Batch) (err error) {
+			if err := apply(func(b ReadWriter) (err error) {
 				got, err = PushIntent(b, []byte(k), txn.ID, to)
 				return err
 			}); err != nil || got != want {
@@ -427,7 +484,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 			commitTS := txn.WriteTimestamp
 			want := m.resolve(k, txn.ID, commit, commitTS)
 			var got bool
-			if err := apply(func(b *pebble.Batch) (err error) {
+			if err := apply(func(b ReadWriter) (err error) {
 				got, err = ResolveIntent(b, []byte(k), txn.ID, commit, commitTS, nil)
 				return err
 			}); err != nil || got != want {
@@ -445,7 +502,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 				}
 			}
 			var got int
-			if err := apply(func(b *pebble.Batch) (err error) {
+			if err := apply(func(b ReadWriter) (err error) {
 				got, err = ResolveIntentRange(b, []byte(bounds[0]), []byte(bounds[len(bounds)-1]), txn.ID, commit, commitTS, nil)
 				return err
 			}); err != nil || got != want {
@@ -454,6 +511,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 			txns[j] = newTxn(now)
 
 		case op < 55: // move everything to sstables, where reads go through bloom filters
+			dropShared() // a snapshot would keep reads on the memtable
 			if err := db.Flush(); err != nil {
 				t.Fatal(err)
 			}
@@ -472,7 +530,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 				}
 			}
 			var st GCStats
-			if err := apply(func(b *pebble.Batch) (err error) {
+			if err := apply(func(b ReadWriter) (err error) {
 				st, err = GC(b, []byte(bounds[0]), []byte(bounds[len(bounds)-1]), threshold)
 				return err
 			}); err != nil || st.VersionsRemoved != want {
@@ -482,7 +540,8 @@ func runRandom(t *testing.T, seed int64, ops int) {
 		case op < 75: // Get
 			ts := readTS()
 			opts := randReadOpts(ts)
-			kv, err := Get(db, []byte(k), ts, opts)
+			pickReader()
+			kv, err := Get(reads, []byte(k), ts, opts)
 			var kvs []KeyValue
 			if kv != nil {
 				kvs = []KeyValue{*kv}
@@ -500,7 +559,8 @@ func runRandom(t *testing.T, seed int64, ops int) {
 			}
 			ts := readTS()
 			opts := ScanOptions{ReadOptions: randReadOpts(ts), Reverse: rng.Intn(2) == 0}
-			res, err := Scan(db, []byte(a), []byte(b), ts, opts)
+			pickReader()
+			res, err := Scan(reads, []byte(a), []byte(b), ts, opts)
 			want := m.scan(sorted, a, b, ts, opts)
 			count(want)
 			if got := outcome(res.KVs, err); got != want {
@@ -513,7 +573,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 			var all []KeyValue
 			start, end := []byte(a), []byte(b)
 			for page := 0; ; page++ {
-				res, err := Scan(db, start, end, ts, opts)
+				res, err := Scan(reads, start, end, ts, opts)
 				if err != nil || page > len(keys) {
 					t.Fatalf("op %d: page %d of [%q,%q): %v", i, page, a, b, err)
 				}

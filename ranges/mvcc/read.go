@@ -115,10 +115,6 @@ func keySpace(userKey []byte) (prefix, upper, version []byte) {
 	return prefix[:n:n], upper[:n:n], version
 }
 
-func newIter(r pebble.Reader, lower, upper []byte) (*pebble.Iterator, error) {
-	return r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-}
-
 // versionTS returns the timestamp of engine key k if it is a version of the user key with this
 // prefix, and whether its value carries a header; ok is false when k is the meta slot or
 // belongs to another user key.
@@ -292,7 +288,7 @@ func Get(r pebble.Reader, key []byte, ts hlc.Timestamp, opts ReadOptions) (*KeyV
 	if err != nil {
 		return nil, err
 	}
-	defer it.Close()
+	defer closeIter(r, it)
 	rd := newReader(it, ts, opts)
 	rd.prefixSeek, rd.buf = true, buf
 	value, vts, found, intent, err := rd.readKey(prefix, false)
@@ -319,7 +315,7 @@ func Scan(r pebble.Reader, start, end []byte, ts hlc.Timestamp, opts ScanOptions
 	if err != nil {
 		return res, err
 	}
-	defer it.Close()
+	defer closeIter(r, it)
 	rd := newReader(it, ts, opts.ReadOptions)
 	var intents []Intent
 	// arena holds the keys and values returned; subslices stay valid when it grows.

@@ -105,16 +105,10 @@ func decodeVersionSuffix(s []byte) (hlc.Timestamp, bool, error) {
 func versionAt(r pebble.Reader, prefix []byte, ts hlc.Timestamp) (key, stored []byte, header, found bool, err error) {
 	for _, header := range []bool{false, true} {
 		k := appendVersion(append([]byte(nil), prefix...), ts, header)
-		v, closer, err := r.Get(k)
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
+		v, found, err := getExact(r, prefix, k)
+		if found || err != nil {
+			return k, v, header, found, err
 		}
-		if err != nil {
-			return nil, nil, false, false, err
-		}
-		stored = append([]byte(nil), v...)
-		closer.Close()
-		return k, stored, header, true, nil
 	}
 	return nil, nil, false, false, nil
 }

@@ -61,7 +61,7 @@ func write(rw ReadWriter, key []byte, ts, local hlc.Timestamp, value []byte, txn
 	if err != nil {
 		return err
 	}
-	defer it.Close()
+	defer closeIter(rw, it)
 
 	var own *intentMeta // the writer's own intent on key, of any epoch
 	var ownKey []byte   // the engine key of its provisional value
