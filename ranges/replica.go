@@ -48,10 +48,10 @@ type Replica struct {
 	readyTerm atomic.Uint64
 	// leaseUntil (monoNow nanoseconds) is when the lease ends unless renewed: no other
 	// replica can lead the group before then (see extendLease). leaseRenewing is set while a
-	// renewal runs in the background; transferring while this replica hands its lease over.
+	// renewal runs in the background; transfers counts the handovers of the lease under way.
 	leaseUntil    atomic.Int64
 	leaseRenewing atomic.Bool
-	transferring  atomic.Bool
+	transfers     atomic.Int32
 	// minValidObserved is the wall time below which no observed timestamp of this node
 	// shrinks a transaction's uncertainty interval here: every value in the range written
 	// by another node's clock has a local timestamp at or below it (see uncertaintyInterval).
@@ -224,7 +224,7 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 					return r.notLeaseHolder(0)
 				}
 			}
-			if r.transferring.Load() {
+			if r.transfers.Load() > 0 {
 				return r.notLeaseHolder(0)
 			}
 			term := r.raft.CurrentTerm()
@@ -310,7 +310,7 @@ func (r *Replica) renewLease() error {
 // stalled in between may have read after another leader took over, and only a lease still
 // valid after the read proves that no other leader existed during it.
 func (r *Replica) leaseValid() bool {
-	if r.transferring.Load() {
+	if r.transfers.Load() > 0 {
 		return false
 	}
 	now, until := monoNow(), r.leaseUntil.Load()

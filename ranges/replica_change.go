@@ -123,9 +123,12 @@ func (r *Replica) TransferLease(ctx context.Context, nodeID uint64) error {
 	if _, ok := r.Desc().Replica(nodeID); !ok {
 		return fmt.Errorf("r%d has no replica on n%d", r.rangeID, nodeID)
 	}
-	// The target may lead before this replica hears of it: stop serving first.
-	r.transferring.Store(true)
-	defer r.transferring.Store(false)
+	// The target may lead before this replica hears of it: stop serving first, and whatever
+	// the outcome, ask a quorum before serving again (the target, told to stand for
+	// election at once, gets votes that the lease counted on being refused).
+	r.transfers.Add(1)
+	r.leaseUntil.Store(0)
+	defer r.transfers.Add(-1)
 	if err := r.raft.LeadershipTransferToServer(raftID(nodeID), raftnet.Address(nodeID)).Error(); err != nil {
 		return fmt.Errorf("r%d: transferring the lease to n%d: %w", r.rangeID, nodeID, err)
 	}
