@@ -41,6 +41,8 @@ type Replica struct {
 	latches *latchManager
 	tsc     *tsCache
 	locks   *lockTable    // writers waiting for other transactions' intents
+	// finalized are transactions whose intents lock waiters here found finished.
+	finalized finalizedTxns
 	txnWait *txnWaitQueue // pushes waiting for transactions whose records live here
 
 	// readyTerm is the Raft term in which this replica, as leader, has applied every entry
@@ -705,6 +707,7 @@ func (r *Replica) sendOnce(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 	if err := r.checkLeaseholder(ctx); err != nil {
 		return nil, err
 	}
+	term := r.readyTerm.Load()
 	g, err := r.latches.acquire(ctx, r.latchSpans(ba))
 	if err != nil {
 		return nil, err
@@ -742,10 +745,14 @@ func (r *Replica) sendOnce(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Ba
 	if err != nil {
 		return nil, err
 	}
-	if !r.leaseValid() && (!ba.IsWrite() || !held) {
+	if (!ba.IsWrite() || !held) && !r.leaseValid() {
 		// Answered without a round of Raft, which would have failed on a deposed leader:
-		// with the lease gone, another leader may have written what this one read.
-		return nil, r.notLeaseHolder(0)
+		// with the lease gone, another leader may have written what this one read, unless
+		// a quorum still follows this one in the same term (a new leader would have been
+		// elected in a later term, by a quorum that then refuses this one).
+		if err := r.renewLease(); err != nil || r.raft.CurrentTerm() != term {
+			return nil, r.notLeaseHolder(0)
+		}
 	}
 	br.Observed = kvpb.ObservedTimestamp{NodeID: r.store.cfg.NodeID, Timestamp: now}
 	return br, nil
