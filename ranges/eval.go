@@ -165,12 +165,21 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 			}
 		}
 	}
+	// resolve are intents of finished transactions met by an earlier attempt, which the
+	// next resolves in its own batch before evaluating (see finalizedTxns).
+	var resolve []mvcc.Intent
 	for attempt := 0; ; attempt++ {
-		br, batch, err := r.evalWriteAt(ba, writeTS, now, onePC)
+		br, batch, err := r.evalWriteAt(ba, writeTS, now, onePC, resolve)
 		var wto *mvcc.WriteTooOldError
 		if errors.As(err, &wto) && attempt < maxEvalAttempts {
 			batch.Close()
 			writeTS = writeTS.Forward(wto.ActualTimestamp)
+			continue
+		}
+		var wie *mvcc.WriteIntentError
+		if errors.As(err, &wie) && attempt < maxEvalAttempts && r.finalized.allKnown(wie.Intents) {
+			batch.Close()
+			resolve = append(resolve, wie.Intents...)
 			continue
 		}
 		if err != nil {
@@ -267,10 +276,13 @@ func (r *Replica) canOnePhaseCommit(ba *kvpb.BatchRequest) bool {
 	return true
 }
 
-func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS, local hlc.Timestamp, onePC bool) (*kvpb.BatchResponse, *pebble.Batch, error) {
+func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS, local hlc.Timestamp, onePC bool, resolve []mvcc.Intent) (*kvpb.BatchResponse, *pebble.Batch, error) {
 	batch := r.store.db.NewIndexedBatch()
 	rw := mvcc.SharedWriter(batch)
 	defer rw.CloseIter() // before the caller proposes or closes the batch
+	if err := r.finalized.resolve(rw, resolve); err != nil {
+		return nil, batch, err
+	}
 	ec := &evalContext{r: r, ba: ba, rw: rw, write: writeTS, local: local}
 	if ba.Txn != nil {
 		ec.txn = ba.Txn.Clone()

@@ -278,10 +278,10 @@ func (r *Replica) pushLockHolder(ctx context.Context, ba *kvpb.BatchRequest, key
 		if !res.pushee.Status.Finalized() {
 			return nil // look again
 		}
-		if err := r.store.resolveIntent(ctx, key, holder, res.pushee.Status, res.pushee.WriteTimestamp, res.pushee.IgnoredSeqNums); err != nil {
-			return err
-		}
-		// Resolved, though perhaps not here (the lease moved): the lock is free either way.
+		// The waiter's evaluation resolves the intent in its own batch (finalizedTxns);
+		// if it goes elsewhere (the lease moved), whoever meets the intent next pushes
+		// again and learns the same.
+		r.finalized.add(res.pushee)
 		r.locks.released(kvpb.Span{Key: key}, holder.ID)
 		return nil
 	case <-w.wake:
