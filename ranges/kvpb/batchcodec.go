@@ -134,6 +134,30 @@ func readElement[T any](r *wirebin.Reader, kinds []func() T, what string) (T, er
 	return v, err
 }
 
+// appendElements appends a count and then each element (appendElement).
+func appendElements[T any](b []byte, elems []T) ([]byte, error) {
+	b = binary.AppendUvarint(b, uint64(len(elems)))
+	for _, e := range elems {
+		var err error
+		if b, err = appendElement(b, e); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// readElements reads what appendElements wrote.
+func readElements[T any](r *wirebin.Reader, kinds []func() T, what string) ([]T, error) {
+	elems := make([]T, r.Count(2))
+	for i := range elems {
+		var err error
+		if elems[i], err = readElement(r, kinds, what); err != nil {
+			return nil, err
+		}
+	}
+	return elems, nil
+}
+
 // appendTxn appends an optional transaction, framed.
 func appendTxn(b []byte, txn *Transaction) ([]byte, error) {
 	b = wirebin.AppendBool(b, txn != nil)
@@ -173,13 +197,7 @@ func (b *BatchRequest) AppendBinary(buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf = binary.AppendUvarint(buf, uint64(len(b.Requests)))
-	for _, req := range b.Requests {
-		if buf, err = appendElement(buf, req); err != nil {
-			return nil, err
-		}
-	}
-	return buf, nil
+	return appendElements(buf, b.Requests)
 }
 
 // UnmarshalBinary decodes a batch encoded by MarshalBinary.
@@ -191,12 +209,7 @@ func (b *BatchRequest) UnmarshalBinary(data []byte) error {
 		if b.Txn, err = readTxn(r); err != nil {
 			return
 		}
-		b.Requests = make([]Request, r.Count(2))
-		for i := range b.Requests {
-			if b.Requests[i], err = readElement(r, requestKinds[:], "request"); err != nil {
-				return
-			}
-		}
+		b.Requests, err = readElements(r, requestKinds[:], "request")
 	})
 	if err != nil {
 		return fmt.Errorf("kvpb: decoding a batch request: %w", err)
@@ -225,11 +238,8 @@ func (r *BatchReply) AppendBinary(b []byte) ([]byte, error) {
 		if b, err = appendTxn(b, br.Txn); err != nil {
 			return nil, err
 		}
-		b = binary.AppendUvarint(b, uint64(len(br.Responses)))
-		for _, resp := range br.Responses {
-			if b, err = appendElement(b, resp); err != nil {
-				return nil, err
-			}
+		if b, err = appendElements(b, br.Responses); err != nil {
+			return nil, err
 		}
 	}
 	b = wirebin.AppendBool(b, r.Err != nil)
@@ -256,11 +266,8 @@ func (r *BatchReply) UnmarshalBinary(data []byte) error {
 			if br.Txn, err = readTxn(rd); err != nil {
 				return
 			}
-			br.Responses = make([]Response, rd.Count(2))
-			for i := range br.Responses {
-				if br.Responses[i], err = readElement(rd, responseKinds[:], "response"); err != nil {
-					return
-				}
+			if br.Responses, err = readElements(rd, responseKinds[:], "response"); err != nil {
+				return
 			}
 		}
 		if rd.Bool() {

@@ -37,9 +37,9 @@ func BenchmarkMVCCPut(b *testing.B) {
 	}
 }
 
-// BenchmarkMVCCGet reads from sstables holding 4 versions of every key, at a timestamp
-// between the second and third version.
-func BenchmarkMVCCGet(b *testing.B) {
+// versionedKeys returns a database whose sstables hold 10,000 keys with versions at 10, 20,
+// 30 and 40, and the keys.
+func versionedKeys(b *testing.B) (*pebble.DB, [][]byte) {
 	db := openMem(b)
 	keys := benchKeys(10000)
 	batch := db.NewIndexedBatch()
@@ -56,6 +56,13 @@ func BenchmarkMVCCGet(b *testing.B) {
 	if err := db.Flush(); err != nil {
 		b.Fatal(err)
 	}
+	return db, keys
+}
+
+// BenchmarkMVCCGet reads from sstables holding 4 versions of every key, at a timestamp
+// between the second and third version.
+func BenchmarkMVCCGet(b *testing.B) {
+	db, keys := versionedKeys(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -102,22 +109,7 @@ func BenchmarkMVCCScan(b *testing.B) {
 // batch, the keys in sstables with four versions each; with an iterator per operation and
 // with one shared iterator (SharedWriter).
 func BenchmarkLockingBatch(b *testing.B) {
-	db := openMem(b)
-	keys := benchKeys(10000)
-	batch := db.NewIndexedBatch()
-	for _, k := range keys {
-		for v := int64(1); v <= 4; v++ {
-			if err := Put(batch, k, ts(v*10), ts(v*10), []byte("value"), nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	if err := batch.Commit(pebble.NoSync); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Flush(); err != nil {
-		b.Fatal(err)
-	}
+	db, keys := versionedKeys(b)
 	txn := &TxnMeta{ID: TxnID{1}, Key: []byte("anchor"), WriteTimestamp: ts(50), MinTimestamp: ts(50)}
 	for _, shared := range []bool{false, true} {
 		b.Run(fmt.Sprintf("shared=%t", shared), func(b *testing.B) {
