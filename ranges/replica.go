@@ -41,9 +41,9 @@ type Replica struct {
 	latches *latchManager
 	tsc     *tsCache
 	locks   *lockTable    // writers waiting for other transactions' intents
+	txnWait *txnWaitQueue // pushes waiting for transactions whose records live here
 	// finalized are transactions whose intents lock waiters here found finished.
 	finalized finalizedTxns
-	txnWait *txnWaitQueue // pushes waiting for transactions whose records live here
 
 	// readyTerm is the Raft term in which this replica, as leader, has applied every entry
 	// committed before it took over, and so may serve reads.
