@@ -439,7 +439,7 @@ func (ec *evalContext) lockingRead(req kvpb.Request, seq int32) (kvpb.Response, 
 	if sc, ok := req.(*kvpb.ScanRequest); ok {
 		h = scannedSpan(sc, resp)
 	}
-	newest, _, err := mvcc.NewestAbove(ec.rw, h.Key, h.EndKey, ec.ba.Timestamp)
+	newest, err := mvcc.NewestAbove(ec.rw, h.Key, h.EndKey, ec.ba.Timestamp)
 	if err != nil {
 		return nil, err
 	}

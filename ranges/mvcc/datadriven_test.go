@@ -336,14 +336,14 @@ func (e *ddEnv) run(db *pebble.DB) string {
 		return "ok"
 
 	case "newest":
-		ts, key, err := NewestAbove(db, e.mustBytes("k"), e.bytes("end"), e.ts("above"))
+		ts, err := NewestAbove(db, e.mustBytes("k"), e.bytes("end"), e.ts("above"))
 		if err != nil {
 			return e.fmtErr(err)
 		}
 		if ts.IsEmpty() {
 			return "none"
 		}
-		return fmt.Sprintf("key=%q ts=%s", key, ts)
+		return fmt.Sprintf("ts=%s", ts)
 
 	case "gc":
 		return e.batch(db, func(b *pebble.Batch) (string, error) {

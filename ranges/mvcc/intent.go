@@ -229,9 +229,9 @@ func CheckNoNewerWrites(r pebble.Reader, start, end []byte, from, to hlc.Timesta
 }
 
 // NewestAbove returns the newest committed version above ts in [start, end) (the single key
-// start when end is nil), and its key; a zero timestamp if there is none. Provisional values
+// start when end is nil); a zero timestamp if there is none. Provisional values
 // of intents are not committed and are skipped, whoever wrote them.
-func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Timestamp, []byte, error) {
+func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Timestamp, error) {
 	var it *pebble.Iterator
 	var err error
 	var ok bool
@@ -239,22 +239,22 @@ func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Time
 		// One key: a prefix seek lets bloom filters skip the sstables without it.
 		prefix, upper, _ := keySpace(start)
 		if it, err = newIter(r, prefix, upper); err != nil {
-			return hlc.Timestamp{}, nil, err
+			return hlc.Timestamp{}, err
 		}
 		ok = it.SeekPrefixGE(prefix)
 	} else {
 		if it, err = newIter(r, EncodeKey(start, hlc.Timestamp{}), EncodeKey(end, hlc.Timestamp{})); err != nil {
-			return hlc.Timestamp{}, nil, err
+			return hlc.Timestamp{}, err
 		}
 		ok = it.First()
 	}
 	defer closeIter(r, it)
 	var newest hlc.Timestamp
-	var newestKey, prefix []byte
+	var prefix []byte
 	for ok {
 		n, err := keyPrefixLen(it.Key())
 		if err != nil {
-			return hlc.Timestamp{}, nil, err
+			return hlc.Timestamp{}, err
 		}
 		prefix = append(prefix[:0], it.Key()[:n]...)
 		var provisional hlc.Timestamp
@@ -262,7 +262,7 @@ func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Time
 		if hasMeta {
 			m, err := decodeMeta(it.Value())
 			if err != nil {
-				return hlc.Timestamp{}, nil, fmt.Errorf("key %x: %w", prefix, err)
+				return hlc.Timestamp{}, fmt.Errorf("key %x: %w", prefix, err)
 			}
 			provisional = m.WriteTimestamp
 			ok = it.Next()
@@ -271,7 +271,7 @@ func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Time
 		for ; ok; ok = it.Next() {
 			v, _, isVersion, err := versionTS(it.Key(), prefix)
 			if err != nil {
-				return hlc.Timestamp{}, nil, err
+				return hlc.Timestamp{}, err
 			}
 			if !isVersion || !ts.Less(v) {
 				break
@@ -279,9 +279,7 @@ func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Time
 			if hasMeta && v == provisional {
 				continue
 			}
-			if newest.Less(v) {
-				newest, newestKey = v, appendUnescaped(nil, prefix)
-			}
+			newest = newest.Forward(v)
 			break
 		}
 		if end == nil {
@@ -290,7 +288,7 @@ func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Time
 		prefix[n-1]++ // past every version of the key (prefix is this loop's own copy)
 		ok = it.SeekGE(prefix)
 	}
-	return newest, newestKey, it.Error()
+	return newest, it.Error()
 }
 
 // IntentOf returns the meta of transaction id's intent on key, or nil if id has none there.
