@@ -39,7 +39,7 @@ func TestExpiredLeaseIsNotServed(t *testing.T) {
 	c.stop(2)
 	c.stop(3)
 	r1.leaseUntil.Store(0)
-	_, err := c.nodes[1].store.Send(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{&kvpb.GetRequest{Key: []byte("\x10k")}}})
+	_, err := c.nodes[1].store.Send(ctx, get)
 	var nlhe *kvpb.NotLeaseHolderError
 	if !errors.As(err, &nlhe) {
 		t.Fatalf("a leader with an expired lease and no quorum answered a read: %v", err)

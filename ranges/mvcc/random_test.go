@@ -277,14 +277,6 @@ func TestRandomAgainstModel(t *testing.T) {
 	}
 }
 
-// commitIfOK commits b if err is nil, and returns err or the commit's error.
-func commitIfOK(b *pebble.Batch, err error) error {
-	if err != nil {
-		return err
-	}
-	return b.Commit(pebble.NoSync)
-}
-
 func runRandom(t *testing.T, seed int64, ops int) {
 	db := openMem(t)
 	rng := rand.New(rand.NewSource(seed))
@@ -371,7 +363,10 @@ func runRandom(t *testing.T, seed int64, ops int) {
 		b := db.NewIndexedBatch()
 		defer b.Close()
 		if rng.Intn(2) == 1 {
-			return commitIfOK(b, f(b))
+			if err := f(b); err != nil {
+				return err
+			}
+			return b.Commit(pebble.NoSync)
 		}
 		sw := SharedWriter(b)
 		defer sw.CloseIter() // before b.Close: deferred calls run last in, first out
@@ -395,7 +390,7 @@ func runRandom(t *testing.T, seed int64, ops int) {
 		if err := sw.CloseIter(); err != nil { // a batch is committed with no iterator open
 			t.Fatal(err)
 		}
-		return commitIfOK(b, nil)
+		return b.Commit(pebble.NoSync)
 	}
 
 	// seen counts outcomes, to check the run exercised what it claims to.
