@@ -233,3 +233,108 @@ func TestIndependentRequestsGoOneBatchPerRange(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLockingReadsGoOneBatchPerRange: a FOR UPDATE of several rows locks them with one
+// pipelined batch per range, not one request after another; the rows come back, the locks
+// hold off other writers until the commit, and a range that locked a value newer than the
+// transaction's read timestamp moves the transaction's reads up, or restarts it when an
+// earlier read changed meanwhile.
+func TestLockingReadsGoOneBatchPerRange(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lockAll := func(tx *txn.Txn, keys []string) (*txn.Batch, error) {
+		b := &txn.Batch{}
+		for _, k := range keys {
+			b.GetLocking(key(k), kvpb.LockExclusive)
+		}
+		return b, tx.Run(ctx, b)
+	}
+	values := func(b *txn.Batch) string {
+		var got []string
+		for _, r := range b.Results {
+			v := "-"
+			if len(r.Rows) > 0 {
+				v = string(r.Rows[0].Value)
+			}
+			got = append(got, v)
+		}
+		return fmt.Sprint(got)
+	}
+
+	t.Run("locks", func(t *testing.T) {
+		db, l := newLossyDB(t)
+		for _, k := range []string{"a", "b", "x", "y"} {
+			mustCommitPut(t, db, k, "v"+k)
+		}
+		before, _ := l.counts()
+		tx := db.NewTxn()
+		b, err := lockAll(tx, []string{"a", "b", "e", "x", "y", "z"}) // e and z are absent
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := values(b), "[va vb - vx vy -]"; got != want {
+			t.Fatalf("locked rows %s, want %s", got, want)
+		}
+		if pipelined, _ := l.counts(); pipelined-before != 2 {
+			t.Errorf("six locks over two ranges went as %d pipelined batches, want 2", pipelined-before)
+		}
+		// Another writer waits for the locks: with a lock timeout it gives up.
+		w := db.NewTxn()
+		w.SetLockTimeout(50 * time.Millisecond)
+		if err := put(ctx, w, "x", "w"); err == nil {
+			t.Fatal("a write of a locked row went through")
+		}
+		_ = w.Rollback(ctx)
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, db, "x"); got != "vx" {
+			t.Fatalf("x = %s after the locking transaction", got)
+		}
+	})
+
+	t.Run("newer value, earlier read still valid", func(t *testing.T) {
+		db, _ := newLossyDB(t)
+		mustCommitPut(t, db, "q", "old")
+		mustCommitPut(t, db, "y", "old")
+		tx := db.NewTxn()
+		if got := get(t, ctx, tx, "q"); got != "old" {
+			t.Fatalf("q = %s", got)
+		}
+		mustCommitPut(t, db, "y", "new") // above tx's read timestamp
+		b, err := lockAll(tx, []string{"a", "y"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := values(b), "[- new]"; got != want {
+			t.Fatalf("locked rows %s, want %s (the newest)", got, want)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("newer value, earlier read changed", func(t *testing.T) {
+		db, _ := newLossyDB(t)
+		mustCommitPut(t, db, "q", "old")
+		mustCommitPut(t, db, "y", "old")
+		tx := db.NewTxn()
+		if got := get(t, ctx, tx, "q"); got != "old" {
+			t.Fatalf("q = %s", got)
+		}
+		mustCommitPut(t, db, "q", "changed")
+		mustCommitPut(t, db, "y", "new")
+		_, err := lockAll(tx, []string{"a", "y"})
+		if !txn.IsRetryable(err) {
+			t.Fatalf("locking a newer value after an earlier read changed: %v, want a restart", err)
+		}
+		_ = tx.Rollback(ctx)
+	})
+}
+
+func mustCommitPut(t *testing.T, db *txn.DB, k, v string) {
+	t.Helper()
+	if err := db.RunTxn(context.Background(), func(ctx context.Context, tx *txn.Txn) error { return put(ctx, tx, k, v) }); err != nil {
+		t.Fatalf("put %s: %v", k, err)
+	}
+}

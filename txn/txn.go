@@ -259,32 +259,54 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 		t.startHeartbeat()
 	}
 	b.Results = make([]Result, len(b.reqs))
-	grouped := independentWrites(b.reqs)
-	if grouped || independentReads(b.reqs) {
+	all := make([]int, len(b.reqs))
+	for i := range all {
+		all[i] = i
+	}
+	switch {
+	case independentWrites(b.reqs):
 		// Requests on distinct keys that do not depend on each other go to their ranges
 		// at once, one batch per range: a statement writing or reading n rows over k
 		// ranges costs k requests and one round, not n of each.
+		if err := t.sendIndependent(ctx, b); err != nil {
+			return err
+		}
+		t.recordRefresh(b, all)
+		return nil
+	case independentReads(b.reqs):
 		err := t.sendIndependent(ctx, b)
-		if _, refreshable := refreshableRestart(err); grouped || !refreshable {
+		if _, refreshable := refreshableRestart(err); !refreshable {
 			if err != nil {
 				return err
 			}
-			t.recordRefreshSpans(b.reqs, b.Results)
+			t.recordRefresh(b, all)
 			return nil
 		}
 		// A read that needs the transaction's reads moved up goes again one at a time
 		// below, where that is done.
 		b.Results = make([]Result, len(b.reqs))
+	case independentLocks(b.reqs):
+		again, err := t.sendLocks(ctx, b)
+		if err != nil {
+			return err
+		}
+		return t.sendInTurn(ctx, b, again)
 	}
-	// The batch's reads are recorded for refreshes up to the request being sent whenever the
-	// transaction's reads must move up, and the rest at the end.
-	recorded := 0
-	refresh := func(i int, ts hlc.Timestamp) error {
-		t.recordRefreshSpans(b.reqs[recorded:i], b.Results[recorded:i])
-		recorded = i
+	return t.sendInTurn(ctx, b, all)
+}
+
+// sendInTurn sends the requests idx of b one at a time, in order. Whenever the transaction's
+// reads must move up (a value in a read's uncertainty interval, a locking read that locked
+// a value newer than the read timestamp), the reads it made so far are refreshed first.
+func (t *Txn) sendInTurn(ctx context.Context, b *Batch, idx []int) error {
+	var unrecorded []int // sent, their reads not yet recorded for refreshes
+	refresh := func(ts hlc.Timestamp) error {
+		t.recordRefresh(b, unrecorded)
+		unrecorded = nil
 		return t.refreshTo(ctx, ts)
 	}
-	for i, req := range b.reqs {
+	for _, i := range idx {
+		req := b.reqs[i]
 		for attempt := 0; ; attempt++ {
 			err := t.sendOne(ctx, req, &b.Results[i])
 			if err == nil && isLockingRead(req) {
@@ -293,7 +315,7 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 				// batch came back with: what the transaction read so far must hold there
 				// too before the rows are used.
 				if read, write := t.timestamps(); read.Less(write) {
-					if err := refresh(i, write); err != nil {
+					if err := refresh(write); err != nil {
 						return err
 					}
 				}
@@ -309,14 +331,66 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 			// the transaction began: move the reads up past it, if what the transaction
 			// read so far is still valid there, and read again; at most maxReadRefreshes
 			// times.
-			if rerr := refresh(i, re.Timestamp); rerr != nil {
+			if rerr := refresh(re.Timestamp); rerr != nil {
 				return err
 			}
 			b.Results[i] = Result{}
 		}
+		unrecorded = append(unrecorded, i)
 	}
-	t.recordRefreshSpans(b.reqs[recorded:], b.Results[recorded:])
+	t.recordRefresh(b, unrecorded)
 	return nil
+}
+
+// sendLocks sends b's requests, exclusive locking reads of distinct keys, to their ranges at
+// once, one batch per range (sendPoints), pipelined if it may pipeline them all: a FOR
+// UPDATE of n rows costs one round and one Raft proposal per range, not n in turn. As in
+// sendInTurn, once the transaction's write timestamp is above its read timestamp (a range
+// locked values newer than the read timestamp) the reads made before, and those here at the
+// read timestamp, are refreshed before any row is used. It returns the requests that met a
+// value in their uncertainty interval, for sendInTurn to send again.
+func (t *Txn) sendLocks(ctx context.Context, b *Batch) ([]int, error) {
+	read, _ := t.timestamps()
+	async := t.pipelineWrites(b.reqs)
+	var atRead, above, again []int
+	var failed error
+	for i, r := range t.sendPoints(ctx, t.snapshot(), b.reqs, async) {
+		if r.err != nil {
+			if _, ok := refreshableRestart(r.err); ok && !t.readOnly {
+				again = append(again, i)
+			} else if failed == nil {
+				failed = r.err
+			}
+			continue
+		}
+		t.absorb(b.reqs[i], r.resp, r.ts, async, &b.Results[i])
+		if read.Less(r.ts) {
+			above = append(above, i)
+		} else {
+			atRead = append(atRead, i)
+		}
+	}
+	if failed != nil {
+		return nil, failed
+	}
+	t.recordRefresh(b, atRead)
+	if read, write := t.timestamps(); read.Less(write) {
+		if err := t.refreshTo(ctx, write); err != nil {
+			return nil, err
+		}
+	}
+	t.recordRefresh(b, above)
+	return again, nil
+}
+
+// recordRefresh records the reads of b's requests idx for refreshes.
+func (t *Txn) recordRefresh(b *Batch, idx []int) {
+	reqs := make([]kvpb.Request, len(idx))
+	results := make([]Result, len(idx))
+	for n, i := range idx {
+		reqs[n], results[n] = b.reqs[i], b.Results[i]
+	}
+	t.recordRefreshSpans(reqs, results)
 }
 
 // isLockingRead reports whether req is a read that locks what it reads (FOR UPDATE).
@@ -353,11 +427,27 @@ func independentWrites(reqs []kvpb.Request) bool {
 	if len(reqs) < 2 {
 		return false
 	}
-	seen := make(map[string]struct{}, len(reqs))
 	for _, req := range reqs {
 		if !kvpb.IsPointWrite(req) {
 			return false
 		}
+	}
+	return distinctKeys(reqs)
+}
+
+// independentReads reports whether reqs are several plain (unlocked) point reads.
+func independentReads(reqs []kvpb.Request) bool { return pointReads(reqs, kvpb.LockNone) }
+
+// independentLocks reports whether reqs are several exclusive locking point reads of
+// distinct keys.
+func independentLocks(reqs []kvpb.Request) bool {
+	return pointReads(reqs, kvpb.LockExclusive) && distinctKeys(reqs)
+}
+
+// distinctKeys reports whether no two of reqs name the same key.
+func distinctKeys(reqs []kvpb.Request) bool {
+	seen := make(map[string]struct{}, len(reqs))
+	for _, req := range reqs {
 		k := string(req.Header().Key)
 		if _, dup := seen[k]; dup {
 			return false
@@ -367,13 +457,13 @@ func independentWrites(reqs []kvpb.Request) bool {
 	return true
 }
 
-// independentReads reports whether reqs are several plain (unlocked) point reads.
-func independentReads(reqs []kvpb.Request) bool {
+// pointReads reports whether reqs are several point reads, all with the given locking.
+func pointReads(reqs []kvpb.Request, locking kvpb.LockStrength) bool {
 	if len(reqs) < 2 {
 		return false
 	}
 	for _, req := range reqs {
-		if g, ok := req.(*kvpb.GetRequest); !ok || g.Locking != kvpb.LockNone {
+		if g, ok := req.(*kvpb.GetRequest); !ok || g.Locking != locking {
 			return false
 		}
 	}
