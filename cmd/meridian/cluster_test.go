@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -108,6 +109,23 @@ func firstRange(nodes []*clusterNode) (*rangeStatus, int) {
 		}
 	}
 	return nil, -1
+}
+
+// nodeID returns the ID of node n, as its /health reports it.
+func nodeID(t *testing.T, n *clusterNode) uint64 {
+	t.Helper()
+	resp, err := http.Get("http://" + n.httpAddr + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h struct {
+		NodeID uint64 `json:"node_id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h.NodeID
 }
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -250,18 +268,17 @@ func TestClusterSurvivesLeaseholderKill(t *testing.T) {
 func TestClusterHeals(t *testing.T) {
 	nodes := startCluster(t, 5, "--time-until-store-dead", "3s")
 	d, lh := firstRange(nodes)
-	victim := -1
-	for i := range nodes {
-		for _, id := range d.Replicas {
-			if uint64(i+1) == id && i != lh {
-				victim = i
-			}
+	// Node IDs follow the order in which the nodes joined, not the order they started in.
+	victim, deadID := -1, uint64(0)
+	for i, n := range nodes {
+		id := nodeID(t, n)
+		if i != lh && slices.Contains(d.Replicas, id) {
+			victim, deadID = i, id
 		}
 	}
 	if victim < 0 {
 		t.Fatalf("no non-leaseholder replica among %v (leaseholder index %d)", d.Replicas, lh)
 	}
-	deadID := uint64(victim + 1)
 	killedAt := time.Now()
 	kill9(t, nodes[victim])
 	nodes[victim] = nil
