@@ -192,9 +192,15 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 			// coordinator must refresh them before committing higher.
 			return nil, nil, &kvpb.TxnPushedError{PushedTo: writeTS}
 		}
+		// The reads of a batch that writes are locking reads (or a transaction's reads
+		// beside its writes): recorded at the write timestamp, where the locks are, so that
+		// no one writes below it a key the transaction read as empty, or a gap of a scan,
+		// that no lock holds.
+		read := *ba
+		read.Timestamp = writeTS
 		if !batch.Empty() && pipelinable(ba) {
 			pending := r.submit(ctx, command{repr: batch.Repr()}, proposalTimeout)
-			r.recordReads(ba, br)
+			r.recordReads(&read, br)
 			return br, pending, nil
 		}
 		if !batch.Empty() {
@@ -203,7 +209,7 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 			}
 		}
 		r.afterWrite(ba, !batch.Empty())
-		r.recordReads(ba, br)
+		r.recordReads(&read, br)
 		return br, nil, nil
 	}
 }

@@ -338,3 +338,40 @@ func mustCommitPut(t *testing.T, db *txn.DB, k, v string) {
 		t.Fatalf("put %s: %v", k, err)
 	}
 }
+
+// TestLockingReadOfAbsentKeyIsRefreshed: a transaction whose write timestamp was pushed
+// locks a key that is absent at its read timestamp while another transaction holds an
+// uncommitted write of it between the two timestamps. The locking read finds no row and so
+// locks nothing; the refresh to the write timestamp must check its key too, or the
+// transaction commits above the other's write having read the key as absent.
+func TestLockingReadOfAbsentKeyIsRefreshed(t *testing.T) {
+	db, _ := newLossyDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tx := db.NewTxn()
+	_ = get(t, ctx, tx, "a") // fixes tx's read timestamp
+	x := db.NewTxn()
+	mustPut(t, ctx, x, "k", "x") // above tx's read timestamp, not committed
+	_ = read(t, db, "p")         // a read of p above both
+	mustPut(t, ctx, tx, "p", "t") // pushed above that read
+	b := &txn.Batch{}
+	b.GetLocking(key("k"), kvpb.LockExclusive)
+	lockErr := tx.Run(ctx, b)
+	if err := x.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if lockErr == nil {
+		if len(b.Results[0].Rows) == 0 {
+			lockErr = tx.Commit(ctx)
+		} else {
+			_ = tx.Rollback(ctx)
+			return // it saw x's write: fine
+		}
+	}
+	if lockErr == nil {
+		t.Fatal("committed above another transaction's write of a key it read as absent")
+	}
+	if !txn.IsRetryable(lockErr) {
+		t.Fatalf("got %v, want a restart", lockErr)
+	}
+}

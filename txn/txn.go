@@ -307,14 +307,19 @@ func (t *Txn) sendInTurn(ctx context.Context, b *Batch, idx []int) error {
 	}
 	for _, i := range idx {
 		req := b.reqs[i]
+		recorded := false
 		for attempt := 0; ; attempt++ {
 			err := t.sendOne(ctx, req, &b.Results[i])
 			if err == nil && isLockingRead(req) {
 				// A locking read that met a value committed above the transaction's read
 				// timestamp locked and returned the newest rows, at the write timestamp its
 				// batch came back with: what the transaction read so far must hold there
-				// too before the rows are used.
+				// too before the rows are used. A locking read that found nothing locked
+				// nothing, and is refreshed with them.
 				if read, write := t.timestamps(); read.Less(write) {
+					if len(b.Results[i].Rows) == 0 {
+						unrecorded, recorded = append(unrecorded, i), true
+					}
 					if err := refresh(write); err != nil {
 						return err
 					}
@@ -336,7 +341,9 @@ func (t *Txn) sendInTurn(ctx context.Context, b *Batch, idx []int) error {
 			}
 			b.Results[i] = Result{}
 		}
-		unrecorded = append(unrecorded, i)
+		if !recorded {
+			unrecorded = append(unrecorded, i)
+		}
 	}
 	t.recordRefresh(b, unrecorded)
 	return nil
@@ -347,8 +354,8 @@ func (t *Txn) sendInTurn(ctx context.Context, b *Batch, idx []int) error {
 // UPDATE of n rows costs one round and one Raft proposal per range, not n in turn. As in
 // sendInTurn, once the transaction's write timestamp is above its read timestamp (a range
 // locked values newer than the read timestamp) the reads made before, and those here at the
-// read timestamp, are refreshed before any row is used. It returns the requests that met a
-// value in their uncertainty interval, for sendInTurn to send again.
+// read timestamp or that found no row, are refreshed before any row is used. It returns the
+// requests that met a value in their uncertainty interval, for sendInTurn to send again.
 func (t *Txn) sendLocks(ctx context.Context, b *Batch) ([]int, error) {
 	read, _ := t.timestamps()
 	async := t.pipelineWrites(b.reqs)
@@ -364,7 +371,7 @@ func (t *Txn) sendLocks(ctx context.Context, b *Batch) ([]int, error) {
 			continue
 		}
 		t.absorb(b.reqs[i], r.resp, r.ts, async, &b.Results[i])
-		if read.Less(r.ts) {
+		if read.Less(r.ts) && len(b.Results[i].Rows) > 0 {
 			above = append(above, i)
 		} else {
 			atRead = append(atRead, i)
