@@ -351,8 +351,8 @@ func TestLockingReadOfAbsentKeyIsRefreshed(t *testing.T) {
 	tx := db.NewTxn()
 	_ = get(t, ctx, tx, "a") // fixes tx's read timestamp
 	x := db.NewTxn()
-	mustPut(t, ctx, x, "k", "x") // above tx's read timestamp, not committed
-	_ = read(t, db, "p")         // a read of p above both
+	mustPut(t, ctx, x, "k", "x")  // above tx's read timestamp, not committed
+	_ = read(t, db, "p")          // a read of p above both
 	mustPut(t, ctx, tx, "p", "t") // pushed above that read
 	b := &txn.Batch{}
 	b.GetLocking(key("k"), kvpb.LockExclusive)
