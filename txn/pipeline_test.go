@@ -293,7 +293,8 @@ func TestLockingReadsGoOneBatchPerRange(t *testing.T) {
 		}
 	})
 
-	t.Run("newer value, earlier read still valid", func(t *testing.T) {
+	// readQ returns a transaction that has read q, and its database, where y exists.
+	readQ := func(t *testing.T) (*txn.DB, *txn.Txn) {
 		db, _ := newLossyDB(t)
 		mustCommitPut(t, db, "q", "old")
 		mustCommitPut(t, db, "y", "old")
@@ -301,6 +302,11 @@ func TestLockingReadsGoOneBatchPerRange(t *testing.T) {
 		if got := get(t, ctx, tx, "q"); got != "old" {
 			t.Fatalf("q = %s", got)
 		}
+		return db, tx
+	}
+
+	t.Run("newer value, earlier read still valid", func(t *testing.T) {
+		db, tx := readQ(t)
 		mustCommitPut(t, db, "y", "new") // above tx's read timestamp
 		b, err := lockAll(tx, []string{"a", "y"})
 		if err != nil {
@@ -315,13 +321,7 @@ func TestLockingReadsGoOneBatchPerRange(t *testing.T) {
 	})
 
 	t.Run("newer value, earlier read changed", func(t *testing.T) {
-		db, _ := newLossyDB(t)
-		mustCommitPut(t, db, "q", "old")
-		mustCommitPut(t, db, "y", "old")
-		tx := db.NewTxn()
-		if got := get(t, ctx, tx, "q"); got != "old" {
-			t.Fatalf("q = %s", got)
-		}
+		db, tx := readQ(t)
 		mustCommitPut(t, db, "q", "changed")
 		mustCommitPut(t, db, "y", "new")
 		_, err := lockAll(tx, []string{"a", "y"})
