@@ -56,7 +56,7 @@ func (r *Replica) evaluateRead(ctx context.Context, ba *kvpb.BatchRequest) (*kvp
 		}
 		br.Responses = append(br.Responses, resp)
 	}
-	r.recordReads(ba, br)
+	r.recordReads(ba, br, ba.Timestamp)
 	return br, nil
 }
 
@@ -112,17 +112,18 @@ func (r *Replica) evalRead(rd pebble.Reader, ba *kvpb.BatchRequest, req kvpb.Req
 	return nil, fmt.Errorf("unexpected read request %T", req)
 }
 
-// recordReads remembers served reads in the timestamp cache so no later write lands below them.
-func (r *Replica) recordReads(ba *kvpb.BatchRequest, br *kvpb.BatchResponse) {
+// recordReads remembers the reads served in br in the timestamp cache at ts, so that no later
+// write lands at or below ts on what they read.
+func (r *Replica) recordReads(ba *kvpb.BatchRequest, br *kvpb.BatchResponse, ts hlc.Timestamp) {
 	id := txnIDOf(ba)
 	for i, req := range ba.Requests {
 		switch t := req.(type) {
 		case *kvpb.GetRequest:
-			r.tsc.add(kvpb.Span{Key: t.Key}, ba.Timestamp, id)
+			r.tsc.add(kvpb.Span{Key: t.Key}, ts, id)
 		case *kvpb.ScanRequest:
-			r.tsc.add(scannedSpan(t, br.Responses[i]), ba.Timestamp, id)
+			r.tsc.add(scannedSpan(t, br.Responses[i]), ts, id)
 		case *kvpb.RefreshRequest:
-			r.tsc.add(t.Span, ba.Timestamp, id)
+			r.tsc.add(t.Span, ts, id)
 		case *kvpb.QueryIntentRequest:
 			if qr := br.Responses[i].(*kvpb.QueryIntentResponse); t.Prevent && (!qr.Found || t.Txn.WriteTimestamp.Less(qr.Timestamp)) {
 				// A missing in-flight write can no longer land at or below the staging
@@ -196,11 +197,9 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 		// beside its writes): recorded at the write timestamp, where the locks are, so that
 		// no one writes below it a key the transaction read as empty, or a gap of a scan,
 		// that no lock holds.
-		read := *ba
-		read.Timestamp = writeTS
 		if !batch.Empty() && pipelinable(ba) {
 			pending := r.submit(ctx, command{repr: batch.Repr()}, proposalTimeout)
-			r.recordReads(&read, br)
+			r.recordReads(ba, br, writeTS)
 			return br, pending, nil
 		}
 		if !batch.Empty() {
@@ -209,7 +208,7 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 			}
 		}
 		r.afterWrite(ba, !batch.Empty())
-		r.recordReads(&read, br)
+		r.recordReads(ba, br, writeTS)
 		return br, nil, nil
 	}
 }

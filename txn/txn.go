@@ -259,10 +259,6 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 		t.startHeartbeat()
 	}
 	b.Results = make([]Result, len(b.reqs))
-	all := make([]int, len(b.reqs))
-	for i := range all {
-		all[i] = i
-	}
 	switch {
 	case independentWrites(b.reqs):
 		// Requests on distinct keys that do not depend on each other go to their ranges
@@ -271,7 +267,7 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 		if err := t.sendIndependent(ctx, b); err != nil {
 			return err
 		}
-		t.recordRefresh(b, all)
+		t.recordRefreshSpans(b.reqs, b.Results)
 		return nil
 	case independentReads(b.reqs):
 		err := t.sendIndependent(ctx, b)
@@ -279,7 +275,7 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 			if err != nil {
 				return err
 			}
-			t.recordRefresh(b, all)
+			t.recordRefreshSpans(b.reqs, b.Results)
 			return nil
 		}
 		// A read that needs the transaction's reads moved up goes again one at a time
@@ -291,6 +287,10 @@ func (t *Txn) send(ctx context.Context, b *Batch, _ bool) error {
 			return err
 		}
 		return t.sendInTurn(ctx, b, again)
+	}
+	all := make([]int, len(b.reqs))
+	for i := range all {
+		all[i] = i
 	}
 	return t.sendInTurn(ctx, b, all)
 }
@@ -353,13 +353,13 @@ func (t *Txn) sendInTurn(ctx context.Context, b *Batch, idx []int) error {
 // once, one batch per range (sendPoints), pipelined if it may pipeline them all: a FOR
 // UPDATE of n rows costs one round and one Raft proposal per range, not n in turn. As in
 // sendInTurn, once the transaction's write timestamp is above its read timestamp (a range
-// locked values newer than the read timestamp) the reads made before, and those here at the
-// read timestamp or that found no row, are refreshed before any row is used. It returns the
-// requests that met a value in their uncertainty interval, for sendInTurn to send again.
+// locked values newer than the read timestamp) the reads made before, and the locking reads
+// here that found no row (and so locked nothing), are refreshed before any row is used; the
+// rows found are locked, and recorded after. It returns the requests that met a value in
+// their uncertainty interval, for sendInTurn to send again.
 func (t *Txn) sendLocks(ctx context.Context, b *Batch) ([]int, error) {
-	read, _ := t.timestamps()
 	async := t.pipelineWrites(b.reqs)
-	var atRead, above, again []int
+	var empty, found, again []int
 	var failed error
 	for i, r := range t.sendPoints(ctx, t.snapshot(), b.reqs, async) {
 		if r.err != nil {
@@ -371,33 +371,30 @@ func (t *Txn) sendLocks(ctx context.Context, b *Batch) ([]int, error) {
 			continue
 		}
 		t.absorb(b.reqs[i], r.resp, r.ts, async, &b.Results[i])
-		if read.Less(r.ts) && len(b.Results[i].Rows) > 0 {
-			above = append(above, i)
+		if len(b.Results[i].Rows) > 0 {
+			found = append(found, i)
 		} else {
-			atRead = append(atRead, i)
+			empty = append(empty, i)
 		}
 	}
 	if failed != nil {
 		return nil, failed
 	}
-	t.recordRefresh(b, atRead)
+	t.recordRefresh(b, empty)
 	if read, write := t.timestamps(); read.Less(write) {
 		if err := t.refreshTo(ctx, write); err != nil {
 			return nil, err
 		}
 	}
-	t.recordRefresh(b, above)
+	t.recordRefresh(b, found)
 	return again, nil
 }
 
 // recordRefresh records the reads of b's requests idx for refreshes.
 func (t *Txn) recordRefresh(b *Batch, idx []int) {
-	reqs := make([]kvpb.Request, len(idx))
-	results := make([]Result, len(idx))
-	for n, i := range idx {
-		reqs[n], results[n] = b.reqs[i], b.Results[i]
+	for _, i := range idx {
+		t.recordRefreshSpans(b.reqs[i:i+1], b.Results[i:i+1])
 	}
-	t.recordRefreshSpans(reqs, results)
 }
 
 // isLockingRead reports whether req is a read that locks what it reads (FOR UPDATE).
