@@ -350,7 +350,7 @@ func (p *peer) stream(ctx context.Context, first *call) error {
 	}()
 	next := first
 	for {
-		msgs := gather(next.env, p.queue, func(c *call) envelope { return c.env }, isHeartbeatRequest)
+		msgs := gather(next.env, p.queue, func(c *call) envelope { return c.env }, isHeartbeatRequest, heartbeatLinger)
 		if err := s.SendMsg(&batch{Msgs: msgs}); err != nil {
 			return err
 		}
@@ -366,13 +366,13 @@ func (p *peer) stream(ctx context.Context, first *call) error {
 }
 
 // gather makes a batch from first and whatever is queued behind it. A batch of heartbeats
-// lingers a little for more (see heartbeatLinger); a message of any other kind ends the
+// lingers up to linger for more (see heartbeatLinger); a message of any other kind ends the
 // wait, and the batch goes with what is queued by then.
-func gather[T any](first envelope, queue <-chan T, env func(T) envelope, lingers func(envelope) bool) []envelope {
+func gather[T any](first envelope, queue <-chan T, env func(T) envelope, lingers func(envelope) bool, linger time.Duration) []envelope {
 	msgs := []envelope{first}
 	var deadline <-chan time.Time
 	if lingers(first) {
-		t := time.NewTimer(heartbeatLinger)
+		t := time.NewTimer(linger)
 		defer t.Stop()
 		deadline = t.C
 	}
@@ -442,7 +442,7 @@ func (t *Transport) serveMessages(ss grpc.ServerStream) error {
 			case <-ctx.Done():
 				return
 			}
-			msgs := gather(first, out, func(e envelope) envelope { return e }, isHeartbeatAnswer)
+			msgs := gather(first, out, func(e envelope) envelope { return e }, isHeartbeatAnswer, heartbeatLinger)
 			if err := ss.SendMsg(&batch{Msgs: msgs}); err != nil {
 				sendErr <- err
 				return

@@ -150,29 +150,47 @@ func TestGatherLingersOnlyForHeartbeats(t *testing.T) {
 	hb := envelope{AppendEntries: &raft.AppendEntriesRequest{Term: 1, RPCHeader: raft.RPCHeader{Addr: []byte("1")}}}
 	entries := envelope{AppendEntries: &raft.AppendEntriesRequest{Term: 1, PrevLogEntry: 4, RPCHeader: raft.RPCHeader{Addr: []byte("1")}}}
 	id := func(e envelope) envelope { return e }
+	// The linger is far longer than the test may run: a batch that lingers when it should
+	// not hangs (and fails below), and one that should linger cannot time out by accident
+	// on a slow machine.
+	const forever = time.Hour
+	gatherSoon := func(first envelope, q chan envelope) []envelope {
+		t.Helper()
+		done := make(chan []envelope, 1)
+		go func() { done <- gather(first, q, id, isHeartbeatRequest, forever) }()
+		select {
+		case got := <-done:
+			return got
+		case <-time.After(10 * time.Second):
+			t.Fatalf("gather of %+v lingered", first.AppendEntries)
+			return nil
+		}
+	}
 
-	// A heartbeat waits for the one that arrives a moment later.
+	// A heartbeat waits for the heartbeat that arrives later, and the entries after it end
+	// the wait.
 	q := make(chan envelope, 4)
 	go func() {
-		time.Sleep(heartbeatLinger / 5)
+		time.Sleep(20 * time.Millisecond)
 		q <- hb
+		q <- entries
 	}()
-	if got := gather(hb, q, id, isHeartbeatRequest); len(got) != 2 {
-		t.Fatalf("heartbeat batch has %d messages, want 2 (it should linger)", len(got))
+	if got := gatherSoon(hb, q); len(got) != 3 {
+		t.Fatalf("heartbeat batch has %d messages, want 3 (it should linger)", len(got))
 	}
 	// Anything else goes at once, with what is already queued.
 	q = make(chan envelope, 4)
 	q <- hb
-	start := time.Now()
-	if got := gather(entries, q, id, isHeartbeatRequest); len(got) != 2 {
+	if got := gatherSoon(entries, q); len(got) != 2 {
 		t.Fatalf("entries batch has %d messages, want 2", len(got))
 	}
 	// A heartbeat batch stops lingering when entries join it.
 	q <- entries
-	if got := gather(hb, q, id, isHeartbeatRequest); len(got) != 2 {
+	if got := gatherSoon(hb, q); len(got) != 2 {
 		t.Fatalf("mixed batch has %d messages, want 2", len(got))
 	}
-	if waited := time.Since(start); waited >= heartbeatLinger {
-		t.Fatalf("batches with entries waited %s", waited)
+	// A heartbeat batch goes when its linger ends.
+	if got := gather(hb, q, id, isHeartbeatRequest, time.Millisecond); len(got) != 1 {
+		t.Fatalf("lone heartbeat batch has %d messages, want 1", len(got))
 	}
 }
