@@ -23,6 +23,9 @@ type evalContext struct {
 	meta  *mvcc.TxnMeta     // the meta written into intents; nil when writing committed values
 	write hlc.Timestamp     // where this batch writes
 	local hlc.Timestamp     // the local timestamp of what it writes (see mvcc.Put)
+	// locked are the keys its locking reads lock, to be locked in the lock table once it
+	// has evaluated.
+	locked [][]byte
 }
 
 func (r *Replica) readOptions(ba *kvpb.BatchRequest) mvcc.ReadOptions {
@@ -170,7 +173,7 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 	// next resolves in its own batch before evaluating (see finalizedTxns).
 	var resolve []mvcc.Intent
 	for attempt := 0; ; attempt++ {
-		br, batch, err := r.evalWriteAt(ba, writeTS, now, onePC, resolve)
+		br, batch, locked, err := r.evalWriteAt(ba, writeTS, now, onePC, resolve)
 		var wto *mvcc.WriteTooOldError
 		if errors.As(err, &wto) && attempt < maxEvalAttempts {
 			batch.Close()
@@ -193,6 +196,11 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 			// coordinator must refresh them before committing higher.
 			return nil, nil, &kvpb.TxnPushedError{PushedTo: writeTS}
 		}
+		// Under the latches, so that no conflicting write evaluates between the check for
+		// others' locks and these.
+		if len(locked) > 0 {
+			r.locks.acquire(locked, br.Txn.TxnMeta)
+		}
 		// The reads of a batch that writes are locking reads (or a transaction's reads
 		// beside its writes): recorded at the write timestamp, where the locks are, so that
 		// no one writes below it a key the transaction read as empty, or a gap of a scan,
@@ -214,23 +222,23 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 }
 
 // pipelinable reports whether a batch may be answered before its writes are replicated:
-// point writes and point locks of a transaction that asked for it (and no commit, which is
-// only done once replicated). A locking read's answer is read under the latches, which stay
-// held until its lock is in place.
+// point writes of a transaction that asked for it (and no commit, which is only done once
+// replicated).
 func pipelinable(ba *kvpb.BatchRequest) bool {
 	if !ba.AsyncConsensus || ba.Txn == nil {
 		return false
 	}
 	for _, req := range ba.Requests {
-		if !kvpb.IsPointIntent(req) {
+		if !kvpb.IsPointWrite(req) {
 			return false
 		}
 	}
 	return true
 }
 
-// writesIntents reports whether req leaves intents (or, outside a transaction, values) on
-// the keys it names: data writes and exclusive locking reads.
+// writesIntents reports whether req locks the keys it names: data writes, which leave intents
+// (or, outside a transaction, values) there, and exclusive locking reads, which lock them in
+// the lock table. Either must wait for other transactions' locks.
 func writesIntents(req kvpb.Request) bool {
 	switch t := req.(type) {
 	case *kvpb.GetRequest:
@@ -281,12 +289,17 @@ func (r *Replica) canOnePhaseCommit(ba *kvpb.BatchRequest) bool {
 	return true
 }
 
-func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS, local hlc.Timestamp, onePC bool, resolve []mvcc.Intent) (*kvpb.BatchResponse, *pebble.Batch, error) {
+// evalWriteAt evaluates ba at writeTS into a new batch, which the caller closes. It also
+// returns the keys ba's locking reads lock, for the caller to lock in the lock table.
+func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS, local hlc.Timestamp, onePC bool, resolve []mvcc.Intent) (*kvpb.BatchResponse, *pebble.Batch, [][]byte, error) {
 	batch := r.store.db.NewIndexedBatch()
+	if err := r.checkUnreplicatedLocks(ba); err != nil {
+		return nil, batch, nil, err
+	}
 	rw := mvcc.SharedWriter(batch)
 	defer rw.CloseIter() // before the caller proposes or closes the batch
 	if err := r.finalized.resolve(rw, resolve); err != nil {
-		return nil, batch, err
+		return nil, batch, nil, err
 	}
 	ec := &evalContext{r: r, ba: ba, rw: rw, write: writeTS, local: local}
 	if ba.Txn != nil {
@@ -307,12 +320,37 @@ func (r *Replica) evalWriteAt(ba *kvpb.BatchRequest, writeTS, local hlc.Timestam
 			resp, err = ec.evalWrite(req, onePC)
 		}
 		if err != nil {
-			return nil, batch, err
+			return nil, batch, nil, err
 		}
 		br.Responses = append(br.Responses, resp)
 	}
 	br.Txn = ec.txn
-	return br, batch, nil
+	return br, batch, ec.locked, nil
+}
+
+// checkUnreplicatedLocks fails with a WriteIntentError naming the lock if a request of ba
+// that would lock or write a key meets another transaction's unreplicated lock on it; the
+// caller waits for it like for an intent. A lock whose holder is known to have finished
+// is released on the way.
+func (r *Replica) checkUnreplicatedLocks(ba *kvpb.BatchRequest) error {
+	id := txnIDOf(ba)
+	for _, req := range ba.Requests {
+		if !writesIntents(req) {
+			continue
+		}
+		for {
+			key, holder, ok := r.locks.heldBy(req.Header(), id)
+			if !ok {
+				break
+			}
+			in := mvcc.Intent{Key: key, Txn: holder}
+			if !r.finalized.allKnown([]mvcc.Intent{in}) {
+				return &mvcc.WriteIntentError{Intents: []mvcc.Intent{in}}
+			}
+			r.locks.released(kvpb.Span{Key: key}, holder.ID)
+		}
+	}
+	return nil
 }
 
 func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, error) {
@@ -351,7 +389,7 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 	case *kvpb.IncrementRequest:
 		return ec.increment(t)
 	case *kvpb.GetRequest, *kvpb.ScanRequest:
-		return ec.lockingRead(req, *kvpb.IntentSequence(req))
+		return ec.lockingRead(req)
 	case *kvpb.EndTxnRequest:
 		if onePC {
 			return &kvpb.EndTxnResponse{OnePhaseCommit: true}, nil
@@ -423,16 +461,17 @@ func (ec *evalContext) ignored() []mvcc.SeqRange {
 }
 
 // lockingRead serves a read that locks what it returns (FOR UPDATE): every row read gets an
-// intent holding its present value, so the transaction holds it as if it had written it.
-// A lock is only worth having on the newest value. If one was committed above the
-// transaction's read timestamp (typically by the holder of the lock it just waited for), the
-// rows are read again at the batch's write timestamp, above that value (the batch is first
-// evaluated again higher if need be), and locked there; the batch's answer carries that
-// write timestamp, and the coordinator moves the transaction's reads up to it, if they are
-// still valid there, before it uses the rows. The lock is taken either way: a read that
-// failed instead and came back after the refresh would find the row taken by the next
-// waiter, and a queue of waiters would each fail once for every one served before it.
-func (ec *evalContext) lockingRead(req kvpb.Request, seq int32) (kvpb.Response, error) {
+// unreplicated lock (see lockTable), taken once the batch has evaluated. It waits for other
+// transactions' intents on its keys, at any timestamp, as a write would. A lock is only
+// worth having on the newest value. If one was committed above the transaction's read
+// timestamp (typically by the holder of the lock it just waited for), the rows are read
+// again at the batch's write timestamp, above that value (the batch is first evaluated
+// again higher if need be), and locked there; the batch's answer carries that write
+// timestamp, and the coordinator moves the transaction's reads up to it, if they are still
+// valid there, before it uses the rows. The lock is taken either way: a read that failed
+// instead and came back after the refresh would find the row taken by the next waiter, and
+// a queue of waiters would each fail once for every one served before it.
+func (ec *evalContext) lockingRead(req kvpb.Request) (kvpb.Response, error) {
 	if ec.ba.Txn == nil {
 		return nil, errors.New("a locking read needs a transaction")
 	}
@@ -444,7 +483,7 @@ func (ec *evalContext) lockingRead(req kvpb.Request, seq int32) (kvpb.Response, 
 	if sc, ok := req.(*kvpb.ScanRequest); ok {
 		h = scannedSpan(sc, resp)
 	}
-	newest, err := mvcc.NewestAbove(ec.rw, h.Key, h.EndKey, ec.ba.Timestamp)
+	newest, err := mvcc.NewestAbove(ec.rw, h.Key, h.EndKey, ec.ba.Timestamp, ec.txn.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -467,11 +506,8 @@ func (ec *evalContext) lockingRead(req kvpb.Request, seq int32) (kvpb.Response, 
 	case *kvpb.ScanResponse:
 		rows = t.KVs
 	}
-	meta := ec.numbered(seq)
 	for _, kv := range rows {
-		if err := mvcc.Put(ec.rw, kv.Key, ec.write, ec.local, kv.Value, meta); err != nil {
-			return nil, err
-		}
+		ec.locked = append(ec.locked, kv.Key)
 	}
 	return resp, nil
 }

@@ -11,28 +11,48 @@ import (
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
-// lockTable queues, per key, the writers that found another transaction's intent there. It
-// lives on the leaseholder and holds a key only while someone waits for it: the intents
-// themselves are the locks and are replicated; the table only orders the waiting.
+// lockTable holds, per key, the locks of the range that live only on its leaseholder, and
+// queues the writers that found a key locked by another transaction.
 //
-// While the lock is held, every waiter pushes its holder: a push that waits at the holder's
+// Two kinds of lock are held here. A transaction's intent is a replicated lock: the table
+// only learns of it when someone finds it, and only orders the waiting for it. A locking
+// read (FOR UPDATE, an UPDATE's read of its rows) takes an unreplicated lock: it exists only
+// in this table, costs no round of consensus, and lasts until its transaction's intents
+// here are resolved (the coordinator lists the locked keys among its lock spans), or until
+// the lease moves, when it is lost. Losing one loses no correctness: the locked rows are
+// among the transaction's reads, which the timestamp cache protects and a refresh checks;
+// a lost lock only means that a conflicting writer may make the transaction restart
+// instead of queueing behind it. Plain reads never wait for an unreplicated lock.
+//
+// While a lock is held, every waiter pushes its holder: a push that waits at the holder's
 // record until the holder finishes (see Replica.push), where deadlock detection sees who
-// waits for whom. When the holder's intent is resolved, the first waiter in line gets a
+// waits for whom. When the holder's lock is released, the first waiter in line gets a
 // reservation: it evaluates next, and the rest stay queued until it has, behind its own new
-// intent if it wrote one. A newcomer writing a key that has a queue joins its tail instead of
+// lock if it took one. A newcomer writing a key that has a queue joins its tail instead of
 // slipping past (queuedAhead). Nothing polls: waiters sleep on channels until a resolution
 // here or the end of a push wakes them.
 type lockTable struct {
 	mu    sync.Mutex
 	locks map[string]*keyLock
+	// unreplicated counts the keys that hold an unreplicated lock (bounded by
+	// maxUnreplicatedLocks).
+	unreplicated int
 }
 
+// maxUnreplicatedLocks bounds the unreplicated locks a range holds. Past it, locking reads
+// take none (they are an optimization: see lockTable), so that the locks of transactions
+// whose coordinators vanished without releasing them cannot grow without bound.
+const maxUnreplicatedLocks = 1 << 16
+
 type keyLock struct {
-	key      []byte
-	holder   mvcc.TxnMeta // whose intent was last seen on the key
-	held     bool         // the intent has not been seen resolved
-	reserved *lockWaiter  // let through after a release; evaluating now
-	queue    []*lockWaiter
+	key    []byte
+	holder mvcc.TxnMeta // whose lock was last seen on the key
+	held   bool         // the lock has not been seen released
+	// unreplicated: holder holds an unreplicated lock on the key (and held is true). The
+	// entry then stays while nobody waits: it is the lock.
+	unreplicated bool
+	reserved     *lockWaiter // let through after a release; evaluating now
+	queue        []*lockWaiter
 }
 
 // lockWaiter is one request's place in the lock table.
@@ -64,7 +84,9 @@ func (lt *lockTable) enqueue(key []byte, holder *mvcc.TxnMeta, txn mvcc.TxnID) *
 		l = &keyLock{key: key}
 		lt.locks[string(key)] = l
 	}
-	if holder != nil {
+	if holder != nil && !l.unreplicated {
+		// (An unreplicated lock in the table is the truth about the key: the holder the
+		// caller found may have released the key to it since.)
 		l.holder, l.held = *holder, true
 	}
 	w := &lockWaiter{txn: txn, key: string(key), wake: make(chan struct{}, 1)}
@@ -111,8 +133,8 @@ func (lt *lockTable) next(w *lockWaiter) turn {
 }
 
 // leave takes w out of the table after it has evaluated (or given up). If w held the
-// reservation and its batch left an intent of its transaction on the key (wrote), the lock is
-// now held by that transaction; the queue behind it is woken either way.
+// reservation and its batch locked the key for its transaction (wrote), the lock is now held
+// by that transaction; the queue behind it is woken either way.
 func (lt *lockTable) leave(w *lockWaiter, wrote *mvcc.TxnMeta) {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
@@ -128,28 +150,122 @@ func (lt *lockTable) leave(w *lockWaiter, wrote *mvcc.TxnMeta) {
 	} else if i := slices.Index(l.queue, w); i >= 0 {
 		l.queue = slices.Delete(l.queue, i, i+1)
 	}
-	if len(l.queue) == 0 && l.reserved == nil {
-		delete(lt.locks, w.key)
-		return
+	if !lt.dropIfIdle(l) {
+		l.wakeAll()
 	}
-	l.wakeAll()
 }
 
-// released records that txn's intents in sp are resolved, waking those queued behind them.
+// dropIfIdle forgets l if it holds nothing the table must remember: no waiter, no
+// reservation, no unreplicated lock. Callers hold mu.
+func (lt *lockTable) dropIfIdle(l *keyLock) bool {
+	if len(l.queue) > 0 || l.reserved != nil || l.unreplicated {
+		return false
+	}
+	delete(lt.locks, string(l.key))
+	return true
+}
+
+// acquire gives txn an unreplicated lock on each of keys, which the caller (evaluating
+// txn's locking read under its latches) has checked no other transaction holds.
+func (lt *lockTable) acquire(keys [][]byte, txn mvcc.TxnMeta) {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	for _, k := range keys {
+		l := lt.locks[string(k)]
+		if l == nil {
+			if lt.unreplicated >= maxUnreplicatedLocks {
+				return
+			}
+			l = &keyLock{key: k}
+			lt.locks[string(k)] = l
+		}
+		if !l.unreplicated {
+			if lt.unreplicated >= maxUnreplicatedLocks {
+				lt.dropIfIdle(l)
+				return
+			}
+			lt.unreplicated++
+		}
+		l.holder, l.held, l.unreplicated = txn, true, true
+	}
+}
+
+// heldBy returns the transaction other than txn holding an unreplicated lock on a key of
+// sp, if any.
+func (lt *lockTable) heldBy(sp kvpb.Span, txn mvcc.TxnID) (key []byte, holder mvcc.TxnMeta, ok bool) {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	other := func(l *keyLock) bool {
+		return l.unreplicated && (l.holder.ID != txn || txn == mvcc.TxnID{})
+	}
+	if len(sp.EndKey) == 0 {
+		if l := lt.locks[string(sp.Key)]; l != nil && other(l) {
+			return l.key, l.holder, true
+		}
+		return nil, mvcc.TxnMeta{}, false
+	}
+	if lt.unreplicated == 0 {
+		return nil, mvcc.TxnMeta{}, false
+	}
+	for _, l := range lt.locks {
+		if other(l) && sp.Contains(l.key) {
+			return l.key, l.holder, true
+		}
+	}
+	return nil, mvcc.TxnMeta{}, false
+}
+
+// unreplicatedHeld reports whether txn holds an unreplicated lock on key.
+func (lt *lockTable) unreplicatedHeld(key []byte, txn mvcc.TxnID) bool {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	l := lt.locks[string(key)]
+	return l != nil && l.unreplicated && l.holder.ID == txn
+}
+
+// dropUnreplicated forgets every unreplicated lock, for a new lease: whatever the table
+// held under an earlier lease may have been overtaken under another leaseholder's.
+func (lt *lockTable) dropUnreplicated() {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	for _, l := range lt.locks {
+		if l.unreplicated {
+			l.unreplicated, l.held = false, false
+			lt.unreplicated--
+			if !lt.dropIfIdle(l) {
+				l.wakeAll()
+			}
+		}
+	}
+}
+
+// released records that txn's locks in sp are released (its intents resolved), waking
+// those queued behind them.
 func (lt *lockTable) released(sp kvpb.Span, txn mvcc.TxnID) {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
-	if len(sp.EndKey) == 0 {
-		if l := lt.locks[string(sp.Key)]; l != nil && l.held && l.holder.ID == txn {
-			l.held = false
+	release := func(l *keyLock) {
+		if !l.held || l.holder.ID != txn {
+			return
+		}
+		if l.unreplicated {
+			l.unreplicated = false
+			lt.unreplicated--
+		}
+		l.held = false
+		if !lt.dropIfIdle(l) {
 			l.wakeAll()
+		}
+	}
+	if len(sp.EndKey) == 0 {
+		if l := lt.locks[string(sp.Key)]; l != nil {
+			release(l)
 		}
 		return
 	}
 	for _, l := range lt.locks {
-		if l.held && l.holder.ID == txn && sp.Contains(l.key) {
-			l.held = false
-			l.wakeAll()
+		if sp.Contains(l.key) {
+			release(l)
 		}
 	}
 }
@@ -236,12 +352,15 @@ var errLockTimeout error = lockTimeoutError{}
 func (r *Replica) pushLockHolder(ctx context.Context, ba *kvpb.BatchRequest, key []byte, holder mvcc.TxnMeta, w *lockWaiter, timeout <-chan time.Time) error {
 	// The intent may have been resolved between its discovery and the waiter's arrival in
 	// the queue; there is then nothing to push (and a finished holder's record may be
-	// gone, which would make it look alive until it expired).
-	if in, err := mvcc.IntentOf(r.store.db, key, holder.ID); err != nil {
-		return err
-	} else if in == nil {
-		r.locks.released(kvpb.Span{Key: key}, holder.ID)
-		return nil
+	// gone, which would make it look alive until it expired). An unreplicated lock has no
+	// intent to look for: the table itself says whether it is still held.
+	if !r.locks.unreplicatedHeld(key, holder.ID) {
+		if in, err := mvcc.IntentOf(r.store.db, key, holder.ID); err != nil {
+			return err
+		} else if in == nil {
+			r.locks.released(kvpb.Span{Key: key}, holder.ID)
+			return nil
+		}
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	push := &kvpb.PushTxnRequest{Pushee: holder, Wait: true, Key: key}

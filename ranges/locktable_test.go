@@ -1,7 +1,10 @@
 package ranges
 
 import (
+	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
@@ -55,4 +58,156 @@ func TestLockTableTurns(t *testing.T) {
 			t.Fatalf("the second waiter's turn %+v, want a push of the first, now holding", tn)
 		}
 	})
+}
+
+// TestUnreplicatedLocks walks the table's own locks: who holds them, what a stale report of
+// another holder does to them, and how they go.
+func TestUnreplicatedLocks(t *testing.T) {
+	holder := mvcc.TxnMeta{ID: mvcc.TxnID{1}}
+	other, stale := mvcc.TxnID{2}, mvcc.TxnMeta{ID: mvcc.TxnID{3}}
+	a, b := []byte("a"), []byte("b")
+	held := func(lt *lockTable, sp kvpb.Span, txn mvcc.TxnID) string {
+		k, h, ok := lt.heldBy(sp, txn)
+		if !ok {
+			return "free"
+		}
+		return fmt.Sprintf("%s by %x", k, h.ID[:1])
+	}
+
+	lt := newLockTable()
+	lt.acquire([][]byte{a, b}, holder)
+	for _, c := range []struct {
+		sp   kvpb.Span
+		txn  mvcc.TxnID
+		want string
+	}{
+		{kvpb.Span{Key: a}, other, "a by 01"},
+		{kvpb.Span{Key: a}, holder.ID, "free"},       // its own
+		{kvpb.Span{Key: a}, mvcc.TxnID{}, "a by 01"}, // outside any transaction
+		{kvpb.Span{Key: []byte("c")}, other, "free"}, // not locked
+		{kvpb.Span{Key: b, EndKey: []byte("z")}, other, "b by 01"},
+		{kvpb.Span{Key: []byte("c"), EndKey: []byte("z")}, other, "free"},
+	} {
+		if got := held(lt, c.sp, c.txn); got != c.want {
+			t.Errorf("%s for %x: %s, want %s", c.sp, c.txn[:1], got, c.want)
+		}
+	}
+
+	// A waiter that found another transaction's intent earlier does not displace the lock,
+	// and pushes its holder.
+	w := lt.enqueue(a, &stale, other)
+	if tn := lt.next(w); !tn.push || tn.holder.ID != holder.ID {
+		t.Fatalf("turn %+v, want a push of the lock's holder", tn)
+	}
+	if !lt.unreplicatedHeld(a, holder.ID) {
+		t.Fatal("the lock on a was lost to a stale report")
+	}
+	// The waiter leaving does not drop the lock: the entry is the lock.
+	lt.leave(w, nil)
+	if got := held(lt, kvpb.Span{Key: a}, other); got != "a by 01" {
+		t.Fatalf("after the waiter left: %s", got)
+	}
+
+	// Released: the lock is gone, and so is its entry.
+	lt.released(kvpb.Span{Key: a}, holder.ID)
+	if got := held(lt, kvpb.Span{Key: a}, other); got != "free" {
+		t.Fatalf("after the release: %s", got)
+	}
+	if _, ok := lt.locks["a"]; ok || lt.unreplicated != 1 {
+		t.Fatalf("entries %v, %d unreplicated locks after the release, want b's alone", lt.locks, lt.unreplicated)
+	}
+
+	// A new lease forgets them all.
+	lt.dropUnreplicated()
+	if got := held(lt, kvpb.Span{Key: b}, other); got != "free" || len(lt.locks) != 0 || lt.unreplicated != 0 {
+		t.Fatalf("after a new lease: %s, %d entries, %d locks", got, len(lt.locks), lt.unreplicated)
+	}
+}
+
+// TestUnreplicatedLocksAreBounded: past maxUnreplicatedLocks, locking reads lock nothing
+// more (a lock is an optimization), and a release makes room again.
+func TestUnreplicatedLocksAreBounded(t *testing.T) {
+	lt := newLockTable()
+	holder := mvcc.TxnMeta{ID: mvcc.TxnID{1}}
+	keys := make([][]byte, maxUnreplicatedLocks+1)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "k%06d", i)
+	}
+	lt.acquire(keys, holder)
+	if lt.unreplicated != maxUnreplicatedLocks || len(lt.locks) != maxUnreplicatedLocks {
+		t.Fatalf("%d locks, %d entries, want %d", lt.unreplicated, len(lt.locks), maxUnreplicatedLocks)
+	}
+	last := keys[len(keys)-1]
+	if lt.unreplicatedHeld(last, holder.ID) {
+		t.Fatal("a lock past the bound was taken")
+	}
+	lt.released(kvpb.Span{Key: keys[0]}, holder.ID)
+	lt.acquire([][]byte{last}, holder)
+	if !lt.unreplicatedHeld(last, holder.ID) {
+		t.Fatal("no lock taken after a release made room")
+	}
+}
+
+// TestLockingReadTakesUnreplicatedLock: a locking read answers without a round of consensus,
+// and its lock holds another transaction's write back (not a plain read) until the
+// holder's resolution releases it; then the write goes through.
+func TestLockingReadTakesUnreplicatedLock(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	key := []byte("\x10k")
+	put(t, s, string(key), "old")
+	clock := s.cfg.Clock
+	newTxn := func(id byte) *kvpb.Transaction {
+		ts := clock.Now()
+		return &kvpb.Transaction{TxnMeta: mvcc.TxnMeta{ID: mvcc.TxnID{id}, Key: key, WriteTimestamp: ts, MinTimestamp: ts},
+			Status: kvpb.Pending, ReadTimestamp: ts, GlobalUncertaintyLimit: ts}
+	}
+	holder, writer := newTxn(1), newTxn(2)
+	r1 := s.Replica(1)
+	before := r1.AppliedIndex()
+	br, err := s.Send(ctx, &kvpb.BatchRequest{Txn: holder.Clone(), Requests: []kvpb.Request{
+		&kvpb.GetRequest{Key: key, Locking: kvpb.LockExclusive}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kv := br.Responses[0].(*kvpb.GetResponse).Value; kv == nil || string(kv.Value) != "old" {
+		t.Fatalf("the locking read returned %v", kv)
+	}
+	if rounds := r1.AppliedIndex() - before; rounds != 0 {
+		t.Errorf("the locking read took %d rounds of consensus, want none", rounds)
+	}
+	if got := get(t, s, string(key)); got != "old" {
+		t.Fatalf("a plain read under the lock: %q", got)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Send(ctx, &kvpb.BatchRequest{Txn: writer.Clone(), Requests: []kvpb.Request{
+			&kvpb.PutRequest{Key: key, Value: []byte("writer"), Sequence: 1}}})
+		done <- err
+	}()
+	for !r1.locks.queuedAhead(key, mvcc.TxnID{}) {
+		select {
+		case err := <-done:
+			t.Fatalf("the write did not wait for the lock: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the write went through the lock: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	// The holder commits (its record elsewhere, say) and its coordinator resolves the
+	// locked key: nothing to write, but the lock goes.
+	mustSend(t, s, 1, &kvpb.ResolveIntentRequest{Span: kvpb.Span{Key: key}, Txn: holder.TxnMeta,
+		Status: kvpb.Committed, CommitTS: holder.WriteTimestamp})
+	if err := <-done; err != nil {
+		t.Fatalf("the write after the release: %v", err)
+	}
+	if r1.locks.unreplicatedHeld(key, holder.ID) {
+		t.Fatal("the lock outlived its release")
+	}
 }

@@ -40,7 +40,7 @@ type Replica struct {
 
 	latches *latchManager
 	tsc     *tsCache
-	locks   *lockTable    // writers waiting for other transactions' intents
+	locks   *lockTable    // unreplicated locks, and writers waiting for others' locks
 	txnWait *txnWaitQueue // pushes waiting for transactions whose records live here
 	// finalized are transactions whose intents lock waiters here found finished.
 	finalized finalizedTxns
@@ -406,6 +406,8 @@ func (r *Replica) takeLease() {
 	if th, err := r.gcThreshold(); err == nil {
 		r.gcThresholdWall.Store(th.WallTime)
 	}
+	// Locks this replica held under an earlier lease may have been overtaken since.
+	r.locks.dropUnreplicated()
 }
 
 // forwardMinValidObserved raises the minimum valid observed timestamp to this node's
@@ -661,7 +663,7 @@ func (r *Replica) queuedKey(ba *kvpb.BatchRequest) []byte {
 }
 
 // lockedBy is the transaction that holds the lock on key after ba evaluated with result err:
-// ba's own, if it wrote an intent there.
+// ba's own, if it wrote or locked the key.
 func lockedBy(ba *kvpb.BatchRequest, key string, err error) *mvcc.TxnMeta {
 	if err != nil || ba.Txn == nil {
 		return nil
@@ -675,11 +677,9 @@ func lockedBy(ba *kvpb.BatchRequest, key string, err error) *mvcc.TxnMeta {
 }
 
 // afterWrite tells those waiting on this range what a batch applied here changed; wrote
-// says whether it wrote anything at all.
+// says whether it wrote anything at all (a resolution may release only unreplicated
+// locks, and write nothing).
 func (r *Replica) afterWrite(ba *kvpb.BatchRequest, wrote bool) {
-	if !wrote {
-		return
-	}
 	for _, req := range ba.Requests {
 		switch t := req.(type) {
 		case *kvpb.ResolveIntentRequest:
@@ -692,9 +692,13 @@ func (r *Replica) afterWrite(ba *kvpb.BatchRequest, wrote bool) {
 				r.locks.released(sp, ba.Txn.ID)
 			}
 		case *kvpb.PushTxnRequest:
-			r.txnWait.recordChanged(t.Pushee.ID)
+			if wrote {
+				r.txnWait.recordChanged(t.Pushee.ID)
+			}
 		case *kvpb.RecoverTxnRequest:
-			r.txnWait.recordChanged(t.Txn.ID)
+			if wrote {
+				r.txnWait.recordChanged(t.Txn.ID)
+			}
 			d := r.Desc()
 			r.locks.released(kvpb.Span{Key: d.StartKey, EndKey: d.EndKey}, t.Txn.ID)
 		}

@@ -99,7 +99,7 @@ func stage(t *testing.T, ctx context.Context, db *txn.DB, s *ranges.Store, lostW
 	}
 	send(2, &kvpb.PutRequest{Key: key("x"), Value: []byte("staged")})
 	if lockedFirst {
-		send(2, &kvpb.GetRequest{Key: key("y"), Locking: kvpb.LockExclusive, Sequence: 1})
+		send(2, &kvpb.GetRequest{Key: key("y"), Locking: kvpb.LockExclusive})
 	}
 	inFlight := []kvpb.InFlightWrite{{Key: key("x")}}
 	if lostWrite {

@@ -9,15 +9,13 @@ import (
 	"github.com/meridiandb/meridian/ranges/kvpb"
 )
 
-// Write pipelining: a transaction's point writes (and point locks, FOR UPDATE) are answered
-// by their leaseholders once evaluated and proposed, not once replicated, so a statement
+// Write pipelining: a transaction's point writes are answered by their leaseholders once evaluated and proposed, not once replicated, so a statement
 // that writes does not wait for a round of consensus. Such a write is in flight until the
 // transaction proves it with a QueryIntent, which waits for the write's latches and so for
 // its outcome. A write must be proven before anything the transaction does relies on it:
 // before a later request touches its key, and before the commit (with parallel commits, in
 // the same round as the staging of the record, which names it among the in-flight writes).
-// A write that turns out lost makes the transaction restart. (A lock needs proving only
-// before the commit: see inFlightWrites.)
+// A write that turns out lost makes the transaction restart.
 
 // maxInFlightWrites bounds the writes a transaction keeps in flight; past it, writes wait for
 // consensus as they go, which keeps the proofs at commit, and the STAGING record listing
@@ -35,13 +33,13 @@ func (t *Txn) pipelineWrite(req kvpb.Request) bool {
 }
 
 // pipelineWrites reports whether reqs, sent together, may all be pipelined: each is a point
-// write or lock, and the writes in flight stay within maxInFlightWrites.
+// write, and the writes in flight stay within maxInFlightWrites.
 func (t *Txn) pipelineWrites(reqs []kvpb.Request) bool {
 	if !t.pipelining {
 		return false
 	}
 	for _, req := range reqs {
-		if !kvpb.IsPointIntent(req) {
+		if !kvpb.IsPointWrite(req) {
 			return false
 		}
 	}
@@ -50,25 +48,16 @@ func (t *Txn) pipelineWrites(reqs []kvpb.Request) bool {
 	return len(t.inFlight)+len(reqs) <= maxInFlightWrites
 }
 
-// pendingIntent is what a transaction has in flight on a key: the last number it sent there,
-// and whether everything in flight there is a lock (FOR UPDATE) rather than a write.
-type pendingIntent struct {
-	seq  int32
-	lock bool
-}
-
 // addInFlight records a pipelined write the leaseholder answered.
 func (t *Txn) addInFlight(req kvpb.Request) {
-	seq := kvpb.IntentSequence(req)
-	_, isLock := req.(*kvpb.GetRequest)
+	seq := *kvpb.WriteSequence(req)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.inFlight == nil {
-		t.inFlight = map[string]pendingIntent{}
+		t.inFlight = map[string]int32{}
 	}
 	k := string(req.Header().Key)
-	p, ok := t.inFlight[k]
-	t.inFlight[k] = pendingIntent{seq: max(p.seq, *seq), lock: isLock && (!ok || p.lock)}
+	t.inFlight[k] = max(t.inFlight[k], seq)
 }
 
 // inFlightWrite is a pipelined write not yet proven.
@@ -78,19 +67,16 @@ type inFlightWrite struct {
 }
 
 // inFlightWrites lists the writes in flight, all of them or, with reqs, those whose keys
-// reqs touch. Locks in flight are left out of the latter: a lock holds the value the key
-// already had, so whatever touches the key next reads and writes the same with or without
-// it (and waits for it on the leaseholder, whose latches it holds until it applies); only
-// the commit needs it proven.
+// reqs touch.
 func (t *Txn) inFlightWrites(reqs []kvpb.Request) []inFlightWrite {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []inFlightWrite
-	for k, p := range t.inFlight {
-		if reqs != nil && (p.lock || !touches(reqs, []byte(k))) {
+	for k, seq := range t.inFlight {
+		if reqs != nil && !touches(reqs, []byte(k)) {
 			continue
 		}
-		out = append(out, inFlightWrite{key: []byte(k), seq: p.seq})
+		out = append(out, inFlightWrite{key: []byte(k), seq: seq})
 	}
 	return out
 }
@@ -110,7 +96,7 @@ func touches(reqs []kvpb.Request, key []byte) bool {
 func (t *Txn) proven(w inFlightWrite) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.inFlight[string(w.key)].seq == w.seq {
+	if t.inFlight[string(w.key)] == w.seq {
 		delete(t.inFlight, string(w.key))
 	}
 }

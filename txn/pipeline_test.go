@@ -235,10 +235,10 @@ func TestIndependentRequestsGoOneBatchPerRange(t *testing.T) {
 }
 
 // TestLockingReadsGoOneBatchPerRange: a FOR UPDATE of several rows locks them with one
-// pipelined batch per range, not one request after another; the rows come back, the locks
-// hold off other writers until the commit, and a range that locked a value newer than the
-// transaction's read timestamp moves the transaction's reads up, or restarts it when an
-// earlier read changed meanwhile.
+// batch per range, not one request after another; the rows come back, the locks (held by
+// the leaseholders, not replicated) need no proof at the commit and hold off other writers
+// until then, and a range that locked a value newer than the transaction's read timestamp
+// moves the transaction's reads up, or restarts it when an earlier read changed meanwhile.
 func TestLockingReadsGoOneBatchPerRange(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -266,7 +266,7 @@ func TestLockingReadsGoOneBatchPerRange(t *testing.T) {
 		for _, k := range []string{"a", "b", "x", "y"} {
 			mustCommitPut(t, db, k, "v"+k)
 		}
-		before, _ := l.counts()
+		before := l.batchCount(&kvpb.GetRequest{})
 		tx := db.NewTxn()
 		b, err := lockAll(tx, []string{"a", "b", "e", "x", "y", "z"}) // e and z are absent
 		if err != nil {
@@ -275,8 +275,8 @@ func TestLockingReadsGoOneBatchPerRange(t *testing.T) {
 		if got, want := values(b), "[va vb - vx vy -]"; got != want {
 			t.Fatalf("locked rows %s, want %s", got, want)
 		}
-		if pipelined, _ := l.counts(); pipelined-before != 2 {
-			t.Errorf("six locks over two ranges went as %d pipelined batches, want 2", pipelined-before)
+		if n := l.batchCount(&kvpb.GetRequest{}) - before; n != 2 {
+			t.Errorf("six locks over two ranges went as %d batches, want 2", n)
 		}
 		// Another writer waits for the locks: with a lock timeout it gives up.
 		w := db.NewTxn()
@@ -285,11 +285,28 @@ func TestLockingReadsGoOneBatchPerRange(t *testing.T) {
 			t.Fatal("a write of a locked row went through")
 		}
 		_ = w.Rollback(ctx)
+		// A plain read does not wait for them.
+		if got := read(t, db, "x"); got != "vx" {
+			t.Fatalf("x = %s under the lock", got)
+		}
+		_, proofsBefore := l.counts()
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
+		if _, proofs := l.counts(); proofs != proofsBefore {
+			t.Errorf("the commit proved %d locks, want none (they are not writes)", proofs-proofsBefore)
+		}
 		if got := read(t, db, "x"); got != "vx" {
 			t.Fatalf("x = %s after the locking transaction", got)
+		}
+		// The commit released the locks.
+		w = db.NewTxn()
+		w.SetLockTimeout(time.Second)
+		if err := put(ctx, w, "x", "w"); err != nil {
+			t.Fatalf("writing x after the locking transaction: %v", err)
+		}
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
 		}
 	})
 
@@ -341,9 +358,10 @@ func mustCommitPut(t *testing.T, db *txn.DB, k, v string) {
 
 // TestLockingReadOfAbsentKeyIsRefreshed: a transaction whose write timestamp was pushed
 // locks a key that is absent at its read timestamp while another transaction holds an
-// uncommitted write of it between the two timestamps. The locking read finds no row and so
-// locks nothing; the refresh to the write timestamp must check its key too, or the
-// transaction commits above the other's write having read the key as absent.
+// uncommitted write of it between the two timestamps. The locking read waits for the other
+// transaction; should it find no row (and so lock nothing) after the other committed, the
+// refresh to the write timestamp must check its key too, or the transaction commits above
+// the other's write having read the key as absent.
 func TestLockingReadOfAbsentKeyIsRefreshed(t *testing.T) {
 	db, _ := newLossyDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -356,22 +374,25 @@ func TestLockingReadOfAbsentKeyIsRefreshed(t *testing.T) {
 	mustPut(t, ctx, tx, "p", "t") // pushed above that read
 	b := &txn.Batch{}
 	b.GetLocking(key("k"), kvpb.LockExclusive)
-	lockErr := tx.Run(ctx, b)
-	if err := x.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	locked := make(chan error, 1)
+	go func() { locked <- tx.Run(ctx, b) }()
+	// x commits while the lock waits for it, or fails if the locking transaction aborted
+	// it (by priority).
+	xErr := x.Commit(ctx)
+	lockErr := <-locked
 	if lockErr == nil {
-		if len(b.Results[0].Rows) == 0 {
-			lockErr = tx.Commit(ctx)
-		} else {
+		if len(b.Results[0].Rows) > 0 {
 			_ = tx.Rollback(ctx)
 			return // it saw x's write: fine
 		}
+		lockErr = tx.Commit(ctx)
 	}
-	if lockErr == nil {
+	switch {
+	case xErr != nil && lockErr != nil:
+		t.Fatalf("both failed: %v; %v", xErr, lockErr)
+	case xErr == nil && lockErr == nil:
 		t.Fatal("committed above another transaction's write of a key it read as absent")
-	}
-	if !txn.IsRetryable(lockErr) {
+	case lockErr != nil && !txn.IsRetryable(lockErr):
 		t.Fatalf("got %v, want a restart", lockErr)
 	}
 }

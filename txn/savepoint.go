@@ -91,8 +91,8 @@ func (t *Txn) RollbackToSavepoint(ctx context.Context, sp Savepoint) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.proto.IgnoreSeqRange(undone)
-	for k, p := range t.inFlight {
-		if p.seq > sp.seq {
+	for k, seq := range t.inFlight {
+		if seq > sp.seq {
 			delete(t.inFlight, k)
 		}
 	}

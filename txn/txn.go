@@ -44,9 +44,9 @@ type Txn struct {
 	// restartCause is the retryable error the transaction failed with, nil unless it must
 	// restart before it can go on (see RollbackToSavepoint).
 	restartCause error
-	// inFlight holds the pipelined writes and locks not yet proven, by key. Guarded by mu
-	// (writes of one batch go out concurrently).
-	inFlight map[string]pendingIntent
+	// inFlight holds the pipelined writes not yet proven: the last sequence number sent to
+	// each key. Guarded by mu (writes of one batch go out concurrently).
+	inFlight map[string]int32
 
 	stopHeartbeat context.CancelFunc
 	onFinish      []func(context.Context) // see OnFinish
@@ -350,18 +350,16 @@ func (t *Txn) sendInTurn(ctx context.Context, b *Batch, idx []int) error {
 }
 
 // sendLocks sends b's requests, exclusive locking reads of distinct keys, to their ranges at
-// once, one batch per range (sendPoints), pipelined if it may pipeline them all: a FOR
-// UPDATE of n rows costs one round and one Raft proposal per range, not n in turn. As in
-// sendInTurn, once the transaction's write timestamp is above its read timestamp (a range
-// locked values newer than the read timestamp) the reads made before, and the locking reads
-// here that found no row (and so locked nothing), are refreshed before any row is used; the
-// rows found are locked, and recorded after. It returns the requests that met a value in
-// their uncertainty interval, for sendInTurn to send again.
+// once, one batch per range (sendPoints): a FOR UPDATE of n rows costs one round per range,
+// not n in turn. As in sendInTurn, once the transaction's write timestamp is above its read
+// timestamp (a range locked values newer than the read timestamp) the reads made before,
+// and the locking reads here that found no row (and so locked nothing), are refreshed
+// before any row is used; the rows found are locked, and recorded after. It returns the
+// requests that met a value in their uncertainty interval, for sendInTurn to send again.
 func (t *Txn) sendLocks(ctx context.Context, b *Batch) ([]int, error) {
-	async := t.pipelineWrites(b.reqs)
 	var empty, found, again []int
 	var failed error
-	for i, r := range t.sendPoints(ctx, t.snapshot(), b.reqs, async) {
+	for i, r := range t.sendPoints(ctx, t.snapshot(), b.reqs, false) {
 		if r.err != nil {
 			if _, ok := refreshableRestart(r.err); ok && !t.readOnly {
 				again = append(again, i)
@@ -370,7 +368,7 @@ func (t *Txn) sendLocks(ctx context.Context, b *Batch) ([]int, error) {
 			}
 			continue
 		}
-		t.absorb(b.reqs[i], r.resp, r.ts, async, &b.Results[i])
+		t.absorb(b.reqs[i], r.resp, r.ts, false, &b.Results[i])
 		if len(b.Results[i].Rows) > 0 {
 			found = append(found, i)
 		} else {
@@ -401,7 +399,7 @@ func (t *Txn) recordRefresh(b *Batch, idx []int) {
 func isLockingRead(req kvpb.Request) bool {
 	switch req.(type) {
 	case *kvpb.GetRequest, *kvpb.ScanRequest:
-		return req.IsWrite() // it leaves intents: an exclusive lock
+		return req.IsWrite() // an exclusive lock
 	}
 	return false
 }
@@ -588,7 +586,7 @@ func (t *Txn) reverseScanAcross(ctx context.Context, sc *kvpb.ScanRequest, res *
 		if bytes.Compare(d.StartKey, start) > 0 {
 			start = d.StartKey
 		}
-		part := &kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: end}, Reverse: true, Locking: sc.Locking, Sequence: sc.Sequence}
+		part := &kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: end}, Reverse: true, Locking: sc.Locking}
 		if sc.MaxKeys > 0 {
 			part.MaxKeys = sc.MaxKeys - int64(len(res.Rows))
 		}
@@ -659,24 +657,16 @@ func (t *Txn) sendToRange(ctx context.Context, rangeID uint64, req kvpb.Request,
 }
 
 // absorb takes in the response to req, sent pipelined or not, from a batch that came back
-// with writeTS: a pipelined write (or lock) is in flight until proven, and the transaction
-// writes no lower than its batch did.
+// with writeTS: a pipelined write is in flight until proven, and the transaction writes no
+// lower than its batch did.
 func (t *Txn) absorb(req kvpb.Request, resp kvpb.Response, writeTS hlc.Timestamp, pipelined bool, res *Result) {
-	if pipelined && !lockedNothing(req, resp) {
+	if pipelined {
 		t.addInFlight(req)
 	}
 	t.mu.Lock()
 	t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(writeTS)
 	t.mu.Unlock()
 	fillResult(res, resp)
-}
-
-// lockedNothing reports whether req was a locking read that found no row, and so left no
-// intent to prove.
-func lockedNothing(req kvpb.Request, resp kvpb.Response) bool {
-	_, isGet := req.(*kvpb.GetRequest)
-	g, ok := resp.(*kvpb.GetResponse)
-	return isGet && ok && g.Value == nil
 }
 
 // observe records the clock reading of the leaseholder that served br, for the

@@ -219,9 +219,10 @@ const (
 	// later writer lands above the read and the transaction that read commits below it),
 	// so a shared lock is a plain read.
 	LockShared
-	// LockExclusive: the rows read are locked as if written, with an intent holding their
-	// present value, so that other writers and exclusive readers queue behind the
-	// transaction until it ends.
+	// LockExclusive: the rows read are locked, so that other writers and exclusive readers
+	// queue behind the transaction until it ends. The lock is held in the leaseholder's
+	// memory, not replicated (see ranges.lockTable): it orders writers, and the
+	// transaction's refreshes, not the lock, keep its reads valid should it be lost.
 	LockExclusive
 )
 
@@ -229,8 +230,6 @@ const (
 type GetRequest struct {
 	Key     []byte
 	Locking LockStrength `codec:",omitempty"`
-	// Sequence numbers the intent an exclusive locking read leaves (see PutRequest).
-	Sequence int32 `codec:",omitempty"`
 }
 
 // ScanRequest reads the keys of a span in order.
@@ -239,8 +238,6 @@ type ScanRequest struct {
 	MaxKeys int64 // 0 = no limit
 	Reverse bool
 	Locking LockStrength `codec:",omitempty"`
-	// Sequence numbers the intents an exclusive locking read leaves (see PutRequest).
-	Sequence int32 `codec:",omitempty"`
 }
 
 // ScannedSpan is the part of the scan's span it read, given the resume key it stopped at
@@ -302,31 +299,12 @@ type DeleteRangeRequest struct {
 	Sequence int32 `codec:",omitempty"`
 }
 
-// IsPointIntent reports whether req leaves an intent on exactly one key: a point write or an
-// exclusive locking Get. These are the requests a transaction may pipeline.
-func IsPointIntent(req Request) bool {
-	if g, ok := req.(*GetRequest); ok {
-		return g.Locking == LockExclusive
-	}
-	return IsPointWrite(req)
-}
-
 // IntentSequence points to the sequence number of a request that leaves intents in a
-// transaction: a point write, a DeleteRange or an exclusive locking read (nil for other
-// requests). Every such request is numbered, so that a rollback to a savepoint can name
-// the writes it undoes.
+// transaction: a point write or a DeleteRange (nil for other requests). Every such request
+// is numbered, so that a rollback to a savepoint can name the writes it undoes.
 func IntentSequence(req Request) *int32 {
-	switch r := req.(type) {
-	case *DeleteRangeRequest:
+	if r, ok := req.(*DeleteRangeRequest); ok {
 		return &r.Sequence
-	case *GetRequest:
-		if r.Locking == LockExclusive {
-			return &r.Sequence
-		}
-	case *ScanRequest:
-		if r.Locking == LockExclusive {
-			return &r.Sequence
-		}
 	}
 	return WriteSequence(req)
 }

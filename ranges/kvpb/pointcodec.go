@@ -44,13 +44,12 @@ func (q GetRequest) MarshalBinary() ([]byte, error) {
 func (q GetRequest) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, formVersion)
 	b = wirebin.AppendBytes(b, q.Key)
-	b = append(b, byte(q.Locking))
-	return binary.AppendVarint(b, int64(q.Sequence)), nil
+	return append(b, byte(q.Locking)), nil
 }
 
 func (q *GetRequest) UnmarshalBinary(data []byte) error {
 	return decodeForm(data, "a get request", func(r *wirebin.Reader) {
-		*q = GetRequest{Key: r.Bytes(), Locking: LockStrength(r.Byte()), Sequence: int32(r.Varint())}
+		*q = GetRequest{Key: r.Bytes(), Locking: LockStrength(r.Byte())}
 	})
 }
 
@@ -64,14 +63,13 @@ func (q ScanRequest) AppendBinary(b []byte) ([]byte, error) {
 	b = wirebin.AppendBytes(b, q.EndKey)
 	b = binary.AppendVarint(b, q.MaxKeys)
 	b = wirebin.AppendBool(b, q.Reverse)
-	b = append(b, byte(q.Locking))
-	return binary.AppendVarint(b, int64(q.Sequence)), nil
+	return append(b, byte(q.Locking)), nil
 }
 
 func (q *ScanRequest) UnmarshalBinary(data []byte) error {
 	return decodeForm(data, "a scan request", func(r *wirebin.Reader) {
 		*q = ScanRequest{Span: Span{Key: r.Bytes(), EndKey: r.Bytes()}, MaxKeys: r.Varint(), Reverse: r.Bool(),
-			Locking: LockStrength(r.Byte()), Sequence: int32(r.Varint())}
+			Locking: LockStrength(r.Byte())}
 	})
 }
 

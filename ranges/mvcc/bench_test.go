@@ -128,7 +128,7 @@ func BenchmarkLockingBatch(b *testing.B) {
 					if err != nil || kv == nil {
 						b.Fatal(kv, err)
 					}
-					if _, err := NewestAbove(rw, k, nil, ts(50)); err != nil {
+					if _, err := NewestAbove(rw, k, nil, ts(50), txn.ID); err != nil {
 						b.Fatal(err)
 					}
 					if err := Put(rw, k, ts(50), ts(50), kv.Value, txn); err != nil {

@@ -336,7 +336,11 @@ func (e *ddEnv) run(db *pebble.DB) string {
 		return "ok"
 
 	case "newest":
-		ts, err := NewestAbove(db, e.mustBytes("k"), e.bytes("end"), e.ts("above"))
+		var id TxnID
+		if txn := e.txn(); txn != nil {
+			id = txn.ID
+		}
+		ts, err := NewestAbove(db, e.mustBytes("k"), e.bytes("end"), e.ts("above"), id)
 		if err != nil {
 			return e.fmtErr(err)
 		}

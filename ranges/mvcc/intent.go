@@ -229,9 +229,11 @@ func CheckNoNewerWrites(r pebble.Reader, start, end []byte, from, to hlc.Timesta
 }
 
 // NewestAbove returns the newest committed version above ts in [start, end) (the single key
-// start when end is nil); a zero timestamp if there is none. Provisional values
-// of intents are not committed and are skipped, whoever wrote them.
-func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Timestamp, error) {
+// start when end is nil); a zero timestamp if there is none. It is what a locking read at
+// ts must know before it locks, and so it also fails, with a WriteIntentError naming them,
+// on intents of transactions other than txn, at any timestamp: a lock must wait for them.
+// Provisional values of txn's own intents are not committed and are skipped.
+func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp, txn TxnID) (hlc.Timestamp, error) {
 	var it *pebble.Iterator
 	var err error
 	var ok bool
@@ -251,6 +253,7 @@ func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Time
 	defer closeIter(r, it)
 	var newest hlc.Timestamp
 	var prefix []byte
+	var intents []Intent
 	for ok {
 		n, err := keyPrefixLen(it.Key())
 		if err != nil {
@@ -263,6 +266,9 @@ func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Time
 			m, err := decodeMeta(it.Value())
 			if err != nil {
 				return hlc.Timestamp{}, fmt.Errorf("key %x: %w", prefix, err)
+			}
+			if m.ID != txn {
+				intents = append(intents, Intent{Key: appendUnescaped(nil, prefix), Txn: m})
 			}
 			provisional = m.WriteTimestamp
 			ok = it.Next()
@@ -288,7 +294,13 @@ func NewestAbove(r pebble.Reader, start, end []byte, ts hlc.Timestamp) (hlc.Time
 		prefix[n-1]++ // past every version of the key (prefix is this loop's own copy)
 		ok = it.SeekGE(prefix)
 	}
-	return newest, it.Error()
+	if err := it.Error(); err != nil {
+		return hlc.Timestamp{}, err
+	}
+	if len(intents) > 0 {
+		return hlc.Timestamp{}, &WriteIntentError{Intents: intents}
+	}
+	return newest, nil
 }
 
 // IntentOf returns the meta of transaction id's intent on key, or nil if id has none there.
