@@ -146,6 +146,9 @@ type RangeStatus struct {
 	EndKey      string   `json:"end_key"`
 	Replicas    []uint64 `json:"replicas"`
 	Leaseholder bool     `json:"leaseholder"`
+	// AppliedIndex is the last Raft log entry this replica applied: its growth is the
+	// range's rate of replicated commands.
+	AppliedIndex uint64 `json:"applied_index"`
 }
 
 func (n *Node) rangeStatuses() []RangeStatus {
@@ -159,7 +162,7 @@ func (n *Node) rangeStatuses() []RangeStatus {
 			rs.Replicas = append(rs.Replicas, r.NodeID)
 		}
 		if r := n.store.Replica(d.RangeID); r != nil {
-			rs.Leaseholder = r.IsLeaseholder()
+			rs.Leaseholder, rs.AppliedIndex = r.IsLeaseholder(), r.AppliedIndex()
 		}
 		out = append(out, rs)
 	}

@@ -71,7 +71,8 @@ func startCluster(t *testing.T, n int, extra ...string) []*clusterNode {
 	want := min(n, 3)
 	waitUntil(t, 60*time.Second, fmt.Sprintf("r1 to have %d replicas", want), func() bool {
 		d, _ := firstRange(nodes)
-		return d != nil && len(d.Replicas) == want
+		// A range that has replicas has applied the commands that added them.
+		return d != nil && len(d.Replicas) == want && d.AppliedIndex > 0
 	})
 	return nodes
 }
@@ -81,9 +82,10 @@ const logTailLines = 80
 
 // rangeStatus mirrors server.RangeStatus.
 type rangeStatus struct {
-	RangeID     uint64   `json:"range_id"`
-	Replicas    []uint64 `json:"replicas"`
-	Leaseholder bool     `json:"leaseholder"`
+	RangeID      uint64   `json:"range_id"`
+	Replicas     []uint64 `json:"replicas"`
+	Leaseholder  bool     `json:"leaseholder"`
+	AppliedIndex uint64   `json:"applied_index"`
 }
 
 // firstRange returns range 1 as its leaseholder reports it, and the leaseholder's index.
