@@ -396,3 +396,51 @@ func TestLockingReadOfAbsentKeyIsRefreshed(t *testing.T) {
 		t.Fatalf("got %v, want a restart", lockErr)
 	}
 }
+
+// TestRefreshGoesOneBatchPerRange: a transaction pushed above its reads checks them all at
+// once at the commit, its point reads in one batch per range (six reads over two ranges: two
+// batches, six on the old code) beside its scan, and still restarts when one of them, on
+// either path, was overwritten in between.
+func TestRefreshGoesOneBatchPerRange(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, overwrite := range []string{"", "y", "s2"} {
+		t.Run("overwritten="+overwrite, func(t *testing.T) {
+			db, l := newLossyDB(t)
+			for _, k := range []string{"a", "b", "c", "x", "y", "z", "s1", "s2"} {
+				mustCommitPut(t, db, k, "v"+k)
+			}
+			tx := db.NewTxn()
+			for _, k := range []string{"a", "b", "c", "x", "y", "z"} {
+				if got := get(t, ctx, tx, k); got != "v"+k {
+					t.Fatalf("%s = %s", k, got)
+				}
+			}
+			b := &txn.Batch{}
+			b.Scan(key("s"), key("t"), 0, false)
+			if err := tx.Run(ctx, b); err != nil || len(b.Results[0].Rows) != 2 {
+				t.Fatalf("scan: %d rows, %v", len(b.Results[0].Rows), err)
+			}
+			if overwrite != "" {
+				mustCommitPut(t, db, overwrite, "new")
+			}
+			_ = read(t, db, "p")          // a read of p above everything so far
+			mustPut(t, ctx, tx, "p", "t") // pushed above that read: the commit must refresh
+			before := l.batchCount(&kvpb.RefreshRequest{})
+			err := tx.Commit(ctx)
+			if overwrite != "" {
+				if !txn.IsRetryable(err) {
+					t.Fatalf("commit after %s was overwritten: %v, want a restart", overwrite, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two batches of point reads (one per range) and the scan's.
+			if n := l.batchCount(&kvpb.RefreshRequest{}) - before; n != 3 {
+				t.Errorf("the refresh went as %d batches, want 3", n)
+			}
+		})
+	}
+}

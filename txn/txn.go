@@ -735,11 +735,32 @@ func (t *Txn) refreshTo(ctx context.Context, ts hlc.Timestamp) error {
 	refreshing := t.snapshot()
 	refreshing.ReadTimestamp = ts
 	refreshing.WriteTimestamp = refreshing.WriteTimestamp.Forward(ts)
+	// The reads are checked all at once: the point reads in one batch per range
+	// (sendPoints), each span on its own, a refresh of n reads costing a round, not n.
+	var points []kvpb.Request
+	var spans []kvpb.Span
 	for _, sp := range t.refreshSpans {
-		req := &kvpb.RefreshRequest{Span: sp, From: from}
-		if err := t.sendRefresh(ctx, refreshing, req); err != nil {
-			return err
+		if len(sp.EndKey) == 0 {
+			points = append(points, &kvpb.RefreshRequest{Span: sp, From: from})
+		} else {
+			spans = append(spans, sp)
 		}
+	}
+	errs := make([]error, len(spans)+1)
+	inParallel(len(spans)+1, func(i int) {
+		if i < len(spans) {
+			errs[i] = t.sendRefresh(ctx, refreshing, &kvpb.RefreshRequest{Span: spans[i], From: from})
+			return
+		}
+		for _, r := range t.sendPoints(ctx, refreshing, points, false) {
+			if r.err != nil {
+				errs[i] = r.err
+				return
+			}
+		}
+	})
+	if err := firstError(errs); err != nil {
+		return err
 	}
 	t.mu.Lock()
 	t.proto.ReadTimestamp = ts
