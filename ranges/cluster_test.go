@@ -474,3 +474,105 @@ func TestRelocateSettlesLearners(t *testing.T) {
 		t.Fatal("the promoted learner is missing from the descriptor")
 	}
 }
+
+// TestLostLockCannotLoseAnUpdate: an unreplicated lock is lost when the lease moves, and a
+// writer then overwrites the locked row through the new leaseholder. The holder's own write
+// of the row lands above the writer's, and the refresh of its locking read to that timestamp
+// fails: the holder restarts instead of committing an update of the value it read, which
+// the writer's replaced (a lost update).
+func TestLostLockCannotLoseAnUpdate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := newTestCluster(t, 3)
+	r1 := c.nodes[1].store.Replica(1)
+	for _, id := range []uint64{2, 3} {
+		if err := r1.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: id, StoreID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitReplicas(ctx, 1, 2, 3)
+	key := []byte("\x10row")
+	if err := c.put(ctx, string(key), "v0"); err != nil {
+		t.Fatal(err)
+	}
+	txn := func(id byte) *kvpb.Transaction {
+		ts := c.nodes[1].store.cfg.Clock.Now()
+		return &kvpb.Transaction{TxnMeta: mvcc.TxnMeta{ID: mvcc.TxnID{id}, Key: key, WriteTimestamp: ts, MinTimestamp: ts},
+			Status: kvpb.Pending, ReadTimestamp: ts, GlobalUncertaintyLimit: ts}
+	}
+	holder := txn(1)
+	br, err := c.send(ctx, &kvpb.BatchRequest{Txn: holder.Clone(), Requests: []kvpb.Request{
+		&kvpb.GetRequest{Key: key, Locking: kvpb.LockExclusive}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kv := br.Responses[0].(*kvpb.GetResponse).Value; kv == nil || string(kv.Value) != "v0" {
+		t.Fatalf("the locking read returned %v", kv)
+	}
+	if !r1.locks.unreplicatedHeld(key, holder.ID) {
+		t.Fatal("n1 holds no lock for the holder")
+	}
+
+	// The lease moves to n2; the lock stays behind on n1.
+	if err := r1.TransferLease(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	// A writer outside the holder's transaction goes through the new leaseholder: nothing
+	// there holds it back. (The new lease pushes it above every read served before; it
+	// moves up, as its coordinator would after refreshing its reads, and commits.)
+	writer := txn(2)
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	for {
+		_, err := c.send(wctx, &kvpb.BatchRequest{Txn: writer.Clone(), Requests: []kvpb.Request{
+			&kvpb.PutRequest{Key: key, Value: []byte("writer"), Sequence: 1},
+			&kvpb.EndTxnRequest{Commit: true, LockSpans: []kvpb.Span{{Key: key}}}}})
+		var pe *kvpb.TxnPushedError
+		if errors.As(err, &pe) {
+			writer.ReadTimestamp, writer.WriteTimestamp = pe.PushedTo, pe.PushedTo
+			continue
+		}
+		if err != nil {
+			t.Fatalf("the writer after the lease moved: %v", err)
+		}
+		break
+	}
+
+	// The holder writes the row it read: above the writer's value.
+	br, err = c.send(ctx, &kvpb.BatchRequest{Txn: holder.Clone(), Requests: []kvpb.Request{
+		&kvpb.PutRequest{Key: key, Value: []byte("holder"), Sequence: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed := br.Txn.WriteTimestamp
+	if !holder.ReadTimestamp.Less(pushed) {
+		t.Fatalf("the holder wrote at its read timestamp %s, below the writer's value", pushed)
+	}
+	// Its commit must first move its reads up to that timestamp: the read of the row fails.
+	refreshing := holder.Clone()
+	refreshing.ReadTimestamp, refreshing.WriteTimestamp = pushed, pushed
+	_, err = c.send(ctx, &kvpb.BatchRequest{Txn: refreshing, Requests: []kvpb.Request{
+		&kvpb.RefreshRequest{Span: kvpb.Span{Key: key}, From: holder.ReadTimestamp}}})
+	var re *kvpb.TransactionRetryError
+	if !errors.As(err, &re) {
+		t.Fatalf("refreshing the locked read over the writer's value: %v, want a retry error", err)
+	}
+
+	// When the lease comes back, n1 does not serve the stale lock.
+	r2 := c.nodes[2].store.Replica(1)
+	for r2.checkLeaseholder(ctx) != nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := r2.TransferLease(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	for r1.checkLeaseholder(ctx) != nil {
+		if ctx.Err() != nil {
+			t.Fatal("the lease never came back to n1")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r1.locks.unreplicatedHeld(key, holder.ID) {
+		t.Fatal("n1 took the lease back with the lock it held under its earlier lease")
+	}
+}
