@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -181,9 +182,12 @@ func (ds *DistSender) Evict(rangeID uint64) {
 }
 
 // candidates lists the nodes to try for range rangeID, best guess first: the cached
-// leaseholder, then this node, then the range's other replicas. Without a descriptor (only
-// the first range is looked for that way) every known node is a candidate.
-func (ds *DistSender) candidates(rangeID uint64) []uint64 {
+// leaseholder, then this node, then the range's other replicas. widen reports whether every
+// other known node is a candidate too, once those failed (see others): the range has no
+// descriptor here, or it is the first range, found without meta records, so a stale
+// descriptor of it (cached when it had fewer replicas) is never corrected by a lookup. They
+// are listed only then: listing the nodes costs more than most sends that succeed at once.
+func (ds *DistSender) candidates(rangeID uint64) (nodes []uint64, widen bool) {
 	ds.mu.Lock()
 	var lh uint64
 	var replicas []uint64
@@ -194,19 +198,14 @@ func (ds *DistSender) candidates(rangeID uint64) []uint64 {
 		}
 	}
 	ds.mu.Unlock()
-	// The first range is found without meta records, so a stale descriptor of it (cached
-	// when it had fewer replicas) is never corrected by a lookup: try every known node too.
-	if (replicas == nil || rangeID == firstRangeID) && ds.cfg.Nodes != nil {
-		replicas = append(replicas, ds.cfg.Nodes()...)
-	}
 	if ds.cfg.Dialer == nil {
 		replicas = nil // alone: only the local store can answer
+	} else {
+		widen = (replicas == nil || rangeID == firstRangeID) && ds.cfg.Nodes != nil
 	}
 	out := make([]uint64, 0, len(replicas)+2)
-	seen := map[uint64]bool{}
 	add := func(id uint64) {
-		if id != 0 && !seen[id] {
-			seen[id] = true
+		if id != 0 && !slices.Contains(out, id) {
 			out = append(out, id)
 		}
 	}
@@ -217,7 +216,7 @@ func (ds *DistSender) candidates(rangeID uint64) []uint64 {
 	for _, id := range replicas {
 		add(id)
 	}
-	return out
+	return out, widen
 }
 
 func (ds *DistSender) setLeaseholder(rangeID, nodeID uint64) {
@@ -242,8 +241,12 @@ func (ds *DistSender) send(ctx context.Context, ba *kvpb.BatchRequest, redirects
 	var lastErr error
 	for round := 0; ; round++ {
 		tried := map[uint64]bool{}
-		queue := ds.candidates(ba.RangeID)
-		for len(queue) > 0 {
+		queue, widen := ds.candidates(ba.RangeID)
+		for len(queue) > 0 || widen {
+			if len(queue) == 0 {
+				queue, widen = ds.cfg.Nodes(), false
+				continue
+			}
 			node := queue[0]
 			queue = queue[1:]
 			if tried[node] {
