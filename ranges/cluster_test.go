@@ -1,6 +1,7 @@
 package ranges
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -30,6 +31,8 @@ type testCluster struct {
 	clock func(id uint64) *hlc.Clock
 	// snapshotThreshold, if set, is every store's RaftSnapshotThreshold.
 	snapshotThreshold uint64
+	// heartbeatTimeout, if set, is every store's RaftHeartbeatTimeout (300ms otherwise).
+	heartbeatTimeout time.Duration
 }
 
 type testNode struct {
@@ -94,7 +97,7 @@ func (c *testCluster) start(id uint64, dir string) *testNode {
 	}
 	n.store, err = OpenStore(ctx, StoreConfig{
 		Dir: dir, NodeID: id, StoreID: id, Clock: clock,
-		Transport: n.tr, JoinOnly: id != 1, RaftHeartbeatTimeout: 300 * time.Millisecond,
+		Transport: n.tr, JoinOnly: id != 1, RaftHeartbeatTimeout: cmp.Or(c.heartbeatTimeout, 300*time.Millisecond),
 		RaftSnapshotThreshold: c.snapshotThreshold,
 	})
 	if err != nil {
@@ -574,5 +577,34 @@ func TestLostLockCannotLoseAnUpdate(t *testing.T) {
 	}
 	if r1.locks.unreplicatedHeld(key, holder.ID) {
 		t.Fatal("n1 took the lease back with the lock it held under its earlier lease")
+	}
+}
+
+// TestRestartedNodeRefusesVotes: a node that restarts keeps its replicas from voting for a
+// heartbeat timeout (promises to the leader made before the restart may still stand); a
+// node that never restarted votes, and the range serves throughout.
+func TestRestartedNodeRefusesVotes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Long enough that the restart itself cannot outlast the quiet, even on a slow machine.
+	c := newTestClusterOf(t, 3, &testCluster{heartbeatTimeout: 2 * time.Second})
+	r1 := c.nodes[1].store.Replica(1)
+	for _, id := range []uint64{2, 3} {
+		if err := r1.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: id, StoreID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitReplicas(ctx, 1, 2, 3)
+	if c.nodes[2].tr.RefusesVotes() {
+		t.Fatal("a node that never restarted refuses votes")
+	}
+	dir := c.nodes[2].dir
+	c.stop(2)
+	n2 := c.start(2, dir)
+	if !n2.tr.RefusesVotes() {
+		t.Fatal("a restarted node votes at once")
+	}
+	if err := c.put(ctx, "\x10after-restart", "v"); err != nil {
+		t.Fatal(err)
 	}
 }

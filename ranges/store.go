@@ -164,6 +164,11 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	bootstrap := len(descs) == 0 && !cfg.JoinOnly
+	if len(descs) > 0 && !s.ownsTransport {
+		// A restart: keep the promises the replicas may have made to their leaders before
+		// it (see Replica.extendLease).
+		s.transport.RefuseVotesFor(cfg.RaftHeartbeatTimeout)
+	}
 	if bootstrap {
 		d := &kvpb.RangeDescriptor{
 			RangeID: 1, StartKey: keys.KeyMin, EndKey: keys.KeyMax,

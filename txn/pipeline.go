@@ -9,13 +9,15 @@ import (
 	"github.com/meridiandb/meridian/ranges/kvpb"
 )
 
-// Write pipelining: a transaction's point writes are answered by their leaseholders once evaluated and proposed, not once replicated, so a statement
-// that writes does not wait for a round of consensus. Such a write is in flight until the
-// transaction proves it with a QueryIntent, which waits for the write's latches and so for
-// its outcome. A write must be proven before anything the transaction does relies on it:
-// before a later request touches its key, and before the commit (with parallel commits, in
-// the same round as the staging of the record, which names it among the in-flight writes).
-// A write that turns out lost makes the transaction restart.
+// Write pipelining: a transaction's point writes are answered by their leaseholders once
+// evaluated and proposed, not once replicated, so a statement that writes does not wait for
+// a round of consensus. Such a write is in flight until the transaction proves it with a
+// QueryIntent, which waits for the write's latches and so for its outcome. A write must be
+// proven before anything the transaction does relies on it: before a later request touches
+// its key, and before the commit (with parallel commits, in the same round as the staging
+// of the record, which names it among the in-flight writes). A write that turns out lost
+// makes the transaction restart. (Locks are not pipelined: they are held on the leaseholder
+// without a round of consensus, and need no proof.)
 
 // maxInFlightWrites bounds the writes a transaction keeps in flight; past it, writes wait for
 // consensus as they go, which keeps the proofs at commit, and the STAGING record listing

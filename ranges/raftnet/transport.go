@@ -52,6 +52,12 @@ type Transport struct {
 	groups    map[uint64]*Group
 	peers     map[peerKey]*peer
 	onUnknown func(ctx context.Context, rangeID uint64) error
+
+	// start is when the transport was made, and quietUntil how long after it (in
+	// nanoseconds, on the monotonic clock) its groups refuse their votes (see
+	// RefuseVotesFor).
+	start      time.Time
+	quietUntil atomic.Int64
 }
 
 // New returns the Raft transport of node nodeID, which dials peers through dialer. A nil
@@ -65,10 +71,41 @@ func New(nodeID uint64, dialer *rpc.Dialer, log *slog.Logger) *Transport {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Transport{
 		dialer: dialer, log: log, ctx: ctx, cancel: cancel,
-		groups: map[uint64]*Group{}, peers: map[peerKey]*peer{},
+		groups: map[uint64]*Group{}, peers: map[peerKey]*peer{}, start: time.Now(),
 	}
 	t.nodeID.Store(nodeID)
 	return t
+}
+
+// RefuseVotesFor makes the node's replicas refuse their votes, and pre-votes, to candidates
+// for d from now, except in an election a leader asked for (a leadership transfer). A node
+// that restarts calls it before its replicas start: before the restart, each of them may
+// have been part of the quorum its leader's lease counts on, having promised not to vote
+// for another leader for a heartbeat timeout after hearing from it, and a restarted Raft
+// instance remembers no such promise.
+func (t *Transport) RefuseVotesFor(d time.Duration) {
+	t.quietUntil.Store(int64(time.Since(t.start) + d))
+}
+
+// RefusesVotes reports whether the node's replicas refuse their votes now (see
+// RefuseVotesFor).
+func (t *Transport) RefusesVotes() bool {
+	return time.Since(t.start) < time.Duration(t.quietUntil.Load())
+}
+
+// refusedVote is the refusal to env's vote or pre-vote request while the node keeps quiet,
+// or nil. Its term is zero, which no candidate takes for a newer term of its own.
+func (t *Transport) refusedVote(env envelope) any {
+	if !t.RefusesVotes() {
+		return nil
+	}
+	switch {
+	case env.RequestVote != nil && !env.RequestVote.LeadershipTransfer:
+		return &raft.RequestVoteResponse{Granted: false}
+	case env.RequestPreVote != nil:
+		return &raft.RequestPreVoteResponse{Granted: false}
+	}
+	return nil
 }
 
 // SetNodeID tells the transport its node's ID, once the node has one.
@@ -508,6 +545,10 @@ func (t *Transport) serveHeartbeat(ctx context.Context, env envelope, out chan<-
 
 // serveRequest hands one request to its group's Raft loop and sends back the answer.
 func (t *Transport) serveRequest(ctx context.Context, env envelope, out chan<- envelope) {
+	if refusal := t.refusedVote(env); refusal != nil {
+		reply(ctx, env, raft.RPCResponse{Response: refusal}, out)
+		return
+	}
 	g, err := t.group(ctx, env.RangeID)
 	if err != nil {
 		reply(ctx, env, raft.RPCResponse{Error: err}, out)

@@ -194,3 +194,39 @@ func TestGatherLingersOnlyForHeartbeats(t *testing.T) {
 		t.Fatalf("lone heartbeat batch has %d messages, want 1", len(got))
 	}
 }
+
+// TestRestartedNodeRefusesVotes: while a node keeps quiet after a restart, its replicas
+// refuse votes and pre-votes (with a term no candidate takes for a newer one), except in an
+// election a leader asked for; other messages, and votes after the quiet, go through.
+func TestRestartedNodeRefusesVotes(t *testing.T) {
+	tr := New(1, nil, nil)
+	defer tr.Close()
+	vote := envelope{RequestVote: &raft.RequestVoteRequest{Term: 7}}
+	transfer := envelope{RequestVote: &raft.RequestVoteRequest{Term: 7, LeadershipTransfer: true}}
+	preVote := envelope{RequestPreVote: &raft.RequestPreVoteRequest{Term: 7}}
+	entries := envelope{AppendEntries: &raft.AppendEntriesRequest{Term: 7}}
+	if tr.RefusesVotes() || tr.refusedVote(vote) != nil {
+		t.Fatal("a node that did not restart refuses votes")
+	}
+	const quiet = 50 * time.Millisecond
+	tr.RefuseVotesFor(quiet)
+	for _, c := range []struct {
+		name string
+		env  envelope
+		want any
+	}{
+		{"vote", vote, &raft.RequestVoteResponse{}},
+		{"pre-vote", preVote, &raft.RequestPreVoteResponse{}},
+		{"transfer", transfer, nil},
+		{"entries", entries, nil},
+	} {
+		got := tr.refusedVote(c.env)
+		if c.want == nil && got != nil || c.want != nil && !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s while quiet: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+	time.Sleep(2 * quiet)
+	if tr.RefusesVotes() || tr.refusedVote(vote) != nil {
+		t.Fatal("votes still refused after the quiet")
+	}
+}
