@@ -171,6 +171,20 @@ func (c *testCluster) get(ctx context.Context, key string) (string, error) {
 	return "", nil
 }
 
+// replicateFirstRange gives range 1, which node 1 bootstrapped, a replica on every other
+// node of a three-node cluster, and returns node 1's replica once all three list each other.
+func (c *testCluster) replicateFirstRange(ctx context.Context) *Replica {
+	c.t.Helper()
+	r1 := c.nodes[1].store.Replica(1)
+	for _, id := range []uint64{2, 3} {
+		if err := r1.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: id, StoreID: id}); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	c.waitReplicas(ctx, 1, 2, 3)
+	return r1
+}
+
 // waitReplicas waits until every node's replica of range 1 that should exist lists want.
 func (c *testCluster) waitReplicas(ctx context.Context, want ...uint64) {
 	c.t.Helper()
@@ -206,13 +220,7 @@ func TestReplicationAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r1 := c.nodes[1].store.Replica(1)
-	for _, id := range []uint64{2, 3} {
-		if err := r1.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: id, StoreID: id}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.waitReplicas(ctx, 1, 2, 3)
+	c.replicateFirstRange(ctx)
 	for i := 0; i < 20; i++ {
 		if err := c.put(ctx, fmt.Sprintf("\x10after%02d", i), "w"); err != nil {
 			t.Fatal(err)
@@ -292,13 +300,7 @@ func TestLaggingFollowerCatchesUpFromStateCopy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	c := newTestClusterOf(t, 3, &testCluster{snapshotThreshold: 16})
-	r1 := c.nodes[1].store.Replica(1)
-	for _, id := range []uint64{2, 3} {
-		if err := r1.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: id, StoreID: id}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.waitReplicas(ctx, 1, 2, 3)
+	c.replicateFirstRange(ctx)
 	dir3 := c.nodes[3].dir
 	c.stop(3)
 	written := 0
@@ -487,13 +489,7 @@ func TestLostLockCannotLoseAnUpdate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c := newTestCluster(t, 3)
-	r1 := c.nodes[1].store.Replica(1)
-	for _, id := range []uint64{2, 3} {
-		if err := r1.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: id, StoreID: id}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.waitReplicas(ctx, 1, 2, 3)
+	r1 := c.replicateFirstRange(ctx)
 	key := []byte("\x10row")
 	if err := c.put(ctx, string(key), "v0"); err != nil {
 		t.Fatal(err)
@@ -588,13 +584,7 @@ func TestRestartedNodeRefusesVotes(t *testing.T) {
 	defer cancel()
 	// Long enough that the restart itself cannot outlast the quiet, even on a slow machine.
 	c := newTestClusterOf(t, 3, &testCluster{heartbeatTimeout: 2 * time.Second})
-	r1 := c.nodes[1].store.Replica(1)
-	for _, id := range []uint64{2, 3} {
-		if err := r1.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: id, StoreID: id}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.waitReplicas(ctx, 1, 2, 3)
+	c.replicateFirstRange(ctx)
 	if c.nodes[2].tr.RefusesVotes() {
 		t.Fatal("a node that never restarted refuses votes")
 	}

@@ -18,13 +18,7 @@ func TestExpiredLeaseIsNotServed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c := newTestCluster(t, 3)
-	r1 := c.nodes[1].store.Replica(1)
-	for _, id := range []uint64{2, 3} {
-		if err := r1.AddReplica(ctx, kvpb.ReplicaDescriptor{NodeID: id, StoreID: id}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.waitReplicas(ctx, 1, 2, 3)
+	r1 := c.replicateFirstRange(ctx)
 	if err := c.put(ctx, "\x10k", "v"); err != nil {
 		t.Fatal(err)
 	}
