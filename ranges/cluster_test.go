@@ -494,12 +494,8 @@ func TestLostLockCannotLoseAnUpdate(t *testing.T) {
 	if err := c.put(ctx, string(key), "v0"); err != nil {
 		t.Fatal(err)
 	}
-	txn := func(id byte) *kvpb.Transaction {
-		ts := c.nodes[1].store.cfg.Clock.Now()
-		return &kvpb.Transaction{TxnMeta: mvcc.TxnMeta{ID: mvcc.TxnID{id}, Key: key, WriteTimestamp: ts, MinTimestamp: ts},
-			Status: kvpb.Pending, ReadTimestamp: ts, GlobalUncertaintyLimit: ts}
-	}
-	holder := txn(1)
+	clock := c.nodes[1].store.cfg.Clock
+	holder := pendingTxn(clock, 1, key)
 	br, err := c.send(ctx, &kvpb.BatchRequest{Txn: holder.Clone(), Requests: []kvpb.Request{
 		&kvpb.GetRequest{Key: key, Locking: kvpb.LockExclusive}}})
 	if err != nil {
@@ -519,7 +515,7 @@ func TestLostLockCannotLoseAnUpdate(t *testing.T) {
 	// A writer outside the holder's transaction goes through the new leaseholder: nothing
 	// there holds it back. (The new lease pushes it above every read served before; it
 	// moves up, as its coordinator would after refreshing its reads, and commits.)
-	writer := txn(2)
+	writer := pendingTxn(clock, 2, key)
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
 	for {

@@ -22,13 +22,7 @@ func TestWaiterResolvesFinishedHolderInline(t *testing.T) {
 	// leaves a remote intent for its cleanup.
 	mustSend(t, s, 1, &kvpb.AdminSplitRequest{SplitKey: []byte("\x10m"), NewRangeID: 2})
 	key := []byte("\x10k")
-	clock := s.cfg.Clock
-	newTxn := func(id byte, anchor string) *kvpb.Transaction {
-		ts := clock.Now()
-		return &kvpb.Transaction{TxnMeta: mvcc.TxnMeta{ID: mvcc.TxnID{id}, Key: []byte(anchor), WriteTimestamp: ts, MinTimestamp: ts},
-			Status: kvpb.Pending, ReadTimestamp: ts, GlobalUncertaintyLimit: ts}
-	}
-	holder, waiter := newTxn(1, "\x10z"), newTxn(2, "\x10y")
+	holder, waiter := pendingTxn(s.cfg.Clock, 1, []byte("\x10z")), pendingTxn(s.cfg.Clock, 2, []byte("\x10y"))
 	holder.Sequence = 1
 	if _, err := s.Send(ctx, &kvpb.BatchRequest{Txn: holder.Clone(), Requests: []kvpb.Request{
 		&kvpb.PutRequest{Key: key, Value: []byte("holder"), Sequence: 1}}}); err != nil {
@@ -41,13 +35,7 @@ func TestWaiterResolvesFinishedHolderInline(t *testing.T) {
 			&kvpb.PutRequest{Key: key, Value: []byte("waiter"), Sequence: 1}}})
 		done <- err
 	}()
-	for !r1.locks.queuedAhead(key, mvcc.TxnID{}) {
-		select {
-		case err := <-done:
-			t.Fatalf("the waiter did not wait: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	awaitQueued(t, r1, key, done)
 	before := r1.AppliedIndex()
 	commit := holder.Clone()
 	commit.LockSpans = []kvpb.Span{{Key: key}}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridiandb/meridian/hlc"
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
 )
@@ -158,13 +159,7 @@ func TestLockingReadTakesUnreplicatedLock(t *testing.T) {
 	defer s.Close()
 	key := []byte("\x10k")
 	put(t, s, string(key), "old")
-	clock := s.cfg.Clock
-	newTxn := func(id byte) *kvpb.Transaction {
-		ts := clock.Now()
-		return &kvpb.Transaction{TxnMeta: mvcc.TxnMeta{ID: mvcc.TxnID{id}, Key: key, WriteTimestamp: ts, MinTimestamp: ts},
-			Status: kvpb.Pending, ReadTimestamp: ts, GlobalUncertaintyLimit: ts}
-	}
-	holder, writer := newTxn(1), newTxn(2)
+	holder, writer := pendingTxn(s.cfg.Clock, 1, key), pendingTxn(s.cfg.Clock, 2, key)
 	r1 := s.Replica(1)
 	before := r1.AppliedIndex()
 	br, err := s.Send(ctx, &kvpb.BatchRequest{Txn: holder.Clone(), Requests: []kvpb.Request{
@@ -188,13 +183,7 @@ func TestLockingReadTakesUnreplicatedLock(t *testing.T) {
 			&kvpb.PutRequest{Key: key, Value: []byte("writer"), Sequence: 1}}})
 		done <- err
 	}()
-	for !r1.locks.queuedAhead(key, mvcc.TxnID{}) {
-		select {
-		case err := <-done:
-			t.Fatalf("the write did not wait for the lock: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	awaitQueued(t, r1, key, done)
 	select {
 	case err := <-done:
 		t.Fatalf("the write went through the lock: %v", err)
@@ -209,5 +198,25 @@ func TestLockingReadTakesUnreplicatedLock(t *testing.T) {
 	}
 	if r1.locks.unreplicatedHeld(key, holder.ID) {
 		t.Fatal("the lock outlived its release")
+	}
+}
+
+// pendingTxn is a pending transaction with ID id and anchor key anchor, starting now.
+func pendingTxn(clock *hlc.Clock, id byte, anchor []byte) *kvpb.Transaction {
+	ts := clock.Now()
+	return &kvpb.Transaction{TxnMeta: mvcc.TxnMeta{ID: mvcc.TxnID{id}, Key: anchor, WriteTimestamp: ts, MinTimestamp: ts},
+		Status: kvpb.Pending, ReadTimestamp: ts, GlobalUncertaintyLimit: ts}
+}
+
+// awaitQueued waits until a request queues for key in r's lock table; done is the request's
+// outcome, which must not come first.
+func awaitQueued(t *testing.T, r *Replica, key []byte, done <-chan error) {
+	t.Helper()
+	for !r.locks.queuedAhead(key, mvcc.TxnID{}) {
+		select {
+		case err := <-done:
+			t.Fatalf("the request did not wait for the lock on %q: %v", key, err)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
