@@ -172,17 +172,13 @@ func (lt *lockTable) acquire(keys [][]byte, txn mvcc.TxnMeta) {
 	defer lt.mu.Unlock()
 	for _, k := range keys {
 		l := lt.locks[string(k)]
-		if l == nil {
+		if l == nil || !l.unreplicated {
 			if lt.unreplicated >= maxUnreplicatedLocks {
 				return
 			}
-			l = &keyLock{key: k}
-			lt.locks[string(k)] = l
-		}
-		if !l.unreplicated {
-			if lt.unreplicated >= maxUnreplicatedLocks {
-				lt.dropIfIdle(l)
-				return
+			if l == nil {
+				l = &keyLock{key: k}
+				lt.locks[string(k)] = l
 			}
 			lt.unreplicated++
 		}

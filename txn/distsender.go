@@ -183,7 +183,7 @@ func (ds *DistSender) Evict(rangeID uint64) {
 
 // candidates lists the nodes to try for range rangeID, best guess first: the cached
 // leaseholder, then this node, then the range's other replicas. widen reports whether every
-// other known node is a candidate too, once those failed (see others): the range has no
+// other known node (cfg.Nodes) is a candidate too, once those failed: the range has no
 // descriptor here, or it is the first range, found without meta records, so a stale
 // descriptor of it (cached when it had fewer replicas) is never corrected by a lookup. They
 // are listed only then: listing the nodes costs more than most sends that succeed at once.
