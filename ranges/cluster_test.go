@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
 
 	"github.com/meridiandb/meridian/hlc"
@@ -592,5 +593,101 @@ func TestRestartedNodeRefusesVotes(t *testing.T) {
 	}
 	if err := c.put(ctx, "\x10after-restart", "v"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReplicaNotKnowingItsRangeDoesNotLead: the right-hand range of a split reaches a node
+// as messages before the node's left replica applies the split, so the node holds an empty
+// replica of it, which can become the Raft leader. It must not serve (it knows no keys) nor
+// change the range's descriptor (every replica would take its empty one): it hands
+// leadership to a replica that knows the range, which serves at once, and it serves itself
+// once it has applied the split.
+func TestReplicaNotKnowingItsRangeDoesNotLead(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := newTestCluster(t, 3)
+	c.replicateFirstRange(ctx)
+	// n3's replica of r1 applies nothing until released: it hears of the split late.
+	lagging := c.nodes[3].store.Replica(1)
+	lagging.fsm.mu.Lock()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			lagging.fsm.mu.Unlock()
+		}
+	}
+	defer release()
+
+	if _, err := c.send(ctx, &kvpb.BatchRequest{RangeID: 1, Requests: []kvpb.Request{
+		&kvpb.AdminSplitRequest{SplitKey: []byte("m"), NewRangeID: 2},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	var empty, leader *Replica
+	for empty == nil || leader == nil || empty.raft.LastIndex() == 0 {
+		empty = c.nodes[3].store.Replica(2)
+		for _, id := range []uint64{1, 2} {
+			if r := c.nodes[id].store.Replica(2); r != nil && r.raft.State() == raft.Leader {
+				leader = r
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("n3 never got an empty replica of r2 holding its log")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if empty.initialized() {
+		t.Fatal("n3's replica of r2 knows its range before n3 applied the split")
+	}
+	if err := leader.TransferLease(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+
+	// Served by whichever replica leads, while n3 still knows nothing of r2's keys. (Sent
+	// to r2 by its ID, as a DistSender does: n3 would route a key to its replica of r1.)
+	put, err := c.send(ctx, &kvpb.BatchRequest{RangeID: 2, Requests: []kvpb.Request{
+		&kvpb.PutRequest{Key: []byte("x"), Value: []byte("1")},
+	}})
+	if err != nil {
+		t.Fatalf("writing to r2 while n3's replica does not know it: %v", err)
+	}
+	_, err = empty.Send(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{&kvpb.GetRequest{Key: []byte("x")}}})
+	var nlhe *kvpb.NotLeaseHolderError
+	if !errors.As(err, &nlhe) {
+		t.Fatalf("the replica that does not know its range answered %v, want NotLeaseHolderError", err)
+	}
+	for _, id := range []uint64{1, 2} {
+		r := c.nodes[id].store.Replica(2)
+		for !r.initialized() && ctx.Err() == nil { // n2 may have heard of r2 before the split too
+			time.Sleep(10 * time.Millisecond)
+		}
+		if d := r.Desc(); string(d.StartKey) != "m" || len(d.EndKey) == 0 {
+			t.Fatalf("n%d's descriptor of r2 is %s", id, d)
+		}
+	}
+
+	release()
+	for !empty.IsLeaseholder() {
+		for _, id := range []uint64{1, 2} {
+			if r := c.nodes[id].store.Replica(2); r.IsLeaseholder() {
+				_ = r.TransferLease(ctx, 3)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("n3's replica of r2 never led after applying the split")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// At the write's timestamp: a new range's writes land above what the split range may
+	// have served, so possibly ahead of n3's clock.
+	br, err := empty.Send(ctx, &kvpb.BatchRequest{Timestamp: put.Timestamp, Requests: []kvpb.Request{&kvpb.GetRequest{Key: []byte("x")}}})
+	if err != nil {
+		t.Fatalf("reading x on n3 after it applied the split: %v", err)
+	}
+	if kv := br.Responses[0].(*kvpb.GetResponse).Value; kv == nil || string(kv.Value) != "1" {
+		t.Fatalf("x = %v on n3, want 1", kv)
 	}
 }

@@ -54,6 +54,9 @@ type Replica struct {
 	leaseUntil    atomic.Int64
 	leaseRenewing atomic.Bool
 	transfers     atomic.Int32
+	// handingOff is set while a leader that does not know its range yet hands leadership
+	// to a replica that does (see checkLeaseholder).
+	handingOff atomic.Bool
 	// minValidObserved is the wall time below which no observed timestamp of this node
 	// shrinks a transaction's uncertainty interval here: every value in the range written
 	// by another node's clock has a local timestamp at or below it (see uncertaintyInterval).
@@ -221,6 +224,10 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 	deadline := time.Now().Add(3 * timeout)
 	for {
 		if r.raft.State() == raft.Leader {
+			if !r.initialized() {
+				r.handOffLeadership()
+				return r.notLeaseHolder(0)
+			}
 			if gate := r.store.cfg.LeaseGate; gate != nil && bytes.Compare(r.Desc().StartKey, keys.SystemMax) >= 0 {
 				if err := gate(); err != nil {
 					return r.notLeaseHolder(0)
@@ -263,6 +270,25 @@ func (r *Replica) checkLeaseholder(ctx context.Context) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// handOffLeadership moves leadership away from a replica that leads its group but does not
+// know its range yet. That happens: the right-hand range of a split reaches a node, as
+// messages, before the node's left replica applies the split, and the empty replica made
+// for them can win an election. Knowing no keys, it can serve nothing, and a descriptor
+// change it proposed would give every replica its empty descriptor; a replica that knows
+// the range must lead instead. (Waiting would do if the split is only late here, but not if
+// this node's left replica is gone and a snapshot must fill this one: a leader gets none.)
+func (r *Replica) handOffLeadership() {
+	if !r.handingOff.CompareAndSwap(false, true) {
+		return
+	}
+	r.store.async(func(ctx context.Context) {
+		defer r.handingOff.Store(false)
+		if err := r.raft.LeadershipTransfer().Error(); err != nil {
+			r.store.log.Debug("handing off the leadership of a range not known here yet", "range", r.rangeID, "err", err)
+		}
+	})
 }
 
 // monoEpoch anchors monoNow.
@@ -376,8 +402,9 @@ func (r *Replica) HearsLeader() bool {
 	return id != ""
 }
 
-// IsLeaseholder reports, without waiting, whether this replica holds the range's lease.
-func (r *Replica) IsLeaseholder() bool { return r.raft.State() == raft.Leader }
+// IsLeaseholder reports, without waiting, whether this replica holds the range's lease. A
+// leader that does not know its range yet holds none (see handOffLeadership).
+func (r *Replica) IsLeaseholder() bool { return r.raft.State() == raft.Leader && r.initialized() }
 
 // takeLease prepares a replica that just became leaseholder. The previous leaseholder, on
 // another node, may have served reads this one's timestamp cache knows nothing about, at

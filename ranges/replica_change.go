@@ -283,6 +283,11 @@ func (r *Replica) proposeDescriptor(ctx context.Context, d *kvpb.RangeDescriptor
 // writeDescriptor writes d to its range-local key and, if range holder (which evaluates the
 // write) holds d's meta record, to the meta record at ts, with local timestamp local.
 func writeDescriptor(rw mvcc.ReadWriter, d, holder *kvpb.RangeDescriptor, ts, local hlc.Timestamp) error {
+	if len(d.EndKey) == 0 {
+		// Made from the descriptor of a replica that does not know its range yet: it would
+		// take every key from the range.
+		return fmt.Errorf("r%d: refusing to write a descriptor without keys", d.RangeID)
+	}
 	enc := encodeDescriptor(d)
 	if err := mvcc.PutUnversioned(rw, keys.RangeDescriptorKey(d.RangeID), enc); err != nil {
 		return err
