@@ -97,9 +97,12 @@ func (n *Node) writeMeta(ctx context.Context, descs ...kvpb.RangeDescriptor) err
 
 // updateMeta writes the meta records of put, keeping any record that is already newer, and
 // deletes those of del (records of ranges that no longer end where they did: the left side
-// of a merge) unless they changed since. A range that holds its own meta record (the first
-// range) writes it with every descriptor change itself, so it is skipped here: a
-// transaction's intent on that record would only get in the way of the range's next split.
+// of a merge) unless they changed since. Records are compared by generation alone: the
+// record at a key and a descriptor ending there overlap, and of two overlapping descriptors
+// the one with the higher generation is the newer, whatever their range IDs. A range that
+// holds its own meta record (the first range) writes it with every descriptor change
+// itself, so it is skipped here: a transaction's intent on that record would only get in
+// the way of the range's next split.
 func (n *Node) updateMeta(ctx context.Context, put, del []kvpb.RangeDescriptor) error {
 	return n.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
 		current := func(d kvpb.RangeDescriptor) (*kvpb.RangeDescriptor, error) {
@@ -124,7 +127,7 @@ func (n *Node) updateMeta(ctx context.Context, put, del []kvpb.RangeDescriptor) 
 			if err != nil {
 				return err
 			}
-			if cur != nil && cur.RangeID == d.RangeID && cur.Generation <= d.Generation {
+			if cur != nil && (cur.Generation < d.Generation || cur.RangeID == d.RangeID && cur.Generation == d.Generation) {
 				w.Del(keys.MetaKey(d.EndKey))
 			}
 		}
@@ -136,7 +139,7 @@ func (n *Node) updateMeta(ctx context.Context, put, del []kvpb.RangeDescriptor) 
 			if err != nil {
 				return err
 			}
-			if cur != nil && cur.RangeID == d.RangeID && cur.Generation > d.Generation {
+			if cur != nil && cur.Generation > d.Generation {
 				continue
 			}
 			enc, err := d.MarshalBinary()

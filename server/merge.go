@@ -214,7 +214,11 @@ func (n *Node) rangeStats(ctx context.Context, d kvpb.RangeDescriptor, sizeLimit
 
 // metaPass repairs meta records that fell behind the descriptors of ranges this node holds
 // the lease of: a merge, split or replica change whose coordinator failed before updating
-// them leaves them stale or missing (still routable, through redirects, but slowly).
+// them leaves them stale or missing (still routable, through redirects, but slowly). A
+// stale record that no current range ends at (left by a split whose right half merged on
+// before the split's coordinator wrote the records) is nobody's to overwrite: it is deleted
+// by the leaseholder of any range it overlaps with a lower generation. Left in place, it
+// would send every lookup of its keys to a range that does not hold them.
 func (n *Node) metaPass(ctx context.Context) {
 	records, err := n.ds.RangesIn(ctx, keys.KeyMin, keys.KeyMax)
 	if err != nil {
@@ -223,24 +227,23 @@ func (n *Node) metaPass(ctx context.Context) {
 		}
 		return
 	}
-	byID := map[uint64][]kvpb.RangeDescriptor{}
-	for _, m := range records {
-		byID[m.RangeID] = append(byID[m.RangeID], m)
-	}
 	var put, del []kvpb.RangeDescriptor
+	deleting := map[string]bool{}
 	for _, d := range n.store.Descriptors() {
 		r := n.store.Replica(d.RangeID)
 		if r == nil || !r.IsLeaseholder() || d.ContainsKey(keys.MetaKey(d.EndKey)) {
 			continue
 		}
 		current := false
-		for _, m := range byID[d.RangeID] {
-			if m.Generation >= d.Generation && bytes.Equal(m.EndKey, d.EndKey) {
+		for _, m := range records {
+			if bytes.Compare(m.StartKey, d.EndKey) >= 0 || bytes.Compare(d.StartKey, m.EndKey) >= 0 {
+				continue // no overlap
+			}
+			switch {
+			case m.RangeID == d.RangeID && m.Generation >= d.Generation && bytes.Equal(m.EndKey, d.EndKey):
 				current = true
-			} else if bytes.Compare(m.EndKey, d.EndKey) < 0 {
-				// The range grew past it (a merge): the record written here replaces it. (A
-				// record past the range's end stays until the range that ends there now
-				// writes its own: it still leads senders close to their keys.)
+			case m.Generation < d.Generation && !bytes.Equal(m.EndKey, d.EndKey) && !deleting[string(m.EndKey)]:
+				deleting[string(m.EndKey)] = true // (one ending where d does is overwritten)
 				del = append(del, m)
 			}
 		}

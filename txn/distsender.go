@@ -78,26 +78,44 @@ func (ds *DistSender) cached(addr []byte) (kvpb.RangeDescriptor, bool) {
 }
 
 // lookup reads the meta record of the range holding addr: the first record after
-// MetaKey(addr), since records are keyed by their range's end key.
+// MetaKey(addr), since records are keyed by their range's end key. A split or merge updates
+// the meta records after it changed the ranges, so for a moment a record can be older than
+// a descriptor a range's leaseholder already gave us: then the record is read again until it
+// catches up (or the cache learns the range some other way), rather than sending the batch
+// to a range that has just said it no longer holds the key.
 func (ds *DistSender) lookup(ctx context.Context, addr []byte) (kvpb.RangeDescriptor, error) {
 	start := keys.MetaKey(append(append([]byte(nil), addr...), 0))
-	ba := &kvpb.BatchRequest{RangeID: firstRangeID, Requests: []kvpb.Request{
-		&kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: keys.MetaMax}, MaxKeys: 1},
-	}}
-	br, err := ds.Send(ctx, ba)
-	if err != nil {
-		return kvpb.RangeDescriptor{}, fmt.Errorf("looking up the range of %q: %w", addr, err)
+	backoff := 5 * time.Millisecond
+	for {
+		ba := &kvpb.BatchRequest{RangeID: firstRangeID, Requests: []kvpb.Request{
+			&kvpb.ScanRequest{Span: kvpb.Span{Key: start, EndKey: keys.MetaMax}, MaxKeys: 1},
+		}}
+		br, err := ds.Send(ctx, ba)
+		if err != nil {
+			return kvpb.RangeDescriptor{}, fmt.Errorf("looking up the range of %q: %w", addr, err)
+		}
+		kvs := br.Responses[0].(*kvpb.ScanResponse).KVs
+		if len(kvs) == 0 {
+			return kvpb.RangeDescriptor{}, fmt.Errorf("looking up the range of %q: no meta record", addr)
+		}
+		var d kvpb.RangeDescriptor
+		if err := d.UnmarshalBinary(kvs[0].Value); err != nil {
+			return kvpb.RangeDescriptor{}, fmt.Errorf("looking up the range of %q: %w", addr, err)
+		}
+		if ds.insert(d) {
+			return d, nil
+		}
+		if d, ok := ds.cached(addr); ok {
+			return d, nil
+		}
+		select {
+		case <-ctx.Done():
+			return kvpb.RangeDescriptor{}, fmt.Errorf("looking up the range of %q: its meta record (%s, generation %d) is older than the ranges it overlaps: %w",
+				addr, &d, d.Generation, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
 	}
-	kvs := br.Responses[0].(*kvpb.ScanResponse).KVs
-	if len(kvs) == 0 {
-		return kvpb.RangeDescriptor{}, fmt.Errorf("looking up the range of %q: no meta record", addr)
-	}
-	var d kvpb.RangeDescriptor
-	if err := d.UnmarshalBinary(kvs[0].Value); err != nil {
-		return kvpb.RangeDescriptor{}, fmt.Errorf("looking up the range of %q: %w", addr, err)
-	}
-	ds.insert(d)
-	return d, nil
 }
 
 // Learn caches descriptors the caller knows to be current (a split's result).
@@ -138,20 +156,35 @@ func (ds *DistSender) RangesIn(ctx context.Context, start, end []byte) ([]kvpb.R
 	}
 }
 
-// insert caches d, evicting cached ranges it overlaps.
-func (ds *DistSender) insert(d kvpb.RangeDescriptor) {
+// insert caches d, evicting cached ranges it overlaps, unless one of them is newer: it
+// reports whether d was cached. Of two overlapping descriptors the one with the higher
+// generation is the newer (a split's halves and a merge's result each have a generation
+// above those of the ranges they came from), whatever their range IDs; so a stale answer
+// (an old meta record, a replica that has not heard of a split) never replaces what a
+// leaseholder told us since.
+func (ds *DistSender) insert(d kvpb.RangeDescriptor) bool {
+	if len(d.EndKey) == 0 {
+		return false // not a range's: a replica that does not know its range yet
+	}
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
+	// A range keeps its start key through splits and merges, so its own older descriptor is
+	// among those d overlaps.
+	overlaps := func(c *cachedRange) bool {
+		return bytes.Compare(c.desc.StartKey, d.EndKey) < 0 && bytes.Compare(d.StartKey, c.desc.EndKey) < 0
+	}
+	for _, c := range ds.ranges {
+		if overlaps(c) && c.desc.Generation > d.Generation {
+			return false
+		}
+	}
 	var lh uint64
 	if old := ds.byID[d.RangeID]; old != nil {
-		if old.desc.Generation > d.Generation {
-			return
-		}
 		lh = old.leaseholder
 	}
 	kept := ds.ranges[:0]
 	for _, c := range ds.ranges {
-		if bytes.Compare(c.desc.StartKey, d.EndKey) < 0 && bytes.Compare(d.StartKey, c.desc.EndKey) < 0 {
+		if overlaps(c) {
 			delete(ds.byID, c.desc.RangeID)
 			continue
 		}
@@ -161,6 +194,7 @@ func (ds *DistSender) insert(d kvpb.RangeDescriptor) {
 	ds.ranges = append(kept, c)
 	sort.Slice(ds.ranges, func(i, j int) bool { return bytes.Compare(ds.ranges[i].desc.EndKey, ds.ranges[j].desc.EndKey) < 0 })
 	ds.byID[d.RangeID] = c
+	return true
 }
 
 // Evict forgets range rangeID, whose cached descriptor the caller found stale: the next
