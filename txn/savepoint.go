@@ -96,6 +96,5 @@ func (t *Txn) RollbackToSavepoint(ctx context.Context, sp Savepoint) error {
 			delete(t.inFlight, k)
 		}
 	}
-	t.dropBufferedAfter(sp.seq)
 	return nil
 }
