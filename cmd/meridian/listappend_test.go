@@ -50,9 +50,12 @@ func TestListAppendWithNodeKill(t *testing.T) {
 		history []listappend.Txn
 		nextVal = map[int]int{}
 		errs    counters // by where the transaction failed and SQLSTATE
-		took    latencies
-		stop    = make(chan struct{})
-		wg      sync.WaitGroup
+		// failed holds each failed transaction's error and gateway, for the report of an
+		// anomaly that names it (an aborted writer whose value was read, say).
+		failed = map[int]string{}
+		took   latencies
+		stop   = make(chan struct{})
+		wg     sync.WaitGroup
 	)
 	const clients = 6
 	for cl := 0; cl < clients; cl++ {
@@ -97,6 +100,10 @@ func TestListAppendWithNodeKill(t *testing.T) {
 				}
 				if err != nil {
 					errs.add(txn.Status.String()+" "+errorClass(err), err)
+					mu.Lock()
+					failed[id] = fmt.Sprintf("%s through n%d, %s to %s after the start: %v", txn.Status, fc.at+1,
+						txn.Start.Sub(c.start).Round(time.Millisecond), txn.End.Sub(c.start).Round(time.Millisecond), err)
+					mu.Unlock()
 					fc.afterError(err)
 				}
 			}
@@ -129,12 +136,19 @@ func TestListAppendWithNodeKill(t *testing.T) {
 			continue
 		}
 		t.Errorf("the history is not %s: %d anomalies", what, len(res.Anomalies))
+		named := map[int]bool{}
 		for i, a := range res.Anomalies {
 			if i == 20 {
 				t.Errorf("... and %d more", len(res.Anomalies)-i)
 				break
 			}
 			t.Errorf("%s", a)
+			for _, id := range a.Txns {
+				if f, ok := failed[id]; ok && !named[id] {
+					named[id] = true
+					t.Logf("T%d failed: %s", id, f)
+				}
+			}
 		}
 	}
 }
