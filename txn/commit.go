@@ -166,8 +166,12 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		return true, &kvpb.AmbiguousResultError{Message: fmt.Sprintf("committing: %v", err)}
 	}
 	if rec.Status != kvpb.Committed {
-		return true, &kvpb.TransactionRetryError{Reason: kvpb.RetryAborted, Aborted: true,
-			Message: "a write of the commit was lost and the transaction was aborted"}
+		// Not proof that it did not commit: another recovery may have committed it and
+		// removed its record (with every intent resolved) before this one looked, finding
+		// none, or an in-flight write already resolved into a committed value, and then
+		// declared it aborted. Only COMMITTED is certain here.
+		return true, &kvpb.AmbiguousResultError{Message: fmt.Sprintf(
+			"committing: the commit's outcome was unknown, and recovering it found the transaction %s, which a concurrent recovery that committed it could also leave", rec.Status)}
 	}
 	t.recordRefreshSpans(b.reqs, b.Results)
 	return true, t.finishCommit(ctx, txn, anchor, false)

@@ -2,6 +2,7 @@ package txn_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -233,4 +234,42 @@ func TestCommitWorkWaitsForTheAnswer(t *testing.T) {
 	awaitCommitted(meta)
 
 	awaitCommitted(commit(ctx, "2")) // no hold
+}
+
+// ambiguousStaging delivers nothing of a staging batch and answers it as if the connection
+// broke after sending: the coordinator cannot tell whether the record was staged.
+type ambiguousStaging struct{ txn.Sender }
+
+func (a ambiguousStaging) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	for _, req := range ba.Requests {
+		if et, ok := req.(*kvpb.EndTxnRequest); ok && len(et.InFlightWrites) > 0 {
+			return nil, &kvpb.AmbiguousResultError{Message: "connection reset after sending"}
+		}
+	}
+	return a.Sender.Send(ctx, ba)
+}
+
+// TestUnknownCommitRecoveredAsAbortedIsAmbiguous: a commit whose staging outcome is unknown
+// is settled by recovering the record, and a recovery that finds it not committed does not
+// prove that it was not: a concurrent recovery may have committed it and removed the record
+// first. The client hears "outcome unknown" (40003), never a retry error (40001), which
+// would invite it to apply the transaction twice.
+func TestUnknownCommitRecoveredAsAbortedIsAmbiguous(t *testing.T) {
+	_, s := newSplitDB(t)
+	db := txn.NewDB(ambiguousStaging{s}, s, s.Clock(), nil)
+	t.Cleanup(db.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tx := db.NewTxn()
+	b := &txn.Batch{}
+	b.Put(key("b"), []byte("vb"))
+	b.Put(key("x"), []byte("vx"))
+	err := tx.CommitInBatch(ctx, b)
+	var amb *kvpb.AmbiguousResultError
+	if !errors.As(err, &amb) {
+		t.Fatalf("commit: %v, want an ambiguous result", err)
+	}
+	if txn.IsRetryable(err) {
+		t.Fatalf("commit: %v is retryable", err)
+	}
 }
