@@ -483,7 +483,7 @@ func (s *Store) retireOverlapping(d *kvpb.RangeDescriptor) (release func(), err 
 	var stale []*Replica
 	for _, r := range s.byStart {
 		o := r.Desc()
-		if r.rangeID != d.RangeID && bytes.Compare(o.StartKey, d.EndKey) < 0 && bytes.Compare(d.StartKey, o.EndKey) < 0 {
+		if r.rangeID != d.RangeID && o.Overlaps(d) {
 			if !r.Frozen() && r.HearsLeader() {
 				s.mu.RUnlock()
 				s.spanMu.Unlock()

@@ -236,8 +236,8 @@ func (n *Node) metaPass(ctx context.Context) {
 		}
 		current := false
 		for _, m := range records {
-			if bytes.Compare(m.StartKey, d.EndKey) >= 0 || bytes.Compare(d.StartKey, m.EndKey) >= 0 {
-				continue // no overlap
+			if !m.Overlaps(&d) {
+				continue
 			}
 			switch {
 			case m.RangeID == d.RangeID && m.Generation >= d.Generation && bytes.Equal(m.EndKey, d.EndKey):

@@ -170,11 +170,8 @@ func (ds *DistSender) insert(d kvpb.RangeDescriptor) bool {
 	defer ds.mu.Unlock()
 	// A range keeps its start key through splits and merges, so its own older descriptor is
 	// among those d overlaps.
-	overlaps := func(c *cachedRange) bool {
-		return bytes.Compare(c.desc.StartKey, d.EndKey) < 0 && bytes.Compare(d.StartKey, c.desc.EndKey) < 0
-	}
 	for _, c := range ds.ranges {
-		if overlaps(c) && c.desc.Generation > d.Generation {
+		if c.desc.Overlaps(&d) && c.desc.Generation > d.Generation {
 			return false
 		}
 	}
@@ -184,7 +181,7 @@ func (ds *DistSender) insert(d kvpb.RangeDescriptor) bool {
 	}
 	kept := ds.ranges[:0]
 	for _, c := range ds.ranges {
-		if overlaps(c) {
+		if c.desc.Overlaps(&d) {
 			delete(ds.byID, c.desc.RangeID)
 			continue
 		}

@@ -34,6 +34,12 @@ func (d *RangeDescriptor) ContainsKey(key []byte) bool {
 	return bytes.Compare(d.StartKey, a) <= 0 && bytes.Compare(a, d.EndKey) < 0
 }
 
+// Overlaps reports whether the ranges d and o share a key. A descriptor without keys (a
+// replica's that does not know its range yet) overlaps nothing.
+func (d *RangeDescriptor) Overlaps(o *RangeDescriptor) bool {
+	return bytes.Compare(d.StartKey, o.EndKey) < 0 && bytes.Compare(o.StartKey, d.EndKey) < 0
+}
+
 // Replica returns the descriptor of the range's replica on node nodeID, or false.
 func (d *RangeDescriptor) Replica(nodeID uint64) (ReplicaDescriptor, bool) {
 	for _, r := range d.Replicas {

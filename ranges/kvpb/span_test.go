@@ -28,3 +28,24 @@ func TestSpanOverlaps(t *testing.T) {
 		}
 	}
 }
+
+func TestDescriptorOverlaps(t *testing.T) {
+	rg := func(k, e string) *RangeDescriptor { return &RangeDescriptor{StartKey: []byte(k), EndKey: []byte(e)} }
+	for _, tc := range []struct {
+		a, b *RangeDescriptor
+		want bool
+	}{
+		{rg("a", "c"), rg("b", "d"), true},
+		{rg("a", "c"), rg("c", "d"), false}, // end keys are exclusive
+		{rg("a", "d"), rg("b", "c"), true},
+		{rg("", "\xff\xff"), rg("m", "n"), true},
+		{rg("", ""), rg("", "\xff\xff"), false}, // a descriptor without keys
+	} {
+		if got := tc.a.Overlaps(tc.b); got != tc.want {
+			t.Errorf("%s overlaps %s: %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+		if got := tc.b.Overlaps(tc.a); got != tc.want {
+			t.Errorf("%s overlaps %s: %v, want %v", tc.b, tc.a, got, tc.want)
+		}
+	}
+}
