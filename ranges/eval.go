@@ -618,10 +618,17 @@ func (ec *evalContext) recoverTxn(t *kvpb.RecoverTxnRequest) (kvpb.Response, err
 		return nil, err
 	}
 	if rec == nil {
-		// The staging never landed (or its transaction finished and cleaned up, leaving no
-		// intent behind): make sure it cannot land later.
-		rec = &kvpb.Transaction{TxnMeta: t.Txn, Status: kvpb.Aborted, AbortReason: kvpb.RetryAborted}
-		return &kvpb.RecoverTxnResponse{Txn: rec}, writeTxnRecord(ec.rw, rec)
+		// The recovery read the record STAGING, and only finalization removes a STAGING
+		// record, with every intent it listed resolved (see finalize): the transaction is
+		// finished. If every in-flight write was found it committed; otherwise it may have
+		// gone either way (a concurrent recovery that committed it resolved the write this
+		// one found missing), and nothing is written, so that no record claims an outcome
+		// nobody knows. Its intents being gone, a pusher may take either answer.
+		status := kvpb.Aborted
+		if t.ImplicitlyCommitted {
+			status = kvpb.Committed
+		}
+		return &kvpb.RecoverTxnResponse{Txn: &kvpb.Transaction{TxnMeta: t.Txn, Status: status, AbortReason: kvpb.RetryAborted}}, nil
 	}
 	if rec.Status != kvpb.Staging || rec.WriteTimestamp != t.Txn.WriteTimestamp {
 		return &kvpb.RecoverTxnResponse{Txn: rec}, nil

@@ -183,6 +183,61 @@ func TestCoordinatorRecoversOwnCommit(t *testing.T) {
 	}
 }
 
+// TestLateRecoveryOfAFinishedTransaction: two recoveries read the same STAGING record whose
+// writes all lie on its range. The first finds every in-flight write and commits, which
+// resolves them and removes the record; the second, which looked a moment later, finds a
+// write "missing" (it is a committed value now). Its verdict must not be recorded: the
+// transaction committed, and an ABORTED record would tell its coordinator otherwise.
+func TestLateRecoveryOfAFinishedTransaction(t *testing.T) {
+	db, s := newSplitDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond) // see stage
+	now := db.Clock().Now()
+	staged := &kvpb.Transaction{
+		TxnMeta:                mvcc.TxnMeta{ID: mvcc.TxnID{7, 7}, Key: key("b"), WriteTimestamp: now, MinTimestamp: now, Priority: 5},
+		ReadTimestamp:          now,
+		GlobalUncertaintyLimit: now.Add(int64(hlc.DefaultMaxOffset)),
+	}
+	send := func(reqs ...kvpb.Request) []kvpb.Response {
+		t.Helper()
+		br, err := s.Send(ctx, &kvpb.BatchRequest{Txn: staged.Clone(), RangeID: 1, Requests: reqs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return br.Responses
+	}
+	send(&kvpb.PutRequest{Key: key("c"), Value: []byte("v")}) // pipelined, then in flight
+	send(&kvpb.PutRequest{Key: key("b"), Value: []byte("v")},
+		&kvpb.EndTxnRequest{Commit: true, LockSpans: []kvpb.Span{{Key: key("b")}, {Key: key("c")}}, InFlightWrites: []kvpb.InFlightWrite{{Key: key("c")}}})
+
+	recoverAs := func(implicit bool) kvpb.TxnStatus {
+		t.Helper()
+		br, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Timestamp: db.Clock().Now(),
+			Requests: []kvpb.Request{&kvpb.RecoverTxnRequest{Txn: staged.TxnMeta, ImplicitlyCommitted: implicit}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return br.Responses[0].(*kvpb.RecoverTxnResponse).Txn.Status
+	}
+	if got := recoverAs(true); got != kvpb.Committed {
+		t.Fatalf("the first recovery answered %s, want COMMITTED", got)
+	}
+	recoverAs(false) // the late one: either answer will do for a pusher, whose intent is gone
+	q := send(&kvpb.QueryTxnRequest{Txn: staged.TxnMeta})[0].(*kvpb.QueryTxnResponse)
+	if q.Found {
+		t.Fatalf("after the late recovery the record is %s; want none (the transaction committed)", q.Txn.Status)
+	}
+	if got := recoverAs(true); got != kvpb.Committed {
+		t.Fatalf("a recovery that found every write answered %s for the finished transaction, want COMMITTED", got)
+	}
+	for _, k := range []string{"b", "c"} {
+		if got := read(t, db, k); got != "v" {
+			t.Fatalf("%s = %s, want v", k, got)
+		}
+	}
+}
+
 // TestCommitWorkWaitsForTheAnswer: the background work of a parallel commit made under
 // HoldBackground (marking the staged record committed) starts when the hold is released,
 // not before; without a hold it starts at once.
