@@ -145,11 +145,16 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		return true, t.commit(ctx)
 	case stagingErr != nil && !isAmbiguous(stagingErr):
 		// Nothing was staged, and the writes on the record's range were not made: make
-		// them, and commit the ordinary way.
+		// them, and commit the ordinary way, above the writes made elsewhere. (Committed
+		// below one, the write would move under a read that was served above it, and that
+		// pushed it: the reader would have missed a committed write.)
 		var mismatch *kvpb.RangeKeyMismatchError
 		if !isPushed(stagingErr) && !errors.As(stagingErr, &mismatch) {
 			return true, stagingErr
 		}
+		t.mu.Lock()
+		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(pushedTo)
+		t.mu.Unlock()
 		for _, req := range staged {
 			var res Result
 			if err := t.sendOne(ctx, req, &res); err != nil {

@@ -72,6 +72,52 @@ func TestParallelCommitAcrossRanges(t *testing.T) {
 	}
 }
 
+// TestCommitAfterPushedStagingLandsAboveItsWrites: a parallel commit whose staging is
+// refused because a reader pushed the transaction's record, while another reader pushed one
+// of its in-flight writes higher still, commits the ordinary way: above that write, so that
+// the later reader, which did not see the write, still reads before it.
+func TestCommitAfterPushedStagingLandsAboveItsWrites(t *testing.T) {
+	db, s := newSplitDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond) // see stage
+	tx := db.NewTxn()
+	mustPut(t, ctx, tx, "b", "v") // the record goes on b's range
+	// A reader meets the intent on b and pushes the record (PENDING) above its read...
+	push := &kvpb.PushTxnRequest{Pushee: txn.Meta(tx), PushTo: db.Clock().Now()}
+	if _, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Requests: []kvpb.Request{push}}); err != nil {
+		t.Fatal(err)
+	}
+	// ...and another reads x later still, finding nothing.
+	readAt := db.Clock().Now()
+	readX := func() []byte {
+		t.Helper()
+		br, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 2, Timestamp: readAt, Requests: []kvpb.Request{&kvpb.GetRequest{Key: key("x")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kv := br.Responses[0].(*kvpb.GetResponse).Value; kv != nil {
+			return kv.Value
+		}
+		return nil
+	}
+	if v := readX(); v != nil {
+		t.Fatalf("x = %q before the commit", v)
+	}
+	b := &txn.Batch{}
+	b.Put(key("c"), []byte("v")) // staged with the record: refused, the record was pushed
+	b.Put(key("x"), []byte("v")) // in flight: lands above the read
+	if err := tx.CommitInBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, db, "x"); got != "v" { // and so resolved
+		t.Fatalf("x = %s after the commit, want v", got)
+	}
+	if v := readX(); v != nil {
+		t.Fatalf("the commit moved x under a read that had missed it: a read at %s now finds %q", readAt, v)
+	}
+}
+
 // stage makes an abandoned STAGING transaction by hand, as a coordinator that died after
 // sending its commit would leave it: an intent on "b" (with the record, staged together),
 // an intent on "x" (in flight, landed), and, if lostWrite, an in-flight write to "y" (number
