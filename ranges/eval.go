@@ -191,6 +191,11 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 			return nil, nil, err
 		}
 		defer batch.Close()
+		if ba.Txn != nil && ba.Txn.WriteTimestamp.Less(writeTS) {
+			if at, ok := replayedAt(batch, ba); ok {
+				br.Txn.WriteTimestamp = at
+			}
+		}
 		if onePC && writeTS != ba.Txn.ReadTimestamp {
 			// The reads the transaction made are only valid at its read timestamp; the
 			// coordinator must refresh them before committing higher.
@@ -219,6 +224,33 @@ func (r *Replica) evaluateWrite(ctx context.Context, ba *kvpb.BatchRequest, now 
 		r.recordReads(ba, br, writeTS)
 		return br, nil, nil
 	}
+}
+
+// replayedAt reports, for a transactional batch of point writes that was pushed above its
+// timestamp, whether every write was a replay (the batch sent again after its answer was
+// lost: a DistSender retry at a new leaseholder, whose timestamp cache starts high), and if
+// so the highest timestamp its intents lie at. A replay writes nothing, so the batch's
+// writes are where the first attempt put them, and its answer must say so: a parallel
+// commit whose in-flight write seemed pushed would take itself for not committed, and fail
+// with a retry error, when every write was in place at the staged timestamp and a status
+// recovery can (and may already) commit it. rw holds the batch's evaluation.
+func replayedAt(rw pebble.Reader, ba *kvpb.BatchRequest) (hlc.Timestamp, bool) {
+	var at hlc.Timestamp
+	for _, req := range ba.Requests {
+		switch req.(type) {
+		case *kvpb.PutRequest, *kvpb.ConditionalPutRequest, *kvpb.DeleteRequest:
+		default:
+			return hlc.Timestamp{}, false
+		}
+		seq := *kvpb.IntentSequence(req)
+		in, err := mvcc.IntentOf(rw, req.Header().Key, ba.Txn.ID)
+		if err != nil || in == nil || seq == 0 || in.Sequence < seq {
+			return hlc.Timestamp{}, false
+		}
+		// An intent this evaluation wrote lies at the pushed timestamp, and keeps it.
+		at = at.Forward(in.WriteTimestamp)
+	}
+	return at, !at.IsEmpty()
 }
 
 // pipelinable reports whether a batch may be answered before its writes are replicated:

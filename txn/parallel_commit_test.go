@@ -118,6 +118,55 @@ func TestCommitAfterPushedStagingLandsAboveItsWrites(t *testing.T) {
 	}
 }
 
+// TestReplayedWriteAnswersWhereItsIntentIs: a transaction's write sent again after its answer
+// was lost (as the DistSender does when the leaseholder dies) to a leaseholder whose
+// timestamp cache would push a new write finds its intent and answers with the intent's
+// timestamp, not a pushed one: a parallel commit counts on it to know that the write is in
+// place at the staged timestamp.
+func TestReplayedWriteAnswersWhereItsIntentIs(t *testing.T) {
+	_, s := newSplitDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond) // see stage
+	now := s.Clock().Now()
+	txnProto := &kvpb.Transaction{
+		TxnMeta:                mvcc.TxnMeta{ID: mvcc.TxnID{6, 6}, Key: key("b"), WriteTimestamp: now, MinTimestamp: now},
+		ReadTimestamp:          now,
+		GlobalUncertaintyLimit: now.Add(int64(hlc.DefaultMaxOffset)),
+	}
+	write := func() hlc.Timestamp {
+		t.Helper()
+		br, err := s.Send(ctx, &kvpb.BatchRequest{Txn: txnProto.Clone(), RangeID: 2,
+			Requests: []kvpb.Request{&kvpb.PutRequest{Key: key("x"), Value: []byte("v"), Sequence: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return br.Txn.WriteTimestamp
+	}
+	if got := write(); got != now {
+		t.Fatalf("the write landed at %s, want %s", got, now)
+	}
+	// Make a new write of x land above a later timestamp, as a new leaseholder's timestamp
+	// cache does (here: a status recovery's prevention of a write numbered 2).
+	later := s.Clock().Now()
+	prevent := &kvpb.QueryIntentRequest{Key: key("x"), Txn: mvcc.TxnMeta{ID: txnProto.ID, WriteTimestamp: later}, Sequence: 2, Prevent: true}
+	if _, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 2, Timestamp: later, Requests: []kvpb.Request{prevent}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := write(); got != now {
+		t.Fatalf("the replayed write answered %s; its intent is at %s", got, now)
+	}
+	// A new write of the transaction is pushed as before.
+	br, err := s.Send(ctx, &kvpb.BatchRequest{Txn: txnProto.Clone(), RangeID: 2,
+		Requests: []kvpb.Request{&kvpb.PutRequest{Key: key("x"), Value: []byte("w"), Sequence: 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !later.Less(br.Txn.WriteTimestamp) {
+		t.Fatalf("a new write landed at %s, at or below the prevented timestamp %s", br.Txn.WriteTimestamp, later)
+	}
+}
+
 // stage makes an abandoned STAGING transaction by hand, as a coordinator that died after
 // sending its commit would leave it: an intent on "b" (with the record, staged together),
 // an intent on "x" (in flight, landed), and, if lostWrite, an in-flight write to "y" (number
