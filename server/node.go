@@ -325,6 +325,7 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 	n.store.SetRouter(n.ds)
 	n.db = txn.NewDB(n.ds, n.ds, n.clock, n.log)
 	n.db.NodeID = id.NodeID
+	n.db.SetWriteBuffering(true) // kv.transaction.write_buffering_enabled's default, until read
 	cat := catalog.New()
 	n.cat = cat
 	if bootstrap || !n.clustered() {

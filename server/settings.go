@@ -40,6 +40,8 @@ func (n *Node) settingsLoop(ctx context.Context) error {
 			n.db.SetParallelCommits(err != nil || parallel)
 			pipelining, err := strconv.ParseBool(set["kv.transaction.write_pipelining_enabled"])
 			n.db.SetWritePipelining(err != nil || pipelining)
+			buffering, err := strconv.ParseBool(set["kv.transaction.write_buffering_enabled"])
+			n.db.SetWriteBuffering(err != nil || buffering)
 		} else if ctx.Err() == nil {
 			n.log.Warn("reading cluster settings", "err", err)
 		}

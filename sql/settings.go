@@ -57,6 +57,15 @@ var clusterSettings = map[string]clusterSetting{
 		}
 		return nil
 	}},
+	// kv.transaction.write_buffering_enabled keeps a transaction's blind writes (those of
+	// UPDATE and DELETE) on its gateway until the commit, which sends them with the commit's
+	// batches; off, each statement's writes go to their ranges at once.
+	"kv.transaction.write_buffering_enabled": {def: "true", check: func(v string) error {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		return nil
+	}},
 	// server.time_until_store_dead is how long a node may be unreachable before its
 	// replicas are replaced elsewhere.
 	"server.time_until_store_dead": {def: (5 * time.Minute).String(), check: func(v string) error {

@@ -39,6 +39,8 @@ type DB struct {
 	serialCommits atomic.Bool
 	// serialWrites turns write pipelining off (see SetWritePipelining).
 	serialWrites atomic.Bool
+	// bufferWrites turns write buffering on (see SetWriteBuffering).
+	bufferWrites atomic.Bool
 	// holdLimit bounds how long commits' background work waits for the client's answer
 	// (see HoldBackground).
 	holdLimit time.Duration
@@ -115,7 +117,7 @@ func (db *DB) NewTxnAt(ts hlc.Timestamp) *Txn {
 }
 
 func (db *DB) newTxnAt(ts, minTS hlc.Timestamp) *Txn {
-	t := &Txn{db: db, proto: db.newProto(ts, minTS), pipelining: !db.serialWrites.Load()}
+	t := &Txn{db: db, proto: db.newProto(ts, minTS), pipelining: !db.serialWrites.Load(), buffering: db.bufferWrites.Load()}
 	db.openTxn(t)
 	return t
 }

@@ -36,6 +36,7 @@ func (t *Txn) startHeartbeat() {
 			if err != nil {
 				continue
 			}
+			t.heartbeatSent.Store(true)
 			hb := &kvpb.HeartbeatTxnRequest{Now: t.db.clock.Now()}
 			br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: d.RangeID, Requests: []kvpb.Request{hb}})
 			if err != nil {

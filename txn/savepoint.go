@@ -96,5 +96,6 @@ func (t *Txn) RollbackToSavepoint(ctx context.Context, sp Savepoint) error {
 			delete(t.inFlight, k)
 		}
 	}
+	t.dropBufferedAfter(sp.seq)
 	return nil
 }

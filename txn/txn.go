@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meridiandb/meridian/hlc"
@@ -38,6 +39,9 @@ type Txn struct {
 	lockTimeout  time.Duration
 	sequence     int32 // the last write request's number (see numberWrites)
 	pipelining   bool  // writes go without waiting for consensus (see pipeline.go)
+	buffering    bool  // blind writes wait for the commit (see buffer.go)
+	// buffered are the blind writes not sent yet, of distinct keys, in the order written.
+	buffered []kvpb.Request
 	// used: the transaction has sent requests in this attempt; a savepoint taken before
 	// that is its initial savepoint (see Savepoint).
 	used bool
@@ -49,6 +53,8 @@ type Txn struct {
 	inFlight map[string]int32
 
 	stopHeartbeat context.CancelFunc
+	// heartbeatSent: a heartbeat went out in this attempt, and may have written the record.
+	heartbeatSent atomic.Bool
 	onFinish      []func(context.Context) // see OnFinish
 }
 
@@ -92,7 +98,7 @@ func (t *Txn) ForwardTimestamp(ts hlc.Timestamp) {
 func (t *Txn) ID() [16]byte { return t.proto.ID }
 
 // HasWrites reports whether the transaction has written anything.
-func (t *Txn) HasWrites() bool { return len(t.lockSpans) > 0 }
+func (t *Txn) HasWrites() bool { return len(t.lockSpans) > 0 || len(t.buffered) > 0 }
 
 func (t *Txn) snapshot() *kvpb.Transaction {
 	t.mu.Lock()
@@ -109,6 +115,18 @@ func (t *Txn) Run(ctx context.Context, b *Batch) error {
 		return ErrReadOnly
 	}
 	t.used = true
+	canBuffer := t.buffering && bufferable(b)
+	n := 0
+	if canBuffer {
+		n = len(b.reqs)
+	}
+	if err := t.flushFor(ctx, b.reqs, n); err != nil {
+		return t.noteRestart(err)
+	}
+	if canBuffer {
+		t.buffer(b)
+		return nil
+	}
 	return t.noteRestart(t.send(ctx, b, false))
 }
 
@@ -137,6 +155,18 @@ func (t *Txn) CommitInBatch(ctx context.Context, b *Batch) error {
 }
 
 func (t *Txn) commitInBatch(ctx context.Context, b *Batch) error {
+	if err := t.flushFor(ctx, b.reqs, 0); err != nil {
+		return err
+	}
+	if n := len(t.buffered); n > 0 {
+		// The buffered writes go with the commit too.
+		all := &Batch{reqs: append(t.takeBuffered(), b.reqs...)}
+		err := t.commitInBatch(ctx, all)
+		if all.Results != nil {
+			b.Results = all.Results[n:]
+		}
+		return err
+	}
 	if len(t.lockSpans) == 0 && t.snapshot().Epoch == 0 && b.hasWrites() {
 		if ok, err := t.tryOnePhase(ctx, b); ok || err != nil {
 			return err
@@ -794,6 +824,9 @@ func (t *Txn) Commit(ctx context.Context) error {
 }
 
 func (t *Txn) commit(ctx context.Context) error {
+	if len(t.buffered) > 0 {
+		return t.commitInBatch(ctx, &Batch{})
+	}
 	if len(t.lockSpans) == 0 {
 		t.finish()
 		return nil
@@ -995,10 +1028,13 @@ func (t *Txn) Rollback(ctx context.Context) error {
 		return nil
 	}
 	t.finish()
+	t.buffered = nil // never sent: nothing to undo
 	t.mu.Lock()
 	t.inFlight = nil // resolving them aborted, the writes need no proof
 	t.mu.Unlock()
-	if len(t.lockSpans) == 0 {
+	// A transaction whose writes were all buffered wrote none, but a heartbeat may have
+	// written its record, which the rollback aborts.
+	if len(t.lockSpans) == 0 && !t.heartbeatSent.Load() {
 		return nil
 	}
 	txn := t.snapshot()
@@ -1030,7 +1066,7 @@ func (t *Txn) Rollback(ctx context.Context) error {
 func (t *Txn) Restart(ctx context.Context, cause error) error {
 	old := t.snapshot()
 	t.done = false
-	if len(t.lockSpans) > 0 {
+	if len(t.lockSpans) > 0 || t.stopHeartbeat != nil {
 		if err := t.Rollback(ctx); err != nil {
 			return err
 		}
@@ -1060,8 +1096,9 @@ func (t *Txn) Restart(ctx context.Context, cause error) error {
 	t.mu.Lock()
 	t.proto = fresh
 	t.mu.Unlock()
-	t.lockSpans, t.refreshSpans, t.done = nil, nil, false
+	t.lockSpans, t.refreshSpans, t.buffered, t.done = nil, nil, nil, false
 	t.used, t.restartCause = false, nil
+	t.heartbeatSent.Store(false)
 	t.db.openTxn(t)
 	return nil
 }
