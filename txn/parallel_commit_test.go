@@ -80,7 +80,7 @@ func TestCommitAfterPushedStagingLandsAboveItsWrites(t *testing.T) {
 	db, s := newSplitDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond) // see stage
+	time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond) // see handMadeTxn
 	tx := db.NewTxn()
 	mustPut(t, ctx, tx, "b", "v") // the record goes on b's range
 	// A reader meets the intent on b and pushes the record (PENDING) above its read...
@@ -127,13 +127,8 @@ func TestReplayedWriteAnswersWhereItsIntentIs(t *testing.T) {
 	_, s := newSplitDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond) // see stage
-	now := s.Clock().Now()
-	txnProto := &kvpb.Transaction{
-		TxnMeta:                mvcc.TxnMeta{ID: mvcc.TxnID{6, 6}, Key: key("b"), WriteTimestamp: now, MinTimestamp: now},
-		ReadTimestamp:          now,
-		GlobalUncertaintyLimit: now.Add(int64(hlc.DefaultMaxOffset)),
-	}
+	txnProto := handMadeTxn(s.Clock(), mvcc.TxnID{6, 6})
+	now := txnProto.WriteTimestamp
 	write := func() hlc.Timestamp {
 		t.Helper()
 		br, err := s.Send(ctx, &kvpb.BatchRequest{Txn: txnProto.Clone(), RangeID: 2,
@@ -167,6 +162,19 @@ func TestReplayedWriteAnswersWhereItsIntentIs(t *testing.T) {
 	}
 }
 
+// handMadeTxn is a transaction anchored at "b" that starts now, for requests sent to a store
+// by hand, after waiting out the start of a new store, which takes no write within a clock
+// offset of its start (see ranges.startClock).
+func handMadeTxn(clock *hlc.Clock, id mvcc.TxnID) *kvpb.Transaction {
+	time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond)
+	now := clock.Now()
+	return &kvpb.Transaction{
+		TxnMeta:                mvcc.TxnMeta{ID: id, Key: key("b"), WriteTimestamp: now, MinTimestamp: now, Priority: 5},
+		ReadTimestamp:          now,
+		GlobalUncertaintyLimit: now.Add(int64(hlc.DefaultMaxOffset)),
+	}
+}
+
 // stage makes an abandoned STAGING transaction by hand, as a coordinator that died after
 // sending its commit would leave it: an intent on "b" (with the record, staged together),
 // an intent on "x" (in flight, landed), and, if lostWrite, an in-flight write to "y" (number
@@ -179,14 +187,7 @@ func stage(t *testing.T, ctx context.Context, db *txn.DB, s *ranges.Store, lostW
 			t.Fatal(err)
 		}
 	}
-	// A new store takes no write within a clock offset of its start (see ranges.startClock).
-	time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond)
-	now := db.Clock().Now()
-	txnProto := &kvpb.Transaction{
-		TxnMeta:                mvcc.TxnMeta{ID: mvcc.TxnID{9, 9, 9, 9}, Key: key("b"), WriteTimestamp: now, MinTimestamp: now, Priority: 5},
-		ReadTimestamp:          now,
-		GlobalUncertaintyLimit: now.Add(int64(hlc.DefaultMaxOffset)),
-	}
+	txnProto := handMadeTxn(db.Clock(), mvcc.TxnID{9, 9, 9, 9})
 	send := func(rangeID uint64, reqs ...kvpb.Request) {
 		t.Helper()
 		if _, err := s.Send(ctx, &kvpb.BatchRequest{Txn: txnProto.Clone(), RangeID: rangeID, Requests: reqs}); err != nil {
@@ -287,13 +288,7 @@ func TestLateRecoveryOfAFinishedTransaction(t *testing.T) {
 	db, s := newSplitDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond) // see stage
-	now := db.Clock().Now()
-	staged := &kvpb.Transaction{
-		TxnMeta:                mvcc.TxnMeta{ID: mvcc.TxnID{7, 7}, Key: key("b"), WriteTimestamp: now, MinTimestamp: now, Priority: 5},
-		ReadTimestamp:          now,
-		GlobalUncertaintyLimit: now.Add(int64(hlc.DefaultMaxOffset)),
-	}
+	staged := handMadeTxn(db.Clock(), mvcc.TxnID{7, 7})
 	send := func(reqs ...kvpb.Request) []kvpb.Response {
 		t.Helper()
 		br, err := s.Send(ctx, &kvpb.BatchRequest{Txn: staged.Clone(), RangeID: 1, Requests: reqs})
