@@ -24,10 +24,15 @@ func TestWaiterResolvesFinishedHolderInline(t *testing.T) {
 	key := []byte("\x10k")
 	holder, waiter := pendingTxn(s.cfg.Clock, 1, []byte("\x10z")), pendingTxn(s.cfg.Clock, 2, []byte("\x10y"))
 	holder.Sequence = 1
-	if _, err := s.Send(ctx, &kvpb.BatchRequest{Txn: holder.Clone(), Requests: []kvpb.Request{
-		&kvpb.PutRequest{Key: key, Value: []byte("holder"), Sequence: 1}}}); err != nil {
+	wrote, err := s.Send(ctx, &kvpb.BatchRequest{Txn: holder.Clone(), Requests: []kvpb.Request{
+		&kvpb.PutRequest{Key: key, Value: []byte("holder"), Sequence: 1}}})
+	if err != nil {
 		t.Fatal(err)
 	}
+	// The write may land above the transaction's timestamp (a new store's clock), and the
+	// transaction then commits there, as a coordinator does.
+	holder.WriteTimestamp = wrote.Txn.WriteTimestamp
+	holder.ReadTimestamp = holder.WriteTimestamp
 	r1 := s.Replica(1)
 	done := make(chan error, 1)
 	go func() {

@@ -75,6 +75,10 @@ type StoreConfig struct {
 // (see docs/benchmarks.md).
 const DefaultRaftHeartbeatTimeout = 2 * time.Second
 
+// InvariantViolated begins every log message that reports a broken invariant of the data a
+// store holds: such a line means a bug, and the chaos tests fail when a node logs one.
+const InvariantViolated = "invariant violated"
+
 // Store is the set of replicas on one disk.
 type Store struct {
 	cfg           StoreConfig
@@ -146,6 +150,11 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		return nil, fmt.Errorf("store: opening pebble: %w", err)
 	}
 	s := &Store{cfg: cfg, db: db, log: cfg.Logger, transport: cfg.Transport, replicas: make(map[uint64]*Replica), stopper: make(chan struct{})}
+	report := func(key []byte, intentTS, commitTS hlc.Timestamp) {
+		s.log.Error(InvariantViolated+": an intent was committed below its own timestamp",
+			"key", keys.Pretty(key), "intent", intentTS, "commit", commitTS)
+	}
+	mvcc.CommitBelowIntent.CompareAndSwap(nil, &report) // one process, one report (tests run many stores)
 	if s.transport == nil {
 		s.transport, s.ownsTransport = raftnet.New(cfg.NodeID, nil, cfg.Logger), true
 	}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/meridiandb/meridian/ranges"
 )
 
 // This file holds the harness of the multi-process transaction checks (bank_test.go,
@@ -240,6 +242,28 @@ func (nd *chaosNode) exitedUnexpectedly() error {
 	return nil
 }
 
+// checkLogs fails the test for every line of a node's log that reports a broken invariant.
+func (c *chaosCluster) checkLogs() {
+	for _, nd := range c.nodes {
+		b, err := os.ReadFile(nd.logPath)
+		if err != nil {
+			c.t.Errorf("n%d: %v", nd.id, err)
+			continue
+		}
+		n := 0
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, ranges.InvariantViolated) {
+				if n++; n <= 5 {
+					c.t.Errorf("n%d logged: %s", nd.id, line)
+				}
+			}
+		}
+		if n > 5 {
+			c.t.Errorf("n%d logged %d such lines", nd.id, n)
+		}
+	}
+}
+
 // checkProcesses reports, with the tail of its log, every node that exited on its own.
 func (c *chaosCluster) checkProcesses() {
 	for _, nd := range c.nodes {
@@ -330,6 +354,7 @@ func (c *chaosCluster) runLoad(load time.Duration, seed uint64, stop chan struct
 	wg.Wait()
 	c.logf("clients done")
 	c.checkProcesses()
+	c.checkLogs()
 	return kills
 }
 

@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
 
@@ -30,6 +31,9 @@ func ResolveIntent(rw ReadWriter, key []byte, id TxnID, commit bool, commitTS hl
 	if commitTS.IsEmpty() {
 		commitTS = meta.WriteTimestamp
 	}
+	if commit && commitTS.Less(meta.WriteTimestamp) {
+		reportCommitBelowIntent(key, meta.WriteTimestamp, commitTS)
+	}
 	value, current, found := meta.visible(ignored)
 	switch {
 	case !commit || !found:
@@ -45,6 +49,19 @@ func ResolveIntent(rw ReadWriter, key []byte, id TxnID, commit bool, commitTS hl
 		return true, nil
 	}
 	return true, moveProvisional(rw, key, prefix, meta.WriteTimestamp, commitTS)
+}
+
+// CommitBelowIntent, if set, is told of every intent committed below its own timestamp. That
+// is never right: an intent lies where its write landed, above every read recorded below it
+// (or a newer value), and committing it lower slips the write under a read that missed it.
+// A coordinator must commit at or above every write it made; this is the check that it
+// did, for a node to log, and for the chaos tests to find in the logs.
+var CommitBelowIntent atomic.Pointer[func(key []byte, intentTS, commitTS hlc.Timestamp)]
+
+func reportCommitBelowIntent(key []byte, intentTS, commitTS hlc.Timestamp) {
+	if f := CommitBelowIntent.Load(); f != nil {
+		(*f)(key, intentTS, commitTS)
+	}
 }
 
 // PushIntent moves transaction id's intent on key up to timestamp to, when it is below it:

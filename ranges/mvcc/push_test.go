@@ -2,9 +2,13 @@ package mvcc
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble"
+
+	"github.com/meridiandb/meridian/hlc"
 )
 
 // TestPushIntent moves a pushed transaction's intent above a reader: the reader then sees the
@@ -61,5 +65,44 @@ func TestPushIntent(t *testing.T) {
 	// Another transaction's intent is left alone.
 	if moved, err := PushIntent(db.NewIndexedBatch(), []byte("k"), TxnID{9}, ts(50)); moved || err != nil {
 		t.Fatalf("pushing an absent intent: %v %v", moved, err)
+	}
+}
+
+// TestCommitBelowIntentIsReported: resolving an intent as committed below its timestamp (a
+// coordinator that lost track of where a write landed) is reported; at or above it is not,
+// nor is an abort.
+func TestCommitBelowIntentIsReported(t *testing.T) {
+	var reported []string
+	report := func(key []byte, intentTS, commitTS hlc.Timestamp) {
+		reported = append(reported, fmt.Sprintf("%s %d<%d", key, commitTS.WallTime, intentTS.WallTime))
+	}
+	old := CommitBelowIntent.Swap(&report)
+	defer CommitBelowIntent.Store(old)
+	db := openMem(t)
+	for _, c := range []struct {
+		key    string
+		commit bool
+		at     int64
+		want   string
+	}{
+		{"above", true, 30, ""},
+		{"at", true, 20, ""},
+		{"aborted", false, 10, ""},
+		{"below", true, 10, "below 10<20"},
+	} {
+		reported = nil
+		writer := &TxnMeta{ID: TxnID{7}, Key: []byte(c.key), WriteTimestamp: ts(20), MinTimestamp: ts(20)}
+		if err := apply(t, db, func(b *pebble.Batch) error { return Put(b, []byte(c.key), ts(20), ts(20), []byte("v"), writer) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := apply(t, db, func(b *pebble.Batch) error {
+			_, err := ResolveIntent(b, []byte(c.key), writer.ID, c.commit, ts(c.at), nil)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(reported, ","); got != c.want {
+			t.Errorf("%s: reported %q, want %q", c.key, got, c.want)
+		}
 	}
 }

@@ -1,0 +1,9 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/meridiandb/meridian/internal/invariants"
+)
+
+func TestMain(m *testing.M) { invariants.Main(m) }
