@@ -138,9 +138,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 	case stagingErr == nil && !ambiguous:
 		// Some writes were pushed above the staged timestamp: commit the ordinary way
 		// above them, refreshing the reads first.
-		t.mu.Lock()
-		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(pushedTo)
-		t.mu.Unlock()
+		t.ForwardTimestamp(pushedTo)
 		t.recordRefreshSpans(b.reqs, b.Results)
 		return true, t.commit(ctx)
 	case stagingErr != nil && !isAmbiguous(stagingErr):
@@ -152,9 +150,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		if !isPushed(stagingErr) && !errors.As(stagingErr, &mismatch) {
 			return true, stagingErr
 		}
-		t.mu.Lock()
-		t.proto.WriteTimestamp = t.proto.WriteTimestamp.Forward(pushedTo)
-		t.mu.Unlock()
+		t.ForwardTimestamp(pushedTo)
 		for _, req := range staged {
 			var res Result
 			if err := t.sendOne(ctx, req, &res); err != nil {
