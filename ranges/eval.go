@@ -665,12 +665,14 @@ func (ec *evalContext) recoverTxn(t *kvpb.RecoverTxnRequest) (kvpb.Response, err
 	if rec.Status != kvpb.Staging || rec.WriteTimestamp != t.Txn.WriteTimestamp {
 		return &kvpb.RecoverTxnResponse{Txn: rec}, nil
 	}
-	status := kvpb.Aborted
-	if t.ImplicitlyCommitted {
-		status = kvpb.Committed
+	status := kvpb.Committed
+	if !t.ImplicitlyCommitted {
+		// Proof, for the coordinator too, that the transaction did not commit: a write it
+		// needed can no longer land where it would have counted.
+		status, rec.AbortReason, rec.AbortKey = kvpb.Aborted, kvpb.RetryAsyncWriteFailure, t.MissingWrite
 	}
 	lockSpans := rec.LockSpans
-	rec.InFlightWrites, rec.AbortReason = nil, kvpb.RetryAborted
+	rec.InFlightWrites = nil
 	if _, err := ec.finalize(rec, status, lockSpans, status == kvpb.Aborted); err != nil {
 		return nil, err
 	}

@@ -183,7 +183,7 @@ func (r *Replica) push(ctx context.Context, ba *kvpb.BatchRequest, push *kvpb.Pu
 // made impossible (QueryIntent with Prevent), and the transaction aborts. This replica holds
 // the record.
 func (r *Replica) recoverStaging(ctx context.Context, rec *kvpb.Transaction) (*kvpb.Transaction, error) {
-	implicit := true
+	rt := &kvpb.RecoverTxnRequest{Txn: rec.TxnMeta, ImplicitlyCommitted: true}
 	for _, w := range rec.InFlightWrites {
 		q := &kvpb.QueryIntentRequest{Key: w.Key, Txn: rec.TxnMeta, Sequence: w.Sequence, Prevent: true}
 		br, err := r.store.route(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{q}})
@@ -191,11 +191,10 @@ func (r *Replica) recoverStaging(ctx context.Context, rec *kvpb.Transaction) (*k
 			return nil, fmt.Errorf("recovering transaction %x: %w", rec.ID[:4], err)
 		}
 		if qr := br.Responses[0].(*kvpb.QueryIntentResponse); !qr.Found || rec.WriteTimestamp.Less(qr.Timestamp) {
-			implicit = false
+			rt.ImplicitlyCommitted, rt.MissingWrite = false, w.Key
 			break
 		}
 	}
-	rt := &kvpb.RecoverTxnRequest{Txn: rec.TxnMeta, ImplicitlyCommitted: implicit}
 	br, err := r.sendOnce(ctx, &kvpb.BatchRequest{RangeID: r.rangeID, Timestamp: r.store.cfg.Clock.Now(), Requests: []kvpb.Request{rt}})
 	if err != nil {
 		return nil, r.proposalError(err, true)

@@ -100,7 +100,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		case 0:
 			_, stagingErr = t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: anchor.RangeID, Requests: stagingReqs, LockTimeout: t.lockTimeout})
 		case 1:
-			writes = t.sendPoints(ctx, txn, writeReqs, false)
+			writes = t.sendPoints(ctx, txn, writeReqs, besideStaging)
 		case 2:
 			proofTSs, proofErrs = t.prove(ctx, txn, pipelined)
 		}
@@ -114,7 +114,7 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		}
 	}
 
-	pushedTo, definite, ambiguous := txn.WriteTimestamp, error(nil), false
+	pushedTo, definite, ambiguous, ambiguousKey := txn.WriteTimestamp, error(nil), false, []byte(nil)
 	tss := append(writeTSs, proofTSs...)
 	for n, err := range append(writeErrs, proofErrs...) {
 		switch {
@@ -122,6 +122,11 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 			pushedTo = pushedTo.Forward(tss[n])
 		case isAmbiguous(err):
 			ambiguous = true
+			if n < len(inFlight) {
+				ambiguousKey = writeReqs[n].Header().Key
+			} else {
+				ambiguousKey = pipelined[n-len(inFlight)].key
+			}
 		case definite == nil:
 			definite = err
 		}
@@ -150,6 +155,13 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 		if !isPushed(stagingErr) && !errors.As(stagingErr, &mismatch) {
 			return true, stagingErr
 		}
+		if ambiguous {
+			// A write made elsewhere lies at a timestamp nobody knows, if at all: no commit
+			// can count on it. Nothing was staged, so the transaction certainly did not
+			// commit; it starts again.
+			return true, &kvpb.TransactionRetryError{Reason: kvpb.RetryAsyncWriteFailure, Key: ambiguousKey,
+				Message: "the answer to a write sent with the commit was lost, and the commit was refused"}
+		}
 		t.ForwardTimestamp(pushedTo)
 		for _, req := range staged {
 			var res Result
@@ -166,11 +178,15 @@ func (t *Txn) commitInParallel(ctx context.Context, b *Batch) (bool, error) {
 	if err != nil {
 		return true, &kvpb.AmbiguousResultError{Message: fmt.Sprintf("committing: %v", err)}
 	}
+	if rec.Status == kvpb.Aborted && rec.AbortReason == kvpb.RetryAsyncWriteFailure {
+		// A recovery found the staged record and a write missing: certainly not committed.
+		return true, kvpb.AbortedError(rec)
+	}
 	if rec.Status != kvpb.Committed {
-		// Not proof that it did not commit: another recovery may have committed it and
-		// removed its record (with every intent resolved) before this one looked, finding
-		// none, or an in-flight write already resolved into a committed value, and then
-		// declared it aborted. Only COMMITTED is certain here.
+		// Any other ABORTED is not proof that it did not commit: another recovery may have
+		// committed it and removed its record (with every intent resolved) before this one
+		// looked, finding none, or an in-flight write already resolved into a committed
+		// value, and then declared it aborted. Only COMMITTED is certain here.
 		return true, &kvpb.AmbiguousResultError{Message: fmt.Sprintf(
 			"committing: the commit's outcome was unknown, and recovering it found the transaction %s, which a concurrent recovery that committed it could also leave", rec.Status)}
 	}

@@ -268,6 +268,11 @@ func TestCoordinatorRecoversOwnCommit(t *testing.T) {
 		if rec.Status != want {
 			t.Fatalf("lost write %v: recovered as %s, want %s", lost, rec.Status, want)
 		}
+		// An abort by recovery says so, and names the write: the coordinator may take it
+		// as proof that the transaction did not commit.
+		if lost && (rec.AbortReason != kvpb.RetryAsyncWriteFailure || string(rec.AbortKey) != string(key("y"))) {
+			t.Fatalf("recovered as aborted for %s over %q, want %s over %q", rec.AbortReason, rec.AbortKey, kvpb.RetryAsyncWriteFailure, key("y"))
+		}
 	}
 	db, _ := newSplitDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -416,5 +421,75 @@ func TestUnknownCommitRecoveredAsAbortedIsAmbiguous(t *testing.T) {
 	}
 	if txn.IsRetryable(err) {
 		t.Fatalf("commit: %v is retryable", err)
+	}
+}
+
+// lostInFlightAnswer loses the answer to every batch of writes in flight beside a staged
+// record, as a connection that broke after sending does; with apply the writes were applied
+// all the same. With refuse, the staging is refused as a pushed record refuses it.
+type lostInFlightAnswer struct {
+	txn.Sender
+	apply, refuse bool
+	clock         *hlc.Clock
+}
+
+func (l lostInFlightAnswer) Send(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	for _, req := range ba.Requests {
+		if et, ok := req.(*kvpb.EndTxnRequest); ok && len(et.InFlightWrites) > 0 && l.refuse {
+			return nil, &kvpb.TxnPushedError{PushedTo: l.clock.Now()}
+		}
+	}
+	if !ba.WithStaging {
+		return l.Sender.Send(ctx, ba)
+	}
+	if l.apply {
+		if _, err := l.Sender.Send(ctx, ba); err != nil {
+			return nil, err
+		}
+	}
+	return nil, &kvpb.AmbiguousResultError{Message: "connection reset after sending"}
+}
+
+// TestInFlightWriteWithLostAnswer: a write in flight beside a staged record whose answer is
+// lost is not sent again (a recovery may have finished the transaction and resolved its
+// intents meanwhile, and a second copy would land as a stray intent above the commit). The
+// coordinator recovers its own record instead: committed if the write had landed; if not,
+// the recovery prevents it and aborts the transaction, which is then certain, and the
+// client hears a plain restart, not "outcome unknown". If the staging was refused, nothing
+// committed, and no commit can count on the write: the transaction restarts.
+func TestInFlightWriteWithLostAnswer(t *testing.T) {
+	for _, tc := range []struct{ applied, refused bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
+		_, s := newSplitDB(t)
+		// Past the start of the store, which pushes the writes of its first moments.
+		time.Sleep(hlc.DefaultMaxOffset + 100*time.Millisecond)
+		db := txn.NewDB(lostInFlightAnswer{Sender: s, apply: tc.applied, refuse: tc.refused, clock: s.Clock()}, s, s.Clock(), nil)
+		t.Cleanup(db.Close)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		tx := db.NewTxn()
+		b := &txn.Batch{}
+		b.Put(key("b"), []byte("vb")) // with the record
+		b.Put(key("x"), []byte("vx")) // in flight
+		err := tx.CommitInBatch(ctx, b)
+		want := map[string]string{"b": "vb", "x": "vx"}
+		if tc.applied && !tc.refused {
+			if err != nil {
+				t.Fatalf("%+v: commit of a landed write: %v", tc, err)
+			}
+		} else {
+			var re *kvpb.TransactionRetryError
+			if !errors.As(err, &re) || re.Aborted == tc.refused || re.Reason != kvpb.RetryAsyncWriteFailure || string(re.Key) != string(key("x")) {
+				t.Fatalf("%+v: commit: %v, want a restart for the write to %q", tc, err, key("x"))
+			}
+			if err := tx.Rollback(ctx); err != nil {
+				t.Fatal(err)
+			}
+			want = map[string]string{"b": "<nil>", "x": "<nil>"}
+		}
+		for k, v := range want {
+			if got := read(t, db, k); got != v {
+				t.Fatalf("%+v: %s = %s, want %s", tc, k, got, v)
+			}
+		}
 	}
 }

@@ -138,7 +138,7 @@ func (t *Txn) prove(ctx context.Context, txn *kvpb.Transaction, ws []inFlightWri
 	for i, w := range ws {
 		reqs[i] = &kvpb.QueryIntentRequest{Key: w.key, Txn: txn.TxnMeta, Sequence: w.seq}
 	}
-	for i, r := range t.sendPoints(ctx, txn, reqs, false) {
+	for i, r := range t.sendPoints(ctx, txn, reqs, replicated) {
 		switch {
 		case r.err != nil:
 			errs[i] = r.err
@@ -157,7 +157,7 @@ func (t *Txn) prove(ctx context.Context, txn *kvpb.Transaction, ws []inFlightWri
 // record tells; otherwise the write itself failed to replicate.
 func (t *Txn) lostWriteError(ctx context.Context, txn *kvpb.Transaction, w inFlightWrite) error {
 	q := &kvpb.QueryTxnRequest{Txn: txn.TxnMeta}
-	if r := t.sendPoints(ctx, txn, []kvpb.Request{q}, false)[0]; r.err == nil {
+	if r := t.sendPoints(ctx, txn, []kvpb.Request{q}, replicated)[0]; r.err == nil {
 		if rec := r.resp.(*kvpb.QueryTxnResponse).Txn; rec != nil && rec.Status == kvpb.Aborted {
 			return kvpb.AbortedError(rec)
 		}

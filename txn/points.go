@@ -16,14 +16,22 @@ type pointResult struct {
 	err  error
 }
 
+// pointMode is how sendPoints sends writes.
+type pointMode uint8
+
+const (
+	replicated    pointMode = iota // answered once replicated
+	pipelined                      // answered once proposed (write pipelining)
+	besideStaging                  // in flight beside a staged record: never sent twice
+)
+
 // sendPoints sends requests on single keys at txn, one batch per range (as the range cache
 // has it), the batches at once: n writes, proofs or reads over k ranges cost k requests,
 // each evaluated and replicated once, instead of n. The requests must not depend on each
 // other: their order within a range's batch is not theirs. A batch whose range changed shape
 // since it was looked up applied nothing, and its requests go again by fresh descriptors.
-// An error of a batch is the error of each of its requests. With async the leaseholders
-// answer before the writes are replicated (write pipelining).
-func (t *Txn) sendPoints(ctx context.Context, txn *kvpb.Transaction, reqs []kvpb.Request, async bool) []pointResult {
+// An error of a batch is the error of each of its requests. mode says how writes go.
+func (t *Txn) sendPoints(ctx context.Context, txn *kvpb.Transaction, reqs []kvpb.Request, mode pointMode) []pointResult {
 	out := make([]pointResult, len(reqs))
 	pending := make([]int, len(reqs))
 	for i := range pending {
@@ -49,7 +57,7 @@ func (t *Txn) sendPoints(ctx context.Context, txn *kvpb.Transaction, reqs []kvpb
 				part[j] = reqs[i]
 			}
 			br, err := t.db.sender.Send(ctx, &kvpb.BatchRequest{Txn: txn, RangeID: groups[g].rangeID, Requests: part,
-				LockTimeout: t.lockTimeout, AsyncConsensus: async})
+				LockTimeout: t.lockTimeout, AsyncConsensus: mode == pipelined, WithStaging: mode == besideStaging})
 			if isRangeKeyMismatch(err) {
 				mu.Lock()
 				again, mismatch = append(again, idx...), err

@@ -389,7 +389,7 @@ func (t *Txn) sendInTurn(ctx context.Context, b *Batch, idx []int) error {
 func (t *Txn) sendLocks(ctx context.Context, b *Batch) ([]int, error) {
 	var empty, found, again []int
 	var failed error
-	for i, r := range t.sendPoints(ctx, t.snapshot(), b.reqs, false) {
+	for i, r := range t.sendPoints(ctx, t.snapshot(), b.reqs, replicated) {
 		if r.err != nil {
 			if _, ok := refreshableRestart(r.err); ok && !t.readOnly {
 				again = append(again, i)
@@ -505,8 +505,11 @@ func pointReads(reqs []kvpb.Request, locking kvpb.LockStrength) bool {
 // sendIndependent sends b's requests, which do not depend on each other, one batch per range
 // (sendPoints), pipelining the writes if it may pipeline them all.
 func (t *Txn) sendIndependent(ctx context.Context, b *Batch) error {
-	async := t.pipelineWrites(b.reqs)
-	res := t.sendPoints(ctx, t.snapshot(), b.reqs, async)
+	async, mode := t.pipelineWrites(b.reqs), replicated
+	if async {
+		mode = pipelined
+	}
+	res := t.sendPoints(ctx, t.snapshot(), b.reqs, mode)
 	for i, r := range res {
 		if r.err == nil {
 			t.absorb(b.reqs[i], r.resp, r.ts, async, &b.Results[i])
@@ -782,7 +785,7 @@ func (t *Txn) refreshTo(ctx context.Context, ts hlc.Timestamp) error {
 			errs[i] = t.sendRefresh(ctx, refreshing, &kvpb.RefreshRequest{Span: spans[i], From: from})
 			return
 		}
-		for _, r := range t.sendPoints(ctx, refreshing, points, false) {
+		for _, r := range t.sendPoints(ctx, refreshing, points, replicated) {
 			if r.err != nil {
 				errs[i] = r.err
 				return

@@ -348,6 +348,9 @@ type QueryIntentRequest struct {
 type RecoverTxnRequest struct {
 	Txn                 mvcc.TxnMeta
 	ImplicitlyCommitted bool
+	// MissingWrite is the key of the in-flight write the recovery found missing (and made
+	// impossible), when not ImplicitlyCommitted.
+	MissingWrite []byte `codec:",omitempty"`
 }
 
 // HeartbeatTxnRequest creates or refreshes a PENDING transaction record.
@@ -602,6 +605,12 @@ type BatchRequest struct {
 	// are evaluated and proposed, without waiting for consensus (write pipelining). The
 	// coordinator later proves each write with a QueryIntent before it relies on it.
 	AsyncConsensus bool `codec:",omitempty"`
+	// WithStaging marks the writes a parallel commit sends in flight beside its staged
+	// record. Once the record is staged, any transaction that meets it may recover it and
+	// resolve these very writes, so one sent again after its answer was lost could land after
+	// its transaction finished, as a stray intent above the commit: such a batch is never
+	// sent twice (see Replayable), and a lost answer leaves its outcome to status recovery.
+	WithStaging bool `codec:",omitempty"`
 	// Uncommitted is filled in by the leaseholder evaluating the batch, never sent: the
 	// transactions it pushed above the batch's read timestamp while they were uncommitted
 	// (see mvcc.ReadOptions.Uncommitted).
@@ -623,10 +632,14 @@ func (b *BatchRequest) IsWrite() bool {
 // of an open transaction, which rewrite its own intents (a conditional write recognizes its
 // own intent by its sequence number, and an unnumbered one cannot be replayed); and pushes,
 // intent resolution and status recovery, which only move a transaction or its intents
-// towards where they are going. Not a commit, nor any other write outside a transaction.
+// towards where they are going. Not a commit or the writes in flight beside one
+// (WithStaging), nor any other write outside a transaction.
 func (b *BatchRequest) Replayable() bool {
 	if !b.IsWrite() {
 		return true
+	}
+	if b.WithStaging {
+		return false
 	}
 	if b.Txn == nil || b.HasCommit() {
 		for _, r := range b.Requests {

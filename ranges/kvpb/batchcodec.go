@@ -193,6 +193,7 @@ func (b *BatchRequest) AppendBinary(buf []byte) ([]byte, error) {
 	buf = binary.AppendUvarint(buf, b.RangeID)
 	buf = binary.AppendVarint(buf, int64(b.LockTimeout))
 	buf = wirebin.AppendBool(buf, b.AsyncConsensus)
+	buf = wirebin.AppendBool(buf, b.WithStaging)
 	buf, err := appendTxn(buf, b.Txn)
 	if err != nil {
 		return nil, err
@@ -205,7 +206,7 @@ func (b *BatchRequest) UnmarshalBinary(data []byte) error {
 	var err error
 	decErr := decodeForm(data, "a batch request", func(r *wirebin.Reader) {
 		*b = BatchRequest{Timestamp: readTimestamp(r), RangeID: r.Uvarint(), LockTimeout: time.Duration(r.Varint()),
-			AsyncConsensus: r.Bool()}
+			AsyncConsensus: r.Bool(), WithStaging: r.Bool()}
 		if b.Txn, err = readTxn(r); err != nil {
 			return
 		}

@@ -21,7 +21,11 @@ const (
 	RetryConflict       RetryReason = "RETRY_CONFLICT"
 	RetryCommitDeadline RetryReason = "RETRY_COMMIT_DEADLINE"
 	RetryDeadlock       RetryReason = "ABORT_REASON_DEADLOCK"
-	// RetryAsyncWriteFailure: a pipelined write was not found where it should have been.
+	// RetryAsyncWriteFailure: a pipelined or in-flight write was not found where it should
+	// have been. As the abort reason of a record, it is set only by a status recovery that
+	// found an in-flight write missing and made it impossible: proof that the transaction
+	// did not commit, which no other ABORTED record is (a record removed once its
+	// transaction committed may be found missing and aborted).
 	RetryAsyncWriteFailure RetryReason = "RETRY_ASYNC_WRITE_FAILURE"
 )
 
@@ -101,6 +105,8 @@ func AbortedError(rec *Transaction) error {
 	switch reason {
 	case RetryDeadlock:
 		msg = "was aborted to break a deadlock with another transaction"
+	case RetryAsyncWriteFailure:
+		msg = "was aborted by status recovery: a write sent with its commit never landed"
 	case "":
 		reason = RetryAborted
 	}

@@ -40,7 +40,7 @@ func allRequests() []Request {
 		&HeartbeatTxnRequest{Now: ts2},
 		&QueryTxnRequest{Txn: meta, WaitingTxns: true},
 		&QueryIntentRequest{Key: []byte("k"), Txn: meta, Prevent: true},
-		&RecoverTxnRequest{Txn: meta, ImplicitlyCommitted: true},
+		&RecoverTxnRequest{Txn: meta, ImplicitlyCommitted: true, MissingWrite: []byte("w")}, // both, for the codec
 		&PushTxnRequest{Pushee: meta, Now: ts2, ExpireBefore: ts1, Force: true, PushTo: ts2, Pusher: &meta, Wait: true, Reason: RetryDeadlock, Key: []byte("k")},
 		&ResolveIntentRequest{Span: span, Txn: meta, Status: Committed, CommitTS: ts2},
 		&RefreshRequest{Span: span, From: ts1},
@@ -110,6 +110,8 @@ func TestBatchRequestRoundTrip(t *testing.T) {
 	for _, ba := range []*BatchRequest{
 		{Timestamp: ts1, Txn: txn, RangeID: 7, Requests: allRequests(), LockTimeout: time.Second},
 		{Timestamp: ts2, Requests: []Request{&GetRequest{Key: []byte("x")}}}, // non-transactional
+		{Txn: txn, RangeID: 3, AsyncConsensus: true, Requests: []Request{&PutRequest{Key: []byte("p"), Sequence: 2}}},
+		{Txn: txn, RangeID: 4, WithStaging: true, Requests: []Request{&PutRequest{Key: []byte("s"), Sequence: 3}}},
 	} {
 		b, err := ba.MarshalBinary()
 		if err != nil {
@@ -338,6 +340,7 @@ func TestReplayable(t *testing.T) {
 		{"push", BatchRequest{Requests: []Request{&PushTxnRequest{Pushee: meta}}}, true},
 		{"intent resolution", BatchRequest{Requests: []Request{&ResolveIntentRequest{Span: span}}}, true},
 		{"numbered conditional write", BatchRequest{Txn: txn, Requests: []Request{&ConditionalPutRequest{Key: []byte("k"), ExpectAbsent: true, Sequence: 2}}}, true},
+		{"write in flight beside a staged record", BatchRequest{Txn: txn, WithStaging: true, Requests: []Request{&PutRequest{Key: []byte("k"), Sequence: 3}}}, false},
 	} {
 		if got := tc.ba.Replayable(); got != tc.want {
 			t.Errorf("%s: Replayable() = %v, want %v", tc.name, got, tc.want)
