@@ -176,7 +176,7 @@ func BenchmarkInsertParallel(b *testing.B) {
 // spread over the three nodes as gateways. Each INSERT commits in one Raft round of the
 // first range, replicated to three nodes.
 func BenchmarkClusterInsert(b *testing.B) {
-	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0 })
+	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0; cfg.SimulatedLatency = benchLatency })
 	waitFirstRangeEverywhere(b, nodes)
 	ctx := context.Background()
 	setup := connect(b, nodes[0])
@@ -274,7 +274,7 @@ func BenchmarkMultiRangeCommit(b *testing.B) {
 // KEY, v TEXT) split into five ranges at k = 1,000,000, 2,000,000, …; it returns the nodes
 // and a connection to the first.
 func fiveRangeCluster(b *testing.B) ([]*Node, *pgx.Conn) {
-	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0 })
+	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0; cfg.SimulatedLatency = benchLatency })
 	waitFirstRangeEverywhere(b, nodes)
 	ctx := context.Background()
 	setup := connect(b, nodes[0])
@@ -376,9 +376,18 @@ func insertEach(ctx context.Context, conn *pgx.Conn, ranges int, next int64) err
 // competing for the same two cores and disk.
 var multiRangeGap time.Duration
 
+// benchLatency is the one-way delay between the nodes of fiveRangeCluster
+// (MERIDIAN_BENCH_LATENCY, a duration; Config.SimulatedLatency): "1ms" puts them a 2 ms
+// round trip apart, like nodes in different zones of one region. The client is beside
+// its gateway.
+var benchLatency time.Duration
+
 func init() {
 	if d, err := time.ParseDuration(os.Getenv("MERIDIAN_BENCH_PAUSE")); err == nil {
 		multiRangeGap = d
+	}
+	if d, err := time.ParseDuration(os.Getenv("MERIDIAN_BENCH_LATENCY")); err == nil {
+		benchLatency = d
 	}
 }
 
@@ -388,7 +397,7 @@ func init() {
 // deadlock victims. It reports committed transfers per second and restarts per transfer,
 // and checks that the total never changed.
 func BenchmarkBankContention(b *testing.B) {
-	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0 })
+	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0; cfg.SimulatedLatency = benchLatency })
 	waitFirstRangeEverywhere(b, nodes)
 	ctx := context.Background()
 	setup := connect(b, nodes[0])

@@ -104,6 +104,9 @@ type Config struct {
 	LivenessTTL time.Duration
 	// GCTTL and GCInterval configure MVCC garbage collection (ranges.StoreConfig).
 	GCTTL, GCInterval time.Duration
+	// SimulatedLatency, for benchmarks and demos on one machine, holds every message this
+	// node sends to or receives from another node for this long (rpc.Dialer.SimulateLatency).
+	SimulatedLatency time.Duration
 }
 
 // Node is a running Meridian node.
@@ -205,6 +208,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	grpcLn := n.mux.Match([]byte("PRI * HTTP/2.0"))
 	n.mux.Handle([]byte(gossip.StreamPreamble), n.handleGossipStream)
 	n.dialer = rpc.NewDialer(n.resolve)
+	n.dialer.SimulateLatency(cfg.SimulatedLatency)
 	n.transport = raftnet.New(0, n.dialer, cfg.Logger)
 	n.grpc = rpc.NewServer(cfg.Logger)
 	n.transport.Register(n.grpc)
