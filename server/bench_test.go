@@ -176,7 +176,7 @@ func BenchmarkInsertParallel(b *testing.B) {
 // spread over the three nodes as gateways. Each INSERT commits in one Raft round of the
 // first range, replicated to three nodes.
 func BenchmarkClusterInsert(b *testing.B) {
-	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0; cfg.SimulatedLatency = benchLatency })
+	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0; cfg.SimulatedLatency = sameLatency(benchLatency) })
 	waitFirstRangeEverywhere(b, nodes)
 	ctx := context.Background()
 	setup := connect(b, nodes[0])
@@ -206,7 +206,8 @@ func BenchmarkClusterInsert(b *testing.B) {
 // proofs of the pipelined writes) and the staged commit record go out together and the
 // client is answered after one round of consensus; off, the commit record is written after
 // the writes, a second round. On and off alternate in blocks within each sub-benchmark,
-// which reports both, and their ratio.
+// which reports both, and their ratio; for explicit transactions also the COMMIT
+// statement's own latency. MERIDIAN_BENCH_LATENCY places the nodes apart (benchLatency).
 func BenchmarkMultiRangeCommit(b *testing.B) {
 	nodes, setup := fiveRangeCluster(b)
 	ctx := context.Background()
@@ -227,7 +228,7 @@ func BenchmarkMultiRangeCommit(b *testing.B) {
 			// On and off alternate in blocks, so that drift over the run (leases, background
 			// work, the disk) falls on both alike.
 			b.Run(fmt.Sprintf("%s/ranges=%d", form, ranges), func(b *testing.B) {
-				lat := map[bool]latencies{}
+				lat, commitLat := map[bool]latencies{}, map[bool]latencies{}
 				for done, on := 0, false; done < b.N; on = !on {
 					setParallel(on)
 					for k := 0; k < multiRangeBlock && done < b.N; k, done = k+1, done+1 {
@@ -235,7 +236,9 @@ func BenchmarkMultiRangeCommit(b *testing.B) {
 						start := time.Now()
 						var err error
 						if explicit {
-							err = insertEach(ctx, conn, ranges, next)
+							var commit time.Duration
+							commit, err = insertEach(ctx, conn, ranges, next)
+							commitLat[on] = append(commitLat[on], commit)
 						} else {
 							// One prepared statement, as an application would use: the
 							// client's cache saves a round trip to prepare each time.
@@ -265,6 +268,15 @@ func BenchmarkMultiRangeCommit(b *testing.B) {
 				if off > 0 {
 					b.ReportMetric(float64(on)/float64(off), "on/off-p50")
 				}
+				if explicit {
+					// The COMMIT statement alone: all that parallel commits can change.
+					on, off := commitLat[true].percentile(0.5), commitLat[false].percentile(0.5)
+					b.ReportMetric(float64(off.Microseconds()), "commit-off-p50-µs")
+					b.ReportMetric(float64(on.Microseconds()), "commit-on-p50-µs")
+					if off > 0 {
+						b.ReportMetric(float64(on)/float64(off), "commit-on/off-p50")
+					}
+				}
 			})
 		}
 	}
@@ -274,7 +286,7 @@ func BenchmarkMultiRangeCommit(b *testing.B) {
 // KEY, v TEXT) split into five ranges at k = 1,000,000, 2,000,000, …; it returns the nodes
 // and a connection to the first.
 func fiveRangeCluster(b *testing.B) ([]*Node, *pgx.Conn) {
-	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0; cfg.SimulatedLatency = benchLatency })
+	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0; cfg.SimulatedLatency = sameLatency(benchLatency) })
 	waitFirstRangeEverywhere(b, nodes)
 	ctx := context.Background()
 	setup := connect(b, nodes[0])
@@ -356,18 +368,20 @@ const multiRangeBlock = 100
 // insertEach runs an explicit transaction that inserts one row into each of the first
 // ranges of BenchmarkMultiRangeCommit's table, one statement per row: with write pipelining
 // the statements do not wait for consensus, and the COMMIT proves their writes.
-func insertEach(ctx context.Context, conn *pgx.Conn, ranges int, next int64) error {
+func insertEach(ctx context.Context, conn *pgx.Conn, ranges int, next int64) (commit time.Duration, err error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	for r := 0; r < ranges; r++ {
 		if _, err := tx.Exec(ctx, "INSERT INTO kv VALUES ($1, 'v')", int64(r)*1000000+next); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return tx.Commit(ctx)
+	start := time.Now()
+	err = tx.Commit(ctx)
+	return time.Since(start), err
 }
 
 // multiRangeGap is a pause between the transactions of BenchmarkMultiRangeCommit
@@ -381,6 +395,11 @@ var multiRangeGap time.Duration
 // round trip apart, like nodes in different zones of one region. The client is beside
 // its gateway.
 var benchLatency time.Duration
+
+// sameLatency puts every pair of nodes oneWay apart.
+func sameLatency(oneWay time.Duration) func(_, _ map[string]string) time.Duration {
+	return func(_, _ map[string]string) time.Duration { return oneWay }
+}
 
 func init() {
 	if d, err := time.ParseDuration(os.Getenv("MERIDIAN_BENCH_PAUSE")); err == nil {
@@ -397,7 +416,7 @@ func init() {
 // deadlock victims. It reports committed transfers per second and restarts per transfer,
 // and checks that the total never changed.
 func BenchmarkBankContention(b *testing.B) {
-	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0; cfg.SimulatedLatency = benchLatency })
+	nodes := startClusterWith(b, 3, func(cfg *Config) { cfg.RaftHeartbeatTimeout = 0; cfg.SimulatedLatency = sameLatency(benchLatency) })
 	waitFirstRangeEverywhere(b, nodes)
 	ctx := context.Background()
 	setup := connect(b, nodes[0])

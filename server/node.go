@@ -104,9 +104,12 @@ type Config struct {
 	LivenessTTL time.Duration
 	// GCTTL and GCInterval configure MVCC garbage collection (ranges.StoreConfig).
 	GCTTL, GCInterval time.Duration
-	// SimulatedLatency, for benchmarks and demos on one machine, holds every message this
-	// node sends to or receives from another node for this long (rpc.Dialer.SimulateLatency).
-	SimulatedLatency time.Duration
+	// SimulatedLatency, for tests, benchmarks and demos on one machine, gives the one-way
+	// delay between this node and a peer by their localities (the peer's as gossip has it,
+	// nil if unknown): every message between them is held that long on the connection this
+	// node dials (rpc.Dialer.SimulateLatency), so that one machine's nodes behave like a
+	// cluster spread over zones or regions.
+	SimulatedLatency func(local, peer map[string]string) time.Duration
 }
 
 // Node is a running Meridian node.
@@ -141,6 +144,8 @@ type Node struct {
 
 	addrMu sync.Mutex
 	addrs  map[uint64]string // node addresses learned outside gossip (from Join answers)
+
+	localities sync.Map // node ID → its locality, once gossip knew it (localityOf)
 
 	deadMu    sync.Mutex
 	deadSince map[uint64]time.Time
@@ -208,7 +213,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	grpcLn := n.mux.Match([]byte("PRI * HTTP/2.0"))
 	n.mux.Handle([]byte(gossip.StreamPreamble), n.handleGossipStream)
 	n.dialer = rpc.NewDialer(n.resolve)
-	n.dialer.SimulateLatency(cfg.SimulatedLatency)
+	if cfg.SimulatedLatency != nil {
+		n.dialer.SimulateLatency(func(peer uint64) time.Duration { return cfg.SimulatedLatency(cfg.Locality, n.localityOf(peer)) })
+	}
 	n.transport = raftnet.New(0, n.dialer, cfg.Logger)
 	n.grpc = rpc.NewServer(cfg.Logger)
 	n.transport.Register(n.grpc)
@@ -551,6 +558,24 @@ func (n *Node) resolve(id uint64) (string, error) {
 		return a, nil
 	}
 	return "", fmt.Errorf("n%d is not known to this node", id)
+}
+
+// localityOf is the locality gossip knows of node id, nil if none yet. A node's locality
+// is fixed while it runs, so what is found is kept (it is asked at every message between
+// nodes under SimulatedLatency).
+func (n *Node) localityOf(id uint64) map[string]string {
+	if l, ok := n.localities.Load(id); ok {
+		return l.(map[string]string)
+	}
+	if g := n.gossipIfStarted(); g != nil {
+		for _, m := range g.Members() {
+			if m.NodeID == id && m.Locality != nil {
+				n.localities.Store(id, m.Locality)
+				return m.Locality
+			}
+		}
+	}
+	return nil
 }
 
 // liveNodeIDs lists the nodes gossip believes alive, this one included.

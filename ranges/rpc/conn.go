@@ -84,7 +84,7 @@ func NewServer(log *slog.Logger) *grpc.Server {
 // Dialer keeps one client connection per peer node.
 type Dialer struct {
 	resolve Resolver
-	dial    func(ctx context.Context, addr string) (net.Conn, error)
+	dial    func(ctx context.Context, peer uint64, addr string) (net.Conn, error)
 
 	mu     sync.Mutex
 	conns  map[uint64]*grpc.ClientConn
@@ -96,25 +96,24 @@ func NewDialer(resolve Resolver) *Dialer {
 	var d net.Dialer
 	return &Dialer{
 		resolve: resolve,
-		dial:    func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) },
+		dial:    func(ctx context.Context, _ uint64, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) },
 		conns:   map[uint64]*grpc.ClientConn{},
 	}
 }
 
-// SimulateLatency makes the connections dialed from now on hold every message for oneWay
-// in each direction, so that nodes on one machine see one another as nodes in different
-// zones or regions would (a round trip costs 2 × oneWay). For benchmarks and demos.
-func (d *Dialer) SimulateLatency(oneWay time.Duration) {
-	if oneWay <= 0 {
-		return
-	}
+// SimulateLatency makes the connections dialed from now on hold every message for
+// oneWay(peer) in each direction, so that nodes on one machine see one another as nodes in
+// different zones or regions would (a round trip to peer costs twice that). oneWay is asked
+// at every message, and should be quick. For tests, benchmarks and demos; call it before
+// the first Conn.
+func (d *Dialer) SimulateLatency(oneWay func(peer uint64) time.Duration) {
 	dial := d.dial
-	d.dial = func(ctx context.Context, addr string) (net.Conn, error) {
-		c, err := dial(ctx, addr)
+	d.dial = func(ctx context.Context, peer uint64, addr string) (net.Conn, error) {
+		c, err := dial(ctx, peer, addr)
 		if err != nil {
 			return nil, err
 		}
-		return newDelayedConn(c, oneWay), nil
+		return newDelayedConn(c, func() time.Duration { return oneWay(peer) }), nil
 	}
 }
 
@@ -139,7 +138,7 @@ func (d *Dialer) Conn(nodeID uint64) (*grpc.ClientConn, error) {
 			if err != nil {
 				return nil, fmt.Errorf("resolving n%d: %w", nodeID, err)
 			}
-			return d.dial(ctx, addr)
+			return d.dial(ctx, nodeID, addr)
 		}),
 	)...)
 	if err != nil {

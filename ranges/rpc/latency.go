@@ -6,15 +6,16 @@ import (
 	"time"
 )
 
-// delayedConn holds what passes through a connection for a fixed time each way, as the
-// link between nodes in different zones or regions would: a write reaches the peer oneWay
-// later, and what the peer sent is read oneWay after it arrived. Order is kept and
+// delayedConn holds what passes through a connection for a time each way, as the link
+// between nodes in different zones or regions would: a write reaches the peer oneWay()
+// later, and what the peer sent is read oneWay() after it arrived (asked at each message:
+// what decides it, such as the peer's locality, may become known only after the dial). Order is kept and
 // bandwidth is not limited; a write returns at once, as one into a socket buffer does.
 // Nodes on one machine use it to show what a deployment's distances do to latency (see
 // Dialer.SimulateLatency).
 type delayedConn struct {
 	net.Conn
-	oneWay time.Duration
+	oneWay func() time.Duration
 
 	out     chan delayedChunk // written, not yet sent
 	in      chan delayedChunk // arrived, not yet read
@@ -36,7 +37,7 @@ type delayedChunk struct {
 // reading from the network) waits for room.
 const delayedQueue = 4096
 
-func newDelayedConn(c net.Conn, oneWay time.Duration) *delayedConn {
+func newDelayedConn(c net.Conn, oneWay func() time.Duration) *delayedConn {
 	dc := &delayedConn{Conn: c, oneWay: oneWay,
 		out: make(chan delayedChunk, delayedQueue), in: make(chan delayedChunk, delayedQueue), done: make(chan struct{})}
 	go dc.send()
@@ -56,7 +57,7 @@ func (dc *delayedConn) Write(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	default:
 	}
-	chunk := delayedChunk{data: append([]byte(nil), p...), due: time.Now().Add(dc.oneWay)}
+	chunk := delayedChunk{data: append([]byte(nil), p...), due: time.Now().Add(dc.oneWay())}
 	select {
 	case dc.out <- chunk:
 		return len(p), nil
@@ -94,7 +95,7 @@ func (dc *delayedConn) receive() {
 		n, err := dc.Conn.Read(buf)
 		if n > 0 {
 			select {
-			case dc.in <- delayedChunk{data: buf[:n], due: time.Now().Add(dc.oneWay)}:
+			case dc.in <- delayedChunk{data: buf[:n], due: time.Now().Add(dc.oneWay())}:
 			case <-dc.done:
 				err = net.ErrClosed
 			}

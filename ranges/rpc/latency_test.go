@@ -31,7 +31,7 @@ func TestDelayedConn(t *testing.T) {
 		t.Fatal(err)
 	}
 	const oneWay = 40 * time.Millisecond
-	c := newDelayedConn(raw, oneWay)
+	c := newDelayedConn(raw, func() time.Duration { return oneWay })
 
 	var sent []byte
 	start := time.Now()
