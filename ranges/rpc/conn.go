@@ -96,8 +96,10 @@ func NewDialer(resolve Resolver) *Dialer {
 	var d net.Dialer
 	return &Dialer{
 		resolve: resolve,
-		dial:    func(ctx context.Context, _ uint64, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) },
-		conns:   map[uint64]*grpc.ClientConn{},
+		dial: func(ctx context.Context, _ uint64, addr string) (net.Conn, error) {
+			return d.DialContext(ctx, "tcp", addr)
+		},
+		conns: map[uint64]*grpc.ClientConn{},
 	}
 }
 
