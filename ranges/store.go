@@ -76,8 +76,7 @@ type StoreConfig struct {
 const DefaultRaftHeartbeatTimeout = 2 * time.Second
 
 // InvariantViolated begins every log message that reports a broken invariant of the data a
-// store holds: such a line means a bug, and the chaos tests report it (failing on it in
-// strict runs, MERIDIAN_CHAOS_STRICT).
+// store holds: such a line means a bug, and the chaos tests fail on it.
 const InvariantViolated = "invariant violated"
 
 // Store is the set of replicas on one disk.

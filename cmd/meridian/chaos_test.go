@@ -242,20 +242,8 @@ func (nd *chaosNode) exitedUnexpectedly() error {
 	return nil
 }
 
-// checkLogs reports every line of a node's log that reports a broken invariant. With
-// MERIDIAN_CHAOS_STRICT set (soaks) such a line fails the test; otherwise it is logged only:
-// one such fault is known and open (seen once in a 4-minute bank soak; most likely a
-// transaction's write sent again after its answer was lost, landing after a status recovery
-// had committed the transaction and resolved its intents: a new intent above the commit
-// timestamp; see docs/benchmarks.md), and it must not make every CI run a lottery until it
-// is fixed.
+// checkLogs fails the test for every line of a node's log that reports a broken invariant.
 func (c *chaosCluster) checkLogs() {
-	report := c.t.Errorf
-	if os.Getenv("MERIDIAN_CHAOS_STRICT") == "" {
-		report = func(format string, args ...any) {
-			c.t.Logf("KNOWN OPEN FAULT (set MERIDIAN_CHAOS_STRICT=1 to fail): "+format, args...)
-		}
-	}
 	for _, nd := range c.nodes {
 		b, err := os.ReadFile(nd.logPath)
 		if err != nil {
@@ -266,12 +254,12 @@ func (c *chaosCluster) checkLogs() {
 		for _, line := range strings.Split(string(b), "\n") {
 			if strings.Contains(line, ranges.InvariantViolated) {
 				if n++; n <= 5 {
-					report("n%d logged: %s", nd.id, line)
+					c.t.Errorf("n%d logged: %s", nd.id, line)
 				}
 			}
 		}
 		if n > 5 {
-			report("n%d logged %d such lines", nd.id, n)
+			c.t.Errorf("n%d logged %d such lines", nd.id, n)
 		}
 	}
 }
