@@ -90,12 +90,12 @@ func (dc *delayedConn) send() {
 // which closing the connection makes happen.
 func (dc *delayedConn) receive() {
 	defer close(dc.in)
+	buf := make([]byte, 32<<10)
 	for {
-		buf := make([]byte, 32<<10)
 		n, err := dc.Conn.Read(buf)
 		if n > 0 {
 			select {
-			case dc.in <- delayedChunk{data: buf[:n], due: time.Now().Add(dc.oneWay())}:
+			case dc.in <- delayedChunk{data: append([]byte(nil), buf[:n]...), due: time.Now().Add(dc.oneWay())}:
 			case <-dc.done:
 				err = net.ErrClosed
 			}
