@@ -8,11 +8,11 @@ import (
 
 // delayedConn holds what passes through a connection for a time each way, as the link
 // between nodes in different zones or regions would: a write reaches the peer oneWay()
-// later, and what the peer sent is read oneWay() after it arrived (asked at each message:
-// what decides it, such as the peer's locality, may become known only after the dial). Order is kept and
-// bandwidth is not limited; a write returns at once, as one into a socket buffer does.
-// Nodes on one machine use it to show what a deployment's distances do to latency (see
-// Dialer.SimulateLatency).
+// later, and what the peer sent is read oneWay() after it arrived. oneWay is asked at each
+// message, since what decides it (the peer's locality) may become known only after the
+// dial. Order is kept and bandwidth is not limited; a write returns at once, as one into a
+// socket buffer does. Nodes on one machine use it to show what a deployment's distances do
+// to latency (see Dialer.SimulateLatency).
 type delayedConn struct {
 	net.Conn
 	oneWay func() time.Duration
