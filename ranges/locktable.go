@@ -19,7 +19,7 @@ import (
 // read (FOR UPDATE, an UPDATE's read of its rows) takes an unreplicated lock: it exists only
 // in this table, costs no round of consensus, and lasts until its transaction's intents
 // here are resolved (the coordinator lists the locked keys among its lock spans), or until
-// the lease moves, when it is lost. Losing one loses no correctness: the locked rows are
+// the lease moves or a split moves its key to the new range, when it is lost. Losing one loses no correctness: the locked rows are
 // among the transaction's reads, which the timestamp cache protects and a refresh checks;
 // a lost lock only means that a conflicting writer may make the transaction restart
 // instead of queueing behind it. Plain reads never wait for an unreplicated lock.
@@ -231,6 +231,28 @@ func (lt *lockTable) dropUnreplicated() {
 			if !lt.dropIfIdle(l) {
 				l.wakeAll()
 			}
+		}
+	}
+}
+
+// forgetOutside forgets the locks of keys outside desc, which the range no longer holds (a
+// split moved them to the new range): nothing would release them here, and an unreplicated
+// one is lost, as at a lease change (the new range starts with none). The waiters queued
+// for such keys are woken, to evaluate and be told that the key is elsewhere.
+func (lt *lockTable) forgetOutside(desc *kvpb.RangeDescriptor) {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	for _, l := range lt.locks {
+		if desc.ContainsKey(l.key) {
+			continue
+		}
+		if l.unreplicated {
+			l.unreplicated = false
+			lt.unreplicated--
+		}
+		l.held = false
+		if !lt.dropIfIdle(l) {
+			l.wakeAll()
 		}
 	}
 }

@@ -125,6 +125,44 @@ func TestUnreplicatedLocks(t *testing.T) {
 	}
 }
 
+// TestSplitForgetsMovedLocks: after a split the left range forgets the locks of the keys it
+// gave away, unreplicated or intents, and wakes their waiters, who then go ahead (to be told
+// the key is elsewhere); the locks of the keys it kept stay.
+func TestSplitForgetsMovedLocks(t *testing.T) {
+	holder := mvcc.TxnMeta{ID: mvcc.TxnID{1}}
+	intentHolder := mvcc.TxnMeta{ID: mvcc.TxnID{4}}
+	other := mvcc.TxnID{2}
+	lt := newLockTable()
+	lt.acquire([][]byte{[]byte("a"), []byte("x")}, holder)
+	onX := lt.enqueue([]byte("x"), nil, other)
+	onY := lt.enqueue([]byte("y"), &intentHolder, other) // found an intent on y
+	for _, w := range []*lockWaiter{onX, onY} {
+		if tn := lt.next(w); !tn.push {
+			t.Fatalf("before the split: turn %+v on %s, want a push", tn, w.key)
+		}
+	}
+
+	lt.forgetOutside(&kvpb.RangeDescriptor{StartKey: []byte("a"), EndKey: []byte("m")})
+	if !lt.unreplicatedHeld([]byte("a"), holder.ID) || lt.unreplicatedHeld([]byte("x"), holder.ID) || lt.unreplicated != 1 {
+		t.Fatalf("after the split: a held %v, x held %v, %d unreplicated locks; want a's alone",
+			lt.unreplicatedHeld([]byte("a"), holder.ID), lt.unreplicatedHeld([]byte("x"), holder.ID), lt.unreplicated)
+	}
+	for _, w := range []*lockWaiter{onX, onY} {
+		select {
+		case <-w.wake:
+		default:
+			t.Fatalf("the waiter on %s was not woken", w.key)
+		}
+		if tn := lt.next(w); !tn.proceed {
+			t.Fatalf("after the split: turn %+v on %s, want to go ahead", tn, w.key)
+		}
+		lt.leave(w, nil)
+	}
+	if len(lt.locks) != 1 {
+		t.Fatalf("%d entries left, want a's alone", len(lt.locks))
+	}
+}
+
 // TestUnreplicatedLocksAreBounded: past maxUnreplicatedLocks, locking reads lock nothing
 // more (a lock is an optimization), and a release makes room again.
 func TestUnreplicatedLocksAreBounded(t *testing.T) {
@@ -218,5 +256,32 @@ func awaitQueued(t *testing.T, r *Replica, key []byte, done <-chan error) {
 			t.Fatalf("the request did not wait for the lock on %q: %v", key, err)
 		case <-time.After(5 * time.Millisecond):
 		}
+	}
+}
+
+// TestSplitLeavesNoLockBehind: a lock taken on a key that a split then moves to the new
+// range is not left behind in the old range's lock table, where nothing would release it.
+func TestSplitLeavesNoLockBehind(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	kept, moved := []byte("\x10c"), []byte("\x10x")
+	holder := pendingTxn(s.cfg.Clock, 1, kept)
+	for _, k := range [][]byte{kept, moved} {
+		put(t, s, string(k), "v") // a locking read of a missing row locks nothing
+		if _, err := s.Send(ctx, &kvpb.BatchRequest{Txn: holder.Clone(), Requests: []kvpb.Request{
+			&kvpb.GetRequest{Key: k, Locking: kvpb.LockExclusive}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r1 := s.Replica(1)
+	if !r1.locks.unreplicatedHeld(moved, holder.ID) {
+		t.Fatal("the locking read took no lock")
+	}
+	mustSend(t, s, 1, &kvpb.AdminSplitRequest{SplitKey: []byte("\x10m"), NewRangeID: 2})
+	if r1.locks.unreplicatedHeld(moved, holder.ID) || !r1.locks.unreplicatedHeld(kept, holder.ID) {
+		t.Fatalf("after the split the left range holds the moved key's lock: %v, and the kept one's: %v",
+			r1.locks.unreplicatedHeld(moved, holder.ID), r1.locks.unreplicatedHeld(kept, holder.ID))
 	}
 }

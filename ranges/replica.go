@@ -207,6 +207,7 @@ func (r *Replica) setDesc(d *kvpb.RangeDescriptor) {
 	r.mu.Unlock()
 	if !bytes.Equal(old.StartKey, d.StartKey) || !bytes.Equal(old.EndKey, d.EndKey) {
 		r.shapeSince.Store(time.Now().UnixNano())
+		r.locks.forgetOutside(d)
 	}
 	r.store.descriptorChanged(r)
 }
