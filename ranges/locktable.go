@@ -226,12 +226,21 @@ func (lt *lockTable) dropUnreplicated() {
 	defer lt.mu.Unlock()
 	for _, l := range lt.locks {
 		if l.unreplicated {
-			l.unreplicated, l.held = false, false
-			lt.unreplicated--
-			if !lt.dropIfIdle(l) {
-				l.wakeAll()
-			}
+			lt.unlock(l)
 		}
+	}
+}
+
+// unlock marks l free, forgetting its unreplicated lock if it held one, and drops the
+// entry or wakes its waiters. Callers hold mu.
+func (lt *lockTable) unlock(l *keyLock) {
+	if l.unreplicated {
+		l.unreplicated = false
+		lt.unreplicated--
+	}
+	l.held = false
+	if !lt.dropIfIdle(l) {
+		l.wakeAll()
 	}
 }
 
@@ -243,16 +252,8 @@ func (lt *lockTable) forgetOutside(desc *kvpb.RangeDescriptor) {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	for _, l := range lt.locks {
-		if desc.ContainsKey(l.key) {
-			continue
-		}
-		if l.unreplicated {
-			l.unreplicated = false
-			lt.unreplicated--
-		}
-		l.held = false
-		if !lt.dropIfIdle(l) {
-			l.wakeAll()
+		if !desc.ContainsKey(l.key) {
+			lt.unlock(l)
 		}
 	}
 }
@@ -263,16 +264,8 @@ func (lt *lockTable) released(sp kvpb.Span, txn mvcc.TxnID) {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	release := func(l *keyLock) {
-		if !l.held || l.holder.ID != txn {
-			return
-		}
-		if l.unreplicated {
-			l.unreplicated = false
-			lt.unreplicated--
-		}
-		l.held = false
-		if !lt.dropIfIdle(l) {
-			l.wakeAll()
+		if l.held && l.holder.ID == txn {
+			lt.unlock(l)
 		}
 	}
 	if len(sp.EndKey) == 0 {
