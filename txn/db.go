@@ -45,6 +45,9 @@ type DB struct {
 	// (see HoldBackground).
 	holdLimit time.Duration
 
+	// resolver sends finished transactions' intent resolutions, merged by range.
+	resolver *resolveBatcher
+
 	// open holds the transactions begun and not yet finished, whose reads MVCC garbage
 	// collection must not pull the versions from under (OldestReadTimestamp).
 	openMu sync.Mutex
@@ -60,7 +63,12 @@ func NewDB(sender Sender, lookup RangeLookup, clock *hlc.Clock, log *slog.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	return &DB{sender: sender, lookup: lookup, clock: clock, log: log, HeartbeatInterval: time.Second, holdLimit: defaultHoldLimit, stop: make(chan struct{})}
+	db := &DB{sender: sender, lookup: lookup, clock: clock, log: log, HeartbeatInterval: time.Second, holdLimit: defaultHoldLimit, stop: make(chan struct{})}
+	db.resolver = newResolveBatcher(func(ctx context.Context, ba *kvpb.BatchRequest) error {
+		_, err := db.sender.Send(ctx, ba)
+		return err
+	})
+	return db
 }
 
 // Clock is the clock that stamps transactions.

@@ -919,7 +919,8 @@ func (t *Txn) resolveRemote(hold <-chan struct{}, txn *kvpb.Transaction, status 
 			return &kvpb.ResolveIntentRequest{Span: sp, Txn: txn.TxnMeta, Status: status, CommitTS: txn.WriteTimestamp,
 				IgnoredSeqNums: txn.IgnoredSeqNums}
 		}
-		// The ranges are resolved at once, each in batches: one consensus write per batch.
+		// The ranges are resolved at once, each in batches shared with other transactions'
+		// resolutions there: one consensus write per batch (see resolveBatcher).
 		var wg sync.WaitGroup
 		for _, g := range groupLockSpans(ctx, db.lookup, remote) {
 			wg.Add(1)
@@ -930,7 +931,14 @@ func (t *Txn) resolveRemote(hold <-chan struct{}, txn *kvpb.Transaction, status 
 					for i, sp := range chunk {
 						reqs[i] = resolve(sp)
 					}
-					if _, err := db.sender.Send(ctx, &kvpb.BatchRequest{RangeID: g.rangeID, Requests: reqs}); err == nil {
+					var err error
+					if g.rangeID == 0 {
+						// Not looked up: a batch of its own, routed by its key.
+						_, err = db.sender.Send(ctx, &kvpb.BatchRequest{Requests: reqs})
+					} else {
+						err = db.resolver.resolve(ctx, g.rangeID, reqs)
+					}
+					if err == nil {
 						continue
 					}
 					// The range changed shape since it was looked up, or a span crosses into
