@@ -151,6 +151,8 @@ type rangeFSM struct {
 	appliedEntries, skippedEntries atomic.Uint64
 
 	written *atomic.Int64 // bytes of commands applied
+	// stats are the store's counters, nil for a state machine outside a store (tests).
+	stats *storeStats
 }
 
 // fsmHooks connect a range's state machine to its replica and store.
@@ -345,6 +347,10 @@ func (f *rangeFSM) applyLocked(l *raft.Log) any {
 	f.applied = l.Index
 	f.appliedEntries.Add(1)
 	f.written.Add(int64(len(cmd.repr)))
+	if f.stats != nil {
+		f.stats.applied.Add(1)
+		f.stats.appliedBytes.Add(int64(len(cmd.repr)))
+	}
 	if cmd.flags&(flagFreeze|flagThaw) != 0 {
 		f.frozen = frozen // nil for a thaw
 	}

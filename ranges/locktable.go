@@ -361,6 +361,7 @@ var errLockTimeout error = lockTimeoutError{}
 // pushLockHolder pushes the holder of the lock w waits for, and returns when the holder has
 // finished (and its intent on key is resolved), or the lock's state changed.
 func (r *Replica) pushLockHolder(ctx context.Context, ba *kvpb.BatchRequest, key []byte, holder mvcc.TxnMeta, w *lockWaiter, timeout <-chan time.Time) error {
+	r.store.stats.lockPushes.Add(1)
 	// The intent may have been resolved between its discovery and the waiter's arrival in
 	// the queue; there is then nothing to push (and a finished holder's record may be
 	// gone, which would make it look alive until it expired). An unreplicated lock has no

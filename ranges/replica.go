@@ -106,6 +106,7 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, lowWa
 		return nil, err
 	}
 	r.fsm = fsm
+	fsm.stats = &s.stats
 	dir := filepath.Join(s.cfg.Dir, "raft", "r"+strconv.FormatUint(desc.RangeID, 10))
 	r.logStore = raftlog.New(s.db, keys.RaftLogPrefix(desc.RangeID))
 	files, err := raft.NewFileSnapshotStoreWithLogger(dir+".snap", 2, hclog.NewNullLogger())
@@ -528,6 +529,7 @@ func (r *Replica) submit(ctx context.Context, cmd command, timeout time.Duration
 	} else {
 		cmd.leaseTerm = r.readyTerm.Load()
 	}
+	r.store.stats.proposals.Add(1)
 	return r.raft.Apply(encodeCommand(cmd), timeout)
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -101,6 +102,8 @@ type Store struct {
 	// persistedHigh is the store low water last persisted (see coverFutureWrite).
 	persistedMu   sync.Mutex
 	persistedHigh hlc.Timestamp
+
+	stats storeStats
 
 	// wg tracks background work (async intent resolution) stopped by Close.
 	wg       sync.WaitGroup
@@ -506,3 +509,45 @@ func (s *Store) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// storeStats are a store's counters, shared by its replicas.
+type storeStats struct {
+	proposals, applied, appliedBytes, lockPushes, snapshotsSent atomic.Int64
+}
+
+// StoreStats are counts of a store's replicas and of what they did since it opened.
+type StoreStats struct {
+	// Replicas and Leaseholders are how many ranges the store holds a replica, and the
+	// lease, of.
+	Replicas, Leaseholders int
+	// Proposals counts the commands the store's leaseholders proposed to Raft; Applied and
+	// AppliedBytes, the commands its replicas applied (a follower's too) and their size.
+	Proposals, Applied, AppliedBytes int64
+	// LockPushes counts the times a request waiting for another transaction's lock or
+	// intent pushed its holder.
+	LockPushes int64
+	// SnapshotsSent counts the copies of a range's state made to send to a replica too far
+	// behind for the log (or a new one).
+	SnapshotsSent int64
+}
+
+// Stats returns the store's counts so far.
+func (s *Store) Stats() StoreStats {
+	st := StoreStats{
+		Proposals: s.stats.proposals.Load(), Applied: s.stats.applied.Load(), AppliedBytes: s.stats.appliedBytes.Load(),
+		LockPushes: s.stats.lockPushes.Load(), SnapshotsSent: s.stats.snapshotsSent.Load(),
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, r := range s.replicas {
+		st.Replicas++
+		if r.IsLeaseholder() {
+			st.Leaseholders++
+		}
+	}
+	return st
+}
+
+// EngineMetrics are the store's Pebble metrics: compactions, flushes, the block cache, the
+// WAL, the levels.
+func (s *Store) EngineMetrics() *pebble.Metrics { return s.db.Metrics() }

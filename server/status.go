@@ -33,6 +33,7 @@ func (n *Node) httpHandler() http.Handler {
 	mux.HandleFunc("/_status/ranges", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, n.rangeStatuses())
 	})
+	mux.Handle("/metrics", n.metricsHandler())
 	if n.cfg.CertsDir == "" && n.cfg.Password == "" {
 		// Go's profiler, for finding where a workload's time goes (go tool pprof
 		// http://HOST/debug/pprof/profile). Only on an insecure node: the HTTP port has no

@@ -47,6 +47,7 @@ type DB struct {
 
 	// resolver sends finished transactions' intent resolutions, merged by range.
 	resolver *resolveBatcher
+	stats    dbStats
 
 	// open holds the transactions begun and not yet finished, whose reads MVCC garbage
 	// collection must not pull the versions from under (OldestReadTimestamp).
@@ -69,6 +70,33 @@ func NewDB(sender Sender, lookup RangeLookup, clock *hlc.Clock, log *slog.Logger
 		return err
 	})
 	return db
+}
+
+// Stats are counts of what a DB's transactions did since it was made.
+type Stats struct {
+	// Commits counts transactions committed; Rollbacks, those rolled back after they
+	// wrote (their writes undone). A read-only transaction's end is neither.
+	Commits, Rollbacks int64
+	// Restarts counts transaction attempts that failed with a retryable error (SQLSTATE
+	// 40001): the client, or the SQL layer for it, runs them again.
+	Restarts int64
+	// ResolveBatches counts the batches of finished transactions' intent resolutions sent
+	// to ranges, and ResolveCalls the transactions' resolutions (one per transaction and
+	// range) they carried: the ratio is how many transactions a consensus write served.
+	ResolveBatches, ResolveCalls int64
+}
+
+type dbStats struct {
+	commits, rollbacks, restarts atomic.Int64
+}
+
+// Stats returns the DB's counts so far.
+func (db *DB) Stats() Stats {
+	batches, calls := db.resolver.counts()
+	return Stats{
+		Commits: db.stats.commits.Load(), Rollbacks: db.stats.rollbacks.Load(), Restarts: db.stats.restarts.Load(),
+		ResolveBatches: batches, ResolveCalls: calls,
+	}
 }
 
 // Clock is the clock that stamps transactions.

@@ -3,6 +3,7 @@ package txn
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/meridiandb/meridian/ranges/kvpb"
 )
@@ -19,6 +20,8 @@ type resolveBatcher struct {
 	mu sync.Mutex
 	// waiting holds, for each range with a batch in flight, the calls queued behind it.
 	waiting map[uint64][]*resolveCall
+
+	batches, calls atomic.Int64
 }
 
 // resolveCall is one transaction's resolutions on one range, and the outcome of the batch
@@ -85,6 +88,11 @@ func (b *resolveBatcher) next(rangeID uint64) []*resolveCall {
 	return batch
 }
 
+// counts returns how many batches were sent and how many calls they carried.
+func (b *resolveBatcher) counts() (batches, calls int64) {
+	return b.batches.Load(), b.calls.Load()
+}
+
 // sendBatch sends the calls' requests as one batch to the range and gives each call its
 // outcome.
 func (b *resolveBatcher) sendBatch(ctx context.Context, rangeID uint64, calls []*resolveCall) {
@@ -95,6 +103,8 @@ func (b *resolveBatcher) sendBatch(ctx context.Context, rangeID uint64, calls []
 			reqs = append(reqs, c.reqs...)
 		}
 	}
+	b.batches.Add(1)
+	b.calls.Add(int64(len(calls)))
 	err := b.send(ctx, &kvpb.BatchRequest{RangeID: rangeID, Requests: reqs})
 	for _, c := range calls {
 		c.err = err

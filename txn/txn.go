@@ -133,6 +133,9 @@ func (t *Txn) Run(ctx context.Context, b *Batch) error {
 // noteRestart remembers a retryable error the transaction failed with, and returns err.
 func (t *Txn) noteRestart(err error) error {
 	if IsRetryable(err) {
+		if t.restartCause == nil {
+			t.db.stats.restarts.Add(1)
+		}
 		t.restartCause = err
 	}
 	return err
@@ -151,7 +154,7 @@ func (t *Txn) CommitInBatch(ctx context.Context, b *Batch) error {
 		return ErrReadOnly
 	}
 	t.used = true
-	return t.noteRestart(t.commitInBatch(ctx, b))
+	return t.counted(t.noteRestart(t.commitInBatch(ctx, b)))
 }
 
 func (t *Txn) commitInBatch(ctx context.Context, b *Batch) error {
@@ -823,7 +826,15 @@ func (t *Txn) Commit(ctx context.Context) error {
 	if t.done {
 		return ErrTxnDone
 	}
-	return t.noteRestart(t.commit(ctx))
+	return t.counted(t.noteRestart(t.commit(ctx)))
+}
+
+// counted counts a commit in the DB's stats.
+func (t *Txn) counted(err error) error {
+	if err == nil {
+		t.db.stats.commits.Add(1)
+	}
+	return err
 }
 
 func (t *Txn) commit(ctx context.Context) error {
@@ -1037,6 +1048,9 @@ func (t *Txn) sendOneNonTxn(ctx context.Context, req kvpb.Request, _ *Result) er
 func (t *Txn) Rollback(ctx context.Context) error {
 	if t.done {
 		return nil
+	}
+	if len(t.buffered) > 0 || len(t.lockSpans) > 0 {
+		t.db.stats.rollbacks.Add(1)
 	}
 	t.finish()
 	t.buffered = nil // never sent: nothing to undo

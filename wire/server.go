@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -66,6 +67,45 @@ type Server struct {
 	sessions map[*session]struct{} // every live connection, handshake included
 	byPID    map[uint32]*session   // sessions that have sent BackendKeyData, for cancel requests
 	wg       sync.WaitGroup        // one count per live session goroutine
+
+	stats serverStats
+}
+
+// Stats are counts of what a Server's sessions did since it started.
+type Stats struct {
+	// Connections is the number of live client connections.
+	Connections int
+	// Statements counts the statements clients ran: each Query message (which may hold
+	// several) and each Execute of a portal.
+	Statements int64
+	// Errors counts the errors sent to clients, by SQLSTATE.
+	Errors map[string]int64
+}
+
+type serverStats struct {
+	statements atomic.Int64
+	mu         sync.Mutex
+	errors     map[string]int64
+}
+
+func (st *serverStats) countError(code string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.errors == nil {
+		st.errors = map[string]int64{}
+	}
+	st.errors[code]++
+}
+
+// Stats returns the server's counts so far.
+func (s *Server) Stats() Stats {
+	st := Stats{Connections: s.NumConnections(), Statements: s.stats.statements.Load(), Errors: map[string]int64{}}
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	for code, n := range s.stats.errors {
+		st.Errors[code] = n
+	}
+	return st
 }
 
 // NewServer returns a Server with cfg's defaults filled in. cfg.NewBackend is required.

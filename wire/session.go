@@ -657,6 +657,7 @@ func (ss *session) query(ctx context.Context, fn func(context.Context) error) er
 func (ss *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) {
 	switch m := msg.(type) {
 	case *pgproto3.Query:
+		ss.srv.stats.statements.Add(1)
 		ss.simpleQuery(ctx, m.String)
 	case *pgproto3.Parse:
 		ss.parse(ctx, m)
@@ -665,6 +666,7 @@ func (ss *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) {
 	case *pgproto3.Describe:
 		ss.describe(m)
 	case *pgproto3.Execute:
+		ss.srv.stats.statements.Add(1)
 		ss.execute(ctx, m)
 	case *pgproto3.Close:
 		ss.closeObject(m)
@@ -922,13 +924,19 @@ func (ss *session) reportError(err error) {
 		ss.sendFatal(err)
 		return
 	}
-	ss.be.Send(errorResponse(err, "ERROR"))
+	ss.sendError(errorResponse(err, "ERROR"))
+}
+
+// sendError sends an error to the client, counted by its SQLSTATE.
+func (ss *session) sendError(e *pgproto3.ErrorResponse) {
+	ss.srv.stats.countError(e.Code)
+	ss.be.Send(e)
 }
 
 // sendFatal sends a FATAL error and ends the session.
 func (ss *session) sendFatal(err error) {
 	ss.done = true
-	ss.be.Send(errorResponse(err, "FATAL"))
+	ss.sendError(errorResponse(err, "FATAL"))
 	ss.flush()
 }
 
