@@ -121,7 +121,7 @@ func runPersistent(cmd *cobra.Command, cfg server.Config) error {
 
 func startCmd() *cobra.Command {
 	cfg := server.Config{}
-	var join, locality string
+	var join, locality, latency string
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run a node of a multi-node cluster",
@@ -145,6 +145,11 @@ once against one of them. A node that restarts, or joins a running cluster, need
 				}
 				cfg.Locality = loc
 			}
+			sim, err := simulatedLatency(latency, cfg.Locality)
+			if err != nil {
+				return fmt.Errorf("--simulated-latency: %w", err)
+			}
+			cfg.SimulatedLatency = sim
 			return runPersistent(cmd, cfg)
 		},
 	}
@@ -153,6 +158,7 @@ once against one of them. A node that restarts, or joins a running cluster, need
 	f.StringVar(&cfg.AdvertiseAddr, "advertise-addr", "", "address other nodes use to reach this one (default: --listen-addr)")
 	f.StringVar(&join, "join", "", "comma-separated addresses of nodes of the cluster")
 	f.StringVar(&locality, "locality", "", "where the node is, e.g. region=us-east1,zone=a")
+	f.StringVar(&latency, "simulated-latency", "", "for demos and tests on one machine only: one-way delay added to this node's messages to and from nodes of other regions (by --locality's region), symmetric, e.g. us-east1:us-west1=35ms,us-east1:europe-west1=45ms; same region and unlisted pairs: none")
 	f.DurationVar(&cfg.TimeUntilStoreDead, "time-until-store-dead", 0, "how long a node may be unreachable before its replicas are replaced (server.time_until_store_dead; default 5m)")
 	f.IntVar(&cfg.ReplicationFactor, "replicas", 0, "replicas per range (default 3)")
 	f.Int64Var(&cfg.RangeMaxBytes, "range-max-bytes", 0, "size above which a range splits (default 64 MiB)")
