@@ -35,9 +35,10 @@ type leases struct {
 	clock     *hlc.Clock
 	nodeID    uint64
 	log       *slog.Logger
-	duration  time.Duration // from the read timestamp of the acquisition to U
+	lastTook  atomic.Int64  // how long the last acquisition took (nanoseconds)
 	renewWant chan struct{} // asks the renewer (RunLeases) for a fresh lease
 	served    atomic.Int64  // transactions that took the version from the lease
+	lastUse   atomic.Int64  // when a transaction last asked for the lease (Unix nanoseconds)
 
 	mu      sync.Mutex
 	freezes map[[16]byte]bool // schema change transactions of this node that froze leases
@@ -48,9 +49,31 @@ type leases struct {
 	until   hlc.Timestamp // U
 }
 
-// leaseWindow is how long a lease serves after it is taken. A schema change waits out at
-// most this plus the maximum clock offset.
-const leaseWindow = 500 * time.Millisecond
+// leaseWindow is how long a lease serves after it is taken, at least. A node whose
+// acquisitions take long (the system range's leaseholder is far away: another region) takes
+// longer ones, leaseWindowAcquisitions times its last acquisition's time, up to
+// leaseWindowMax: a lease must outlast the renewal that replaces it, or the node's
+// transactions go without one, each paying the trip to read the version. A schema change
+// waits out every node's lease, so those of distant nodes cost it more.
+const (
+	leaseWindow             = 500 * time.Millisecond
+	leaseWindowMax          = 10 * time.Second
+	leaseWindowAcquisitions = 8
+)
+
+// window is how long the node's next lease serves.
+func (l *leases) window() time.Duration {
+	w := leaseWindowAcquisitions * time.Duration(l.lastTook.Load())
+	return min(max(w, leaseWindow), leaseWindowMax)
+}
+
+// leaseKeepWarm is how long after a transaction last asked for the lease the node keeps
+// renewing it before it runs out. A transaction that finds no lease reads the version from the
+// system range, a round trip to its leaseholder (across regions, often), and the lease is
+// short: without this, the first statements after any pause of a second paid that trip, and
+// a prepared statement twice (its planning and its execution). Past it an idle node writes
+// nothing.
+const leaseKeepWarm = 30 * time.Second
 
 // leaseFreeze bounds how long a schema change keeps nodes from taking leases, should it
 // never remove its freeze record (its node died).
@@ -60,7 +83,7 @@ const leaseFreeze = 30 * time.Second
 // clusters of several nodes: alone, a node reads the version from its own store. RunLeases
 // must run for leases to be taken.
 func (c *Catalog) EnableLeases(db *txn.DB, clock *hlc.Clock, nodeID uint64, log *slog.Logger) {
-	c.leases = &leases{db: db, clock: clock, nodeID: nodeID, log: log, duration: clock.MaxOffset() + leaseWindow,
+	c.leases = &leases{db: db, clock: clock, nodeID: nodeID, log: log,
 		renewWant: make(chan struct{}, 1), freezes: map[[16]byte]bool{}}
 }
 
@@ -80,12 +103,15 @@ func (c *Catalog) RunLeases(ctx context.Context) error {
 	if l == nil {
 		return nil
 	}
+	var renew <-chan time.Time // renewal ahead of expiry, while the node is in use
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-l.renewWant:
+		case <-renew:
 		}
+		renew = nil
 		taken, err := c.acquireLease(ctx)
 		select {
 		case <-l.renewWant: // asked for while this one was being taken
@@ -93,6 +119,10 @@ func (c *Catalog) RunLeases(ctx context.Context) error {
 		}
 		if err != nil && ctx.Err() == nil {
 			l.log.Warn("taking a schema lease", "err", err)
+		}
+		if taken && time.Since(time.Unix(0, l.lastUse.Load())) < leaseKeepWarm {
+			// Half the window from the read, less the time taken since then.
+			renew = time.After(l.window()/2 - time.Duration(l.lastTook.Load()))
 		}
 		if !taken {
 			// Frozen by a schema change, or failed: transactions read the version
@@ -110,6 +140,7 @@ func (c *Catalog) RunLeases(ctx context.Context) error {
 // lease covers its uncertainty interval, and asks for a renewal when the lease is missing
 // or nearly used up.
 func (l *leases) leasedVersion(ts hlc.Timestamp) (uint64, bool) {
+	l.lastUse.Store(time.Now().UnixNano())
 	l.mu.Lock()
 	v, held, from, until := l.v, l.held, l.from, l.until
 	l.mu.Unlock()
@@ -118,7 +149,7 @@ func (l *leases) leasedVersion(ts hlc.Timestamp) (uint64, bool) {
 	if ok {
 		l.served.Add(1)
 	}
-	if !ok || until.WallTime-limit.WallTime < int64(leaseWindow/2) {
+	if !ok || until.WallTime-limit.WallTime < int64(l.window()/2) {
 		select {
 		case l.renewWant <- struct{}{}:
 		default:
@@ -151,6 +182,7 @@ func (c *Catalog) acquireLease(ctx context.Context) (bool, error) {
 		until  hlc.Timestamp
 		frozen bool
 	)
+	start, window := time.Now(), l.window()
 	err := l.db.RunTxn(ctx, func(ctx context.Context, t *txn.Txn) error {
 		var b txn.Batch
 		b.Scan(keys.SchemaLeaseFreezePrefix, keys.PrefixEnd(keys.SchemaLeaseFreezePrefix), 0, false)
@@ -167,7 +199,7 @@ func (c *Catalog) acquireLease(ctx context.Context) (bool, error) {
 			}
 		}
 		v = schemaVersionOf(b.Results[1])
-		until = now.Add(int64(l.duration))
+		until = now.Add(int64(l.clock.MaxOffset() + window))
 		var w txn.Batch
 		w.Put(keys.SchemaLeaseKey(l.nodeID), encodeLease(v, until))
 		return t.Run(ctx, &w)
@@ -175,6 +207,7 @@ func (c *Catalog) acquireLease(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	l.lastTook.Store(int64(time.Since(start)))
 	if frozen {
 		return false, nil
 	}
@@ -229,7 +262,7 @@ func (c *Catalog) awaitLeases(ctx context.Context, t *txn.Txn) error {
 		last = last.Forward(until)
 	}
 	if wait := time.Duration(last.WallTime - l.clock.PhysicalNow()); wait > 0 {
-		if wait > 2*l.duration {
+		if wait > 2*(l.clock.MaxOffset()+leaseWindowMax) {
 			return fmt.Errorf("a schema lease runs until %s, %s from now: clocks are off", last, wait)
 		}
 		timer := time.NewTimer(wait + time.Millisecond)
