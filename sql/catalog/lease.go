@@ -120,17 +120,22 @@ func (c *Catalog) RunLeases(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			l.log.Warn("taking a schema lease", "err", err)
 		}
-		if taken && time.Since(time.Unix(0, l.lastUse.Load())) < leaseKeepWarm {
+		warm := time.Since(time.Unix(0, l.lastUse.Load())) < leaseKeepWarm
+		switch {
+		case taken && warm:
 			// Half the window from the read, less the time taken since then.
 			renew = time.After(l.window()/2 - time.Duration(l.lastTook.Load()))
-		}
-		if !taken {
+		case !taken:
 			// Frozen by a schema change, or failed: transactions read the version
-			// meanwhile, and the next one asks again, after a pause.
+			// meanwhile, and the next one asks again, after a pause; a node in use tries
+			// again after the pause by itself.
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-time.After(leaseRetryPause):
+			}
+			if warm {
+				renew = time.After(0)
 			}
 		}
 	}
