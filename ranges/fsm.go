@@ -151,8 +151,7 @@ type rangeFSM struct {
 	appliedEntries, skippedEntries atomic.Uint64
 
 	written *atomic.Int64 // bytes of commands applied
-	// stats are the store's counters, nil for a state machine outside a store (tests).
-	stats *storeStats
+	stats   *storeStats   // the store's counters
 }
 
 // fsmHooks connect a range's state machine to its replica and store.
@@ -198,8 +197,8 @@ func decodeFrozen(b []byte) (*frozenState, error) {
 	return fz, nil
 }
 
-func newRangeFSM(db *pebble.DB, rangeID uint64, hooks fsmHooks, written *atomic.Int64) (*rangeFSM, error) {
-	f := &rangeFSM{db: db, rangeID: rangeID, hooks: hooks, written: written}
+func newRangeFSM(db *pebble.DB, rangeID uint64, hooks fsmHooks, written *atomic.Int64, stats *storeStats) (*rangeFSM, error) {
+	f := &rangeFSM{db: db, rangeID: rangeID, hooks: hooks, written: written, stats: stats}
 	v, ok, err := mvcc.GetUnversioned(db, keys.RangeAppliedIndexKey(rangeID))
 	if err != nil {
 		return nil, fmt.Errorf("reading applied index of r%d: %w", rangeID, err)
@@ -347,10 +346,8 @@ func (f *rangeFSM) applyLocked(l *raft.Log) any {
 	f.applied = l.Index
 	f.appliedEntries.Add(1)
 	f.written.Add(int64(len(cmd.repr)))
-	if f.stats != nil {
-		f.stats.applied.Add(1)
-		f.stats.appliedBytes.Add(int64(len(cmd.repr)))
-	}
+	f.stats.applied.Add(1)
+	f.stats.appliedBytes.Add(int64(len(cmd.repr)))
 	if cmd.flags&(flagFreeze|flagThaw) != 0 {
 		f.frozen = frozen // nil for a thaw
 	}

@@ -19,8 +19,8 @@ import (
 // read (FOR UPDATE, an UPDATE's read of its rows) takes an unreplicated lock: it exists only
 // in this table, costs no round of consensus, and lasts until its transaction's intents
 // here are resolved (the coordinator lists the locked keys among its lock spans), or until
-// the lease moves or a split moves its key to the new range, when it is lost. Losing one loses no correctness: the locked rows are
-// among the transaction's reads, which the timestamp cache protects and a refresh checks;
+// the lease moves or a split moves its key to the new range, when it is lost. Losing one
+// loses no correctness: the locked rows are among the transaction's reads, which the timestamp cache protects and a refresh checks;
 // a lost lock only means that a conflicting writer may make the transaction restart
 // instead of queueing behind it. Plain reads never wait for an unreplicated lock.
 //

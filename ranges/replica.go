@@ -101,12 +101,11 @@ func newReplica(ctx context.Context, s *Store, desc *kvpb.RangeDescriptor, lowWa
 			s.absorbRight(rightID, freezeIndex)
 		},
 		onMerged: s.mergeApplied, retireOverlapping: s.retireOverlapping,
-	}, &r.written)
+	}, &r.written, &s.stats)
 	if err != nil {
 		return nil, err
 	}
 	r.fsm = fsm
-	fsm.stats = &s.stats
 	dir := filepath.Join(s.cfg.Dir, "raft", "r"+strconv.FormatUint(desc.RangeID, 10))
 	r.logStore = raftlog.New(s.db, keys.RaftLogPrefix(desc.RangeID))
 	files, err := raft.NewFileSnapshotStoreWithLogger(dir+".snap", 2, hclog.NewNullLogger())

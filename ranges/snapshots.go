@@ -84,9 +84,7 @@ func (s *lazySnapshots) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, erro
 		return nil, nil, fmt.Errorf("r%d: copying the state for snapshot %s: %w", s.fsm.rangeID, id, err)
 	}
 	s.copies.Add(1)
-	if s.fsm.stats != nil {
-		s.fsm.stats.snapshotsSent.Add(1)
-	}
+	s.fsm.stats.snapshotsSent.Add(1)
 	copied := *meta
 	copied.Size = size
 	return &copied, f, nil

@@ -515,11 +515,8 @@ type storeStats struct {
 	proposals, applied, appliedBytes, lockPushes, snapshotsSent atomic.Int64
 }
 
-// StoreStats are counts of a store's replicas and of what they did since it opened.
+// StoreStats are counts of what a store's replicas did since it opened.
 type StoreStats struct {
-	// Replicas and Leaseholders are how many ranges the store holds a replica, and the
-	// lease, of.
-	Replicas, Leaseholders int
 	// Proposals counts the commands the store's leaseholders proposed to Raft; Applied and
 	// AppliedBytes, the commands its replicas applied (a follower's too) and their size.
 	Proposals, Applied, AppliedBytes int64
@@ -533,19 +530,10 @@ type StoreStats struct {
 
 // Stats returns the store's counts so far.
 func (s *Store) Stats() StoreStats {
-	st := StoreStats{
+	return StoreStats{
 		Proposals: s.stats.proposals.Load(), Applied: s.stats.applied.Load(), AppliedBytes: s.stats.appliedBytes.Load(),
 		LockPushes: s.stats.lockPushes.Load(), SnapshotsSent: s.stats.snapshotsSent.Load(),
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, r := range s.replicas {
-		st.Replicas++
-		if r.IsLeaseholder() {
-			st.Leaseholders++
-		}
-	}
-	return st
 }
 
 // EngineMetrics are the store's Pebble metrics: compactions, flushes, the block cache, the

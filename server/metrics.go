@@ -30,53 +30,52 @@ type nodeCollector struct{ n *Node }
 
 func (nodeCollector) Describe(chan<- *prometheus.Desc) {}
 
-// metricFamily is a metric's name, help and type; with labels, one desc per family.
+// metricFamily is a metric's description and type.
 type metricFamily struct {
-	name, help string
-	kind       prometheus.ValueType
-	labels     []string
+	desc *prometheus.Desc
+	kind prometheus.ValueType
 }
 
-func (f metricFamily) desc() *prometheus.Desc {
-	return prometheus.NewDesc("meridian_"+f.name, f.help, f.labels, nil)
+func family(name, help string, kind prometheus.ValueType, labels ...string) metricFamily {
+	return metricFamily{prometheus.NewDesc("meridian_"+name, help, labels, nil), kind}
 }
 
 var (
-	mSQLConnections = metricFamily{"sql_connections", "Live SQL client connections.", prometheus.GaugeValue, nil}
-	mSQLStatements  = metricFamily{"sql_statements_total", "Statements clients ran (Query messages and portal Executes).", prometheus.CounterValue, nil}
-	mSQLErrors      = metricFamily{"sql_errors_total", "Errors sent to SQL clients, by SQLSTATE.", prometheus.CounterValue, []string{"sqlstate"}}
+	mSQLConnections = family("sql_connections", "Live SQL client connections.", prometheus.GaugeValue)
+	mSQLStatements  = family("sql_statements_total", "Statements clients ran (Query messages and portal Executes).", prometheus.CounterValue)
+	mSQLErrors      = family("sql_errors_total", "Errors sent to SQL clients, by SQLSTATE.", prometheus.CounterValue, "sqlstate")
 
-	mTxnCommits    = metricFamily{"txn_commits_total", "Transactions committed through this node.", prometheus.CounterValue, nil}
-	mTxnRollbacks  = metricFamily{"txn_rollbacks_total", "Transactions rolled back through this node after they wrote (their writes undone).", prometheus.CounterValue, nil}
-	mTxnRestarts   = metricFamily{"txn_restarts_total", "Transaction attempts that failed with a retryable error (40001).", prometheus.CounterValue, nil}
-	mResolveBatch  = metricFamily{"txn_intent_resolution_batches_total", "Batches of finished transactions' intent resolutions sent to ranges.", prometheus.CounterValue, nil}
-	mResolveCalls  = metricFamily{"txn_intent_resolutions_total", "Transactions' intent resolutions on a range (one per transaction and range), carried by those batches.", prometheus.CounterValue, nil}
-	mReplicas      = metricFamily{"ranges_replicas", "Ranges this node holds a replica of.", prometheus.GaugeValue, nil}
-	mLeaseholders  = metricFamily{"ranges_leaseholders", "Ranges this node holds the lease of.", prometheus.GaugeValue, nil}
-	mProposals     = metricFamily{"raft_proposals_total", "Commands this node's leaseholders proposed to Raft.", prometheus.CounterValue, nil}
-	mApplied       = metricFamily{"raft_applied_commands_total", "Raft commands this node's replicas applied.", prometheus.CounterValue, nil}
-	mAppliedBytes  = metricFamily{"raft_applied_bytes_total", "Bytes of the Raft commands this node's replicas applied.", prometheus.CounterValue, nil}
-	mSnapshotsSent = metricFamily{"raft_snapshots_sent_total", "Copies of a range's state made to send to a replica too far behind for the log.", prometheus.CounterValue, nil}
-	mLockPushes    = metricFamily{"kv_lock_pushes_total", "Pushes of a lock's holder by requests waiting for it.", prometheus.CounterValue, nil}
+	mTxnCommits    = family("txn_commits_total", "Transactions committed through this node.", prometheus.CounterValue)
+	mTxnRollbacks  = family("txn_rollbacks_total", "Transactions rolled back through this node after they wrote (their writes undone).", prometheus.CounterValue)
+	mTxnRestarts   = family("txn_restarts_total", "Transaction attempts that failed with a retryable error (40001).", prometheus.CounterValue)
+	mResolveBatch  = family("txn_intent_resolution_batches_total", "Batches of finished transactions' intent resolutions sent to ranges.", prometheus.CounterValue)
+	mResolveCalls  = family("txn_intent_resolutions_total", "Transactions' intent resolutions on a range (one per transaction and range), carried by those batches.", prometheus.CounterValue)
+	mReplicas      = family("ranges_replicas", "Ranges this node holds a replica of.", prometheus.GaugeValue)
+	mLeaseholders  = family("ranges_leaseholders", "Ranges this node holds the lease of.", prometheus.GaugeValue)
+	mProposals     = family("raft_proposals_total", "Commands this node's leaseholders proposed to Raft.", prometheus.CounterValue)
+	mApplied       = family("raft_applied_commands_total", "Raft commands this node's replicas applied.", prometheus.CounterValue)
+	mAppliedBytes  = family("raft_applied_bytes_total", "Bytes of the Raft commands this node's replicas applied.", prometheus.CounterValue)
+	mSnapshotsSent = family("raft_snapshots_sent_total", "Copies of a range's state made to send to a replica too far behind for the log.", prometheus.CounterValue)
+	mLockPushes    = family("kv_lock_pushes_total", "Pushes of a lock's holder by requests waiting for it.", prometheus.CounterValue)
 
-	mCompactions     = metricFamily{"storage_compactions_total", "Pebble compactions.", prometheus.CounterValue, nil}
-	mCompactedBytes  = metricFamily{"storage_compacted_bytes_total", "Bytes Pebble's compactions wrote.", prometheus.CounterValue, nil}
-	mFlushes         = metricFamily{"storage_flushes_total", "Pebble memtable flushes.", prometheus.CounterValue, nil}
-	mFlushedBytes    = metricFamily{"storage_flushed_bytes_total", "Bytes Pebble's flushes wrote.", prometheus.CounterValue, nil}
-	mWALBytes        = metricFamily{"storage_wal_bytes_written_total", "Bytes written to Pebble's write-ahead log.", prometheus.CounterValue, nil}
-	mCacheHits       = metricFamily{"storage_block_cache_hits_total", "Block cache hits.", prometheus.CounterValue, nil}
-	mCacheMisses     = metricFamily{"storage_block_cache_misses_total", "Block cache misses.", prometheus.CounterValue, nil}
-	mCacheBytes      = metricFamily{"storage_block_cache_bytes", "Bytes held by the block cache.", prometheus.GaugeValue, nil}
-	mMemtableBytes   = metricFamily{"storage_memtable_bytes", "Bytes allocated by memtables.", prometheus.GaugeValue, nil}
-	mL0Files         = metricFamily{"storage_l0_files", "Sstables in level 0 (many mean compactions are behind).", prometheus.GaugeValue, nil}
-	mReadAmp         = metricFamily{"storage_read_amplification", "Sublevels of L0 plus non-empty lower levels: the files a point read may consult.", prometheus.GaugeValue, nil}
-	mDiskUsage       = metricFamily{"storage_disk_usage_bytes", "Bytes of disk the store uses.", prometheus.GaugeValue, nil}
-	mCompactionDebtB = metricFamily{"storage_compaction_debt_bytes", "Estimated bytes to compact for the LSM to be in shape.", prometheus.GaugeValue, nil}
+	mCompactions     = family("storage_compactions_total", "Pebble compactions.", prometheus.CounterValue)
+	mCompactedBytes  = family("storage_compacted_bytes_total", "Bytes Pebble's compactions wrote.", prometheus.CounterValue)
+	mFlushes         = family("storage_flushes_total", "Pebble memtable flushes.", prometheus.CounterValue)
+	mFlushedBytes    = family("storage_flushed_bytes_total", "Bytes Pebble's flushes wrote.", prometheus.CounterValue)
+	mWALBytes        = family("storage_wal_bytes_written_total", "Bytes written to Pebble's write-ahead log.", prometheus.CounterValue)
+	mCacheHits       = family("storage_block_cache_hits_total", "Block cache hits.", prometheus.CounterValue)
+	mCacheMisses     = family("storage_block_cache_misses_total", "Block cache misses.", prometheus.CounterValue)
+	mCacheBytes      = family("storage_block_cache_bytes", "Bytes held by the block cache.", prometheus.GaugeValue)
+	mMemtableBytes   = family("storage_memtable_bytes", "Bytes allocated by memtables.", prometheus.GaugeValue)
+	mL0Files         = family("storage_l0_files", "Sstables in level 0 (many mean compactions are behind).", prometheus.GaugeValue)
+	mReadAmp         = family("storage_read_amplification", "Sublevels of L0 plus non-empty lower levels: the files a point read may consult.", prometheus.GaugeValue)
+	mDiskUsage       = family("storage_disk_usage_bytes", "Bytes of disk the store uses.", prometheus.GaugeValue)
+	mCompactionDebtB = family("storage_compaction_debt_bytes", "Estimated bytes to compact for the LSM to be in shape.", prometheus.GaugeValue)
 )
 
 func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	emit := func(f metricFamily, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(f.desc(), f.kind, v, labels...)
+		ch <- prometheus.MustNewConstMetric(f.desc, f.kind, v, labels...)
 	}
 	n := c.n
 	ws := n.wire.Stats()
@@ -101,9 +100,10 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	emit(mResolveBatch, float64(ts.ResolveBatches))
 	emit(mResolveCalls, float64(ts.ResolveCalls))
 
+	replicas, leases := n.replicaCounts()
+	emit(mReplicas, float64(replicas))
+	emit(mLeaseholders, float64(leases))
 	ss := n.store.Stats()
-	emit(mReplicas, float64(ss.Replicas))
-	emit(mLeaseholders, float64(ss.Leaseholders))
 	emit(mProposals, float64(ss.Proposals))
 	emit(mApplied, float64(ss.Applied))
 	emit(mAppliedBytes, float64(ss.AppliedBytes))
