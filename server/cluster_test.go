@@ -27,8 +27,13 @@ func testClusterConfig(t testing.TB, addr string, join []string) Config {
 		StoreDir: t.TempDir(), ListenAddr: addr, Join: join,
 		RaftHeartbeatTimeout: 300 * time.Millisecond, ReplicateInterval: 200 * time.Millisecond,
 		TimeUntilStoreDead: 2 * time.Second, LivenessTTL: 2 * time.Second,
+		// A gossiped update reaches each peer in a few UDP packets, and one whose packets were
+		// all lost (a starved reader's socket buffer overflows under the race detector) is
+		// repaired only by the next full state exchange: tests that wait on gossiped load
+		// (the lease balancer's counts) must not wait out the default 30s for it.
 		GossipTiming: gossip.Timing{ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond,
-			SuspicionMult: 2, GossipInterval: 50 * time.Millisecond, ReapInterval: time.Second},
+			SuspicionMult: 2, GossipInterval: 50 * time.Millisecond, ReapInterval: time.Second,
+			PushPullInterval: 2 * time.Second},
 	}
 }
 
@@ -713,6 +718,14 @@ func TestLeasesBalance(t *testing.T) {
 		}
 	}
 	t.Logf("leases after piling them up: %d %d %d", leases(nodes[0]), leases(nodes[1]), leases(nodes[2]))
+	defer func() {
+		if t.Failed() {
+			// What each node believed of the others: the balancer acts on gossip.
+			for _, nd := range nodes {
+				t.Logf("n%d sees %+v", nd.NodeID(), nd.placementNodes())
+			}
+		}
+	}()
 	waitFor(t, 45*time.Second, "leases to spread", func() bool {
 		for _, nd := range nodes {
 			if leases(nd) < 2 {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/meridiandb/meridian/ranges"
 )
 
 // TestSimulatedLatencyByLocality: a node asks its SimulatedLatency for the delay of the
@@ -68,6 +70,9 @@ func TestSchemaLeaseAcrossRegions(t *testing.T) {
 	next := 0
 	nodes := startClusterWith(t, 3, func(cfg *Config) {
 		next++
+		// Raft's production timing: the tests' shortened one (a 150 ms leader lease) is
+		// shorter than a round trip and a half here, and its leaders kept stepping down.
+		cfg.RaftHeartbeatTimeout = ranges.DefaultRaftHeartbeatTimeout
 		cfg.Locality = map[string]string{"region": fmt.Sprint("r", next)}
 		cfg.SimulatedLatency = func(local, peer map[string]string) time.Duration {
 			if local["region"] != peer["region"] {

@@ -47,6 +47,7 @@ type leases struct {
 	v       uint64
 	from    hlc.Timestamp // the lease serves transactions reading at or after from
 	until   hlc.Timestamp // U
+	span    time.Duration // the window the lease was taken with
 }
 
 // leaseWindow is how long a lease serves after it is taken, at least. A node whose
@@ -123,8 +124,10 @@ func (c *Catalog) RunLeases(ctx context.Context) error {
 		warm := time.Since(time.Unix(0, l.lastUse.Load())) < leaseKeepWarm
 		switch {
 		case taken && warm:
-			// Half the window from the read, less the time taken since then.
-			renew = time.After(l.window()/2 - time.Duration(l.lastTook.Load()))
+			l.mu.Lock()
+			until, span := l.until, l.span
+			l.mu.Unlock()
+			renew = time.After(l.untilRenewal(until, span))
 		case !taken:
 			// Frozen by a schema change, or failed: transactions read the version
 			// meanwhile, and the next one asks again, after a pause; a node in use tries
@@ -147,20 +150,29 @@ func (c *Catalog) RunLeases(ctx context.Context) error {
 func (l *leases) leasedVersion(ts hlc.Timestamp) (uint64, bool) {
 	l.lastUse.Store(time.Now().UnixNano())
 	l.mu.Lock()
-	v, held, from, until := l.v, l.held, l.from, l.until
+	v, held, from, until, span := l.v, l.held, l.from, l.until, l.span
 	l.mu.Unlock()
 	limit := ts.Add(int64(l.clock.MaxOffset()))
 	ok := held && !ts.Less(from) && limit.LessEq(until)
 	if ok {
 		l.served.Add(1)
 	}
-	if !ok || until.WallTime-limit.WallTime < int64(l.window()/2) {
+	if !ok || l.untilRenewal(until, span) <= 0 {
 		select {
 		case l.renewWant <- struct{}{}:
 		default:
 		}
 	}
 	return v, ok
+}
+
+// untilRenewal is how long until a lease held until until, taken with window span, is due
+// for renewal: when half of span is left. It is the lease's own window that counts, not the
+// next one: after an acquisition slower than the one before, the next window is longer than
+// the lease just taken, and a renewal timed by it began after that lease had run out.
+func (l *leases) untilRenewal(until hlc.Timestamp, span time.Duration) time.Duration {
+	usable := until.WallTime - int64(l.clock.MaxOffset()) - l.clock.PhysicalNow()
+	return time.Duration(usable) - span/2
 }
 
 // drop forgets the node's lease, and keeps any acquisition under way from installing one.
@@ -223,7 +235,7 @@ func (c *Catalog) acquireLease(ctx context.Context) (bool, error) {
 	if l.gen != gen {
 		return false, nil // a schema change of this node began meanwhile
 	}
-	l.held, l.v, l.from, l.until = true, v, from, until
+	l.held, l.v, l.from, l.until, l.span = true, v, from, until, window
 	return true, nil
 }
 
