@@ -58,11 +58,10 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 			if a.Kind == placement.None && !rebalanced && leaseMoves < maxLeaseMovesPerPass {
 				if target, ok := placement.LeaseTarget(replicas, n.NodeID(), nodes); ok {
 					tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					if err := r.TransferLease(tctx, target); err != nil {
-						if ctx.Err() == nil {
-							n.log.Warn("moving a lease to even out leases", "range", d.RangeID, "to", target, "err", err)
-						}
-					} else {
+					err := r.TransferLease(tctx, target)
+					cancel()
+					switch {
+					case err == nil:
 						n.log.Info("moved a lease to even out leases", "range", d.RangeID, "to", target)
 						leaseMoves++
 						// Later moves of this pass see the counts as they now are.
@@ -74,8 +73,9 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 								nodes[i].Leases++
 							}
 						}
+					case ctx.Err() == nil:
+						n.log.Warn("moving a lease to even out leases", "range", d.RangeID, "to", target, "err", err)
 					}
-					cancel()
 				}
 				continue
 			}
