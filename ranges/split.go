@@ -31,6 +31,8 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 	switch {
 	case !desc.ContainsKey(key):
 		return nil, r.keyMismatch(key)
+	case bytes.Equal(key, desc.StartKey) && req.Sticky:
+		return r.makeSticky(ctx, desc)
 	case bytes.Equal(key, desc.StartKey):
 		return nil, fmt.Errorf("r%d already starts at %q", r.rangeID, key)
 	case bytes.Compare(key, keys.SystemMax) < 0:
@@ -69,6 +71,22 @@ func (r *Replica) adminSplit(ctx context.Context, req *kvpb.AdminSplitRequest) (
 	}
 	r.store.log.Info("split range", "left", left.String(), "right", right.String())
 	return &kvpb.BatchResponse{Responses: []kvpb.Response{&kvpb.AdminSplitResponse{Left: left, Right: right}}}, nil
+}
+
+// makeSticky answers a user's split at the range's start key: the boundary is already there
+// (the split queue, or an earlier split, made it), and the user's split marks it sticky so
+// that the merge queue keeps it. The generation rises, as with any descriptor change, so a
+// merge planned with the old descriptor fails instead of undoing the split.
+func (r *Replica) makeSticky(ctx context.Context, desc *kvpb.RangeDescriptor) (*kvpb.BatchResponse, error) {
+	next := *desc
+	if !next.Sticky {
+		next.Sticky = true
+		next.Generation++
+		if err := r.proposeDescriptor(ctx, &next); err != nil {
+			return nil, fmt.Errorf("r%d: marking its split sticky: %w", r.rangeID, r.proposalError(err, true))
+		}
+	}
+	return &kvpb.BatchResponse{Responses: []kvpb.Response{&kvpb.AdminSplitResponse{Right: next}}}, nil
 }
 
 // splitApplied starts this store's replica of the right-hand side of a split it applied.

@@ -42,12 +42,16 @@ func (n *Node) split(ctx context.Context, key []byte, sticky bool) (left, right 
 	if err != nil {
 		return left, right, err
 	}
-	if bytes.Equal(d.StartKey, key) {
+	var id uint64
+	switch {
+	case bytes.Equal(d.StartKey, key) && (d.Sticky || !sticky):
 		return left, d, nil // already split here
-	}
-	id, err := n.allocate(ctx, keys.RangeIDGeneratorKey)
-	if err != nil {
-		return left, right, fmt.Errorf("allocating a range ID: %w", err)
+	case bytes.Equal(d.StartKey, key):
+		// Split here by the split queue: the range marks the boundary as the user's.
+	default:
+		if id, err = n.allocate(ctx, keys.RangeIDGeneratorKey); err != nil {
+			return left, right, fmt.Errorf("allocating a range ID: %w", err)
+		}
 	}
 	br, err := n.ds.Send(ctx, &kvpb.BatchRequest{RangeID: d.RangeID, Requests: []kvpb.Request{
 		&kvpb.AdminSplitRequest{SplitKey: key, NewRangeID: id, Sticky: sticky},
@@ -69,21 +73,26 @@ func (n *Node) split(ctx context.Context, key []byte, sticky bool) (left, right 
 	if err != nil {
 		// A retried split whose first try did apply finds the key already a boundary.
 		n.ds.Evict(d.RangeID)
-		if now, lerr := n.ds.RangeForKey(ctx, key); lerr == nil && bytes.Equal(now.StartKey, key) {
+		if now, lerr := n.ds.RangeForKey(ctx, key); lerr == nil && bytes.Equal(now.StartKey, key) && (now.Sticky || !sticky) {
 			return left, now, nil
 		}
 		return left, right, err
 	}
 	resp := br.Responses[0].(*kvpb.AdminSplitResponse)
 	left, right = resp.Left, resp.Right
-	n.ds.Learn(left, right)
-	// The split wrote both meta records if the split range held them (the first range
+	changed := []kvpb.RangeDescriptor{left, right}
+	if id == 0 {
+		changed = changed[1:] // only the right one changed: it is sticky now
+	}
+	n.ds.Learn(changed...)
+	// The split wrote the meta records if the split range held them (the first range
 	// holds all of them); otherwise they are written here.
-	whole := kvpb.RangeDescriptor{StartKey: left.StartKey, EndKey: right.EndKey}
-	if !whole.ContainsKey(keys.MetaKey(left.EndKey)) {
-		if err := n.writeMeta(ctx, left, right); err != nil {
+	whole := kvpb.RangeDescriptor{StartKey: changed[0].StartKey, EndKey: right.EndKey}
+	if !whole.ContainsKey(keys.MetaKey(changed[0].EndKey)) {
+		if err := n.writeMeta(ctx, changed...); err != nil {
 			// The split stands; the meta pass repairs the records, and until then the left
-			// range redirects senders of the right half's keys.
+			// range redirects senders of the right half's keys (and a merge planned from a
+			// record without the sticky mark fails on the range's newer generation).
 			n.log.Warn("updating meta records after a split", "left", left.String(), "right", right.String(), "err", err)
 		}
 	}

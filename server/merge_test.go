@@ -46,6 +46,17 @@ func TestMergeQueueMergesSmallRanges(t *testing.T) {
 	// Left: the first range (which holds the table's first rows, and absorbs no range: it
 	// holds the meta and system spans), one range up to the user's split at 150, and one
 	// after it.
+	defer func() {
+		if t.Failed() { // the ranges as their leaseholders see them
+			for _, nd := range nodes {
+				for _, d := range nd.store.Descriptors() {
+					if r := nd.store.Replica(d.RangeID); r != nil && r.IsLeaseholder() {
+						t.Logf("n%d holds the lease of %s (generation %d, sticky %t, replicas %v)", nd.nodeID.Load(), d.String(), d.Generation, d.Sticky, d.Replicas)
+					}
+				}
+			}
+		}
+	}()
 	waitFor(t, 60*time.Second, "the table's ranges to merge", func() bool { return countRanges() == 3 })
 	t.Logf("%d ranges merged into 3", split+1)
 	var n int
@@ -53,6 +64,66 @@ func TestMergeQueueMergesSmallRanges(t *testing.T) {
 		t.Fatalf("count = %d, %v; want %d", n, err, rows)
 	}
 	checkStores(t, nodes)
+}
+
+// TestUserSplitAtABoundaryIsSticky: a user's split where the split queue already made a
+// boundary marks that boundary as the user's (in the range's descriptor and its meta
+// record), so the merge queue keeps it. It used to leave the boundary as it was, and the
+// merge queue then merged the user's split away.
+func TestUserSplitAtABoundaryIsSticky(t *testing.T) {
+	nodes := startClusterWith(t, 1, func(cfg *Config) { cfg.DisableMergeQueue = true })
+	n := nodes[0]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn := connect(t, n)
+	if _, err := conn.Exec(ctx, "CREATE TABLE t (k INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	// The key of row 10, from a user's split there, which is then undone. (The split at 0
+	// keeps the table's rows out of the first range, which merges with nothing.)
+	if _, err := conn.Exec(ctx, "ALTER TABLE t SPLIT AT VALUES (0), (10)"); err != nil {
+		t.Fatal(err)
+	}
+	var key []byte
+	for _, d := range n.store.Descriptors() {
+		if d.Sticky && bytes.Compare(d.StartKey, key) > 0 {
+			key = d.StartKey
+		}
+	}
+	if key == nil {
+		t.Fatal("no range is sticky after a user's split")
+	}
+	if _, err := conn.Exec(ctx, "ALTER TABLE t UNSPLIT AT VALUES (10)"); err != nil {
+		t.Fatal(err)
+	}
+	// The split queue's split there, then the user's.
+	if _, d, err := n.split(ctx, key, false); err != nil || d.Sticky {
+		t.Fatalf("split queue's split: %v, %v", d, err)
+	}
+	if _, err := conn.Exec(ctx, "ALTER TABLE t SPLIT AT VALUES (10)"); err != nil {
+		t.Fatal(err)
+	}
+	var d kvpb.RangeDescriptor
+	for _, sd := range n.store.Descriptors() {
+		if bytes.Equal(sd.StartKey, key) {
+			d = sd
+		}
+	}
+	meta, err := n.metaRecordAt(ctx, key, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Sticky || !meta.Sticky || meta.Generation != d.Generation {
+		t.Fatalf("after the user's split at an existing boundary: descriptor %v (sticky %t, generation %d), meta record sticky %t, generation %d",
+			d, d.Sticky, d.Generation, meta.Sticky, meta.Generation)
+	}
+	// A second split there changes nothing.
+	if _, err := conn.Exec(ctx, "ALTER TABLE t SPLIT AT VALUES (10)"); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := n.metaRecordAt(ctx, key, false); err != nil || again.Generation != d.Generation {
+		t.Fatalf("a second split changed the range: %v (generation %d, was %d), %v", again, again.Generation, d.Generation, err)
+	}
 }
 
 // TestSplitMergeTorture writes thousands of rows from several clients while the table splits
