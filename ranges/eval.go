@@ -436,6 +436,8 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 	case *kvpb.ResolveIntentRequest:
 		n, err := resolveSpan(ec.rw, t.Span, t.Txn.ID, t.Status, t.CommitTS, t.IgnoredSeqNums)
 		return &kvpb.ResolveIntentResponse{Resolved: n}, err
+	case *kvpb.RemoveTxnRecordRequest:
+		return ec.removeTxnRecord(t)
 	case *kvpb.GCRequest:
 		return ec.gc(t)
 	case *kvpb.ClearRangeRequest:
@@ -595,6 +597,9 @@ func (ec *evalContext) endTxn(t *kvpb.EndTxnRequest) (kvpb.Response, error) {
 	}
 	status := kvpb.Aborted
 	if t.Commit {
+		if rec == nil && ec.r.store.recordMayBeGone(&txn.TxnMeta) {
+			return nil, kvpb.AbortedError(recordGone(txn))
+		}
 		if rec != nil && rec.Status == kvpb.Pending && ec.txn.WriteTimestamp.Less(rec.WriteTimestamp) {
 			// A reader pushed the transaction: it must commit above that read.
 			return nil, &kvpb.TxnPushedError{PushedTo: rec.WriteTimestamp}
@@ -685,6 +690,9 @@ func (ec *evalContext) heartbeatTxn(t *kvpb.HeartbeatTxnRequest) (kvpb.Response,
 	if err != nil {
 		return nil, err
 	}
+	if rec == nil && ec.r.store.recordMayBeGone(&ec.txn.TxnMeta) {
+		return &kvpb.HeartbeatTxnResponse{Txn: recordGone(ec.txn)}, nil
+	}
 	if rec == nil {
 		rec = ec.txn.Clone()
 		rec.Status = kvpb.Pending
@@ -698,12 +706,30 @@ func (ec *evalContext) heartbeatTxn(t *kvpb.HeartbeatTxnRequest) (kvpb.Response,
 	return &kvpb.HeartbeatTxnResponse{Txn: rec}, nil
 }
 
+// removeTxnRecord removes a finished transaction's record, its intents all resolved (see
+// kvpb.RemoveTxnRecordRequest). Someone who meets the transaction afterwards finds no
+// record, as after a commit that resolved every intent on the record's range: there are no
+// intents of it left to meet, and a push that was already on its way when they were resolved
+// finds the transaction as good as abandoned, and so harmless to abort.
+func (ec *evalContext) removeTxnRecord(t *kvpb.RemoveTxnRecordRequest) (kvpb.Response, error) {
+	rec, err := readTxnRecord(ec.rw, t.Txn.Key, t.Txn.ID)
+	if err != nil || rec == nil || rec.Status != t.Status {
+		return &kvpb.RemoveTxnRecordResponse{}, err
+	}
+	return &kvpb.RemoveTxnRecordResponse{Removed: true}, mvcc.DeleteUnversioned(ec.rw, keys.TxnRecordKey(t.Txn.Key, t.Txn.ID))
+}
+
 // pushTxn aborts a pending transaction that is abandoned (no heartbeat since ExpireBefore) or
 // that the pusher may abort outright (Force).
 func (ec *evalContext) pushTxn(t *kvpb.PushTxnRequest) (kvpb.Response, error) {
 	rec, err := readTxnRecord(ec.rw, t.Pushee.Key, t.Pushee.ID)
 	if err != nil {
 		return nil, err
+	}
+	if rec == nil && ec.r.store.recordMayBeGone(&t.Pushee) {
+		// Its ABORTED record may have been collected: aborted it stays.
+		rec = recordGone(&kvpb.Transaction{TxnMeta: t.Pushee})
+		return &kvpb.PushTxnResponse{Pushee: rec}, writeTxnRecord(ec.rw, rec)
 	}
 	if rec == nil {
 		// No record yet: the intent's write timestamp is the latest sign of life (a restarted
@@ -741,12 +767,17 @@ func (ec *evalContext) pushTxn(t *kvpb.PushTxnRequest) (kvpb.Response, error) {
 // gc removes versions no read above the threshold can see, and raises the range's GC
 // threshold in the same batch so that no read below it is served afterwards.
 func (ec *evalContext) gc(t *kvpb.GCRequest) (kvpb.Response, error) {
+	cfg := &ec.r.store.cfg
+	records, err := collectTxnRecords(ec.rw, ec.r.Desc(), cfg.Clock.Now().Add(-int64(cfg.TxnRecordTTL)))
+	if err != nil {
+		return nil, err
+	}
 	th, err := ec.r.gcThreshold()
 	if err != nil {
 		return nil, err
 	}
 	if t.Threshold.LessEq(th) {
-		return &kvpb.GCResponse{}, nil
+		return &kvpb.GCResponse{TxnRecordsRemoved: records}, nil
 	}
 	// Readers at or below the new threshold are refused from now on (the batch is applied
 	// under this request's latches before any later read evaluates).
@@ -755,7 +786,7 @@ func (ec *evalContext) gc(t *kvpb.GCRequest) (kvpb.Response, error) {
 		return nil, err
 	}
 	st, err := mvcc.GC(ec.rw, t.Key, t.EndKey, t.Threshold)
-	return &kvpb.GCResponse{Removed: int(st.VersionsRemoved)}, err
+	return &kvpb.GCResponse{Removed: int(st.VersionsRemoved), TxnRecordsRemoved: records}, err
 }
 
 // clearRange deletes every version of every key of the request's span with one range

@@ -15,8 +15,9 @@ import (
 
 // Defaults for MVCC garbage collection.
 const (
-	DefaultGCTTL      = 4 * time.Hour
-	DefaultGCInterval = 10 * time.Minute
+	DefaultGCTTL        = 4 * time.Hour
+	DefaultGCInterval   = 10 * time.Minute
+	DefaultTxnRecordTTL = 2 * time.Hour
 )
 
 func encodeTimestamp(ts hlc.Timestamp) []byte {

@@ -828,6 +828,11 @@ func (r *Replica) latchSpans(ba *kvpb.BatchRequest) []latchSpan {
 			}
 		case *kvpb.QueryTxnRequest:
 			spans = append(spans, latchSpan{span: kvpb.Span{Key: keys.TxnRecordKey(t.Txn.Key, t.Txn.ID)}})
+		case *kvpb.RemoveTxnRecordRequest:
+			spans = append(spans, latchSpan{span: kvpb.Span{Key: keys.TxnRecordKey(t.Txn.Key, t.Txn.ID)}, write: true})
+		case *kvpb.GCRequest:
+			// It removes old transaction records too (collectTxnRecords): all of the range's.
+			spans = append(spans, latchSpan{span: t.Span, write: true}, latchSpan{span: txnRecordSpan(r.Desc()), write: true})
 		case *kvpb.PushTxnRequest:
 			spans = append(spans, latchSpan{span: kvpb.Span{Key: keys.TxnRecordKey(t.Pushee.Key, t.Pushee.ID)}, write: true})
 		case *kvpb.RecoverTxnRequest:

@@ -46,6 +46,10 @@ type StoreConfig struct {
 	GCTTL time.Duration
 	// GCInterval is how often the store collects garbage. Default DefaultGCInterval.
 	GCInterval time.Duration
+	// TxnRecordTTL is how long the record of a transaction that ended ABORTED, or was
+	// abandoned PENDING, stays after its last sign of life; garbage collection removes it
+	// then. Default DefaultTxnRecordTTL. See Store.recordMayBeGone.
+	TxnRecordTTL time.Duration
 	// GCProtected, if set, returns the oldest timestamp a live reader anywhere in the cluster
 	// reads at (zero: none): garbage collection keeps every version such a reader can see,
 	// even past the GC TTL.
@@ -131,6 +135,9 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	}
 	if cfg.GCTTL == 0 {
 		cfg.GCTTL = DefaultGCTTL
+	}
+	if cfg.TxnRecordTTL == 0 {
+		cfg.TxnRecordTTL = DefaultTxnRecordTTL
 	}
 	if cfg.GCInterval == 0 {
 		cfg.GCInterval = DefaultGCInterval

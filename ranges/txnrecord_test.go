@@ -1,9 +1,12 @@
 package ranges
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
@@ -54,5 +57,82 @@ func TestTxnRecordForms(t *testing.T) {
 	got, err = readTxnRecord(db, old.Key, old.ID)
 	if err != nil || !reflect.DeepEqual(got, &old) {
 		t.Fatalf("JSON record: %+v, %v; want %+v", got, err, &old)
+	}
+}
+
+// TestGCRemovesOldTxnRecords: garbage collection removes the records of transactions aborted
+// or abandoned PENDING longer than TxnRecordTTL ago, and keeps the rest (COMMITTED records
+// may list unresolved intents; STAGING ones need recovery). Afterwards none of those
+// transactions gets a record again: a late commit, heartbeat or push finds them aborted.
+func TestGCRemovesOldTxnRecords(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	clock := hlc.NewClock(nil, hlc.DefaultMaxOffset)
+	const ttl = time.Minute
+	s, err := OpenStore(ctx, StoreConfig{Dir: t.TempDir(), Clock: clock, TxnRecordTTL: ttl, GCInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := clock.Now()
+	old := now.Add(-int64(2 * ttl))
+	record := func(id byte, status kvpb.TxnStatus, start, heartbeat hlc.Timestamp) *kvpb.Transaction {
+		rec := &kvpb.Transaction{TxnMeta: mvcc.TxnMeta{ID: mvcc.TxnID{id}, Key: []byte("\x10anchor"), WriteTimestamp: start, MinTimestamp: start},
+			Status: status, ReadTimestamp: start, LastHeartbeat: heartbeat}
+		if status == kvpb.Committed || status == kvpb.Staging {
+			rec.LockSpans = []kvpb.Span{{Key: []byte("\x10elsewhere")}}
+		}
+		if err := writeTxnRecord(s.db, rec); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	abortedOld := record(1, kvpb.Aborted, old, old)
+	pendingOld := record(2, kvpb.Pending, old, old)
+	kept := []*kvpb.Transaction{
+		record(3, kvpb.Committed, old, old),
+		record(4, kvpb.Staging, old, old),
+		record(5, kvpb.Aborted, now, now),
+		record(6, kvpb.Pending, old, now), // old, but alive
+	}
+	if err := s.collectGarbage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range []*kvpb.Transaction{abortedOld, pendingOld} {
+		if got, err := readTxnRecord(s.db, rec.Key, rec.ID); err != nil || got != nil {
+			t.Fatalf("%s record of %x after GC: %v, %v; want none", rec.Status, rec.ID[:1], got, err)
+		}
+	}
+	for _, rec := range kept {
+		if got, err := readTxnRecord(s.db, rec.Key, rec.ID); err != nil || got == nil {
+			t.Fatalf("%s record of %x (heartbeat %s) after GC: %v, %v; want it kept", rec.Status, rec.ID[:1], rec.LastHeartbeat, got, err)
+		}
+	}
+
+	send := func(txn *kvpb.Transaction, req kvpb.Request) (kvpb.Response, error) {
+		br, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Txn: txn, Timestamp: clock.Now(), Requests: []kvpb.Request{req}})
+		if err != nil {
+			return nil, err
+		}
+		return br.Responses[0], nil
+	}
+	_, err = send(abortedOld, &kvpb.EndTxnRequest{Commit: true, LockSpans: []kvpb.Span{{Key: []byte("\x10anchor")}}})
+	var retry *kvpb.TransactionRetryError
+	if !errors.As(err, &retry) || !retry.Aborted || retry.Reason != kvpb.RetryRecordExpired {
+		t.Fatalf("commit of a transaction whose aborted record was collected: %v, want it aborted", err)
+	}
+	resp, err := send(pendingOld, &kvpb.HeartbeatTxnRequest{Now: clock.Now()})
+	if err != nil || resp.(*kvpb.HeartbeatTxnResponse).Txn.Status != kvpb.Aborted {
+		t.Fatalf("heartbeat of a transaction whose record was collected: %v, %v; want ABORTED", resp, err)
+	}
+	if got, err := readTxnRecord(s.db, pendingOld.Key, pendingOld.ID); err != nil || got != nil {
+		t.Fatalf("the heartbeat wrote a record: %v, %v", got, err)
+	}
+	// A push from a reader that met a recent intent of the old transaction.
+	pushee := abortedOld.TxnMeta
+	pushee.WriteTimestamp = clock.Now()
+	resp, err = send(nil, &kvpb.PushTxnRequest{Pushee: pushee, Now: clock.Now(), PushTo: clock.Now()})
+	if err != nil || resp.(*kvpb.PushTxnResponse).Pushee.Status != kvpb.Aborted {
+		t.Fatalf("push of a transaction whose record was collected: %v, %v; want ABORTED", resp, err)
 	}
 }

@@ -68,7 +68,7 @@ func NewDB(sender Sender, lookup RangeLookup, clock *hlc.Clock, log *slog.Logger
 	db.resolver = newResolveBatcher(func(ctx context.Context, ba *kvpb.BatchRequest) error {
 		_, err := db.sender.Send(ctx, ba)
 		return err
-	})
+	}, db.goAsync)
 	return db
 }
 

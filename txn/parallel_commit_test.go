@@ -3,6 +3,7 @@ package txn_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -341,19 +342,16 @@ func TestCommitWorkWaitsForTheAnswer(t *testing.T) {
 	txn.SetHoldLimit(db, time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	status := func(meta mvcc.TxnMeta) kvpb.TxnStatus {
+	status := func(meta mvcc.TxnMeta) string {
 		t.Helper()
-		br, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Requests: []kvpb.Request{&kvpb.QueryTxnRequest{Txn: meta}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return br.Responses[0].(*kvpb.QueryTxnResponse).Txn.Status
+		return recordStatus(t, ctx, s, meta)
 	}
+	// Committed, the record is marked so, and removed once the intents are resolved.
 	awaitCommitted := func(meta mvcc.TxnMeta) {
 		t.Helper()
-		for status(meta) != kvpb.Committed {
+		for st := status(meta); st != kvpb.Committed.String() && st != "none"; st = status(meta) {
 			if ctx.Err() != nil {
-				t.Fatalf("the record stayed %s", status(meta))
+				t.Fatalf("the record stayed %s", st)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -377,13 +375,69 @@ func TestCommitWorkWaitsForTheAnswer(t *testing.T) {
 	held, release := txn.HoldBackground(ctx)
 	meta := commit(held, "1")
 	time.Sleep(100 * time.Millisecond)
-	if got := status(meta); got != kvpb.Staging {
+	if got := status(meta); got != kvpb.Staging.String() {
 		t.Fatalf("before the answer was sent the record is %s, want STAGING", got)
 	}
 	release()
 	awaitCommitted(meta)
 
 	awaitCommitted(commit(ctx, "2")) // no hold
+}
+
+// recordStatus is the status of meta's record on range 1, or "none".
+func recordStatus(t *testing.T, ctx context.Context, s *ranges.Store, meta mvcc.TxnMeta) string {
+	t.Helper()
+	br, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Requests: []kvpb.Request{&kvpb.QueryTxnRequest{Txn: meta}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := br.Responses[0].(*kvpb.QueryTxnResponse); q.Found {
+		return q.Txn.Status.String()
+	}
+	return "none"
+}
+
+// TestFinishedRecordsAreRemoved: a transaction that wrote beyond its record's range leaves no
+// record behind once its coordinator has resolved its intents there, whether it committed
+// (staged or not) or rolled back. The records used to stay for good.
+func TestFinishedRecordsAreRemoved(t *testing.T) {
+	db, s := newSplitDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, end := range []string{"staged", "commit", "rollback"} {
+		db.SetParallelCommits(end == "staged")
+		tx := db.NewTxn()
+		k := fmt.Sprint(i)
+		mustPut(t, ctx, tx, "b"+k, "v") // the record's range
+		mustPut(t, ctx, tx, "x"+k, "v") // another
+		var err error
+		if end == "rollback" {
+			err = tx.Rollback(ctx)
+		} else {
+			b := &txn.Batch{}
+			b.Put(key("y"+k), []byte("v"))
+			err = tx.CommitInBatch(ctx, b)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", end, err)
+		}
+		meta := txn.Meta(tx)
+		for st := recordStatus(t, ctx, s, meta); st != "none"; st = recordStatus(t, ctx, s, meta) {
+			if ctx.Err() != nil {
+				t.Fatalf("%s: the record stayed %s", end, st)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		want := "v"
+		if end == "rollback" {
+			want = "<nil>"
+		}
+		for _, key := range []string{"b" + k, "x" + k} {
+			if got := read(t, db, key); got != want {
+				t.Fatalf("%s: %s = %s, want %s", end, key, got, want)
+			}
+		}
+	}
 }
 
 // ambiguousStaging delivers nothing of a staging batch and answers it as if the connection

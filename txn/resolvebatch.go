@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/meridiandb/meridian/ranges/kvpb"
 )
@@ -14,15 +15,26 @@ import (
 // Under load, many transactions' resolutions then cost one consensus write on a range instead
 // of one each; on an idle range a resolution goes at once, with no wait added. (CockroachDB's
 // intent resolver batches across transactions too, with a short timer instead.)
+//
+// Requests that need neither an answer nor haste (the removal of a finished transaction's
+// record) ride along: they go in the next batch sent to their range, or by themselves
+// after riderWait. Under load they then cost no consensus write of their own.
 type resolveBatcher struct {
 	send func(ctx context.Context, ba *kvpb.BatchRequest) error
+	// async runs f in the background, unless the owner is stopping (DB.goAsync).
+	async func(f func(ctx context.Context)) bool
 
 	mu sync.Mutex
 	// waiting holds, for each range with a batch in flight, the calls queued behind it.
 	waiting map[uint64][]*resolveCall
+	// riders holds, for each range, the requests riding with its next batch.
+	riders map[uint64][]kvpb.Request
 
 	batches, calls atomic.Int64
 }
+
+// riderWait is how long a rider waits for a batch to go with before it goes alone.
+const riderWait = time.Second
 
 // resolveCall is one transaction's resolutions on one range, and the outcome of the batch
 // that carried them.
@@ -32,8 +44,22 @@ type resolveCall struct {
 	done chan struct{}
 }
 
-func newResolveBatcher(send func(ctx context.Context, ba *kvpb.BatchRequest) error) *resolveBatcher {
-	return &resolveBatcher{send: send, waiting: map[uint64][]*resolveCall{}}
+func newResolveBatcher(send func(ctx context.Context, ba *kvpb.BatchRequest) error, async func(f func(ctx context.Context)) bool) *resolveBatcher {
+	return &resolveBatcher{send: send, async: async, waiting: map[uint64][]*resolveCall{}, riders: map[uint64][]kvpb.Request{}}
+}
+
+// ride queues req to go with the next batch sent to range rangeID, or alone within
+// riderWait. Its outcome is nobody's concern: a failed rider is sent once more, routed by
+// its key, and then forgotten.
+func (b *resolveBatcher) ride(rangeID uint64, req kvpb.Request) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.riders[rangeID]) == 0 {
+		time.AfterFunc(riderWait, func() {
+			b.async(func(ctx context.Context) { _ = b.resolve(ctx, rangeID, nil) })
+		})
+	}
+	b.riders[rangeID] = append(b.riders[rangeID], req)
 }
 
 // resolve sends reqs, resolutions of intents on range rangeID, in one batch with the
@@ -96,18 +122,36 @@ func (b *resolveBatcher) counts() (batches, calls int64) {
 // sendBatch sends the calls' requests as one batch to the range and gives each call its
 // outcome.
 func (b *resolveBatcher) sendBatch(ctx context.Context, rangeID uint64, calls []*resolveCall) {
+	b.mu.Lock()
+	riders := b.riders[rangeID]
+	delete(b.riders, rangeID)
+	b.mu.Unlock()
 	reqs := calls[0].reqs
-	if len(calls) > 1 {
+	if len(calls) > 1 || len(riders) > 0 {
 		reqs = nil
 		for _, c := range calls {
 			reqs = append(reqs, c.reqs...)
 		}
+		reqs = append(reqs, riders...)
 	}
-	b.batches.Add(1)
-	b.calls.Add(int64(len(calls)))
-	err := b.send(ctx, &kvpb.BatchRequest{RangeID: rangeID, Requests: reqs})
+	var err error
+	if len(reqs) > 0 {
+		b.batches.Add(1)
+		for _, c := range calls {
+			if len(c.reqs) > 0 { // not a flush of riders
+				b.calls.Add(1)
+			}
+		}
+		err = b.send(ctx, &kvpb.BatchRequest{RangeID: rangeID, Requests: reqs})
+	}
 	for _, c := range calls {
 		c.err = err
 		close(c.done)
+	}
+	if err != nil {
+		// The range changed shape since the riders were queued for it, most likely.
+		for _, r := range riders {
+			_ = b.send(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{r}})
+		}
 	}
 }

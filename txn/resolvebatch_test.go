@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meridiandb/meridian/ranges/kvpb"
+	"github.com/meridiandb/meridian/ranges/mvcc"
 )
 
 // heldSender holds each batch a resolveBatcher sends until the test releases its range.
@@ -79,7 +80,7 @@ func waitQueued(t *testing.T, b *resolveBatcher, rangeID uint64, n int) {
 func TestResolveBatcherMergesWhileBusy(t *testing.T) {
 	ctx := context.Background()
 	s := newHeldSender()
-	b := newResolveBatcher(s.send)
+	b := newResolveBatcher(s.send, nil)
 
 	results := make(chan error, 10)
 	go func() { results <- b.resolve(ctx, 1, resolutions("a", 2)) }()
@@ -139,7 +140,7 @@ func TestResolveBatcherMergesWhileBusy(t *testing.T) {
 func TestResolveBatcherBoundsBatches(t *testing.T) {
 	ctx := context.Background()
 	s := newHeldSender()
-	b := newResolveBatcher(s.send)
+	b := newResolveBatcher(s.send, nil)
 
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = b.resolve(ctx, 1, resolutions("first", 1)) })
@@ -159,5 +160,54 @@ func TestResolveBatcherBoundsBatches(t *testing.T) {
 	wg.Wait()
 	if want := []int{maxResolveBatch, 1, maxResolveBatch + 5}; !slices.Equal(got, want) {
 		t.Fatalf("batch sizes %v, want %v", got, want)
+	}
+}
+
+// TestResolveBatcherRiders: a rider goes with the next batch sent to its range, and no other;
+// with none sent, it goes by itself after riderWait; with its batch failed, it is sent once
+// more, routed by its key.
+func TestResolveBatcherRiders(t *testing.T) {
+	ctx := context.Background()
+	s := newHeldSender()
+	b := newResolveBatcher(s.send, func(f func(context.Context)) bool { go f(ctx); return true })
+	rider := func(k string) kvpb.Request {
+		return &kvpb.RemoveTxnRecordRequest{Txn: mvcc.TxnMeta{Key: []byte(k)}, Status: kvpb.Committed}
+	}
+
+	b.ride(1, rider("r1"))
+	b.ride(2, rider("r2"))
+	done := make(chan error, 1)
+	go func() { done <- b.resolve(ctx, 1, resolutions("a", 1)) }()
+	if got, want := keysOf(<-s.sent), []string{"a/0", "r1"}; !slices.Equal(got, want) {
+		t.Fatalf("batch %v, want %v: the rider goes with the next batch to its range", got, want)
+	}
+	s.release(1, nil)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	alone := <-s.sent // after riderWait
+	if got, want := keysOf(alone), []string{"r2"}; !slices.Equal(got, want) || alone.RangeID != 2 {
+		t.Fatalf("batch %v to r%d, want %v to r2", got, alone.RangeID, want)
+	}
+	s.release(2, nil)
+
+	b.ride(3, rider("r3"))
+	go func() { done <- b.resolve(ctx, 3, resolutions("c", 1)) }()
+	<-s.sent
+	failed := errors.New("range gone")
+	s.release(3, failed)
+	again := <-s.sent
+	if got, want := keysOf(again), []string{"r3"}; !slices.Equal(got, want) || again.RangeID != 0 {
+		t.Fatalf("after its batch failed: batch %v to r%d, want %v routed by key (r0)", got, again.RangeID, want)
+	}
+	s.release(0, nil)
+	if err := <-done; !errors.Is(err, failed) {
+		t.Fatalf("the call got %v, want its batch's error", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.riders) != 0 {
+		t.Fatalf("riders left: %v", b.riders)
 	}
 }

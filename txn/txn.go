@@ -933,6 +933,7 @@ func (t *Txn) resolveRemote(hold <-chan struct{}, txn *kvpb.Transaction, status 
 		// The ranges are resolved at once, each in batches shared with other transactions'
 		// resolutions there: one consensus write per batch (see resolveBatcher).
 		var wg sync.WaitGroup
+		var failed atomic.Bool
 		for _, g := range groupLockSpans(ctx, db.lookup, remote) {
 			wg.Add(1)
 			go func() {
@@ -957,6 +958,7 @@ func (t *Txn) resolveRemote(hold <-chan struct{}, txn *kvpb.Transaction, status 
 					for _, sp := range chunk {
 						tmp := &Txn{db: db, proto: &kvpb.Transaction{}}
 						if err := tmp.sendOneNonTxn(ctx, resolve(sp), nil); err != nil {
+							failed.Store(true)
 							db.log.Warn("resolving intents", "span", sp, "err", err)
 						}
 					}
@@ -964,7 +966,28 @@ func (t *Txn) resolveRemote(hold <-chan struct{}, txn *kvpb.Transaction, status 
 			}()
 		}
 		wg.Wait()
+		if !failed.Load() {
+			db.removeRecord(ctx, txn, status)
+		}
 	})
+}
+
+// removeRecord removes the record of a finished transaction whose intents are all resolved,
+// riding with the next resolutions sent to its range (see resolveBatcher.ride). Without
+// this, every transaction that wrote beyond its record's range would leave its record
+// behind for good. A record that stays anyway (the removal failed) is harmless: a finished
+// transaction's record only answers those who ask about it.
+func (db *DB) removeRecord(ctx context.Context, txn *kvpb.Transaction, status kvpb.TxnStatus) {
+	req := &kvpb.RemoveTxnRecordRequest{Txn: txn.TxnMeta, Status: status}
+	d, err := db.lookup.RangeForKey(ctx, txn.Key)
+	if err != nil {
+		// Routed by its key.
+		if _, err := db.sender.Send(ctx, &kvpb.BatchRequest{Requests: []kvpb.Request{req}}); err != nil && ctx.Err() == nil {
+			db.log.Warn("removing a finished transaction's record", "txn", fmt.Sprintf("%x", txn.ID[:4]), "err", err)
+		}
+		return
+	}
+	db.resolver.ride(d.RangeID, req)
 }
 
 // maxResolveBatch is how many lock spans one batch of intent resolutions carries.

@@ -538,8 +538,13 @@ type (
 	PushTxnResponse       struct{ Pushee *Transaction }
 	ResolveIntentResponse struct{ Resolved int }
 	RefreshResponse       struct{}
-	GCResponse            struct{ Removed int }
 	ClearRangeResponse    struct{}
+	GCResponse            struct {
+		Removed int
+		// TxnRecordsRemoved counts the records of long-aborted or abandoned transactions
+		// removed.
+		TxnRecordsRemoved int `codec:",omitempty"`
+	}
 )
 
 func (r *GetRequest) Header() Span            { return Span{Key: r.Key} }
@@ -645,7 +650,8 @@ func (b *BatchRequest) Replayable() bool {
 		for _, r := range b.Requests {
 			switch r.(type) {
 			case *PushTxnRequest, *ResolveIntentRequest, *RecoverTxnRequest, *QueryIntentRequest, *QueryTxnRequest,
-				*ClearRangeRequest: // clearing an emptied span again changes nothing
+				*RemoveTxnRecordRequest, // a record removed is removed
+				*ClearRangeRequest:      // clearing an emptied span again changes nothing
 			default:
 				return false
 			}

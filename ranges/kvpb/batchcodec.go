@@ -44,6 +44,7 @@ var requestKinds = [...]func() Request{
 	21: func() Request { return new(AdminRelocateRequest) },
 	22: func() Request { return new(IncrementRequest) },
 	23: func() Request { return new(ClearRangeRequest) },
+	24: func() Request { return new(RemoveTxnRecordRequest) },
 }
 
 // responseKinds numbers the response types, as requestKinds the requests.
@@ -71,6 +72,7 @@ var responseKinds = [...]func() Response{
 	21: func() Response { return new(AdminRelocateResponse) },
 	22: func() Response { return new(IncrementResponse) },
 	23: func() Response { return new(ClearRangeResponse) },
+	24: func() Response { return new(RemoveTxnRecordResponse) },
 }
 
 // kindOf maps each request and response type to its number.

@@ -27,6 +27,9 @@ const (
 	// did not commit, which no other ABORTED record is (a record removed once its
 	// transaction committed may be found missing and aborted).
 	RetryAsyncWriteFailure RetryReason = "RETRY_ASYNC_WRITE_FAILURE"
+	// RetryRecordExpired: the transaction had no record and started too long ago to be
+	// given one: an aborted record of it may have been collected as garbage.
+	RetryRecordExpired RetryReason = "ABORT_REASON_RECORD_EXPIRED"
 )
 
 // ConflictingTxn is what is known of the other transaction in a conflict. Who wrote a
@@ -107,6 +110,8 @@ func AbortedError(rec *Transaction) error {
 		msg = "was aborted to break a deadlock with another transaction"
 	case RetryAsyncWriteFailure:
 		msg = "was aborted by status recovery: a write sent with its commit never landed"
+	case RetryRecordExpired:
+		msg = "had no transaction record and started too long ago to be given one (an aborted record of it may have been removed)"
 	case "":
 		reason = RetryAborted
 	}

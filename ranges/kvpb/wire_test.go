@@ -53,6 +53,7 @@ func allRequests() []Request {
 		&ResolveMergeRequest{LeftKey: []byte("a"), RightRangeID: 9, FreezeIndex: 40},
 		&AdminRelocateRequest{Range: RangeDescriptor{RangeID: 9}, Targets: []uint64{1, 2, 4}},
 		&IncrementRequest{Key: []byte("k"), Increment: -2, Count: 10, Start: -1, Min: -100, Max: -1, Cycle: true},
+		&RemoveTxnRecordRequest{Txn: meta, Status: Committed},
 	}
 }
 
@@ -81,6 +82,7 @@ func allResponses() []Response {
 		&ResolveMergeResponse{Merged: true},
 		&AdminRelocateResponse{Done: true},
 		&IncrementResponse{First: -7, Count: 3},
+		&RemoveTxnRecordResponse{Removed: true},
 	}
 }
 
