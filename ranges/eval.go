@@ -424,7 +424,7 @@ func (ec *evalContext) evalWrite(req kvpb.Request, onePC bool) (kvpb.Response, e
 		return ec.lockingRead(req)
 	case *kvpb.EndTxnRequest:
 		if onePC {
-			return &kvpb.EndTxnResponse{OnePhaseCommit: true}, nil
+			return ec.onePhaseCommit()
 		}
 		return ec.endTxn(t)
 	case *kvpb.HeartbeatTxnRequest:
@@ -622,6 +622,26 @@ func (ec *evalContext) endTxn(t *kvpb.EndTxnRequest) (kvpb.Response, error) {
 	txn.InFlightWrites = nil
 	remote, err := ec.finalize(txn, status, t.LockSpans, false)
 	return &kvpb.EndTxnResponse{Unresolved: remote}, err
+}
+
+// onePhaseCommit ends a transaction whose writes, all in this batch, are written as
+// committed values. It has no intents, but it may have a record: written by its heartbeat
+// (it held locks for a while), or by someone who pushed it over a lock. An ABORTED one stops
+// the commit; any other goes, or it would stay for good.
+func (ec *evalContext) onePhaseCommit() (kvpb.Response, error) {
+	rec, err := readTxnRecord(ec.rw, ec.txn.Key, ec.txn.ID)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil {
+		if rec.Status == kvpb.Aborted {
+			return nil, kvpb.AbortedError(rec)
+		}
+		if err := mvcc.DeleteUnversioned(ec.rw, keys.TxnRecordKey(ec.txn.Key, ec.txn.ID)); err != nil {
+			return nil, err
+		}
+	}
+	return &kvpb.EndTxnResponse{OnePhaseCommit: true}, nil
 }
 
 // finalize gives txn's record its final status, resolving the intents in lockSpans that lie

@@ -136,3 +136,52 @@ func TestGCRemovesOldTxnRecords(t *testing.T) {
 		t.Fatalf("push of a transaction whose record was collected: %v, %v; want ABORTED", resp, err)
 	}
 }
+
+// TestOnePhaseCommitSettlesItsRecord: a transaction committing in one phase that has a record
+// (its heartbeat wrote it) removes it; one whose record is ABORTED (a pusher aborted it over
+// a lock) cannot commit. The first kind of record used to stay PENDING for good.
+func TestOnePhaseCommitSettlesItsRecord(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	clock := s.cfg.Clock
+	commit := func(txn *kvpb.Transaction, key string) (*kvpb.BatchResponse, error) {
+		return s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Txn: txn, Timestamp: txn.ReadTimestamp, Requests: []kvpb.Request{
+			&kvpb.PutRequest{Key: []byte(key), Value: []byte("v"), Sequence: 1},
+			&kvpb.EndTxnRequest{Commit: true, LockSpans: []kvpb.Span{{Key: []byte(key)}}},
+		}})
+	}
+
+	// Past the timestamp cache's low water, which the lease set ahead of the clock: a
+	// one-phase commit pushed by it must refresh instead.
+	time.Sleep(2*clock.MaxOffset() + 100*time.Millisecond)
+	alive := pendingTxn(clock, 1, []byte("\x10a"))
+	if _, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Txn: alive, Requests: []kvpb.Request{&kvpb.HeartbeatTxnRequest{Now: clock.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	br, err := commit(alive, "\x10a")
+	if err != nil || !br.Responses[1].(*kvpb.EndTxnResponse).OnePhaseCommit {
+		t.Fatalf("one-phase commit: %v, %v", br, err)
+	}
+	if rec, err := readTxnRecord(s.db, alive.Key, alive.ID); err != nil || rec != nil {
+		t.Fatalf("record after a one-phase commit: %v, %v; want none", rec, err)
+	}
+	if got := get(t, s, "\x10a"); got != "v" {
+		t.Fatalf("\\x10a = %q after the commit", got)
+	}
+
+	aborted := pendingTxn(clock, 2, []byte("\x10b"))
+	if _, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Timestamp: clock.Now(), Requests: []kvpb.Request{
+		&kvpb.PushTxnRequest{Pushee: aborted.TxnMeta, Now: clock.Now(), Force: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = commit(aborted, "\x10b")
+	var retry *kvpb.TransactionRetryError
+	if !errors.As(err, &retry) || !retry.Aborted {
+		t.Fatalf("one-phase commit of an aborted transaction: %v, want it aborted", err)
+	}
+	if got := get(t, s, "\x10b"); got != "" {
+		t.Fatalf("the aborted transaction's write is there: %q", got)
+	}
+}
