@@ -746,6 +746,11 @@ func (ec *evalContext) pushTxn(t *kvpb.PushTxnRequest) (kvpb.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ft, ok := ec.r.finalized.get(t.Pushee.ID); rec == nil && ok {
+		rec = &kvpb.Transaction{TxnMeta: t.Pushee, Status: ft.status, IgnoredSeqNums: ft.ignored}
+		rec.WriteTimestamp = ft.ts
+		return &kvpb.PushTxnResponse{Pushee: rec}, nil
+	}
 	if rec == nil && ec.r.store.recordMayBeGone(&t.Pushee) {
 		// Its ABORTED record may have been collected: aborted it stays.
 		rec = recordGone(&kvpb.Transaction{TxnMeta: t.Pushee})

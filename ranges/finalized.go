@@ -27,6 +27,11 @@ type finalizedTxn struct {
 	ignored []mvcc.SeqRange
 }
 
+// The leaseholder of a transaction's record also remembers the transactions it saw finish
+// there, and so remove their records (or never write one): a push that met one of their
+// intents or locks before they finished, and reaches the record's range after, learns how
+// it ended instead of writing a PENDING record, which nothing would ever remove.
+
 // maxFinalizedTxns bounds the memory: an entry is needed only between a waiter's push and
 // its next evaluation.
 const maxFinalizedTxns = 1024
@@ -45,6 +50,14 @@ func (f *finalizedTxns) add(rec *kvpb.Transaction) {
 		delete(f.txns, f.order[0])
 		f.order = f.order[1:]
 	}
+}
+
+// get returns how transaction id ended, if it is known.
+func (f *finalizedTxns) get(id mvcc.TxnID) (finalizedTxn, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ft, ok := f.txns[id]
+	return ft, ok
 }
 
 // allKnown reports whether every intent's transaction is known to have finished.

@@ -720,6 +720,16 @@ func (r *Replica) afterWrite(ba *kvpb.BatchRequest, wrote bool) {
 			for _, sp := range t.LockSpans {
 				r.locks.released(sp, ba.Txn.ID)
 			}
+			if !t.Commit || len(t.InFlightWrites) == 0 {
+				// Finished: its record may be gone already (see finalizedTxns).
+				status := kvpb.Aborted
+				if t.Commit {
+					status = kvpb.Committed
+				}
+				r.finalized.add(&kvpb.Transaction{TxnMeta: ba.Txn.TxnMeta, Status: status, IgnoredSeqNums: ba.Txn.IgnoredSeqNums})
+			}
+		case *kvpb.RemoveTxnRecordRequest:
+			r.finalized.add(&kvpb.Transaction{TxnMeta: t.Txn, Status: t.Status})
 		case *kvpb.PushTxnRequest:
 			if wrote {
 				r.txnWait.recordChanged(t.Pushee.ID)

@@ -185,3 +185,45 @@ func TestOnePhaseCommitSettlesItsRecord(t *testing.T) {
 		t.Fatalf("the aborted transaction's write is there: %q", got)
 	}
 }
+
+// TestLatePushFindsTheTransactionFinished: a push that reaches the record's range after its
+// transaction finished there and left no record (a reader met its intent just before the
+// commit resolved it) is answered with how it ended, and writes no record. It used to
+// write a PENDING record, which nothing ever removed.
+func TestLatePushFindsTheTransactionFinished(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	clock := s.cfg.Clock
+	time.Sleep(2*clock.MaxOffset() + 100*time.Millisecond) // past the new lease's low water
+	for _, commit := range []bool{true, false} {
+		txn := pendingTxn(clock, 1, []byte("\x10k"))
+		if commit {
+			txn.ID[1] = 1
+		}
+		for _, req := range []kvpb.Request{
+			&kvpb.PutRequest{Key: txn.Key, Value: []byte("v"), Sequence: 1},
+			&kvpb.EndTxnRequest{Commit: commit, LockSpans: []kvpb.Span{{Key: txn.Key}}},
+		} {
+			if _, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Txn: txn, Timestamp: txn.ReadTimestamp, Requests: []kvpb.Request{req}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		br, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Timestamp: clock.Now(), Requests: []kvpb.Request{
+			&kvpb.PushTxnRequest{Pushee: txn.TxnMeta, Now: clock.Now(), PushTo: clock.Now()}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := kvpb.Aborted
+		if commit {
+			want = kvpb.Committed
+		}
+		if got := br.Responses[0].(*kvpb.PushTxnResponse).Pushee; got.Status != want || commit && got.WriteTimestamp != txn.WriteTimestamp {
+			t.Fatalf("late push (commit %t) answered %s at %s, want %s at %s", commit, got.Status, got.WriteTimestamp, want, txn.WriteTimestamp)
+		}
+		if rec, err := readTxnRecord(s.db, txn.Key, txn.ID); err != nil || rec != nil {
+			t.Fatalf("the late push (commit %t) left a record: %v, %v", commit, rec, err)
+		}
+	}
+}
