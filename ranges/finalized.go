@@ -15,6 +15,11 @@ import (
 // writes (see Replica.evaluateWrite). On a hot row each handover of the lock then costs one
 // round of consensus, not two. The holder's own coordinator resolves its intents too, as
 // before; whichever comes first does it, and the other finds nothing to do.
+//
+// The leaseholder of a transaction's record also remembers the transactions it saw finish
+// there, and so remove their records (or never write one): a push that met one of their
+// intents or locks before they finished, and reaches the record's range after, learns how
+// it ended instead of writing a PENDING record, which nothing would ever remove.
 type finalizedTxns struct {
 	mu    sync.Mutex
 	txns  map[mvcc.TxnID]finalizedTxn
@@ -26,11 +31,6 @@ type finalizedTxn struct {
 	ts      hlc.Timestamp // the commit timestamp
 	ignored []mvcc.SeqRange
 }
-
-// The leaseholder of a transaction's record also remembers the transactions it saw finish
-// there, and so remove their records (or never write one): a push that met one of their
-// intents or locks before they finished, and reaches the record's range after, learns how
-// it ended instead of writing a PENDING record, which nothing would ever remove.
 
 // maxFinalizedTxns bounds the memory: an entry is needed only between a waiter's push and
 // its next evaluation.
