@@ -141,10 +141,7 @@ func TestGCRemovesOldTxnRecords(t *testing.T) {
 // (its heartbeat wrote it) removes it; one whose record is ABORTED (a pusher aborted it over
 // a lock) cannot commit. The first kind of record used to stay PENDING for good.
 func TestOnePhaseCommitSettlesItsRecord(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s := openTestStore(t, t.TempDir())
-	defer s.Close()
+	ctx, s := storeForTxns(t)
 	clock := s.cfg.Clock
 	commit := func(txn *kvpb.Transaction, key string) (*kvpb.BatchResponse, error) {
 		return s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Txn: txn, Timestamp: txn.ReadTimestamp, Requests: []kvpb.Request{
@@ -153,9 +150,6 @@ func TestOnePhaseCommitSettlesItsRecord(t *testing.T) {
 		}})
 	}
 
-	// Past the timestamp cache's low water, which the lease set ahead of the clock: a
-	// one-phase commit pushed by it must refresh instead.
-	time.Sleep(2*clock.MaxOffset() + 100*time.Millisecond)
 	alive := pendingTxn(clock, 1, []byte("\x10a"))
 	if _, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Txn: alive, Requests: []kvpb.Request{&kvpb.HeartbeatTxnRequest{Now: clock.Now()}}}); err != nil {
 		t.Fatal(err)
@@ -191,12 +185,8 @@ func TestOnePhaseCommitSettlesItsRecord(t *testing.T) {
 // commit resolved it) is answered with how it ended, and writes no record. It used to
 // write a PENDING record, which nothing ever removed.
 func TestLatePushFindsTheTransactionFinished(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s := openTestStore(t, t.TempDir())
-	defer s.Close()
+	ctx, s := storeForTxns(t)
 	clock := s.cfg.Clock
-	time.Sleep(2*clock.MaxOffset() + 100*time.Millisecond) // past the new lease's low water
 	for _, commit := range []bool{true, false} {
 		txn := pendingTxn(clock, 1, []byte("\x10k"))
 		if commit {
@@ -226,4 +216,16 @@ func TestLatePushFindsTheTransactionFinished(t *testing.T) {
 			t.Fatalf("the late push (commit %t) left a record: %v, %v", commit, rec, err)
 		}
 	}
+}
+
+// storeForTxns opens a store whose transactions can start now: it waits out the timestamp
+// cache's low water, which the first lease sets ahead of the clock (a write below it is
+// pushed, and a one-phase commit so pushed must refresh instead).
+func storeForTxns(t *testing.T) (context.Context, *Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	s := openTestStore(t, t.TempDir())
+	t.Cleanup(func() { s.Close() })
+	time.Sleep(2*s.cfg.Clock.MaxOffset() + 100*time.Millisecond)
+	return ctx, s
 }
