@@ -119,6 +119,36 @@ func (s *Store) collectGarbage(ctx context.Context) error {
 			}
 			return fmt.Errorf("r%d: %w", d.RangeID, err)
 		}
+		s.settleOldRecords(ctx, d)
 	}
 	return nil
+}
+
+// settleTimeout bounds the settling of one abandoned transaction.
+const settleTimeout = 30 * time.Second
+
+// settleOldRecords hands the range's STAGING and COMMITTED records silent for TxnRecordTTL
+// to cfg.SettleTxnRecord: their coordinators died before finishing them (see
+// collectTxnRecords for the rest).
+func (s *Store) settleOldRecords(ctx context.Context, d *kvpb.RangeDescriptor) {
+	if s.cfg.SettleTxnRecord == nil {
+		return
+	}
+	cutoff := s.cfg.Clock.Now().Add(-int64(s.cfg.TxnRecordTTL))
+	old, err := scanTxnRecords(s.db, d, func(rec *kvpb.Transaction) bool {
+		return (rec.Status == kvpb.Staging || rec.Status == kvpb.Committed) && lastActive(rec).Less(cutoff)
+	})
+	if err != nil {
+		s.log.Warn("reading transaction records", "range", d.RangeID, "err", err)
+		return
+	}
+	for _, rec := range old {
+		// Bounded, so that an unavailable range does not hold up the collection of others.
+		sctx, cancel := context.WithTimeout(ctx, settleTimeout)
+		err := s.cfg.SettleTxnRecord(sctx, rec)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("settling an abandoned transaction", "txn", fmt.Sprintf("%x", rec.ID[:4]), "status", rec.Status, "err", err)
+		}
+	}
 }

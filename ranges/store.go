@@ -50,6 +50,11 @@ type StoreConfig struct {
 	// abandoned PENDING, stays after its last sign of life; garbage collection removes it
 	// then. Default DefaultTxnRecordTTL. See Store.recordMayBeGone.
 	TxnRecordTTL time.Duration
+	// SettleTxnRecord, if set, finishes what the dead coordinator of a transaction left
+	// undone: garbage collection calls it with each STAGING or COMMITTED record silent for
+	// TxnRecordTTL (such records may list intents nobody resolved), to recover the
+	// transaction, resolve its intents and remove the record, across ranges.
+	SettleTxnRecord func(ctx context.Context, rec *kvpb.Transaction) error
 	// GCProtected, if set, returns the oldest timestamp a live reader anywhere in the cluster
 	// reads at (zero: none): garbage collection keeps every version such a reader can see,
 	// even past the GC TTL.

@@ -70,30 +70,12 @@ func (s *Store) recordMayBeGone(meta *mvcc.TxnMeta) bool {
 // collectTxnRecords removes the records anchored on range d of transactions that ended
 // ABORTED or were left PENDING, with no sign of life since before cutoff, and returns how
 // many it removed. COMMITTED records may list intents nobody has resolved yet, and STAGING
-// ones need status recovery: they stay.
+// ones need status recovery: they stay, for Store.settleOldRecords.
 func collectTxnRecords(rw mvcc.ReadWriter, d *kvpb.RangeDescriptor, cutoff hlc.Timestamp) (int, error) {
-	sp := txnRecordSpan(d)
-	it, err := rw.NewIter(&pebble.IterOptions{
-		LowerBound: mvcc.EncodeKey(sp.Key, hlc.Timestamp{}),
-		UpperBound: mvcc.EncodeKey(sp.EndKey, hlc.Timestamp{}),
+	gone, err := scanTxnRecords(rw, d, func(rec *kvpb.Transaction) bool {
+		return (rec.Status == kvpb.Aborted || rec.Status == kvpb.Pending) && lastActive(rec).Less(cutoff)
 	})
 	if err != nil {
-		return 0, err
-	}
-	var gone []*kvpb.Transaction
-	for it.First(); it.Valid(); it.Next() {
-		rec, err := decodeTxnRecord(it.Value())
-		if err != nil {
-			err = fmt.Errorf("decoding transaction record at %q: %w", it.Key(), err)
-			_ = it.Close()
-			return 0, err
-		}
-		lastActive := rec.LastHeartbeat.Forward(rec.MinTimestamp).Forward(rec.WriteTimestamp)
-		if (rec.Status == kvpb.Aborted || rec.Status == kvpb.Pending) && lastActive.Less(cutoff) && d.ContainsKey(rec.Key) {
-			gone = append(gone, rec)
-		}
-	}
-	if err := it.Close(); err != nil {
 		return 0, err
 	}
 	for _, rec := range gone {
@@ -102,6 +84,36 @@ func collectTxnRecords(rw mvcc.ReadWriter, d *kvpb.RangeDescriptor, cutoff hlc.T
 		}
 	}
 	return len(gone), nil
+}
+
+// lastActive is the transaction's last sign of life its record shows.
+func lastActive(rec *kvpb.Transaction) hlc.Timestamp {
+	return rec.LastHeartbeat.Forward(rec.MinTimestamp).Forward(rec.WriteTimestamp)
+}
+
+// scanTxnRecords returns the records anchored on range d that match.
+func scanTxnRecords(r pebble.Reader, d *kvpb.RangeDescriptor, match func(*kvpb.Transaction) bool) ([]*kvpb.Transaction, error) {
+	sp := txnRecordSpan(d)
+	it, err := r.NewIter(&pebble.IterOptions{
+		LowerBound: mvcc.EncodeKey(sp.Key, hlc.Timestamp{}),
+		UpperBound: mvcc.EncodeKey(sp.EndKey, hlc.Timestamp{}),
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []*kvpb.Transaction
+	for it.First(); it.Valid(); it.Next() {
+		rec, err := decodeTxnRecord(it.Value())
+		if err != nil {
+			err = fmt.Errorf("decoding transaction record at %q: %w", it.Key(), err)
+			_ = it.Close()
+			return nil, err
+		}
+		if d.ContainsKey(rec.Key) && match(rec) {
+			out = append(out, rec)
+		}
+	}
+	return out, it.Close()
 }
 
 // txnRecordSpan holds the records anchored on range d, and perhaps a few more: an anchor

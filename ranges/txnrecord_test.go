@@ -61,15 +61,18 @@ func TestTxnRecordForms(t *testing.T) {
 }
 
 // TestGCRemovesOldTxnRecords: garbage collection removes the records of transactions aborted
-// or abandoned PENDING longer than TxnRecordTTL ago, and keeps the rest (COMMITTED records
-// may list unresolved intents; STAGING ones need recovery). Afterwards none of those
-// transactions gets a record again: a late commit, heartbeat or push finds them aborted.
+// or abandoned PENDING longer than TxnRecordTTL ago, and keeps the rest; old COMMITTED and
+// STAGING ones (which may list unresolved intents, or need recovery) go to SettleTxnRecord.
+// Afterwards none of the removed transactions gets a record again: a late commit,
+// heartbeat or push finds them aborted.
 func TestGCRemovesOldTxnRecords(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	clock := hlc.NewClock(nil, hlc.DefaultMaxOffset)
 	const ttl = time.Minute
-	s, err := OpenStore(ctx, StoreConfig{Dir: t.TempDir(), Clock: clock, TxnRecordTTL: ttl, GCInterval: time.Hour})
+	var settled []mvcc.TxnID // handed to SettleTxnRecord, whose coordinators died
+	settle := func(_ context.Context, rec *kvpb.Transaction) error { settled = append(settled, rec.ID); return nil }
+	s, err := OpenStore(ctx, StoreConfig{Dir: t.TempDir(), Clock: clock, TxnRecordTTL: ttl, GCInterval: time.Hour, SettleTxnRecord: settle})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +110,9 @@ func TestGCRemovesOldTxnRecords(t *testing.T) {
 		if got, err := readTxnRecord(s.db, rec.Key, rec.ID); err != nil || got == nil {
 			t.Fatalf("%s record of %x (heartbeat %s) after GC: %v, %v; want it kept", rec.Status, rec.ID[:1], rec.LastHeartbeat, got, err)
 		}
+	}
+	if want := []mvcc.TxnID{kept[0].ID, kept[1].ID}; !reflect.DeepEqual(settled, want) {
+		t.Fatalf("GC handed %v to be settled, want the old COMMITTED and STAGING records' %v", settled, want)
 	}
 
 	send := func(txn *kvpb.Transaction, req kvpb.Request) (kvpb.Response, error) {

@@ -322,6 +322,7 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 	}
 	scfg.GCProtected = n.gcProtected
 	scfg.GCTTL, scfg.GCInterval = n.cfg.GCTTL, n.cfg.GCInterval
+	scfg.SettleTxnRecord = n.settleTxnRecord
 	dscfg := txn.DistSenderConfig{NodeID: id.NodeID, Nodes: n.liveNodeIDs, Clock: n.clock}
 	if n.clustered() {
 		scfg.Transport = n.transport
@@ -696,4 +697,15 @@ func (n *Node) Stop() {
 			_ = n.dialer.Close()
 		}
 	})
+}
+
+// settleTxnRecord finishes an abandoned transaction for garbage collection (see
+// ranges.StoreConfig.SettleTxnRecord), once the node is ready.
+func (n *Node) settleTxnRecord(ctx context.Context, rec *kvpb.Transaction) error {
+	select {
+	case <-n.ready:
+		return n.db.SettleRecord(ctx, rec)
+	default:
+		return nil
+	}
 }

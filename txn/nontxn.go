@@ -62,3 +62,30 @@ func (db *DB) ClearRange(ctx context.Context, start, end []byte, threshold hlc.T
 		return nil
 	})
 }
+
+// SettleRecord finishes what the coordinator of an abandoned transaction left undone, from
+// the transaction's record (a STAGING or COMMITTED record that has been silent for long:
+// its coordinator died): a STAGING transaction is recovered (committed if every in-flight
+// write landed, else aborted), the intents the record lists are resolved, and the record is
+// removed. It is safe to run twice, or beside anyone else who does part of it.
+func (db *DB) SettleRecord(ctx context.Context, rec *kvpb.Transaction) error {
+	if rec.Status == kvpb.Staging {
+		resp, err := db.sendPointNonTxn(ctx, &kvpb.PushTxnRequest{Pushee: rec.TxnMeta, Now: db.clock.Now(), Force: true})
+		if err != nil {
+			return fmt.Errorf("recovering: %w", err)
+		}
+		rec = resp.(*kvpb.PushTxnResponse).Pushee
+	}
+	if !rec.Status.Finalized() {
+		return fmt.Errorf("the transaction is %s, not finished", rec.Status)
+	}
+	tmp := &Txn{db: db, proto: &kvpb.Transaction{}}
+	for _, sp := range rec.LockSpans {
+		res := &kvpb.ResolveIntentRequest{Span: sp, Txn: rec.TxnMeta, Status: rec.Status, CommitTS: rec.WriteTimestamp, IgnoredSeqNums: rec.IgnoredSeqNums}
+		if err := tmp.sendOneNonTxn(ctx, res, nil); err != nil {
+			return fmt.Errorf("resolving its intents in %s: %w", sp, err)
+		}
+	}
+	_, err := db.sendPointNonTxn(ctx, &kvpb.RemoveTxnRecordRequest{Txn: rec.TxnMeta, Status: rec.Status})
+	return err
+}

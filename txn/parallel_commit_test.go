@@ -547,3 +547,58 @@ func TestInFlightWriteWithLostAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestSettleAbandonedRecord: the record a coordinator left when it died after its commit
+// (before marking a staged record committed, or before resolving its intents elsewhere) is
+// settled by SettleRecord, which garbage collection calls for such records once they are
+// old: the transaction's writes are committed, no intent is left, and no record.
+func TestSettleAbandonedRecord(t *testing.T) {
+	db, s := newSplitDB(t)
+	txn.SetHoldLimit(db, time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A first commit, while the new range's lease may still push writes into the future
+	// (after which a commit is made the ordinary way, not staged).
+	warm := &txn.Batch{}
+	warm.Put(key("b"), []byte("v"))
+	warm.Put(key("x"), []byte("v"))
+	if err := db.NewTxn().CommitInBatch(ctx, warm); err != nil {
+		t.Fatal(err)
+	}
+	for i, staged := range []bool{true, false} {
+		db.SetParallelCommits(staged)
+		// The commit's background work waits for a release that never comes: its
+		// coordinator is as good as dead once the commit is acknowledged.
+		held, _ := txn.HoldBackground(ctx)
+		tx := db.NewTxn()
+		k := fmt.Sprint(i)
+		b := &txn.Batch{}
+		b.Put(key("b"+k), []byte("v")) // the record's range
+		b.Put(key("x"+k), []byte("v")) // the other
+		if err := tx.CommitInBatch(held, b); err != nil {
+			t.Fatal(err)
+		}
+		br, err := s.Send(ctx, &kvpb.BatchRequest{RangeID: 1, Requests: []kvpb.Request{&kvpb.QueryTxnRequest{Txn: txn.Meta(tx)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := br.Responses[0].(*kvpb.QueryTxnResponse).Txn
+		if rec == nil {
+			t.Fatalf("staged %t: no record left behind", staged)
+		}
+		if err := db.SettleRecord(ctx, rec); err != nil {
+			t.Fatalf("settling a %s record: %v", rec.Status, err)
+		}
+		if st := recordStatus(t, ctx, s, rec.TxnMeta); st != "none" {
+			t.Fatalf("settled a %s record: it is still there, %s", rec.Status, st)
+		}
+		if n := intentsLeft(t, s); n > 0 {
+			t.Fatalf("settled a %s record: %d intents left", rec.Status, n)
+		}
+		for _, k := range []string{"b" + k, "x" + k} {
+			if got := read(t, db, k); got != "v" {
+				t.Fatalf("settled a %s record: %s = %s, want v", rec.Status, k, got)
+			}
+		}
+	}
+}
