@@ -637,7 +637,7 @@ func (ec *evalContext) onePhaseCommit() (kvpb.Response, error) {
 		if rec.Status == kvpb.Aborted {
 			return nil, kvpb.AbortedError(rec)
 		}
-		if err := mvcc.DeleteUnversioned(ec.rw, keys.TxnRecordKey(ec.txn.Key, ec.txn.ID)); err != nil {
+		if err := deleteTxnRecord(ec.rw, &ec.txn.TxnMeta); err != nil {
 			return nil, err
 		}
 	}
@@ -661,7 +661,7 @@ func (ec *evalContext) finalize(txn *kvpb.Transaction, status kvpb.TxnStatus, lo
 		remote = append(remote, sp)
 	}
 	if len(remote) == 0 && !keep {
-		return nil, mvcc.DeleteUnversioned(ec.rw, keys.TxnRecordKey(txn.Key, txn.ID))
+		return nil, deleteTxnRecord(ec.rw, &txn.TxnMeta)
 	}
 	txn.Status = status
 	txn.LockSpans = remote
@@ -736,7 +736,7 @@ func (ec *evalContext) removeTxnRecord(t *kvpb.RemoveTxnRecordRequest) (kvpb.Res
 	if err != nil || rec == nil || rec.Status != t.Status {
 		return &kvpb.RemoveTxnRecordResponse{}, err
 	}
-	return &kvpb.RemoveTxnRecordResponse{Removed: true}, mvcc.DeleteUnversioned(ec.rw, keys.TxnRecordKey(t.Txn.Key, t.Txn.ID))
+	return &kvpb.RemoveTxnRecordResponse{Removed: true}, deleteTxnRecord(ec.rw, &t.Txn)
 }
 
 // pushTxn aborts a pending transaction that is abandoned (no heartbeat since ExpireBefore) or

@@ -50,6 +50,10 @@ func writeTxnRecord(w pebble.Writer, t *kvpb.Transaction) error {
 	return mvcc.PutUnversioned(w, keys.TxnRecordKey(t.Key, t.ID), b)
 }
 
+func deleteTxnRecord(w pebble.Writer, t *mvcc.TxnMeta) error {
+	return mvcc.DeleteUnversioned(w, keys.TxnRecordKey(t.Key, t.ID))
+}
+
 // Records of finished transactions are removed by their coordinators once the intents are
 // resolved (kvpb.RemoveTxnRecordRequest). Those of transactions aborted by others, or
 // abandoned, have nobody to remove them: garbage collection does, TxnRecordTTL after the
@@ -79,7 +83,7 @@ func collectTxnRecords(rw mvcc.ReadWriter, d *kvpb.RangeDescriptor, cutoff hlc.T
 		return 0, err
 	}
 	for _, rec := range gone {
-		if err := mvcc.DeleteUnversioned(rw, keys.TxnRecordKey(rec.Key, rec.ID)); err != nil {
+		if err := deleteTxnRecord(rw, &rec.TxnMeta); err != nil {
 			return 0, err
 		}
 	}
