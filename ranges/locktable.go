@@ -1,11 +1,14 @@
 package ranges
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/google/btree"
 
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/ranges/mvcc"
@@ -34,6 +37,12 @@ import (
 type lockTable struct {
 	mu    sync.Mutex
 	locks map[string]*keyLock
+	// ordered holds the entries of locks in key order, for the operations on a span (a
+	// scan's check, a ranged resolution, a split), which visit only the keys in it.
+	ordered *btree.BTreeG[*keyLock]
+	// from and to are the pivots of a walk through ordered (kept here so that a walk
+	// allocates none).
+	from, to keyLock
 	// unreplicated counts the keys that hold an unreplicated lock (bounded by
 	// maxUnreplicatedLocks).
 	unreplicated int
@@ -62,7 +71,37 @@ type lockWaiter struct {
 	wake chan struct{}
 }
 
-func newLockTable() *lockTable { return &lockTable{locks: make(map[string]*keyLock)} }
+func newLockTable() *lockTable {
+	return &lockTable{
+		locks:   make(map[string]*keyLock),
+		ordered: btree.NewG(16, func(a, b *keyLock) bool { return bytes.Compare(a.key, b.key) < 0 }),
+	}
+}
+
+// entry returns key's entry, made if there is none. Callers hold mu.
+func (lt *lockTable) entry(key []byte) *keyLock {
+	l := lt.locks[string(key)]
+	if l == nil {
+		l = &keyLock{key: key}
+		lt.locks[string(key)] = l
+		lt.ordered.ReplaceOrInsert(l)
+	}
+	return l
+}
+
+// visit calls f with the entries of the keys in sp, in key order, until f returns false. f
+// must not change the table. Callers hold mu.
+func (lt *lockTable) visit(sp kvpb.Span, f func(*keyLock) bool) {
+	if len(sp.EndKey) == 0 {
+		if l := lt.locks[string(sp.Key)]; l != nil {
+			f(l)
+		}
+		return
+	}
+	lt.from.key, lt.to.key = sp.Key, sp.EndKey
+	lt.ordered.AscendRange(&lt.from, &lt.to, f)
+	lt.from.key, lt.to.key = nil, nil
+}
 
 // wakeAll signals every waiter of l that the lock's state changed. Callers hold mu.
 func (l *keyLock) wakeAll() {
@@ -79,11 +118,7 @@ func (l *keyLock) wakeAll() {
 func (lt *lockTable) enqueue(key []byte, holder *mvcc.TxnMeta, txn mvcc.TxnID) *lockWaiter {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
-	l := lt.locks[string(key)]
-	if l == nil {
-		l = &keyLock{key: key}
-		lt.locks[string(key)] = l
-	}
+	l := lt.entry(key)
 	if holder != nil && !l.unreplicated {
 		// (An unreplicated lock in the table is the truth about the key: the holder the
 		// caller found may have released the key to it since.)
@@ -162,6 +197,7 @@ func (lt *lockTable) dropIfIdle(l *keyLock) bool {
 		return false
 	}
 	delete(lt.locks, string(l.key))
+	lt.ordered.Delete(l)
 	return true
 }
 
@@ -176,10 +212,7 @@ func (lt *lockTable) acquire(keys [][]byte, txn mvcc.TxnMeta) {
 			if lt.unreplicated >= maxUnreplicatedLocks {
 				return
 			}
-			if l == nil {
-				l = &keyLock{key: k}
-				lt.locks[string(k)] = l
-			}
+			l = lt.entry(k)
 			lt.unreplicated++
 		}
 		l.holder, l.held, l.unreplicated = txn, true, true
@@ -194,21 +227,16 @@ func (lt *lockTable) heldBy(sp kvpb.Span, txn mvcc.TxnID) (key []byte, holder mv
 	other := func(l *keyLock) bool {
 		return l.unreplicated && (l.holder.ID != txn || txn == mvcc.TxnID{})
 	}
-	if len(sp.EndKey) == 0 {
-		if l := lt.locks[string(sp.Key)]; l != nil && other(l) {
-			return l.key, l.holder, true
-		}
-		return nil, mvcc.TxnMeta{}, false
-	}
 	if lt.unreplicated == 0 {
 		return nil, mvcc.TxnMeta{}, false
 	}
-	for _, l := range lt.locks {
-		if other(l) && sp.Contains(l.key) {
-			return l.key, l.holder, true
+	lt.visit(sp, func(l *keyLock) bool {
+		if other(l) {
+			key, holder, ok = l.key, l.holder, true
 		}
-	}
-	return nil, mvcc.TxnMeta{}, false
+		return !ok
+	})
+	return key, holder, ok
 }
 
 // unreplicatedHeld reports whether txn holds an unreplicated lock on key.
@@ -251,10 +279,17 @@ func (lt *lockTable) unlock(l *keyLock) {
 func (lt *lockTable) forgetOutside(desc *kvpb.RangeDescriptor) {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
-	for _, l := range lt.locks {
-		if !desc.ContainsKey(l.key) {
-			lt.unlock(l)
-		}
+	var outside []*keyLock
+	collect := func(l *keyLock) bool {
+		outside = append(outside, l)
+		return true
+	}
+	lt.from.key, lt.to.key = desc.StartKey, desc.EndKey
+	lt.ordered.AscendLessThan(&lt.from, collect)
+	lt.ordered.AscendGreaterOrEqual(&lt.to, collect)
+	lt.from.key, lt.to.key = nil, nil
+	for _, l := range outside {
+		lt.unlock(l)
 	}
 }
 
@@ -263,21 +298,15 @@ func (lt *lockTable) forgetOutside(desc *kvpb.RangeDescriptor) {
 func (lt *lockTable) released(sp kvpb.Span, txn mvcc.TxnID) {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
-	release := func(l *keyLock) {
+	var mine []*keyLock
+	lt.visit(sp, func(l *keyLock) bool {
 		if l.held && l.holder.ID == txn {
-			lt.unlock(l)
+			mine = append(mine, l)
 		}
-	}
-	if len(sp.EndKey) == 0 {
-		if l := lt.locks[string(sp.Key)]; l != nil {
-			release(l)
-		}
-		return
-	}
-	for _, l := range lt.locks {
-		if sp.Contains(l.key) {
-			release(l)
-		}
+		return true
+	})
+	for _, l := range mine {
+		lt.unlock(l)
 	}
 }
 

@@ -1,8 +1,11 @@
 package ranges
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -283,5 +286,124 @@ func TestSplitLeavesNoLockBehind(t *testing.T) {
 	if r1.locks.unreplicatedHeld(moved, holder.ID) || !r1.locks.unreplicatedHeld(kept, holder.ID) {
 		t.Fatalf("after the split the left range holds the moved key's lock: %v, and the kept one's: %v",
 			r1.locks.unreplicatedHeld(moved, holder.ID), r1.locks.unreplicatedHeld(kept, holder.ID))
+	}
+}
+
+// TestLockTableSpanOps drives a lock table with random locks, waiters, releases and splits,
+// and checks after each step that its key order holds exactly the entries of its map, and
+// that a span's check finds what a walk of every entry finds: the first key of the span
+// locked by another transaction.
+func TestLockTableSpanOps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	key := func() []byte { return fmt.Appendf(nil, "k%02d", rng.IntN(40)) }
+	txn := func() mvcc.TxnMeta { return mvcc.TxnMeta{ID: mvcc.TxnID{byte(1 + rng.IntN(4))}} }
+	span := func() kvpb.Span {
+		a, b := key(), key()
+		if bytes.Compare(a, b) > 0 {
+			a, b = b, a
+		}
+		if rng.IntN(4) == 0 {
+			return kvpb.Span{Key: a}
+		}
+		return kvpb.Span{Key: a, EndKey: append(b, 0)}
+	}
+	lt := newLockTable()
+	var waiters []*lockWaiter
+	for step := 0; step < 5000; step++ {
+		switch op := rng.IntN(10); {
+		case op < 3:
+			lt.acquire([][]byte{key(), key()}, txn())
+		case op < 5:
+			holder := txn()
+			w := lt.enqueue(key(), &holder, txn().ID)
+			lt.next(w)
+			waiters = append(waiters, w)
+		case op < 6 && len(waiters) > 0:
+			i := rng.IntN(len(waiters))
+			lt.leave(waiters[i], nil)
+			waiters = slices.Delete(waiters, i, i+1)
+		case op < 9:
+			sp, id := span(), txn().ID
+			lt.released(sp, id)
+			for _, l := range lt.locks {
+				if sp.Contains(l.key) && l.held && l.holder.ID == id {
+					t.Fatalf("step %d: %s still held by %x after its release of %s", step, l.key, id[:1], sp)
+				}
+			}
+		default:
+			sp := span()
+			if len(sp.EndKey) == 0 {
+				sp.EndKey = append(sp.Key, 0)
+			}
+			desc := &kvpb.RangeDescriptor{StartKey: sp.Key, EndKey: sp.EndKey}
+			lt.forgetOutside(desc)
+			for _, l := range lt.locks {
+				if !desc.ContainsKey(l.key) && (l.held || l.unreplicated) {
+					t.Fatalf("step %d: %s kept its lock after a split to %s", step, l.key, sp)
+				}
+			}
+		}
+
+		var inMap, inOrder []string
+		for k := range lt.locks {
+			inMap = append(inMap, k)
+		}
+		slices.Sort(inMap)
+		lt.ordered.Ascend(func(l *keyLock) bool {
+			inOrder = append(inOrder, string(l.key))
+			return true
+		})
+		if !slices.Equal(inMap, inOrder) {
+			t.Fatalf("step %d: map %q, key order %q", step, inMap, inOrder)
+		}
+		sp, asker := span(), txn().ID
+		want := "free"
+		for _, k := range inMap {
+			if l := lt.locks[k]; l.unreplicated && l.holder.ID != asker && sp.Contains(l.key) {
+				want = fmt.Sprintf("%s by %x", k, l.holder.ID[:1])
+				break
+			}
+		}
+		got := "free"
+		if k, h, ok := lt.heldBy(sp, asker); ok {
+			got = fmt.Sprintf("%s by %x", k, h.ID[:1])
+		}
+		if got != want {
+			t.Fatalf("step %d: %s checked for %x: %s, want %s", step, sp, asker[:1], got, want)
+		}
+	}
+}
+
+// BenchmarkLockTableSpans measures the span operations of a lock table holding n
+// unreplicated locks of n/10 transactions: a scan's check of ten keys for another's lock, and
+// the release of one transaction's ten locks by its resolution's span (then re-acquired).
+func BenchmarkLockTableSpans(b *testing.B) {
+	for _, n := range []int{100, 10_000} {
+		lt := newLockTable()
+		key := func(i int) []byte { return fmt.Appendf(nil, "k%06d", i) }
+		owner := func(i int) mvcc.TxnMeta { return mvcc.TxnMeta{ID: mvcc.TxnID{1, byte(i / 10 >> 8), byte(i / 10)}} }
+		for i := 0; i < n; i++ {
+			lt.acquire([][]byte{key(i)}, owner(i))
+		}
+		b.Run(fmt.Sprintf("locks=%d/heldBy", n), func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				first := i * 10 % n
+				sp := kvpb.Span{Key: key(first), EndKey: key(first + 10)}
+				if _, _, ok := lt.heldBy(sp, owner(first).ID); ok {
+					b.Fatal("found another's lock in a transaction's own span")
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("locks=%d/released", n), func(b *testing.B) {
+			keys := make([][]byte, 10)
+			for i := 0; b.Loop(); i++ {
+				first := i * 10 % n
+				lt.released(kvpb.Span{Key: key(first), EndKey: key(first + 10)}, owner(first).ID)
+				for j := range keys {
+					keys[j] = key(first + j)
+				}
+				lt.acquire(keys, owner(first))
+			}
+		})
 	}
 }
