@@ -277,6 +277,20 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	return n, nil
 }
 
+// tempDir makes the directory in the store where statements that outgrow their memory budget
+// write (a sort's runs), empty. Their files are unlinked as soon as they are made, so only a
+// crash between the two leaves one, which this clears.
+func (n *Node) tempDir() (string, error) {
+	dir := filepath.Join(n.cfg.StoreDir, "temp")
+	if err := os.RemoveAll(dir); err != nil {
+		return "", fmt.Errorf("clearing the temporary directory: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("making the temporary directory: %w", err)
+	}
+	return dir, nil
+}
+
 // goBackground runs f until it returns or the node stops, logging its failure.
 func (n *Node) goBackground(what string, f func(ctx context.Context) error) {
 	n.wg.Add(1)
@@ -350,7 +364,11 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 		// its schema changes need not wait for leases.
 		cat.EnableLeases(n.db, n.clock, id.NodeID, n.log)
 	}
-	n.sql = sql.NewServer(sql.Config{DB: n.db, Catalog: cat, NodeID: id.NodeID, Logger: n.log, Admin: admin{n}})
+	tempDir, err := n.tempDir()
+	if err != nil {
+		return err
+	}
+	n.sql = sql.NewServer(sql.Config{DB: n.db, Catalog: cat, NodeID: id.NodeID, Logger: n.log, Admin: admin{n}, TempDir: tempDir})
 	if n.clustered() {
 		if err := n.startGossip(ctx); err != nil {
 			return err

@@ -28,7 +28,11 @@ func (p *analyzePlan) run(ctx context.Context, x *execCtx) (*result, error) {
 	lines := explainTree(p.inner.node, x.stats)
 	lines = append(lines,
 		fmt.Sprintf("rows returned: %d", rows.n),
-		fmt.Sprintf("peak memory: %s", formatBytes(x.mem.peak)),
+		fmt.Sprintf("peak memory: %s", formatBytes(x.mem.peak)))
+	if x.mem.spilled > 0 {
+		lines = append(lines, fmt.Sprintf("spilled to disk: %s", formatBytes(x.mem.spilled)))
+	}
+	lines = append(lines,
 		fmt.Sprintf("execution time: %.3f ms", float64(elapsed.Microseconds())/1000))
 	return &result{cols: p.columns(), rows: singleColumn(lines), tag: fmt.Sprintf("EXPLAIN %d", len(lines))}, nil
 }

@@ -3,6 +3,7 @@ package sql
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -271,36 +272,102 @@ func (n *sortNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	var rows [][]types.Datum
 	var held int64
 	defer func() { x.mem.shrink(held) }()
-	if keep >= 0 {
-		h := &rowHeap{cmp: cmp}
-		err := runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
-			if int64(h.Len()) < keep {
-				sz := rowSize(row)
-				if err := x.mem.grow(sz); err != nil {
-					return false, err
-				}
-				held += sz
-				heap.Push(h, row)
-			} else if keep > 0 && cmp(row, h.rows[0]) < 0 {
+
+	// Rows are held until the budget runs out; then the ones held are sorted and written to
+	// a temporary file as a run, their memory returned, and the next run begins. The runs
+	// are merged at the end. A top-k sort keeps only the rows that can make the cut, in a
+	// heap, unless even those do not fit: then it sorts everything the same way, and its
+	// consumer stops reading after the first k.
+	var spill *spillFile
+	defer func() {
+		if spill != nil {
+			x.mem.spill(spill.size) // the runs, and the merge passes' longer ones
+			_ = spill.close()
+		}
+	}()
+	spillRun := func() error {
+		if spill == nil {
+			var err error
+			if spill, err = newSpillFile(x.session.srv.cfg.TempDir); err != nil {
+				return err
+			}
+		}
+		slices.SortStableFunc(rows, cmp)
+		for _, row := range rows {
+			if err := spill.add(row); err != nil {
+				return err
+			}
+		}
+		if err := spill.endRun(); err != nil {
+			return err
+		}
+		clear(rows)
+		rows = rows[:0]
+		x.mem.shrink(held)
+		held = 0
+		return nil
+	}
+	topK := keep >= 0
+	h := &rowHeap{cmp: cmp}
+	err := runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
+		if topK && int64(h.Len()) >= keep {
+			if keep > 0 && cmp(row, h.rows[0]) < 0 {
 				h.rows[0] = row
 				heap.Fix(h, 0)
 			}
 			return true, nil
-		})
-		if err != nil {
-			return err
 		}
-		rows = h.rows
-	} else {
-		var err error
-		var bytes int64
-		rows, bytes, err = collect(ctx, x, n.input)
-		if err != nil {
-			return err
+		sz := rowSize(row)
+		over := x.mem.grow(sz)
+		if over != nil && topK {
+			topK, rows, h.rows = false, h.rows, nil
 		}
-		held = bytes
+		if over != nil && len(rows) > 0 {
+			if err := spillRun(); err != nil {
+				if errors.Is(err, errCannotSpill) {
+					return false, over
+				}
+				return false, err
+			}
+			over = x.mem.grow(sz)
+		}
+		if over != nil {
+			return false, over // not even one row fits
+		}
+		held += sz
+		if topK {
+			heap.Push(h, row)
+		} else {
+			rows = append(rows, row)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
-	slices.SortStableFunc(rows, cmp)
+	if topK {
+		rows = h.rows
+	}
+	if spill == nil {
+		slices.SortStableFunc(rows, cmp)
+		return emitAll(rows, emit)
+	}
+	if len(rows) > 0 {
+		if err := spillRun(); err != nil {
+			return err
+		}
+	}
+	emitted := 0
+	return spill.mergeRuns(cmp, func(row []types.Datum) (bool, error) {
+		if emitted++; emitted%1024 == 0 && ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return emit(row)
+	})
+}
+
+// emitAll emits rows until the consumer wants no more.
+func emitAll(rows [][]types.Datum, emit emitFn) error {
 	for _, row := range rows {
 		if more, err := emit(row); err != nil || !more {
 			return err

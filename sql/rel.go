@@ -80,6 +80,8 @@ func collect(ctx context.Context, x *execCtx, n relNode) (rows [][]types.Datum, 
 // exceed the budget fails with 53200 rather than taking the node's memory.
 type memAccount struct {
 	used, limit, peak int64
+	// spilled counts the bytes operators wrote to temporary files when the budget ran out.
+	spilled int64
 }
 
 // grow charges n bytes.
@@ -95,6 +97,13 @@ func (m *memAccount) grow(n int64) error {
 			WithHint("Add a LIMIT or a more selective WHERE clause, or raise statement_memory_limit.")
 	}
 	return nil
+}
+
+// spill records n bytes written to a temporary file.
+func (m *memAccount) spill(n int64) {
+	if m != nil {
+		m.spilled += n
+	}
 }
 
 // shrink returns n bytes.

@@ -29,6 +29,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// Admin splits and describes ranges; nil where the node cannot (SQL tests).
 	Admin Admin
+	// TempDir is where operators that outgrow statement_memory_limit write what they hold
+	// (a sort's sorted runs); empty: the system's temporary directory.
+	TempDir string
 }
 
 // Server creates SQL sessions on a node.

@@ -16,8 +16,9 @@ import (
 
 // TestResultsStream shows that a query's rows go to the client as they are produced: with
 // a statement memory budget far below the result's size, a query whose operators hold no
-// rows still returns every row (in both protocols), while one that must hold them (a sort,
-// a hash join's build side) fails with 53200 and leaves the session usable.
+// rows still returns every row (in both protocols), a sort continues on disk, and an operator
+// that must hold its rows and cannot spill (a hash join's build side) fails with 53200 and
+// leaves the session usable.
 func TestResultsStream(t *testing.T) {
 	ctx, conn := bigTableSession(t)
 	// About 3 MB of table rows and 40 MB of generated ones, against a 256 kB budget.
@@ -46,15 +47,33 @@ func TestResultsStream(t *testing.T) {
 			}
 		}
 	}
-	for _, q := range []string{
-		"SELECT id, pad FROM big ORDER BY pad, id",
-		"SELECT count(*) FROM big a JOIN big b ON a.pad = b.pad || ''",
-	} {
-		_, err := conn.Exec(ctx, q)
-		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || pe.Code != "53200" {
-			t.Fatalf("%s: got %v, want 53200", q, err)
+	// A sort spills to disk past the budget: every row comes back, in order.
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		rows, err := conn.Query(ctx, "SELECT id, pad FROM big ORDER BY pad, id DESC", mode)
+		if err != nil {
+			t.Fatal(err)
 		}
+		want := int64(20000)
+		for rows.Next() {
+			var id int64
+			var pad string
+			if err := rows.Scan(&id, &pad); err != nil {
+				t.Fatal(err)
+			}
+			if id != want {
+				t.Fatalf("sorted on disk (mode %v): id %d where %d was due", mode, id, want)
+			}
+			want--
+		}
+		if err := rows.Err(); err != nil || want != 0 {
+			t.Fatalf("sorted on disk (mode %v): %v, %d rows missing", mode, err, want)
+		}
+	}
+	// A hash join's build side does not spill yet.
+	_, err := conn.Exec(ctx, "SELECT count(*) FROM big a JOIN big b ON a.pad = b.pad || ''")
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "53200" {
+		t.Fatalf("hash join over budget: got %v, want 53200", err)
 	}
 	var count int64
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM big").Scan(&count); err != nil || count != 20000 {
@@ -311,5 +330,38 @@ func (c *rawConn) expect(want ...string) {
 		if got, _ := c.next(); got != w {
 			c.t.Fatalf("got %s, want %s", got, w)
 		}
+	}
+}
+
+// BenchmarkSortSpill sorts 200,000 generated rows (a number and 100 bytes of text) over
+// pgwire, within the default budget (in memory) and within 1 MB (on disk: more than 32 runs
+// of a few thousand rows, so merged in two passes).
+func BenchmarkSortSpill(b *testing.B) {
+	n := startNode(b)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, n.SQLURL("root"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, budget := range []string{"256MB", "1MB"} {
+		b.Run("budget="+budget, func(b *testing.B) {
+			if _, err := conn.Exec(ctx, "SET statement_memory_limit = '"+budget+"'"); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				rows, err := conn.Query(ctx, "SELECT g, repeat('x', 100) FROM generate_series(1, 200000) AS g ORDER BY g % 1000, g DESC")
+				if err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				for rows.Next() {
+					got++
+				}
+				if err := rows.Err(); err != nil || got != 200000 {
+					b.Fatalf("%d rows, %v", got, err)
+				}
+			}
+		})
 	}
 }

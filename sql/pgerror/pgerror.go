@@ -62,6 +62,8 @@ const (
 	CodeQueryCanceled              = "57014"
 	CodeAdminShutdown              = "57P01"
 	CodeOutOfMemory                = "53200"
+	CodeDiskFull                   = "53100"
+	CodeIOError                    = "58030"
 	CodeCardinalityViolation       = "21000"
 	CodeWindowingError             = "42P20"
 	CodeInvalidRecursion           = "42P19"

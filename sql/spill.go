@@ -1,0 +1,438 @@
+package sql
+
+import (
+	"bufio"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+
+	"github.com/meridiandb/meridian/sql/pgerror"
+	"github.com/meridiandb/meridian/sql/types"
+)
+
+// A sort that outgrows the statement's memory budget writes its rows to a temporary file as
+// sorted runs, and merges the runs when its input ends (an external merge sort). The file is
+// removed from its directory as soon as it is created, so that nothing is left behind
+// however the statement or the node ends; it lives until the sort closes it.
+
+// spillFanIn is the most runs merged at once: each holds a read buffer and a row in memory.
+// More runs are merged in passes, each writing longer runs, until this many remain.
+const spillFanIn = 32
+
+// spillReadBuffer is the read buffer of each run being merged.
+const spillReadBuffer = 32 << 10
+
+// errCannotSpill says that a row holds a value the spill encoding does not know; the
+// operator then fails as it would without a disk (53200).
+var errCannotSpill = errors.New("cannot spill")
+
+// spillFile is a temporary file of sorted runs.
+type spillFile struct {
+	f    *os.File
+	w    *bufio.Writer
+	size int64     // bytes written so far
+	runs []runSpan // the runs, in the order written
+	buf  []byte    // a row's encoding, reused
+	open int64     // where the run being written starts
+}
+
+// runSpan is where a run lies in its file.
+type runSpan struct{ off, len int64 }
+
+func newSpillFile(dir string) (*spillFile, error) {
+	f, err := os.CreateTemp(dir, "meridian-sort-*")
+	if err != nil {
+		return nil, spillIOError(err, "creating a temporary file for a sort in %s", dir)
+	}
+	// Unlinked at once: the space is freed when the file is closed, or the process ends.
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close()
+		return nil, spillIOError(err, "unlinking the sort's temporary file")
+	}
+	return &spillFile{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+func (s *spillFile) close() error { return s.f.Close() }
+
+// add appends row to the run being written.
+func (s *spillFile) add(row []types.Datum) error {
+	b := s.buf[:0]
+	b = binary.AppendUvarint(b, uint64(len(row)))
+	var err error
+	for _, d := range row {
+		if b, err = appendSpillDatum(b, d); err != nil {
+			return err
+		}
+	}
+	s.buf = b
+	var n [binary.MaxVarintLen64]byte
+	hdr := binary.PutUvarint(n[:], uint64(len(b)))
+	if _, err := s.w.Write(n[:hdr]); err != nil {
+		return spillIOError(err, "writing a sorted run")
+	}
+	if _, err := s.w.Write(b); err != nil {
+		return spillIOError(err, "writing a sorted run")
+	}
+	s.size += int64(hdr + len(b))
+	return nil
+}
+
+// endRun closes the run being written, and flushes it to the file.
+func (s *spillFile) endRun() error {
+	if err := s.w.Flush(); err != nil {
+		return spillIOError(err, "writing a sorted run")
+	}
+	if s.size > s.open {
+		s.runs = append(s.runs, runSpan{off: s.open, len: s.size - s.open})
+	}
+	s.open = s.size
+	return nil
+}
+
+// runReader reads the rows of one run back.
+type runReader struct {
+	r     *bufio.Reader
+	buf   []byte
+	order int // the run's place among those being merged
+}
+
+func (s *spillFile) reader(sp runSpan, order int) *runReader {
+	return &runReader{r: bufio.NewReaderSize(io.NewSectionReader(s.f, sp.off, sp.len), spillReadBuffer), order: order}
+}
+
+// next returns the run's next row, or nil at its end.
+func (rr *runReader) next() ([]types.Datum, error) {
+	n, err := binary.ReadUvarint(rr.r)
+	if err == io.EOF {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, spillIOError(err, "reading a sorted run")
+	}
+	if uint64(cap(rr.buf)) < n {
+		rr.buf = make([]byte, n)
+	}
+	b := rr.buf[:n]
+	if _, err := io.ReadFull(rr.r, b); err != nil {
+		return nil, spillIOError(err, "reading a sorted run")
+	}
+	cols, k := binary.Uvarint(b)
+	if k <= 0 || cols > uint64(len(b)) {
+		return nil, errCorruptSpill
+	}
+	b = b[k:]
+	row := make([]types.Datum, cols)
+	for i := range row {
+		var d types.Datum
+		if d, b, err = decodeSpillDatum(b); err != nil {
+			return nil, err
+		}
+		row[i] = d
+	}
+	return row, nil
+}
+
+// mergeRuns merges runs of s in order of cmp, calling emit with each row until it returns
+// false. Past spillFanIn runs, it first merges them in groups into longer runs, written at
+// the file's end, until few enough remain.
+func (s *spillFile) mergeRuns(cmp func(a, b []types.Datum) int, emit emitFn) error {
+	runs := s.runs
+	for len(runs) > spillFanIn {
+		var longer []runSpan
+		for len(runs) > 0 {
+			group := runs[:min(spillFanIn, len(runs))]
+			runs = runs[len(group):]
+			if err := s.merge(group, cmp, func(row []types.Datum) (bool, error) {
+				return true, s.add(row)
+			}); err != nil {
+				return err
+			}
+			start := s.open
+			if err := s.endRun(); err != nil {
+				return err
+			}
+			longer = append(longer, runSpan{off: start, len: s.open - start})
+		}
+		runs = longer
+	}
+	return s.merge(runs, cmp, emit)
+}
+
+// merge merges the given runs into emit.
+func (s *spillFile) merge(runs []runSpan, cmp func(a, b []types.Datum) int, emit emitFn) error {
+	h := &runHeap{cmp: cmp}
+	for i, sp := range runs {
+		rr := s.reader(sp, i)
+		row, err := rr.next()
+		if err != nil {
+			return err
+		}
+		if row != nil {
+			h.heads = append(h.heads, runHead{row: row, from: rr})
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		top := &h.heads[0]
+		if more, err := emit(top.row); err != nil || !more {
+			return err
+		}
+		row, err := top.from.next()
+		if err != nil {
+			return err
+		}
+		if row == nil {
+			heap.Pop(h)
+			continue
+		}
+		top.row = row
+		heap.Fix(h, 0)
+	}
+	return nil
+}
+
+type runHead struct {
+	row  []types.Datum
+	from *runReader
+}
+
+// runHeap orders the runs being merged by their next rows. Runs were written in input order
+// and a run's rows are in stable order, so ties go to the earlier run: the merge is stable
+// too, as the in-memory sort is.
+type runHeap struct {
+	heads []runHead
+	cmp   func(a, b []types.Datum) int
+}
+
+func (h *runHeap) Len() int { return len(h.heads) }
+func (h *runHeap) Less(i, j int) bool {
+	if c := h.cmp(h.heads[i].row, h.heads[j].row); c != 0 {
+		return c < 0
+	}
+	return h.heads[i].from.order < h.heads[j].from.order
+}
+func (h *runHeap) Swap(i, j int) { h.heads[i], h.heads[j] = h.heads[j], h.heads[i] }
+func (h *runHeap) Push(x any)    { h.heads = append(h.heads, x.(runHead)) }
+func (h *runHeap) Pop() any {
+	last := h.heads[len(h.heads)-1]
+	h.heads = h.heads[:len(h.heads)-1]
+	return last
+}
+
+var errCorruptSpill = pgerror.New(pgerror.CodeIOError, "a sort's temporary file is corrupt")
+
+// spillIOError classifies a failure of the temporary file as PostgreSQL does: 53100 when the
+// disk is full, 58030 otherwise.
+func spillIOError(err error, format string, args ...any) error {
+	code := pgerror.CodeIOError
+	if errors.Is(err, syscall.ENOSPC) {
+		code = pgerror.CodeDiskFull
+	}
+	return pgerror.Wrap(err, code, format, args...)
+}
+
+// The spill encoding of a value: a tag naming its Go type, then its payload. It is private
+// to one statement's temporary file, so it keeps exactly what the value is in memory
+// (nanoseconds of a time, an OID's name), unlike the stored row encoding.
+const (
+	spillNull byte = iota
+	spillFalse
+	spillTrue
+	spillInt
+	spillFloat
+	spillDecimal
+	spillString
+	spillBytes
+	spillTime
+	spillUUID
+	spillTimeOfDay
+	spillOid
+	spillInterval
+	spillJSON
+	spillArray
+	spillRecord
+)
+
+func appendSpillDatum(b []byte, d types.Datum) ([]byte, error) {
+	switch v := d.(type) {
+	case nil:
+		return append(b, spillNull), nil
+	case bool:
+		if v {
+			return append(b, spillTrue), nil
+		}
+		return append(b, spillFalse), nil
+	case int64:
+		return binary.AppendVarint(append(b, spillInt), v), nil
+	case float64:
+		return binary.BigEndian.AppendUint64(append(b, spillFloat), math.Float64bits(v)), nil
+	case *apd.Decimal:
+		return appendSpillBytes(append(b, spillDecimal), v.String()), nil
+	case string:
+		return appendSpillBytes(append(b, spillString), v), nil
+	case []byte:
+		return appendSpillBytes(append(b, spillBytes), string(v)), nil
+	case time.Time:
+		enc, err := v.MarshalBinary() // the instant to the nanosecond, and its zone's offset
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errCannotSpill, err)
+		}
+		return appendSpillBytes(append(b, spillTime), string(enc)), nil
+	case types.UUID:
+		return append(append(b, spillUUID), v[:]...), nil
+	case types.TimeOfDay:
+		return binary.AppendVarint(append(b, spillTimeOfDay), int64(v)), nil
+	case types.Oid:
+		b = binary.AppendUvarint(append(b, spillOid), uint64(v.ID))
+		return appendSpillBytes(b, v.Name), nil
+	case types.Interval:
+		b = binary.AppendVarint(append(b, spillInterval), int64(v.Months))
+		b = binary.AppendVarint(b, int64(v.Days))
+		return binary.AppendVarint(b, v.Micros), nil
+	case types.JSON:
+		return appendSpillBytes(append(b, spillJSON), string(types.AppendJSON(nil, v))), nil
+	case types.Array:
+		return appendSpillList(append(b, spillArray), v.Elems)
+	case types.Record:
+		return appendSpillList(append(b, spillRecord), v)
+	}
+	return nil, fmt.Errorf("%w: a value of %T", errCannotSpill, d)
+}
+
+func appendSpillBytes(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendSpillList(b []byte, elems []types.Datum) ([]byte, error) {
+	b = binary.AppendUvarint(b, uint64(len(elems)))
+	var err error
+	for _, e := range elems {
+		if b, err = appendSpillDatum(b, e); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func decodeSpillDatum(b []byte) (types.Datum, []byte, error) {
+	if len(b) == 0 {
+		return nil, nil, errCorruptSpill
+	}
+	tag, b := b[0], b[1:]
+	varint := func() (int64, bool) {
+		v, n := binary.Varint(b)
+		b = b[max(n, 0):]
+		return v, n > 0
+	}
+	uvarint := func() (uint64, bool) {
+		v, n := binary.Uvarint(b)
+		b = b[max(n, 0):]
+		return v, n > 0
+	}
+	str := func() (string, bool) {
+		n, ok := uvarint()
+		if !ok || n > uint64(len(b)) {
+			return "", false
+		}
+		s := string(b[:n])
+		b = b[n:]
+		return s, true
+	}
+	list := func() ([]types.Datum, bool) {
+		n, ok := uvarint()
+		if !ok || n > uint64(len(b)) { // each element takes at least a byte
+			return nil, false
+		}
+		elems := make([]types.Datum, n)
+		for i := range elems {
+			var err error
+			if elems[i], b, err = decodeSpillDatum(b); err != nil {
+				return nil, false
+			}
+		}
+		return elems, true
+	}
+	var d types.Datum
+	ok := true
+	switch tag {
+	case spillNull:
+	case spillFalse:
+		d = false
+	case spillTrue:
+		d = true
+	case spillInt:
+		var v int64
+		v, ok = varint()
+		d = v
+	case spillFloat:
+		if ok = len(b) >= 8; ok {
+			d, b = math.Float64frombits(binary.BigEndian.Uint64(b)), b[8:]
+		}
+	case spillDecimal:
+		var s string
+		if s, ok = str(); ok {
+			dec, _, err := apd.NewFromString(s)
+			d, ok = dec, err == nil
+		}
+	case spillString:
+		d, ok = str()
+	case spillBytes:
+		var s string
+		s, ok = str()
+		d = []byte(s)
+	case spillTime:
+		var enc string
+		if enc, ok = str(); ok {
+			var t time.Time
+			ok = t.UnmarshalBinary([]byte(enc)) == nil
+			d = t
+		}
+	case spillUUID:
+		var u types.UUID
+		if ok = len(b) >= len(u); ok {
+			copy(u[:], b)
+			d, b = u, b[len(u):]
+		}
+	case spillTimeOfDay:
+		var v int64
+		v, ok = varint()
+		d = types.TimeOfDay(v)
+	case spillOid:
+		id, ok1 := uvarint()
+		name, ok2 := str()
+		d, ok = types.Oid{ID: uint32(id), Name: name}, ok1 && ok2 && id <= math.MaxUint32
+	case spillInterval:
+		months, ok1 := varint()
+		days, ok2 := varint()
+		micros, ok3 := varint()
+		d, ok = types.Interval{Months: int32(months), Days: int32(days), Micros: micros}, ok1 && ok2 && ok3
+	case spillJSON:
+		var s string
+		if s, ok = str(); ok {
+			j, err := types.ParseJSON(s)
+			d, ok = j, err == nil
+		}
+	case spillArray:
+		var elems []types.Datum
+		elems, ok = list()
+		d = types.Array{Elems: elems}
+	case spillRecord:
+		var elems []types.Datum
+		elems, ok = list()
+		d = types.Record(elems)
+	default:
+		ok = false
+	}
+	if !ok {
+		return nil, nil, errCorruptSpill
+	}
+	return d, b, nil
+}
