@@ -2,12 +2,15 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/maphash"
 	"iter"
 	"strings"
 
 	"github.com/meridiandb/meridian/ranges/kvpb"
 	"github.com/meridiandb/meridian/sql/catalog"
+	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/sql/rowenc"
 	"github.com/meridiandb/meridian/sql/types"
 	"github.com/meridiandb/meridian/txn"
@@ -102,10 +105,14 @@ func (j *joinSpec) details() []string {
 	return d
 }
 
-// matchHeld joins the left input against right rows held in memory: for each left row,
-// the right rows candidates names (nil: every one) that pass the residual condition, then
-// the unmatched rows of the sides the join keeps, NULL-extended.
-func (j *joinSpec) matchHeld(ctx context.Context, x *execCtx, rights [][]types.Datum, candidates func(l []types.Datum) ([]int, error), emit emitFn) error {
+// matchHeld joins the left rows (the left input's, or those left gives when it is not nil)
+// against right rows held in memory: for each left row, the right rows candidates names
+// (nil: every one) that pass the residual condition, then the unmatched rows of the sides
+// the join keeps, NULL-extended.
+func (j *joinSpec) matchHeld(ctx context.Context, x *execCtx, left func(emitFn) error, rights [][]types.Datum, candidates func(l []types.Datum) ([]int, error), emit emitFn) error {
+	if left == nil {
+		left = func(f emitFn) error { return runNode(ctx, x, j.left, f) }
+	}
 	var matched []bool
 	if j.kind.keepsRight() {
 		matched = make([]bool, len(rights))
@@ -124,7 +131,7 @@ func (j *joinSpec) matchHeld(ctx context.Context, x *execCtx, rights [][]types.D
 		stopped = stopped || !more || err != nil
 		return true, err
 	}
-	err := runNode(ctx, x, j.left, func(l []types.Datum) (bool, error) {
+	err := left(func(l []types.Datum) (bool, error) {
 		found := false
 		if candidates == nil {
 			for i := range rights {
@@ -168,22 +175,102 @@ func (j *joinSpec) matchHeld(ctx context.Context, x *execCtx, rights [][]types.D
 }
 
 // hashJoinNode builds a hash table of the right input on its keys and streams the left
-// input through it. Right rows are held in memory, charged to the statement's budget.
+// input through it. Right rows are held in memory, charged to the statement's budget; when
+// they outgrow it, the join partitions both inputs to disk by the hash of their keys and
+// joins one partition at a time (a grace hash join).
 type hashJoinNode struct{ joinSpec }
+
+// joinPartitions is how many partitions a hash join that outgrows its budget splits its
+// inputs into: it then handles a right input of up to about this many budgets.
+const joinPartitions = 32
 
 func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	ec := x.ec
 	typs := n.keyTypes()
-	rights, held, err := collect(ctx, x, n.right)
-	if err != nil {
-		return err
-	}
-	defer x.mem.shrink(held)
-	table := map[string][]int{}
 	vals := make([]types.Datum, len(typs))
 	var key []byte
+	// partitionOf is the partition of a row of the given side: NULL keys, which match
+	// nothing, go to the first.
+	seed := maphash.MakeSeed()
+	partitionOf := func(exprs []*scalar, row []types.Datum) (int, error) {
+		var ok bool
+		var err error
+		if key, ok, err = keyOf(ec, exprs, typs, row, key, vals); err != nil || !ok {
+			return 0, err
+		}
+		return int(maphash.Bytes(seed, key) % joinPartitions), nil
+	}
+
+	var (
+		rights [][]types.Datum
+		held   int64
+		parts  *partitionFile // the right input's, once it outgrew the budget
+	)
+	defer func() {
+		x.mem.shrink(held)
+		if parts != nil {
+			x.mem.spill(parts.size)
+			_ = parts.close()
+		}
+	}()
+	err := runNode(ctx, x, n.right, func(r []types.Datum) (bool, error) {
+		if parts == nil {
+			sz := rowSize(r)
+			over := x.mem.grow(sz)
+			if over == nil {
+				held += sz
+				rights = append(rights, r)
+				return true, nil
+			}
+			var err error
+			if parts, err = newPartitionFile(x.session.srv.cfg.TempDir, joinPartitions); err != nil {
+				return false, err
+			}
+			for _, row := range append(rights, r) {
+				p, err := partitionOf(n.rightKeys, row)
+				if err != nil {
+					return false, err
+				}
+				if err := parts.add(p, row); err != nil {
+					if errors.Is(err, errCannotSpill) {
+						return false, over
+					}
+					return false, err
+				}
+			}
+			clear(rights)
+			rights = nil
+			x.mem.shrink(held)
+			held = 0
+			return true, nil
+		}
+		p, err := partitionOf(n.rightKeys, r)
+		if err != nil {
+			return false, err
+		}
+		return true, parts.add(p, r)
+	})
+	if err == nil && parts != nil {
+		err = n.runPartitioned(ctx, x, parts, partitionOf, emit)
+	} else if err == nil {
+		err = n.joinHeld(ctx, x, nil, rights, emit)
+	}
+	if errors.Is(err, errCannotSpill) {
+		return pgerror.Wrap(err, pgerror.CodeOutOfMemory, "memory budget exceeded, and a hash join's rows could not be written to disk")
+	}
+	return err
+}
+
+// joinHeld hashes rights, held in memory, on their keys, and joins the left rows against
+// them (see matchHeld).
+func (n *hashJoinNode) joinHeld(ctx context.Context, x *execCtx, left func(emitFn) error, rights [][]types.Datum, emit emitFn) error {
+	ec, typs := x.ec, n.keyTypes()
+	vals := make([]types.Datum, len(typs))
+	var key []byte
+	table := map[string][]int{}
 	for i, r := range rights {
 		var ok bool
+		var err error
 		if key, ok, err = keyOf(ec, n.rightKeys, typs, r, key, vals); err != nil {
 			return err
 		}
@@ -191,7 +278,7 @@ func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 			table[string(key)] = append(table[string(key)], i)
 		}
 	}
-	return n.matchHeld(ctx, x, rights, func(l []types.Datum) ([]int, error) {
+	return n.matchHeld(ctx, x, left, rights, func(l []types.Datum) ([]int, error) {
 		var ok bool
 		var err error
 		if key, ok, err = keyOf(ec, n.leftKeys, typs, l, key, vals); err != nil || !ok {
@@ -199,6 +286,74 @@ func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		}
 		return table[string(key)], nil
 	}, emit)
+}
+
+// runPartitioned finishes a hash join whose right input went to disk, partitioned: it
+// partitions the left input the same way, then joins each partition's left rows against
+// its right rows, held in memory. Rows with equal keys share a partition, and every row is
+// in exactly one, so each partition's join, unmatched rows included, is its share of the
+// whole.
+func (n *hashJoinNode) runPartitioned(ctx context.Context, x *execCtx, rightParts *partitionFile,
+	partitionOf func([]*scalar, []types.Datum) (int, error), emit emitFn) error {
+	if err := rightParts.finish(); err != nil {
+		return err
+	}
+	leftParts, err := newPartitionFile(x.session.srv.cfg.TempDir, joinPartitions)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		x.mem.spill(leftParts.size)
+		_ = leftParts.close()
+	}()
+	err = runNode(ctx, x, n.left, func(l []types.Datum) (bool, error) {
+		p, err := partitionOf(n.leftKeys, l)
+		if err != nil {
+			return false, err
+		}
+		return true, leftParts.add(p, l)
+	})
+	if err != nil {
+		return err
+	}
+	if err := leftParts.finish(); err != nil {
+		return err
+	}
+
+	stopped := false
+	emitTo := func(row []types.Datum) (bool, error) {
+		more, err := emit(row)
+		stopped = stopped || !more
+		return more, err
+	}
+	for p := range joinPartitions {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var rights [][]types.Datum
+		var held int64
+		err := rightParts.rows(p, func(r []types.Datum) (bool, error) {
+			sz := rowSize(r)
+			if err := x.mem.grow(sz); err != nil {
+				var pe *pgerror.Error
+				if errors.As(err, &pe) {
+					err = pe.WithDetail(fmt.Sprintf("The join's right input was split into %d partitions on disk, and one of them alone exceeds the budget.", joinPartitions))
+				}
+				return false, err
+			}
+			held += sz
+			rights = append(rights, r)
+			return true, nil
+		})
+		if err == nil {
+			err = n.joinHeld(ctx, x, func(f emitFn) error { return leftParts.rows(p, f) }, rights, emitTo)
+		}
+		x.mem.shrink(held)
+		if err != nil || stopped {
+			return err
+		}
+	}
+	return nil
 }
 
 func (n *hashJoinNode) describe() nodeDesc {
@@ -215,7 +370,7 @@ func (n *nestedLoopJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) e
 		return err
 	}
 	defer x.mem.shrink(held)
-	return n.matchHeld(ctx, x, rights, nil, emit)
+	return n.matchHeld(ctx, x, nil, rights, nil, emit)
 }
 
 func (n *nestedLoopJoinNode) describe() nodeDesc {

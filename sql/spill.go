@@ -64,25 +64,55 @@ func (s *spillFile) close() error { return s.f.Close() }
 
 // add appends row to the run being written.
 func (s *spillFile) add(row []types.Datum) error {
-	b := s.buf[:0]
+	b, err := appendSpillRow(s.buf[:0], row)
+	if err != nil {
+		return err
+	}
+	s.buf = b
+	if _, err := s.w.Write(b); err != nil {
+		return spillIOError(err, "writing a sorted run")
+	}
+	s.size += int64(len(b))
+	return nil
+}
+
+// appendSpillRow appends row's encoding: its length, the number of values, and each value.
+func appendSpillRow(b []byte, row []types.Datum) ([]byte, error) {
+	start := len(b)
 	b = binary.AppendUvarint(b, uint64(len(row)))
 	var err error
 	for _, d := range row {
 		if b, err = appendSpillDatum(b, d); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	s.buf = b
+	// The length goes in front; rows are short next to the copy this costs.
 	var n [binary.MaxVarintLen64]byte
-	hdr := binary.PutUvarint(n[:], uint64(len(b)))
-	if _, err := s.w.Write(n[:hdr]); err != nil {
-		return spillIOError(err, "writing a sorted run")
+	hdr := binary.PutUvarint(n[:], uint64(len(b)-start))
+	b = append(b, n[:hdr]...)
+	copy(b[start+hdr:], b[start:len(b)-hdr])
+	copy(b[start:], n[:hdr])
+	return b, nil
+}
+
+// decodeSpillRow decodes a row's values (after its length).
+func decodeSpillRow(b []byte) ([]types.Datum, error) {
+	cols, k := binary.Uvarint(b)
+	if k <= 0 || cols > uint64(len(b)) {
+		return nil, errCorruptSpill
 	}
-	if _, err := s.w.Write(b); err != nil {
-		return spillIOError(err, "writing a sorted run")
+	b = b[k:]
+	row := make([]types.Datum, cols)
+	for i := range row {
+		var err error
+		if row[i], b, err = decodeSpillDatum(b); err != nil {
+			return nil, err
+		}
 	}
-	s.size += int64(hdr + len(b))
-	return nil
+	if len(b) != 0 {
+		return nil, errCorruptSpill
+	}
+	return row, nil
 }
 
 // endRun closes the run being written, and flushes it to the file.
@@ -124,20 +154,7 @@ func (rr *runReader) next() ([]types.Datum, error) {
 	if _, err := io.ReadFull(rr.r, b); err != nil {
 		return nil, spillIOError(err, "reading a sorted run")
 	}
-	cols, k := binary.Uvarint(b)
-	if k <= 0 || cols > uint64(len(b)) {
-		return nil, errCorruptSpill
-	}
-	b = b[k:]
-	row := make([]types.Datum, cols)
-	for i := range row {
-		var d types.Datum
-		if d, b, err = decodeSpillDatum(b); err != nil {
-			return nil, err
-		}
-		row[i] = d
-	}
-	return row, nil
+	return decodeSpillRow(b)
 }
 
 // mergeRuns merges runs of s in order of cmp, calling emit with each row until it returns
@@ -435,4 +452,100 @@ func decodeSpillDatum(b []byte) (types.Datum, []byte, error) {
 		return nil, nil, errCorruptSpill
 	}
 	return d, b, nil
+}
+
+// partitionFile holds rows split into partitions (a hash join's, by the hash of the join
+// key), in one temporary file: each partition's rows are gathered in a small buffer and
+// written as a chunk when it fills, so a partition is read back chunk by chunk, in the order
+// its rows came.
+type partitionFile struct {
+	f      *os.File
+	size   int64
+	bufs   [][]byte    // per partition: rows not yet written
+	chunks [][]runSpan // per partition: where its written rows lie
+}
+
+// partitionChunk is the size at which a partition's buffered rows are written.
+const partitionChunk = 16 << 10
+
+func newPartitionFile(dir string, partitions int) (*partitionFile, error) {
+	f, err := os.CreateTemp(dir, "meridian-join-*")
+	if err != nil {
+		return nil, spillIOError(err, "creating a temporary file for a join in %s", dir)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close()
+		return nil, spillIOError(err, "unlinking the join's temporary file")
+	}
+	return &partitionFile{f: f, bufs: make([][]byte, partitions), chunks: make([][]runSpan, partitions)}, nil
+}
+
+func (p *partitionFile) close() error { return p.f.Close() }
+
+// add puts row in partition part.
+func (p *partitionFile) add(part int, row []types.Datum) error {
+	b, err := appendSpillRow(p.bufs[part], row)
+	if err != nil {
+		return err
+	}
+	p.bufs[part] = b
+	if len(b) >= partitionChunk {
+		return p.flush(part)
+	}
+	return nil
+}
+
+func (p *partitionFile) flush(part int) error {
+	b := p.bufs[part]
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := p.f.WriteAt(b, p.size); err != nil {
+		return spillIOError(err, "writing a join partition")
+	}
+	p.chunks[part] = append(p.chunks[part], runSpan{off: p.size, len: int64(len(b))})
+	p.size += int64(len(b))
+	p.bufs[part] = b[:0]
+	return nil
+}
+
+// finish writes what every partition still buffers, and frees the buffers.
+func (p *partitionFile) finish() error {
+	for part := range p.bufs {
+		if err := p.flush(part); err != nil {
+			return err
+		}
+		p.bufs[part] = nil
+	}
+	return nil
+}
+
+// rows calls emit with the rows of partition part, in the order they were added, until it
+// returns false.
+func (p *partitionFile) rows(part int, emit emitFn) error {
+	var buf []byte
+	for _, c := range p.chunks[part] {
+		if int64(cap(buf)) < c.len {
+			buf = make([]byte, c.len)
+		}
+		b := buf[:c.len]
+		if _, err := p.f.ReadAt(b, c.off); err != nil {
+			return spillIOError(err, "reading a join partition")
+		}
+		for len(b) > 0 {
+			n, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < n {
+				return errCorruptSpill
+			}
+			row, err := decodeSpillRow(b[k : k+int(n)])
+			if err != nil {
+				return err
+			}
+			b = b[k+int(n):]
+			if more, err := emit(row); err != nil || !more {
+				return err
+			}
+		}
+	}
+	return nil
 }
