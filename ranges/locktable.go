@@ -82,7 +82,8 @@ func newLockTable() *lockTable {
 func (lt *lockTable) entry(key []byte) *keyLock {
 	l := lt.locks[string(key)]
 	if l == nil {
-		l = &keyLock{key: key}
+		// A copy: the key orders the entry in ordered, and the caller's slice may be reused.
+		l = &keyLock{key: bytes.Clone(key)}
 		lt.locks[string(key)] = l
 		lt.ordered.ReplaceOrInsert(l)
 	}
@@ -237,6 +238,14 @@ func (lt *lockTable) heldBy(sp kvpb.Span, txn mvcc.TxnID) (key []byte, holder mv
 		return !ok
 	})
 	return key, holder, ok
+}
+
+// HoldsUnreplicatedLocks reports whether the range's lock table holds locks that live only
+// on this leaseholder, which a lease transfer would lose.
+func (r *Replica) HoldsUnreplicatedLocks() bool {
+	r.locks.mu.Lock()
+	defer r.locks.mu.Unlock()
+	return r.locks.unreplicated > 0
 }
 
 // unreplicatedHeld reports whether txn holds an unreplicated lock on key.

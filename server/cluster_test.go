@@ -737,6 +737,56 @@ func TestLeasesBalance(t *testing.T) {
 	t.Logf("leases after balancing: %d %d %d", leases(nodes[0]), leases(nodes[1]), leases(nodes[2]))
 }
 
+// TestLeaseMoveWaitsForLocks: the move of a lease to even out leases waits while the range
+// holds unreplicated locks (a transfer would lose them), up to leaseMoveDeferral, and goes
+// once they are released.
+func TestLeaseMoveWaitsForLocks(t *testing.T) {
+	nd := startTestNode(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn := connect(t, nd)
+	for _, stmt := range []string{"CREATE TABLE t (k INT PRIMARY KEY, v INT)", "INSERT INTO t VALUES (1, 1)"} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT v FROM t WHERE k = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	var locked *ranges.Replica
+	var lockedID uint64
+	for _, d := range nd.store.Descriptors() {
+		if r := nd.store.Replica(d.RangeID); r != nil && r.HoldsUnreplicatedLocks() {
+			locked, lockedID = r, d.RangeID
+		}
+	}
+	if locked == nil {
+		t.Fatal("no range holds the FOR UPDATE lock")
+	}
+	if !nd.deferLeaseMove(locked, lockedID) || !nd.deferLeaseMove(locked, lockedID) {
+		t.Fatal("the lease move of a range holding a lock was not put off")
+	}
+	nd.leaseMoveDeferred[lockedID] = time.Now().Add(-leaseMoveDeferral)
+	if nd.deferLeaseMove(locked, lockedID) {
+		t.Fatalf("the lease move was still put off after %s", leaseMoveDeferral)
+	}
+	if !nd.deferLeaseMove(locked, lockedID) {
+		t.Fatal("a new wait did not start while the lock is still held")
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the lock to be released", func() bool { return !locked.HoldsUnreplicatedLocks() })
+	if nd.deferLeaseMove(locked, lockedID) {
+		t.Fatal("the lease move was put off with no lock held")
+	}
+}
+
 // fillBlobs inserts rows rows of about 1 KiB into table blobs (k INT PRIMARY KEY, v TEXT),
 // which splits by size (with a small kv.range_max_bytes) into at least four ranges, and
 // returns a function counting the table's ranges.

@@ -156,6 +156,9 @@ type Node struct {
 	startedAt time.Time
 	// heartbeatsPaused stops liveness heartbeats (tests of a node that cannot heartbeat).
 	heartbeatsPaused atomic.Bool
+	// leaseMoveDeferred is when a lease move to even out leases was first put off for the
+	// range's unreplicated locks (replicate loop only; see deferLeaseMove).
+	leaseMoveDeferred map[uint64]time.Time
 	// removedSince is when each replica was first seen removed (replicate loop only).
 	removedSince map[uint64]time.Time
 	tagsMu       sync.Mutex

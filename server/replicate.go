@@ -57,6 +57,9 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 			})
 			if a.Kind == placement.None && !rebalanced && leaseMoves < maxLeaseMovesPerPass {
 				if target, ok := placement.LeaseTarget(replicas, n.NodeID(), nodes); ok {
+					if n.deferLeaseMove(r, d.RangeID) {
+						continue
+					}
 					tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 					err := r.TransferLease(tctx, target)
 					cancel()
@@ -164,6 +167,35 @@ func (n *Node) collectRemovedReplicas(ctx context.Context) {
 		delete(seen, d.RangeID)
 	}
 	n.removedSince = seen
+}
+
+// leaseMoveDeferral bounds how long a lease move that would even out leases waits for the
+// range's unreplicated locks to go.
+const leaseMoveDeferral = 30 * time.Second
+
+// deferLeaseMove reports whether the move of r's lease to even out leases should wait: a
+// transfer loses the locks that live only on the leaseholder, so their transactions could be
+// overtaken by a writer they had queued ahead of (and one of them then restart). Locks last
+// as long as their transactions, so the move waits for a pass that finds none, up to
+// leaseMoveDeferral, after which a range always busy with locks is moved anyway.
+func (n *Node) deferLeaseMove(r *ranges.Replica, rangeID uint64) bool {
+	if !r.HoldsUnreplicatedLocks() {
+		delete(n.leaseMoveDeferred, rangeID)
+		return false
+	}
+	if n.leaseMoveDeferred == nil {
+		n.leaseMoveDeferred = make(map[uint64]time.Time)
+	}
+	since, ok := n.leaseMoveDeferred[rangeID]
+	if !ok {
+		n.leaseMoveDeferred[rangeID] = time.Now()
+		return true
+	}
+	if time.Since(since) < leaseMoveDeferral {
+		return true
+	}
+	delete(n.leaseMoveDeferred, rangeID)
+	return false
 }
 
 // maxLeaseMovesPerPass bounds the leases a node hands over per pass to even out leases

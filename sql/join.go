@@ -180,10 +180,6 @@ func (j *joinSpec) matchHeld(ctx context.Context, x *execCtx, left func(emitFn) 
 // joins one partition at a time (a grace hash join).
 type hashJoinNode struct{ joinSpec }
 
-// joinPartitions is how many partitions a hash join that outgrows its budget splits its
-// inputs into: it then handles a right input of up to about this many budgets.
-const joinPartitions = 32
-
 func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	ec := x.ec
 	typs := n.keyTypes()
@@ -198,7 +194,7 @@ func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		if key, ok, err = keyOf(ec, exprs, typs, row, key, vals); err != nil || !ok {
 			return 0, err
 		}
-		return int(maphash.Bytes(seed, key) % joinPartitions), nil
+		return int(maphash.Bytes(seed, key) % spillPartitions), nil
 	}
 
 	var (
@@ -216,14 +212,14 @@ func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	err := runNode(ctx, x, n.right, func(r []types.Datum) (bool, error) {
 		if parts == nil {
 			sz := rowSize(r)
-			over := x.mem.grow(sz)
+			over := x.mem.growSpillable(held, sz)
 			if over == nil {
 				held += sz
 				rights = append(rights, r)
 				return true, nil
 			}
 			var err error
-			if parts, err = newPartitionFile(x.session.srv.cfg.TempDir, joinPartitions); err != nil {
+			if parts, err = newPartitionFile(x.session.srv.cfg.TempDir, spillPartitions); err != nil {
 				return false, err
 			}
 			for _, row := range append(rights, r) {
@@ -298,7 +294,7 @@ func (n *hashJoinNode) runPartitioned(ctx context.Context, x *execCtx, rightPart
 	if err := rightParts.finish(); err != nil {
 		return err
 	}
-	leftParts, err := newPartitionFile(x.session.srv.cfg.TempDir, joinPartitions)
+	leftParts, err := newPartitionFile(x.session.srv.cfg.TempDir, spillPartitions)
 	if err != nil {
 		return err
 	}
@@ -326,7 +322,7 @@ func (n *hashJoinNode) runPartitioned(ctx context.Context, x *execCtx, rightPart
 		stopped = stopped || !more
 		return more, err
 	}
-	for p := range joinPartitions {
+	for p := range spillPartitions {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -337,7 +333,7 @@ func (n *hashJoinNode) runPartitioned(ctx context.Context, x *execCtx, rightPart
 			if err := x.mem.grow(sz); err != nil {
 				var pe *pgerror.Error
 				if errors.As(err, &pe) {
-					err = pe.WithDetail(fmt.Sprintf("The join's right input was split into %d partitions on disk, and one of them alone exceeds the budget.", joinPartitions))
+					err = pe.WithDetail(fmt.Sprintf("The join's right input was split into %d partitions on disk, and one of them alone exceeds the budget.", spillPartitions))
 				}
 				return false, err
 			}

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 
+	"github.com/meridiandb/meridian/sql/pgerror"
 	"github.com/meridiandb/meridian/sql/types"
 )
 
@@ -318,7 +320,7 @@ func (n *sortNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 			return true, nil
 		}
 		sz := rowSize(row)
-		over := x.mem.grow(sz)
+		over := x.mem.growSpillable(held, sz)
 		if over != nil && topK {
 			topK, rows, h.rows = false, h.rows, nil
 		}
@@ -329,7 +331,7 @@ func (n *sortNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 				}
 				return false, err
 			}
-			over = x.mem.grow(sz)
+			over = x.mem.growSpillable(held, sz)
 		}
 		if over != nil {
 			return false, over // not even one row fits
@@ -469,7 +471,31 @@ type group struct {
 	states []*aggState
 }
 
+// aggSpillDepth bounds how often an aggregation's spilled rows are partitioned again: each
+// level splits the groups that did not fit 32 ways.
+const aggSpillDepth = 4
+
 func (n *aggNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
+	stopped := false
+	err := n.aggregate(ctx, x, func(f emitFn) error { return runNode(ctx, x, n.input, f) }, 0, func(row []types.Datum) (bool, error) {
+		more, err := emit(row)
+		stopped = stopped || !more
+		return more, err
+	}, &stopped)
+	if errors.Is(err, errCannotSpill) {
+		return pgerror.Wrap(err, pgerror.CodeOutOfMemory, "memory budget exceeded, and an aggregation's rows could not be written to disk")
+	}
+	return err
+}
+
+// aggregate groups the rows input gives. Groups are held in memory until the budget runs
+// out; from then on, rows of groups already held still update them, and rows of new groups
+// go to disk, partitioned by the hash of their key. Once the input ends, the groups held are
+// emitted and their memory returned, and each partition is aggregated the same way, a level
+// deeper (so a group is emitted once, from the level that held it). What an aggregate
+// collects for a group held in memory (a DISTINCT set, ORDER BY's values, array_agg's
+// elements) still counts against the budget and cannot move to disk.
+func (n *aggNode) aggregate(ctx context.Context, x *execCtx, input func(emitFn) error, depth int, emit emitFn, stopped *bool) error {
 	ec := x.ec
 	groups := map[string]*group{}
 	var order []*group
@@ -481,7 +507,15 @@ func (n *aggNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		typs[i] = g.typ
 	}
 	vals := make([]types.Datum, len(n.groupBy))
-	err := runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
+	var parts *partitionFile // the rows of groups that did not fit, once the budget ran out
+	defer func() {
+		if parts != nil {
+			x.mem.spill(parts.size)
+			_ = parts.close()
+		}
+	}()
+	seed := maphash.MakeSeed()
+	err := input(func(row []types.Datum) (bool, error) {
 		for i, g := range n.groupBy {
 			v, err := g.eval(ec, row)
 			if err != nil {
@@ -492,9 +526,19 @@ func (n *aggNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		key = groupKey(key[:0], typs, vals)
 		gr, ok := groups[string(key)]
 		if !ok {
+			partition := int(maphash.Bytes(seed, key) % spillPartitions)
+			if parts != nil {
+				return true, parts.add(partition, row)
+			}
 			sz := rowSize(row) + int64(len(key)) + int64(64*len(n.aggs))
-			if err := x.mem.grow(sz); err != nil {
-				return false, err
+			if err := x.mem.growSpillable(held, sz); err != nil {
+				if len(order) == 0 || depth == aggSpillDepth {
+					return false, err
+				}
+				if parts, err = newPartitionFile(x.session.srv.cfg.TempDir, spillPartitions); err != nil {
+					return false, err
+				}
+				return true, parts.add(partition, row)
 			}
 			held += sz
 			gr = &group{first: row}
@@ -506,6 +550,10 @@ func (n *aggNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		}
 		for _, st := range gr.states {
 			if err := st.add(ec, row); err != nil {
+				var pe *pgerror.Error
+				if errors.As(err, &pe) && pe.Code == pgerror.CodeOutOfMemory {
+					err = pe.WithDetail("An aggregation sends the rows of groups it cannot hold to disk, but what an aggregate collects for a group it holds (DISTINCT, ORDER BY, array_agg, string_agg and the like) stays in memory.")
+				}
 				return false, err
 			}
 		}
@@ -515,7 +563,7 @@ func (n *aggNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		return err
 	}
 	// Without GROUP BY, an aggregate over no rows still yields one row.
-	if len(n.groupBy) == 0 && len(order) == 0 {
+	if len(n.groupBy) == 0 && len(order) == 0 && depth == 0 {
 		gr := &group{first: make([]types.Datum, len(n.input.cols()))}
 		for _, a := range n.aggs {
 			gr.states = append(gr.states, newAggState(a))
@@ -533,6 +581,30 @@ func (n *aggNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		}
 		row = append(row, gr.first...)
 		if more, err := emit(row); err != nil || !more {
+			return err
+		}
+	}
+	if parts == nil {
+		return nil
+	}
+	// The groups held are out: their memory goes to the partitions' groups.
+	for _, gr := range order {
+		for _, st := range gr.states {
+			st.release()
+		}
+	}
+	clear(groups)
+	order = nil
+	x.mem.shrink(held)
+	held = 0
+	if err := parts.finish(); err != nil {
+		return err
+	}
+	for p := range spillPartitions {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := n.aggregate(ctx, x, func(f emitFn) error { return parts.rows(p, f) }, depth+1, emit, stopped); err != nil || *stopped {
 			return err
 		}
 	}

@@ -99,6 +99,22 @@ func (m *memAccount) grow(n int64) error {
 	return nil
 }
 
+// spillShareDivisor sets the part of the statement's budget (a quarter) that one operator
+// able to go to disk holds before it does, so that the statement's other operators keep
+// room: a hash join feeding an aggregation, both spilling, say.
+const spillShareDivisor = 4
+
+// growSpillable charges n bytes to an operator that can go to disk and holds held bytes
+// already. It fails, as grow does, past the budget, and also past the operator's share of it
+// once the operator holds anything (its first row may take more).
+func (m *memAccount) growSpillable(held, n int64) error {
+	if m != nil && m.limit > 0 && held > 0 && held+n > m.limit/spillShareDivisor {
+		return pgerror.New(pgerror.CodeOutOfMemory, "memory budget exceeded: an operator holding %d bytes asked for %d more, past its share (a quarter) of statement_memory_limit, %s", held, n, formatBytes(m.limit)).
+			WithHint("Add a LIMIT or a more selective WHERE clause, or raise statement_memory_limit.")
+	}
+	return m.grow(n)
+}
+
 // spill records n bytes written to a temporary file.
 func (m *memAccount) spill(n int64) {
 	if m != nil {

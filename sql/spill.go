@@ -27,6 +27,11 @@ import (
 // More runs are merged in passes, each writing longer runs, until this many remain.
 const spillFanIn = 32
 
+// spillPartitions is how many partitions an operator that outgrows its budget splits its rows
+// into by the hash of their keys (a hash join, an aggregation), so that each part fits in
+// turn: a hash join then handles a right input of up to about this many budgets.
+const spillPartitions = 32
+
 // spillReadBuffer is the read buffer of each run being merged.
 const spillReadBuffer = 32 << 10
 

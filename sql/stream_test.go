@@ -368,11 +368,11 @@ func BenchmarkSortSpill(b *testing.B) {
 	}
 }
 
-// TestHashJoinSpills runs joins of every kind twice, within the default budget and within one
-// far smaller than their build sides, where the hash join partitions both inputs to disk,
-// and checks that both give the same rows (NULL keys, unmatched rows on either side and a
-// residual condition included).
-func TestHashJoinSpills(t *testing.T) {
+// TestOperatorsSpill runs queries twice, within the default budget and within one far
+// smaller than what their hash joins and aggregations hold, where those go to disk in
+// partitions, and checks that both give the same rows: joins of every kind (NULL keys,
+// unmatched rows on either side and a residual condition included), and groupings.
+func TestOperatorsSpill(t *testing.T) {
 	n := startNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -410,31 +410,42 @@ func TestHashJoinSpills(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	for _, q := range []string{
-		"SELECT l.id, r.id FROM l JOIN r ON l.k = r.k",
-		"SELECT l.id, r.id FROM l LEFT JOIN r ON l.k = r.k",
-		"SELECT l.id, r.id FROM l RIGHT JOIN r ON l.k = r.k",
-		"SELECT l.id, r.id FROM l FULL JOIN r ON l.k = r.k AND l.id < r.id",
-		"SELECT l.id, r.id FROM l JOIN r ON l.s = r.s AND l.id % 7 <> r.id % 5",
+	for _, tc := range []struct{ query, operator string }{
+		{"SELECT l.id, r.id FROM l JOIN r ON l.k = r.k", "hash join"},
+		{"SELECT l.id, r.id FROM l LEFT JOIN r ON l.k = r.k", "hash join"},
+		{"SELECT l.id, r.id FROM l RIGHT JOIN r ON l.k = r.k", "hash join"},
+		{"SELECT l.id, r.id FROM l FULL JOIN r ON l.k = r.k AND l.id < r.id", "hash join"},
+		{"SELECT l.id, r.id FROM l JOIN r ON l.s = r.s AND l.id % 7 <> r.id % 5", "hash join"},
+		{"SELECT k, count(*), sum(id), min(s), max(id) FROM l GROUP BY k", "group"},
+		{"SELECT s, k % 3, count(*), avg(id), bool_and(id > 100), min(s || id::text) FROM l GROUP BY s, k % 3", "group"},
+		{"SELECT l.s, count(*) FROM l JOIN r ON l.k = r.k GROUP BY l.s HAVING count(*) > 1", "group"},
 	} {
-		t.Run(q, func(t *testing.T) {
+		t.Run(tc.query, func(t *testing.T) {
 			if _, err := conn.Exec(ctx, "RESET statement_memory_limit"); err != nil {
 				t.Fatal(err)
 			}
-			want := run(q)
+			want := run(tc.query)
 			if _, err := conn.Exec(ctx, "SET statement_memory_limit = '64kB'"); err != nil {
 				t.Fatal(err)
 			}
-			got := run(q)
+			got := run(tc.query)
 			if !slices.Equal(got, want) {
 				t.Fatalf("within 64kB: %d rows, within the default budget: %d rows, and they differ", len(got), len(want))
 			}
-			plan := strings.Join(run("EXPLAIN ANALYZE "+q), "\n")
-			if !strings.Contains(plan, "hash join") || !strings.Contains(plan, "spilled to disk") {
-				t.Fatalf("no hash join spilled to disk in\n%s", plan)
+			plan := strings.Join(run("EXPLAIN ANALYZE "+tc.query), "\n")
+			if !strings.Contains(plan, tc.operator) || !strings.Contains(plan, "spilled to disk") {
+				t.Fatalf("no %s spilled to disk in\n%s", tc.operator, plan)
 			}
 			t.Logf("%d rows", len(want))
 		})
+	}
+
+	// What an aggregate collects for a group in memory cannot go to disk: past the budget,
+	// 53200, saying so.
+	_, err = conn.Exec(ctx, "SELECT s, string_agg(id::text, ',' ORDER BY id) FROM l GROUP BY s")
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "53200" || !strings.Contains(pe.Detail, "stays in memory") {
+		t.Fatalf("collecting aggregates over the budget: %v, want 53200 with a detail on collected values", err)
 	}
 }
 
