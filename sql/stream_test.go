@@ -477,3 +477,36 @@ func BenchmarkHashJoinSpill(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAggregationSpill groups 200,000 generated rows into 50,000 groups, within the
+// default budget (every group in memory) and within 1 MB (most groups' rows partitioned to
+// disk and grouped a partition at a time).
+func BenchmarkAggregationSpill(b *testing.B) {
+	n := startNode(b)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, n.SQLURL("root"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, budget := range []string{"256MB", "1MB"} {
+		b.Run("budget="+budget, func(b *testing.B) {
+			if _, err := conn.Exec(ctx, "SET statement_memory_limit = '"+budget+"'"); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				rows, err := conn.Query(ctx, "SELECT g % 50000, count(*), sum(g) FROM generate_series(1, 200000) AS g GROUP BY 1")
+				if err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				for rows.Next() {
+					got++
+				}
+				if err := rows.Err(); err != nil || got != 50000 {
+					b.Fatalf("%d groups, %v", got, err)
+				}
+			}
+		})
+	}
+}
