@@ -53,16 +53,25 @@ type spillFile struct {
 type runSpan struct{ off, len int64 }
 
 func newSpillFile(dir string) (*spillFile, error) {
-	f, err := os.CreateTemp(dir, "meridian-sort-*")
+	f, err := createUnlinked(dir, "sort")
 	if err != nil {
-		return nil, spillIOError(err, "creating a temporary file for a sort in %s", dir)
-	}
-	// Unlinked at once: the space is freed when the file is closed, or the process ends.
-	if err := os.Remove(f.Name()); err != nil {
-		_ = f.Close()
-		return nil, spillIOError(err, "unlinking the sort's temporary file")
+		return nil, err
 	}
 	return &spillFile{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+// createUnlinked creates a temporary file in dir for an operator (what) and unlinks it at
+// once: its space is freed when it is closed, or when the process ends.
+func createUnlinked(dir, what string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "meridian-"+what+"-*")
+	if err != nil {
+		return nil, spillIOError(err, "creating a temporary file for a %s in %s", what, dir)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close()
+		return nil, spillIOError(err, "unlinking the %s's temporary file", what)
+	}
+	return f, nil
 }
 
 func (s *spillFile) close() error { return s.f.Close() }
@@ -474,13 +483,9 @@ type partitionFile struct {
 const partitionChunk = 16 << 10
 
 func newPartitionFile(dir string, partitions int) (*partitionFile, error) {
-	f, err := os.CreateTemp(dir, "meridian-join-*")
+	f, err := createUnlinked(dir, "partition")
 	if err != nil {
-		return nil, spillIOError(err, "creating a temporary file for a join in %s", dir)
-	}
-	if err := os.Remove(f.Name()); err != nil {
-		_ = f.Close()
-		return nil, spillIOError(err, "unlinking the join's temporary file")
+		return nil, err
 	}
 	return &partitionFile{f: f, bufs: make([][]byte, partitions), chunks: make([][]runSpan, partitions)}, nil
 }

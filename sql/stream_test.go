@@ -335,39 +335,6 @@ func (c *rawConn) expect(want ...string) {
 	}
 }
 
-// BenchmarkSortSpill sorts 200,000 generated rows (a number and 100 bytes of text) over
-// pgwire, within the default budget (in memory) and within 1 MB (on disk: more than 32 runs
-// of a few thousand rows, so merged in two passes).
-func BenchmarkSortSpill(b *testing.B) {
-	n := startNode(b)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, n.SQLURL("root"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, budget := range []string{"256MB", "1MB"} {
-		b.Run("budget="+budget, func(b *testing.B) {
-			if _, err := conn.Exec(ctx, "SET statement_memory_limit = '"+budget+"'"); err != nil {
-				b.Fatal(err)
-			}
-			for b.Loop() {
-				rows, err := conn.Query(ctx, "SELECT g, repeat('x', 100) FROM generate_series(1, 200000) AS g ORDER BY g % 1000, g DESC")
-				if err != nil {
-					b.Fatal(err)
-				}
-				got := 0
-				for rows.Next() {
-					got++
-				}
-				if err := rows.Err(); err != nil || got != 200000 {
-					b.Fatalf("%d rows, %v", got, err)
-				}
-			}
-		})
-	}
-}
-
 // TestOperatorsSpill runs queries twice, within the default budget and within one far
 // smaller than what their hash joins and aggregations hold, where those go to disk in
 // partitions, and checks that both give the same rows: joins of every kind (NULL keys,
@@ -449,39 +416,34 @@ func TestOperatorsSpill(t *testing.T) {
 	}
 }
 
+// BenchmarkSortSpill sorts 200,000 generated rows (a number and 100 bytes of text) over
+// pgwire, within the default budget (in memory) and within 1 MB (on disk: more than 32 runs
+// of a few thousand rows, so merged in two passes).
+func BenchmarkSortSpill(b *testing.B) {
+	benchmarkBudgets(b, []string{"256MB", "1MB"},
+		"SELECT g, repeat('x', 100) FROM generate_series(1, 200000) AS g ORDER BY g % 1000, g DESC", 200000)
+}
+
 // BenchmarkHashJoinSpill joins 100,000 generated rows (a key and 100 bytes of text) with
 // 100,000 others on the key, within the default budget (the build side in memory) and
-// within 2 MB (both sides partitioned to disk).
+// within 2 MB (both sides partitioned to disk), and counts the result.
 func BenchmarkHashJoinSpill(b *testing.B) {
-	n := startNode(b)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, n.SQLURL("root"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, budget := range []string{"256MB", "2MB"} {
-		b.Run("budget="+budget, func(b *testing.B) {
-			if _, err := conn.Exec(ctx, "SET statement_memory_limit = '"+budget+"'"); err != nil {
-				b.Fatal(err)
-			}
-			for b.Loop() {
-				var count int64
-				err := conn.QueryRow(ctx, `SELECT count(*) FROM
-					(SELECT g AS k, repeat('x', 100) AS s FROM generate_series(1, 100000) AS g) a JOIN
-					(SELECT g AS k, repeat('y', 100) AS s FROM generate_series(1, 100000) AS g) b ON a.k = b.k + 0`).Scan(&count)
-				if err != nil || count != 100000 {
-					b.Fatalf("count %d, %v", count, err)
-				}
-			}
-		})
-	}
+	benchmarkBudgets(b, []string{"256MB", "2MB"}, `SELECT count(*) FROM
+		(SELECT g AS k, repeat('x', 100) AS s FROM generate_series(1, 100000) AS g) a JOIN
+		(SELECT g AS k, repeat('y', 100) AS s FROM generate_series(1, 100000) AS g) b ON a.k = b.k + 0`, 1)
 }
 
 // BenchmarkAggregationSpill groups 200,000 generated rows into 50,000 groups, within the
 // default budget (every group in memory) and within 1 MB (most groups' rows partitioned to
 // disk and grouped a partition at a time).
 func BenchmarkAggregationSpill(b *testing.B) {
+	benchmarkBudgets(b, []string{"256MB", "1MB"},
+		"SELECT g % 50000, count(*), sum(g) FROM generate_series(1, 200000) AS g GROUP BY 1", 50000)
+}
+
+// benchmarkBudgets runs query over pgwire on a node of its own within each budget
+// (statement_memory_limit), reading every row, and fails unless it gives rows rows.
+func benchmarkBudgets(b *testing.B, budgets []string, query string, rows int) {
 	n := startNode(b)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, n.SQLURL("root"))
@@ -489,22 +451,22 @@ func BenchmarkAggregationSpill(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	for _, budget := range []string{"256MB", "1MB"} {
+	for _, budget := range budgets {
 		b.Run("budget="+budget, func(b *testing.B) {
 			if _, err := conn.Exec(ctx, "SET statement_memory_limit = '"+budget+"'"); err != nil {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				rows, err := conn.Query(ctx, "SELECT g % 50000, count(*), sum(g) FROM generate_series(1, 200000) AS g GROUP BY 1")
+				res, err := conn.Query(ctx, query)
 				if err != nil {
 					b.Fatal(err)
 				}
 				got := 0
-				for rows.Next() {
+				for res.Next() {
 					got++
 				}
-				if err := rows.Err(); err != nil || got != 50000 {
-					b.Fatalf("%d groups, %v", got, err)
+				if err := res.Err(); err != nil || got != rows {
+					b.Fatalf("%d rows, %v", got, err)
 				}
 			}
 		})
