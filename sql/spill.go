@@ -18,10 +18,12 @@ import (
 	"github.com/meridiandb/meridian/sql/types"
 )
 
-// A sort that outgrows the statement's memory budget writes its rows to a temporary file as
-// sorted runs, and merges the runs when its input ends (an external merge sort). The file is
-// removed from its directory as soon as it is created, so that nothing is left behind
-// however the statement or the node ends; it lives until the sort closes it.
+// Operators that outgrow their share of the statement's memory budget write rows to
+// temporary files: a sort as sorted runs, merged when its input ends (an external merge
+// sort, spillFile); a hash join and an aggregation as partitions by the hash of a key, each
+// handled in memory in turn (partitionFile). A file is removed from its directory as soon as
+// it is created, so that nothing is left behind however the statement or the node ends; it
+// lives until its operator closes it.
 
 // spillFanIn is the most runs merged at once: each holds a read buffer and a row in memory.
 // More runs are merged in passes, each writing longer runs, until this many remain.
