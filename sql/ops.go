@@ -411,6 +411,11 @@ type distinctNode struct {
 	input relNode
 	on    []int // key columns; nil: all
 	label string
+	// unordered: the order of its output does not matter (a plain DISTINCT under a sort, or
+	// without ORDER BY). Once the keys seen outgrow its share of the budget, rows of keys
+	// not seen then go to disk in partitions by key, and are deduplicated a partition at a
+	// time after the rest.
+	unordered bool
 }
 
 func (n *distinctNode) cols() []scopeColumn { return n.input.cols() }
@@ -428,20 +433,79 @@ func (n *distinctNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	for i, c := range on {
 		keyTypes[i] = typs[c]
 	}
-	seen := newKeyCounts()
-	defer seen.release(x)
 	var key []byte
 	vals := make([]types.Datum, len(on))
-	return runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
+	keyOf := func(row []types.Datum) []byte {
 		for i, c := range on {
 			vals[i] = row[c]
 		}
 		key = groupKey(key[:0], keyTypes, vals)
-		if first, err := seen.firstTime(x, key); err != nil || !first {
-			return err == nil, err
+		return key
+	}
+	seen := newKeyCounts()
+	seen.spillable = n.unordered
+	defer seen.release(x)
+	var parts *partitionFile // rows of keys not seen, once the keys outgrew the budget
+	defer func() {
+		if parts != nil {
+			x.mem.spill(parts.size)
+			_ = parts.close()
+		}
+	}()
+	seed := maphash.MakeSeed()
+	err := runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
+		k := keyOf(row)
+		if parts != nil {
+			if seen.count(k) > 0 {
+				return true, nil
+			}
+			return true, parts.add(int(maphash.Bytes(seed, k)%spillPartitions), row)
+		}
+		first, err := seen.firstTime(x, k)
+		if err != nil {
+			var pe *pgerror.Error
+			if !n.unordered || len(seen.m) == 0 || !errors.As(err, &pe) || pe.Code != pgerror.CodeOutOfMemory {
+				return false, err
+			}
+			if parts, err = newPartitionFile(x.session.srv.cfg.TempDir, spillPartitions); err != nil {
+				return false, err
+			}
+			return true, parts.add(int(maphash.Bytes(seed, k)%spillPartitions), row)
+		}
+		if !first {
+			return true, nil
 		}
 		return emit(row)
 	})
+	if err != nil || parts == nil {
+		return err
+	}
+	seen.release(x)
+	if err := parts.finish(); err != nil {
+		return err
+	}
+	// No key of a partition was seen above, and each key is in one partition only.
+	stopped := false
+	for p := range spillPartitions {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		inPart := newKeyCounts()
+		err := parts.rows(p, func(row []types.Datum) (bool, error) {
+			first, err := inPart.firstTime(x, keyOf(row))
+			if err != nil || !first {
+				return err == nil, err
+			}
+			more, err := emit(row)
+			stopped = !more
+			return more, err
+		})
+		inPart.release(x)
+		if err != nil || stopped {
+			return err
+		}
+	}
+	return nil
 }
 
 func (n *distinctNode) describe() nodeDesc {

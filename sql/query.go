@@ -343,12 +343,14 @@ func (p *planner) finishSelect(n *ast.SelectStmt, input relNode, qs *queryScope)
 		render.passthrough = render.passthrough && e.colOrd >= 0
 	}
 	node = render
+	var plainDistinct *distinctNode
 	if n.Distinct && distinctOn == nil {
 		on := make([]int, len(fields))
 		for i := range on {
 			on[i] = i
 		}
-		node = &distinctNode{input: node, on: on}
+		plainDistinct = &distinctNode{input: node, on: on}
+		node = plainDistinct
 	}
 	limitRows, offsetRows, err := p.limitClause(n.Limit, c)
 	if err != nil {
@@ -358,6 +360,10 @@ func (p *planner) finishSelect(n *ast.SelectStmt, input relNode, qs *queryScope)
 		if distinctOn == nil && !aggregated && len(wins) == 0 && len(setFuncs) == 0 && scanProvidesOrder(input, keys, exprs) {
 			keys = nil
 		}
+	}
+	if plainDistinct != nil {
+		// Its order matters only when the scan's order stands in for ORDER BY.
+		plainDistinct.unordered = len(keys) > 0 || n.OrderBy == nil
 	}
 	if len(keys) > 0 {
 		sn := &sortNode{input: node, keys: keys, label: strings.Join(orderText, ", ")}

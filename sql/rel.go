@@ -233,6 +233,9 @@ func indent(lines []string) []string {
 type keyCounts struct {
 	m    map[string]int
 	held int64
+	// spillable: its owner can go to disk, so it holds at most its share of the budget
+	// (see growSpillable).
+	spillable bool
 }
 
 func newKeyCounts() *keyCounts { return &keyCounts{m: map[string]int{}} }
@@ -241,7 +244,11 @@ func newKeyCounts() *keyCounts { return &keyCounts{m: map[string]int{}} }
 func (k *keyCounts) add(x *execCtx, key []byte, delta int) error {
 	if _, ok := k.m[string(key)]; !ok {
 		sz := int64(len(key) + 56)
-		if err := x.mem.grow(sz); err != nil {
+		grow := x.mem.grow
+		if k.spillable {
+			grow = func(n int64) error { return x.mem.growSpillable(k.held, n) }
+		}
+		if err := grow(sz); err != nil {
 			return err
 		}
 		k.held += sz

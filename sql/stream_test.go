@@ -338,7 +338,7 @@ func (c *rawConn) expect(want ...string) {
 // TestOperatorsSpill runs queries twice, within the default budget and within one far
 // smaller than what their hash joins and aggregations hold, where those go to disk in
 // partitions, and checks that both give the same rows: joins of every kind (NULL keys,
-// unmatched rows on either side and a residual condition included), and groupings.
+// unmatched rows on either side and a residual condition included), groupings and DISTINCT.
 func TestOperatorsSpill(t *testing.T) {
 	n := startNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -386,6 +386,8 @@ func TestOperatorsSpill(t *testing.T) {
 		{"SELECT k, count(*), sum(id), min(s), max(id) FROM l GROUP BY k", "group"},
 		{"SELECT s, k % 3, count(*), avg(id), bool_and(id > 100), min(s || id::text) FROM l GROUP BY s, k % 3", "group"},
 		{"SELECT l.s, count(*) FROM l JOIN r ON l.k = r.k GROUP BY l.s HAVING count(*) > 1", "group"},
+		{"SELECT DISTINCT k % 300, s FROM l", "distinct"},
+		{"SELECT DISTINCT l.s, r.k FROM l JOIN r ON l.k = r.k", "distinct"},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			if _, err := conn.Exec(ctx, "RESET statement_memory_limit"); err != nil {
