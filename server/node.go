@@ -45,6 +45,9 @@ type Config struct {
 	StoreDir string
 	// CacheBytes is the store's block cache (see ranges.StoreConfig.CacheBytes).
 	CacheBytes int64
+	// MaxTempStorage bounds the disk the node's statements hold at once in temporary files
+	// (sorts, joins and aggregations past their memory budget); 0: DefaultMaxTempStorage.
+	MaxTempStorage int64
 	// ListenAddr is the one address for SQL clients, other nodes (RPC) and gossip (which
 	// also uses its port number on UDP), e.g. "127.0.0.1:26257"; port 0 picks one.
 	ListenAddr string
@@ -371,7 +374,8 @@ func (n *Node) initialize(ctx context.Context, id identity, bootstrap bool) erro
 	if err != nil {
 		return err
 	}
-	n.sql = sql.NewServer(sql.Config{DB: n.db, Catalog: cat, NodeID: id.NodeID, Logger: n.log, Admin: admin{n}, TempDir: tempDir})
+	n.sql = sql.NewServer(sql.Config{DB: n.db, Catalog: cat, NodeID: id.NodeID, Logger: n.log, Admin: admin{n},
+		TempDir: tempDir, MaxTempStorage: n.cfg.MaxTempStorage})
 	if n.clustered() {
 		if err := n.startGossip(ctx); err != nil {
 			return err

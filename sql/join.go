@@ -219,7 +219,7 @@ func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 				return true, nil
 			}
 			var err error
-			if parts, err = newPartitionFile(x.session.srv.cfg.TempDir, spillPartitions); err != nil {
+			if parts, err = x.newPartitionFile(); err != nil {
 				return false, err
 			}
 			for _, row := range append(rights, r) {
@@ -294,7 +294,7 @@ func (n *hashJoinNode) runPartitioned(ctx context.Context, x *execCtx, rightPart
 	if err := rightParts.finish(); err != nil {
 		return err
 	}
-	leftParts, err := newPartitionFile(x.session.srv.cfg.TempDir, spillPartitions)
+	leftParts, err := x.newPartitionFile()
 	if err != nil {
 		return err
 	}

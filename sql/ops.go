@@ -290,7 +290,7 @@ func (n *sortNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	spillRun := func() error {
 		if spill == nil {
 			var err error
-			if spill, err = newSpillFile(x.session.srv.cfg.TempDir); err != nil {
+			if spill, err = x.newSpillFile(); err != nil {
 				return err
 			}
 		}
@@ -467,7 +467,7 @@ func (n *distinctNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 			if !n.unordered || len(seen.m) == 0 || !errors.As(err, &pe) || pe.Code != pgerror.CodeOutOfMemory {
 				return false, err
 			}
-			if parts, err = newPartitionFile(x.session.srv.cfg.TempDir, spillPartitions); err != nil {
+			if parts, err = x.newPartitionFile(); err != nil {
 				return false, err
 			}
 			return true, parts.add(int(maphash.Bytes(seed, k)%spillPartitions), row)
@@ -599,7 +599,7 @@ func (n *aggNode) aggregate(ctx context.Context, x *execCtx, input func(emitFn) 
 				if len(order) == 0 || depth == aggSpillDepth {
 					return false, err
 				}
-				if parts, err = newPartitionFile(x.session.srv.cfg.TempDir, spillPartitions); err != nil {
+				if parts, err = x.newPartitionFile(); err != nil {
 					return false, err
 				}
 				return true, parts.add(partition, row)

@@ -32,7 +32,14 @@ type Config struct {
 	// TempDir is where operators that outgrow statement_memory_limit write what they hold
 	// (a sort's sorted runs); empty: the system's temporary directory.
 	TempDir string
+	// MaxTempStorage bounds the bytes the server's statements hold in TempDir at once;
+	// 0: DefaultMaxTempStorage.
+	MaxTempStorage int64
 }
+
+// DefaultMaxTempStorage is the temporary disk a node's statements may hold at once unless
+// configured otherwise.
+const DefaultMaxTempStorage = 32 << 30
 
 // Server creates SQL sessions on a node.
 type Server struct {
@@ -42,6 +49,8 @@ type Server struct {
 	log     *slog.Logger
 	lastRow atomic.Int64
 	stats   statsCache
+	// tempDisk is what the server's statements hold in temporary files.
+	tempDisk diskBudget
 }
 
 // NewServer returns a SQL server.
@@ -49,7 +58,10 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, db: cfg.DB, cat: cfg.Catalog, log: cfg.Logger}
+	if cfg.MaxTempStorage == 0 {
+		cfg.MaxTempStorage = DefaultMaxTempStorage
+	}
+	return &Server{cfg: cfg, db: cfg.DB, cat: cfg.Catalog, log: cfg.Logger, tempDisk: diskBudget{limit: cfg.MaxTempStorage}}
 }
 
 // uniqueRowID returns a cluster-unique, roughly time-ordered row ID for tables without a

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,12 +38,31 @@ const spillPartitions = 32
 // spillReadBuffer is the read buffer of each run being merged.
 const spillReadBuffer = 32 << 10
 
+// diskBudget bounds the temporary disk a server's statements hold at once, so that a query
+// spilling without end fills its limit, not the disk the store needs.
+type diskBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// grow charges n bytes about to be written.
+func (b *diskBudget) grow(n int64) error {
+	if u := b.used.Add(n); u > b.limit {
+		b.used.Add(-n)
+		return pgerror.New(pgerror.CodeDiskFull, "temporary disk space exhausted: the node's statements hold %s in temporary files and asked for %s more, past its limit of %s (--max-disk-temp-storage)",
+			formatBytes(u-n), formatBytes(n), formatBytes(b.limit)).
+			WithHint("Raise statement_memory_limit, so that less goes to disk, or make the query hold less.")
+	}
+	return nil
+}
+
 // errCannotSpill says that a row holds a value the spill encoding does not know; the
 // operator then fails as it would without a disk (53200).
 var errCannotSpill = errors.New("cannot spill")
 
 // spillFile is a temporary file of sorted runs.
 type spillFile struct {
+	disk *diskBudget
 	f    *os.File
 	w    *bufio.Writer
 	size int64     // bytes written so far
@@ -54,12 +74,23 @@ type spillFile struct {
 // runSpan is where a run lies in its file.
 type runSpan struct{ off, len int64 }
 
-func newSpillFile(dir string) (*spillFile, error) {
+func newSpillFile(dir string, disk *diskBudget) (*spillFile, error) {
 	f, err := createUnlinked(dir, "sort")
 	if err != nil {
 		return nil, err
 	}
-	return &spillFile{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	return &spillFile{disk: disk, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+// newSpillFile opens a file of sorted runs for an operator of the statement.
+func (x *execCtx) newSpillFile() (*spillFile, error) {
+	return newSpillFile(x.session.srv.cfg.TempDir, &x.session.srv.tempDisk)
+}
+
+// newPartitionFile opens a file of spillPartitions partitions for an operator of the
+// statement.
+func (x *execCtx) newPartitionFile() (*partitionFile, error) {
+	return newPartitionFile(x.session.srv.cfg.TempDir, &x.session.srv.tempDisk, spillPartitions)
 }
 
 // createUnlinked creates a temporary file in dir for an operator (what) and unlinks it at
@@ -76,7 +107,11 @@ func createUnlinked(dir, what string) (*os.File, error) {
 	return f, nil
 }
 
-func (s *spillFile) close() error { return s.f.Close() }
+// close closes the file, which frees its disk, and returns it to the budget.
+func (s *spillFile) close() error {
+	s.disk.used.Add(-s.size)
+	return s.f.Close()
+}
 
 // add appends row to the run being written.
 func (s *spillFile) add(row []types.Datum) error {
@@ -85,10 +120,13 @@ func (s *spillFile) add(row []types.Datum) error {
 		return err
 	}
 	s.buf = b
+	if err := s.disk.grow(int64(len(b))); err != nil {
+		return err
+	}
+	s.size += int64(len(b))
 	if _, err := s.w.Write(b); err != nil {
 		return spillIOError(err, "writing a sorted run")
 	}
-	s.size += int64(len(b))
 	return nil
 }
 
@@ -475,6 +513,7 @@ func decodeSpillDatum(b []byte) (types.Datum, []byte, error) {
 // written as a chunk when it fills, so a partition is read back chunk by chunk, in the order
 // its rows came.
 type partitionFile struct {
+	disk   *diskBudget
 	f      *os.File
 	size   int64
 	bufs   [][]byte    // per partition: rows not yet written
@@ -484,15 +523,19 @@ type partitionFile struct {
 // partitionChunk is the size at which a partition's buffered rows are written.
 const partitionChunk = 16 << 10
 
-func newPartitionFile(dir string, partitions int) (*partitionFile, error) {
+func newPartitionFile(dir string, disk *diskBudget, partitions int) (*partitionFile, error) {
 	f, err := createUnlinked(dir, "partition")
 	if err != nil {
 		return nil, err
 	}
-	return &partitionFile{f: f, bufs: make([][]byte, partitions), chunks: make([][]runSpan, partitions)}, nil
+	return &partitionFile{disk: disk, f: f, bufs: make([][]byte, partitions), chunks: make([][]runSpan, partitions)}, nil
 }
 
-func (p *partitionFile) close() error { return p.f.Close() }
+// close closes the file, which frees its disk, and returns it to the budget.
+func (p *partitionFile) close() error {
+	p.disk.used.Add(-p.size)
+	return p.f.Close()
+}
 
 // add puts row in partition part.
 func (p *partitionFile) add(part int, row []types.Datum) error {
@@ -512,7 +555,11 @@ func (p *partitionFile) flush(part int) error {
 	if len(b) == 0 {
 		return nil
 	}
+	if err := p.disk.grow(int64(len(b))); err != nil {
+		return err
+	}
 	if _, err := p.f.WriteAt(b, p.size); err != nil {
+		p.disk.used.Add(-int64(len(b)))
 		return spillIOError(err, "writing a join partition")
 	}
 	p.chunks[part] = append(p.chunks[part], runSpan{off: p.size, len: int64(len(b))})

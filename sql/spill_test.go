@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ func TestSpillDatumRoundTrip(t *testing.T) {
 		json, types.Array{Elems: []types.Datum{int64(1), nil, int64(3)}},
 		types.Record{"a", int64(2), types.Array{Elems: []types.Datum{"b"}}},
 	}
-	f, err := newSpillFile(t.TempDir())
+	f, err := newSpillFile(t.TempDir(), &diskBudget{limit: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestSpillMergeRuns(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, runs := range []int{1, spillFanIn, spillFanIn*spillFanIn + 3} {
 		t.Run(fmt.Sprintf("runs=%d", runs), func(t *testing.T) {
-			f, err := newSpillFile(t.TempDir())
+			f, err := newSpillFile(t.TempDir(), &diskBudget{limit: 1 << 30})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +149,7 @@ func TestSpillDiskFull(t *testing.T) {
 	if err != nil {
 		t.Skipf("no /dev/full here: %v", err)
 	}
-	f := &spillFile{f: full, w: bufio.NewWriterSize(full, 16)}
+	f := &spillFile{disk: &diskBudget{limit: 1 << 30}, f: full, w: bufio.NewWriterSize(full, 16)}
 	defer f.close()
 	err = f.add([]types.Datum{"a row longer than the sixteen bytes of the buffer"})
 	if err == nil {
@@ -157,5 +158,50 @@ func TestSpillDiskFull(t *testing.T) {
 	var pe *pgerror.Error
 	if !errors.As(err, &pe) || pe.Code != pgerror.CodeDiskFull {
 		t.Fatalf("writing to a full disk: %v, want 53100", err)
+	}
+}
+
+// TestSpillDiskBudget: temporary files stop at the node's limit with 53100, and give their
+// bytes back when closed.
+func TestSpillDiskBudget(t *testing.T) {
+	disk := &diskBudget{limit: 4 << 10}
+	sorted, err := newSpillFile(t.TempDir(), disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := newPartitionFile(t.TempDir(), disk, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := []types.Datum{strings.Repeat("x", 100)}
+	for range 20 { // 2 KB of the 4
+		if err := sorted.add(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pe *pgerror.Error
+	for i := 0; ; i++ {
+		err := parts.add(0, row)
+		if err == nil {
+			err = parts.flush(0)
+		}
+		if errors.As(err, &pe) && pe.Code == pgerror.CodeDiskFull {
+			break
+		}
+		if err != nil || i > 100 {
+			t.Fatalf("after %d rows partitioned: %v, want 53100", i, err)
+		}
+	}
+	if used := disk.used.Load(); used > disk.limit {
+		t.Fatalf("%d bytes held, over the limit of %d", used, disk.limit)
+	}
+	if err := sorted.close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := parts.close(); err != nil {
+		t.Fatal(err)
+	}
+	if used := disk.used.Load(); used != 0 {
+		t.Fatalf("%d bytes still held after every file closed", used)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/meridiandb/meridian/server"
 )
 
 // TestResultsStream shows that a query's rows go to the client as they are produced: with
@@ -472,5 +474,37 @@ func benchmarkBudgets(b *testing.B, budgets []string, query string, rows int) {
 				}
 			}
 		})
+	}
+}
+
+// TestTempStorageLimit: a node's temporary files stop at --max-disk-temp-storage with
+// 53100, the session stays usable, and what the statement wrote is given back.
+func TestTempStorageLimit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := server.Start(ctx, server.Config{StoreDir: t.TempDir(), ListenAddr: "127.0.0.1:0", MaxTempStorage: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	conn, err := pgx.Connect(ctx, n.SQLURL("root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SET statement_memory_limit = '256kB'"); err != nil {
+		t.Fatal(err)
+	}
+	sort := "SELECT g, repeat('x', 100) FROM generate_series(1, 20000) AS g ORDER BY g DESC"
+	for range 2 { // the second time, the first's files were given back
+		_, err = conn.Exec(ctx, sort)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "53100" {
+			t.Fatalf("a sort spilling 2 MB past a 256 kB limit: %v, want 53100", err)
+		}
+	}
+	var got int64
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM (SELECT g, repeat('x', 20) FROM generate_series(1, 5000) AS g ORDER BY g DESC) s").Scan(&got); err != nil || got != 5000 {
+		t.Fatalf("a sort within the limit afterwards: %d rows, %v", got, err)
 	}
 }

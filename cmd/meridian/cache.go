@@ -27,6 +27,17 @@ func (c *sizeFlag) Set(s string) error {
 	return nil
 }
 
+// diskSizeFlag is an amount of disk, in bytes with an optional unit (32GiB): a percentage,
+// which sizeFlag takes of the machine's memory, means nothing for a disk.
+type diskSizeFlag struct{ sizeFlag }
+
+func (c *diskSizeFlag) Set(s string) error {
+	if strings.HasSuffix(strings.TrimSpace(s), "%") {
+		return fmt.Errorf("size %q: give bytes (32GiB), not a percentage", s)
+	}
+	return c.sizeFlag.Set(s)
+}
+
 var byteUnits = []struct {
 	suffix string
 	scale  int64

@@ -100,7 +100,11 @@ func nodeFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.BoolVar(&cfg.Insecure, "insecure", false, "plain text, and users without a password need none (what a node without --certs-dir and --password does)")
 	f.Var(&maxGoMemory, "max-go-memory", "soft limit of the Go heap, past which it is collected more often: bytes or a percentage of the machine's memory; default 25% plus --cache (GOMEMLIMIT, if set, wins)")
 	f.Var(&cacheSize, "cache", "size of the store's block cache: bytes (512MiB, 2GB) or a percentage of the machine's memory (25%, a good choice for a machine of its own); default 128MiB")
+	f.Var(&maxTempStorage, "max-disk-temp-storage", "most disk the node's statements hold at once in temporary files (sorts, joins and aggregations past statement_memory_limit), in the store's temp directory: bytes (32GiB); default 32GiB")
 }
+
+// maxTempStorage is the --max-disk-temp-storage flag.
+var maxTempStorage diskSizeFlag
 
 // cacheSize is the --cache flag. Unset, it is a small fixed size: several nodes may share a
 // machine (three at 25% each, with their Go heaps, ran a 24 GiB machine out of memory).
@@ -115,7 +119,8 @@ func runPersistent(cmd *cobra.Command, cfg server.Config) error {
 		return err
 	}
 	cfg.Logger = logger()
-	cfg.CacheBytes = cacheSize.bytes // 0: ranges' default
+	cfg.CacheBytes = cacheSize.bytes          // 0: ranges' default
+	cfg.MaxTempStorage = maxTempStorage.bytes // 0: sql's default
 	return run(cmd, cfg, "persistent")
 }
 
