@@ -442,70 +442,21 @@ func (n *distinctNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		key = groupKey(key[:0], keyTypes, vals)
 		return key
 	}
-	seen := newKeyCounts()
-	seen.spillable = n.unordered
-	defer seen.release(x)
-	var parts *partitionFile // rows of keys not seen, once the keys outgrew the budget
-	defer func() {
-		if parts != nil {
-			x.mem.spill(parts.size)
-			_ = parts.close()
-		}
-	}()
-	seed := maphash.MakeSeed()
-	err := runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
-		k := keyOf(row)
-		if parts != nil {
-			if seen.count(k) > 0 {
-				return true, nil
-			}
-			return true, parts.add(int(maphash.Bytes(seed, k)%spillPartitions), row)
-		}
-		first, err := seen.firstTime(x, k)
-		if err != nil {
-			var pe *pgerror.Error
-			if !n.unordered || len(seen.m) == 0 || !errors.As(err, &pe) || pe.Code != pgerror.CodeOutOfMemory {
-				return false, err
-			}
-			if parts, err = x.newPartitionFile(); err != nil {
-				return false, err
-			}
-			return true, parts.add(int(maphash.Bytes(seed, k)%spillPartitions), row)
-		}
-		if !first {
-			return true, nil
-		}
-		return emit(row)
-	})
-	if err != nil || parts == nil {
-		return err
-	}
-	seen.release(x)
-	if err := parts.finish(); err != nil {
-		return err
-	}
-	// No key of a partition was seen above, and each key is in one partition only.
+	d := newDeduper(x, n.unordered)
+	defer d.close()
 	stopped := false
-	for p := range spillPartitions {
-		if err := ctx.Err(); err != nil {
-			return err
+	err := runNode(ctx, x, n.input, func(row []types.Datum) (bool, error) {
+		if first, err := d.first(keyOf(row), row); err != nil || !first {
+			return err == nil, err
 		}
-		inPart := newKeyCounts()
-		err := parts.rows(p, func(row []types.Datum) (bool, error) {
-			first, err := inPart.firstTime(x, keyOf(row))
-			if err != nil || !first {
-				return err == nil, err
-			}
-			more, err := emit(row)
-			stopped = !more
-			return more, err
-		})
-		inPart.release(x)
-		if err != nil || stopped {
-			return err
-		}
+		more, err := emit(row)
+		stopped = !more
+		return more, err
+	})
+	if err != nil || stopped {
+		return err
 	}
-	return nil
+	return d.finish(ctx, keyOf, emit)
 }
 
 func (n *distinctNode) describe() nodeDesc {

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -36,14 +37,18 @@ func (n *setOpNode) cols() []scopeColumn { return n.scope }
 func (n *setOpNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	typs := colTypes(n.scope)
 	var key []byte
+	keyOf := func(row []types.Datum) []byte {
+		key = groupKey(key[:0], typs, row)
+		return key
+	}
 	if n.kind == unionOp {
-		seen := newKeyCounts()
-		defer seen.release(x)
+		// A set operation's order is its ORDER BY's, sorted above it: UNION may go to disk.
+		d := newDeduper(x, true)
+		defer d.close()
 		stopped := false
 		pass := func(row []types.Datum) (bool, error) {
 			if !n.all {
-				key = groupKey(key[:0], typs, row)
-				if first, err := seen.firstTime(x, key); err != nil || !first {
+				if first, err := d.first(keyOf(row), row); err != nil || !first {
 					return err == nil, err
 				}
 			}
@@ -54,46 +59,133 @@ func (n *setOpNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		if err := runNode(ctx, x, n.left, pass); err != nil || stopped {
 			return err
 		}
-		return runNode(ctx, x, n.right, pass)
+		if err := runNode(ctx, x, n.right, pass); err != nil || stopped {
+			return err
+		}
+		return d.finish(ctx, keyOf, emit)
 	}
-	// INTERSECT and EXCEPT count the right side's rows, then stream the left side.
-	counts, emitted := newKeyCounts(), newKeyCounts()
+	// INTERSECT and EXCEPT count the right side's rows, then stream the left side. Once
+	// the counts outgrow their share of the budget, the right rows of keys not counted then
+	// go to disk, partitioned by key; so do the left rows of keys not counted in memory, and
+	// each partition is then handled in memory the same way, after the rest.
+	counts := newKeyCounts()
+	counts.spillable = true
 	defer counts.release(x)
-	defer emitted.release(x)
+	var rightParts, leftParts *partitionFile
+	defer func() {
+		for _, f := range []*partitionFile{rightParts, leftParts} {
+			if f != nil {
+				x.mem.spill(f.size)
+				_ = f.close()
+			}
+		}
+	}()
+	seed := maphash.MakeSeed()
+	partitionOf := func(key []byte) int { return int(maphash.Bytes(seed, key) % spillPartitions) }
 	err := runNode(ctx, x, n.right, func(row []types.Datum) (bool, error) {
-		key = groupKey(key[:0], typs, row)
-		return true, counts.add(x, key, 1)
+		k := keyOf(row)
+		if rightParts != nil {
+			if _, counted := counts.m[string(k)]; counted {
+				counts.m[string(k)]++
+				return true, nil
+			}
+			return true, rightParts.add(partitionOf(k), row)
+		}
+		err := counts.add(x, k, 1)
+		if err == nil || len(counts.m) == 0 || !isOutOfMemory(err) {
+			return err == nil, err
+		}
+		if rightParts, err = x.newPartitionFile(); err != nil {
+			return false, err
+		}
+		return true, rightParts.add(partitionOf(k), row)
 	})
 	if err != nil {
 		return err
 	}
-	return runNode(ctx, x, n.left, func(row []types.Datum) (bool, error) {
-		key = groupKey(key[:0], typs, row)
-		c := counts.count(key)
-		var out bool
-		switch {
-		case n.all:
-			// INTERSECT ALL passes a row as often as both sides have it; EXCEPT ALL as
-			// often as the left side has it more.
-			out = c > 0 == (n.kind == intersectOp)
-			if c > 0 {
-				counts.m[string(key)]--
+	stopped := false
+	emitTo := func(row []types.Datum) (bool, error) {
+		more, err := emit(row)
+		stopped = !more
+		return more, err
+	}
+	emitted := newKeyCounts()
+	defer emitted.release(x)
+	err = runNode(ctx, x, n.left, func(row []types.Datum) (bool, error) {
+		k := keyOf(row)
+		if _, counted := counts.m[string(k)]; !counted && rightParts != nil {
+			if leftParts == nil {
+				var err error
+				if leftParts, err = x.newPartitionFile(); err != nil {
+					return false, err
+				}
 			}
-		case n.kind == intersectOp:
-			out = c > 0 && emitted.count(key) == 0
-		default: // EXCEPT
-			out = c == 0 && emitted.count(key) == 0
+			return true, leftParts.add(partitionOf(k), row)
 		}
-		if !out {
-			return true, nil
-		}
-		if !n.all {
-			if err := emitted.add(x, key, 1); err != nil {
-				return false, err
-			}
-		}
-		return emit(row)
+		return n.passLeft(x, counts, emitted, k, row, emitTo)
 	})
+	if err != nil || stopped || rightParts == nil {
+		return err
+	}
+	// Each partition's keys were counted nowhere else, and its rows' too.
+	counts.release(x)
+	emitted.release(x)
+	for _, f := range []*partitionFile{rightParts, leftParts} {
+		if f != nil {
+			if err := f.finish(); err != nil {
+				return err
+			}
+		}
+	}
+	for p := range spillPartitions {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		counts, emitted := newKeyCounts(), newKeyCounts()
+		err := rightParts.rows(p, func(row []types.Datum) (bool, error) {
+			return true, counts.add(x, keyOf(row), 1)
+		})
+		if err == nil && leftParts != nil {
+			err = leftParts.rows(p, func(row []types.Datum) (bool, error) {
+				return n.passLeft(x, counts, emitted, keyOf(row), row, emitTo)
+			})
+		}
+		counts.release(x)
+		emitted.release(x)
+		if err != nil || stopped {
+			return err
+		}
+	}
+	return nil
+}
+
+// passLeft decides the fate of a left row of INTERSECT or EXCEPT whose key the right side's
+// counts hold if it has any: it emits the row if it passes, and counts what it used.
+func (n *setOpNode) passLeft(x *execCtx, counts, emitted *keyCounts, key []byte, row []types.Datum, emit emitFn) (bool, error) {
+	c := counts.count(key)
+	var out bool
+	switch {
+	case n.all:
+		// INTERSECT ALL passes a row as often as both sides have it; EXCEPT ALL as often as
+		// the left side has it more.
+		out = c > 0 == (n.kind == intersectOp)
+		if c > 0 {
+			counts.m[string(key)]--
+		}
+	case n.kind == intersectOp:
+		out = c > 0 && emitted.count(key) == 0
+	default: // EXCEPT
+		out = c == 0 && emitted.count(key) == 0
+	}
+	if !out {
+		return true, nil
+	}
+	if !n.all {
+		if err := emitted.add(x, key, 1); err != nil {
+			return false, err
+		}
+	}
+	return emit(row)
 }
 
 func (n *setOpNode) describe() nodeDesc {

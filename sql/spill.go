@@ -3,9 +3,11 @@ package sql
 import (
 	"bufio"
 	"container/heap"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"os"
@@ -607,4 +609,95 @@ func (p *partitionFile) rows(part int, emit emitFn) error {
 		}
 	}
 	return nil
+}
+
+// deduper passes the first row of each key (DISTINCT, UNION). It remembers the keys it has
+// passed until they outgrow its share of the budget; from then on, a row of a key it
+// remembers is dropped, and a row of any other key goes to disk, in partitions by key, to
+// be deduplicated a partition at a time by finish. The rows that finish passes come after
+// the others, so a deduper may only spill where its output order does not matter.
+type deduper struct {
+	x         *execCtx
+	spillable bool // it may go to disk (see above)
+	seen      *keyCounts
+	parts     *partitionFile
+	seed      maphash.Seed
+}
+
+func newDeduper(x *execCtx, spillable bool) *deduper {
+	seen := newKeyCounts()
+	seen.spillable = spillable
+	return &deduper{x: x, spillable: spillable, seen: seen, seed: maphash.MakeSeed()}
+}
+
+// first reports whether row, whose key is key, should pass now: its key was not seen, and
+// the row did not go to disk instead.
+func (d *deduper) first(key []byte, row []types.Datum) (bool, error) {
+	if d.parts != nil {
+		if d.seen.count(key) > 0 {
+			return false, nil
+		}
+		return false, d.parts.add(int(maphash.Bytes(d.seed, key)%spillPartitions), row)
+	}
+	first, err := d.seen.firstTime(d.x, key)
+	if err == nil || !d.spillable || len(d.seen.m) == 0 || !isOutOfMemory(err) {
+		return first, err
+	}
+	if d.parts, err = d.x.newPartitionFile(); err != nil {
+		return false, err
+	}
+	return false, d.parts.add(int(maphash.Bytes(d.seed, key)%spillPartitions), row)
+}
+
+// finish passes the first row of each key the rows on disk hold (none of which was passed
+// before, and each of which lies in one partition), then frees what the deduper holds.
+func (d *deduper) finish(ctx context.Context, keyOf func([]types.Datum) []byte, emit emitFn) error {
+	d.seen.release(d.x)
+	if d.parts == nil {
+		return nil
+	}
+	defer func() {
+		d.x.mem.spill(d.parts.size)
+		_ = d.parts.close()
+		d.parts = nil
+	}()
+	if err := d.parts.finish(); err != nil {
+		return err
+	}
+	stopped := false
+	for p := range spillPartitions {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		inPart := newKeyCounts()
+		err := d.parts.rows(p, func(row []types.Datum) (bool, error) {
+			first, err := inPart.firstTime(d.x, keyOf(row))
+			if err != nil || !first {
+				return err == nil, err
+			}
+			more, err := emit(row)
+			stopped = !more
+			return more, err
+		})
+		inPart.release(d.x)
+		if err != nil || stopped {
+			return err
+		}
+	}
+	return nil
+}
+
+// close frees what the deduper holds, if finish did not.
+func (d *deduper) close() {
+	d.seen.release(d.x)
+	if d.parts != nil {
+		d.x.mem.spill(d.parts.size)
+		_ = d.parts.close()
+	}
+}
+
+// isOutOfMemory reports whether err is the memory budget's 53200.
+func isOutOfMemory(err error) bool {
+	var pe *pgerror.Error
+	return errors.As(err, &pe) && pe.Code == pgerror.CodeOutOfMemory
 }

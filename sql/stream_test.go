@@ -340,7 +340,8 @@ func (c *rawConn) expect(want ...string) {
 // TestOperatorsSpill runs queries twice, within the default budget and within one far
 // smaller than what their hash joins and aggregations hold, where those go to disk in
 // partitions, and checks that both give the same rows: joins of every kind (NULL keys,
-// unmatched rows on either side and a residual condition included), groupings and DISTINCT.
+// unmatched rows on either side and a residual condition included), groupings, DISTINCT and
+// set operations.
 func TestOperatorsSpill(t *testing.T) {
 	n := startNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -390,6 +391,11 @@ func TestOperatorsSpill(t *testing.T) {
 		{"SELECT l.s, count(*) FROM l JOIN r ON l.k = r.k GROUP BY l.s HAVING count(*) > 1", "group"},
 		{"SELECT DISTINCT k % 300, s FROM l", "distinct"},
 		{"SELECT DISTINCT l.s, r.k FROM l JOIN r ON l.k = r.k", "distinct"},
+		{"SELECT k, s FROM l UNION SELECT k, s FROM r", "union"},
+		{"SELECT k % 400, s FROM l INTERSECT SELECT k % 400, s FROM r", "intersect"},
+		{"SELECT k % 400 FROM l INTERSECT ALL SELECT k % 400 FROM r", "intersect all"},
+		{"SELECT k, s FROM l EXCEPT SELECT k, s FROM r", "except"},
+		{"SELECT k % 600 FROM l EXCEPT ALL SELECT k % 600 FROM r", "except all"},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			if _, err := conn.Exec(ctx, "RESET statement_memory_limit"); err != nil {
