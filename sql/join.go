@@ -205,7 +205,6 @@ func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	defer func() {
 		x.mem.shrink(held)
 		if parts != nil {
-			x.mem.spill(parts.size)
 			_ = parts.close()
 		}
 	}()
@@ -298,10 +297,7 @@ func (n *hashJoinNode) runPartitioned(ctx context.Context, x *execCtx, rightPart
 	if err != nil {
 		return err
 	}
-	defer func() {
-		x.mem.spill(leftParts.size)
-		_ = leftParts.close()
-	}()
+	defer leftParts.close()
 	err = runNode(ctx, x, n.left, func(l []types.Datum) (bool, error) {
 		p, err := partitionOf(n.leftKeys, l)
 		if err != nil {

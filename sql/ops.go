@@ -283,8 +283,7 @@ func (n *sortNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	var spill *spillFile
 	defer func() {
 		if spill != nil {
-			x.mem.spill(spill.size) // the runs, and the merge passes' longer ones
-			_ = spill.close()
+			_ = spill.close() // counts the runs, and the merge passes' longer ones, as spilled
 		}
 	}()
 	spillRun := func() error {
@@ -525,7 +524,6 @@ func (n *aggNode) aggregate(ctx context.Context, x *execCtx, input func(emitFn) 
 	var parts *partitionFile // the rows of groups that did not fit, once the budget ran out
 	defer func() {
 		if parts != nil {
-			x.mem.spill(parts.size)
 			_ = parts.close()
 		}
 	}()

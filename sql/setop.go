@@ -75,7 +75,6 @@ func (n *setOpNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	defer func() {
 		for _, f := range []*partitionFile{rightParts, leftParts} {
 			if f != nil {
-				x.mem.spill(f.size)
 				_ = f.close()
 			}
 		}

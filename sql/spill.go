@@ -65,6 +65,7 @@ var errCannotSpill = errors.New("cannot spill")
 // spillFile is a temporary file of sorted runs.
 type spillFile struct {
 	disk *diskBudget
+	mem  *memAccount // told, at close, how much was written
 	f    *os.File
 	w    *bufio.Writer
 	size int64     // bytes written so far
@@ -86,13 +87,21 @@ func newSpillFile(dir string, disk *diskBudget) (*spillFile, error) {
 
 // newSpillFile opens a file of sorted runs for an operator of the statement.
 func (x *execCtx) newSpillFile() (*spillFile, error) {
-	return newSpillFile(x.session.srv.cfg.TempDir, &x.session.srv.tempDisk)
+	f, err := newSpillFile(x.session.srv.cfg.TempDir, &x.session.srv.tempDisk)
+	if err == nil {
+		f.mem = x.mem
+	}
+	return f, err
 }
 
 // newPartitionFile opens a file of spillPartitions partitions for an operator of the
 // statement.
 func (x *execCtx) newPartitionFile() (*partitionFile, error) {
-	return newPartitionFile(x.session.srv.cfg.TempDir, &x.session.srv.tempDisk, spillPartitions)
+	f, err := newPartitionFile(x.session.srv.cfg.TempDir, &x.session.srv.tempDisk, spillPartitions)
+	if err == nil {
+		f.mem = x.mem
+	}
+	return f, err
 }
 
 // createUnlinked creates a temporary file in dir for an operator (what) and unlinks it at
@@ -109,9 +118,11 @@ func createUnlinked(dir, what string) (*os.File, error) {
 	return f, nil
 }
 
-// close closes the file, which frees its disk, and returns it to the budget.
+// close closes the file, which frees its disk, returns it to the budget, and counts it
+// among the statement's bytes spilled.
 func (s *spillFile) close() error {
 	s.disk.used.Add(-s.size)
+	s.mem.spill(s.size)
 	return s.f.Close()
 }
 
@@ -516,6 +527,7 @@ func decodeSpillDatum(b []byte) (types.Datum, []byte, error) {
 // its rows came.
 type partitionFile struct {
 	disk   *diskBudget
+	mem    *memAccount // told, at close, how much was written
 	f      *os.File
 	size   int64
 	bufs   [][]byte    // per partition: rows not yet written
@@ -533,9 +545,11 @@ func newPartitionFile(dir string, disk *diskBudget, partitions int) (*partitionF
 	return &partitionFile{disk: disk, f: f, bufs: make([][]byte, partitions), chunks: make([][]runSpan, partitions)}, nil
 }
 
-// close closes the file, which frees its disk, and returns it to the budget.
+// close closes the file, which frees its disk, returns it to the budget, and counts it
+// among the statement's bytes spilled.
 func (p *partitionFile) close() error {
 	p.disk.used.Add(-p.size)
+	p.mem.spill(p.size)
 	return p.f.Close()
 }
 
@@ -657,7 +671,6 @@ func (d *deduper) finish(ctx context.Context, keyOf func([]types.Datum) []byte, 
 		return nil
 	}
 	defer func() {
-		d.x.mem.spill(d.parts.size)
 		_ = d.parts.close()
 		d.parts = nil
 	}()
@@ -691,7 +704,6 @@ func (d *deduper) finish(ctx context.Context, keyOf func([]types.Datum) []byte, 
 func (d *deduper) close() {
 	d.seen.release(d.x)
 	if d.parts != nil {
-		d.x.mem.spill(d.parts.size)
 		_ = d.parts.close()
 	}
 }
