@@ -340,8 +340,8 @@ func (c *rawConn) expect(want ...string) {
 // TestOperatorsSpill runs queries twice, within the default budget and within one far
 // smaller than what their hash joins and aggregations hold, where those go to disk in
 // partitions, and checks that both give the same rows: joins of every kind (NULL keys,
-// unmatched rows on either side and a residual condition included), groupings, DISTINCT and
-// set operations.
+// unmatched rows on either side and a residual condition included), groupings, DISTINCT, set
+// operations and window functions.
 func TestOperatorsSpill(t *testing.T) {
 	n := startNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -396,6 +396,8 @@ func TestOperatorsSpill(t *testing.T) {
 		{"SELECT k % 400 FROM l INTERSECT ALL SELECT k % 400 FROM r", "intersect all"},
 		{"SELECT k, s FROM l EXCEPT SELECT k, s FROM r", "except"},
 		{"SELECT k % 600 FROM l EXCEPT ALL SELECT k % 600 FROM r", "except all"},
+		{"SELECT id, rank() OVER (PARTITION BY k ORDER BY id DESC), sum(id) OVER (PARTITION BY k, s), count(*) OVER (PARTITION BY s, k ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM l", "window"},
+		{"SELECT id, lag(id) OVER (PARTITION BY s ORDER BY id), row_number() OVER (PARTITION BY s) > 0 FROM l", "window"},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			if _, err := conn.Exec(ctx, "RESET statement_memory_limit"); err != nil {

@@ -2,6 +2,8 @@ package sql
 
 import (
 	"context"
+	"errors"
+	"hash/maphash"
 	"slices"
 	"strings"
 
@@ -280,11 +282,137 @@ func newWindowNode(input relNode, funcs []*windowFunc) *windowNode {
 func (n *windowNode) cols() []scopeColumn { return n.scope }
 
 func (n *windowNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
-	rows, held, err := collect(ctx, x, n.input)
+	// Rows are held until they outgrow the node's share of the budget. Then, if some
+	// columns are among every function's PARTITION BY, the rows go to disk in partitions by
+	// the hash of those columns: a window partition lies whole in one of them, so each is
+	// computed in memory in turn. (The output order changes; a sort above gives ORDER BY's.)
+	spillCols := n.spillColumns()
+	typs := colTypes(n.input.cols())
+	keyTypes := make([]types.T, len(spillCols))
+	for i, c := range spillCols {
+		keyTypes[i] = typs[c]
+	}
+	vals := make([]types.Datum, len(spillCols))
+	var key []byte
+	seed := maphash.MakeSeed()
+	partitionOf := func(row []types.Datum) int {
+		for i, c := range spillCols {
+			vals[i] = row[c]
+		}
+		key = groupKey(key[:0], keyTypes, vals)
+		return int(maphash.Bytes(seed, key) % spillPartitions)
+	}
+	var (
+		rows  [][]types.Datum
+		held  int64
+		parts *partitionFile
+	)
+	defer func() {
+		x.mem.shrink(held)
+		if parts != nil {
+			_ = parts.close()
+		}
+	}()
+	err := runNode(ctx, x, n.input, func(r []types.Datum) (bool, error) {
+		if parts != nil {
+			return true, parts.add(partitionOf(r), r)
+		}
+		sz := rowSize(r)
+		grow := x.mem.grow
+		if len(spillCols) > 0 {
+			grow = func(n int64) error { return x.mem.growSpillable(held, n) }
+		}
+		over := grow(sz)
+		if over == nil {
+			held += sz
+			rows = append(rows, r)
+			return true, nil
+		}
+		if len(spillCols) == 0 {
+			return false, over
+		}
+		var err error
+		if parts, err = x.newPartitionFile(); err != nil {
+			return false, err
+		}
+		for _, row := range append(rows, r) {
+			if err := parts.add(partitionOf(row), row); err != nil {
+				if errors.Is(err, errCannotSpill) {
+					return false, over
+				}
+				return false, err
+			}
+		}
+		clear(rows)
+		rows = nil
+		x.mem.shrink(held)
+		held = 0
+		return true, nil
+	})
 	if err != nil {
 		return err
 	}
-	defer x.mem.shrink(held)
+	if parts == nil {
+		_, err := n.computeAndEmit(x, rows, emit)
+		return err
+	}
+	if err := parts.finish(); err != nil {
+		return err
+	}
+	for p := range spillPartitions {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := parts.rows(p, func(r []types.Datum) (bool, error) {
+			sz := rowSize(r)
+			if err := x.mem.grow(sz); err != nil {
+				var pe *pgerror.Error
+				if errors.As(err, &pe) {
+					err = pe.WithDetail("The window function's rows went to disk in partitions by the columns every PARTITION BY names, and one of them alone exceeds the budget.")
+				}
+				return false, err
+			}
+			held += sz
+			rows = append(rows, r)
+			return true, nil
+		})
+		more := true
+		if err == nil {
+			more, err = n.computeAndEmit(x, rows, emit)
+		}
+		clear(rows)
+		rows = rows[:0]
+		x.mem.shrink(held)
+		held = 0
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// spillColumns returns the input columns that every function's PARTITION BY names as a bare
+// column (none if a function partitions by nothing, or only by expressions).
+func (n *windowNode) spillColumns() []int {
+	var common []int
+	for i, f := range n.funcs {
+		var cols []int
+		for _, p := range f.partition {
+			if p.colOrd >= 0 && (i == 0 || slices.Contains(common, p.colOrd)) && !slices.Contains(cols, p.colOrd) {
+				cols = append(cols, p.colOrd)
+			}
+		}
+		common = cols
+		if len(common) == 0 {
+			return nil
+		}
+	}
+	return common
+}
+
+// computeAndEmit computes every function over rows, which hold whole window partitions, and
+// emits them with the results. It reports false once the consumer wants no more.
+func (n *windowNode) computeAndEmit(x *execCtx, rows [][]types.Datum, emit emitFn) (bool, error) {
 	width := len(n.input.cols())
 	out := make([][]types.Datum, len(rows))
 	for i, r := range rows {
@@ -293,15 +421,15 @@ func (n *windowNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	}
 	for fi, f := range n.funcs {
 		if err := f.compute(x.ec, rows, func(i int, v types.Datum) { out[i][width+fi] = v }); err != nil {
-			return err
+			return false, err
 		}
 	}
 	for _, r := range out {
 		if more, err := emit(r); err != nil || !more {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return true, nil
 }
 
 func (n *windowNode) describe() nodeDesc {
