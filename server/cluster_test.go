@@ -768,21 +768,31 @@ func TestLeaseMoveWaitsForLocks(t *testing.T) {
 	if locked == nil {
 		t.Fatal("no range holds the FOR UPDATE lock")
 	}
-	if !nd.deferLeaseMove(locked, lockedID) || !nd.deferLeaseMove(locked, lockedID) {
+	if !nd.deferLeaseMove(locked, lockedID, 1) || !nd.deferLeaseMove(locked, lockedID, 2) {
 		t.Fatal("the lease move of a range holding a lock was not put off")
 	}
-	nd.leaseMoveDeferred[lockedID] = time.Now().Add(-leaseMoveDeferral)
-	if nd.deferLeaseMove(locked, lockedID) {
+	m := nd.leaseMoveDeferred[lockedID]
+	m.since = time.Now().Add(-leaseMoveDeferral)
+	nd.leaseMoveDeferred[lockedID] = m
+	if nd.deferLeaseMove(locked, lockedID, 3) {
 		t.Fatalf("the lease move was still put off after %s", leaseMoveDeferral)
 	}
-	if !nd.deferLeaseMove(locked, lockedID) {
+	if !nd.deferLeaseMove(locked, lockedID, 4) {
 		t.Fatal("a new wait did not start while the lock is still held")
+	}
+	// A wait that the passes stopped asking about (the move was no longer wanted) starts
+	// afresh: it does not count the time in between.
+	m = nd.leaseMoveDeferred[lockedID]
+	m.since = time.Now().Add(-leaseMoveDeferral)
+	nd.leaseMoveDeferred[lockedID] = m
+	if !nd.deferLeaseMove(locked, lockedID, 9) {
+		t.Fatal("a move wanted again after passes that did not want it was not put off")
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the lock to be released", func() bool { return !locked.HoldsUnreplicatedLocks() })
-	if nd.deferLeaseMove(locked, lockedID) {
+	if nd.deferLeaseMove(locked, lockedID, 10) {
 		t.Fatal("the lease move was put off with no lock held")
 	}
 }

@@ -161,7 +161,7 @@ type Node struct {
 	heartbeatsPaused atomic.Bool
 	// leaseMoveDeferred is when a lease move to even out leases was first put off for the
 	// range's unreplicated locks (replicate loop only; see deferLeaseMove).
-	leaseMoveDeferred map[uint64]time.Time
+	leaseMoveDeferred map[uint64]deferredMove
 	// removedSince is when each replica was first seen removed (replicate loop only).
 	removedSince map[uint64]time.Time
 	tagsMu       sync.Mutex

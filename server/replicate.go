@@ -57,7 +57,7 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 			})
 			if a.Kind == placement.None && !rebalanced && leaseMoves < maxLeaseMovesPerPass {
 				if target, ok := placement.LeaseTarget(replicas, n.NodeID(), nodes); ok {
-					if n.deferLeaseMove(r, d.RangeID) {
+					if n.deferLeaseMove(r, d.RangeID, pass) {
 						continue
 					}
 					tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -177,25 +177,39 @@ const leaseMoveDeferral = 30 * time.Second
 // transfer loses the locks that live only on the leaseholder, so their transactions could be
 // overtaken by a writer they had queued ahead of (and one of them then restart). Locks last
 // as long as their transactions, so the move waits for a pass that finds none, up to
-// leaseMoveDeferral, after which a range always busy with locks is moved anyway.
-func (n *Node) deferLeaseMove(r *ranges.Replica, rangeID uint64) bool {
+// leaseMoveDeferral of passes in a row that wanted it, after which a range always busy with
+// locks is moved anyway. pass numbers the replicate loop's passes.
+func (n *Node) deferLeaseMove(r *ranges.Replica, rangeID uint64, pass int) bool {
+	if n.leaseMoveDeferred == nil {
+		n.leaseMoveDeferred = make(map[uint64]deferredMove)
+	}
+	for id, m := range n.leaseMoveDeferred {
+		if m.pass < pass-1 {
+			delete(n.leaseMoveDeferred, id) // not wanted in the last pass: a new wait if again
+		}
+	}
 	if !r.HoldsUnreplicatedLocks() {
 		delete(n.leaseMoveDeferred, rangeID)
 		return false
 	}
-	if n.leaseMoveDeferred == nil {
-		n.leaseMoveDeferred = make(map[uint64]time.Time)
-	}
-	since, ok := n.leaseMoveDeferred[rangeID]
+	m, ok := n.leaseMoveDeferred[rangeID]
 	if !ok {
-		n.leaseMoveDeferred[rangeID] = time.Now()
-		return true
+		m.since = time.Now()
 	}
-	if time.Since(since) < leaseMoveDeferral {
-		return true
+	if time.Since(m.since) >= leaseMoveDeferral {
+		delete(n.leaseMoveDeferred, rangeID)
+		return false
 	}
-	delete(n.leaseMoveDeferred, rangeID)
-	return false
+	m.pass = pass
+	n.leaseMoveDeferred[rangeID] = m
+	return true
+}
+
+// deferredMove is a lease move put off for a range's locks: since when, and the last pass
+// that put it off.
+type deferredMove struct {
+	since time.Time
+	pass  int
 }
 
 // maxLeaseMovesPerPass bounds the leases a node hands over per pass to even out leases

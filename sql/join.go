@@ -181,22 +181,6 @@ func (j *joinSpec) matchHeld(ctx context.Context, x *execCtx, left func(emitFn) 
 type hashJoinNode struct{ joinSpec }
 
 func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
-	ec := x.ec
-	typs := n.keyTypes()
-	vals := make([]types.Datum, len(typs))
-	var key []byte
-	// partitionOf is the partition of a row of the given side: NULL keys, which match
-	// nothing, go to the first.
-	seed := maphash.MakeSeed()
-	partitionOf := func(exprs []*scalar, row []types.Datum) (int, error) {
-		var ok bool
-		var err error
-		if key, ok, err = keyOf(ec, exprs, typs, row, key, vals); err != nil || !ok {
-			return 0, err
-		}
-		return int(maphash.Bytes(seed, key) % spillPartitions), nil
-	}
-
 	var (
 		rights [][]types.Datum
 		held   int64
@@ -208,52 +192,79 @@ func (n *hashJoinNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 			_ = parts.close()
 		}
 	}()
+	place := n.placer(x, emit)
+	stopped := false
 	err := runNode(ctx, x, n.right, func(r []types.Datum) (bool, error) {
-		if parts == nil {
-			sz := rowSize(r)
-			over := x.mem.growSpillable(held, sz)
-			if over == nil {
-				held += sz
-				rights = append(rights, r)
-				return true, nil
-			}
-			var err error
-			if parts, err = x.newPartitionFile(); err != nil {
-				return false, err
-			}
-			for _, row := range append(rights, r) {
-				p, err := partitionOf(n.rightKeys, row)
-				if err != nil {
-					return false, err
-				}
-				if err := parts.add(p, row); err != nil {
-					if errors.Is(err, errCannotSpill) {
-						return false, over
-					}
-					return false, err
-				}
-			}
-			clear(rights)
-			rights = nil
-			x.mem.shrink(held)
-			held = 0
+		if parts != nil {
+			more, err := place(parts, n.rightKeys, r, false)
+			stopped = !more
+			return more, err
+		}
+		sz := rowSize(r)
+		over := x.mem.growSpillable(held, sz)
+		if over == nil {
+			held += sz
+			rights = append(rights, r)
 			return true, nil
 		}
-		p, err := partitionOf(n.rightKeys, r)
-		if err != nil {
+		var err error
+		if parts, err = x.newPartitionFile(); err != nil {
 			return false, err
 		}
-		return true, parts.add(p, r)
+		for _, row := range append(rights, r) {
+			more, err := place(parts, n.rightKeys, row, false)
+			if errors.Is(err, errCannotSpill) {
+				return false, over
+			}
+			if err != nil || !more {
+				stopped = !more
+				return more, err
+			}
+		}
+		clear(rights)
+		rights = nil
+		x.mem.shrink(held)
+		held = 0
+		return true, nil
 	})
-	if err == nil && parts != nil {
-		err = n.runPartitioned(ctx, x, parts, partitionOf, emit)
-	} else if err == nil {
+	switch {
+	case err != nil || stopped:
+	case parts != nil:
+		err = n.runPartitioned(ctx, x, parts, place, emit)
+	default:
 		err = n.joinHeld(ctx, x, nil, rights, emit)
 	}
 	if errors.Is(err, errCannotSpill) {
 		return pgerror.Wrap(err, pgerror.CodeOutOfMemory, "memory budget exceeded, and a hash join's rows could not be written to disk")
 	}
 	return err
+}
+
+// placer returns what puts a row of one side (left, or the right) of a partitioned hash join
+// into its partition of file by the hash of its keys (exprs). A NULL key matches nothing:
+// the row is emitted at once, NULL-extended, if the join keeps its side's unmatched rows,
+// and dropped if not. It reports false once the consumer wants no more.
+func (n *hashJoinNode) placer(x *execCtx, emit emitFn) func(file *partitionFile, exprs []*scalar, row []types.Datum, left bool) (bool, error) {
+	typs := n.keyTypes()
+	vals := make([]types.Datum, len(typs))
+	var key []byte
+	seed := maphash.MakeSeed()
+	return func(file *partitionFile, exprs []*scalar, row []types.Datum, left bool) (bool, error) {
+		var ok bool
+		var err error
+		if key, ok, err = keyOf(x.ec, exprs, typs, row, key, vals); err != nil {
+			return false, err
+		}
+		switch {
+		case ok:
+			return true, file.add(int(maphash.Bytes(seed, key)%spillPartitions), row)
+		case left && n.kind.keepsLeft():
+			return emit(n.joined(row, nil))
+		case !left && n.kind.keepsRight():
+			return emit(n.joined(nil, row))
+		}
+		return true, nil
+	}
 }
 
 // joinHeld hashes rights, held in memory, on their keys, and joins the left rows against
@@ -289,7 +300,7 @@ func (n *hashJoinNode) joinHeld(ctx context.Context, x *execCtx, left func(emitF
 // in exactly one, so each partition's join, unmatched rows included, is its share of the
 // whole.
 func (n *hashJoinNode) runPartitioned(ctx context.Context, x *execCtx, rightParts *partitionFile,
-	partitionOf func([]*scalar, []types.Datum) (int, error), emit emitFn) error {
+	place func(*partitionFile, []*scalar, []types.Datum, bool) (bool, error), emit emitFn) error {
 	if err := rightParts.finish(); err != nil {
 		return err
 	}
@@ -298,21 +309,19 @@ func (n *hashJoinNode) runPartitioned(ctx context.Context, x *execCtx, rightPart
 		return err
 	}
 	defer leftParts.close()
+	stopped := false
 	err = runNode(ctx, x, n.left, func(l []types.Datum) (bool, error) {
-		p, err := partitionOf(n.leftKeys, l)
-		if err != nil {
-			return false, err
-		}
-		return true, leftParts.add(p, l)
+		more, err := place(leftParts, n.leftKeys, l, true)
+		stopped = !more
+		return more, err
 	})
-	if err != nil {
+	if err != nil || stopped {
 		return err
 	}
 	if err := leftParts.finish(); err != nil {
 		return err
 	}
 
-	stopped := false
 	emitTo := func(row []types.Datum) (bool, error) {
 		more, err := emit(row)
 		stopped = stopped || !more

@@ -583,6 +583,15 @@ func (n *aggNode) aggregate(ctx context.Context, x *execCtx, input func(emitFn) 
 		}
 		order = append(order, gr)
 	}
+	// Once emitted, the groups' memory goes back (to the partitions' groups, or to the
+	// statement's other operators), at every level.
+	defer func() {
+		for _, gr := range order {
+			for _, st := range gr.states {
+				st.release()
+			}
+		}
+	}()
 	for _, gr := range order {
 		row := make([]types.Datum, 0, len(n.aggs)+len(gr.first))
 		for _, st := range gr.states {
@@ -600,7 +609,6 @@ func (n *aggNode) aggregate(ctx context.Context, x *execCtx, input func(emitFn) 
 	if parts == nil {
 		return nil
 	}
-	// The groups held are out: their memory goes to the partitions' groups.
 	for _, gr := range order {
 		for _, st := range gr.states {
 			st.release()

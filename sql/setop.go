@@ -129,6 +129,7 @@ func (n *setOpNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	// Each partition's keys were counted nowhere else, and its rows' too.
 	counts.release(x)
 	emitted.release(x)
+	counts.m, emitted.m = nil, nil // what they held goes, with its charge
 	for _, f := range []*partitionFile{rightParts, leftParts} {
 		if f != nil {
 			if err := f.finish(); err != nil {

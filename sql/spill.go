@@ -667,6 +667,7 @@ func (d *deduper) first(key []byte, row []types.Datum) (bool, error) {
 // before, and each of which lies in one partition), then frees what the deduper holds.
 func (d *deduper) finish(ctx context.Context, keyOf func([]types.Datum) []byte, emit emitFn) error {
 	d.seen.release(d.x)
+	d.seen = newKeyCounts() // what it held goes, with its charge
 	if d.parts == nil {
 		return nil
 	}

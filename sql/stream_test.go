@@ -398,6 +398,14 @@ func TestOperatorsSpill(t *testing.T) {
 		{"SELECT k % 600 FROM l EXCEPT ALL SELECT k % 600 FROM r", "except all"},
 		{"SELECT id, rank() OVER (PARTITION BY k ORDER BY id DESC), sum(id) OVER (PARTITION BY k, s), count(*) OVER (PARTITION BY s, k ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM l", "window"},
 		{"SELECT id, lag(id) OVER (PARTITION BY s ORDER BY id), row_number() OVER (PARTITION BY s) > 0 FROM l", "window"},
+		// Windows over groups: the rows the window sees start with the aggregates.
+		{"SELECT s, k, count(*), sum(count(*)) OVER (PARTITION BY s) FROM l GROUP BY s, k", "window"},
+		{"SELECT k, s, count(*), count(*) OVER (PARTITION BY k) FROM l GROUP BY k, s", "window"},
+		// Aggregates that collect values, over groups that go to disk and come back.
+		{"SELECT id % 1000, string_agg(s, ',') FROM l GROUP BY 1", "group"},
+		// A right side of mostly NULL keys: they match nothing, and an inner join drops them.
+		{"SELECT l.id, r.id FROM l JOIN (SELECT id, CASE WHEN id % 50 = 0 THEN id % 700 END AS k FROM r) r ON l.k = r.k", "hash join"},
+		{"SELECT l.id, r.id FROM l RIGHT JOIN (SELECT id, CASE WHEN id % 50 = 0 THEN id % 700 END AS k FROM r) r ON l.k = r.k", "hash join"},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			if _, err := conn.Exec(ctx, "RESET statement_memory_limit"); err != nil {

@@ -287,20 +287,23 @@ func (n *windowNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	// the hash of those columns: a window partition lies whole in one of them, so each is
 	// computed in memory in turn. (The output order changes; a sort above gives ORDER BY's.)
 	spillCols := n.spillColumns()
-	typs := colTypes(n.input.cols())
 	keyTypes := make([]types.T, len(spillCols))
-	for i, c := range spillCols {
-		keyTypes[i] = typs[c]
+	for i, e := range spillCols {
+		keyTypes[i] = e.typ
 	}
 	vals := make([]types.Datum, len(spillCols))
 	var key []byte
 	seed := maphash.MakeSeed()
-	partitionOf := func(row []types.Datum) int {
-		for i, c := range spillCols {
-			vals[i] = row[c]
+	partitionOf := func(row []types.Datum) (int, error) {
+		for i, e := range spillCols {
+			v, err := e.eval(x.ec, row)
+			if err != nil {
+				return 0, err
+			}
+			vals[i] = v
 		}
 		key = groupKey(key[:0], keyTypes, vals)
-		return int(maphash.Bytes(seed, key) % spillPartitions)
+		return int(maphash.Bytes(seed, key) % spillPartitions), nil
 	}
 	var (
 		rows  [][]types.Datum
@@ -315,7 +318,11 @@ func (n *windowNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	}()
 	err := runNode(ctx, x, n.input, func(r []types.Datum) (bool, error) {
 		if parts != nil {
-			return true, parts.add(partitionOf(r), r)
+			p, err := partitionOf(r)
+			if err != nil {
+				return false, err
+			}
+			return true, parts.add(p, r)
 		}
 		sz := rowSize(r)
 		grow := x.mem.grow
@@ -336,7 +343,11 @@ func (n *windowNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 			return false, err
 		}
 		for _, row := range append(rows, r) {
-			if err := parts.add(partitionOf(row), row); err != nil {
+			p, err := partitionOf(row)
+			if err != nil {
+				return false, err
+			}
+			if err := parts.add(p, row); err != nil {
 				if errors.Is(err, errCannotSpill) {
 					return false, over
 				}
@@ -391,18 +402,32 @@ func (n *windowNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 	return nil
 }
 
-// spillColumns returns the input columns that every function's PARTITION BY names as a bare
-// column (none if a function partitions by nothing, or only by expressions).
-func (n *windowNode) spillColumns() []int {
-	var common []int
+// spillColumns returns the PARTITION BY expressions that every function names, as the first
+// function's: bare columns of the input, told apart by their place in the query's scope
+// (none if a function partitions by nothing, or only by other expressions). They are
+// evaluated like any expression: a column's place in the row is not its place in the scope
+// (an aggregated query's rows start with the aggregates).
+func (n *windowNode) spillColumns() []*scalar {
+	var common []*scalar
 	for i, f := range n.funcs {
-		var cols []int
+		var kept []*scalar
 		for _, p := range f.partition {
-			if p.colOrd >= 0 && (i == 0 || slices.Contains(common, p.colOrd)) && !slices.Contains(cols, p.colOrd) {
-				cols = append(cols, p.colOrd)
+			if p.colOrd < 0 {
+				continue
+			}
+			if i == 0 {
+				if !slices.ContainsFunc(kept, func(e *scalar) bool { return e.colOrd == p.colOrd }) {
+					kept = append(kept, p)
+				}
+				continue
+			}
+			for _, e := range common {
+				if e.colOrd == p.colOrd && !slices.Contains(kept, e) {
+					kept = append(kept, e)
+				}
 			}
 		}
-		common = cols
+		common = kept
 		if len(common) == 0 {
 			return nil
 		}
