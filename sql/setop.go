@@ -108,8 +108,9 @@ func (n *setOpNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		stopped = !more
 		return more, err
 	}
-	emitted := newKeyCounts()
-	defer emitted.release(x)
+	// The keys a non-ALL INTERSECT or EXCEPT has passed, which may go to disk too.
+	emitted := newDeduper(x, true)
+	defer emitted.close()
 	err = runNode(ctx, x, n.left, func(row []types.Datum) (bool, error) {
 		k := keyOf(row)
 		if _, counted := counts.m[string(k)]; !counted && rightParts != nil {
@@ -121,15 +122,17 @@ func (n *setOpNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 			}
 			return true, leftParts.add(partitionOf(k), row)
 		}
-		return n.passLeft(x, counts, emitted, k, row, emitTo)
+		return n.passLeft(counts, emitted, k, row, emitTo)
 	})
+	if err == nil && !stopped {
+		err = emitted.finish(ctx, keyOf, emitTo)
+	}
 	if err != nil || stopped || rightParts == nil {
 		return err
 	}
 	// Each partition's keys were counted nowhere else, and its rows' too.
 	counts.release(x)
-	emitted.release(x)
-	counts.m, emitted.m = nil, nil // what they held goes, with its charge
+	counts.m = nil // what it held goes, with its charge
 	for _, f := range []*partitionFile{rightParts, leftParts} {
 		if f != nil {
 			if err := f.finish(); err != nil {
@@ -141,17 +144,17 @@ func (n *setOpNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		counts, emitted := newKeyCounts(), newKeyCounts()
+		counts, emitted := newKeyCounts(), newDeduper(x, false)
 		err := rightParts.rows(p, func(row []types.Datum) (bool, error) {
 			return true, counts.add(x, keyOf(row), 1)
 		})
 		if err == nil && leftParts != nil {
 			err = leftParts.rows(p, func(row []types.Datum) (bool, error) {
-				return n.passLeft(x, counts, emitted, keyOf(row), row, emitTo)
+				return n.passLeft(counts, emitted, keyOf(row), row, emitTo)
 			})
 		}
 		counts.release(x)
-		emitted.release(x)
+		emitted.close()
 		if err != nil || stopped {
 			return err
 		}
@@ -160,8 +163,9 @@ func (n *setOpNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 }
 
 // passLeft decides the fate of a left row of INTERSECT or EXCEPT whose key the right side's
-// counts hold if it has any: it emits the row if it passes, and counts what it used.
-func (n *setOpNode) passLeft(x *execCtx, counts, emitted *keyCounts, key []byte, row []types.Datum, emit emitFn) (bool, error) {
+// counts hold if it has any: it emits the row if it passes (once per key unless ALL, which
+// emitted decides, perhaps later), and counts what it used.
+func (n *setOpNode) passLeft(counts *keyCounts, emitted *deduper, key []byte, row []types.Datum, emit emitFn) (bool, error) {
 	c := counts.count(key)
 	var out bool
 	switch {
@@ -173,16 +177,16 @@ func (n *setOpNode) passLeft(x *execCtx, counts, emitted *keyCounts, key []byte,
 			counts.m[string(key)]--
 		}
 	case n.kind == intersectOp:
-		out = c > 0 && emitted.count(key) == 0
+		out = c > 0
 	default: // EXCEPT
-		out = c == 0 && emitted.count(key) == 0
+		out = c == 0
 	}
 	if !out {
 		return true, nil
 	}
 	if !n.all {
-		if err := emitted.add(x, key, 1); err != nil {
-			return false, err
+		if first, err := emitted.first(key, row); err != nil || !first {
+			return err == nil, err
 		}
 	}
 	return emit(row)

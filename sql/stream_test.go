@@ -396,6 +396,9 @@ func TestOperatorsSpill(t *testing.T) {
 		{"SELECT k % 400 FROM l INTERSECT ALL SELECT k % 400 FROM r", "intersect all"},
 		{"SELECT k, s FROM l EXCEPT SELECT k, s FROM r", "except"},
 		{"SELECT k % 600 FROM l EXCEPT ALL SELECT k % 600 FROM r", "except all"},
+		// A small right side, and many left keys to pass once each.
+		{"SELECT id, s FROM l EXCEPT SELECT id, s FROM r WHERE id < 10", "except"},
+		{"SELECT id % 2000, s FROM l INTERSECT SELECT id % 2000, s FROM l WHERE id > 5", "intersect"},
 		{"SELECT id, rank() OVER (PARTITION BY k ORDER BY id DESC), sum(id) OVER (PARTITION BY k, s), count(*) OVER (PARTITION BY s, k ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM l", "window"},
 		{"SELECT id, lag(id) OVER (PARTITION BY s ORDER BY id), row_number() OVER (PARTITION BY s) > 0 FROM l", "window"},
 		// Windows over groups: the rows the window sees start with the aggregates.
