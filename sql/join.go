@@ -331,21 +331,7 @@ func (n *hashJoinNode) runPartitioned(ctx context.Context, x *execCtx, rightPart
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var rights [][]types.Datum
-		var held int64
-		err := rightParts.rows(p, func(r []types.Datum) (bool, error) {
-			sz := rowSize(r)
-			if err := x.mem.grow(sz); err != nil {
-				var pe *pgerror.Error
-				if errors.As(err, &pe) {
-					err = pe.WithDetail(fmt.Sprintf("The join's right input was split into %d partitions on disk, and one of them alone exceeds the budget.", spillPartitions))
-				}
-				return false, err
-			}
-			held += sz
-			rights = append(rights, r)
-			return true, nil
-		})
+		rights, held, err := rightParts.load(x, p, fmt.Sprintf("The join's right input was split into %d partitions on disk, and one of them alone exceeds the budget.", spillPartitions))
 		if err == nil {
 			err = n.joinHeld(ctx, x, func(f emitFn) error { return leftParts.rows(p, f) }, rights, emitTo)
 		}

@@ -585,13 +585,7 @@ func (n *aggNode) aggregate(ctx context.Context, x *execCtx, input func(emitFn) 
 	}
 	// Once emitted, the groups' memory goes back (to the partitions' groups, or to the
 	// statement's other operators), at every level.
-	defer func() {
-		for _, gr := range order {
-			for _, st := range gr.states {
-				st.release()
-			}
-		}
-	}()
+	defer func() { releaseGroups(order) }()
 	for _, gr := range order {
 		row := make([]types.Datum, 0, len(n.aggs)+len(gr.first))
 		for _, st := range gr.states {
@@ -609,11 +603,7 @@ func (n *aggNode) aggregate(ctx context.Context, x *execCtx, input func(emitFn) 
 	if parts == nil {
 		return nil
 	}
-	for _, gr := range order {
-		for _, st := range gr.states {
-			st.release()
-		}
-	}
+	releaseGroups(order)
 	clear(groups)
 	order = nil
 	x.mem.shrink(held)
@@ -630,6 +620,15 @@ func (n *aggNode) aggregate(ctx context.Context, x *execCtx, input func(emitFn) 
 		}
 	}
 	return nil
+}
+
+// releaseGroups returns what the groups' aggregates collected to the budget.
+func releaseGroups(groups []*group) {
+	for _, gr := range groups {
+		for _, st := range gr.states {
+			st.release()
+		}
+	}
 }
 
 func (n *aggNode) describe() nodeDesc {

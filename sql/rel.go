@@ -244,11 +244,13 @@ func newKeyCounts() *keyCounts { return &keyCounts{m: map[string]int{}} }
 func (k *keyCounts) add(x *execCtx, key []byte, delta int) error {
 	if _, ok := k.m[string(key)]; !ok {
 		sz := int64(len(key) + 56)
-		grow := x.mem.grow
+		var err error
 		if k.spillable {
-			grow = func(n int64) error { return x.mem.growSpillable(k.held, n) }
+			err = x.mem.growSpillable(k.held, sz)
+		} else {
+			err = x.mem.grow(sz)
 		}
-		if err := grow(sz); err != nil {
+		if err != nil {
 			return err
 		}
 		k.held += sz

@@ -625,23 +625,42 @@ func (p *partitionFile) rows(part int, emit emitFn) error {
 	return nil
 }
 
+// load reads partition part into memory for an operator of the statement, charging its
+// rows to the budget; if they do not fit, the budget's error says, in detail, what was
+// split. The caller shrinks the budget by held once done with the rows.
+func (p *partitionFile) load(x *execCtx, part int, detail string) (rows [][]types.Datum, held int64, err error) {
+	err = p.rows(part, func(r []types.Datum) (bool, error) {
+		sz := rowSize(r)
+		if err := x.mem.grow(sz); err != nil {
+			var pe *pgerror.Error
+			if errors.As(err, &pe) {
+				err = pe.WithDetail(detail)
+			}
+			return false, err
+		}
+		held += sz
+		rows = append(rows, r)
+		return true, nil
+	})
+	return rows, held, err
+}
+
 // deduper passes the first row of each key (DISTINCT, UNION). It remembers the keys it has
 // passed until they outgrow its share of the budget; from then on, a row of a key it
 // remembers is dropped, and a row of any other key goes to disk, in partitions by key, to
 // be deduplicated a partition at a time by finish. The rows that finish passes come after
 // the others, so a deduper may only spill where its output order does not matter.
 type deduper struct {
-	x         *execCtx
-	spillable bool // it may go to disk (see above)
-	seen      *keyCounts
-	parts     *partitionFile
-	seed      maphash.Seed
+	x     *execCtx
+	seen  *keyCounts // spillable: the deduper may go to disk (see above)
+	parts *partitionFile
+	seed  maphash.Seed
 }
 
 func newDeduper(x *execCtx, spillable bool) *deduper {
 	seen := newKeyCounts()
 	seen.spillable = spillable
-	return &deduper{x: x, spillable: spillable, seen: seen, seed: maphash.MakeSeed()}
+	return &deduper{x: x, seen: seen, seed: maphash.MakeSeed()}
 }
 
 // first reports whether row, whose key is key, should pass now: its key was not seen, and
@@ -654,7 +673,7 @@ func (d *deduper) first(key []byte, row []types.Datum) (bool, error) {
 		return false, d.parts.add(int(maphash.Bytes(d.seed, key)%spillPartitions), row)
 	}
 	first, err := d.seen.firstTime(d.x, key)
-	if err == nil || !d.spillable || len(d.seen.m) == 0 || !isOutOfMemory(err) {
+	if err == nil || !d.seen.spillable || len(d.seen.m) == 0 || !isOutOfMemory(err) {
 		return first, err
 	}
 	if d.parts, err = d.x.newPartitionFile(); err != nil {

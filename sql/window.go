@@ -325,11 +325,12 @@ func (n *windowNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 			return true, parts.add(p, r)
 		}
 		sz := rowSize(r)
-		grow := x.mem.grow
+		var over error
 		if len(spillCols) > 0 {
-			grow = func(n int64) error { return x.mem.growSpillable(held, n) }
+			over = x.mem.growSpillable(held, sz)
+		} else {
+			over = x.mem.grow(sz)
 		}
-		over := grow(sz)
 		if over == nil {
 			held += sz
 			rows = append(rows, r)
@@ -374,27 +375,12 @@ func (n *windowNode) run(ctx context.Context, x *execCtx, emit emitFn) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := parts.rows(p, func(r []types.Datum) (bool, error) {
-			sz := rowSize(r)
-			if err := x.mem.grow(sz); err != nil {
-				var pe *pgerror.Error
-				if errors.As(err, &pe) {
-					err = pe.WithDetail("The window function's rows went to disk in partitions by the columns every PARTITION BY names, and one of them alone exceeds the budget.")
-				}
-				return false, err
-			}
-			held += sz
-			rows = append(rows, r)
-			return true, nil
-		})
+		rows, held, err := parts.load(x, p, "The window function's rows went to disk in partitions by the columns every PARTITION BY names, and one of them alone exceeds the budget.")
 		more := true
 		if err == nil {
 			more, err = n.computeAndEmit(x, rows, emit)
 		}
-		clear(rows)
-		rows = rows[:0]
 		x.mem.shrink(held)
-		held = 0
 		if err != nil || !more {
 			return err
 		}
