@@ -788,6 +788,11 @@ func TestLeaseMoveWaitsForLocks(t *testing.T) {
 	if !nd.deferLeaseMove(locked, lockedID, 9) {
 		t.Fatal("a move wanted again after passes that did not want it was not put off")
 	}
+	// A wait no pass asks about any more is forgotten.
+	nd.forgetDeferredMoves(11)
+	if _, ok := nd.leaseMoveDeferred[lockedID]; ok {
+		t.Fatal("a wait the last passes did not want is still remembered")
+	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,9 @@ func (n *Node) replicateLoop(ctx context.Context) error {
 		case <-t.C:
 		}
 		n.publishLoad()
-		if pass++; pass%5 == 0 {
+		pass++
+		n.forgetDeferredMoves(pass)
+		if pass%5 == 0 {
 			// Repairs, rarely needed: not worth a look at every range every pass.
 			n.collectRemovedReplicas(ctx)
 			n.reconcileDescriptors(ctx)
@@ -180,21 +182,16 @@ const leaseMoveDeferral = 30 * time.Second
 // leaseMoveDeferral of passes in a row that wanted it, after which a range always busy with
 // locks is moved anyway. pass numbers the replicate loop's passes.
 func (n *Node) deferLeaseMove(r *ranges.Replica, rangeID uint64, pass int) bool {
-	if n.leaseMoveDeferred == nil {
-		n.leaseMoveDeferred = make(map[uint64]deferredMove)
-	}
-	for id, m := range n.leaseMoveDeferred {
-		if m.pass < pass-1 {
-			delete(n.leaseMoveDeferred, id) // not wanted in the last pass: a new wait if again
-		}
-	}
 	if !r.HoldsUnreplicatedLocks() {
 		delete(n.leaseMoveDeferred, rangeID)
 		return false
 	}
+	if n.leaseMoveDeferred == nil {
+		n.leaseMoveDeferred = make(map[uint64]deferredMove)
+	}
 	m, ok := n.leaseMoveDeferred[rangeID]
-	if !ok {
-		m.since = time.Now()
+	if !ok || m.pass < pass-1 {
+		m.since = time.Now() // a new wait, or one the last pass did not want: afresh
 	}
 	if time.Since(m.since) >= leaseMoveDeferral {
 		delete(n.leaseMoveDeferred, rangeID)
@@ -203,6 +200,16 @@ func (n *Node) deferLeaseMove(r *ranges.Replica, rangeID uint64, pass int) bool 
 	m.pass = pass
 	n.leaseMoveDeferred[rangeID] = m
 	return true
+}
+
+// forgetDeferredMoves drops the waits that no pass since the one before pass wanted (the move
+// was no longer wanted, or the lease went), so that they do not pile up.
+func (n *Node) forgetDeferredMoves(pass int) {
+	for id, m := range n.leaseMoveDeferred {
+		if m.pass < pass-1 {
+			delete(n.leaseMoveDeferred, id)
+		}
+	}
 }
 
 // deferredMove is a lease move put off for a range's locks: since when, and the last pass
